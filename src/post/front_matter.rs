@@ -1,0 +1,241 @@
+//! Splits a post into front matter and body, and reads the front matter's YAML into plain values.
+//! The only module that touches `serde_yaml` (deprecated upstream, so it stays contained here).
+
+use serde_yaml::Value;
+
+/// A post's text cut in two: the YAML between the `---` lines and the body after them.
+pub struct Split<'a> {
+    pub yaml: &'a str,
+    pub body: &'a str,
+    /// 1-based line of the first YAML line, so YAML errors can name the file's line.
+    pub yaml_first_line: usize,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum SplitError {
+    NoFrontMatter,
+    Unclosed,
+}
+
+/// Jekyll's rule: the file starts with `---` (after an optional BOM) on a line of its own, and the
+/// front matter ends at the next line that is `---` or `...`. CRLF line ends are accepted.
+pub fn split(text: &str) -> Result<Split<'_>, SplitError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first_end = text.find('\n').ok_or(SplitError::NoFrontMatter)?;
+    let first = &text[..first_end];
+    if !first.starts_with("---") || !first[3..].trim().is_empty() {
+        return Err(SplitError::NoFrontMatter);
+    }
+    let yaml_start = first_end + 1;
+    let mut pos = yaml_start;
+    while pos <= text.len() {
+        let line_end = text[pos..].find('\n').map(|i| pos + i);
+        let line = &text[pos..line_end.unwrap_or(text.len())];
+        let marker = line.trim_end();
+        if (marker.starts_with("---") || marker.starts_with("...")) && marker[3..].trim().is_empty() && marker.len() >= 3 {
+            let body_start = line_end.map(|e| e + 1).unwrap_or(text.len());
+            return Ok(Split { yaml: &text[yaml_start..pos], body: &text[body_start..], yaml_first_line: 2 });
+        }
+        match line_end {
+            Some(e) => pos = e + 1,
+            None => break,
+        }
+    }
+    Err(SplitError::Unclosed)
+}
+
+/// A YAML value reduced to what front matter fields can hold.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    Null,
+    /// A string as written (YAML strings, and unquoted dates, which YAML 1.2 reads as strings).
+    Text(String),
+    /// A number or boolean, turned into text as Jekyll's `to_s` would.
+    Scalar(String),
+    List(Vec<Field>),
+    Map(Vec<(String, Field)>),
+}
+
+impl Field {
+    /// The text of a string, number or boolean.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Field::Text(s) | Field::Scalar(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Field> {
+        match self {
+            Field::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+/// The front matter's top-level mapping, in file order.
+#[derive(Debug, Default)]
+pub struct FrontMatter {
+    pub fields: Vec<(String, Field)>,
+}
+
+impl FrontMatter {
+    pub fn get(&self, key: &str) -> Option<&Field> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+#[derive(Debug)]
+pub struct YamlError {
+    pub message: String,
+    /// 1-based line within the YAML text, where the parser knows it.
+    pub line: Option<usize>,
+}
+
+/// Parses front-matter YAML. Empty YAML is an empty mapping; anything but a mapping is an error.
+/// `serde_yaml` bounds recursion depth and alias expansion, so bombs fail fast instead of growing.
+pub fn parse_yaml(yaml: &str) -> Result<FrontMatter, YamlError> {
+    if yaml.trim().is_empty() {
+        return Ok(FrontMatter::default());
+    }
+    // libyaml parses a whole document before serde_yaml's depth limit applies, in time that grows
+    // with the square of the nesting: refuse deep flow nesting and huge front matter up front.
+    if yaml.len() > MAX_YAML_BYTES {
+        return Err(YamlError { message: format!("front matter is over {} KiB", MAX_YAML_BYTES / 1024), line: None });
+    }
+    if let Some(line) = too_deep(yaml) {
+        return Err(YamlError { message: format!("front matter nests more than {MAX_FLOW_DEPTH} levels deep"), line: Some(line) });
+    }
+    let value: Value = serde_yaml::from_str(yaml).map_err(|e| YamlError {
+        line: e.location().map(|l| l.line()),
+        message: first_line(&e.to_string()),
+    })?;
+    match value {
+        Value::Null => Ok(FrontMatter::default()),
+        Value::Mapping(map) => Ok(FrontMatter {
+            fields: map.into_iter().filter_map(|(k, v)| Some((key_text(&k)?, field(v)))).collect(),
+        }),
+        _ => Err(YamlError { message: "front matter is not a mapping of keys to values".into(), line: Some(1) }),
+    }
+}
+
+const MAX_YAML_BYTES: usize = 1024 * 1024;
+const MAX_FLOW_DEPTH: usize = 64;
+
+/// The line where `[`/`{` nesting first passes the limit. Brackets inside quotes count too: a
+/// false alarm needs dozens of unclosed brackets in one value.
+fn too_deep(yaml: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, line) in yaml.lines().enumerate() {
+        for b in line.bytes() {
+            match b {
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some(i + 1);
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+fn key_text(key: &Value) -> Option<String> {
+    match key {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn field(value: Value) -> Field {
+    match value {
+        Value::Null => Field::Null,
+        Value::Bool(b) => Field::Scalar(b.to_string()),
+        Value::Number(n) => Field::Scalar(n.to_string()),
+        Value::String(s) => Field::Text(s),
+        Value::Sequence(items) => Field::List(items.into_iter().map(field).collect()),
+        Value::Mapping(map) => Field::Map(map.into_iter().filter_map(|(k, v)| Some((key_text(&k)?, field(v)))).collect()),
+        Value::Tagged(tagged) => field(tagged.value),
+    }
+}
+
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or(message);
+    // serde_yaml appends " at line N column M"; the caller reports the line itself.
+    match line.find(" at line ") {
+        Some(i) => line[..i].to_string(),
+        None => line.to_string(),
+    }
+}
+
+/// The text after `key:` on the top-level line that sets `key`, as written (quotes and all).
+/// YAML loses quoting, and Jekyll's YAML reader treats quoted and bare dates differently.
+pub fn raw_value<'a>(yaml: &'a str, key: &str) -> Option<&'a str> {
+    yaml.lines().find_map(|line| {
+        let rest = line.strip_prefix(key)?.trim_start_matches([' ', '\t']);
+        rest.strip_prefix(':').map(str::trim)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_lf_crlf_and_bom() {
+        let s = split("---\ntitle: a\n---\nbody\n").unwrap();
+        assert_eq!((s.yaml, s.body), ("title: a\n", "body\n"));
+        let s = split("\u{feff}---\r\ntitle: a\r\n---\r\nbody\r\n").unwrap();
+        assert_eq!((s.yaml, s.body), ("title: a\r\n", "body\r\n"));
+        let s = split("---\n---\n").unwrap();
+        assert_eq!((s.yaml, s.body), ("", ""));
+        let s = split("--- \ntitle: a\n...\nbody").unwrap();
+        assert_eq!(s.body, "body");
+        let s = split("---\na: 1\n---").unwrap();
+        assert_eq!((s.yaml, s.body), ("a: 1\n", ""));
+    }
+
+    #[test]
+    fn rejects_what_jekyll_does_not_read_as_front_matter() {
+        assert_eq!(split("").err(), Some(SplitError::NoFrontMatter));
+        assert_eq!(split("title: a\n").err(), Some(SplitError::NoFrontMatter));
+        assert_eq!(split("----\na: 1\n---\n").err(), Some(SplitError::NoFrontMatter));
+        assert_eq!(split("---\ntitle: a\nbody\n").err(), Some(SplitError::Unclosed));
+        assert_eq!(split("---title\n---\n").err(), Some(SplitError::NoFrontMatter));
+    }
+
+    #[test]
+    fn yaml_values_become_fields() {
+        let fm = parse_yaml("title: \"x\"\ncount: 3\nok: false\nnone:\nlist: [a, 1]\nmap: {name: n}\n").unwrap();
+        assert_eq!(fm.get("title"), Some(&Field::Text("x".into())));
+        assert_eq!(fm.get("count"), Some(&Field::Scalar("3".into())));
+        assert_eq!(fm.get("ok"), Some(&Field::Scalar("false".into())));
+        assert_eq!(fm.get("none"), Some(&Field::Null));
+        assert_eq!(fm.get("list"), Some(&Field::List(vec![Field::Text("a".into()), Field::Scalar("1".into())])));
+        assert_eq!(fm.get("map").and_then(|m| m.get("name")), Some(&Field::Text("n".into())));
+    }
+
+    #[test]
+    fn yaml_errors_carry_a_line() {
+        let err = parse_yaml("layout: a\ntitle: GitHub - x: y\n").unwrap_err();
+        assert_eq!(err.line, Some(2), "{err:?}");
+        assert!(parse_yaml("- a\n- b\n").is_err());
+    }
+
+    #[test]
+    fn alias_bombs_and_deep_nesting_fail_fast() {
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let prev = i - 1;
+            bomb.push_str(&format!("a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"));
+        }
+        assert!(parse_yaml(&bomb).is_err());
+        let deep = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse_yaml(&deep).is_err());
+    }
+}

@@ -1,0 +1,411 @@
+//! One post file in, one `Post` out: Jekyll's rules for names, front matter, taxonomies and URLs.
+//! Pure: no I/O, so the same bytes always give the same post.
+
+pub mod body;
+pub mod date;
+pub mod front_matter;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::config::SiteConfig;
+use crate::permalink::{self, Placeholders};
+use body::Markup;
+use front_matter::{Field, FrontMatter, SplitError};
+
+/// A post as a feed needs it. The body is not kept: it is read again when an entry is rendered,
+/// so a site of 100,000 posts costs memory for its metadata only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    /// Path relative to the source root, `/`-separated; the post's identity in the site.
+    pub source: String,
+    pub title: String,
+    pub date: DateTime<FixedOffset>,
+    pub updated: DateTime<FixedOffset>,
+    pub categories: Vec<String>,
+    pub tags: Vec<String>,
+    pub published: bool,
+    pub author: Option<Author>,
+    /// Plain-text summary: `description`, else `excerpt`, else the first paragraph.
+    pub summary: Option<String>,
+    /// Absolute URL where Jekyll publishes the post.
+    pub url: String,
+    /// Absolute entry id, equal to jekyll-feed's unless front matter pins one.
+    pub id: String,
+    pub image: Option<String>,
+    pub lang: Option<String>,
+    pub markup: Markup,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub name: String,
+    pub email: Option<String>,
+    pub uri: Option<String>,
+}
+
+/// Why a file is not in the feeds. Names the file and, where known, the line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct PostError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub kind: PostErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostErrorKind {
+    #[error("not a post: the name does not start with a date (YYYY-MM-DD-slug.ext)")]
+    UndatedName,
+    #[error("not a post: no front matter (Jekyll needs a first line of ---)")]
+    NoFrontMatter,
+    #[error("front matter is never closed (no line of --- after the first)")]
+    UnclosedFrontMatter,
+    #[error("invalid YAML in front matter: {0}")]
+    Yaml(String),
+    #[error("not UTF-8 text (first bad byte at offset {0})")]
+    NotUtf8(usize),
+    #[error("binary file (it contains NUL bytes)")]
+    Binary,
+    #[error("too large: {size} bytes, over the limit of {limit} (feeds.max_post_bytes)")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("cannot read: {0}")]
+    Unreadable(String),
+    #[error("not a regular file")]
+    NotAFile,
+    #[error("symbolic link to {0}, outside the source folder: never published")]
+    LinkOutside(String),
+}
+
+impl fmt::Display for PostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.path.display(), line, self.kind),
+            None => write!(f, "{}: {}", self.path.display(), self.kind),
+        }
+    }
+}
+
+impl PostError {
+    pub fn new(path: impl Into<PathBuf>, kind: PostErrorKind) -> PostError {
+        PostError { path: path.into(), line: None, kind }
+    }
+}
+
+/// The parts of a post's file name: `2021-12-24-slug.md`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostName<'a> {
+    pub date: &'a str,
+    pub slug: &'a str,
+    pub ext: &'a str,
+    /// The name without its extension.
+    pub basename: &'a str,
+}
+
+/// Jekyll's `DATE_FILENAME_MATCHER`, for the last path component.
+pub fn parse_name(file_name: &str) -> Option<PostName<'_>> {
+    let dot = file_name.rfind('.')?;
+    let (basename, ext) = (&file_name[..dot], &file_name[dot + 1..]);
+    if ext.is_empty() {
+        return None;
+    }
+    let mut dashes = basename.match_indices('-').map(|(i, _)| i);
+    let (_, _, third) = (dashes.next()?, dashes.next()?, dashes.next()?);
+    let date = &basename[..third];
+    date::parse_ymd(date)?;
+    Some(PostName { date, slug: &basename[third + 1..], ext, basename })
+}
+
+/// Parses one post. `source` is the path relative to the source root, `/`-separated, with a
+/// `_posts` component; `bytes` is the whole file.
+pub fn parse(source: &str, bytes: &[u8], site: &SiteConfig) -> Result<Post, PostError> {
+    let fail = |kind| PostError::new(source, kind);
+    let file_name = source.rsplit('/').next().unwrap_or(source);
+    let name = parse_name(file_name).ok_or_else(|| fail(PostErrorKind::UndatedName))?;
+    if bytes.contains(&0) {
+        return Err(fail(PostErrorKind::Binary));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| fail(PostErrorKind::NotUtf8(e.valid_up_to())))?;
+    let split = front_matter::split(text).map_err(|e| {
+        fail(match e {
+            SplitError::NoFrontMatter => PostErrorKind::NoFrontMatter,
+            SplitError::Unclosed => PostErrorKind::UnclosedFrontMatter,
+        })
+    })?;
+    let fm = front_matter::parse_yaml(split.yaml).map_err(|e| PostError {
+        path: source.into(),
+        line: e.line.map(|l| l + split.yaml_first_line - 1),
+        kind: PostErrorKind::Yaml(e.message),
+    })?;
+    let bare_date = front_matter::raw_value(split.yaml, "date").is_some_and(|raw| !raw.starts_with(['"', '\'']));
+    Ok(build(source, &name, &fm, bare_date, split.body, site))
+}
+
+fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, body: &str, site: &SiteConfig) -> Post {
+    let mut warnings = Vec::new();
+    let text = |key: &str| fm.get(key).and_then(Field::as_text).map(str::to_string);
+    let nonempty = |key: &str| text(key).filter(|s| !s.trim().is_empty());
+
+    let slug = nonempty("slug").unwrap_or_else(|| name.slug.trim_end_matches('.').to_string());
+    let title = nonempty("title").map(|t| clean(&body::plain_text(&t))).filter(|t| !t.is_empty()).unwrap_or_else(|| titleize(&slug));
+
+    let file_date = date::date_from_file_name(name.date, site.timezone).expect("the name's date was checked");
+    let date = match fm.get("date") {
+        None | Some(Field::Null) => file_date,
+        Some(field) => match field.as_text().and_then(|t| front_matter_date(t, bare_date, site.timezone)) {
+            Some(d) => d,
+            None => {
+                warnings.push(format!("date {:?} is not a date; using the file name's date {}", field_text(field), name.date));
+                file_date
+            }
+        },
+    };
+    let updated = ["last_modified_at", "updated"]
+        .iter()
+        .find_map(|k| text(k).and_then(|t| date::parse_date(&t, site.timezone)))
+        .unwrap_or(date);
+
+    let categories = categories(source, fm);
+    let tags = taxonomy(fm, "tag", "tags");
+
+    // Jekyll publishes unless `published` is false or empty.
+    let published = !matches!(fm.get("published"), Some(Field::Null) | Some(Field::Scalar(_)) if fm.get("published").and_then(Field::as_text).is_none_or(|v| v == "false"));
+
+    let author = author(fm).or_else(|| site.author.clone().map(|name| Author { name, email: None, uri: None }));
+
+    let markup = Markup::from_extension(name.ext);
+    let output_ext = match markup {
+        Markup::Markdown => ".html".to_string(),
+        Markup::Verbatim => match name.ext.to_ascii_lowercase().as_str() {
+            "htm" | "html" | "xhtml" => format!(".{}", name.ext),
+            _ => format!(".{}", name.ext),
+        },
+    };
+    let placeholders = Placeholders {
+        categories: &categories,
+        date: date.with_timezone(&site.timezone),
+        slug: &slug,
+        basename: name.basename,
+        output_ext: &output_ext,
+    };
+    let template = nonempty("permalink").unwrap_or_else(|| site.permalink.clone());
+    let path = permalink::render(&template, &placeholders);
+    let url = absolute(site, &path);
+
+    let id = match nonempty("id").or_else(|| nonempty("guid")) {
+        Some(pinned) if has_scheme(&pinned) => clean(&pinned),
+        Some(pinned) => absolute(site, &encode_path(&format!("/{}", pinned.trim_start_matches('/')))),
+        None => {
+            let dir = match path.rfind('/') {
+                Some(i) if path.ends_with('/') => parent_dir(&path[..i]),
+                Some(i) => &path[..i],
+                None => "",
+            };
+            absolute(site, &encode_path(&format!("{dir}/{slug}")))
+        }
+    };
+
+    let summary = match fm.get("description").filter(|f| !matches!(f, Field::Null)).or_else(|| fm.get("excerpt")) {
+        Some(field) => field.as_text().map(|t| body::plain_text(t)),
+        None => Some(body::plain_text(&body::to_html(&body::excerpt_source(body), markup))),
+    }
+    .map(|s| clean(&s))
+    .filter(|s| !s.is_empty());
+
+    let image = match fm.get("image") {
+        Some(Field::Map(_)) => fm.get("image").and_then(|m| m.get("path")).and_then(Field::as_text).map(str::to_string),
+        Some(f) => f.as_text().map(str::to_string),
+        None => None,
+    }
+    .filter(|s| !s.trim().is_empty())
+    .map(|s| if has_scheme(&s) { clean(&s) } else { absolute(site, &encode_path(&format!("/{}", s.trim().trim_start_matches('/')))) });
+
+    Post {
+        source: source.to_string(),
+        title,
+        date,
+        updated,
+        categories,
+        tags,
+        published,
+        author,
+        summary,
+        url,
+        id,
+        image,
+        lang: nonempty("lang").map(|l| clean(&l)),
+        markup,
+        warnings,
+    }
+}
+
+/// Jekyll's YAML reader (Psych) reads a bare `YYYY-MM-DD HH:MM:SS` without offset as UTC; every
+/// other offset-less form, quoted or shorter, is in the site's zone.
+fn front_matter_date(text: &str, bare: bool, tz: chrono_tz::Tz) -> Option<DateTime<FixedOffset>> {
+    if bare && date::is_yaml_timestamp_without_offset(text) {
+        return date::parse_date(text, chrono_tz::UTC).map(|d| d.with_timezone(&tz).fixed_offset());
+    }
+    date::parse_date(text, tz)
+}
+
+fn parent_dir(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(i) => &path[..i],
+        None => "",
+    }
+}
+
+/// The body of a post's file, for rendering its content; `None` if it no longer parses.
+pub fn body_of(bytes: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    front_matter::split(text).ok().map(|s| s.body)
+}
+
+/// The post's content as feed HTML: rendered, links absolute, sanitized if asked.
+pub fn content_html(post: &Post, body: &str, sanitize: bool) -> String {
+    let html = body::to_html(body, post.markup);
+    let base = url::Url::parse(&post.url).expect("post URLs are built from a valid site URL");
+    clean(&body::rewrite_html(&html, &base, sanitize))
+}
+
+/// Folders above `_posts`, then front matter `categories` (a string splits on whitespace), then
+/// `category` (kept whole), each once, in that order: Jekyll's `merge_categories!` and
+/// `populate_categories`.
+fn categories(source: &str, fm: &FrontMatter) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |c: String| {
+        if !c.is_empty() && !out.contains(&c) {
+            out.push(c);
+        }
+    };
+    for dir in source.split('/').take_while(|c| *c != "_posts") {
+        if !dir.is_empty() {
+            push(dir.to_string());
+        }
+    }
+    for c in taxonomy(fm, "category", "categories") {
+        push(c);
+    }
+    out
+}
+
+/// Jekyll's `pluralized_array_from_hash`: the singular key wins and is kept whole; the plural
+/// key's string splits on whitespace; lists are flattened; numbers become text; null is nothing.
+fn taxonomy(fm: &FrontMatter, singular: &str, plural: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    match fm.get(singular).filter(|f| !matches!(f, Field::Null)) {
+        Some(field) => flatten(field, false, &mut names),
+        None => {
+            if let Some(field) = fm.get(plural) {
+                flatten(field, true, &mut names);
+            }
+        }
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(names.len());
+    for n in names {
+        let n = clean(&n);
+        if !n.trim().is_empty() && !unique.contains(&n) {
+            unique.push(n);
+        }
+    }
+    unique
+}
+
+fn flatten(field: &Field, split_strings: bool, out: &mut Vec<String>) {
+    match field {
+        Field::Null | Field::Map(_) => {}
+        Field::Text(s) if split_strings => out.extend(s.split_whitespace().map(str::to_string)),
+        Field::Text(s) | Field::Scalar(s) => out.push(s.clone()),
+        Field::List(items) => {
+            for item in items {
+                flatten(item, false, out);
+            }
+        }
+    }
+}
+
+/// `author` as a string or a map of name/email/uri; else the first of `authors`.
+fn author(fm: &FrontMatter) -> Option<Author> {
+    let field = match fm.get("author") {
+        Some(Field::Null) | None => match fm.get("authors") {
+            Some(Field::List(items)) => items.first()?,
+            other => other?,
+        },
+        Some(f) => f,
+    };
+    let author = match field {
+        Field::Map(_) => {
+            let get = |k: &str| field.get(k).and_then(Field::as_text).map(clean).filter(|s| !s.trim().is_empty());
+            let email = get("email");
+            Author {
+                name: get("name").or_else(|| email.clone())?,
+                email,
+                uri: get("uri").or_else(|| get("url")),
+            }
+        }
+        other => Author { name: clean(other.as_text()?), email: None, uri: None },
+    };
+    (!author.name.trim().is_empty()).then_some(author)
+}
+
+fn field_text(field: &Field) -> String {
+    match field {
+        Field::Text(s) | Field::Scalar(s) => s.clone(),
+        Field::Null => String::new(),
+        Field::List(_) => "[…]".into(),
+        Field::Map(_) => "{…}".into(),
+    }
+}
+
+/// Jekyll's `titleize_slug`: words split on `-`, each capitalized.
+fn titleize(slug: &str) -> String {
+    slug.split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<String>>()
+        .join(" ")
+}
+
+fn clean(text: &str) -> String {
+    body::xml_safe(text).trim().to_string()
+}
+
+fn has_scheme(text: &str) -> bool {
+    url::Url::parse(text.trim()).is_ok()
+}
+
+/// The site URL (which may carry a base path) followed by a root-relative path.
+pub fn absolute(site: &SiteConfig, path: &str) -> String {
+    format!("{}{}", site.url.as_str().trim_end_matches('/'), path)
+}
+
+/// Percent-encodes what may not stand in a URL path, leaving existing escapes alone.
+pub fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let bytes = path.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape_start = b == b'%' && bytes.len() > i + 2 && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit();
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) || escape_start {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Paths inside the source tree are reported relative to it, `/`-separated.
+pub fn source_name(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests;
