@@ -3,3 +3,11 @@
 pub mod config;
 pub mod permalink;
 pub mod post;
+pub mod feed;
+pub mod scan;
+pub mod site;
+pub mod snapshot;
+pub mod cli;
+pub mod logging;
+pub mod regen;
+pub mod serve;

@@ -1,3 +1,33 @@
-fn main() {
-    println!("Hello, world!");
+//! The `postfeed` binary: parse the command line, set up logs, run a command, map errors to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use postfeed::cli::{Cli, Command};
+use postfeed::config::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    postfeed::logging::init();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("postfeed: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Regen { config } => {
+            postfeed::regen::regen(&Config::load(&config)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config } => {
+            let problems = postfeed::regen::check(&Config::load(&config)?)?;
+            Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Serve { config, listen } => postfeed::serve::run(&config, listen).map(|()| ExitCode::SUCCESS),
+    }
 }

@@ -117,7 +117,8 @@ pub fn rewrite_html(html: &str, base: &Url, sanitize: bool) -> String {
 /// `None` when the value is already absolute, empty, a fragment, or not a URL at all.
 fn absolute_url(base: &Url, value: &str) -> Option<String> {
     let value = value.trim();
-    if value.is_empty() || value.starts_with('#') || has_scheme(value) {
+    // Fragments too: in a feed reader `#fn1` points nowhere, on the post's page it works.
+    if value.is_empty() || has_scheme(value) {
         return None;
     }
     base.join(value).ok().map(String::from)
@@ -281,7 +282,7 @@ mod tests {
         assert!(out.contains(r#"href="https://news.example.com/c.html""#), "{out}");
         assert!(out.contains(r#"src="https://news.example.com/jingzhouribao/2021/12/24/img/a.png""#), "{out}");
         assert!(out.contains(r#"href="https://news.example.com/jingzhouribao/2021/12/x.html""#), "{out}");
-        assert!(out.contains(r#"href="https://o.org/""#) && out.contains(r#"href="mailto:a@b.c""#) && out.contains(r##"href="#top""##), "{out}");
+        assert!(out.contains(r#"href="https://o.org/""#) && out.contains(r#"href="mailto:a@b.c""#) && out.contains(r##"href="https://news.example.com/jingzhouribao/2021/12/24/post.html#top""##), "{out}");
         assert!(out.contains(r#"srcset="https://news.example.com/jingzhouribao/2021/12/24/a.png 1x, https://news.example.com/b.png 2x""#), "{out}");
     }
 

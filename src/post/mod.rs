@@ -34,6 +34,8 @@ pub struct Post {
     pub url: String,
     /// Absolute entry id, equal to jekyll-feed's unless front matter pins one.
     pub id: String,
+    /// Whether `id` came from front matter (`id` or `guid`).
+    pub id_pinned: bool,
     pub image: Option<String>,
     pub lang: Option<String>,
     pub markup: Markup,
@@ -194,7 +196,9 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, body:
     let path = permalink::render(&template, &placeholders);
     let url = absolute(site, &path);
 
-    let id = match nonempty("id").or_else(|| nonempty("guid")) {
+    let pinned_id = nonempty("id").or_else(|| nonempty("guid"));
+    let id_pinned = pinned_id.is_some();
+    let id = match pinned_id {
         Some(pinned) if has_scheme(&pinned) => clean(&pinned),
         Some(pinned) => absolute(site, &encode_path(&format!("/{}", pinned.trim_start_matches('/')))),
         None => {
@@ -234,6 +238,7 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, body:
         summary,
         url,
         id,
+        id_pinned,
         image,
         lang: nonempty("lang").map(|l| clean(&l)),
         markup,

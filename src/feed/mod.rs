@@ -1,0 +1,188 @@
+//! Which feeds exist, where each lives, and what it is called; `atom` and `rss` write the bytes.
+
+pub mod atom;
+pub mod rss;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::config::Config;
+use crate::post::{self, Post};
+
+/// One feed: the whole site, one category, or one tag.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FeedKey {
+    Site,
+    Category(String),
+    Tag(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    Atom,
+    Rss,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Atom => "xml",
+            Format::Rss => "rss",
+        }
+    }
+
+    pub fn mime(self) -> &'static str {
+        match self {
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Rss => "application/rss+xml; charset=utf-8",
+        }
+    }
+}
+
+impl FeedKey {
+    /// The feed's path without extension, relative to the output folder and the site root:
+    /// `feed`, `feed/<category>`, `feed/by_tag/<tag>` (jekyll-feed's layout).
+    pub fn stem(&self) -> String {
+        match self {
+            FeedKey::Site => "feed".to_string(),
+            FeedKey::Category(name) => format!("feed/{}", path_segment(name)),
+            FeedKey::Tag(name) => format!("feed/by_tag/{}", path_segment(name)),
+        }
+    }
+
+    pub fn path(&self, format: Format) -> String {
+        format!("{}.{}", self.stem(), format.extension())
+    }
+
+    /// "Site", "Site · category", "Site · #tag".
+    pub fn title(&self, site_title: &str) -> String {
+        match self {
+            FeedKey::Site => site_title.to_string(),
+            FeedKey::Category(name) => format!("{site_title} · {name}"),
+            FeedKey::Tag(name) => format!("{site_title} · #{name}"),
+        }
+    }
+
+    pub fn is_enabled(&self, config: &Config) -> bool {
+        match self {
+            FeedKey::Site => true,
+            FeedKey::Category(_) => config.feeds.categories,
+            FeedKey::Tag(_) => config.feeds.tags,
+        }
+    }
+}
+
+/// Longest name, in bytes, used as it is; longer ones are shortened and tagged with a hash.
+const MAX_SEGMENT_BYTES: usize = 120;
+
+/// A category or tag name as one file-name-safe path segment. Names of letters (any script),
+/// digits, `-` and `_` are used as they are; any other name becomes its safe characters joined by
+/// `-`, followed by a hash of the whole name, so that `C++` and `C` never share a path and a
+/// name's path never depends on which other names exist.
+pub fn path_segment(name: &str) -> String {
+    let plain = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+    if !name.is_empty() && name.len() <= MAX_SEGMENT_BYTES && name.chars().all(plain) {
+        return name.to_string();
+    }
+    let mut slug = String::new();
+    for c in name.chars() {
+        let c = if plain(c) { c } else { '-' };
+        if c == '-' && (slug.is_empty() || slug.ends_with('-')) {
+            continue;
+        }
+        if slug.len() + c.len_utf8() > MAX_SEGMENT_BYTES - 10 {
+            break;
+        }
+        slug.push(c);
+    }
+    let slug = slug.trim_end_matches('-');
+    let hash = fnv1a(name.as_bytes()) as u32;
+    if slug.is_empty() {
+        format!("_{hash:08x}")
+    } else {
+        format!("{slug}-{hash:08x}")
+    }
+}
+
+/// FNV-1a: tiny, and fixed forever, which is what a path that subscribers keep needs.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// Everything a renderer needs about one feed.
+pub struct FeedInput<'a> {
+    pub key: &'a FeedKey,
+    pub config: &'a Config,
+    pub entries: &'a [Arc<Post>],
+    /// Each entry's content HTML, in the same order; `None` in excerpt mode.
+    pub contents: &'a [Option<Arc<str>>],
+}
+
+impl FeedInput<'_> {
+    pub fn title(&self) -> String {
+        self.key.title(&self.config.site.title)
+    }
+
+    pub fn self_url(&self, format: Format) -> String {
+        post::absolute(&self.config.site, &post::encode_path(&format!("/{}", self.key.path(format))))
+    }
+
+    /// The newest entry's `updated`; the epoch for an empty feed, never the clock.
+    pub fn updated(&self) -> DateTime<FixedOffset> {
+        self.entries
+            .iter()
+            .map(|p| p.updated.max(p.date))
+            .max()
+            .unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())
+    }
+
+    /// The entry's author, else the site's, else the site's title: Atom needs a name.
+    pub fn author_name<'p>(&'p self, post: &'p Post) -> &'p str {
+        post.author
+            .as_ref()
+            .map(|a| a.name.as_str())
+            .or(self.config.site.author.as_deref())
+            .unwrap_or(&self.config.site.title)
+    }
+
+    pub fn language(&self) -> Option<String> {
+        self.config.site.language.as_ref().map(|l| l.replace('_', "-"))
+    }
+}
+
+pub const GENERATOR: &str = "postfeed";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_names_are_kept() {
+        for name in ["jingzhouribao", "荆州日报新闻", "21caijingAPP", "2013", "a_b-c", "Ünïcode"] {
+            assert_eq!(path_segment(name), name);
+        }
+    }
+
+    #[test]
+    fn other_names_become_one_safe_distinct_segment() {
+        let names = ["../x", "a/b", "C++", "C", "", "~", ".", "..", ".hidden", "a b", "anxinguojizhengquan(xianggang)", "x\u{0}y", "x\ny"];
+        let segments: Vec<String> = names.iter().map(|n| path_segment(n)).collect();
+        for (name, seg) in names.iter().zip(&segments) {
+            assert!(!seg.is_empty() && !seg.contains('/') && !seg.starts_with('.'), "{name:?} -> {seg:?}");
+            assert!(seg.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_'), "{name:?} -> {seg:?}");
+        }
+        let unique: std::collections::BTreeSet<&String> = segments.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{segments:?}");
+        assert_eq!(path_segment("C++"), path_segment("C++"));
+        assert!(path_segment("a b").starts_with("a-b-"));
+        assert!(path_segment(&"长".repeat(300)).len() <= MAX_SEGMENT_BYTES);
+    }
+
+    #[test]
+    fn feed_paths_follow_jekyll_feed() {
+        assert_eq!(FeedKey::Site.path(Format::Atom), "feed.xml");
+        assert_eq!(FeedKey::Category("news".into()).path(Format::Rss), "feed/news.rss");
+        assert_eq!(FeedKey::Tag("荆州日报新闻".into()).path(Format::Atom), "feed/by_tag/荆州日报新闻.xml");
+    }
+}

@@ -1,0 +1,95 @@
+//! `postfeed regen` and `postfeed check`: one full build, written out or only checked.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use chrono::Utc;
+
+use crate::config::Config;
+use crate::feed::FeedKey;
+use crate::site::Site;
+use crate::snapshot::{self, ContentCache, Snapshot, WriteStats};
+
+/// The outcome of a full build.
+pub struct Build {
+    pub site: Site,
+    pub snapshot: Snapshot,
+    pub cache: ContentCache,
+}
+
+/// Reads the whole tree and renders every feed, as `regen` and the daemon's first build do.
+pub fn build(config: &Config) -> Result<Build> {
+    if !config.source_dir.is_dir() {
+        bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
+    }
+    let site = Site::load(config).with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
+    let mut cache = ContentCache::default();
+    let (snapshot, _) = snapshot::render(&site, config, Utc::now(), &Snapshot::default(), None, &mut cache);
+    Ok(Build { site, snapshot, cache })
+}
+
+/// Summary of a `regen` run, also printed.
+pub struct RegenReport {
+    pub posts_read: usize,
+    pub skipped: usize,
+    pub stats: WriteStats,
+}
+
+pub fn regen(config: &Config) -> Result<RegenReport> {
+    let started = Instant::now();
+    let built = build(config)?;
+    for problem in built.site.problems() {
+        eprintln!("warning: skipped {problem}");
+    }
+    let mut warnings: Vec<String> = built.site.posts().flat_map(|p| p.warnings.iter().map(move |w| format!("{}: {w}", p.source))).collect();
+    warnings.sort();
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let stats = snapshot::write_folder(&config.output_dir, &built.snapshot)?;
+    let report = RegenReport { posts_read: built.site.post_count(), skipped: built.site.problems().count(), stats };
+    println!(
+        "postfeed: {} posts read, {} skipped; {} feeds written, {} unchanged, {} removed in {} ({:.0} ms)",
+        report.posts_read,
+        report.skipped,
+        stats.written,
+        stats.unchanged,
+        stats.removed,
+        config.output_dir.display(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(report)
+}
+
+/// Every problem, one line each, sorted; the number of them is returned.
+pub fn check(config: &Config) -> Result<usize> {
+    let built = build(config)?;
+    let mut lines: Vec<String> = built.site.problems().map(|p| p.to_string()).collect();
+    for post in built.site.posts() {
+        lines.extend(post.warnings.iter().map(|w| format!("{}: {w}", post.source)));
+    }
+    let mut by_path: BTreeMap<String, Vec<&FeedKey>> = BTreeMap::new();
+    for key in built.site.taxonomy_names() {
+        by_path.entry(key.stem()).or_default().push(key);
+    }
+    for (path, keys) in by_path.iter().filter(|(_, k)| k.len() > 1) {
+        lines.push(format!("{path}: names share one feed path: {keys:?}"));
+    }
+    for key in built.site.taxonomy_names() {
+        let (kind, name) = match key {
+            FeedKey::Category(n) => ("category", n),
+            FeedKey::Tag(n) => ("tag", n),
+            FeedKey::Site => continue,
+        };
+        let stem = key.stem();
+        if !stem.ends_with(name.as_str()) {
+            lines.push(format!("{kind} {name:?}: not a plain name, its feed is {stem}.xml"));
+        }
+    }
+    lines.sort();
+    for line in &lines {
+        println!("{line}");
+    }
+    Ok(lines.len())
+}

@@ -1,0 +1,154 @@
+//! Finding post files in a source tree, and reading one safely (size limit, no escape by symlink).
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::post::{self, PostError, PostErrorKind};
+
+/// A file inside some `_posts` folder that may be a post.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    /// Relative to the source root, `/`-separated.
+    pub source: String,
+    pub path: PathBuf,
+}
+
+/// The files a full scan found, and what it skipped that `check` should mention.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub candidates: Vec<Candidate>,
+    pub problems: Vec<PostError>,
+}
+
+/// The source tree's rules, fixed for one configuration.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    pub root: PathBuf,
+    /// The output folder, never read even when it sits inside the source root.
+    pub output: PathBuf,
+}
+
+impl Tree {
+    pub fn new(root: &Path, output: &Path) -> Tree {
+        let canonical = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        Tree { root: canonical(root), output: canonical(output) }
+    }
+
+    /// Walks the tree as Jekyll does: `_posts` folders at any depth, nothing under folders whose
+    /// name starts with `.`, `_`, `#` or `~` (so `_drafts` and `_site` are out), nor the output
+    /// folder. Symbolic links to folders are not followed.
+    pub fn scan(&self) -> std::io::Result<Scan> {
+        self.scan_under(&self.root)
+    }
+
+    /// The same walk from a folder inside the root (one that `may_matter`).
+    pub fn scan_under(&self, start: &Path) -> std::io::Result<Scan> {
+        fs::read_dir(start)?;
+        let mut scan = Scan::default();
+        let walker = WalkDir::new(start).follow_links(false).sort_by_file_name().into_iter();
+        let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_type().is_dir() || self.enter_dir(e.path()));
+        for entry in walker {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    if let Some(path) = e.path() {
+                        if self.in_posts(path) {
+                            let source = post::source_name(&self.root, path);
+                            scan.problems.push(PostError::new(source, PostErrorKind::Unreadable(e.to_string())));
+                        }
+                    }
+                    continue;
+                }
+            };
+            if entry.file_type().is_dir() || !self.in_posts(entry.path()) || ignored_name(&entry.file_name().to_string_lossy()) {
+                continue;
+            }
+            let source = post::source_name(&self.root, entry.path());
+            let name = entry.file_name().to_string_lossy();
+            if post::parse_name(&name).is_none() {
+                scan.problems.push(PostError::new(source, PostErrorKind::UndatedName));
+                continue;
+            }
+            scan.candidates.push(Candidate { source, path: entry.path().to_path_buf() });
+        }
+        Ok(scan)
+    }
+
+    fn enter_dir(&self, path: &Path) -> bool {
+        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        if path == self.output {
+            return false;
+        }
+        if name == "_posts" {
+            return true;
+        }
+        !ignored_name(&name) && !(["node_modules", "vendor"].contains(&name.as_ref()) && !self.in_posts(path))
+    }
+
+    /// Whether `path` lies inside a `_posts` folder (at any depth) below the root.
+    pub fn in_posts(&self, path: &Path) -> bool {
+        match path.strip_prefix(&self.root) {
+            Ok(rel) => {
+                let comps: Vec<_> = rel.components().collect();
+                comps.len() > 1 && comps[..comps.len() - 1].iter().any(|c| c.as_os_str() == "_posts")
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Whether a path the watcher reports could be, or could hold, a post: inside the root, outside
+    /// the output folder, and under no folder or name that Jekyll skips.
+    pub fn may_matter(&self, path: &Path) -> bool {
+        let Ok(rel) = path.strip_prefix(&self.root) else { return false };
+        !path.starts_with(&self.output)
+            && rel.components().all(|c| {
+                let name = c.as_os_str().to_string_lossy();
+                name == "_posts" || !ignored_name(&name)
+            })
+    }
+
+    /// Reads a candidate: regular files only, at most `limit` bytes, and a symbolic link only when
+    /// it resolves inside the source root.
+    pub fn read(&self, candidate: &Candidate, limit: u64) -> Result<Vec<u8>, PostError> {
+        let fail = |kind| PostError::new(candidate.source.clone(), kind);
+        let meta = fs::symlink_metadata(&candidate.path).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
+        if meta.file_type().is_symlink() {
+            let target = fs::canonicalize(&candidate.path).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
+            if !target.starts_with(&self.root) {
+                return Err(fail(PostErrorKind::LinkOutside(target.display().to_string())));
+            }
+        }
+        let mut file = fs::File::open(&candidate.path).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
+        let meta = file.metadata().map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
+        if !meta.is_file() {
+            return Err(fail(PostErrorKind::NotAFile));
+        }
+        if meta.len() > limit {
+            return Err(fail(PostErrorKind::TooLarge { size: meta.len(), limit }));
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        // The file may grow while it is read: never take more than the limit.
+        file.by_ref().take(limit + 1).read_to_end(&mut bytes).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
+        if bytes.len() as u64 > limit {
+            return Err(fail(PostErrorKind::TooLarge { size: bytes.len() as u64, limit }));
+        }
+        Ok(bytes)
+    }
+
+    /// The candidate for a path under the root, if its name could be a post file.
+    pub fn candidate(&self, path: &Path) -> Option<Candidate> {
+        if !self.in_posts(path) || ignored_name(&path.file_name()?.to_string_lossy()) {
+            return None;
+        }
+        Some(Candidate { source: post::source_name(&self.root, path), path: path.to_path_buf() })
+    }
+}
+
+/// Names Jekyll skips (leading `.`, `_`, `#`, `~`, trailing `~`), which also covers editors'
+/// swap, backup and lock files (`.x.swp`, `x~`, `#x#`, `.#x`).
+pub fn ignored_name(name: &str) -> bool {
+    name.starts_with(['.', '_', '#', '~']) || name.ends_with('~')
+}

@@ -1,0 +1,287 @@
+//! Rendered feeds as one immutable snapshot: bytes, ETag, dates, compressed bodies on demand; and
+//! writing a snapshot to the output folder atomically.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use chrono::{DateTime, FixedOffset, Utc};
+use rayon::prelude::*;
+
+use crate::config::{Config, ContentMode};
+use crate::feed::{self, FeedInput, FeedKey, Format};
+use crate::post::{self, Post};
+use crate::site::{Site, Stamp};
+
+/// One file as served and written.
+#[derive(Debug)]
+pub struct Rendered {
+    pub bytes: Bytes,
+    /// Strong validator: a hash of the bytes, quoted.
+    pub etag: String,
+    pub updated: DateTime<FixedOffset>,
+    pub mime: &'static str,
+    gzip: OnceLock<Bytes>,
+    brotli: OnceLock<Bytes>,
+}
+
+impl Rendered {
+    pub fn new(bytes: Vec<u8>, updated: DateTime<FixedOffset>, mime: &'static str) -> Rendered {
+        let etag = format!("\"{:016x}\"", xxhash(&bytes));
+        Rendered { bytes: Bytes::from(bytes), etag, updated, mime, gzip: OnceLock::new(), brotli: OnceLock::new() }
+    }
+
+    /// gzip body, made on first use and kept for this version.
+    pub fn gzip(&self) -> &Bytes {
+        self.gzip.get_or_init(|| {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            enc.write_all(&self.bytes).expect("in-memory gzip");
+            Bytes::from(enc.finish().expect("in-memory gzip"))
+        })
+    }
+
+    /// Brotli body, made on first use and kept for this version.
+    pub fn brotli(&self) -> &Bytes {
+        self.brotli.get_or_init(|| {
+            let mut out = Vec::new();
+            let params = brotli::enc::BrotliEncoderParams { quality: 9, lgwin: 22, ..Default::default() };
+            brotli::BrotliCompress(&mut &self.bytes[..], &mut out, &params).expect("in-memory brotli");
+            Bytes::from(out)
+        })
+    }
+}
+
+fn xxhash(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
+}
+
+/// What one feed is, for the index page and OPML.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedInfo {
+    pub key: FeedKey,
+    pub title: String,
+    pub entries: usize,
+    pub updated: DateTime<FixedOffset>,
+}
+
+/// Every feed of one version of the site. Readers hold an `Arc<Snapshot>`; updates build a new one.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    /// Output-relative path (`feed/by_tag/x.xml`) to file.
+    pub files: BTreeMap<String, Arc<Rendered>>,
+    pub feeds: BTreeMap<FeedKey, FeedInfo>,
+}
+
+/// Rendered entry contents, kept across updates, keyed by source path and file stamp.
+#[derive(Default)]
+pub struct ContentCache {
+    entries: HashMap<String, (Option<Stamp>, Arc<str>)>,
+}
+
+impl ContentCache {
+    fn get(&self, site: &Site, post: &Post) -> Option<Arc<str>> {
+        let (stamp, html) = self.entries.get(&post.source)?;
+        (*stamp == site.stamp_of(&post.source)).then(|| Arc::clone(html))
+    }
+
+    /// Drops contents of posts no longer in any feed.
+    fn retain(&mut self, keep: &BTreeSet<String>) {
+        self.entries.retain(|k, _| keep.contains(k));
+    }
+}
+
+/// Renders the feeds named in `keys` (all feeds when `None`) on top of `previous`, removing feeds
+/// that no longer exist. Returns the new snapshot and the paths whose bytes changed.
+pub fn render(
+    site: &Site,
+    config: &Config,
+    now: DateTime<Utc>,
+    previous: &Snapshot,
+    keys: Option<&BTreeSet<FeedKey>>,
+    cache: &mut ContentCache,
+) -> (Snapshot, Vec<String>) {
+    let existing: BTreeSet<FeedKey> = site.feed_keys(now).into_iter().filter(|k| k.is_enabled(config)).collect();
+    let todo: Vec<FeedKey> = match keys {
+        None => existing.iter().cloned().collect(),
+        Some(keys) => keys.iter().filter(|k| existing.contains(k)).cloned().collect(),
+    };
+    let limit = config.feeds.limit;
+    let lists: Vec<(FeedKey, Vec<Arc<Post>>)> = todo.into_iter().map(|k| {
+        let entries = site.entries(&k, now, limit);
+        (k, entries)
+    }).collect();
+
+    // Contents first, each post once, on all cores.
+    let mut needed: BTreeMap<String, Arc<Post>> = BTreeMap::new();
+    if config.feeds.content == ContentMode::Full {
+        for (_, entries) in &lists {
+            for p in entries {
+                if cache.get(site, p).is_none() {
+                    needed.entry(p.source.clone()).or_insert_with(|| Arc::clone(p));
+                }
+            }
+        }
+    }
+    let fresh: Vec<(String, Option<Stamp>, Arc<str>)> = needed
+        .into_par_iter()
+        .map(|(source, p)| {
+            let html = load_content(site, config, &p);
+            (source, site.stamp_of(&p.source), html)
+        })
+        .collect();
+    for (source, stamp, html) in fresh {
+        cache.entries.insert(source, (stamp, html));
+    }
+
+    let rendered: Vec<(FeedKey, FeedInfo, Vec<(String, Rendered)>)> = lists
+        .par_iter()
+        .map(|(key, entries)| {
+            let contents: Vec<Option<Arc<str>>> = entries
+                .iter()
+                .map(|p| (config.feeds.content == ContentMode::Full).then(|| cache.get(site, p).unwrap_or_else(|| Arc::from(""))))
+                .collect();
+            let input = FeedInput { key, config, entries, contents: &contents };
+            let updated = input.updated();
+            let mut files = Vec::new();
+            if config.feeds.atom {
+                files.push((key.path(Format::Atom), Rendered::new(feed::atom::render(&input), updated, Format::Atom.mime())));
+            }
+            if config.feeds.rss {
+                files.push((key.path(Format::Rss), Rendered::new(feed::rss::render(&input), updated, Format::Rss.mime())));
+            }
+            let info = FeedInfo { key: key.clone(), title: input.title(), entries: entries.len(), updated };
+            (key.clone(), info, files)
+        })
+        .collect();
+
+    let mut next = previous.clone();
+    // Feeds that are gone (no visible post left, or disabled).
+    let gone: Vec<FeedKey> = next.feeds.keys().filter(|k| !existing.contains(k)).cloned().collect();
+    let mut changed = Vec::new();
+    for key in gone {
+        next.feeds.remove(&key);
+        for format in [Format::Atom, Format::Rss] {
+            if next.files.remove(&key.path(format)).is_some() {
+                changed.push(key.path(format));
+            }
+        }
+    }
+    for (key, info, files) in rendered {
+        for (path, file) in files {
+            let same = next.files.get(&path).is_some_and(|old| old.bytes == file.bytes);
+            if !same {
+                changed.push(path.clone());
+                next.files.insert(path, Arc::new(file));
+            }
+        }
+        next.feeds.insert(key, info);
+    }
+    if keys.is_none() {
+        let in_feeds: BTreeSet<String> = next.feeds.keys().flat_map(|k| site.entries(k, now, limit)).map(|p| p.source.clone()).collect();
+        cache.retain(&in_feeds);
+    }
+    (next, changed)
+}
+
+/// A post's content for its feed entries: the file read again and rendered. A file that has
+/// vanished or stopped parsing since it was read gives empty content until the next update.
+fn load_content(site: &Site, config: &Config, p: &Post) -> Arc<str> {
+    let Some(path) = site.path_of(&p.source) else { return Arc::from("") };
+    let candidate = crate::scan::Candidate { source: p.source.clone(), path: path.to_path_buf() };
+    match site.tree.read(&candidate, config.feeds.max_post_bytes) {
+        Ok(bytes) => match post::body_of(&bytes) {
+            Some(body) => Arc::from(post::content_html(p, body, config.feeds.sanitize)),
+            None => Arc::from(""),
+        },
+        Err(_) => Arc::from(""),
+    }
+}
+
+/// What writing a snapshot to the output folder did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteStats {
+    pub written: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+}
+
+/// Makes the output folder hold exactly the snapshot's feeds: changed files are written to a
+/// temporary file beside them and renamed into place; equal files are left alone (mtime kept);
+/// feeds that no longer exist, and temporary files left by a crash, are removed. Other files
+/// in the folder are never touched.
+pub fn write_folder(dir: &Path, snapshot: &Snapshot) -> Result<WriteStats> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
+    let mut stats = WriteStats::default();
+    for (rel, file) in &snapshot.files {
+        let path = dir.join(rel);
+        if fs::read(&path).is_ok_and(|old| old == file.bytes) {
+            stats.unchanged += 1;
+            continue;
+        }
+        write_atomically(&path, &file.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        stats.written += 1;
+    }
+    for rel in owned_files(dir) {
+        let is_temp = rel.rsplit('/').next().is_some_and(|n| n.starts_with(".postfeed-"));
+        if is_temp || !snapshot.files.contains_key(&rel) {
+            let path = dir.join(&rel);
+            fs::remove_file(&path).with_context(|| format!("cannot remove stale feed {}", path.display()))?;
+            if !is_temp {
+                stats.removed += 1;
+            }
+        }
+    }
+    Ok(stats)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("feed paths have a folder");
+    fs::create_dir_all(dir)?;
+    let name = path.file_name().expect("feed paths have a name").to_string_lossy();
+    let tmp = dir.join(format!(".postfeed-{}-{name}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Files in the output folder that postfeed writes: `feed.xml`/`feed.rss` and `*.xml`/`*.rss`
+/// under `feed/`, plus its temporary files.
+fn owned_files(dir: &Path) -> Vec<String> {
+    let is_feed = |name: &str| name.ends_with(".xml") || name.ends_with(".rss") || name.starts_with(".postfeed-");
+    let mut out = Vec::new();
+    for top in ["feed.xml", "feed.rss"] {
+        if dir.join(top).is_file() {
+            out.push(top.to_string());
+        }
+    }
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".postfeed-") {
+                out.push(name);
+            }
+        }
+    }
+    for sub in ["feed", "feed/by_tag"] {
+        if let Ok(entries) = fs::read_dir(dir.join(sub)) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.file_type().is_ok_and(|t| t.is_file()) && is_feed(&name) {
+                    out.push(format!("{sub}/{name}"));
+                }
+            }
+        }
+    }
+    out
+}
