@@ -11,3 +11,4 @@ pub mod cli;
 pub mod logging;
 pub mod regen;
 pub mod serve;
+pub mod watch;

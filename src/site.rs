@@ -55,7 +55,15 @@ impl Order {
 struct Loaded {
     post: Arc<Post>,
     stamp: Option<Stamp>,
+    /// Hash of the file's bytes: tells an edit apart even when size and mtime did not change
+    /// (mtimes are only as fine as the kernel's clock tick).
+    hash: u64,
     path: PathBuf,
+}
+
+/// The version of a file's bytes, for the content cache and change detection.
+pub fn content_hash(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 /// The posts of one source tree.
@@ -94,81 +102,84 @@ impl Site {
         for problem in scan.problems {
             site.problems.insert(problem.path.to_string_lossy().into_owned(), problem);
         }
-        let parsed: Vec<(Candidate, Option<Stamp>, Result<Post, PostError>)> = scan
+        let parsed: Vec<(Candidate, Option<Stamp>, Read)> = scan
             .candidates
             .into_par_iter()
             .map(|c| {
                 let stamp = Stamp::of(&c.path);
-                let result = site.tree.read(&c, site.max_post_bytes).and_then(|bytes| post::parse(&c.source, &bytes, &config.site));
-                (c, stamp, result)
+                let read = read_and_parse(&site.tree, &c, site.max_post_bytes, config);
+                (c, stamp, read)
             })
             .collect();
-        for (candidate, stamp, result) in parsed {
-            site.store(candidate, stamp, result, &mut Changes::default());
+        for (candidate, stamp, read) in parsed {
+            site.store(candidate, stamp, read, &mut Changes::default());
         }
         Ok(site)
     }
 
-    /// Folds in whatever happened at `paths` (files or folders, created, changed or gone): only
-    /// files whose stamp changed are read again.
+    /// Folds in whatever happened at `paths` (files or folders, created, changed or gone). Files
+    /// named in `paths` are read again; files found under a named folder only if their stamp
+    /// changed, so a rescan of the whole tree costs a `stat` per unchanged post.
     pub fn refresh(&mut self, paths: &[PathBuf], config: &Config) -> Changes {
         let mut changes = Changes::default();
-        let mut candidates: BTreeMap<String, Candidate> = BTreeMap::new();
+        // source -> (candidate, read even if the stamp is unchanged)
+        let mut candidates: BTreeMap<String, (Candidate, bool)> = BTreeMap::new();
         for path in paths {
-            if !self.tree.may_matter(path) && path != &self.tree.root {
+            let is_root = path == &self.tree.root;
+            if !is_root && !self.tree.may_matter(path) {
                 continue;
             }
             let prefix = post::source_name(&self.tree.root, path);
-            // Known posts at or below the path: they may be gone or renamed.
-            for (source, loaded) in &self.posts {
-                if path == &self.tree.root || source == &prefix || source.starts_with(&format!("{prefix}/")) {
-                    candidates.insert(source.clone(), Candidate { source: source.clone(), path: loaded.path.clone() });
-                }
+            let below = |source: &str| is_root || source == prefix || source.starts_with(&format!("{prefix}/"));
+            // Known files at or below the path: they may be gone or renamed.
+            for (source, loaded) in self.posts.iter().filter(|(s, _)| below(s)) {
+                candidates.insert(source.clone(), (Candidate { source: source.clone(), path: loaded.path.clone() }, false));
             }
-            for source in self.problems.keys() {
-                if path == &self.tree.root || source == &prefix || source.starts_with(&format!("{prefix}/")) {
-                    candidates.insert(source.clone(), Candidate { source: source.clone(), path: self.tree.root.join(source) });
-                }
+            let known_problems: Vec<String> = self.problems.keys().filter(|s| below(s)).cloned().collect();
+            for source in known_problems {
+                let path = self.tree.root.join(&source);
+                self.problems.remove(&source);
+                candidates.insert(source.clone(), (Candidate { source, path }, true));
             }
             match std::fs::symlink_metadata(path) {
                 Ok(meta) if meta.is_dir() => {
                     if let Ok(scan) = self.tree.scan_under(path) {
                         for c in scan.candidates {
-                            candidates.insert(c.source.clone(), c);
+                            candidates.entry(c.source.clone()).or_insert((c, false));
                         }
                         for p in scan.problems {
-                            let source = p.path.to_string_lossy().into_owned();
-                            self.problems.insert(source, p);
+                            self.problems.insert(p.path.to_string_lossy().into_owned(), p);
                         }
                     }
                 }
                 Ok(_) => {
                     if let Some(c) = self.tree.candidate(path) {
-                        candidates.insert(c.source.clone(), c);
+                        if post::parse_name(path.file_name().unwrap_or_default().to_string_lossy().as_ref()).is_some() {
+                            candidates.insert(c.source.clone(), (c, true));
+                        } else {
+                            let source = c.source.clone();
+                            self.problems.insert(source.clone(), PostError::new(source, post::PostErrorKind::UndatedName));
+                        }
                     }
                 }
                 Err(_) => {}
             }
         }
-        let work: Vec<Candidate> = candidates.into_values().collect();
-        let results: Vec<(Candidate, Option<Stamp>, Option<Result<Post, PostError>>)> = work
+        let work: Vec<(Candidate, bool)> = candidates.into_values().collect();
+        let results: Vec<(Candidate, Option<Stamp>, Option<Read>)> = work
             .into_par_iter()
-            .map(|c| {
+            .map(|(c, force)| {
                 let stamp = Stamp::of(&c.path);
-                let unchanged = stamp.is_some() && self.posts.get(&c.source).is_some_and(|l| l.stamp == stamp);
-                let result = match stamp {
+                let read = match stamp {
                     None => None,
-                    Some(_) if unchanged => {
-                        let post = Post::clone(&self.posts[&c.source].post);
-                        return (c, stamp, Some(Ok(post)));
-                    }
-                    Some(_) => Some(self.tree.read(&c, self.max_post_bytes).and_then(|bytes| post::parse(&c.source, &bytes, &config.site))),
+                    Some(_) if !force && self.posts.get(&c.source).is_some_and(|l| l.stamp == stamp) => Some(Read::Unchanged),
+                    Some(_) => Some(read_and_parse(&self.tree, &c, self.max_post_bytes, config)),
                 };
-                (c, stamp, result)
+                (c, stamp, read)
             })
             .collect();
-        for (candidate, stamp, result) in results {
-            match result {
+        for (candidate, stamp, read) in results {
+            match read {
                 None => {
                     self.problems.remove(&candidate.source);
                     if let Some(old) = self.remove(&candidate.source) {
@@ -176,23 +187,28 @@ impl Site {
                         changes.feeds.extend(keys_of(&old));
                     }
                 }
-                Some(Ok(post)) if self.posts.get(&candidate.source).is_some_and(|l| l.stamp == stamp && *l.post == post) => {}
-                Some(result) => {
+                Some(Read::Unchanged) => {}
+                Some(Read::Parsed(_, hash)) if self.posts.get(&candidate.source).is_some_and(|l| l.hash == hash) => {
+                    if let Some(loaded) = self.posts.get_mut(&candidate.source) {
+                        loaded.stamp = stamp;
+                    }
+                }
+                Some(read) => {
                     changes.files_read += 1;
-                    self.store(candidate, stamp, result, &mut changes);
+                    self.store(candidate, stamp, read, &mut changes);
                 }
             }
         }
         changes
     }
 
-    fn store(&mut self, candidate: Candidate, stamp: Option<Stamp>, result: Result<Post, PostError>, changes: &mut Changes) {
+    fn store(&mut self, candidate: Candidate, stamp: Option<Stamp>, read: Read, changes: &mut Changes) {
         if let Some(old) = self.remove(&candidate.source) {
             changes.feeds.extend(keys_of(&old));
         }
         self.problems.remove(&candidate.source);
-        match result {
-            Ok(post) => {
+        match read {
+            Read::Parsed(post, hash) => {
                 let post = Arc::new(post);
                 if post.published {
                     let order = Order::of(&post);
@@ -201,11 +217,12 @@ impl Site {
                         self.index.entry(key).or_default().insert(order.clone());
                     }
                 }
-                self.posts.insert(candidate.source, Loaded { post, stamp, path: candidate.path });
+                self.posts.insert(candidate.source, Loaded { post, stamp, hash, path: candidate.path });
             }
-            Err(error) => {
+            Read::Failed(error) => {
                 self.problems.insert(candidate.source, error);
             }
+            Read::Unchanged => {}
         }
     }
 
@@ -274,8 +291,9 @@ impl Site {
         self.posts.get(source).map(|l| l.path.as_path())
     }
 
-    pub fn stamp_of(&self, source: &str) -> Option<Stamp> {
-        self.posts.get(source).and_then(|l| l.stamp)
+    /// The hash of the bytes the post was parsed from.
+    pub fn hash_of(&self, source: &str) -> Option<u64> {
+        self.posts.get(source).map(|l| l.hash)
     }
 
     /// Parsed posts, including unpublished ones.
@@ -295,6 +313,27 @@ impl Site {
     /// Every category and tag name, for reporting path collisions.
     pub fn taxonomy_names(&self) -> impl Iterator<Item = &FeedKey> {
         self.index.keys()
+    }
+}
+
+/// A file read for the site.
+enum Read {
+    Parsed(Post, u64),
+    Failed(PostError),
+    /// Same stamp as last time: not read.
+    Unchanged,
+}
+
+fn read_and_parse(tree: &Tree, candidate: &Candidate, limit: u64, config: &Config) -> Read {
+    match tree.read(candidate, limit) {
+        Ok(bytes) => {
+            let hash = content_hash(&bytes);
+            match post::parse(&candidate.source, &bytes, &config.site) {
+                Ok(post) => Read::Parsed(post, hash),
+                Err(e) => Read::Failed(e),
+            }
+        }
+        Err(e) => Read::Failed(e),
     }
 }
 

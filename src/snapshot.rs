@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use crate::config::{Config, ContentMode};
 use crate::feed::{self, FeedInput, FeedKey, Format};
 use crate::post::{self, Post};
-use crate::site::{Site, Stamp};
+use crate::site::Site;
 
 /// One file as served and written.
 #[derive(Debug)]
@@ -79,13 +79,13 @@ pub struct Snapshot {
 /// Rendered entry contents, kept across updates, keyed by source path and file stamp.
 #[derive(Default)]
 pub struct ContentCache {
-    entries: HashMap<String, (Option<Stamp>, Arc<str>)>,
+    entries: HashMap<String, (u64, Arc<str>)>,
 }
 
 impl ContentCache {
     fn get(&self, site: &Site, post: &Post) -> Option<Arc<str>> {
-        let (stamp, html) = self.entries.get(&post.source)?;
-        (*stamp == site.stamp_of(&post.source)).then(|| Arc::clone(html))
+        let (hash, html) = self.entries.get(&post.source)?;
+        (Some(*hash) == site.hash_of(&post.source)).then(|| Arc::clone(html))
     }
 
     /// Drops contents of posts no longer in any feed.
@@ -126,15 +126,17 @@ pub fn render(
             }
         }
     }
-    let fresh: Vec<(String, Option<Stamp>, Arc<str>)> = needed
+    let fresh: Vec<(String, Option<(u64, Arc<str>)>)> = needed
         .into_par_iter()
         .map(|(source, p)| {
-            let html = load_content(site, config, &p);
-            (source, site.stamp_of(&p.source), html)
+            let loaded = load_content(site, config, &p);
+            (source, loaded)
         })
         .collect();
-    for (source, stamp, html) in fresh {
-        cache.entries.insert(source, (stamp, html));
+    for (source, loaded) in fresh {
+        if let Some(entry) = loaded {
+            cache.entries.insert(source, entry);
+        }
     }
 
     let rendered: Vec<(FeedKey, FeedInfo, Vec<(String, Rendered)>)> = lists
@@ -187,18 +189,19 @@ pub fn render(
     (next, changed)
 }
 
-/// A post's content for its feed entries: the file read again and rendered. A file that has
-/// vanished or stopped parsing since it was read gives empty content until the next update.
-fn load_content(site: &Site, config: &Config, p: &Post) -> Arc<str> {
-    let Some(path) = site.path_of(&p.source) else { return Arc::from("") };
+/// A post's content for its feed entries: the file read again and rendered, if its bytes are
+/// still the ones the post was parsed from. Otherwise the file changed since, the watcher has
+/// or will report it, and the entry carries no content until then (never stale content).
+fn load_content(site: &Site, config: &Config, p: &Post) -> Option<(u64, Arc<str>)> {
+    let path = site.path_of(&p.source)?;
     let candidate = crate::scan::Candidate { source: p.source.clone(), path: path.to_path_buf() };
-    match site.tree.read(&candidate, config.feeds.max_post_bytes) {
-        Ok(bytes) => match post::body_of(&bytes) {
-            Some(body) => Arc::from(post::content_html(p, body, config.feeds.sanitize)),
-            None => Arc::from(""),
-        },
-        Err(_) => Arc::from(""),
+    let bytes = site.tree.read(&candidate, config.feeds.max_post_bytes).ok()?;
+    let hash = crate::site::content_hash(&bytes);
+    if Some(hash) != site.hash_of(&p.source) {
+        return None;
     }
+    let body = post::body_of(&bytes)?;
+    Some((hash, Arc::from(post::content_html(p, body, config.feeds.sanitize))))
 }
 
 /// What writing a snapshot to the output folder did.
@@ -233,6 +236,26 @@ pub fn write_folder(dir: &Path, snapshot: &Snapshot) -> Result<WriteStats> {
             if !is_temp {
                 stats.removed += 1;
             }
+        }
+    }
+    Ok(stats)
+}
+
+/// Brings the output folder up to date after an update that changed only `changed` paths.
+pub fn write_changed(dir: &Path, snapshot: &Snapshot, changed: &[String]) -> Result<WriteStats> {
+    let mut stats = WriteStats::default();
+    for rel in changed {
+        let path = dir.join(rel);
+        match snapshot.files.get(rel) {
+            Some(file) => {
+                write_atomically(&path, &file.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+                stats.written += 1;
+            }
+            None => match fs::remove_file(&path) {
+                Ok(()) => stats.removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot remove stale feed {}", path.display())),
+            },
         }
     }
     Ok(stats)

@@ -1,0 +1,135 @@
+//! File-system watching: `notify` events become batches of paths that may have changed, after a
+//! quiet window; the watcher never parses anything.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use notify::{Config as NotifyConfig, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode, Watcher as _};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// One coalesced batch of file-system activity.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Batch {
+    /// These paths (files or folders) may have been created, changed, renamed or removed.
+    Paths(Vec<PathBuf>),
+    /// The events cannot be trusted (overflow, error, too many paths): read the whole tree again.
+    Rescan(String),
+}
+
+/// More distinct paths than this in one batch is cheaper as a rescan.
+const MAX_PATHS_PER_BATCH: usize = 100_000;
+/// A burst that never pauses is still cut into batches this often, so updates keep flowing.
+const MAX_BATCH_WAIT_FACTOR: u32 = 20;
+
+#[derive(Default)]
+struct Pending {
+    paths: BTreeSet<PathBuf>,
+    rescan: Option<String>,
+    events: u64,
+}
+
+/// A running watch on one source tree.
+pub struct SourceWatcher {
+    _watcher: Box<dyn notify::Watcher + Send>,
+    pending: Arc<Mutex<Pending>>,
+    wake: Arc<Notify>,
+    quiet: Duration,
+}
+
+impl SourceWatcher {
+    /// Watches `root` recursively. `relevant` filters paths (ignored names, the output folder);
+    /// `poll` selects polling at that interval for file systems without inotify.
+    pub fn start(
+        root: &Path,
+        quiet: Duration,
+        poll: Option<Duration>,
+        relevant: impl Fn(&Path) -> bool + Send + Sync + 'static,
+    ) -> Result<SourceWatcher> {
+        let pending = Arc::new(Mutex::new(Pending::default()));
+        let wake = Arc::new(Notify::new());
+        let (p, w) = (Arc::clone(&pending), Arc::clone(&wake));
+        let handler = move |result: notify::Result<notify::Event>| {
+            let mut pending = p.lock().unwrap_or_else(|e| e.into_inner());
+            pending.events += 1;
+            match result {
+                Ok(event) if event.need_rescan() => pending.rescan = Some("the watcher's event queue overflowed".into()),
+                Ok(event) => {
+                    if matches!(event.kind, EventKind::Access(_)) {
+                        return;
+                    }
+                    for path in event.paths {
+                        if relevant(&path) {
+                            pending.paths.insert(path);
+                        }
+                    }
+                    if pending.paths.len() > MAX_PATHS_PER_BATCH {
+                        pending.paths.clear();
+                        pending.rescan = Some(format!("more than {MAX_PATHS_PER_BATCH} paths changed at once"));
+                    }
+                }
+                Err(error) => pending.rescan = Some(describe(&error)),
+            }
+            w.notify_one();
+        };
+        let mut watcher: Box<dyn notify::Watcher + Send> = match poll {
+            Some(interval) => Box::new(PollWatcher::new(handler, NotifyConfig::default().with_poll_interval(interval))?),
+            None => Box::new(RecommendedWatcher::new(handler, NotifyConfig::default())?),
+        };
+        watcher
+            .watch(root, RecursiveMode::Recursive)
+            .map_err(|e| anyhow::anyhow!(describe(&e)))
+            .with_context(|| format!("cannot watch {}", root.display()))?;
+        Ok(SourceWatcher { _watcher: watcher, pending, wake, quiet })
+    }
+
+    /// Waits for activity, then for a quiet window with no new events (or a cap on the total
+    /// wait), and returns everything seen as one batch.
+    pub async fn next_batch(&self) -> Batch {
+        loop {
+            self.wake.notified().await;
+            let started = Instant::now();
+            let cap = self.quiet * MAX_BATCH_WAIT_FACTOR;
+            let mut seen = self.events();
+            loop {
+                tokio::time::sleep(self.quiet).await;
+                let now_seen = self.events();
+                if now_seen == seen || started.elapsed() >= cap {
+                    break;
+                }
+                seen = now_seen;
+            }
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let taken = std::mem::take(&mut *pending);
+            drop(pending);
+            if let Some(reason) = taken.rescan {
+                return Batch::Rescan(reason);
+            }
+            if !taken.paths.is_empty() {
+                return Batch::Paths(taken.paths.into_iter().collect());
+            }
+        }
+    }
+
+    fn events(&self) -> u64 {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).events
+    }
+}
+
+/// Says what to do about the errors an administrator can fix.
+fn describe(error: &notify::Error) -> String {
+    match &error.kind {
+        notify::ErrorKind::MaxFilesWatch => {
+            "the inotify watch limit is reached: raise it with `sysctl fs.inotify.max_user_watches=524288` \
+             (and fs.inotify.max_user_instances), or set server.poll = true"
+                .to_string()
+        }
+        notify::ErrorKind::Io(io) if io.raw_os_error() == Some(28) => {
+            "the inotify watch limit is reached (ENOSPC): raise `sysctl fs.inotify.max_user_watches`, or set server.poll = true".to_string()
+        }
+        _ => format!("file watcher error: {error}"),
+    }
+}
