@@ -11,4 +11,6 @@ pub mod cli;
 pub mod logging;
 pub mod regen;
 pub mod serve;
+pub mod http;
 pub mod watch;
+pub mod systemd;

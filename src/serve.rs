@@ -1,8 +1,277 @@
-//! The daemon: first build, watch loop, snapshot swaps, signals.
+//! The daemon: first build, then a loop that folds file changes, the passing of time (future
+//! posts), reloads and shutdown into new snapshots, which the HTTP side picks up atomically.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-pub fn run(_config: &Path, _listen: Option<SocketAddr>) -> anyhow::Result<()> {
-    anyhow::bail!("serve is not built yet")
+use anyhow::{Context, Result};
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::{debug, error, info, warn};
+
+use crate::config::Config;
+use crate::feed::FeedKey;
+use crate::http::{self, HttpLimits, Served};
+use crate::regen;
+use crate::site::Site;
+use crate::snapshot::{self, ContentCache, Snapshot};
+use crate::systemd;
+use crate::watch::{Batch, SourceWatcher};
+
+/// Runs `postfeed serve` until SIGTERM or SIGINT.
+pub fn run(config_path: &Path, listen: Option<SocketAddr>) -> Result<()> {
+    let mut config = Config::load(config_path)?;
+    if let Some(listen) = listen {
+        config.server.listen = listen;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("postfeed")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(daemon(config_path.to_path_buf(), config))
+}
+
+/// Everything the update loop owns. The HTTP side only ever sees `current`.
+struct State {
+    config: Config,
+    site: Site,
+    snapshot: Arc<Snapshot>,
+    cache: ContentCache,
+    current: Arc<ArcSwap<Served>>,
+    /// When the feeds were last rendered for the clock (future posts before it are in).
+    rendered_at: DateTime<Utc>,
+    /// The output folder missed an update and must be rewritten whole.
+    output_behind: bool,
+}
+
+async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
+    let started = Instant::now();
+    let now = Utc::now();
+    let built = tokio::task::block_in_place(|| regen::build(&config))?;
+    for problem in built.site.problems() {
+        warn!("skipped {problem}");
+    }
+    let snapshot = Arc::new(built.snapshot);
+    let current = Arc::new(ArcSwap::from_pointee(Served::new(Arc::clone(&snapshot), &config)));
+    let mut state = State {
+        site: built.site,
+        snapshot,
+        cache: built.cache,
+        current: Arc::clone(&current),
+        rendered_at: now,
+        output_behind: true,
+        config,
+    };
+    state.write_output(None);
+
+    let listener = match systemd::inherited_listener()? {
+        Some(std_listener) => tokio::net::TcpListener::from_std(std_listener).context("cannot use the socket passed by systemd")?,
+        None => tokio::net::TcpListener::bind(state.config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", state.config.server.listen))?,
+    };
+    let address = listener.local_addr().context("cannot read the listening address")?;
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let limits = HttpLimits::from_config(&state.config.server);
+    let server = tokio::spawn(http::serve(listener, Arc::clone(&current), limits, async {
+        let _ = http_stopped.await;
+    }));
+    info!(
+        "listening on http://{address}: {} posts, {} feeds, ready in {} ms",
+        state.site.post_count(),
+        state.snapshot.feeds.len(),
+        started.elapsed().as_millis()
+    );
+    systemd::ready();
+
+    let mut watcher = state.start_watcher();
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let watchdog = systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600));
+    let mut watchdog_tick = tokio::time::interval(watchdog);
+    // Checks that need no event: the source root coming back, the output folder writable again.
+    let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
+
+    loop {
+        let next_publication = state.site.next_publication(Utc::now()).map(|d| d.with_timezone(&Utc));
+        let until_publication = next_publication
+            .map(|d| (d - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::from_secs(86_400));
+        tokio::select! {
+            batch = next_batch(&watcher) => {
+                match batch {
+                    Batch::Paths(paths) => state.update(&paths, "files"),
+                    Batch::Rescan(reason) => {
+                        warn!("full rescan: {reason}");
+                        let root = state.site.tree.root.clone();
+                        state.update(&[root], "rescan");
+                    }
+                }
+            }
+            _ = tokio::time::sleep(until_publication) => state.publish_due(),
+            _ = watchdog_tick.tick() => systemd::watchdog_ping(),
+            _ = housekeeping.tick() => {
+                if watcher.is_none() && state.site.tree.root.is_dir() {
+                    info!("source folder {} is back: rescanning", state.site.tree.root.display());
+                    watcher = state.start_watcher();
+                    let root = state.site.tree.root.clone();
+                    state.update(&[root], "rescan");
+                } else if watcher.is_some() && !state.site.tree.root.is_dir() {
+                    warn!("source folder {} is gone: serving the last feeds until it comes back", state.site.tree.root.display());
+                    watcher = None;
+                }
+                if state.output_behind {
+                    state.write_output(None);
+                }
+            }
+            _ = sighup.recv() => {
+                systemd::reloading();
+                state.reload(&config_path);
+                watcher = state.start_watcher();
+                systemd::ready();
+            }
+            _ = sigterm.recv() => break,
+            _ = sigint.recv() => break,
+        }
+    }
+    systemd::stopping();
+    info!("stopping: finishing requests in flight");
+    let _ = stop_http.send(());
+    server.await.map_err(|join_error| anyhow::anyhow!("HTTP task failed: {join_error}"))?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn next_batch(watcher: &Option<SourceWatcher>) -> Batch {
+    match watcher {
+        Some(w) => w.next_batch().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl State {
+    fn start_watcher(&self) -> Option<SourceWatcher> {
+        let tree = self.site.tree.clone();
+        let server = &self.config.server;
+        let poll = server.poll.then(|| Duration::from_millis(server.poll_interval_ms));
+        let root = tree.root.clone();
+        match SourceWatcher::start(&root, Duration::from_millis(server.quiet_ms), poll, move |p| tree.may_matter(p) || p == tree.root) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                error!("{e:#}; feeds will not follow changes until the source folder is watchable");
+                None
+            }
+        }
+    }
+
+    /// Folds changed paths into the site and publishes a new snapshot if any feed changed.
+    fn update(&mut self, paths: &[PathBuf], what: &str) {
+        if !self.site.tree.root.is_dir() {
+            // Deleted, unmounted or being replaced: keep the last feeds rather than empty ones;
+            // housekeeping rescans when it is back.
+            debug!("source folder missing: update of {} paths deferred", paths.len());
+            return;
+        }
+        let started = Instant::now();
+        let now = Utc::now();
+        let (changes, next, changed) = tokio::task::block_in_place(|| {
+            let changes = self.site.refresh(paths, &self.config);
+            let mut keys = changes.feeds.clone();
+            keys.extend(self.site.feeds_published_between(self.rendered_at, now));
+            let (next, changed) = snapshot::render(&self.site, &self.config, now, &self.snapshot, Some(&keys), &mut self.cache);
+            (changes, next, changed)
+        });
+        self.rendered_at = now;
+        for source in paths.iter().map(|p| crate::post::source_name(&self.site.tree.root, p)) {
+            if let Some(problem) = self.site.problems().find(|p| p.path.to_string_lossy() == source) {
+                warn!("skipped {problem}");
+            }
+        }
+        if !changed.is_empty() {
+            self.publish(next, Some(&changed));
+        }
+        info!(
+            "update ({what}): {} paths, {} files read, {} removed, {} feed files changed in {:.1} ms",
+            paths.len(),
+            changes.files_read,
+            changes.removed,
+            changed.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+
+    /// Future posts whose time has come.
+    fn publish_due(&mut self) {
+        let now = Utc::now();
+        let keys: BTreeSet<FeedKey> = self.site.feeds_published_between(self.rendered_at, now);
+        let (next, changed) = tokio::task::block_in_place(|| snapshot::render(&self.site, &self.config, now, &self.snapshot, Some(&keys), &mut self.cache));
+        self.rendered_at = now;
+        info!("scheduled posts published: {} feed files changed", changed.len());
+        if !changed.is_empty() {
+            self.publish(next, Some(&changed));
+        }
+    }
+
+    fn publish(&mut self, next: Snapshot, changed: Option<&[String]>) {
+        self.snapshot = Arc::new(next);
+        self.current.store(Arc::new(Served::new(Arc::clone(&self.snapshot), &self.config)));
+        self.write_output(changed);
+    }
+
+    /// Keeps the output folder in step; on failure the feeds are still served from memory and
+    /// the folder is rewritten whole once writing works again. Logs once per episode.
+    fn write_output(&mut self, changed: Option<&[String]>) {
+        let dir = &self.config.output_dir;
+        let result = tokio::task::block_in_place(|| match (changed, self.output_behind) {
+            (Some(changed), false) => snapshot::write_changed(dir, &self.snapshot, changed),
+            _ => snapshot::write_folder(dir, &self.snapshot),
+        });
+        match result {
+            Ok(stats) => {
+                if self.output_behind {
+                    debug!("output folder {} in step: {stats:?}", dir.display());
+                }
+                self.output_behind = false;
+            }
+            Err(e) => {
+                if !self.output_behind {
+                    error!("{e:#}; still serving from memory, will retry");
+                } else {
+                    debug!("output folder still not writable: {e:#}");
+                }
+                self.output_behind = true;
+            }
+        }
+    }
+
+    /// SIGHUP: read the config again and rebuild everything; a broken config keeps the old one.
+    fn reload(&mut self, config_path: &Path) {
+        let mut config = match Config::load(config_path) {
+            Ok(c) => c,
+            Err(e) => {
+                error!("reload: {e:#}; keeping the running configuration");
+                return;
+            }
+        };
+        config.server.listen = self.config.server.listen;
+        let started = Instant::now();
+        match tokio::task::block_in_place(|| regen::build(&config)) {
+            Ok(built) => {
+                self.config = config;
+                self.site = built.site;
+                self.cache = built.cache;
+                self.rendered_at = Utc::now();
+                self.output_behind = true;
+                self.publish(built.snapshot, None);
+                info!("reloaded: {} posts, {} feeds in {} ms", self.site.post_count(), self.snapshot.feeds.len(), started.elapsed().as_millis());
+            }
+            Err(e) => error!("reload: {e:#}; keeping the running configuration"),
+        }
+    }
 }
