@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "postfeed", version, about = "Per-category and per-tag Atom and RSS feeds for a Jekyll site, kept up to date")]
+#[command(
+    name = "postfeed",
+    version,
+    about = "Per-category and per-tag Atom and RSS feeds for a Jekyll site, kept up to date"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

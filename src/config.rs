@@ -137,14 +137,11 @@ pub const DEFAULT_MAX_POST_BYTES: u64 = 16 * 1024 * 1024;
 impl Config {
     /// Reads and checks the file at `path`; relative paths in it resolve from its folder.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config file {}", path.display()))?;
-        let base = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let base = std::path::absolute(base)
-            .with_context(|| format!("cannot resolve the folder of {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let base =
+            std::path::absolute(base).with_context(|| format!("cannot resolve the folder of {}", path.display()))?;
         Config::parse(&text, &base).with_context(|| format!("invalid config file {}", path.display()))
     }
 
@@ -200,7 +197,8 @@ impl Config {
 }
 
 fn site_config(raw: RawSite) -> Result<SiteConfig> {
-    let mut url = Url::parse(raw.url.trim()).with_context(|| format!("site.url: {:?} is not an absolute URL", raw.url))?;
+    let mut url =
+        Url::parse(raw.url.trim()).with_context(|| format!("site.url: {:?} is not an absolute URL", raw.url))?;
     if url.scheme() != "http" && url.scheme() != "https" {
         bail!("site.url: {:?} must start with http:// or https://", raw.url);
     }
@@ -213,9 +211,9 @@ fn site_config(raw: RawSite) -> Result<SiteConfig> {
     }
     let timezone = match raw.timezone.as_deref() {
         None => Tz::UTC,
-        Some(name) => name
-            .parse()
-            .map_err(|_| anyhow::anyhow!("site.timezone: {name:?} is not an IANA time zone such as \"Asia/Shanghai\""))?,
+        Some(name) => name.parse().map_err(|_| {
+            anyhow::anyhow!("site.timezone: {name:?} is not an IANA time zone such as \"Asia/Shanghai\"")
+        })?,
     };
     let permalink = crate::permalink::expand_style(raw.permalink.as_deref().unwrap_or("date"));
     let title = raw.title.unwrap_or_default();

@@ -56,17 +56,9 @@ impl Served {
     /// configuration only (no clock), so equal inputs give equal bytes and ETags.
     pub fn new(snapshot: Arc<Snapshot>, config: &Config) -> Served {
         let updated = newest_update(&snapshot);
-        let index = Rendered::new(
-            index_html(&snapshot, config).into_bytes(),
-            updated,
-            INDEX_MIME,
-        );
+        let index = Rendered::new(index_html(&snapshot, config).into_bytes(), updated, INDEX_MIME);
         let opml = Rendered::new(opml_xml(&snapshot, config).into_bytes(), updated, OPML_MIME);
-        Served {
-            snapshot,
-            index,
-            opml,
-        }
+        Served { snapshot, index, opml }
     }
 
     pub fn snapshot(&self) -> &Arc<Snapshot> {
@@ -115,12 +107,7 @@ enum Target<'a> {
 
 /// The newest feed update, or the epoch when there are no feeds.
 fn newest_update(snapshot: &Snapshot) -> DateTime<FixedOffset> {
-    snapshot
-        .feeds
-        .values()
-        .map(|f| f.updated)
-        .max()
-        .unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())
+    snapshot.feeds.values().map(|f| f.updated).max().unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())
 }
 
 /// Each feed with the formats the snapshot holds for it and their output-relative paths.
@@ -202,11 +189,7 @@ fn index_html(snapshot: &Snapshot, config: &Config) -> String {
                     )
                 })
                 .collect();
-            let entries = if info.entries == 1 {
-                "1 entry".to_string()
-            } else {
-                format!("{} entries", info.entries)
-            };
+            let entries = if info.entries == 1 { "1 entry".to_string() } else { format!("{} entries", info.entries) };
             _ = writeln!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td><time datetime=\"{}\">{}</time></td><td>{}</td></tr>",
@@ -231,17 +214,9 @@ fn opml_xml(snapshot: &Snapshot, config: &Config) -> String {
     let feeds = feed_files(snapshot);
     let mut x = String::new();
     x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n<head>\n");
-    _ = writeln!(
-        x,
-        "<title>{}</title>",
-        escape(&format!("{} — feeds", site.title))
-    );
+    _ = writeln!(x, "<title>{}</title>", escape(&format!("{} — feeds", site.title)));
     if !feeds.is_empty() {
-        _ = writeln!(
-            x,
-            "<dateModified>{}</dateModified>",
-            newest_update(snapshot).to_rfc2822()
-        );
+        _ = writeln!(x, "<dateModified>{}</dateModified>", newest_update(snapshot).to_rfc2822());
     }
     if let Some(author) = &site.author {
         _ = writeln!(x, "<ownerName>{}</ownerName>", escape(author));
@@ -276,9 +251,7 @@ fn escape(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             '\t' | '\n' | '\r' => _ = write!(out, "&#{};", u32::from(c)),
-            '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}' => {
-                out.push(c)
-            }
+            '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}' => out.push(c),
             _ => out.push('\u{FFFD}'),
         }
     }
@@ -310,22 +283,14 @@ pub fn respond(
         return plain(StatusCode::NOT_FOUND, "not found\n", head);
     };
     if *method != Method::GET && !head {
-        let mut response = plain(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method not allowed\n",
-            false,
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n", false);
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
     match target {
         Target::Health => {
             let mut response = plain(StatusCode::OK, "ok", head);
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Target::File(file) => representation(file, headers, max_age, head),
@@ -334,47 +299,26 @@ pub fn respond(
 
 /// A small text response, e.g. an error; HEAD gets the same headers and no body.
 fn plain(status: StatusCode, text: &'static str, head: bool) -> Response<Full<Bytes>> {
-    let body = if head {
-        Bytes::new()
-    } else {
-        Bytes::from_static(text.as_bytes())
-    };
+    let body = if head { Bytes::new() } else { Bytes::from_static(text.as_bytes()) };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_MIME));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }
 
-fn representation(
-    file: &Rendered,
-    headers: &HeaderMap,
-    max_age: u32,
-    head: bool,
-) -> Response<Full<Bytes>> {
+fn representation(file: &Rendered, headers: &HeaderMap, max_age: u32, head: bool) -> Response<Full<Bytes>> {
     let coding = negotiate(headers);
     let tags = VariantTags::of(&file.etag);
     let modified = http_time(&file.updated);
     let mut response = Response::new(Full::new(Bytes::new()));
     let h = response.headers_mut();
-    h.insert(
-        header::CACHE_CONTROL,
-        header_value(format!("public, max-age={max_age}")),
-    );
+    h.insert(header::CACHE_CONTROL, header_value(format!("public, max-age={max_age}")));
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    h.insert(
-        header::LAST_MODIFIED,
-        header_value(httpdate::fmt_http_date(modified)),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::LAST_MODIFIED, header_value(httpdate::fmt_http_date(modified)));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
 
     if let Some(tag) = not_modified(headers, &tags, coding, modified) {
         h.insert(header::ETAG, header_value(tag.to_string()));
@@ -388,10 +332,7 @@ fn representation(
         Coding::Identity => file.bytes.clone(),
     };
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(file.mime));
-    h.insert(
-        header::ETAG,
-        header_value(tags.of_coding(coding).to_string()),
-    );
+    h.insert(header::ETAG, header_value(tags.of_coding(coding).to_string()));
     if let Some(name) = coding.header() {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
     }
@@ -445,11 +386,7 @@ fn decode_path(raw: &str) -> Option<String> {
         return None;
     }
     let rest = path.strip_prefix('/')?;
-    if !rest.is_empty()
-        && rest
-            .split('/')
-            .any(|s| s.is_empty() || s == "." || s == "..")
-    {
+    if !rest.is_empty() && rest.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
         return None;
     }
     Some(path)
@@ -549,11 +486,7 @@ fn qvalue(text: &str) -> Option<u16> {
     if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let thousandths = frac
-        .bytes()
-        .zip([100, 10, 1])
-        .map(|(b, scale)| u16::from(b - b'0') * scale)
-        .sum::<u16>();
+    let thousandths = frac.bytes().zip([100, 10, 1]).map(|(b, scale)| u16::from(b - b'0') * scale).sum::<u16>();
     match int {
         "0" => Some(thousandths),
         "1" if thousandths == 0 => Some(1000),
@@ -571,10 +504,7 @@ struct VariantTags {
 
 impl VariantTags {
     fn of(etag: &str) -> VariantTags {
-        let opaque = etag
-            .strip_prefix('"')
-            .and_then(|t| t.strip_suffix('"'))
-            .unwrap_or(etag);
+        let opaque = etag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(etag);
         VariantTags {
             identity: format!("\"{opaque}\""),
             gzip: format!("\"{opaque}-gz\""),
@@ -693,18 +623,13 @@ pub async fn serve(
     limits: HttpLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let capacity = limits
-        .max_connections
-        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+    let capacity = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
     let slots = Arc::new(Semaphore::new(capacity));
     let (stop, stopped) = watch::channel(());
     let mut builder = http1::Builder::new();
     // hyper's own header timer also runs while a kept-alive connection waits for its next
     // request, which would cap keep-alive at the header timeout; `Activity` times both instead.
-    builder
-        .keep_alive(true)
-        .max_header_size(limits.max_header_bytes)
-        .header_read_timeout(None);
+    builder.keep_alive(true).max_header_size(limits.max_header_bytes).header_read_timeout(None);
     let mut shutdown = pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -763,23 +688,14 @@ impl Connection {
     async fn run(mut self, stream: TcpStream, peer: SocketAddr) {
         _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(Tracked {
-            stream,
-            activity: Arc::clone(&activity),
-        });
+        let io = TokioIo::new(Tracked { stream, activity: Arc::clone(&activity) });
         let current = Arc::clone(&self.current);
         let max_age = self.limits.max_age;
         let request_activity = Arc::clone(&activity);
         let service = service_fn(move |request: Request<Incoming>| {
             request_activity.head_received();
             let served = current.load();
-            let response = respond(
-                &served,
-                request.method(),
-                request.uri(),
-                request.headers(),
-                max_age,
-            );
+            let response = respond(&served, request.method(), request.uri(), request.headers(), max_age);
             tracing::debug!(
                 %peer,
                 method = %request.method(),
@@ -828,18 +744,11 @@ struct ActivityState {
 impl Activity {
     fn new() -> Activity {
         let now = Instant::now();
-        Activity {
-            state: Mutex::new(ActivityState {
-                last_progress: now,
-                head_since: Some(now),
-            }),
-        }
+        Activity { state: Mutex::new(ActivityState { last_progress: now, head_since: Some(now) }) }
     }
 
     fn lock(&self) -> MutexGuard<'_, ActivityState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn read_some(&self) {
@@ -888,11 +797,7 @@ struct Tracked {
 }
 
 impl AsyncRead for Tracked {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.stream).poll_read(cx, buf);
         if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
@@ -903,11 +808,7 @@ impl AsyncRead for Tracked {
 }
 
 impl AsyncWrite for Tracked {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.stream).poll_write(cx, buf);
         if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.wrote_some();
@@ -956,7 +857,8 @@ mod tests {
     const TAG: &str = "荆州日报新闻";
 
     fn config() -> Config {
-        let text = "[site]\nurl = \"https://example.org/blog\"\ntitle = \"Tom & Jerry's <blog>\"\nlanguage = \"zh_CN\"\n";
+        let text =
+            "[site]\nurl = \"https://example.org/blog\"\ntitle = \"Tom & Jerry's <blog>\"\nlanguage = \"zh_CN\"\n";
         Config::parse(text, Path::new("/")).unwrap()
     }
 
@@ -967,45 +869,25 @@ mod tests {
     fn served() -> Served {
         let config = config();
         let mut snapshot = Snapshot::default();
-        for (key, entries) in [
-            (FeedKey::Site, 3),
-            (FeedKey::Tag(TAG.into()), 1),
-            (FeedKey::Category("news".into()), 2),
-        ] {
+        for (key, entries) in [(FeedKey::Site, 3), (FeedKey::Tag(TAG.into()), 1), (FeedKey::Category("news".into()), 2)]
+        {
             for format in [Format::Atom, Format::Rss] {
-                let body = format!(
-                    "<feed>{}</feed>",
-                    format!("<entry>{key:?} {format:?} 荆州</entry>\n").repeat(40)
-                );
-                snapshot.files.insert(
-                    key.path(format),
-                    Arc::new(Rendered::new(body.into_bytes(), updated(), format.mime())),
-                );
+                let body = format!("<feed>{}</feed>", format!("<entry>{key:?} {format:?} 荆州</entry>\n").repeat(40));
+                snapshot
+                    .files
+                    .insert(key.path(format), Arc::new(Rendered::new(body.into_bytes(), updated(), format.mime())));
             }
-            let info = FeedInfo {
-                key: key.clone(),
-                title: key.title(&config.site.title),
-                entries,
-                updated: updated(),
-            };
+            let info = FeedInfo { key: key.clone(), title: key.title(&config.site.title), entries, updated: updated() };
             snapshot.feeds.insert(key, info);
         }
         Served::new(Arc::new(snapshot), &config)
     }
 
-    fn request(
-        served: &Served,
-        method: Method,
-        uri: &str,
-        headers: &[(&str, &str)],
-    ) -> Response<Full<Bytes>> {
+    fn request(served: &Served, method: Method, uri: &str, headers: &[(&str, &str)]) -> Response<Full<Bytes>> {
         let uri = Uri::from_str(uri).unwrap();
         let mut map = HeaderMap::new();
         for (name, value) in headers {
-            map.append(
-                HeaderName::from_str(name).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
+            map.append(HeaderName::from_str(name).unwrap(), HeaderValue::from_str(value).unwrap());
         }
         respond(served, &method, &uri, &map, 300)
     }
@@ -1015,13 +897,8 @@ mod tests {
     }
 
     fn body(response: Response<Full<Bytes>>) -> Bytes {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        runtime
-            .block_on(response.into_body().collect())
-            .unwrap()
-            .to_bytes()
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(response.into_body().collect()).unwrap().to_bytes()
     }
 
     fn header(response: &Response<Full<Bytes>>, name: HeaderName) -> Option<&str> {
@@ -1042,36 +919,18 @@ mod tests {
         let response = get(&served, "/feed.xml", &[]);
         assert_eq!(response.status(), StatusCode::OK);
         let feed = file(&served, "feed.xml");
-        assert_eq!(
-            header(&response, header::CONTENT_TYPE),
-            Some("application/atom+xml; charset=utf-8")
-        );
+        assert_eq!(header(&response, header::CONTENT_TYPE), Some("application/atom+xml; charset=utf-8"));
         assert_eq!(header(&response, header::ETAG), Some(feed.etag.as_str()));
-        assert_eq!(
-            header(&response, header::LAST_MODIFIED),
-            Some("Fri, 01 Mar 2024 00:30:00 GMT")
-        );
-        assert_eq!(
-            header(&response, header::CACHE_CONTROL),
-            Some("public, max-age=300")
-        );
+        assert_eq!(header(&response, header::LAST_MODIFIED), Some("Fri, 01 Mar 2024 00:30:00 GMT"));
+        assert_eq!(header(&response, header::CACHE_CONTROL), Some("public, max-age=300"));
         assert_eq!(header(&response, header::VARY), Some("accept-encoding"));
-        assert_eq!(
-            header(&response, header::X_CONTENT_TYPE_OPTIONS),
-            Some("nosniff")
-        );
+        assert_eq!(header(&response, header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
         assert_eq!(header(&response, header::CONTENT_ENCODING), None);
-        assert_eq!(
-            header(&response, header::CONTENT_LENGTH),
-            Some(feed.bytes.len().to_string().as_str())
-        );
+        assert_eq!(header(&response, header::CONTENT_LENGTH), Some(feed.bytes.len().to_string().as_str()));
         assert_eq!(body(response), feed.bytes);
 
         let rss = get(&served, "/feed/news.rss?utm=x", &[]);
-        assert_eq!(
-            header(&rss, header::CONTENT_TYPE),
-            Some("application/rss+xml; charset=utf-8")
-        );
+        assert_eq!(header(&rss, header::CONTENT_TYPE), Some("application/rss+xml; charset=utf-8"));
         assert_eq!(body(rss), file(&served, "feed/news.rss").bytes);
     }
 
@@ -1082,10 +941,7 @@ mod tests {
         assert!(uri.starts_with("/feed/by_tag/%E8%8D%86"), "{uri}");
         let response = get(&served, &uri, &[]);
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(
-            body(response),
-            file(&served, &format!("feed/by_tag/{TAG}.xml")).bytes
-        );
+        assert_eq!(body(response), file(&served, &format!("feed/by_tag/{TAG}.xml")).bytes);
         let lowercase_escapes = get(&served, &uri.to_ascii_lowercase(), &[]);
         assert_eq!(lowercase_escapes.status(), StatusCode::OK);
     }
@@ -1095,12 +951,7 @@ mod tests {
         let served = served();
         for accept in ["", "br", "gzip"] {
             let get = get(&served, "/feed.xml", &[("accept-encoding", accept)]);
-            let head = request(
-                &served,
-                Method::HEAD,
-                "/feed.xml",
-                &[("accept-encoding", accept)],
-            );
+            let head = request(&served, Method::HEAD, "/feed.xml", &[("accept-encoding", accept)]);
             assert_eq!(head.status(), StatusCode::OK);
             assert_eq!(head.headers(), get.headers());
             assert!(body(head).is_empty());
@@ -1113,42 +964,22 @@ mod tests {
     #[test]
     fn unknown_paths_are_404_and_other_methods_405() {
         let served = served();
-        for uri in [
-            "/nope.xml",
-            "/feed",
-            "/feed/",
-            "/feed.xml/",
-            "//feed.xml",
-            "/feed/by_tag/",
-            "/FEED.XML",
-            "/feeds.opml/x",
-        ] {
+        for uri in
+            ["/nope.xml", "/feed", "/feed/", "/feed.xml/", "//feed.xml", "/feed/by_tag/", "/FEED.XML", "/feeds.opml/x"]
+        {
             let response = get(&served, uri, &[]);
             assert_eq!(response.status(), StatusCode::NOT_FOUND, "{uri}");
             assert_eq!(header(&response, header::CONTENT_TYPE), Some(TEXT_MIME));
             assert_eq!(body(response), "not found\n", "{uri}");
         }
-        for method in [
-            Method::POST,
-            Method::PUT,
-            Method::DELETE,
-            Method::OPTIONS,
-            Method::from_str("BREW").unwrap(),
-        ] {
+        for method in [Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS, Method::from_str("BREW").unwrap()] {
             for uri in ["/feed.xml", "/", "/healthz"] {
                 let response = request(&served, method.clone(), uri, &[]);
-                assert_eq!(
-                    response.status(),
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "{method} {uri}"
-                );
+                assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
                 assert_eq!(header(&response, header::ALLOW), Some("GET, HEAD"));
             }
         }
-        assert_eq!(
-            request(&served, Method::OPTIONS, "*", &[]).status(),
-            StatusCode::BAD_REQUEST
-        );
+        assert_eq!(request(&served, Method::OPTIONS, "*", &[]).status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]
@@ -1181,20 +1012,11 @@ mod tests {
             assert_eq!(response.status(), StatusCode::NOT_FOUND, "{uri}");
         }
         // Straight to the decoder, for what `Uri` itself would refuse.
-        for raw in [
-            "/feed\\news.rss",
-            "/feed.xml\0",
-            "/a/../feed.xml",
-            "relative",
-            "",
-        ] {
+        for raw in ["/feed\\news.rss", "/feed.xml\0", "/a/../feed.xml", "relative", ""] {
             assert_eq!(decode_path(raw), None, "{raw:?}");
         }
         assert_eq!(decode_path("/"), Some("/".to_string()));
-        assert_eq!(
-            decode_path("/feed/by_tag/%E8%8D%86.xml"),
-            Some("/feed/by_tag/荆.xml".to_string())
-        );
+        assert_eq!(decode_path("/feed/by_tag/%E8%8D%86.xml"), Some("/feed/by_tag/荆.xml".to_string()));
     }
 
     #[test]
@@ -1214,34 +1036,18 @@ mod tests {
             let response = get(&served, "/feed.xml", &[("if-none-match", &inm)]);
             assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{inm}");
             assert!(header(&response, header::ETAG).is_some());
-            assert_eq!(
-                header(&response, header::CACHE_CONTROL),
-                Some("public, max-age=300")
-            );
+            assert_eq!(header(&response, header::CACHE_CONTROL), Some("public, max-age=300"));
             assert_eq!(header(&response, header::VARY), Some("accept-encoding"));
-            assert_eq!(
-                header(&response, header::LAST_MODIFIED),
-                Some("Fri, 01 Mar 2024 00:30:00 GMT")
-            );
+            assert_eq!(header(&response, header::LAST_MODIFIED), Some("Fri, 01 Mar 2024 00:30:00 GMT"));
             assert_eq!(header(&response, header::CONTENT_LENGTH), None);
             assert!(body(response).is_empty());
         }
         // The 304 names the variant the client holds.
         let gz = format!("\"{opaque}-gz\"");
-        let response = get(
-            &served,
-            "/feed.xml",
-            &[("if-none-match", &gz), ("accept-encoding", "br")],
-        );
+        let response = get(&served, "/feed.xml", &[("if-none-match", &gz), ("accept-encoding", "br")]);
         assert_eq!(header(&response, header::ETAG), Some(gz.as_str()));
 
-        for inm in [
-            "\"other\"",
-            "W/\"other\"",
-            "garbage",
-            "\"unterminated",
-            &format!("\"{opaque}-zz\""),
-        ] {
+        for inm in ["\"other\"", "W/\"other\"", "garbage", "\"unterminated", &format!("\"{opaque}-zz\"")] {
             let response = get(&served, "/feed.xml", &[("if-none-match", inm)]);
             assert_eq!(response.status(), StatusCode::OK, "{inm}");
         }
@@ -1260,20 +1066,13 @@ mod tests {
             assert_eq!(response.status(), status, "{ims}");
         }
         let fresh = "Sat, 02 Mar 2024 00:00:00 GMT";
-        let response = get(
-            &served,
-            "/feed.rss",
-            &[("if-modified-since", fresh), ("if-none-match", "\"stale\"")],
-        );
+        let response = get(&served, "/feed.rss", &[("if-modified-since", fresh), ("if-none-match", "\"stale\"")]);
         assert_eq!(response.status(), StatusCode::OK);
         let etag = file(&served, "feed.rss").etag.clone();
         let response = get(
             &served,
             "/feed.rss",
-            &[
-                ("if-modified-since", "Thu, 01 Jan 1970 00:00:00 GMT"),
-                ("if-none-match", &etag),
-            ],
+            &[("if-modified-since", "Thu, 01 Jan 1970 00:00:00 GMT"), ("if-none-match", &etag)],
         );
         assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
     }
@@ -1287,33 +1086,19 @@ mod tests {
 
         let response = get(&served, &uri, &[("accept-encoding", "gzip")]);
         assert_eq!(header(&response, header::CONTENT_ENCODING), Some("gzip"));
-        assert_eq!(
-            header(&response, header::ETAG),
-            Some(format!("\"{opaque}-gz\"").as_str())
-        );
+        assert_eq!(header(&response, header::ETAG), Some(format!("\"{opaque}-gz\"").as_str()));
         let gz = body(response);
         assert!(gz.len() < feed.bytes.len());
         let mut plain = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_end(&mut plain)
-            .unwrap();
+        flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut plain).unwrap();
         assert_eq!(plain, feed.bytes);
 
-        let response = get(
-            &served,
-            &uri,
-            &[("accept-encoding", "gzip, deflate, br, zstd")],
-        );
+        let response = get(&served, &uri, &[("accept-encoding", "gzip, deflate, br, zstd")]);
         assert_eq!(header(&response, header::CONTENT_ENCODING), Some("br"));
-        assert_eq!(
-            header(&response, header::ETAG),
-            Some(format!("\"{opaque}-br\"").as_str())
-        );
+        assert_eq!(header(&response, header::ETAG), Some(format!("\"{opaque}-br\"").as_str()));
         let br = body(response);
         let mut plain = Vec::new();
-        brotli::Decompressor::new(&br[..], 4096)
-            .read_to_end(&mut plain)
-            .unwrap();
+        brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut plain).unwrap();
         assert_eq!(plain, feed.bytes);
     }
 
@@ -1343,17 +1128,9 @@ mod tests {
         ] {
             let response = get(&served, "/feed.xml", &[("accept-encoding", accept)]);
             assert_eq!(response.status(), StatusCode::OK, "{accept:?}");
-            assert_eq!(
-                header(&response, header::CONTENT_ENCODING),
-                expected,
-                "{accept:?}"
-            );
+            assert_eq!(header(&response, header::CONTENT_ENCODING), expected, "{accept:?}");
         }
-        let split = get(
-            &served,
-            "/feed.xml",
-            &[("accept-encoding", "gzip;q=0.1"), ("accept-encoding", "br")],
-        );
+        let split = get(&served, "/feed.xml", &[("accept-encoding", "gzip;q=0.1"), ("accept-encoding", "br")]);
         assert_eq!(header(&split, header::CONTENT_ENCODING), Some("br"));
         assert_eq!(qvalue("0.125"), Some(125));
         assert_eq!(qvalue("1.000"), Some(1000));
@@ -1367,10 +1144,7 @@ mod tests {
         let response = get(&served, "/", &[]);
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(header(&response, header::CONTENT_TYPE), Some(INDEX_MIME));
-        assert_eq!(
-            header(&response, header::ETAG),
-            Some(served.index().etag.as_str())
-        );
+        assert_eq!(header(&response, header::ETAG), Some(served.index().etag.as_str()));
         let html = String::from_utf8(body(response).to_vec()).unwrap();
         let head = &html[..html.find("</head>").unwrap()];
         for info in served.snapshot().feeds.values() {
@@ -1386,20 +1160,12 @@ mod tests {
             }
         }
         assert!(html.contains("<html lang=\"zh-CN\">"));
-        assert!(
-            html.contains("Tom &amp; Jerry&#39;s &lt;blog&gt; · #荆州日报新闻"),
-            "{html}"
-        );
+        assert!(html.contains("Tom &amp; Jerry&#39;s &lt;blog&gt; · #荆州日报新闻"), "{html}");
         assert!(!html.contains("<blog>"));
         assert!(html.contains("3 entries") && html.contains("1 entry"));
         assert!(html.contains("2024-03-01 08:30"));
         // Deterministic: the same snapshot renders the same bytes.
-        assert_eq!(
-            served.index().bytes,
-            Served::new(Arc::clone(served.snapshot()), &config())
-                .index()
-                .bytes
-        );
+        assert_eq!(served.index().bytes, Served::new(Arc::clone(served.snapshot()), &config()).index().bytes);
     }
 
     #[test]
@@ -1409,17 +1175,9 @@ mod tests {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(header(&response, header::CONTENT_TYPE), Some(OPML_MIME));
         let opml = String::from_utf8(body(response).to_vec()).unwrap();
-        assert!(
-            opml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">")
-        );
-        assert!(
-            opml.contains("<dateModified>Fri, 1 Mar 2024 08:30:00 +0800</dateModified>"),
-            "{opml}"
-        );
-        assert_eq!(
-            opml.matches("<outline ").count(),
-            served.snapshot().feeds.len()
-        );
+        assert!(opml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">"));
+        assert!(opml.contains("<dateModified>Fri, 1 Mar 2024 08:30:00 +0800</dateModified>"), "{opml}");
+        assert_eq!(opml.matches("<outline ").count(), served.snapshot().feeds.len());
         for url in [
             "https://example.org/blog/feed.xml".to_string(),
             "https://example.org/blog/feed/news.xml".to_string(),
@@ -1428,12 +1186,7 @@ mod tests {
             assert!(opml.contains(&format!("xmlUrl=\"{url}\"")), "{url}\n{opml}");
         }
         assert!(opml.contains("title=\"Tom &amp; Jerry&#39;s &lt;blog&gt;\""));
-        assert_eq!(
-            served.opml().bytes,
-            Served::new(Arc::clone(served.snapshot()), &config())
-                .opml()
-                .bytes
-        );
+        assert_eq!(served.opml().bytes, Served::new(Arc::clone(served.snapshot()), &config()).opml().bytes);
     }
 
     #[test]
@@ -1443,10 +1196,7 @@ mod tests {
         assert!(html.contains("No feeds yet."));
         let opml = String::from_utf8(body(get(&served, "/feeds.opml", &[])).to_vec()).unwrap();
         assert!(!opml.contains("<outline") && !opml.contains("dateModified"));
-        assert_eq!(
-            header(&get(&served, "/", &[]), header::LAST_MODIFIED),
-            Some("Thu, 01 Jan 1970 00:00:00 GMT")
-        );
+        assert_eq!(header(&get(&served, "/", &[]), header::LAST_MODIFIED), Some("Thu, 01 Jan 1970 00:00:00 GMT"));
     }
 
     #[test]
@@ -1463,10 +1213,7 @@ mod tests {
         let old = DateTime::parse_from_rfc3339("1900-01-01T00:00:00Z").unwrap();
         assert_eq!(http_time(&old), UNIX_EPOCH);
         let far = DateTime::<chrono::Utc>::MAX_UTC.fixed_offset();
-        assert_eq!(
-            httpdate::fmt_http_date(http_time(&far)),
-            "Fri, 31 Dec 9999 23:59:59 GMT"
-        );
+        assert_eq!(httpdate::fmt_http_date(http_time(&far)), "Fri, 31 Dec 9999 23:59:59 GMT");
     }
 
     fn limits() -> HttpLimits {
@@ -1481,10 +1228,7 @@ mod tests {
 
     async fn read_response(stream: &mut TcpStream) -> String {
         let mut out = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out))
-            .await
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await.unwrap().unwrap();
         String::from_utf8_lossy(&out).into_owned()
     }
 
@@ -1499,10 +1243,8 @@ mod tests {
         }));
 
         let mut stream = TcpStream::connect(addr).await.unwrap();
-        let request = format!(
-            "GET {} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
-            tag_uri()
-        );
+        let request =
+            format!("GET {} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n", tag_uri());
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await.unwrap();
@@ -1511,26 +1253,15 @@ mod tests {
         assert!(head.starts_with("http/1.1 200 ok"), "{head}");
         assert!(head.contains("content-encoding: gzip"), "{head}");
         let mut plain = Vec::new();
-        flate2::read::GzDecoder::new(&raw[split + 4..])
-            .read_to_end(&mut plain)
-            .unwrap();
-        assert_eq!(
-            plain,
-            current.load().snapshot().files[&format!("feed/by_tag/{TAG}.xml")].bytes
-        );
+        flate2::read::GzDecoder::new(&raw[split + 4..]).read_to_end(&mut plain).unwrap();
+        assert_eq!(plain, current.load().snapshot().files[&format!("feed/by_tag/{TAG}.xml")].bytes);
 
         // HEAD keeps the real Content-Length on the wire.
         let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream
-            .write_all(b"HEAD /feed.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
+        stream.write_all(b"HEAD /feed.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
         let text = read_response(&mut stream).await.to_ascii_lowercase();
         let length = current.load().snapshot().files["feed.xml"].bytes.len();
-        assert!(
-            text.contains(&format!("content-length: {length}\r\n")),
-            "{text}"
-        );
+        assert!(text.contains(&format!("content-length: {length}\r\n")), "{text}");
         assert!(text.ends_with("\r\n\r\n"), "{text}");
 
         // A client that never sends its request head is dropped after the header timeout.
@@ -1539,18 +1270,13 @@ mod tests {
 
         // An idle kept-alive connection does not hold up shutdown.
         let mut idle = TcpStream::connect(addr).await.unwrap();
-        idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
         let mut buf = [0; 1024];
         let n = idle.read(&mut buf).await.unwrap();
         assert!(String::from_utf8_lossy(&buf[..n]).ends_with("\r\n\r\nok"));
 
         stop.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(5), server)
-            .await
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap();
         assert_eq!(read_response(&mut idle).await, "");
         assert!(TcpStream::connect(addr).await.is_err());
     }

@@ -37,10 +37,7 @@ pub fn render(template: &str, p: &Placeholders) -> String {
     while let Some(colon) = rest.find(':') {
         out.push_str(&rest[..colon]);
         let after = &rest[colon + 1..];
-        let name_len = after
-            .bytes()
-            .take_while(|b| b.is_ascii_lowercase() || *b == b'_')
-            .count();
+        let name_len = after.bytes().take_while(|b| b.is_ascii_lowercase() || *b == b'_').count();
         let name = &after[..name_len];
         // Like Jekyll, `:title_` may mean `:title` followed by `_`.
         let found = value(name, p)
@@ -121,11 +118,8 @@ pub enum SlugMode {
 /// Jekyll's `Utils.slugify`: runs of other characters become one `-`, and one leading and
 /// one trailing `-` are dropped.
 pub fn slugify(text: &str, mode: SlugMode, cased: bool) -> String {
-    let keep = |c: char| {
-        c.is_alphanumeric()
-            || is_mark(c)
-            || (mode == SlugMode::Pretty && "._~!$&'()+,;=@".contains(c))
-    };
+    let keep =
+        |c: char| c.is_alphanumeric() || is_mark(c) || (mode == SlugMode::Pretty && "._~!$&'()+,;=@".contains(c));
     let mut slug = String::with_capacity(text.len());
     let mut in_run = false;
     for c in text.chars() {
@@ -191,7 +185,13 @@ mod tests {
         let date = chrono_tz::Asia::Shanghai.with_ymd_and_hms(2021, 12, 4, 8, 59, 45).unwrap();
         render(
             &expand_style(template),
-            &Placeholders { categories: &categories, date, slug, basename: &format!("2021-12-04-{slug}"), output_ext: ".html" },
+            &Placeholders {
+                categories: &categories,
+                date,
+                slug,
+                basename: &format!("2021-12-04-{slug}"),
+                output_ext: ".html",
+            },
         )
     }
 
@@ -219,7 +219,10 @@ mod tests {
     fn titles_use_pretty_slugs_and_escape_what_is_left() {
         assert_eq!(render_with("none", &[], "escape-+ %20[]"), "/escape-+-20.html");
         assert_eq!(render_with("none", &[], "special-chars-(+)"), "/special-chars-(+).html");
-        assert_eq!(render_with("none", &[], "某银行数字金融"), "/%E6%9F%90%E9%93%B6%E8%A1%8C%E6%95%B0%E5%AD%97%E9%87%91%E8%9E%8D.html");
+        assert_eq!(
+            render_with("none", &[], "某银行数字金融"),
+            "/%E6%9F%90%E9%93%B6%E8%A1%8C%E6%95%B0%E5%AD%97%E9%87%91%E8%9E%8D.html"
+        );
         assert_eq!(render_with("none", &[], "Hello-World"), "/Hello-World.html");
     }
 

@@ -23,7 +23,8 @@ pub fn build(config: &Config) -> Result<Build> {
     if !config.source_dir.is_dir() {
         bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
     }
-    let site = Site::load(config).with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
+    let site =
+        Site::load(config).with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
     let mut cache = ContentCache::default();
     let (snapshot, _) = snapshot::render(&site, config, Utc::now(), &Snapshot::default(), None, &mut cache);
     Ok(Build { site, snapshot, cache })
@@ -42,7 +43,8 @@ pub fn regen(config: &Config) -> Result<RegenReport> {
     for problem in built.site.problems() {
         eprintln!("warning: skipped {problem}");
     }
-    let mut warnings: Vec<String> = built.site.posts().flat_map(|p| p.warnings.iter().map(move |w| format!("{}: {w}", p.source))).collect();
+    let mut warnings: Vec<String> =
+        built.site.posts().flat_map(|p| p.warnings.iter().map(move |w| format!("{}: {w}", p.source))).collect();
     warnings.sort();
     for w in &warnings {
         eprintln!("warning: {w}");

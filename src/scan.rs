@@ -63,7 +63,10 @@ impl Tree {
                     continue;
                 }
             };
-            if entry.file_type().is_dir() || !self.in_posts(entry.path()) || ignored_name(&entry.file_name().to_string_lossy()) {
+            if entry.file_type().is_dir()
+                || !self.in_posts(entry.path())
+                || ignored_name(&entry.file_name().to_string_lossy())
+            {
                 continue;
             }
             let source = post::source_name(&self.root, entry.path());
@@ -85,7 +88,7 @@ impl Tree {
         if name == "_posts" {
             return true;
         }
-        !ignored_name(&name) && !(["node_modules", "vendor"].contains(&name.as_ref()) && !self.in_posts(path))
+        !ignored_name(&name) && (!["node_modules", "vendor"].contains(&name.as_ref()) || self.in_posts(path))
     }
 
     /// Whether `path` lies inside a `_posts` folder (at any depth) below the root.
@@ -116,7 +119,8 @@ impl Tree {
         let fail = |kind| PostError::new(candidate.source.clone(), kind);
         let meta = fs::symlink_metadata(&candidate.path).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
         if meta.file_type().is_symlink() {
-            let target = fs::canonicalize(&candidate.path).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
+            let target =
+                fs::canonicalize(&candidate.path).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
             if !target.starts_with(&self.root) {
                 return Err(fail(PostErrorKind::LinkOutside(target.display().to_string())));
             }
@@ -131,7 +135,10 @@ impl Tree {
         }
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         // The file may grow while it is read: never take more than the limit.
-        file.by_ref().take(limit + 1).read_to_end(&mut bytes).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
+        file.by_ref()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
         if bytes.len() as u64 > limit {
             return Err(fail(PostErrorKind::TooLarge { size: bytes.len() as u64, limit }));
         }

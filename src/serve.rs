@@ -70,7 +70,9 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     state.write_output(None);
 
     let listener = match systemd::inherited_listener()? {
-        Some(std_listener) => tokio::net::TcpListener::from_std(std_listener).context("cannot use the socket passed by systemd")?,
+        Some(std_listener) => {
+            tokio::net::TcpListener::from_std(std_listener).context("cannot use the socket passed by systemd")?
+        }
         None => tokio::net::TcpListener::bind(state.config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", state.config.server.listen))?,
@@ -161,7 +163,9 @@ impl State {
         let server = &self.config.server;
         let poll = server.poll.then(|| Duration::from_millis(server.poll_interval_ms));
         let root = tree.root.clone();
-        match SourceWatcher::start(&root, Duration::from_millis(server.quiet_ms), poll, move |p| tree.may_matter(p) || p == tree.root) {
+        match SourceWatcher::start(&root, Duration::from_millis(server.quiet_ms), poll, move |p| {
+            tree.may_matter(p) || p == tree.root
+        }) {
             Ok(w) => Some(w),
             Err(e) => {
                 error!("{e:#}; feeds will not follow changes until the source folder is watchable");
@@ -184,7 +188,8 @@ impl State {
             let changes = self.site.refresh(paths, &self.config);
             let mut keys = changes.feeds.clone();
             keys.extend(self.site.feeds_published_between(self.rendered_at, now));
-            let (next, changed) = snapshot::render(&self.site, &self.config, now, &self.snapshot, Some(&keys), &mut self.cache);
+            let (next, changed) =
+                snapshot::render(&self.site, &self.config, now, &self.snapshot, Some(&keys), &mut self.cache);
             (changes, next, changed)
         });
         self.rendered_at = now;
@@ -210,7 +215,9 @@ impl State {
     fn publish_due(&mut self) {
         let now = Utc::now();
         let keys: BTreeSet<FeedKey> = self.site.feeds_published_between(self.rendered_at, now);
-        let (next, changed) = tokio::task::block_in_place(|| snapshot::render(&self.site, &self.config, now, &self.snapshot, Some(&keys), &mut self.cache));
+        let (next, changed) = tokio::task::block_in_place(|| {
+            snapshot::render(&self.site, &self.config, now, &self.snapshot, Some(&keys), &mut self.cache)
+        });
         self.rendered_at = now;
         info!("scheduled posts published: {} feed files changed", changed.len());
         if !changed.is_empty() {
@@ -269,7 +276,12 @@ impl State {
                 self.rendered_at = Utc::now();
                 self.output_behind = true;
                 self.publish(built.snapshot, None);
-                info!("reloaded: {} posts, {} feeds in {} ms", self.site.post_count(), self.snapshot.feeds.len(), started.elapsed().as_millis());
+                info!(
+                    "reloaded: {} posts, {} feeds in {} ms",
+                    self.site.post_count(),
+                    self.snapshot.feeds.len(),
+                    started.elapsed().as_millis()
+                );
             }
             Err(e) => error!("reload: {e:#}; keeping the running configuration"),
         }

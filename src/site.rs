@@ -133,7 +133,8 @@ impl Site {
             let below = |source: &str| is_root || source == prefix || source.starts_with(&format!("{prefix}/"));
             // Known files at or below the path: they may be gone or renamed.
             for (source, loaded) in self.posts.iter().filter(|(s, _)| below(s)) {
-                candidates.insert(source.clone(), (Candidate { source: source.clone(), path: loaded.path.clone() }, false));
+                candidates
+                    .insert(source.clone(), (Candidate { source: source.clone(), path: loaded.path.clone() }, false));
             }
             let known_problems: Vec<String> = self.problems.keys().filter(|s| below(s)).cloned().collect();
             for source in known_problems {
@@ -158,7 +159,8 @@ impl Site {
                             candidates.insert(c.source.clone(), (c, true));
                         } else {
                             let source = c.source.clone();
-                            self.problems.insert(source.clone(), PostError::new(source, post::PostErrorKind::UndatedName));
+                            self.problems
+                                .insert(source.clone(), PostError::new(source, post::PostErrorKind::UndatedName));
                         }
                     }
                 }
@@ -172,7 +174,9 @@ impl Site {
                 let stamp = Stamp::of(&c.path);
                 let read = match stamp {
                     None => None,
-                    Some(_) if !force && self.posts.get(&c.source).is_some_and(|l| l.stamp == stamp) => Some(Read::Unchanged),
+                    Some(_) if !force && self.posts.get(&c.source).is_some_and(|l| l.stamp == stamp) => {
+                        Some(Read::Unchanged)
+                    }
                     Some(_) => Some(read_and_parse(&self.tree, &c, self.max_post_bytes, config)),
                 };
                 (c, stamp, read)
@@ -209,7 +213,7 @@ impl Site {
         self.problems.remove(&candidate.source);
         match read {
             Read::Parsed(post, hash) => {
-                let post = Arc::new(post);
+                let post: Arc<Post> = Arc::from(post);
                 if post.published {
                     let order = Order::of(&post);
                     for key in keys_of(&post) {
@@ -269,10 +273,7 @@ impl Site {
     /// The earliest date after `now` at which a future post becomes visible.
     pub fn next_publication(&self, now: DateTime<Utc>) -> Option<DateTime<FixedOffset>> {
         let set = self.index.get(&FeedKey::Site)?;
-        set.iter()
-            .take_while(|o| !o.is_visible_at(now))
-            .last()
-            .map(|o| self.posts[&o.source].post.date)
+        set.iter().take_while(|o| !o.is_visible_at(now)).last().map(|o| self.posts[&o.source].post.date)
     }
 
     /// Feeds with a post whose date lies in (`after`, `until`]: they change when time passes.
@@ -318,7 +319,7 @@ impl Site {
 
 /// A file read for the site.
 enum Read {
-    Parsed(Post, u64),
+    Parsed(Box<Post>, u64),
     Failed(PostError),
     /// Same stamp as last time: not read.
     Unchanged,
@@ -329,7 +330,7 @@ fn read_and_parse(tree: &Tree, candidate: &Candidate, limit: u64, config: &Confi
         Ok(bytes) => {
             let hash = content_hash(&bytes);
             match post::parse(&candidate.source, &bytes, &config.site) {
-                Ok(post) => Read::Parsed(post, hash),
+                Ok(post) => Read::Parsed(Box::new(post), hash),
                 Err(e) => Read::Failed(e),
             }
         }

@@ -76,10 +76,15 @@ pub struct Snapshot {
     pub feeds: BTreeMap<FeedKey, FeedInfo>,
 }
 
+/// A post's rendered content and the hash of the bytes it came from.
+type CachedContent = (u64, Arc<str>);
+/// One feed's files (Atom and/or RSS) and what the index shows of it.
+type RenderedFeed = (FeedKey, FeedInfo, Vec<(String, Rendered)>);
+
 /// Rendered entry contents, kept across updates, keyed by source path and file stamp.
 #[derive(Default)]
 pub struct ContentCache {
-    entries: HashMap<String, (u64, Arc<str>)>,
+    entries: HashMap<String, CachedContent>,
 }
 
 impl ContentCache {
@@ -110,10 +115,13 @@ pub fn render(
         Some(keys) => keys.iter().filter(|k| existing.contains(k)).cloned().collect(),
     };
     let limit = config.feeds.limit;
-    let lists: Vec<(FeedKey, Vec<Arc<Post>>)> = todo.into_iter().map(|k| {
-        let entries = site.entries(&k, now, limit);
-        (k, entries)
-    }).collect();
+    let lists: Vec<(FeedKey, Vec<Arc<Post>>)> = todo
+        .into_iter()
+        .map(|k| {
+            let entries = site.entries(&k, now, limit);
+            (k, entries)
+        })
+        .collect();
 
     // Contents first, each post once, on all cores.
     let mut needed: BTreeMap<String, Arc<Post>> = BTreeMap::new();
@@ -126,7 +134,7 @@ pub fn render(
             }
         }
     }
-    let fresh: Vec<(String, Option<(u64, Arc<str>)>)> = needed
+    let fresh: Vec<(String, Option<CachedContent>)> = needed
         .into_par_iter()
         .map(|(source, p)| {
             let loaded = load_content(site, config, &p);
@@ -139,21 +147,30 @@ pub fn render(
         }
     }
 
-    let rendered: Vec<(FeedKey, FeedInfo, Vec<(String, Rendered)>)> = lists
+    let rendered: Vec<RenderedFeed> = lists
         .par_iter()
         .map(|(key, entries)| {
             let contents: Vec<Option<Arc<str>>> = entries
                 .iter()
-                .map(|p| (config.feeds.content == ContentMode::Full).then(|| cache.get(site, p).unwrap_or_else(|| Arc::from(""))))
+                .map(|p| {
+                    (config.feeds.content == ContentMode::Full)
+                        .then(|| cache.get(site, p).unwrap_or_else(|| Arc::from("")))
+                })
                 .collect();
             let input = FeedInput { key, config, entries, contents: &contents };
             let updated = input.updated();
             let mut files = Vec::new();
             if config.feeds.atom {
-                files.push((key.path(Format::Atom), Rendered::new(feed::atom::render(&input), updated, Format::Atom.mime())));
+                files.push((
+                    key.path(Format::Atom),
+                    Rendered::new(feed::atom::render(&input), updated, Format::Atom.mime()),
+                ));
             }
             if config.feeds.rss {
-                files.push((key.path(Format::Rss), Rendered::new(feed::rss::render(&input), updated, Format::Rss.mime())));
+                files.push((
+                    key.path(Format::Rss),
+                    Rendered::new(feed::rss::render(&input), updated, Format::Rss.mime()),
+                ));
             }
             let info = FeedInfo { key: key.clone(), title: input.title(), entries: entries.len(), updated };
             (key.clone(), info, files)
@@ -183,7 +200,8 @@ pub fn render(
         next.feeds.insert(key, info);
     }
     if keys.is_none() {
-        let in_feeds: BTreeSet<String> = next.feeds.keys().flat_map(|k| site.entries(k, now, limit)).map(|p| p.source.clone()).collect();
+        let in_feeds: BTreeSet<String> =
+            next.feeds.keys().flat_map(|k| site.entries(k, now, limit)).map(|p| p.source.clone()).collect();
         cache.retain(&in_feeds);
     }
     (next, changed)
@@ -192,7 +210,7 @@ pub fn render(
 /// A post's content for its feed entries: the file read again and rendered, if its bytes are
 /// still the ones the post was parsed from. Otherwise the file changed since, the watcher has
 /// or will report it, and the entry carries no content until then (never stale content).
-fn load_content(site: &Site, config: &Config, p: &Post) -> Option<(u64, Arc<str>)> {
+fn load_content(site: &Site, config: &Config, p: &Post) -> Option<CachedContent> {
     let path = site.path_of(&p.source)?;
     let candidate = crate::scan::Candidate { source: p.source.clone(), path: path.to_path_buf() };
     let bytes = site.tree.read(&candidate, config.feeds.max_post_bytes).ok()?;

@@ -98,11 +98,7 @@ fn notify(states: &[NotifyState]) {
     };
     if let Err(e) = send(&socket, states) {
         let what: Vec<String> = states.iter().map(ToString::to_string).collect();
-        warn!(
-            "cannot notify systemd at {} ({}): {e}",
-            socket.to_string_lossy(),
-            what.join(", ")
-        );
+        warn!("cannot notify systemd at {} ({}): {e}", socket.to_string_lossy(), what.join(", "));
     }
 }
 
@@ -128,10 +124,7 @@ fn send(socket: &OsStr, states: &[NotifyState]) -> io::Result<()> {
         }
     };
     if sent != message.len() {
-        return Err(io::Error::new(
-            io::ErrorKind::WriteZero,
-            "message cut short",
-        ));
+        return Err(io::Error::new(io::ErrorKind::WriteZero, "message cut short"));
     }
     Ok(())
 }
@@ -142,11 +135,7 @@ fn one_line(text: &str) -> String {
 
 /// sd_watchdog_enabled(3) without the environment: half the period, as systemd advises.
 fn watchdog_interval_from(usec: Option<&str>, pid: Option<&str>, own_pid: u32) -> Option<Duration> {
-    let usec: u64 = usec?
-        .trim()
-        .parse()
-        .ok()
-        .filter(|&u| u > 0 && u != u64::MAX)?;
+    let usec: u64 = usec?.trim().parse().ok().filter(|&u| u > 0 && u != u64::MAX)?;
     if let Some(pid) = pid {
         if pid.trim().parse::<u32>().ok()? != own_pid {
             return None;
@@ -160,20 +149,14 @@ fn listen_fd_from(fds: Option<&str>, pid: Option<&str>, own_pid: u32) -> Result<
     let Some(pid) = pid else {
         return Ok(None);
     };
-    let pid: u32 = pid
-        .trim()
-        .parse()
-        .with_context(|| format!("LISTEN_PID={pid:?} is not a process id"))?;
+    let pid: u32 = pid.trim().parse().with_context(|| format!("LISTEN_PID={pid:?} is not a process id"))?;
     if pid != own_pid {
         return Ok(None);
     }
     let Some(fds) = fds else {
         return Ok(None);
     };
-    let count: u32 = fds
-        .trim()
-        .parse()
-        .with_context(|| format!("LISTEN_FDS={fds:?} is not a number"))?;
+    let count: u32 = fds.trim().parse().with_context(|| format!("LISTEN_FDS={fds:?} is not a number"))?;
     match count {
         0 => Ok(None),
         1 => Ok(Some(LISTEN_FDS_START)),
@@ -188,17 +171,12 @@ fn listener_from_fd(fd: OwnedFd) -> Result<TcpListener> {
     #[cfg(target_os = "linux")]
     sockopt::check_listening_tcp(fd.as_fd()).with_context(|| format!("{what} is unusable"))?;
     // systemd passes it without close-on-exec; a duplicate gets the flag, and fd 3 is closed.
-    let fd = fd
-        .as_fd()
-        .try_clone_to_owned()
-        .with_context(|| format!("cannot duplicate {what}"))?;
+    let fd = fd.as_fd().try_clone_to_owned().with_context(|| format!("cannot duplicate {what}"))?;
     let listener = TcpListener::from(fd);
-    listener.local_addr().with_context(|| {
-        format!("{what} is not a TCP/IP socket: postfeed.socket needs ListenStream=[ADDRESS:]PORT")
-    })?;
     listener
-        .set_nonblocking(true)
-        .with_context(|| format!("cannot make {what} non-blocking"))?;
+        .local_addr()
+        .with_context(|| format!("{what} is not a TCP/IP socket: postfeed.socket needs ListenStream=[ADDRESS:]PORT"))?;
+    listener.set_nonblocking(true).with_context(|| format!("cannot make {what} non-blocking"))?;
     Ok(listener)
 }
 
@@ -212,12 +190,7 @@ mod sockopt {
 
     use anyhow::{bail, Result};
 
-    #[cfg(any(
-        target_arch = "mips",
-        target_arch = "mips64",
-        target_arch = "sparc",
-        target_arch = "sparc64"
-    ))]
+    #[cfg(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc", target_arch = "sparc64"))]
     mod consts {
         pub const SOL_SOCKET: i32 = 0xffff;
         pub const SO_TYPE: i32 = 0x1008;
@@ -227,12 +200,7 @@ mod sockopt {
         pub const SO_ACCEPTCONN: i32 = 0x8000;
         pub const SO_DOMAIN: i32 = 0x1029;
     }
-    #[cfg(not(any(
-        target_arch = "mips",
-        target_arch = "mips64",
-        target_arch = "sparc",
-        target_arch = "sparc64"
-    )))]
+    #[cfg(not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc", target_arch = "sparc64")))]
     mod consts {
         pub const SOL_SOCKET: i32 = 1;
         pub const SO_TYPE: i32 = 3;
@@ -250,28 +218,14 @@ mod sockopt {
     const AF_INET6: c_int = 10;
 
     extern "C" {
-        fn getsockopt(
-            fd: c_int,
-            level: c_int,
-            name: c_int,
-            value: *mut c_void,
-            len: *mut u32,
-        ) -> c_int;
+        fn getsockopt(fd: c_int, level: c_int, name: c_int, value: *mut c_void, len: *mut u32) -> c_int;
     }
 
     fn get(fd: BorrowedFd<'_>, name: c_int) -> io::Result<c_int> {
         let mut value: c_int = 0;
         let mut len = std::mem::size_of::<c_int>() as u32;
         // SAFETY: `fd` is open for the call, and value/len describe a writable c_int.
-        let rc = unsafe {
-            getsockopt(
-                fd.as_raw_fd(),
-                SOL_SOCKET,
-                name,
-                (&mut value as *mut c_int).cast(),
-                &mut len,
-            )
-        };
+        let rc = unsafe { getsockopt(fd.as_raw_fd(), SOL_SOCKET, name, (&mut value as *mut c_int).cast(), &mut len) };
         if rc == 0 {
             Ok(value)
         } else {
@@ -306,9 +260,7 @@ mod tests {
     use std::os::unix::net::UnixListener;
 
     fn received(socket: &UnixDatagram) -> String {
-        socket
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut buf = [0u8; 4096];
         let n = socket.recv(&mut buf).unwrap();
         String::from_utf8(buf[..n].to_vec()).unwrap()
@@ -319,20 +271,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notify");
         let receiver = UnixDatagram::bind(&path).unwrap();
-        send(
-            path.as_os_str(),
-            &[NotifyState::Ready, NotifyState::Status("up")],
-        )
-        .unwrap();
+        send(path.as_os_str(), &[NotifyState::Ready, NotifyState::Status("up")]).unwrap();
         assert_eq!(received(&receiver), "READY=1\nSTATUS=up\n");
-        send(
-            path.as_os_str(),
-            &[
-                NotifyState::Reloading,
-                NotifyState::monotonic_usec_now().unwrap(),
-            ],
-        )
-        .unwrap();
+        send(path.as_os_str(), &[NotifyState::Reloading, NotifyState::monotonic_usec_now().unwrap()]).unwrap();
         let message = received(&receiver);
         let lines: Vec<&str> = message.lines().collect();
         assert_eq!(lines[0], "RELOADING=1");
@@ -344,11 +285,7 @@ mod tests {
     #[test]
     fn sends_to_an_abstract_socket() {
         use std::os::linux::net::SocketAddrExt;
-        let name = format!(
-            "postfeed-test-{}-{:?}",
-            process::id(),
-            std::time::Instant::now()
-        );
+        let name = format!("postfeed-test-{}-{:?}", process::id(), std::time::Instant::now());
         let address = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
         let receiver = UnixDatagram::bind_addr(&address).unwrap();
         send(OsStr::new(&format!("@{name}")), &[NotifyState::Watchdog]).unwrap();
@@ -372,22 +309,10 @@ mod tests {
     fn watchdog_interval_is_half_the_period_and_honours_the_pid() {
         let half = Some(Duration::from_millis(15_000));
         assert_eq!(watchdog_interval_from(Some("30000000"), None, 42), half);
-        assert_eq!(
-            watchdog_interval_from(Some("30000000"), Some("42"), 42),
-            half
-        );
-        assert_eq!(
-            watchdog_interval_from(Some("30000000"), Some("41"), 42),
-            None
-        );
-        assert_eq!(
-            watchdog_interval_from(Some("30000000"), Some("x"), 42),
-            None
-        );
-        assert_eq!(
-            watchdog_interval_from(Some("1"), None, 42),
-            Some(Duration::from_nanos(500))
-        );
+        assert_eq!(watchdog_interval_from(Some("30000000"), Some("42"), 42), half);
+        assert_eq!(watchdog_interval_from(Some("30000000"), Some("41"), 42), None);
+        assert_eq!(watchdog_interval_from(Some("30000000"), Some("x"), 42), None);
+        assert_eq!(watchdog_interval_from(Some("1"), None, 42), Some(Duration::from_nanos(500)));
         assert_eq!(watchdog_interval_from(Some("0"), None, 42), None);
         assert_eq!(watchdog_interval_from(Some("-5"), None, 42), None);
         assert_eq!(watchdog_interval_from(Some("soon"), None, 42), None);
@@ -402,9 +327,7 @@ mod tests {
         assert_eq!(listen_fd_from(None, Some("42"), 42).unwrap(), None);
         assert_eq!(listen_fd_from(Some("0"), Some("42"), 42).unwrap(), None);
         assert_eq!(listen_fd_from(Some("1"), Some("42"), 42).unwrap(), Some(3));
-        let two = listen_fd_from(Some("2"), Some("42"), 42)
-            .unwrap_err()
-            .to_string();
+        let two = listen_fd_from(Some("2"), Some("42"), 42).unwrap_err().to_string();
         assert!(two.contains("exactly one"), "{two}");
         assert!(listen_fd_from(Some("one"), Some("42"), 42).is_err());
         assert!(listen_fd_from(Some("1"), Some("me"), 42).is_err());
@@ -416,10 +339,7 @@ mod tests {
         let address = original.local_addr().unwrap();
         let listener = listener_from_fd(OwnedFd::from(original)).unwrap();
         assert_eq!(listener.local_addr().unwrap(), address);
-        assert_eq!(
-            listener.accept().unwrap_err().kind(),
-            io::ErrorKind::WouldBlock
-        );
+        assert_eq!(listener.accept().unwrap_err().kind(), io::ErrorKind::WouldBlock);
         let _client = TcpStream::connect(address).unwrap();
         std::thread::sleep(Duration::from_millis(50));
         assert!(listener.accept().is_ok());
@@ -429,10 +349,7 @@ mod tests {
     fn other_descriptors_are_refused() {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
         let error = format!("{:#}", listener_from_fd(OwnedFd::from(udp)).unwrap_err());
-        assert!(
-            error.contains("ListenDatagram") || error.contains("TCP"),
-            "{error}"
-        );
+        assert!(error.contains("ListenDatagram") || error.contains("TCP"), "{error}");
 
         let dir = tempfile::tempdir().unwrap();
         let unix = UnixListener::bind(dir.path().join("s")).unwrap();
@@ -441,14 +358,8 @@ mod tests {
 
         let server = TcpListener::bind("127.0.0.1:0").unwrap();
         let connected = TcpStream::connect(server.local_addr().unwrap()).unwrap();
-        let error = format!(
-            "{:#}",
-            listener_from_fd(OwnedFd::from(connected)).unwrap_err()
-        );
-        assert!(
-            error.contains("Accept=no") || error.contains("listening"),
-            "{error}"
-        );
+        let error = format!("{:#}", listener_from_fd(OwnedFd::from(connected)).unwrap_err());
+        assert!(error.contains("Accept=no") || error.contains("listening"), "{error}");
 
         let file = std::fs::File::open("/dev/null").unwrap();
         assert!(listener_from_fd(OwnedFd::from(file)).is_err());

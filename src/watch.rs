@@ -56,7 +56,9 @@ impl SourceWatcher {
             let mut pending = p.lock().unwrap_or_else(|e| e.into_inner());
             pending.events += 1;
             match result {
-                Ok(event) if event.need_rescan() => pending.rescan = Some("the watcher's event queue overflowed".into()),
+                Ok(event) if event.need_rescan() => {
+                    pending.rescan = Some("the watcher's event queue overflowed".into())
+                }
                 Ok(event) => {
                     if matches!(event.kind, EventKind::Access(_)) {
                         return;
@@ -76,7 +78,9 @@ impl SourceWatcher {
             w.notify_one();
         };
         let mut watcher: Box<dyn notify::Watcher + Send> = match poll {
-            Some(interval) => Box::new(PollWatcher::new(handler, NotifyConfig::default().with_poll_interval(interval))?),
+            Some(interval) => {
+                Box::new(PollWatcher::new(handler, NotifyConfig::default().with_poll_interval(interval))?)
+            }
             None => Box::new(RecommendedWatcher::new(handler, NotifyConfig::default())?),
         };
         watcher

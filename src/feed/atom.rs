@@ -67,7 +67,11 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
             },
             Link { href: site_url, rel: "alternate".into(), mime_type: Some("text/html".into()), ..Link::default() },
         ],
-        generator: Some(Generator { value: GENERATOR.into(), uri: None, version: Some(env!("CARGO_PKG_VERSION").into()) }),
+        generator: Some(Generator {
+            value: GENERATOR.into(),
+            uri: None,
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+        }),
         lang: input.language(),
         entries,
         namespaces,

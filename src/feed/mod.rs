@@ -130,11 +130,7 @@ impl FeedInput<'_> {
 
     /// The newest entry's `updated`; the epoch for an empty feed, never the clock.
     pub fn updated(&self) -> DateTime<FixedOffset> {
-        self.entries
-            .iter()
-            .map(|p| p.updated.max(p.date))
-            .max()
-            .unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())
+        self.entries.iter().map(|p| p.updated.max(p.date)).max().unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())
     }
 
     /// The entry's author, else the site's, else the site's title: Atom needs a name.
@@ -166,7 +162,21 @@ mod tests {
 
     #[test]
     fn other_names_become_one_safe_distinct_segment() {
-        let names = ["../x", "a/b", "C++", "C", "", "~", ".", "..", ".hidden", "a b", "anxinguojizhengquan(xianggang)", "x\u{0}y", "x\ny"];
+        let names = [
+            "../x",
+            "a/b",
+            "C++",
+            "C",
+            "",
+            "~",
+            ".",
+            "..",
+            ".hidden",
+            "a b",
+            "anxinguojizhengquan(xianggang)",
+            "x\u{0}y",
+            "x\ny",
+        ];
         let segments: Vec<String> = names.iter().map(|n| path_segment(n)).collect();
         for (name, seg) in names.iter().zip(&segments) {
             assert!(!seg.is_empty() && !seg.contains('/') && !seg.starts_with('.'), "{name:?} -> {seg:?}");

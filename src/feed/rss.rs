@@ -30,11 +30,17 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
                 link: Some(post.url.clone()),
                 description: post.summary.clone(),
                 author,
-                categories: post.categories.iter().chain(&post.tags).map(|c| Category { name: c.clone(), domain: None }).collect(),
+                categories: post
+                    .categories
+                    .iter()
+                    .chain(&post.tags)
+                    .map(|c| Category { name: c.clone(), domain: None })
+                    .collect(),
                 guid: Some(guid(post)),
                 pub_date: Some(post.date.to_rfc2822()),
                 content: content.as_ref().map(|c| c.to_string()),
-                dublin_core_ext: creator.map(|c| DublinCoreExtension { creators: vec![c], ..DublinCoreExtension::default() }),
+                dublin_core_ext: creator
+                    .map(|c| DublinCoreExtension { creators: vec![c], ..DublinCoreExtension::default() }),
                 ..Item::default()
             };
             if let Some(image) = &post.image {

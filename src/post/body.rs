@@ -57,7 +57,8 @@ fn normalize_newlines(text: &str) -> Cow<'_, str> {
 }
 
 /// Elements removed with their content when sanitizing: they run code or pull in other documents.
-const UNSAFE_ELEMENTS: &str = "script, noscript, iframe, frame, frameset, object, embed, applet, meta, link, base, style, form";
+const UNSAFE_ELEMENTS: &str =
+    "script, noscript, iframe, frame, frameset, object, embed, applet, meta, link, base, style, form";
 /// Attributes that hold URLs.
 const URL_ATTRIBUTES: [&str; 6] = ["href", "src", "poster", "cite", "background", "action"];
 
@@ -81,7 +82,11 @@ pub fn rewrite_html(html: &str, base: &Url, sanitize: bool) -> String {
                     let candidate = candidate.trim();
                     let (url, descriptor) = candidate.split_once(char::is_whitespace).unwrap_or((candidate, ""));
                     let url = absolute_url(base, url).unwrap_or_else(|| url.to_string());
-                    if descriptor.is_empty() { url } else { format!("{url} {}", descriptor.trim()) }
+                    if descriptor.is_empty() {
+                        url
+                    } else {
+                        format!("{url} {}", descriptor.trim())
+                    }
                 })
                 .collect();
             let _ = el.set_attribute("srcset", &rewritten.join(", "));
@@ -248,7 +253,12 @@ pub fn decode_entities(text: &str) -> Cow<'_, str> {
 /// Drops what XML 1.0 forbids: control characters other than tab, LF and CR, and U+FFFE/U+FFFF.
 /// C1 controls go too: allowed by XML but never meant as text, and validators flag them.
 pub fn xml_safe(text: &str) -> Cow<'_, str> {
-    let bad = |c: char| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || ('\u{7f}'..='\u{9f}').contains(&c) || c == '\u{fffe}' || c == '\u{ffff}';
+    let bad = |c: char| {
+        (c < ' ' && !matches!(c, '\t' | '\n' | '\r'))
+            || ('\u{7f}'..='\u{9f}').contains(&c)
+            || c == '\u{fffe}'
+            || c == '\u{ffff}'
+    };
     if text.chars().any(bad) {
         Cow::Owned(text.chars().filter(|c| !bad(*c)).collect())
     } else {
@@ -266,7 +276,10 @@ mod tests {
 
     #[test]
     fn markdown_extensions_render() {
-        let html = to_html("| a | b |\n|---|---|\n| 1 | 2 |\n\n~~old~~ text[^1]\n\n[^1]: note\n\n<div class=\"raw\">kept</div>\n", Markup::Markdown);
+        let html = to_html(
+            "| a | b |\n|---|---|\n| 1 | 2 |\n\n~~old~~ text[^1]\n\n[^1]: note\n\n<div class=\"raw\">kept</div>\n",
+            Markup::Markdown,
+        );
         assert!(html.contains("<table>"), "{html}");
         assert!(html.contains("<del>old</del>"), "{html}");
         assert!(html.contains("footnote"), "{html}");
@@ -282,7 +295,12 @@ mod tests {
         assert!(out.contains(r#"href="https://news.example.com/c.html""#), "{out}");
         assert!(out.contains(r#"src="https://news.example.com/jingzhouribao/2021/12/24/img/a.png""#), "{out}");
         assert!(out.contains(r#"href="https://news.example.com/jingzhouribao/2021/12/x.html""#), "{out}");
-        assert!(out.contains(r#"href="https://o.org/""#) && out.contains(r#"href="mailto:a@b.c""#) && out.contains(r##"href="https://news.example.com/jingzhouribao/2021/12/24/post.html#top""##), "{out}");
+        assert!(
+            out.contains(r#"href="https://o.org/""#)
+                && out.contains(r#"href="mailto:a@b.c""#)
+                && out.contains(r##"href="https://news.example.com/jingzhouribao/2021/12/24/post.html#top""##),
+            "{out}"
+        );
         assert!(out.contains(r#"srcset="https://news.example.com/jingzhouribao/2021/12/24/a.png 1x, https://news.example.com/b.png 2x""#), "{out}");
     }
 
@@ -307,7 +325,10 @@ mod tests {
 
     #[test]
     fn plain_text_strips_and_decodes() {
-        assert_eq!(plain_text("<p>R&amp;D &lt;投入&gt;</p>\n <p>a&#x4e2d;&#20013;</p><script>x</script>"), "R&D <投入> a中中");
+        assert_eq!(
+            plain_text("<p>R&amp;D &lt;投入&gt;</p>\n <p>a&#x4e2d;&#20013;</p><script>x</script>"),
+            "R&D <投入> a中中"
+        );
         assert_eq!(plain_text("a < b and c"), "a < b and c");
         assert_eq!(plain_text("R&D <投入> <span class=\"x\">增长</span>"), "R&D <投入> 增长");
         assert_eq!(plain_text("AT&T &bogus; &"), "AT&T &bogus; &");

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 /// RFC 3339, with or without an offset. Without an offset the time is in the site's zone.
 pub fn parse_date(text: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
     let text = text.trim();
-    let (date_part, rest) = match text.find(|c: char| c == ' ' || c == 'T' || c == 't') {
+    let (date_part, rest) = match text.find([' ', 'T', 't']) {
         Some(i) => (&text[..i], text[i + 1..].trim_start()),
         None => (text, ""),
     };
@@ -32,7 +32,7 @@ pub fn parse_date(text: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
 /// reader takes as UTC: `2021-12-08 10:46:18`, `2021-12-08T10:46:18.5`.
 pub fn is_yaml_timestamp_without_offset(text: &str) -> bool {
     let text = text.trim();
-    let Some(i) = text.find(|c: char| c == ' ' || c == 'T' || c == 't') else { return false };
+    let Some(i) = text.find([' ', 'T', 't']) else { return false };
     let time = text[i + 1..].trim_start();
     parse_ymd(&text[..i]).is_some()
         && text[..i].len() >= 8
@@ -63,9 +63,8 @@ pub fn parse_ymd(text: &str) -> Option<NaiveDate> {
     if parts.next().is_some() {
         return None;
     }
-    let digits = |s: &str, min: usize, max: usize| {
-        (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-    };
+    let digits =
+        |s: &str, min: usize, max: usize| (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(y, 2, 4) || !digits(m, 1, 2) || !digits(d, 1, 2) {
         return None;
     }
@@ -78,7 +77,7 @@ fn split_time_and_offset(rest: &str) -> (&str, &str) {
     if rest.starts_with('+') || rest.starts_with('-') || rest.eq_ignore_ascii_case("z") {
         return ("", rest);
     }
-    match rest.find(|c: char| c == ' ' || c == '+' || c == '-' || c == 'Z' || c == 'z') {
+    match rest.find([' ', '+', '-', 'Z', 'z']) {
         Some(i) => (&rest[..i], rest[i..].trim()),
         None => (rest, ""),
     }
@@ -133,7 +132,17 @@ mod tests {
 
     #[test]
     fn nonsense_is_none() {
-        for bad in ["", " +0800", "+0800", "September 8, 2014", "2016-07-19 (optional)", "2021-13-01", "2021-02-30", "2023-01-29 18:30:22 2023 -0800", "2021-12-24 25:00"] {
+        for bad in [
+            "",
+            " +0800",
+            "+0800",
+            "September 8, 2014",
+            "2016-07-19 (optional)",
+            "2021-13-01",
+            "2021-02-30",
+            "2023-01-29 18:30:22 2023 -0800",
+            "2021-12-24 25:00",
+        ] {
             assert_eq!(p(bad), None, "{bad:?}");
         }
     }

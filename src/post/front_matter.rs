@@ -32,7 +32,10 @@ pub fn split(text: &str) -> Result<Split<'_>, SplitError> {
         let line_end = text[pos..].find('\n').map(|i| pos + i);
         let line = &text[pos..line_end.unwrap_or(text.len())];
         let marker = line.trim_end();
-        if (marker.starts_with("---") || marker.starts_with("...")) && marker[3..].trim().is_empty() && marker.len() >= 3 {
+        if (marker.starts_with("---") || marker.starts_with("..."))
+            && marker[3..].trim().is_empty()
+            && marker.len() >= 3
+        {
             let body_start = line_end.map(|e| e + 1).unwrap_or(text.len());
             return Ok(Split { yaml: &text[yaml_start..pos], body: &text[body_start..], yaml_first_line: 2 });
         }
@@ -104,17 +107,18 @@ pub fn parse_yaml(yaml: &str) -> Result<FrontMatter, YamlError> {
         return Err(YamlError { message: format!("front matter is over {} KiB", MAX_YAML_BYTES / 1024), line: None });
     }
     if let Some(line) = too_deep(yaml) {
-        return Err(YamlError { message: format!("front matter nests more than {MAX_FLOW_DEPTH} levels deep"), line: Some(line) });
+        return Err(YamlError {
+            message: format!("front matter nests more than {MAX_FLOW_DEPTH} levels deep"),
+            line: Some(line),
+        });
     }
-    let value: Value = serde_yaml::from_str(yaml).map_err(|e| YamlError {
-        line: e.location().map(|l| l.line()),
-        message: first_line(&e.to_string()),
-    })?;
+    let value: Value = serde_yaml::from_str(yaml)
+        .map_err(|e| YamlError { line: e.location().map(|l| l.line()), message: first_line(&e.to_string()) })?;
     match value {
         Value::Null => Ok(FrontMatter::default()),
-        Value::Mapping(map) => Ok(FrontMatter {
-            fields: map.into_iter().filter_map(|(k, v)| Some((key_text(&k)?, field(v)))).collect(),
-        }),
+        Value::Mapping(map) => {
+            Ok(FrontMatter { fields: map.into_iter().filter_map(|(k, v)| Some((key_text(&k)?, field(v)))).collect() })
+        }
         _ => Err(YamlError { message: "front matter is not a mapping of keys to values".into(), line: Some(1) }),
     }
 }
@@ -159,7 +163,9 @@ fn field(value: Value) -> Field {
         Value::Number(n) => Field::Scalar(n.to_string()),
         Value::String(s) => Field::Text(s),
         Value::Sequence(items) => Field::List(items.into_iter().map(field).collect()),
-        Value::Mapping(map) => Field::Map(map.into_iter().filter_map(|(k, v)| Some((key_text(&k)?, field(v)))).collect()),
+        Value::Mapping(map) => {
+            Field::Map(map.into_iter().filter_map(|(k, v)| Some((key_text(&k)?, field(v)))).collect())
+        }
         Value::Tagged(tagged) => field(tagged.value),
     }
 }

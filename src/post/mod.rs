@@ -151,7 +151,10 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, body:
     let nonempty = |key: &str| text(key).filter(|s| !s.trim().is_empty());
 
     let slug = nonempty("slug").unwrap_or_else(|| name.slug.trim_end_matches('.').to_string());
-    let title = nonempty("title").map(|t| clean(&body::plain_text(&t))).filter(|t| !t.is_empty()).unwrap_or_else(|| titleize(&slug));
+    let title = nonempty("title")
+        .map(|t| clean(&body::plain_text(&t)))
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| titleize(&slug));
 
     let file_date = date::date_from_file_name(name.date, site.timezone).expect("the name's date was checked");
     let date = match fm.get("date") {
@@ -159,7 +162,11 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, body:
         Some(field) => match field.as_text().and_then(|t| front_matter_date(t, bare_date, site.timezone)) {
             Some(d) => d,
             None => {
-                warnings.push(format!("date {:?} is not a date; using the file name's date {}", field_text(field), name.date));
+                warnings.push(format!(
+                    "date {:?} is not a date; using the file name's date {}",
+                    field_text(field),
+                    name.date
+                ));
                 file_date
             }
         },
@@ -173,7 +180,12 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, body:
     let tags = taxonomy(fm, "tag", "tags");
 
     // Jekyll publishes unless `published` is false or empty.
-    let published = !matches!(fm.get("published"), Some(Field::Null) | Some(Field::Scalar(_)) if fm.get("published").and_then(Field::as_text).is_none_or(|v| v == "false"));
+    // Jekyll publishes unless `published` is the boolean false or empty (a string "false" is truthy).
+    let published = match fm.get("published") {
+        Some(Field::Null) => false,
+        Some(Field::Scalar(value)) => value != "false",
+        _ => true,
+    };
 
     let author = author(fm).or_else(|| site.author.clone().map(|name| Author { name, email: None, uri: None }));
 
@@ -212,7 +224,7 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, body:
     };
 
     let summary = match fm.get("description").filter(|f| !matches!(f, Field::Null)).or_else(|| fm.get("excerpt")) {
-        Some(field) => field.as_text().map(|t| body::plain_text(t)),
+        Some(field) => field.as_text().map(body::plain_text),
         None => Some(body::plain_text(&body::to_html(&body::excerpt_source(body), markup))),
     }
     .map(|s| clean(&s))
@@ -224,7 +236,13 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, body:
         None => None,
     }
     .filter(|s| !s.trim().is_empty())
-    .map(|s| if has_scheme(&s) { clean(&s) } else { absolute(site, &encode_path(&format!("/{}", s.trim().trim_start_matches('/')))) });
+    .map(|s| {
+        if has_scheme(&s) {
+            clean(&s)
+        } else {
+            absolute(site, &encode_path(&format!("/{}", s.trim().trim_start_matches('/'))))
+        }
+    });
 
     Post {
         source: source.to_string(),
@@ -344,11 +362,7 @@ fn author(fm: &FrontMatter) -> Option<Author> {
         Field::Map(_) => {
             let get = |k: &str| field.get(k).and_then(Field::as_text).map(clean).filter(|s| !s.trim().is_empty());
             let email = get("email");
-            Author {
-                name: get("name").or_else(|| email.clone())?,
-                email,
-                uri: get("uri").or_else(|| get("url")),
-            }
+            Author { name: get("name").or_else(|| email.clone())?, email, uri: get("uri").or_else(|| get("url")) }
         }
         other => Author { name: clean(other.as_text()?), email: None, uri: None },
     };
@@ -396,7 +410,8 @@ pub fn encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     let bytes = path.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
-        let escape_start = b == b'%' && bytes.len() > i + 2 && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit();
+        let escape_start =
+            b == b'%' && bytes.len() > i + 2 && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit();
         if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) || escape_start {
             out.push(b as char);
         } else {

@@ -44,7 +44,9 @@ fn names_follow_jekylls_pattern() {
     assert_eq!(parse_name("2021-12-24-a-b.md").unwrap().slug, "a-b");
     assert_eq!(parse_name("2017-2-5-i-dont-like-zeroes.md").unwrap().date, "2017-2-5");
     assert_eq!(parse_name("2013-03-19-x.y.markdown").unwrap().slug, "x.y");
-    for bad in ["notes.md", "2021-12-24.md", "2021-12-24-x", "-202205262391921712.md", "2021-13-01-x.md", "12021-12-01-x.md"] {
+    for bad in
+        ["notes.md", "2021-12-24.md", "2021-12-24-x", "-202205262391921712.md", "2021-13-01-x.md", "12021-12-01-x.md"]
+    {
         assert!(parse_name(bad).is_none(), "{bad}");
     }
     assert_eq!(err("_posts/readme.md", b"---\n---\n").kind, PostErrorKind::UndatedName);
@@ -114,7 +116,14 @@ fn authors_summaries_images_ids() {
         "_posts/2021-01-01-x.md",
         "---\nauthor: {name: Ann, email: ann@example.org, uri: \"https://ann.example\"}\ndescription: \"<b>Short</b> &amp; sweet\"\nimage: {path: /img/a.png}\nid: urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66\nlang: en\n---\nBody.\n",
     );
-    assert_eq!(p.author, Some(Author { name: "Ann".into(), email: Some("ann@example.org".into()), uri: Some("https://ann.example".into()) }));
+    assert_eq!(
+        p.author,
+        Some(Author {
+            name: "Ann".into(),
+            email: Some("ann@example.org".into()),
+            uri: Some("https://ann.example".into())
+        })
+    );
     assert_eq!(p.summary.as_deref(), Some("Short & sweet"));
     let p2 = post("_posts/2021-01-01-x.md", "---\ntitle: <span class=\"highlight\">Sparkling</span> Title\n---\n");
     assert_eq!(p2.title, "Sparkling Title");
@@ -142,7 +151,10 @@ fn html_posts_keep_their_extension_and_body() {
 
 #[test]
 fn bom_crlf_and_control_characters() {
-    let p = post("_posts/2021-01-01-x.md", "\u{feff}---\r\ntitle: \"A\\u0001B ]]> &amp;\"\r\ntags: [\"x\\u0002\"]\r\n---\r\nBody\r\n\r\nMore\r\n");
+    let p = post(
+        "_posts/2021-01-01-x.md",
+        "\u{feff}---\r\ntitle: \"A\\u0001B ]]> &amp;\"\r\ntags: [\"x\\u0002\"]\r\n---\r\nBody\r\n\r\nMore\r\n",
+    );
     assert_eq!(p.title, "AB ]]> &");
     assert_eq!(p.tags, ["x"]);
     assert_eq!(p.summary.as_deref(), Some("Body"));
