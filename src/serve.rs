@@ -28,12 +28,14 @@ pub fn run(config_path: &Path, listen: Option<SocketAddr>) -> Result<()> {
     if let Some(listen) = listen {
         config.server.listen = listen;
     }
+    // Before any thread exists: taking the socket clears LISTEN_* from the environment.
+    let inherited = systemd::inherited_listener()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("postfeed")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(daemon(config_path.to_path_buf(), config))
+    runtime.block_on(daemon(config_path.to_path_buf(), config, inherited))
 }
 
 /// Everything the update loop owns. The HTTP side only ever sees `current`.
@@ -49,7 +51,12 @@ struct State {
     output_behind: bool,
 }
 
-async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
+async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net::TcpListener>) -> Result<()> {
+    // Handled from the start, so a SIGTERM or SIGHUP during the first build or right after
+    // READY=1 is not fatal (SIGHUP's default action ends a process).
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let started = Instant::now();
     let now = Utc::now();
     let built = tokio::task::block_in_place(|| regen::build(&config))?;
@@ -69,7 +76,7 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     };
     state.write_output(None);
 
-    let listener = match systemd::inherited_listener()? {
+    let listener = match inherited {
         Some(std_listener) => {
             tokio::net::TcpListener::from_std(std_listener).context("cannot use the socket passed by systemd")?
         }
@@ -92,9 +99,6 @@ async fn daemon(config_path: PathBuf, config: Config) -> Result<()> {
     systemd::ready();
 
     let mut watcher = state.start_watcher();
-    let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let watchdog = systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600));
     let mut watchdog_tick = tokio::time::interval(watchdog);
     // Checks that need no event: the source root coming back, the output folder writable again.
