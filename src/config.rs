@@ -147,7 +147,7 @@ impl Config {
 
     /// Parses config text; `base` is the folder relative paths resolve from.
     pub fn parse(text: &str, base: &Path) -> Result<Config> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!(one_line(text, &e)))?;
         let site = site_config(raw.site)?;
         let resolve = |p: Option<PathBuf>, default: &str| base.join(p.unwrap_or_else(|| PathBuf::from(default)));
         let formats = raw.feeds.formats.unwrap_or_else(|| vec!["atom".into(), "rss".into()]);
@@ -193,6 +193,15 @@ impl Config {
                 max_header_bytes: raw.server.max_header_bytes.unwrap_or(16 * 1024),
             },
         })
+    }
+}
+
+/// `line N: message`, instead of toml's multi-line report with a source excerpt.
+fn one_line(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    match error.span() {
+        Some(span) => format!("line {}: {message}", text[..span.start.min(text.len())].matches('\n').count() + 1),
+        None => message,
     }
 }
 
@@ -248,7 +257,9 @@ mod tests {
     #[test]
     fn unknown_keys_are_named() {
         let err = Config::parse("[site]\nurl = \"https://e.org\"\ntitel = \"x\"\n", Path::new("/")).unwrap_err();
-        assert!(format!("{err:#}").contains("titel"), "{err:#}");
+        let text = format!("{err:#}");
+        assert!(text.contains("titel") && text.starts_with("line 3: "), "{text}");
+        assert_eq!(text.lines().count(), 1, "{text}");
         let err = Config::parse("[site]\nurl = \"https://e.org\"\n[feed]\n", Path::new("/")).unwrap_err();
         assert!(format!("{err:#}").contains("feed"), "{err:#}");
     }

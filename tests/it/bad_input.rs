@@ -1,0 +1,427 @@
+//! Bad input, one case per test. A skipped file must be reported (`regen`: a stderr line naming
+//! it, exit 0; `check`: `path[:line]: message`, exit 1) and the output must be byte-for-byte the
+//! output of the same site without that file. A post kept with a warning must change only the
+//! feeds it belongs to.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use feed_rs::model::Entry;
+use url::Url;
+
+use crate::support::{
+    self, assert_same_tree, base_posts, check, entry_digest, link, post, read_all_feeds, read_feed, shanghai_midnight,
+    terms, title, tree, Run, Settings, Workspace,
+};
+
+/// Where in the file a report must point.
+#[derive(Clone, Copy)]
+enum Line {
+    /// Nowhere: `path: reason`.
+    None,
+    /// This 1-based line: `path:N: reason`.
+    At(usize),
+    /// Some line: `path:N: reason`.
+    Any,
+}
+
+impl Line {
+    /// Whether `report` starts with `source`, this line (if any), and `: `.
+    fn matches(self, report: &str, source: &str) -> bool {
+        let Some(rest) = report.strip_prefix(source) else { return false };
+        match self {
+            Line::None => rest.starts_with(": "),
+            Line::At(n) => rest.starts_with(&format!(":{n}: ")),
+            Line::Any => rest
+                .strip_prefix(':')
+                .and_then(|r| r.split_once(": "))
+                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+        }
+    }
+}
+
+/// The base site, one clean run, then `add` and a second run. Asserts the file at `source` was
+/// skipped and reported with `reason` at `line`, and that it left no trace in the output.
+/// Returns the second run.
+#[track_caller]
+fn assert_skipped_without_trace(source: &str, reason: &str, line: Line, add: impl FnOnce(&Workspace)) -> Run {
+    let ws = Workspace::with_posts(&base_posts());
+    let (clean, clean_out) = ws.regen("clean", &Settings::default());
+    clean.assert_code(0);
+    assert!(clean.stderr.trim().is_empty(), "the base site is clean\n{clean}");
+
+    add(&ws);
+    let (config, out) = ws.config("with", &Settings::default());
+    let run = support::regen(&config);
+    run.assert_code(0);
+    let lines = run.stderr_lines_about(source);
+    assert_eq!(lines.len(), 1, "one line about {source}\n{run}");
+    assert!(lines[0].to_lowercase().contains(reason), "the line about {source} should say {reason:?}\n{run}");
+    let report = lines[0].trim_start_matches("warning: skipped ");
+    assert!(line.matches(report, source), "the line about {source} should read `{source}[:line]: reason`\n{run}");
+    assert!(run.stdout.contains("3 posts read, 1 skipped"), "{run}");
+    assert_same_tree(&clean_out, &out);
+    read_all_feeds(&out);
+
+    let checked = check(&config);
+    checked.assert_code(1);
+    let lines = checked.stdout_lines_about(source);
+    assert_eq!(lines.len(), 1, "check reports {source} once\n{checked}");
+    assert!(line.matches(lines[0], source), "check should print `{source}[:line]: reason`\n{checked}");
+    assert!(lines[0].to_lowercase().contains(reason), "check line should say {reason:?}\n{checked}");
+    assert_eq!(checked.stdout.lines().count(), 1, "only the bad file is a problem\n{checked}");
+    run
+}
+
+/// The base site with and without a post that is kept. The post must be in category `kept` only
+/// (no tags), so that the only feeds it may change are the site feeds and `feed/kept.*`. Asserts
+/// that, and a warning naming the file if `warning` is given; returns the post's Atom entry.
+#[track_caller]
+fn assert_kept(source: &str, content: &[u8], warning: Option<&str>) -> Entry {
+    let ws = Workspace::with_posts(&base_posts());
+    let (clean, clean_out) = ws.regen("clean", &Settings::default());
+    clean.assert_code(0);
+    ws.write(source, content);
+    let (config, out) = ws.config("with", &Settings::default());
+    let run = support::regen(&config);
+    run.assert_code(0);
+    assert!(run.stdout.contains("4 posts read, 0 skipped"), "{run}");
+    let lines = run.stderr_lines_about(source);
+    let checked = check(&config);
+    match warning {
+        Some(word) => {
+            assert_eq!(lines.len(), 1, "one warning about {source}\n{run}");
+            assert!(lines[0].to_lowercase().contains(word), "the warning should say {word:?}\n{run}");
+            checked.assert_code(1);
+            assert_eq!(checked.stdout_lines_about(source).len(), 1, "{checked}");
+        }
+        None => {
+            assert!(lines.is_empty(), "no warning about {source}\n{run}");
+            checked.assert_code(0);
+        }
+    }
+
+    let (before, after) = (tree(&clean_out), tree(&out));
+    let added: BTreeSet<&str> = after.keys().filter(|k| !before.contains_key(*k)).map(String::as_str).collect();
+    assert_eq!(added, BTreeSet::from(["feed/kept.rss", "feed/kept.xml"]));
+    for (rel, bytes) in &before {
+        if rel != "feed.xml" && rel != "feed.rss" {
+            assert!(after.get(rel) == Some(bytes), "{rel} changed");
+        }
+    }
+    let feeds = read_all_feeds(&out);
+    for site in ["feed.xml", "feed.rss"] {
+        let mut with = feeds[site].feed.clone();
+        let kept = read_feed(&out.join(site.replace("feed.", "feed/kept.")));
+        assert_eq!(kept.feed.entries.len(), 1, "{site}");
+        let new_id = &kept.feed.entries[0].id;
+        with.entries.retain(|e| &e.id != new_id);
+        assert_eq!(
+            entry_digest(&with),
+            entry_digest(&read_feed(&clean_out.join(site)).feed),
+            "{site} without the post"
+        );
+    }
+    read_feed(&out.join("feed/kept.xml")).feed.entries.remove(0)
+}
+
+#[test]
+fn the_base_site_is_clean_for_check() {
+    let ws = Workspace::with_posts(&base_posts());
+    let (config, _) = ws.config("base", &Settings::default());
+    let run = check(&config);
+    run.assert_code(0);
+    assert!(run.stdout.trim().is_empty(), "{run}");
+}
+
+#[test]
+fn invalid_yaml_is_reported_with_its_line() {
+    let source = "_posts/2021-03-10-bad-yaml.md";
+    // Line 4 of the file holds a second `:` that YAML rejects.
+    let text = "---\ntitle: Broken\ndate: 2021-03-10 10:00:00 +0800\ntags: a: b\n---\nBody.\n";
+    assert_skipped_without_trace(source, "yaml", Line::At(4), |ws| {
+        ws.write(source, text);
+    });
+}
+
+#[test]
+fn front_matter_never_closed_is_reported() {
+    let source = "_posts/2021-03-10-unclosed.md";
+    assert_skipped_without_trace(source, "never closed", Line::None, |ws| {
+        ws.write(source, "---\ntitle: Unclosed\ndate: 2021-03-10\n\nThe body never sees a closing line.\n");
+    });
+}
+
+#[test]
+fn a_file_without_front_matter_is_reported() {
+    let source = "_posts/2021-03-10-no-front-matter.md";
+    assert_skipped_without_trace(source, "front matter", Line::None, |ws| {
+        ws.write(source, "Just a body, no front matter.\n");
+    });
+}
+
+#[test]
+fn non_utf8_bytes_are_reported() {
+    let source = "_posts/2021-03-10-latin1.md";
+    assert_skipped_without_trace(source, "utf-8", Line::None, |ws| {
+        ws.write(source, b"---\ntitle: Caf\xe9\n---\nCaf\xe9 cr\xe8me\n");
+    });
+}
+
+#[test]
+fn a_binary_file_named_md_is_reported() {
+    let source = "_posts/2021-03-10-image.md";
+    assert_skipped_without_trace(source, "binary", Line::None, |ws| {
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0".to_vec();
+        png.extend((0..=255u8).cycle().take(4096));
+        ws.write(source, png);
+    });
+}
+
+#[test]
+fn an_empty_file_is_reported() {
+    let source = "_posts/2021-03-10-empty.md";
+    assert_skipped_without_trace(source, "front matter", Line::None, |ws| {
+        ws.write(source, "");
+    });
+}
+
+#[test]
+fn a_50_mb_post_over_the_default_limit_is_reported() {
+    let source = "_posts/2021-03-10-huge.md";
+    assert_skipped_without_trace(source, "too large", Line::None, |ws| {
+        let path = ws.write(source, "---\ntitle: Huge\n---\n");
+        let mut file = fs::OpenOptions::new().append(true).open(path).unwrap();
+        let chunk = "All work and no play. ".repeat(4096);
+        let mut written = 0;
+        while written < 50 * 1024 * 1024 {
+            file.write_all(chunk.as_bytes()).unwrap();
+            written += chunk.len();
+        }
+    });
+}
+
+#[test]
+fn a_yaml_alias_bomb_completes_and_is_reported() {
+    let source = "_posts/2021-03-10-bomb.md";
+    let mut yaml =
+        String::from("title: Bomb\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    for (name, prev) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip(["a", "b", "c", "d", "e", "f", "g", "h"]) {
+        yaml += &format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 9].join(","));
+    }
+    assert_skipped_without_trace(source, "yaml", Line::None, |ws| {
+        ws.write(source, format!("---\n{yaml}---\nBody.\n"));
+    });
+}
+
+#[test]
+fn deep_flow_nesting_completes_and_is_reported() {
+    let source = "_posts/2021-03-10-deep-flow.md";
+    let depth = 100_000;
+    let text = format!("---\ntitle: Deep\ntags: {}{}\n---\nBody.\n", "[".repeat(depth), "]".repeat(depth));
+    // The nesting starts on line 3.
+    assert_skipped_without_trace(source, "yaml", Line::At(3), |ws| {
+        ws.write(source, text);
+    });
+}
+
+#[test]
+fn deep_block_nesting_completes_and_is_reported() {
+    let source = "_posts/2021-03-10-deep-block.md";
+    let mut yaml = String::from("title: Deep\nx:\n");
+    for level in 1..1000 {
+        yaml += &format!("{}a:\n", " ".repeat(level));
+    }
+    assert_skipped_without_trace(source, "yaml", Line::Any, |ws| {
+        ws.write(source, format!("---\n{yaml}---\nBody.\n"));
+    });
+}
+
+#[test]
+fn an_unreadable_file_is_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let source = "_posts/2021-03-10-secret.md";
+    let probe = tempfile::NamedTempFile::new().unwrap();
+    fs::set_permissions(probe.path(), fs::Permissions::from_mode(0o000)).unwrap();
+    if fs::read(probe.path()).is_ok() {
+        eprintln!("SKIPPED an_unreadable_file_is_reported: this process can read a chmod 000 file (running as root?)");
+        return;
+    }
+    assert_skipped_without_trace(source, "cannot read", Line::None, |ws| {
+        let path = ws.write(source, post("title: Secret\ndate: 2021-03-10", "Body."));
+        fs::set_permissions(path, fs::Permissions::from_mode(0o000)).unwrap();
+    });
+}
+
+#[test]
+fn a_symlink_to_a_file_outside_the_source_is_never_published() {
+    let source = "_posts/2021-03-10-linked.md";
+    let run = assert_skipped_without_trace(source, "outside", Line::None, |ws| {
+        let outside = ws.root().join("outside.md");
+        fs::write(
+            &outside,
+            post("title: Private notes\ndate: 2021-03-10\ncategories: private", "Never to be published."),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(&outside, ws.site().join(source)).unwrap();
+    });
+    assert!(!run.stderr.contains("Never to be published"), "{run}");
+}
+
+#[test]
+fn drafts_site_and_dot_folders_are_ignored() {
+    let ws = Workspace::with_posts(&base_posts());
+    let (_, clean_out) = ws.regen("clean", &Settings::default());
+    let hidden = [
+        "_drafts/2021-03-11-draft.md",
+        "_site/_posts/2021-03-11-built.md",
+        "_site/2021-03-11-built.md",
+        ".git/_posts/2021-03-11-git.md",
+        ".hidden/_posts/2021-03-11-hidden.md",
+        "_posts/.hidden/2021-03-11-dot-folder.md",
+        "_posts/.2021-03-11-dotfile.md",
+        "_posts/2021-03-11-backup.md~",
+        "node_modules/pkg/_posts/2021-03-11-module.md",
+    ];
+    for (i, source) in hidden.iter().enumerate() {
+        ws.write(
+            source,
+            post(&format!("title: Hidden {i}\ndate: 2021-03-11\ncategories: hidden"), "Not a post of this site."),
+        );
+    }
+    let (config, out) = ws.config("with", &Settings::default());
+    let run = support::regen(&config);
+    run.assert_code(0);
+    assert!(run.stdout.contains("3 posts read, 0 skipped"), "{run}");
+    for source in hidden {
+        assert!(run.stderr_lines_about(source).is_empty(), "{run}");
+    }
+    assert_same_tree(&clean_out, &out);
+    check(&config).assert_code(0);
+}
+
+#[test]
+fn an_unparseable_date_keeps_the_post_with_the_file_name_date_and_a_warning() {
+    let source = "_posts/2021-03-12-yesterday.md";
+    let e = assert_kept(
+        source,
+        post("title: Yesterday\ndate: yesterday\ncategories: kept", "Body.").as_bytes(),
+        Some("date"),
+    );
+    assert_eq!(e.published, Some(shanghai_midnight("2021-03-12")));
+    assert_eq!(title(&e), "Yesterday");
+    assert_eq!(link(&e), "https://blog.example.org/kept/2021/03/12/yesterday.html");
+}
+
+#[test]
+fn a_date_that_is_only_an_offset_keeps_the_post_with_the_file_name_date_and_a_warning() {
+    // Jekyll aborts the whole build here ("Invalid date '+0800'"); postfeed keeps the post.
+    let source = "_posts/2021-03-13-offset-only.md";
+    let e = assert_kept(
+        source,
+        post("title: Offset only\ndate:  +0800\ncategories: kept", "Body.").as_bytes(),
+        Some("date"),
+    );
+    assert_eq!(e.published, Some(shanghai_midnight("2021-03-13")));
+    assert_eq!(title(&e), "Offset only");
+}
+
+#[test]
+fn a_post_without_title_is_titled_from_its_slug() {
+    let source = "_posts/2021-03-14-hello-brave-new-world.md";
+    let e = assert_kept(source, post("date: 2021-03-14 08:00:00 +0800\ncategories: kept", "Body.").as_bytes(), None);
+    assert_eq!(title(&e), "Hello Brave New World");
+    assert_eq!(
+        e.published,
+        Some(DateTime::parse_from_rfc3339("2021-03-14T08:00:00+08:00").unwrap().with_timezone(&Utc))
+    );
+}
+
+fn is_xml_forbidden(c: char) -> bool {
+    (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{fffe}' || c == '\u{ffff}'
+}
+
+#[test]
+fn control_characters_and_cdata_terminators_in_title_and_body_still_parse() {
+    let source = "_posts/2021-03-15-nasty.html";
+    // YAML escapes put BEL, U+0001 and ESC in the title; the body has them raw.
+    let front = "title: \"Bell\\a one\\x01 esc\\e ]]> end\"\ndate: 2021-03-15 09:00:00 +0800\ncategories: kept";
+    let body = "<p>raw \u{1}\u{7}\u{1b} controls, a ]]> terminator and <code>&lt;![CDATA[x]]></code> too</p>";
+    let e = assert_kept(source, post(front, body).as_bytes(), None);
+    let t = title(&e);
+    assert!(!t.chars().any(is_xml_forbidden), "{t:?}");
+    assert!(t.starts_with("Bell") && t.ends_with("]]> end"), "{t:?}");
+    let html = support::content(&e);
+    assert!(!html.chars().any(is_xml_forbidden), "{html:?}");
+    assert_eq!(html.matches("]]>").count(), 2, "{html}");
+    assert!(html.contains("<code>&lt;![CDATA[x]]></code>"), "{html}");
+}
+
+/// The folder of an output tree's files, relative.
+fn parent_of(rel: &str) -> &str {
+    rel.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("")
+}
+
+#[test]
+fn awkward_tag_names_get_safe_distinct_feed_paths_inside_by_tag() {
+    let tags = [
+        ("dotdot", "\"../x\""),
+        ("slash", "\"a/b\""),
+        ("cpp", "\"C++\""),
+        ("c", "C"),
+        ("tilde", "\"~\""),
+        ("year", "2013"),
+    ];
+    let ws = Workspace::new();
+    for (i, (slug, tag)) in tags.iter().enumerate() {
+        ws.write(
+            &format!("_posts/2021-04-{:02}-{slug}.md", i + 1),
+            post(&format!("title: {slug}\ndate: 2021-04-{:02}\ntags: [{tag}]", i + 1), "Body."),
+        );
+    }
+    ws.write("_posts/2021-04-20-empty-tag.md", post("title: empty-tag\ndate: 2021-04-20\ntags: [\"\"]", "Body."));
+    let (run, out) = ws.regen("tags", &Settings::default());
+    run.assert_code(0);
+
+    // Nothing was written outside the output folder, nor into the site.
+    let top: BTreeSet<String> =
+        fs::read_dir(ws.root()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(top, BTreeSet::from(["site".to_string(), "out-tags".to_string(), "tags.toml".to_string()]));
+    assert_eq!(tree(&ws.site()).len(), tags.len() + 1);
+
+    let feeds = read_all_feeds(&out);
+    let all = tree(&out);
+    assert_eq!(feeds.len(), all.len(), "only feeds: {:?}", all.keys());
+    let mut seen_paths = BTreeSet::new();
+    for (slug, tag) in tags {
+        let holding: Vec<&String> = feeds
+            .iter()
+            .filter(|(rel, f)| {
+                rel.starts_with("feed/") && f.feed.entries.iter().map(title).collect::<Vec<_>>() == [slug]
+            })
+            .map(|(rel, _)| rel)
+            .collect();
+        assert_eq!(holding.len(), 2, "one Atom and one RSS feed for tag {tag}: {holding:?}");
+        for rel in holding {
+            assert_eq!(parent_of(rel), "feed/by_tag", "tag {tag} feed at {rel}");
+            let name = rel.rsplit('/').next().unwrap();
+            assert!(!name.starts_with('.') && name.len() > 4, "tag {tag}: file name {name:?}");
+            assert!(seen_paths.insert(rel.clone()), "{rel} used twice");
+            if rel.ends_with(".xml") {
+                // The feed's own URL names this very file.
+                let self_url = Url::parse(support::self_link(&feeds[rel].feed).expect("self link")).unwrap();
+                let decoded = percent_encoding::percent_decode_str(self_url.path()).decode_utf8().unwrap().into_owned();
+                assert_eq!(decoded, format!("/{rel}"), "tag {tag}");
+            }
+        }
+    }
+    // Every entry still lists its tag as a term (the empty one aside).
+    let site = &feeds["feed.xml"].feed;
+    assert_eq!(site.entries.len(), tags.len() + 1);
+    let all_terms: BTreeSet<String> = site.entries.iter().flat_map(terms).collect();
+    assert_eq!(all_terms, BTreeSet::from(["../x", "a/b", "C++", "C", "~", "2013"].map(String::from)));
+    // Site feeds, and one Atom and one RSS feed per non-empty tag: nothing for "".
+    assert_eq!(all.len(), 2 + 2 * tags.len(), "{:?}", all.keys());
+}

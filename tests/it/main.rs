@@ -1,0 +1,12 @@
+//! Integration tests: the `postfeed` binary run on temporary sites and configs, and every feed it
+//! writes read back with feed-rs, a parser that owes nothing to the code that wrote the bytes.
+
+mod bad_input;
+mod convergence;
+mod corpora;
+mod example_site;
+mod jekyll;
+mod regen;
+mod serve;
+mod support;
+mod systemd;
