@@ -5,6 +5,7 @@ mod bad_input;
 mod convergence;
 mod corpora;
 mod example_site;
+mod fuzz_regressions;
 mod jekyll;
 mod regen;
 mod serve;

@@ -1,0 +1,38 @@
+//! Fuzz target: a few arbitrary posts (inputs split on a 0xFF byte) rendered to Atom and RSS must
+//! be well-formed feeds that feed-rs parses, with one entry per post.
+#![no_main]
+
+use std::sync::Arc;
+
+use libfuzzer_sys::fuzz_target;
+use postfeed::config::Config;
+use postfeed::feed::{atom, rss, FeedInput, FeedKey};
+use postfeed::post;
+
+fuzz_target!(|data: &[u8]| {
+    let config = Config::parse(
+        "[site]\nurl = \"https://news.example.com\"\ntitle = \"T & <t>\"\ntimezone = \"Asia/Shanghai\"\n",
+        std::path::Path::new("/"),
+    )
+    .expect("fixed config");
+    let mut posts = Vec::new();
+    let mut contents = Vec::new();
+    for (i, chunk) in data.split(|b| *b == 0xFF).take(5).enumerate() {
+        let source = format!("_posts/2021-12-{:02}-p{i}.md", i + 1);
+        if let Ok(p) = post::parse(&source, chunk, &config.site) {
+            let html = post::body_of(chunk).map(|body| post::content_html(&p, body, true)).unwrap_or_default();
+            posts.push(Arc::new(p));
+            contents.push(Some(Arc::<str>::from(html)));
+        }
+    }
+    let keys = [FeedKey::Site, FeedKey::Category("c/../x".into()), FeedKey::Tag("荆州 ]]>".into())];
+    for key in &keys {
+        let input = FeedInput { key, config: &config, entries: &posts, contents: &contents };
+        let atom_bytes = atom::render(&input);
+        let parsed = feed_rs::parser::parse(&atom_bytes[..]).expect("Atom output parses");
+        assert_eq!(parsed.entries.len(), posts.len());
+        let rss_bytes = rss::render(&input);
+        let parsed = feed_rs::parser::parse(&rss_bytes[..]).expect("RSS output parses");
+        assert_eq!(parsed.entries.len(), posts.len());
+    }
+});
