@@ -56,8 +56,13 @@ impl Served {
     /// configuration only (no clock), so equal inputs give equal bytes and ETags.
     pub fn new(snapshot: Arc<Snapshot>, config: &Config) -> Served {
         let updated = newest_update(&snapshot);
-        let index = Rendered::new(index_html(&snapshot, config).into_bytes(), updated, INDEX_MIME);
-        let opml = Rendered::new(opml_xml(&snapshot, config).into_bytes(), updated, OPML_MIME);
+        let mut index = Rendered::new(index_html(&snapshot, config).into_bytes(), updated, INDEX_MIME);
+        let mut opml = Rendered::new(opml_xml(&snapshot, config).into_bytes(), updated, OPML_MIME);
+        // The pages change when a feed does. (A feed that disappears changes no feed's time: an
+        // If-Modified-Since client may then keep its page a while; ETag clients do not.)
+        let modified = snapshot.files.values().map(|f| f.modified).max().unwrap_or(UNIX_EPOCH);
+        index.modified = modified;
+        opml.modified = modified;
         Served { snapshot, index, opml }
     }
 
@@ -312,12 +317,15 @@ fn plain(status: StatusCode, text: &'static str, head: bool) -> Response<Full<By
 fn representation(file: &Rendered, headers: &HeaderMap, max_age: u32, head: bool) -> Response<Full<Bytes>> {
     let coding = negotiate(headers);
     let tags = VariantTags::of(&file.etag);
-    let modified = http_time(&file.updated);
+    // When these bytes were first made, not the newest entry's date: an edit or a deletion
+    // must change Last-Modified, and it must never lie in the future (RFC 9110 8.8.2.1).
+    let modified = whole_seconds(file.modified);
+    let last_modified = modified.min(SystemTime::now());
     let mut response = Response::new(Full::new(Bytes::new()));
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, header_value(format!("public, max-age={max_age}")));
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    h.insert(header::LAST_MODIFIED, header_value(httpdate::fmt_http_date(modified)));
+    h.insert(header::LAST_MODIFIED, header_value(httpdate::fmt_http_date(last_modified)));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
 
     if let Some(tag) = not_modified(headers, &tags, coding, modified) {
@@ -352,10 +360,10 @@ fn header_value(text: String) -> HeaderValue {
 /// Latest date `httpdate` can write (9999-12-31T23:59:59Z); it panics outside 1970..=9999.
 const MAX_HTTP_SECS: i64 = 253_402_300_799;
 
-/// A feed date as `Last-Modified`, whole seconds, clamped to what an HTTP-date can say.
-fn http_time(t: &DateTime<FixedOffset>) -> SystemTime {
-    let secs = t.timestamp().clamp(0, MAX_HTTP_SECS);
-    UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs())
+/// A time as `Last-Modified`: whole seconds, clamped to what an HTTP-date can say.
+fn whole_seconds(t: SystemTime) -> SystemTime {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    UNIX_EPOCH + Duration::from_secs(secs.min(MAX_HTTP_SECS as u64))
 }
 
 /// Percent-decodes a request path and checks it is one plain `/`-separated path. `None` (a 404)
@@ -873,9 +881,9 @@ mod tests {
         {
             for format in [Format::Atom, Format::Rss] {
                 let body = format!("<feed>{}</feed>", format!("<entry>{key:?} {format:?} 荆州</entry>\n").repeat(40));
-                snapshot
-                    .files
-                    .insert(key.path(format), Arc::new(Rendered::new(body.into_bytes(), updated(), format.mime())));
+                let mut file = Rendered::new(body.into_bytes(), updated(), format.mime());
+                file.modified = UNIX_EPOCH + Duration::from_secs(updated().timestamp().unsigned_abs());
+                snapshot.files.insert(key.path(format), Arc::new(file));
             }
             let info = FeedInfo { key: key.clone(), title: key.title(&config.site.title), entries, updated: updated() };
             snapshot.feeds.insert(key, info);
@@ -1209,11 +1217,11 @@ mod tests {
     }
 
     #[test]
-    fn dates_outside_http_date_range_are_clamped() {
-        let old = DateTime::parse_from_rfc3339("1900-01-01T00:00:00Z").unwrap();
-        assert_eq!(http_time(&old), UNIX_EPOCH);
-        let far = DateTime::<chrono::Utc>::MAX_UTC.fixed_offset();
-        assert_eq!(httpdate::fmt_http_date(http_time(&far)), "Fri, 31 Dec 9999 23:59:59 GMT");
+    fn times_outside_http_date_range_are_clamped() {
+        assert_eq!(whole_seconds(UNIX_EPOCH - Duration::from_secs(10)), UNIX_EPOCH);
+        let far = UNIX_EPOCH + Duration::from_secs(400_000_000_000);
+        assert_eq!(httpdate::fmt_http_date(whole_seconds(far)), "Fri, 31 Dec 9999 23:59:59 GMT");
+        assert_eq!(whole_seconds(UNIX_EPOCH + Duration::from_millis(1500)), UNIX_EPOCH + Duration::from_secs(1));
     }
 
     fn limits() -> HttpLimits {

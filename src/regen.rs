@@ -13,6 +13,8 @@ use crate::snapshot::{self, ContentCache, Snapshot, WriteStats};
 
 /// The outcome of a full build.
 pub struct Build {
+    /// The time the feeds were rendered for: posts dated after it are not in them yet.
+    pub now: chrono::DateTime<Utc>,
     pub site: Site,
     pub snapshot: Snapshot,
     pub cache: ContentCache,
@@ -26,8 +28,9 @@ pub fn build(config: &Config) -> Result<Build> {
     let site =
         Site::load(config).with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
     let mut cache = ContentCache::default();
-    let (snapshot, _) = snapshot::render(&site, config, Utc::now(), &Snapshot::default(), None, &mut cache);
-    Ok(Build { site, snapshot, cache })
+    let now = Utc::now();
+    let (snapshot, _) = snapshot::render(&site, config, now, &Snapshot::default(), None, &mut cache);
+    Ok(Build { now, site, snapshot, cache })
 }
 
 /// Summary of a `regen` run, also printed.

@@ -49,6 +49,14 @@ struct State {
     rendered_at: DateTime<Utc>,
     /// The output folder missed an update and must be rewritten whole.
     output_behind: bool,
+    /// Device and inode of the watched source root: a folder swapped in under the same name
+    /// (a `mv` deploy) is a different folder that the watcher does not see.
+    root_identity: Option<(u64, u64)>,
+}
+
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().filter(|m| m.is_dir()).map(|m| (m.dev(), m.ino()))
 }
 
 async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net::TcpListener>) -> Result<()> {
@@ -58,23 +66,33 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let started = Instant::now();
-    let now = Utc::now();
     let built = tokio::task::block_in_place(|| regen::build(&config))?;
     for problem in built.site.problems() {
         warn!("skipped {problem}");
     }
-    let snapshot = Arc::new(built.snapshot);
+    let mut first = built.snapshot;
+    let output_behind = match tokio::task::block_in_place(|| snapshot::write_folder(&config.output_dir, &first)) {
+        Ok(_) => {
+            snapshot::modified_from_folder(&config.output_dir, &mut first);
+            false
+        }
+        Err(e) => {
+            error!("{e:#}; still serving from memory, will retry");
+            true
+        }
+    };
+    let snapshot = Arc::new(first);
     let current = Arc::new(ArcSwap::from_pointee(Served::new(Arc::clone(&snapshot), &config)));
     let mut state = State {
         site: built.site,
         snapshot,
         cache: built.cache,
         current: Arc::clone(&current),
-        rendered_at: now,
-        output_behind: true,
+        rendered_at: built.now,
+        output_behind,
+        root_identity: None,
         config,
     };
-    state.write_output(None);
 
     let listener = match inherited {
         Some(std_listener) => {
@@ -123,8 +141,9 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
             _ = tokio::time::sleep(until_publication) => state.publish_due(),
             _ = watchdog_tick.tick() => systemd::watchdog_ping(),
             _ = housekeeping.tick() => {
-                if watcher.is_none() && state.site.tree.root.is_dir() {
-                    info!("source folder {} is back: rescanning", state.site.tree.root.display());
+                let swapped = watcher.is_some() && state.root_identity.is_some() && identity(&state.site.tree.root).is_some_and(|id| Some(id) != state.root_identity);
+                if swapped || (watcher.is_none() && state.site.tree.root.is_dir()) {
+                    info!("source folder {} is back or was replaced: rescanning", state.site.tree.root.display());
                     watcher = state.start_watcher();
                     let root = state.site.tree.root.clone();
                     state.update(&[root], "rescan");
@@ -162,7 +181,8 @@ async fn next_batch(watcher: &Option<SourceWatcher>) -> Batch {
 }
 
 impl State {
-    fn start_watcher(&self) -> Option<SourceWatcher> {
+    fn start_watcher(&mut self) -> Option<SourceWatcher> {
+        self.root_identity = identity(&self.site.tree.root);
         let tree = self.site.tree.clone();
         let server = &self.config.server;
         let poll = server.poll.then(|| Duration::from_millis(server.poll_interval_ms));
@@ -277,7 +297,7 @@ impl State {
                 self.config = config;
                 self.site = built.site;
                 self.cache = built.cache;
-                self.rendered_at = Utc::now();
+                self.rendered_at = built.now;
                 self.output_behind = true;
                 self.publish(built.snapshot, None);
                 info!(

@@ -74,6 +74,9 @@ pub struct Site {
     problems: BTreeMap<String, PostError>,
     /// Published posts (future ones included) per feed, in feed order.
     index: BTreeMap<FeedKey, BTreeSet<Order>>,
+    /// Posts that are symbolic links, by the file they point at: an edit of the target is
+    /// reported under the target's path.
+    links: HashMap<PathBuf, BTreeSet<String>>,
 }
 
 /// What one refresh changed.
@@ -98,6 +101,7 @@ impl Site {
             posts: HashMap::new(),
             problems: BTreeMap::new(),
             index: BTreeMap::new(),
+            links: HashMap::new(),
         };
         for problem in scan.problems {
             site.problems.insert(problem.path.to_string_lossy().into_owned(), problem);
@@ -128,6 +132,12 @@ impl Site {
             let is_root = path == &self.tree.root;
             if !is_root && !self.tree.may_matter(path) {
                 continue;
+            }
+            for source in self.links.get(path).into_iter().flatten() {
+                if let Some(loaded) = self.posts.get(source) {
+                    let candidate = Candidate { source: source.clone(), path: loaded.path.clone() };
+                    candidates.insert(source.clone(), (candidate, true));
+                }
             }
             let prefix = post::source_name(&self.tree.root, path);
             let below = |source: &str| is_root || source == prefix || source.starts_with(&format!("{prefix}/"));
@@ -221,6 +231,11 @@ impl Site {
                         self.index.entry(key).or_default().insert(order.clone());
                     }
                 }
+                if std::fs::symlink_metadata(&candidate.path).is_ok_and(|m| m.file_type().is_symlink()) {
+                    if let Ok(target) = std::fs::canonicalize(&candidate.path) {
+                        self.links.entry(target).or_default().insert(candidate.source.clone());
+                    }
+                }
                 self.posts.insert(candidate.source, Loaded { post, stamp, hash, path: candidate.path });
             }
             Read::Failed(error) => {
@@ -232,6 +247,10 @@ impl Site {
 
     fn remove(&mut self, source: &str) -> Option<Arc<Post>> {
         let loaded = self.posts.remove(source)?;
+        self.links.retain(|_, sources| {
+            sources.remove(source);
+            !sources.is_empty()
+        });
         if loaded.post.published {
             let order = Order::of(&loaded.post);
             for key in keys_of(&loaded.post) {

@@ -6,6 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -24,6 +25,8 @@ pub struct Rendered {
     /// Strong validator: a hash of the bytes, quoted.
     pub etag: String,
     pub updated: DateTime<FixedOffset>,
+    /// When these bytes were first made (kept while they do not change): `Last-Modified`.
+    pub modified: SystemTime,
     pub mime: &'static str,
     gzip: OnceLock<Bytes>,
     brotli: OnceLock<Bytes>,
@@ -32,7 +35,15 @@ pub struct Rendered {
 impl Rendered {
     pub fn new(bytes: Vec<u8>, updated: DateTime<FixedOffset>, mime: &'static str) -> Rendered {
         let etag = format!("\"{:016x}\"", xxhash(&bytes));
-        Rendered { bytes: Bytes::from(bytes), etag, updated, mime, gzip: OnceLock::new(), brotli: OnceLock::new() }
+        Rendered {
+            bytes: Bytes::from(bytes),
+            etag,
+            updated,
+            modified: whole_second(SystemTime::now()),
+            mime,
+            gzip: OnceLock::new(),
+            brotli: OnceLock::new(),
+        }
     }
 
     /// gzip body, made on first use and kept for this version.
@@ -53,6 +64,11 @@ impl Rendered {
             Bytes::from(out)
         })
     }
+}
+
+fn whole_second(t: SystemTime) -> SystemTime {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
 }
 
 fn xxhash(bytes: &[u8]) -> u64 {
@@ -190,9 +206,14 @@ pub fn render(
         }
     }
     for (key, info, files) in rendered {
-        for (path, file) in files {
+        for (path, mut file) in files {
             let same = next.files.get(&path).is_some_and(|old| old.bytes == file.bytes);
             if !same {
+                // HTTP dates have whole seconds: a second version within the same second must
+                // still get a later Last-Modified, or If-Modified-Since would hide it.
+                if let Some(old) = next.files.get(&path) {
+                    file.modified = file.modified.max(old.modified + std::time::Duration::from_secs(1));
+                }
                 changed.push(path.clone());
                 next.files.insert(path, Arc::new(file));
             }
@@ -220,6 +241,16 @@ fn load_content(site: &Site, config: &Config, p: &Post) -> Option<CachedContent>
     }
     let body = post::body_of(&bytes)?;
     Some((hash, Arc::from(post::content_html(p, body, config.feeds.sanitize))))
+}
+
+/// Takes each file's `modified` from the output folder, where an unchanged feed keeps its mtime
+/// across runs, so `Last-Modified` survives a restart. Call right after `write_folder`.
+pub fn modified_from_folder(dir: &Path, snapshot: &mut Snapshot) {
+    for (rel, file) in snapshot.files.iter_mut() {
+        if let (Some(file), Ok(mtime)) = (Arc::get_mut(file), fs::metadata(dir.join(rel)).and_then(|m| m.modified())) {
+            file.modified = mtime.min(file.modified);
+        }
+    }
 }
 
 /// What writing a snapshot to the output folder did.

@@ -815,7 +815,6 @@ fn serve_http_semantics() {
 /// deletion of the newest post, leaves it unchanged or moves it back: a client that validates
 /// with `If-Modified-Since` alone must still get the new bytes, not a 304.
 #[test]
-#[ignore = "daemon bug: If-Modified-Since answers 304 for a changed feed (Last-Modified is the newest entry date)"]
 fn serve_if_modified_since_does_not_hide_edits_or_deletions() {
     let ws = Workspace::with_posts(&[
         ("_posts/2021-03-01-older.md", post("title: Older\ndate: 2021-03-01 09:00:00 +0800", "Older.")),
@@ -828,27 +827,33 @@ fn serve_if_modified_since_does_not_hide_edits_or_deletions() {
 
     ws.write("_posts/2021-03-01-older.md", post("title: Older, edited\ndate: 2021-03-01 09:00:00 +0800", "Older."));
     daemon.wait_titles("/feed", "the edit", |t| has(t, "Older, edited"));
+    let mut wrong = Vec::new();
     let after_edit = daemon.request("GET", "/feed.xml", &[("If-Modified-Since", &modified)]);
-    assert_eq!(
-        after_edit.status,
-        200,
-        "the feed changed (ETag {} -> {}), but If-Modified-Since: {modified} got {} with Last-Modified {:?}",
-        first.expect_header("etag"),
-        daemon.get("/feed.xml").expect_header("etag"),
-        after_edit.status,
-        after_edit.header("last-modified")
-    );
-
+    if after_edit.status != 200 {
+        wrong.push(format!(
+            "after an edit: ETag {} -> {}, but If-Modified-Since: {modified} got {} (Last-Modified {:?})",
+            first.expect_header("etag"),
+            daemon.get("/feed.xml").expect_header("etag"),
+            after_edit.status,
+            after_edit.header("last-modified")
+        ));
+    }
     fs::remove_file(ws.site().join("_posts/2021-03-02-newer.md")).unwrap();
     daemon.wait_titles("/feed", "the deletion", |t| lacks(t, "Newer"));
     let after_delete = daemon.request("GET", "/feed.xml", &[("If-Modified-Since", &modified)]);
-    assert_eq!(after_delete.status, 200, "a deleted entry hidden by a 304: {after_delete:?}");
+    if after_delete.status != 200 {
+        wrong.push(format!(
+            "after deleting the newest post: If-Modified-Since: {modified} got {} (Last-Modified {:?})",
+            after_delete.status,
+            after_delete.header("last-modified")
+        ));
+    }
+    assert!(wrong.is_empty(), "stale feeds validated as fresh:\n{}", wrong.join("\n"));
 }
 
 /// RFC 9110 §8.8.2.1: an origin server must not send a `Last-Modified` later than its `Date`.
 /// A post's `last_modified_at` may lie in the future.
 #[test]
-#[ignore = "daemon bug: Last-Modified later than Date when a post's last_modified_at is in the future"]
 fn serve_last_modified_is_never_in_the_future() {
     let ws = Workspace::with_posts(&[(
         "_posts/2021-03-01-touched.md",
@@ -907,7 +912,6 @@ fn serve_output_folder_inside_the_site() {
 /// A post that is a symbolic link to a file elsewhere in the site: editing the target changes
 /// the post, as `regen` sees it.
 #[test]
-#[ignore = "daemon bug: a symlinked post is not refreshed when its target (outside _posts) changes"]
 fn serve_follows_edits_to_a_symlinked_posts_target() {
     let ws = Workspace::with_posts(&support::base_posts());
     let target = ws.write("texts/linked.md", post("title: Linked v1\ndate: 2021-03-07 09:00:00 +0800", "L."));
@@ -968,9 +972,8 @@ fn serve_source_folder_gone_for_a_while_then_replaced() {
 }
 
 #[test]
-#[ignore = "daemon bug: a source folder swapped within ~1 s is never picked up (the old inode stays watched)"]
 fn serve_source_folder_swapped_quickly() {
-    source_folder_replaced(Duration::from_millis(QUIET_MS * 3));
+    source_folder_replaced(Duration::ZERO);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1122,6 +1125,15 @@ fn serve_publishes_future_posts_when_their_time_comes() {
         let text = fs::read_to_string(output.join("feed/later.xml")).ok()?;
         (text.contains("Soon") && output.join("feed/by_tag/scheduled.rss").is_file()).then_some(())
     });
+    // What time published is what regen, run now, writes.
+    let (regen_config, regen_output) = config_with(&ws, "regen", &Settings::default(), "");
+    support::regen(&regen_config).assert_code(0);
+    daemon.wait_for("the output folder equal to regen's", CHANGE_WAIT, || {
+        (support::tree(&output) == support::tree(&regen_output)).then_some(())
+    });
+    for (rel, bytes) in support::tree(&regen_output) {
+        assert!(daemon.get(&url_path(&rel)).body == bytes, "{rel}: served bytes differ from regen's");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1200,8 +1212,18 @@ impl RandomTree {
     fn step(&mut self, rng: &mut Rng) -> String {
         self.counter += 1;
         let n = self.counter;
-        let slot = rng.below(SLOTS);
-        match rng.below(18) {
+        let existing: Vec<usize> = self.files.keys().copied().collect();
+        let mut op = rng.below(18);
+        // Operations on a post pick an existing one; with none, create one.
+        let slot = if (5..=13).contains(&op) && !existing.is_empty() {
+            *rng.pick(&existing)
+        } else {
+            if (5..=13).contains(&op) {
+                op = 0;
+            }
+            rng.below(SLOTS)
+        };
+        match op {
             0..=4 => {
                 let top = *rng.pick(&TOPS);
                 let rel = format!("{}/{}", posts_dir(top), Self::name(slot));
@@ -1400,6 +1422,7 @@ fn convergence(seed: u64, operations: usize) {
         std::thread::sleep(Duration::from_millis(sleep));
     }
     let log = log.join("\n");
+    eprintln!("seed {seed}:\n{log}");
 
     // Quiet: the served state stable across samples well over the quiet window apart.
     let started = Instant::now();
