@@ -116,7 +116,24 @@ pub fn rewrite_html(html: &str, base: &Url, sanitize: bool) -> String {
     }
     let settings = RewriteStrSettings { element_content_handlers: handlers, ..RewriteStrSettings::new() };
     // lol_html only fails on its memory limit or a handler error; the input is kept then.
-    rewrite_str(html, settings).unwrap_or_else(|_| html.to_string())
+    let out = rewrite_str(html, settings).unwrap_or_else(|_| html.to_string());
+    if sanitize {
+        escape_unterminated_tag(out)
+    } else {
+        out
+    }
+}
+
+/// A tag still open at the end of the body (`<script/x` with no `>`) is dropped by browsers but
+/// passed through by a rewriter, and some readers' sanitizers might complete it: make it text.
+fn escape_unterminated_tag(mut html: String) -> String {
+    if let Some(lt) = html.rfind('<') {
+        let opens_tag = html[lt + 1..].starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
+        if opens_tag && !html[lt..].contains('>') {
+            html.replace_range(lt..=lt, "&lt;");
+        }
+    }
+    html
 }
 
 /// `None` when the value is already absolute, empty, a fragment, or not a URL at all.
@@ -312,6 +329,8 @@ mod tests {
             assert!(!out.to_ascii_lowercase().contains(gone), "{gone} in {out}");
         }
         assert!(out.contains("<p>hi</p>") && out.contains("<b>bold</b>"), "{out}");
+        let open = rewrite_html("<p>x</p><script/src=x.js", &base(), true);
+        assert_eq!(open, "<p>x</p>&lt;script/src=x.js");
         let kept = rewrite_html(html, &base(), false);
         assert!(kept.contains("<script>alert(1)</script>") && kept.contains("onclick"), "{kept}");
     }
