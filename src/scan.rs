@@ -70,6 +70,10 @@ impl Tree {
                 continue;
             }
             let source = post::source_name(&self.root, entry.path());
+            if entry.path().to_str().is_none() {
+                scan.problems.push(PostError::new(source, PostErrorKind::NameNotUtf8));
+                continue;
+            }
             let name = entry.file_name().to_string_lossy();
             if post::parse_name(&name).is_none() {
                 scan.problems.push(PostError::new(source, PostErrorKind::UndatedName));
@@ -113,6 +117,21 @@ impl Tree {
             })
     }
 
+    /// Whether a folder between the root and `path` is a symbolic link: such paths are never
+    /// read, as the walk never enters linked folders.
+    pub fn through_link(&self, path: &Path) -> bool {
+        let Ok(rel) = path.strip_prefix(&self.root) else { return true };
+        let mut at = self.root.clone();
+        let components: Vec<_> = rel.components().collect();
+        for c in components.iter().take(components.len().saturating_sub(1)) {
+            at.push(c);
+            if fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+                return true;
+            }
+        }
+        false
+    }
+
     /// Reads a candidate: regular files only, at most `limit` bytes, and a symbolic link only when
     /// it resolves inside the source root.
     pub fn read(&self, candidate: &Candidate, limit: u64) -> Result<Vec<u8>, PostError> {
@@ -145,9 +164,10 @@ impl Tree {
         Ok(bytes)
     }
 
-    /// The candidate for a path under the root, if its name could be a post file.
+    /// The candidate for a path under the root, if its name could be a post file. Names that
+    /// are not UTF-8 are not candidates (`scan` reports them).
     pub fn candidate(&self, path: &Path) -> Option<Candidate> {
-        if !self.in_posts(path) || ignored_name(&path.file_name()?.to_string_lossy()) {
+        if !self.in_posts(path) || ignored_name(path.file_name()?.to_str()?) || self.through_link(path) {
             return None;
         }
         Some(Candidate { source: post::source_name(&self.root, path), path: path.to_path_buf() })

@@ -98,8 +98,7 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
         Some(std_listener) => {
             tokio::net::TcpListener::from_std(std_listener).context("cannot use the socket passed by systemd")?
         }
-        None => tokio::net::TcpListener::bind(state.config.server.listen)
-            .await
+        None => bind(state.config.server.listen)
             .with_context(|| format!("cannot listen on {}", state.config.server.listen))?,
     };
     let address = listener.local_addr().context("cannot read the listening address")?;
@@ -171,6 +170,15 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
     server.await.map_err(|join_error| anyhow::anyhow!("HTTP task failed: {join_error}"))?;
     info!("stopped");
     Ok(())
+}
+
+/// Binds with a backlog of 1024 (tokio's default is 128), so bursts of connections wait in the
+/// kernel instead of having their SYNs dropped.
+fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(1024)
 }
 
 async fn next_batch(watcher: &Option<SourceWatcher>) -> Batch {

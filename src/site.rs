@@ -70,7 +70,8 @@ pub fn content_hash(bytes: &[u8]) -> u64 {
 pub struct Site {
     pub tree: Tree,
     max_post_bytes: u64,
-    posts: HashMap<String, Loaded>,
+    /// Sorted, so the posts below a folder are one range.
+    posts: BTreeMap<String, Loaded>,
     problems: BTreeMap<String, PostError>,
     /// Published posts (future ones included) per feed, in feed order.
     index: BTreeMap<FeedKey, BTreeSet<Order>>,
@@ -98,7 +99,7 @@ impl Site {
         let mut site = Site {
             tree,
             max_post_bytes: config.feeds.max_post_bytes,
-            posts: HashMap::new(),
+            posts: BTreeMap::new(),
             problems: BTreeMap::new(),
             index: BTreeMap::new(),
             links: HashMap::new(),
@@ -140,19 +141,33 @@ impl Site {
                 }
             }
             let prefix = post::source_name(&self.tree.root, path);
-            let below = |source: &str| is_root || source == prefix || source.starts_with(&format!("{prefix}/"));
-            // Known files at or below the path: they may be gone or renamed.
-            for (source, loaded) in self.posts.iter().filter(|(s, _)| below(s)) {
-                candidates
-                    .insert(source.clone(), (Candidate { source: source.clone(), path: loaded.path.clone() }, false));
+            let folder = format!("{prefix}/");
+            let below = |source: &str| is_root || source == prefix || source.starts_with(&folder);
+            // Known files at or below the path (one range of the sorted maps): they may be gone
+            // or renamed.
+            let start = if is_root { String::new() } else { prefix.clone() };
+            let in_range = |s: &String| is_root || s.starts_with(&prefix);
+            for (source, loaded) in self.posts.range(start.clone()..).take_while(|(s, _)| in_range(s)) {
+                if below(source) {
+                    let candidate = Candidate { source: source.clone(), path: loaded.path.clone() };
+                    candidates.insert(source.clone(), (candidate, false));
+                }
             }
-            let known_problems: Vec<String> = self.problems.keys().filter(|s| below(s)).cloned().collect();
+            let known_problems: Vec<String> = self
+                .problems
+                .range(start..)
+                .take_while(|(s, _)| in_range(s))
+                .map(|(s, _)| s)
+                .filter(|s| below(s))
+                .cloned()
+                .collect();
             for source in known_problems {
                 let path = self.tree.root.join(&source);
                 self.problems.remove(&source);
                 candidates.insert(source.clone(), (Candidate { source, path }, true));
             }
             match std::fs::symlink_metadata(path) {
+                Ok(_) if self.tree.through_link(path) => {}
                 Ok(meta) if meta.is_dir() => {
                     if let Ok(scan) = self.tree.scan_under(path) {
                         for c in scan.candidates {

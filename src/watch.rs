@@ -78,10 +78,12 @@ impl SourceWatcher {
             w.notify_one();
         };
         let mut watcher: Box<dyn notify::Watcher + Send> = match poll {
-            Some(interval) => {
-                Box::new(PollWatcher::new(handler, NotifyConfig::default().with_poll_interval(interval))?)
-            }
-            None => Box::new(RecommendedWatcher::new(handler, NotifyConfig::default())?),
+            // Links to folders are never followed: they could reach outside the source root.
+            Some(interval) => Box::new(PollWatcher::new(
+                handler,
+                NotifyConfig::default().with_poll_interval(interval).with_follow_symlinks(false),
+            )?),
+            None => Box::new(RecommendedWatcher::new(handler, NotifyConfig::default().with_follow_symlinks(false))?),
         };
         watcher
             .watch(root, RecursiveMode::Recursive)
@@ -94,7 +96,11 @@ impl SourceWatcher {
     /// wait), and returns everything seen as one batch.
     pub async fn next_batch(&self) -> Batch {
         loop {
-            self.wake.notified().await;
+            // Cancellation-safe: `select!` may drop this future mid-wait (after it consumed the
+            // wake-up), so paths already pending are a reason to go on without a new wake-up.
+            if !self.has_pending() {
+                self.wake.notified().await;
+            }
             let started = Instant::now();
             let cap = self.quiet * MAX_BATCH_WAIT_FACTOR;
             let mut seen = self.events();
@@ -116,6 +122,11 @@ impl SourceWatcher {
                 return Batch::Paths(taken.paths.into_iter().collect());
             }
         }
+    }
+
+    fn has_pending(&self) -> bool {
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        !pending.paths.is_empty() || pending.rescan.is_some()
     }
 
     fn events(&self) -> u64 {

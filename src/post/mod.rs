@@ -77,6 +77,8 @@ pub enum PostErrorKind {
     Unreadable(String),
     #[error("not a regular file")]
     NotAFile,
+    #[error("the file name is not UTF-8: rename it")]
+    NameNotUtf8,
     #[error("symbolic link to {0}, outside the source folder: never published")]
     LinkOutside(String),
 }

@@ -304,8 +304,12 @@ pub fn parse_timestamp(text: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(text).or_else(|_| DateTime::parse_from_rfc2822(text)).ok()
 }
 
-/// Parses feed bytes with feed-rs; missing ids become `MISSING_ID`, dates must be strict.
+/// Parses feed bytes with feed-rs; missing ids become `MISSING_ID`, dates must be strict. The
+/// bytes must first be well-formed XML to roxmltree, which is strict where feed-rs is lenient
+/// (a bare `&` in an attribute, say).
 pub fn parse_feed(bytes: &[u8]) -> Result<ReadFeed, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    roxmltree::Document::parse(text).map_err(|e| format!("not well-formed XML: {e}"))?;
     let seen = Rc::new(RefCell::new(Vec::new()));
     let record = Rc::clone(&seen);
     let parser = feed_rs::parser::Builder::new()
