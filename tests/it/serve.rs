@@ -332,7 +332,7 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading the index, OPML and a minimal XML well-formedness check
+// Reading the index and the OPML
 
 /// Attributes of every `<tag ...>` in an HTML page, entity references decoded.
 fn html_tags(html: &str, tag: &str) -> Vec<BTreeMap<String, String>> {
@@ -351,13 +351,18 @@ fn html_tags(html: &str, tag: &str) -> Vec<BTreeMap<String, String>> {
             let value_start = &text[eq + 1..];
             let Some(quote) = value_start.chars().next().filter(|c| *c == '"' || *c == '\'') else { break };
             let value_end = value_start[1..].find(quote).map_or(value_start.len(), |e| e + 1);
-            attrs.insert(name, decode_entities(&value_start[1..value_end]).unwrap_or_default());
+            attrs.insert(name, unescape_attribute(&value_start[1..value_end]));
             text = value_start.get(value_end + 1..).unwrap_or_default();
         }
         found.push(attrs);
         rest = &after[end..];
     }
     found
+}
+
+/// The five escapes an HTML attribute value from the index can hold.
+fn unescape_attribute(value: &str) -> String {
+    value.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
 /// Every feed file the index page links to (autodiscovery links), as request paths.
@@ -376,189 +381,18 @@ fn index_feed_paths(index: &str) -> BTreeSet<String> {
         .collect()
 }
 
-#[derive(Debug)]
-struct XmlElement {
-    name: String,
-    attrs: BTreeMap<String, String>,
-    children: Vec<XmlElement>,
-}
-
-impl XmlElement {
-    fn descendants<'a>(&'a self, name: &str, out: &mut Vec<&'a XmlElement>) {
-        for child in &self.children {
-            if child.name == name {
-                out.push(child);
-            }
-            child.descendants(name, out);
-        }
-    }
-}
-
-fn decode_entities(text: &str) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        let end = rest[i..].find(';').ok_or(format!("unterminated reference in {text:?}"))?;
-        let name = &rest[i + 1..i + end];
-        let c = match name {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "apos" => '\'',
-            _ => {
-                let code = if let Some(hex) = name.strip_prefix("#x") {
-                    u32::from_str_radix(hex, 16).ok()
-                } else if let Some(dec) = name.strip_prefix('#') {
-                    dec.parse().ok()
-                } else {
-                    None
-                };
-                code.and_then(char::from_u32).ok_or(format!("bad reference &{name}; in {text:?}"))?
-            }
-        };
-        out.push(c);
-        rest = &rest[i + end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// A deliberately small XML reader: prolog, comments, processing instructions, CDATA,
-/// elements with quoted attributes, entity references. It rejects unbalanced or crossed tags,
-/// duplicate attributes, bare `<` or `&`, and anything after the root element.
-fn parse_xml(text: &str) -> Result<XmlElement, String> {
-    struct P<'a> {
-        s: &'a str,
-        i: usize,
-    }
-    impl P<'_> {
-        fn rest(&self) -> &str {
-            &self.s[self.i..]
-        }
-        fn skip_ws(&mut self) {
-            let trimmed = self.rest().trim_start_matches([' ', '\t', '\r', '\n']);
-            self.i = self.s.len() - trimmed.len();
-        }
-        fn skip_past(&mut self, end: &str) -> Result<(), String> {
-            let at = self.rest().find(end).ok_or(format!("missing {end:?}"))?;
-            self.i += at + end.len();
-            Ok(())
-        }
-        fn misc(&mut self) -> Result<(), String> {
-            loop {
-                self.skip_ws();
-                if self.rest().starts_with("<!--") {
-                    self.skip_past("-->")?;
-                } else if self.rest().starts_with("<?") {
-                    self.skip_past("?>")?;
-                } else {
-                    return Ok(());
-                }
-            }
-        }
-        fn name(&mut self) -> Result<String, String> {
-            let end = self.rest().find([' ', '\t', '\r', '\n', '/', '>', '=']).unwrap_or(self.rest().len());
-            let name = self.rest()[..end].to_string();
-            if name.is_empty() || name.contains(['<', '&', '"', '\'']) {
-                return Err(format!("bad name at byte {}", self.i));
-            }
-            self.i += end;
-            Ok(name)
-        }
-        fn element(&mut self) -> Result<XmlElement, String> {
-            if !self.rest().starts_with('<') {
-                return Err(format!("expected an element at byte {}", self.i));
-            }
-            self.i += 1;
-            let name = self.name()?;
-            let mut element = XmlElement { name, attrs: BTreeMap::new(), children: Vec::new() };
-            loop {
-                self.skip_ws();
-                if self.rest().starts_with("/>") {
-                    self.i += 2;
-                    return Ok(element);
-                }
-                if self.rest().starts_with('>') {
-                    self.i += 1;
-                    break;
-                }
-                let attr = self.name()?;
-                self.skip_ws();
-                if !self.rest().starts_with('=') {
-                    return Err(format!("attribute {attr} without a value"));
-                }
-                self.i += 1;
-                self.skip_ws();
-                let quote = self.rest().chars().next().filter(|c| *c == '"' || *c == '\'').ok_or("unquoted value")?;
-                self.i += 1;
-                let end = self.rest().find(quote).ok_or("unterminated attribute value")?;
-                let raw = &self.rest()[..end];
-                if raw.contains('<') {
-                    return Err(format!("'<' in the value of {attr}"));
-                }
-                let value = decode_entities(raw)?;
-                self.i += end + 1;
-                if element.attrs.insert(attr.clone(), value).is_some() {
-                    return Err(format!("duplicate attribute {attr}"));
-                }
-            }
-            loop {
-                let rest = self.rest();
-                if rest.is_empty() {
-                    return Err(format!("<{}> is never closed", element.name));
-                } else if rest.starts_with("</") {
-                    self.i += 2;
-                    let closing = self.name()?;
-                    if closing != element.name {
-                        return Err(format!("</{closing}> closes <{}>", element.name));
-                    }
-                    self.skip_ws();
-                    if !self.rest().starts_with('>') {
-                        return Err(format!("bad end tag </{closing}"));
-                    }
-                    self.i += 1;
-                    return Ok(element);
-                } else if rest.starts_with("<!--") {
-                    self.skip_past("-->")?;
-                } else if rest.starts_with("<![CDATA[") {
-                    self.skip_past("]]>")?;
-                } else if rest.starts_with("<?") {
-                    self.skip_past("?>")?;
-                } else if rest.starts_with('<') {
-                    let child = self.element()?;
-                    element.children.push(child);
-                } else {
-                    let end = rest.find('<').unwrap_or(rest.len());
-                    decode_entities(&rest[..end])?;
-                    self.i += end;
-                }
-            }
-        }
-    }
-    let mut p = P { s: text.strip_prefix('\u{feff}').unwrap_or(text), i: 0 };
-    p.misc()?;
-    let root = p.element()?;
-    p.misc()?;
-    if !p.rest().is_empty() {
-        return Err("content after the root element".into());
-    }
-    Ok(root)
-}
-
 /// The feed paths (request paths, percent-decoded) an OPML document lists, given the site URL.
 #[track_caller]
 fn opml_feed_paths(opml: &str, site_url: &str) -> BTreeSet<String> {
-    let root = parse_xml(opml).unwrap_or_else(|e| panic!("/feeds.opml is not well-formed XML: {e}\n{opml}"));
-    assert_eq!(root.name, "opml");
-    assert_eq!(root.attrs.get("version").map(String::as_str), Some("2.0"));
-    let mut outlines = Vec::new();
-    root.descendants("outline", &mut outlines);
-    outlines
-        .iter()
+    let doc =
+        roxmltree::Document::parse(opml).unwrap_or_else(|e| panic!("/feeds.opml is not well-formed XML: {e}\n{opml}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "opml");
+    assert_eq!(root.attribute("version"), Some("2.0"));
+    root.descendants()
+        .filter(|n| n.has_tag_name("outline"))
         .map(|o| {
-            let url = o.attrs.get("xmlUrl").unwrap_or_else(|| panic!("outline without xmlUrl: {o:?}"));
+            let url = o.attribute("xmlUrl").unwrap_or_else(|| panic!("outline without xmlUrl: {o:?}"));
             let path = url.strip_prefix(site_url).unwrap_or_else(|| panic!("xmlUrl {url} is not under {site_url}"));
             percent_decode_str(path).decode_utf8().expect("UTF-8 path").into_owned()
         })
