@@ -125,15 +125,17 @@ pub fn rewrite_html(html: &str, base: &Url, sanitize: bool) -> String {
 }
 
 /// A tag still open at the end of the body (`<script/x` with no `>`) is dropped by browsers but
-/// passed through by a rewriter, and some readers' sanitizers might complete it: make it text.
-fn escape_unterminated_tag(mut html: String) -> String {
-    if let Some(lt) = html.rfind('<') {
-        let opens_tag = html[lt + 1..].starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?'));
-        if opens_tag && !html[lt..].contains('>') {
-            html.replace_range(lt..=lt, "&lt;");
-        }
+/// passed through by a rewriter, and some readers' sanitizers might complete it. No `<` after the
+/// last `>` can start a complete tag, so all of them become text.
+fn escape_unterminated_tag(html: String) -> String {
+    let tail_start = html.rfind('>').map_or(0, |i| i + 1);
+    if !html[tail_start..].contains('<') {
+        return html;
     }
-    html
+    let mut out = String::with_capacity(html.len() + 16);
+    out.push_str(&html[..tail_start]);
+    out.push_str(&html[tail_start..].replace('<', "&lt;"));
+    out
 }
 
 /// `None` when the value is already absolute, empty, a fragment, or not a URL at all.
@@ -331,6 +333,8 @@ mod tests {
         assert!(out.contains("<p>hi</p>") && out.contains("<b>bold</b>"), "{out}");
         let open = rewrite_html("<p>x</p><script/src=x.js", &base(), true);
         assert_eq!(open, "<p>x</p>&lt;script/src=x.js");
+        let open = rewrite_html("<b>x</b> a<<script in b<<s", &base(), true);
+        assert_eq!(open, "<b>x</b> a&lt;&lt;script in b&lt;&lt;s");
         let kept = rewrite_html(html, &base(), false);
         assert!(kept.contains("<script>alert(1)</script>") && kept.contains("onclick"), "{kept}");
     }
