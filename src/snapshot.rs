@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::config::{Config, ContentMode};
 use crate::feed::{self, FeedInput, FeedKey, Format};
-use crate::post::{self, Post};
+use crate::post::{self, EntryText, Post};
 use crate::site::Site;
 
 /// One file as served and written.
@@ -92,21 +92,22 @@ pub struct Snapshot {
     pub feeds: BTreeMap<FeedKey, FeedInfo>,
 }
 
-/// A post's rendered content and the hash of the bytes it came from.
-type CachedContent = (u64, Arc<str>);
+/// A post's entry text and the hash of the bytes it came from.
+type CachedText = (u64, Arc<EntryText>);
 /// One feed's files (Atom and/or RSS) and what the index shows of it.
 type RenderedFeed = (FeedKey, FeedInfo, Vec<(String, Rendered)>);
 
-/// Rendered entry contents, kept across updates, keyed by source path and file stamp.
+/// Entry texts (summary and content) of the posts in feeds, kept across updates, keyed by source
+/// path and checked against the hash of the bytes the post was parsed from.
 #[derive(Default)]
 pub struct ContentCache {
-    entries: HashMap<String, CachedContent>,
+    entries: HashMap<String, CachedText>,
 }
 
 impl ContentCache {
-    fn get(&self, site: &Site, post: &Post) -> Option<Arc<str>> {
-        let (hash, html) = self.entries.get(&post.source)?;
-        (Some(*hash) == site.hash_of(&post.source)).then(|| Arc::clone(html))
+    fn get(&self, site: &Site, post: &Post) -> Option<Arc<EntryText>> {
+        let (hash, text) = self.entries.get(&post.source)?;
+        (Some(*hash) == site.hash_of(&post.source)).then(|| Arc::clone(text))
     }
 
     /// Drops contents of posts no longer in any feed.
@@ -139,21 +140,19 @@ pub fn render(
         })
         .collect();
 
-    // Contents first, each post once, on all cores.
+    // Entry texts first, each post once, on all cores.
     let mut needed: BTreeMap<String, Arc<Post>> = BTreeMap::new();
-    if config.feeds.content == ContentMode::Full {
-        for (_, entries) in &lists {
-            for p in entries {
-                if cache.get(site, p).is_none() {
-                    needed.entry(p.source.clone()).or_insert_with(|| Arc::clone(p));
-                }
+    for (_, entries) in &lists {
+        for p in entries {
+            if cache.get(site, p).is_none() {
+                needed.entry(p.source.clone()).or_insert_with(|| Arc::clone(p));
             }
         }
     }
-    let fresh: Vec<(String, Option<CachedContent>)> = needed
+    let fresh: Vec<(String, Option<CachedText>)> = needed
         .into_par_iter()
         .map(|(source, p)| {
-            let loaded = load_content(site, config, &p);
+            let loaded = load_text(site, config, &p);
             (source, loaded)
         })
         .collect();
@@ -166,14 +165,8 @@ pub fn render(
     let rendered: Vec<RenderedFeed> = lists
         .par_iter()
         .map(|(key, entries)| {
-            let contents: Vec<Option<Arc<str>>> = entries
-                .iter()
-                .map(|p| {
-                    (config.feeds.content == ContentMode::Full)
-                        .then(|| cache.get(site, p).unwrap_or_else(|| Arc::from("")))
-                })
-                .collect();
-            let input = FeedInput { key, config, entries, contents: &contents };
+            let texts: Vec<Arc<EntryText>> = entries.iter().map(|p| cache.get(site, p).unwrap_or_default()).collect();
+            let input = FeedInput { key, config, entries, texts: &texts };
             let updated = input.updated();
             let mut files = Vec::new();
             if config.feeds.atom {
@@ -228,10 +221,10 @@ pub fn render(
     (next, changed)
 }
 
-/// A post's content for its feed entries: the file read again and rendered, if its bytes are
-/// still the ones the post was parsed from. Otherwise the file changed since, the watcher has
-/// or will report it, and the entry carries no content until then (never stale content).
-fn load_content(site: &Site, config: &Config, p: &Post) -> Option<CachedContent> {
+/// A post's entry text: the file read again, if its bytes are still the ones the post was parsed
+/// from. Otherwise the file changed since, the watcher has reported it or will, and the entry
+/// carries no text until then (never text that belongs to other metadata).
+fn load_text(site: &Site, config: &Config, p: &Post) -> Option<CachedText> {
     let path = site.path_of(&p.source)?;
     let candidate = crate::scan::Candidate { source: p.source.clone(), path: path.to_path_buf() };
     let bytes = site.tree.read(&candidate, config.feeds.max_post_bytes).ok()?;
@@ -239,8 +232,9 @@ fn load_content(site: &Site, config: &Config, p: &Post) -> Option<CachedContent>
     if Some(hash) != site.hash_of(&p.source) {
         return None;
     }
-    let body = post::body_of(&bytes)?;
-    Some((hash, Arc::from(post::content_html(p, body, config.feeds.sanitize))))
+    let with_content = config.feeds.content == ContentMode::Full;
+    let text = post::entry_text(p, &bytes, config.feeds.sanitize, with_content)?;
+    Some((hash, Arc::new(text)))
 }
 
 /// Takes each file's `modified` from the output folder, where an unchanged feed keeps its mtime

@@ -14,12 +14,16 @@ use postfeed::snapshot::{Rendered, Snapshot};
 fn served() -> &'static Served {
     static SERVED: OnceLock<Served> = OnceLock::new();
     SERVED.get_or_init(|| {
-        let config = Config::parse("[site]\nurl = \"https://news.example.com\"\n", std::path::Path::new("/")).expect("fixed config");
+        let config = Config::parse("[site]\nurl = \"https://news.example.com\"\n", std::path::Path::new("/"))
+            .expect("fixed config");
         let mut snapshot = Snapshot::default();
         let updated = chrono::DateTime::parse_from_rfc3339("2021-12-24T08:59:45+08:00").expect("fixed date");
         for path in ["feed.xml", "feed.rss", "feed/by_tag/荆州日报新闻.xml"] {
             let body = format!("<feed>{path}</feed>").into_bytes();
-            snapshot.files.insert(path.to_string(), Arc::new(Rendered::new(body, updated, "application/atom+xml; charset=utf-8")));
+            snapshot.files.insert(
+                path.to_string(),
+                Arc::new(Rendered::new(body, updated, "application/atom+xml; charset=utf-8")),
+            );
         }
         Served::new(Arc::new(snapshot), &config)
     })
@@ -35,7 +39,9 @@ fuzz_target!(|data: &[u8]| {
     let mut headers = HeaderMap::new();
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {
-            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.trim().as_bytes()), HeaderValue::from_str(value.trim())) {
+            if let (Ok(n), Ok(v)) =
+                (HeaderName::from_bytes(name.trim().as_bytes()), HeaderValue::from_str(value.trim()))
+            {
                 headers.append(n, v);
             }
         }
@@ -43,8 +49,14 @@ fuzz_target!(|data: &[u8]| {
     let response = respond(served(), &method, &uri, &headers, 300);
     let status = response.status();
     assert!(
-        [StatusCode::OK, StatusCode::NOT_MODIFIED, StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED, StatusCode::BAD_REQUEST]
-            .contains(&status),
+        [
+            StatusCode::OK,
+            StatusCode::NOT_MODIFIED,
+            StatusCode::NOT_FOUND,
+            StatusCode::METHOD_NOT_ALLOWED,
+            StatusCode::BAD_REQUEST
+        ]
+        .contains(&status),
         "{status}"
     );
     if status == StatusCode::OK && uri.path().contains("config") {

@@ -15,8 +15,11 @@ fn has_script_tag(html: &str) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let config = Config::parse("[site]\nurl = \"https://news.example.com/base\"\ntimezone = \"Asia/Shanghai\"\n", std::path::Path::new("/"))
-        .expect("fixed config");
+    let config = Config::parse(
+        "[site]\nurl = \"https://news.example.com/base\"\ntimezone = \"Asia/Shanghai\"\n",
+        std::path::Path::new("/"),
+    )
+    .expect("fixed config");
     for source in ["_posts/2021-12-24-a.md", "cat/_posts/2021-12-24-b.html"] {
         if let Ok(p) = post::parse(source, data, &config.site) {
             assert!(p.url.starts_with("https://news.example.com/base/"), "{}", p.url);

@@ -16,8 +16,8 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
     let entries: Vec<Entry> = input
         .entries
         .iter()
-        .zip(input.contents)
-        .map(|(post, content)| {
+        .zip(input.texts)
+        .map(|(post, text)| {
             let mut entry = Entry {
                 title: Text::plain(post.title.clone()),
                 id: post.id.clone(),
@@ -37,9 +37,9 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
                     .chain(&post.tags)
                     .map(|term| Category { term: term.clone(), ..Category::default() })
                     .collect(),
-                summary: post.summary.clone().map(Text::plain),
-                content: content.as_ref().map(|html| Content {
-                    value: Some(html.to_string()),
+                summary: text.summary.clone().map(Text::plain),
+                content: text.content.as_ref().map(|html| Content {
+                    value: Some(html.clone()),
                     content_type: Some("html".into()),
                     ..Content::default()
                 }),

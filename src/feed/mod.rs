@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::Config;
-use crate::post::{self, Post};
+use crate::post::{self, EntryText, Post};
 
 /// One feed: the whole site, one category, or one tag.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -115,8 +115,8 @@ pub struct FeedInput<'a> {
     pub key: &'a FeedKey,
     pub config: &'a Config,
     pub entries: &'a [Arc<Post>],
-    /// Each entry's content HTML, in the same order; `None` in excerpt mode.
-    pub contents: &'a [Option<Arc<str>>],
+    /// Each entry's summary and content, in the same order.
+    pub texts: &'a [Arc<EntryText>],
 }
 
 impl FeedInput<'_> {

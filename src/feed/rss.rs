@@ -18,8 +18,8 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
     let items: Vec<Item> = input
         .entries
         .iter()
-        .zip(input.contents)
-        .map(|(post, content)| {
+        .zip(input.texts)
+        .map(|(post, text)| {
             // `author` holds an e-mail address by the RSS spec; names go to dc:creator.
             let (author, creator) = match post.author.as_ref().and_then(|a| a.email.as_ref().map(|e| (e, &a.name))) {
                 Some((email, name)) => (Some(format!("{email} ({name})")), None),
@@ -28,7 +28,7 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
             let mut item = Item {
                 title: Some(post.title.clone()),
                 link: Some(post.url.clone()),
-                description: post.summary.clone(),
+                description: text.summary.clone(),
                 author,
                 categories: post
                     .categories
@@ -38,7 +38,7 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
                     .collect(),
                 guid: Some(guid(post)),
                 pub_date: Some(post.date.to_rfc2822()),
-                content: content.as_ref().map(|c| c.to_string()),
+                content: text.content.clone(),
                 dublin_core_ext: creator
                     .map(|c| DublinCoreExtension { creators: vec![c], ..DublinCoreExtension::default() }),
                 ..Item::default()

@@ -28,8 +28,6 @@ pub struct Post {
     pub tags: Vec<String>,
     pub published: bool,
     pub author: Option<Author>,
-    /// Plain-text summary: `description`, else `excerpt`, else the first paragraph.
-    pub summary: Option<String>,
     /// Absolute URL where Jekyll publishes the post.
     pub url: String,
     /// Absolute entry id, equal to jekyll-feed's unless front matter pins one.
@@ -144,10 +142,10 @@ pub fn parse(source: &str, bytes: &[u8], site: &SiteConfig) -> Result<Post, Post
         kind: PostErrorKind::Yaml(e.message),
     })?;
     let bare_date = front_matter::raw_value(split.yaml, "date").is_some_and(|raw| !raw.starts_with(['"', '\'']));
-    Ok(build(source, &name, &fm, bare_date, split.body, site))
+    Ok(build(source, &name, &fm, bare_date, site))
 }
 
-fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, body: &str, site: &SiteConfig) -> Post {
+fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, site: &SiteConfig) -> Post {
     let mut warnings = Vec::new();
     let text = |key: &str| fm.get(key).and_then(Field::as_text).map(str::to_string);
     let nonempty = |key: &str| text(key).filter(|s| !s.trim().is_empty());
@@ -225,13 +223,6 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, body:
         }
     };
 
-    let summary = match fm.get("description").filter(|f| !matches!(f, Field::Null)).or_else(|| fm.get("excerpt")) {
-        Some(field) => field.as_text().map(body::plain_text),
-        None => Some(body::plain_text(&body::to_html(&body::excerpt_source(body), markup))),
-    }
-    .map(|s| clean(&s))
-    .filter(|s| !s.is_empty());
-
     let image = match fm.get("image") {
         Some(Field::Map(_)) => fm.get("image").and_then(|m| m.get("path")).and_then(Field::as_text).map(str::to_string),
         Some(f) => f.as_text().map(str::to_string),
@@ -255,7 +246,6 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, body:
         tags,
         published,
         author,
-        summary,
         url,
         id,
         id_pinned,
@@ -280,6 +270,31 @@ fn parent_dir(path: &str) -> &str {
         Some(i) => &path[..i],
         None => "",
     }
+}
+
+/// What an entry shows of a post's text. Computed only for posts that are in some feed, from the
+/// file read again, so the site in memory holds no text (100,000 posts × a few KB).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EntryText {
+    /// Plain text: `description`, else `excerpt`, else the first paragraph.
+    pub summary: Option<String>,
+    /// The body as feed HTML; `None` when feeds carry summaries only.
+    pub content: Option<String>,
+}
+
+/// The entry text of `post` from its file's bytes; `None` if they no longer parse.
+pub fn entry_text(post: &Post, bytes: &[u8], sanitize: bool, with_content: bool) -> Option<EntryText> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let split = front_matter::split(text).ok()?;
+    let fm = front_matter::parse_yaml(split.yaml).ok()?;
+    let summary = match fm.get("description").filter(|f| !matches!(f, Field::Null)).or_else(|| fm.get("excerpt")) {
+        Some(field) => field.as_text().map(body::plain_text),
+        None => Some(body::plain_text(&body::to_html(&body::excerpt_source(split.body), post.markup))),
+    }
+    .map(|s| clean(&s))
+    .filter(|s| !s.is_empty());
+    let content = with_content.then(|| content_html(post, split.body, sanitize));
+    Some(EntryText { summary, content })
 }
 
 /// The body of a post's file, for rendering its content; `None` if it no longer parses.
