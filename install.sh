@@ -3,7 +3,7 @@
 #   PREFIX/bin/postfeed                      the binary (PREFIX defaults to /usr/local)
 #   /etc/systemd/system/postfeed*.{service,socket,path}
 #   /etc/postfeed/config.toml                the example config, only if there is none yet
-# then reloads systemd. It enables nothing: see systemd/README.md for the next steps.
+# then reloads systemd. It enables nothing: see "Run as a service" in README.md for the next steps.
 #
 # Usage: ./install.sh [--prefix DIR] [--destdir DIR] [--bin FILE]
 #   --prefix DIR    install the binary as DIR/bin/postfeed; the units are adjusted to match
