@@ -28,27 +28,47 @@ impl Stamp {
     }
 }
 
-/// A post's place in every feed: newest first, ties broken by URL, then by source path.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// A post's place in every feed: newest first, ties broken by URL, then by source path. It
+/// holds the post itself, so an index entry costs a pointer, not copies of its strings.
+#[derive(Debug, Clone)]
 pub struct Order {
     newest_first: Reverse<(i64, u32)>,
-    url: String,
-    source: String,
+    post: Arc<Post>,
 }
 
 impl Order {
-    fn of(post: &Post) -> Order {
+    fn of(post: &Arc<Post>) -> Order {
         let utc = post.date.with_timezone(&Utc);
-        Order {
-            newest_first: Reverse((utc.timestamp(), utc.timestamp_subsec_nanos())),
-            url: post.url.clone(),
-            source: post.source.clone(),
-        }
+        Order { newest_first: Reverse((utc.timestamp(), utc.timestamp_subsec_nanos())), post: Arc::clone(post) }
     }
 
     fn is_visible_at(&self, now: DateTime<Utc>) -> bool {
         let (secs, nanos) = self.newest_first.0;
         (secs, nanos) <= (now.timestamp(), now.timestamp_subsec_nanos())
+    }
+
+    fn sort_key(&self) -> (&Reverse<(i64, u32)>, &str, &str) {
+        (&self.newest_first, &self.post.url, &self.post.source)
+    }
+}
+
+impl PartialEq for Order {
+    fn eq(&self, other: &Self) -> bool {
+        self.sort_key() == other.sort_key()
+    }
+}
+
+impl Eq for Order {}
+
+impl PartialOrd for Order {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Order {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.sort_key().cmp(&other.sort_key())
     }
 }
 
@@ -286,7 +306,7 @@ impl Site {
         set.iter()
             .filter(|o| o.is_visible_at(now))
             .take(limit)
-            .map(|o| Arc::clone(&self.posts[&o.source].post))
+            .map(|o| Arc::clone(&o.post))
             .collect()
     }
 
@@ -307,7 +327,7 @@ impl Site {
     /// The earliest date after `now` at which a future post becomes visible.
     pub fn next_publication(&self, now: DateTime<Utc>) -> Option<DateTime<FixedOffset>> {
         let set = self.index.get(&FeedKey::Site)?;
-        set.iter().take_while(|o| !o.is_visible_at(now)).last().map(|o| self.posts[&o.source].post.date)
+        set.iter().take_while(|o| !o.is_visible_at(now)).last().map(|o| o.post.date)
     }
 
     /// Feeds with a post whose date lies in (`after`, `until`]: they change when time passes.
@@ -315,7 +335,7 @@ impl Site {
         let mut keys = BTreeSet::new();
         if let Some(set) = self.index.get(&FeedKey::Site) {
             for o in set.iter().skip_while(|o| !o.is_visible_at(until)).take_while(|o| !o.is_visible_at(after)) {
-                keys.extend(keys_of(&self.posts[&o.source].post));
+                keys.extend(keys_of(&o.post));
             }
         }
         keys

@@ -27,6 +27,7 @@ pub struct Post {
     pub categories: Vec<String>,
     pub tags: Vec<String>,
     pub published: bool,
+    /// The post's own author; `None` means the site's.
     pub author: Option<Author>,
     /// Absolute URL where Jekyll publishes the post.
     pub url: String,
@@ -187,7 +188,8 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, site:
         _ => true,
     };
 
-    let author = author(fm).or_else(|| site.author.clone().map(|name| Author { name, email: None, uri: None }));
+    // The site's author is filled in when rendering, not copied into every post.
+    let author = author(fm);
 
     let markup = Markup::from_extension(name.ext);
     let output_ext = match markup {
