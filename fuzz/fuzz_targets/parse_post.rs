@@ -21,9 +21,10 @@ fn unsafe_markup(html: &str) -> Option<String> {
             for (attr, value) in element.attrs() {
                 let compact: String =
                     value.chars().filter(|c| !c.is_ascii_whitespace() && !c.is_ascii_control()).collect();
-                if attr.to_ascii_lowercase().starts_with("on")
-                    || compact.to_ascii_lowercase().starts_with("javascript:")
-                {
+                let attr_lower = attr.to_ascii_lowercase();
+                // Event handlers are `on` and a name (`onclick`); a bare `on` runs nothing.
+                let handler = attr_lower.len() > 2 && attr_lower.starts_with("on");
+                if handler || compact.to_ascii_lowercase().starts_with("javascript:") {
                     return Some(format!("{attr}={value:?} on <{name}>"));
                 }
             }

@@ -21,9 +21,10 @@ fn unsafe_markup(html: &str) -> Option<String> {
             for (attr, value) in element.attrs() {
                 let compact: String =
                     value.chars().filter(|c| !c.is_ascii_whitespace() && !c.is_ascii_control()).collect();
-                if attr.to_ascii_lowercase().starts_with("on")
-                    || compact.to_ascii_lowercase().starts_with("javascript:")
-                {
+                let attr_lower = attr.to_ascii_lowercase();
+                // Event handlers are `on` and a name (`onclick`); a bare `on` runs nothing.
+                let handler = attr_lower.len() > 2 && attr_lower.starts_with("on");
+                if handler || compact.to_ascii_lowercase().starts_with("javascript:") {
                     return Some(format!("{attr}={value:?} on <{name}>"));
                 }
             }
@@ -69,6 +70,7 @@ fn the_check_finds_what_a_browser_would_run() {
     assert!(unsafe_markup("<a href=\" java\tscript:x()\">a</a>").is_some());
     assert!(unsafe_markup("<img src=x onerror=alert(1)>").is_some());
     assert!(unsafe_markup("engin<scripteering effort").is_none());
+    assert!(unsafe_markup("<layout: on>").is_none());
     assert!(unsafe_markup("<style+0800 the<script x>").is_none());
     assert!(unsafe_markup("&lt;script&gt;").is_none());
 }
