@@ -29,7 +29,9 @@ pub fn build(config: &Config) -> Result<Build> {
         Site::load(config).with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
     let mut cache = ContentCache::default();
     let now = Utc::now();
+    let started = std::time::Instant::now();
     let (snapshot, _) = snapshot::render(&site, config, now, &Snapshot::default(), None, &mut cache);
+    tracing::debug!("rendered {} files in {:?}", snapshot.files.len(), started.elapsed());
     Ok(Build { now, site, snapshot, cache })
 }
 
@@ -52,7 +54,9 @@ pub fn regen(config: &Config) -> Result<RegenReport> {
     for w in &warnings {
         eprintln!("warning: {w}");
     }
+    let writing = Instant::now();
     let stats = snapshot::write_folder(&config.output_dir, &built.snapshot)?;
+    tracing::debug!("written in {:?}", writing.elapsed());
     let report = RegenReport { posts_read: built.site.post_count(), skipped: built.site.problems().count(), stats };
     // A one-shot command: freeing 100,000 posts one by one would take most of a second, and the
     // process is about to end anyway.

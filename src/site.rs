@@ -114,8 +114,10 @@ pub struct Changes {
 impl Site {
     /// Scans and parses the whole tree, on all cores.
     pub fn load(config: &Config) -> std::io::Result<Site> {
+        let started = std::time::Instant::now();
         let tree = Tree::new(&config.source_dir, &config.output_dir);
         let scan = tree.scan()?;
+        tracing::debug!("scan: {} candidates in {:?}", scan.candidates.len(), started.elapsed());
         let mut site = Site {
             tree,
             max_post_bytes: config.feeds.max_post_bytes,
@@ -136,9 +138,11 @@ impl Site {
                 (c, stamp, read)
             })
             .collect();
+        tracing::debug!("read and parse: {:?}", started.elapsed());
         for (candidate, stamp, read) in parsed {
             site.store(candidate, stamp, read, &mut Changes::default());
         }
+        tracing::debug!("indexed: {:?}", started.elapsed());
         Ok(site)
     }
 
@@ -303,11 +307,7 @@ impl Site {
     /// The entries of one feed at `now`: published, not in the future, newest first, at most `limit`.
     pub fn entries(&self, key: &FeedKey, now: DateTime<Utc>, limit: usize) -> Vec<Arc<Post>> {
         let Some(set) = self.index.get(key) else { return Vec::new() };
-        set.iter()
-            .filter(|o| o.is_visible_at(now))
-            .take(limit)
-            .map(|o| Arc::clone(&o.post))
-            .collect()
+        set.iter().filter(|o| o.is_visible_at(now)).take(limit).map(|o| Arc::clone(&o.post)).collect()
     }
 
     /// Every feed that has at least one visible entry at `now`; the site feed always.
