@@ -92,11 +92,20 @@ pub fn rewrite_html(html: &str, base: &Url, sanitize: bool) -> String {
             let _ = el.set_attribute("srcset", &rewritten.join(", "));
         }
         if sanitize {
+            // Handlers, styles, and a script URL in any attribute (`xlink:href`, `formaction`,
+            // or one a reader's sanitizer may treat as a URL).
             let handlers: Vec<String> = el
                 .attributes()
                 .iter()
+                .filter(|a| {
+                    let n = a.name();
+                    n.starts_with("on")
+                        || n == "style"
+                        || n == "formaction"
+                        || n == "xmlns"
+                        || is_script_url(&a.value())
+                })
                 .map(|a| a.name())
-                .filter(|n| n.starts_with("on") || n == "style" || n == "formaction" || n == "xmlns")
                 .collect();
             for name in handlers {
                 el.remove_attribute(&name);
@@ -162,6 +171,20 @@ fn has_scheme(value: &str) -> bool {
 
 /// Browsers ignore ASCII whitespace and controls inside a scheme, so `java\tscript:` counts too.
 fn is_dangerous_url(value: &str) -> bool {
+    url_scheme(value).is_some_and(|s| matches!(s.as_str(), "javascript" | "vbscript" | "data" | "livescript"))
+}
+
+/// `javascript:` and its kind in any attribute; `data:` only counts in URL attributes, where
+/// `alt="data: 5 %"` is not at stake.
+fn is_script_url(value: &str) -> bool {
+    url_scheme(value).is_some_and(|s| matches!(s.as_str(), "javascript" | "vbscript" | "livescript"))
+}
+
+/// The scheme a browser would see, lowercased, ignoring the whitespace and controls it skips.
+fn url_scheme(value: &str) -> Option<String> {
+    if !value.contains(':') {
+        return None;
+    }
     let scheme: String = value
         .chars()
         .filter(|c| !c.is_ascii_whitespace() && !c.is_ascii_control())
@@ -169,7 +192,7 @@ fn is_dangerous_url(value: &str) -> bool {
         .take(16)
         .collect::<String>()
         .to_ascii_lowercase();
-    value.contains(':') && matches!(scheme.as_str(), "javascript" | "vbscript" | "data" | "livescript")
+    Some(scheme)
 }
 
 /// HTML to plain text: tags dropped (with the contents of `script` and `style`), entities
@@ -331,6 +354,8 @@ mod tests {
             assert!(!out.to_ascii_lowercase().contains(gone), "{gone} in {out}");
         }
         assert!(out.contains("<p>hi</p>") && out.contains("<b>bold</b>"), "{out}");
+        let odd = rewrite_html(r#"<a fill="javascript:x()" alt="data: 5">y</a>"#, &base(), true);
+        assert_eq!(odd, r#"<a alt="data: 5">y</a>"#);
         let open = rewrite_html("<p>x</p><script/src=x.js", &base(), true);
         assert_eq!(open, "<p>x</p>&lt;script/src=x.js");
         let open = rewrite_html("<b>x</b> a<<script in b<<s", &base(), true);
