@@ -31,6 +31,7 @@ use tokio::time::Instant;
 use crate::config::{Config, ServerConfig};
 use crate::feed::Format;
 use crate::post;
+use crate::post::body::escape_markup as escape;
 use crate::snapshot::{FeedInfo, Rendered, Snapshot};
 
 /// Content type of the index page at `/`.
@@ -242,25 +243,6 @@ fn opml_xml(snapshot: &Snapshot, config: &Config) -> String {
     }
     x.push_str("</body>\n</opml>\n");
     x
-}
-
-/// Escapes text for XML and HTML text and attribute values. Characters XML 1.0 forbids become
-/// U+FFFD; tabs and line breaks become references so attribute values keep them.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => _ = write!(out, "&#{};", u32::from(c)),
-            '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}' => out.push(c),
-            _ => out.push('\u{FFFD}'),
-        }
-    }
-    out
 }
 
 /// Answers one request from `served`. Pure: no I/O, no clock.

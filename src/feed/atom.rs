@@ -97,24 +97,9 @@ fn media_thumbnail(url: &str) -> BTreeMap<String, Vec<Extension>> {
     let mut attrs = BTreeMap::new();
     // atom_syndication 0.12 writes extension attributes without escaping them (unlike the rss
     // crate), so a `&` in a URL would make the feed ill-formed.
-    attrs.insert("url".to_string(), escape_attribute(url));
+    attrs.insert("url".to_string(), crate::post::body::escape_markup(url));
     let thumbnail = Extension { name: "media:thumbnail".into(), attrs, ..Extension::default() };
     let mut map = BTreeMap::new();
     map.insert("thumbnail".to_string(), vec![thumbnail]);
     map
-}
-
-fn escape_attribute(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -292,6 +292,26 @@ pub fn decode_entities(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Escapes text for XML and HTML text and attribute values. Characters XML 1.0 forbids become
+/// U+FFFD; tabs and line breaks become references so attribute values keep them.
+pub fn escape_markup(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\t' | '\n' | '\r' => _ = write!(out, "&#{};", u32::from(c)),
+            '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}' => out.push(c),
+            _ => out.push('\u{FFFD}'),
+        }
+    }
+    out
+}
+
 /// Drops what XML 1.0 forbids: control characters other than tab, LF and CR, and U+FFFE/U+FFFF.
 /// C1 controls go too: allowed by XML but never meant as text, and validators flag them.
 pub fn xml_safe(text: &str) -> Cow<'_, str> {

@@ -8,30 +8,9 @@ use postfeed::config::Config;
 use postfeed::feed::{atom, rss, FeedInput, FeedKey};
 use postfeed::post;
 
-fn unsafe_markup(html: &str) -> Option<String> {
-    let fragment = scraper::Html::parse_fragment(html);
-    for node in fragment.tree.nodes() {
-        if let Some(element) = node.value().as_element() {
-            let name = element.name();
-            if ["script", "iframe", "object", "embed", "frame", "frameset", "applet", "base", "meta", "link", "style"]
-                .contains(&name)
-            {
-                return Some(format!("<{name}> element"));
-            }
-            for (attr, value) in element.attrs() {
-                let compact: String =
-                    value.chars().filter(|c| !c.is_ascii_whitespace() && !c.is_ascii_control()).collect();
-                let attr_lower = attr.to_ascii_lowercase();
-                // Event handlers are `on` and a name (`onclick`); a bare `on` runs nothing.
-                let handler = attr_lower.len() > 2 && attr_lower.starts_with("on");
-                if handler || compact.to_ascii_lowercase().starts_with("javascript:") {
-                    return Some(format!("{attr}={value:?} on <{name}>"));
-                }
-            }
-        }
-    }
-    None
-}
+#[path = "../common/markup.rs"]
+mod markup;
+use markup::unsafe_markup;
 
 #[test]
 fn every_saved_fuzz_input_is_handled() {
