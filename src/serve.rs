@@ -226,7 +226,7 @@ impl State {
         });
         self.rendered_at = now;
         for source in paths.iter().map(|p| crate::post::source_name(&self.site.tree.root, p)) {
-            if let Some(problem) = self.site.problems().find(|p| p.path.to_string_lossy() == source) {
+            if let Some(problem) = self.site.problem(&source) {
                 warn!("skipped {problem}");
             }
         }

@@ -365,6 +365,11 @@ impl Site {
         self.problems.values()
     }
 
+    /// Why the file at `source` is not in the feeds, if it is not.
+    pub fn problem(&self, source: &str) -> Option<&PostError> {
+        self.problems.get(source)
+    }
+
     /// Every category and tag name, for reporting path collisions.
     pub fn taxonomy_names(&self) -> impl Iterator<Item = &FeedKey> {
         self.index.keys()
