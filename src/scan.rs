@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
@@ -144,7 +145,16 @@ impl Tree {
                 return Err(fail(PostErrorKind::LinkOutside(target.display().to_string())));
             }
         }
-        let mut file = fs::File::open(&candidate.path).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
+        // A FIFO or device named like a post must not block or be read: check the type first, and
+        // open without blocking in case it is swapped in between.
+        if !fs::metadata(&candidate.path).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?.is_file() {
+            return Err(fail(PostErrorKind::NotAFile));
+        }
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&candidate.path)
+            .map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
         let meta = file.metadata().map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
         if !meta.is_file() {
             return Err(fail(PostErrorKind::NotAFile));

@@ -246,12 +246,25 @@ fn an_unreadable_file_is_reported() {
     let probe = tempfile::NamedTempFile::new().unwrap();
     fs::set_permissions(probe.path(), fs::Permissions::from_mode(0o000)).unwrap();
     if fs::read(probe.path()).is_ok() {
-        eprintln!("SKIPPED an_unreadable_file_is_reported: this process can read a chmod 000 file (running as root?)");
+        // Root reads a chmod 000 file; a link whose target is gone cannot be read by anyone.
+        eprintln!("an_unreadable_file_is_reported: running as root, using a dangling symlink instead of chmod 000");
+        assert_skipped_without_trace(source, "cannot read", Line::None, |ws| {
+            std::os::unix::fs::symlink(ws.site().join("_posts/gone.md"), ws.site().join(source)).unwrap();
+        });
         return;
     }
     assert_skipped_without_trace(source, "cannot read", Line::None, |ws| {
         let path = ws.write(source, post("title: Secret\ndate: 2021-03-10", "Body."));
         fs::set_permissions(path, fs::Permissions::from_mode(0o000)).unwrap();
+    });
+}
+
+#[test]
+fn a_fifo_named_like_a_post_is_reported_without_blocking() {
+    let source = "_posts/2021-03-10-pipe.md";
+    assert_skipped_without_trace(source, "not a regular file", Line::None, |ws| {
+        let status = std::process::Command::new("mkfifo").arg(ws.site().join(source)).status().unwrap();
+        assert!(status.success(), "mkfifo failed");
     });
 }
 
