@@ -42,3 +42,12 @@ mod journal {
         }
     }
 }
+
+/// Resident and peak memory of this process (`VmRSS`, `VmHWM`), for debug logs of build phases.
+pub fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).unwrap_or_else(|| "?".into())
+    };
+    format!("rss {}, peak {}", field("VmRSS:"), field("VmHWM:"))
+}

@@ -12,6 +12,7 @@ use postfeed::config::Config;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    no_huge_pages();
     let cli = Cli::parse();
     postfeed::logging::init();
     match run(cli.command) {
@@ -20,6 +21,16 @@ fn main() -> ExitCode {
             eprintln!("postfeed: error: {error:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// mimalloc asks for transparent huge pages; the kernel then zeroes 2 MiB for each first touch,
+/// which at 100,000 posts cost a fifth of the run and 90 MB of memory that small heaps never fill
+/// (BENCHMARKS.md). Best effort: a kernel without the option keeps its default.
+fn no_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }
 

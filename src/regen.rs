@@ -31,7 +31,15 @@ pub fn build(config: &Config) -> Result<Build> {
     let now = Utc::now();
     let started = std::time::Instant::now();
     let (snapshot, _) = snapshot::render(&site, config, now, &Snapshot::default(), None, &mut cache);
-    tracing::debug!("rendered {} files in {:?}", snapshot.files.len(), started.elapsed());
+    tracing::debug!(
+        "rendered {} files, {} bytes, from {} entry texts of {} bytes, in {:?} ({})",
+        snapshot.files.len(),
+        snapshot.files.values().map(|f| f.bytes.len()).sum::<usize>(),
+        cache.len(),
+        cache.bytes(),
+        started.elapsed(),
+        crate::logging::memory()
+    );
     Ok(Build { now, site, snapshot, cache })
 }
 
@@ -56,7 +64,7 @@ pub fn regen(config: &Config) -> Result<RegenReport> {
     }
     let writing = Instant::now();
     let stats = snapshot::write_folder(&config.output_dir, &built.snapshot)?;
-    tracing::debug!("written in {:?}", writing.elapsed());
+    tracing::debug!("written in {:?} ({})", writing.elapsed(), crate::logging::memory());
     let report = RegenReport { posts_read: built.site.post_count(), skipped: built.site.problems().count(), stats };
     // A one-shot command: freeing 100,000 posts one by one would take most of a second, and the
     // process is about to end anyway.

@@ -4,6 +4,7 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use walkdir::WalkDir;
 
@@ -15,6 +16,33 @@ pub struct Candidate {
     /// Relative to the source root, `/`-separated.
     pub source: String,
     pub path: PathBuf,
+}
+
+/// What tells a file's version apart without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub len: u64,
+    pub modified: Option<SystemTime>,
+}
+
+impl Stamp {
+    /// The stamp of the file at `path` (following a symbolic link), if it exists.
+    pub fn of(path: &Path) -> Option<Stamp> {
+        fs::metadata(path).ok().map(|meta| Stamp::from_metadata(&meta))
+    }
+
+    fn from_metadata(meta: &fs::Metadata) -> Stamp {
+        Stamp { len: meta.len(), modified: meta.modified().ok() }
+    }
+}
+
+/// A post file's bytes and what was learnt opening it.
+#[derive(Debug)]
+pub struct FileRead {
+    pub bytes: Vec<u8>,
+    pub stamp: Stamp,
+    /// The candidate is a symbolic link (to a file inside the root).
+    pub is_link: bool,
 }
 
 /// The files a full scan found, and what it skipped that `check` should mention.
@@ -134,44 +162,52 @@ impl Tree {
     }
 
     /// Reads a candidate: regular files only, at most `limit` bytes, and a symbolic link only when
-    /// it resolves inside the source root.
-    pub fn read(&self, candidate: &Candidate, limit: u64) -> Result<Vec<u8>, PostError> {
+    /// it resolves inside the source root. Costs an `lstat`, `open`, `fstat`, one `read` and
+    /// `close` for a plain file: at 100,000 posts every extra system call is a tenth of a second.
+    pub fn read(&self, candidate: &Candidate, limit: u64) -> Result<FileRead, PostError> {
         let fail = |kind| PostError::new(candidate.source.clone(), kind);
-        let meta = fs::symlink_metadata(&candidate.path).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
-        if meta.file_type().is_symlink() {
-            let target =
-                fs::canonicalize(&candidate.path).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
+        let unreadable = |e: std::io::Error| fail(PostErrorKind::Unreadable(e.to_string()));
+        let meta = fs::symlink_metadata(&candidate.path).map_err(unreadable)?;
+        let is_link = meta.file_type().is_symlink();
+        if is_link {
+            let target = fs::canonicalize(&candidate.path).map_err(unreadable)?;
             if !target.starts_with(&self.root) {
                 return Err(fail(PostErrorKind::LinkOutside(target.display().to_string())));
             }
-        }
-        // A FIFO or device named like a post must not block or be read: check the type first, and
-        // open without blocking in case it is swapped in between.
-        if !fs::metadata(&candidate.path).map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?.is_file() {
+            if !fs::metadata(&target).map_err(unreadable)?.is_file() {
+                return Err(fail(PostErrorKind::NotAFile));
+            }
+        } else if !meta.is_file() {
+            // A FIFO or device named like a post is never opened.
             return Err(fail(PostErrorKind::NotAFile));
         }
+        // Without blocking, in case a FIFO is swapped in since the check above.
         let mut file = fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
             .open(&candidate.path)
-            .map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
-        let meta = file.metadata().map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
+            .map_err(unreadable)?;
+        let meta = file.metadata().map_err(unreadable)?;
         if !meta.is_file() {
             return Err(fail(PostErrorKind::NotAFile));
         }
         if meta.len() > limit {
             return Err(fail(PostErrorKind::TooLarge { size: meta.len(), limit }));
         }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        // The file may grow while it is read: never take more than the limit.
-        file.by_ref()
-            .take(limit + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| fail(PostErrorKind::Unreadable(e.to_string())))?;
-        if bytes.len() as u64 > limit {
-            return Err(fail(PostErrorKind::TooLarge { size: bytes.len() as u64, limit }));
+        // Exactly the length `fstat` gave, so one `read` suffices. A file that grows meanwhile
+        // is cut at that length; its new stamp makes the watcher's event read it again.
+        let mut bytes = vec![0; meta.len() as usize];
+        let mut filled = 0;
+        while filled < bytes.len() {
+            match file.read(&mut bytes[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(unreadable(e)),
+            }
         }
-        Ok(bytes)
+        bytes.truncate(filled);
+        Ok(FileRead { bytes, stamp: Stamp::from_metadata(&meta), is_link })
     }
 
     /// The candidate for a path under the root, if its name could be a post file. Names that

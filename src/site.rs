@@ -4,7 +4,6 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use rayon::prelude::*;
@@ -12,21 +11,7 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::feed::FeedKey;
 use crate::post::{self, Post, PostError};
-use crate::scan::{Candidate, Tree};
-
-/// What tells a file's version apart without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    pub len: u64,
-    pub modified: Option<SystemTime>,
-}
-
-impl Stamp {
-    fn of(path: &Path) -> Option<Stamp> {
-        let meta = std::fs::metadata(path).ok()?;
-        Some(Stamp { len: meta.len(), modified: meta.modified().ok() })
-    }
-}
+use crate::scan::{Candidate, Stamp, Tree};
 
 /// A post's place in every feed: newest first, ties broken by URL, then by source path. It
 /// holds the post itself, so an index entry costs a pointer, not copies of its strings.
@@ -117,7 +102,12 @@ impl Site {
         let started = std::time::Instant::now();
         let tree = Tree::new(&config.source_dir, &config.output_dir);
         let scan = tree.scan()?;
-        tracing::debug!("scan: {} candidates in {:?}", scan.candidates.len(), started.elapsed());
+        tracing::debug!(
+            "scan: {} candidates in {:?} ({})",
+            scan.candidates.len(),
+            started.elapsed(),
+            crate::logging::memory()
+        );
         let mut site = Site {
             tree,
             max_post_bytes: config.feeds.max_post_bytes,
@@ -129,20 +119,19 @@ impl Site {
         for problem in scan.problems {
             site.problems.insert(problem.path.to_string_lossy().into_owned(), problem);
         }
-        let parsed: Vec<(Candidate, Option<Stamp>, Read)> = scan
+        let parsed: Vec<(Candidate, Read)> = scan
             .candidates
             .into_par_iter()
             .map(|c| {
-                let stamp = Stamp::of(&c.path);
                 let read = read_and_parse(&site.tree, &c, site.max_post_bytes, config);
-                (c, stamp, read)
+                (c, read)
             })
             .collect();
-        tracing::debug!("read and parse: {:?}", started.elapsed());
-        for (candidate, stamp, read) in parsed {
-            site.store(candidate, stamp, read, &mut Changes::default());
+        tracing::debug!("read and parse: {:?} ({})", started.elapsed(), crate::logging::memory());
+        for (candidate, read) in parsed {
+            site.store(candidate, read, &mut Changes::default());
         }
-        tracing::debug!("indexed: {:?}", started.elapsed());
+        tracing::debug!("indexed: {:?} ({})", started.elapsed(), crate::logging::memory());
         Ok(site)
     }
 
@@ -217,7 +206,7 @@ impl Site {
             }
         }
         let work: Vec<(Candidate, bool)> = candidates.into_values().collect();
-        let results: Vec<(Candidate, Option<Stamp>, Option<Read>)> = work
+        let results: Vec<(Candidate, Option<Read>)> = work
             .into_par_iter()
             .map(|(c, force)| {
                 let stamp = Stamp::of(&c.path);
@@ -228,10 +217,10 @@ impl Site {
                     }
                     Some(_) => Some(read_and_parse(&self.tree, &c, self.max_post_bytes, config)),
                 };
-                (c, stamp, read)
+                (c, read)
             })
             .collect();
-        for (candidate, stamp, read) in results {
+        for (candidate, read) in results {
             match read {
                 None => {
                     self.problems.remove(&candidate.source);
@@ -241,27 +230,29 @@ impl Site {
                     }
                 }
                 Some(Read::Unchanged) => {}
-                Some(Read::Parsed(_, hash)) if self.posts.get(&candidate.source).is_some_and(|l| l.hash == hash) => {
+                Some(Read::Parsed { hash, stamp, .. })
+                    if self.posts.get(&candidate.source).is_some_and(|l| l.hash == hash) =>
+                {
                     if let Some(loaded) = self.posts.get_mut(&candidate.source) {
-                        loaded.stamp = stamp;
+                        loaded.stamp = Some(stamp);
                     }
                 }
                 Some(read) => {
                     changes.files_read += 1;
-                    self.store(candidate, stamp, read, &mut changes);
+                    self.store(candidate, read, &mut changes);
                 }
             }
         }
         changes
     }
 
-    fn store(&mut self, candidate: Candidate, stamp: Option<Stamp>, read: Read, changes: &mut Changes) {
+    fn store(&mut self, candidate: Candidate, read: Read, changes: &mut Changes) {
         if let Some(old) = self.remove(&candidate.source) {
             changes.feeds.extend(keys_of(&old));
         }
         self.problems.remove(&candidate.source);
         match read {
-            Read::Parsed(post, hash) => {
+            Read::Parsed { post, hash, stamp, is_link } => {
                 let post: Arc<Post> = Arc::from(post);
                 if post.published {
                     let order = Order::of(&post);
@@ -270,12 +261,12 @@ impl Site {
                         self.index.entry(key).or_default().insert(order.clone());
                     }
                 }
-                if std::fs::symlink_metadata(&candidate.path).is_ok_and(|m| m.file_type().is_symlink()) {
+                if is_link {
                     if let Ok(target) = std::fs::canonicalize(&candidate.path) {
                         self.links.entry(target).or_default().insert(candidate.source.clone());
                     }
                 }
-                self.posts.insert(candidate.source, Loaded { post, stamp, hash, path: candidate.path });
+                self.posts.insert(candidate.source, Loaded { post, stamp: Some(stamp), hash, path: candidate.path });
             }
             Read::Failed(error) => {
                 self.problems.insert(candidate.source, error);
@@ -378,7 +369,13 @@ impl Site {
 
 /// A file read for the site.
 enum Read {
-    Parsed(Box<Post>, u64),
+    /// `hash` is the bytes' [`content_hash`]; `stamp` and `is_link` come from opening the file.
+    Parsed {
+        post: Box<Post>,
+        hash: u64,
+        stamp: Stamp,
+        is_link: bool,
+    },
     Failed(PostError),
     /// Same stamp as last time: not read.
     Unchanged,
@@ -386,10 +383,10 @@ enum Read {
 
 fn read_and_parse(tree: &Tree, candidate: &Candidate, limit: u64, config: &Config) -> Read {
     match tree.read(candidate, limit) {
-        Ok(bytes) => {
-            let hash = content_hash(&bytes);
-            match post::parse(&candidate.source, &bytes, &config.site) {
-                Ok(post) => Read::Parsed(Box::new(post), hash),
+        Ok(file) => {
+            let hash = content_hash(&file.bytes);
+            match post::parse(&candidate.source, &file.bytes, &config.site) {
+                Ok(post) => Read::Parsed { post: Box::new(post), hash, stamp: file.stamp, is_link: file.is_link },
                 Err(e) => Read::Failed(e),
             }
         }

@@ -110,6 +110,19 @@ impl ContentCache {
         (Some(*hash) == site.hash_of(&post.source)).then(|| Arc::clone(text))
     }
 
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes of text held, for debug logs.
+    pub fn bytes(&self) -> usize {
+        self.entries.values().flat_map(|(_, t)| [&t.summary, &t.content]).flatten().map(String::len).sum()
+    }
+
     /// Drops contents of posts no longer in any feed.
     fn retain(&mut self, keep: &BTreeSet<String>) {
         self.entries.retain(|k, _| keep.contains(k));
@@ -227,7 +240,7 @@ pub fn render(
 fn load_text(site: &Site, config: &Config, p: &Post) -> Option<CachedText> {
     let path = site.path_of(&p.source)?;
     let candidate = crate::scan::Candidate { source: p.source.clone(), path: path.to_path_buf() };
-    let bytes = site.tree.read(&candidate, config.feeds.max_post_bytes).ok()?;
+    let bytes = site.tree.read(&candidate, config.feeds.max_post_bytes).ok()?.bytes;
     let hash = crate::site::content_hash(&bytes);
     if Some(hash) != site.hash_of(&p.source) {
         return None;

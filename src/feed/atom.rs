@@ -77,10 +77,12 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
         namespaces,
         ..Feed::default()
     };
-    let mut bytes = Vec::with_capacity(4096 + input.entries.len() * 4096);
+    let mut bytes = Vec::with_capacity(input.size_hint());
     feed.write_with_config(&mut bytes, WriteConfig { write_document_declaration: true, indent_size: None })
         .expect("writing to memory cannot fail");
     bytes.push(b'\n');
+    // Kept for as long as the feed is served: no spare capacity.
+    bytes.shrink_to_fit();
     bytes
 }
 

@@ -128,6 +128,17 @@ impl FeedInput<'_> {
         post::absolute(&self.config.site, &post::encode_path(&format!("/{}", self.key.path(format))))
     }
 
+    /// About how many bytes the feed will take: its texts, escaped, plus each entry's metadata.
+    /// Sizing the buffer once avoids a doubling that would leave a third of it unused.
+    pub fn size_hint(&self) -> usize {
+        let texts: usize = self
+            .texts
+            .iter()
+            .map(|t| t.summary.as_ref().map_or(0, String::len) + t.content.as_ref().map_or(0, String::len))
+            .sum();
+        2048 + texts + texts / 4 + self.entries.len() * 1024
+    }
+
     /// The newest entry's `updated`; the epoch for an empty feed, never the clock.
     pub fn updated(&self) -> DateTime<FixedOffset> {
         self.entries.iter().map(|p| p.updated.max(p.date)).max().unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())

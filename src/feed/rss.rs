@@ -73,9 +73,11 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
         namespaces,
         ..Channel::default()
     };
-    let mut bytes = Vec::with_capacity(4096 + input.entries.len() * 4096);
+    let mut bytes = Vec::with_capacity(input.size_hint());
     channel.write_to(&mut bytes).expect("writing to memory cannot fail");
     bytes.push(b'\n');
+    // Kept for as long as the feed is served: no spare capacity.
+    bytes.shrink_to_fit();
     bytes
 }
 

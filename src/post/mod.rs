@@ -97,6 +97,12 @@ impl PostError {
     }
 }
 
+/// The bytes as text, or the offset of the first byte that is not UTF-8. The SIMD check is
+/// several times faster than `std`'s on CJK text, where every character takes the slow path.
+fn utf8(bytes: &[u8]) -> Result<&str, usize> {
+    simdutf8::basic::from_utf8(bytes).map_err(|_| std::str::from_utf8(bytes).err().map_or(0, |e| e.valid_up_to()))
+}
+
 /// The parts of a post's file name: `2021-12-24-slug.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostName<'a> {
@@ -130,7 +136,7 @@ pub fn parse(source: &str, bytes: &[u8], site: &SiteConfig) -> Result<Post, Post
     if bytes.contains(&0) {
         return Err(fail(PostErrorKind::Binary));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| fail(PostErrorKind::NotUtf8(e.valid_up_to())))?;
+    let text = utf8(bytes).map_err(|offset| fail(PostErrorKind::NotUtf8(offset)))?;
     let split = front_matter::split(text).map_err(|e| {
         fail(match e {
             SplitError::NoFrontMatter => PostErrorKind::NoFrontMatter,
@@ -286,7 +292,7 @@ pub struct EntryText {
 
 /// The entry text of `post` from its file's bytes; `None` if they no longer parse.
 pub fn entry_text(post: &Post, bytes: &[u8], sanitize: bool, with_content: bool) -> Option<EntryText> {
-    let text = std::str::from_utf8(bytes).ok()?;
+    let text = utf8(bytes).ok()?;
     let split = front_matter::split(text).ok()?;
     let fm = front_matter::parse_yaml(split.yaml).ok()?;
     let summary = match fm.get("description").filter(|f| !matches!(f, Field::Null)).or_else(|| fm.get("excerpt")) {
@@ -301,7 +307,7 @@ pub fn entry_text(post: &Post, bytes: &[u8], sanitize: bool, with_content: bool)
 
 /// The body of a post's file, for rendering its content; `None` if it no longer parses.
 pub fn body_of(bytes: &[u8]) -> Option<&str> {
-    let text = std::str::from_utf8(bytes).ok()?;
+    let text = utf8(bytes).ok()?;
     front_matter::split(text).ok().map(|s| s.body)
 }
 
