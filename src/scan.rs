@@ -11,11 +11,20 @@ use walkdir::WalkDir;
 use crate::post::{self, PostError, PostErrorKind};
 
 /// A file inside some `_posts` folder that may be a post.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     /// Relative to the source root, `/`-separated.
     pub source: String,
     pub path: PathBuf,
+    /// The type of the entry itself (a link is a link), when the folder listing told it: saves
+    /// an `lstat` per post on a full scan.
+    pub file_type: Option<fs::FileType>,
+}
+
+impl Candidate {
+    pub fn new(source: String, path: PathBuf) -> Candidate {
+        Candidate { source, path, file_type: None }
+    }
 }
 
 /// What tells a file's version apart without reading it.
@@ -77,7 +86,8 @@ impl Tree {
     pub fn scan_under(&self, start: &Path) -> std::io::Result<Scan> {
         fs::read_dir(start)?;
         let mut scan = Scan::default();
-        let walker = WalkDir::new(start).follow_links(false).sort_by_file_name().into_iter();
+        // Unsorted: the site keeps posts in sorted maps, so the walk's order never shows.
+        let walker = WalkDir::new(start).follow_links(false).into_iter();
         let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_type().is_dir() || self.enter_dir(e.path()));
         for entry in walker {
             let entry = match entry {
@@ -108,7 +118,8 @@ impl Tree {
                 scan.problems.push(PostError::new(source, PostErrorKind::UndatedName));
                 continue;
             }
-            scan.candidates.push(Candidate { source, path: entry.path().to_path_buf() });
+            let file_type = Some(entry.file_type());
+            scan.candidates.push(Candidate { source, path: entry.into_path(), file_type });
         }
         Ok(scan)
     }
@@ -127,10 +138,7 @@ impl Tree {
     /// Whether `path` lies inside a `_posts` folder (at any depth) below the root.
     pub fn in_posts(&self, path: &Path) -> bool {
         match path.strip_prefix(&self.root) {
-            Ok(rel) => {
-                let comps: Vec<_> = rel.components().collect();
-                comps.len() > 1 && comps[..comps.len() - 1].iter().any(|c| c.as_os_str() == "_posts")
-            }
+            Ok(rel) => rel.parent().is_some_and(|folders| folders.components().any(|c| c.as_os_str() == "_posts")),
             Err(_) => false,
         }
     }
@@ -167,26 +175,38 @@ impl Tree {
     pub fn read(&self, candidate: &Candidate, limit: u64) -> Result<FileRead, PostError> {
         let fail = |kind| PostError::new(candidate.source.clone(), kind);
         let unreadable = |e: std::io::Error| fail(PostErrorKind::Unreadable(e.to_string()));
-        let meta = fs::symlink_metadata(&candidate.path).map_err(unreadable)?;
-        let is_link = meta.file_type().is_symlink();
+        let file_type = match candidate.file_type {
+            Some(known) => known,
+            None => fs::symlink_metadata(&candidate.path).map_err(unreadable)?.file_type(),
+        };
+        let is_link = file_type.is_symlink();
+        // What is opened: the file itself, or the link's target resolved once and checked.
+        let mut open_path = candidate.path.as_path();
+        let target;
         if is_link {
-            let target = fs::canonicalize(&candidate.path).map_err(unreadable)?;
+            target = fs::canonicalize(&candidate.path).map_err(unreadable)?;
             if !target.starts_with(&self.root) {
                 return Err(fail(PostErrorKind::LinkOutside(target.display().to_string())));
             }
             if !fs::metadata(&target).map_err(unreadable)?.is_file() {
                 return Err(fail(PostErrorKind::NotAFile));
             }
-        } else if !meta.is_file() {
+            open_path = &target;
+        } else if !file_type.is_file() {
             // A FIFO or device named like a post is never opened.
             return Err(fail(PostErrorKind::NotAFile));
         }
-        // Without blocking, in case a FIFO is swapped in since the check above.
-        let mut file = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&candidate.path)
-            .map_err(unreadable)?;
+        // Without blocking, in case a FIFO is swapped in since the check above; and without
+        // following a link that appeared since (it could point anywhere).
+        let flags = libc::O_NONBLOCK | libc::O_NOFOLLOW;
+        let mut file = match fs::OpenOptions::new().read(true).custom_flags(flags).open(open_path) {
+            Ok(file) => file,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) && candidate.file_type.is_some() => {
+                // Replaced by a link since the folder was listed: look again.
+                return self.read(&Candidate::new(candidate.source.clone(), candidate.path.clone()), limit);
+            }
+            Err(e) => return Err(unreadable(e)),
+        };
         let meta = file.metadata().map_err(unreadable)?;
         if !meta.is_file() {
             return Err(fail(PostErrorKind::NotAFile));
@@ -216,7 +236,7 @@ impl Tree {
         if !self.in_posts(path) || ignored_name(path.file_name()?.to_str()?) || self.through_link(path) {
             return None;
         }
-        Some(Candidate { source: post::source_name(&self.root, path), path: path.to_path_buf() })
+        Some(Candidate::new(post::source_name(&self.root, path), path.to_path_buf()))
     }
 }
 
@@ -224,4 +244,51 @@ impl Tree {
 /// swap, backup and lock files (`.x.swp`, `x~`, `#x#`, `.#x`).
 pub fn ignored_name(name: &str) -> bool {
     name.starts_with(['.', '_', '#', '~']) || name.ends_with('~')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree_with_post(text: &str) -> (tempfile::TempDir, Tree, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let posts = dir.path().join("site/_posts");
+        fs::create_dir_all(&posts).unwrap();
+        let path = posts.join("2024-01-01-a.md");
+        fs::write(&path, text).unwrap();
+        let tree = Tree::new(&dir.path().join("site"), &dir.path().join("out"));
+        (dir, tree, path)
+    }
+
+    #[test]
+    fn reads_the_bytes_with_the_stamp_of_the_opened_file() {
+        let (_dir, tree, _) = tree_with_post("---\ntitle: a\n---\nbody\n");
+        let scan = tree.scan().unwrap();
+        assert_eq!(scan.candidates.len(), 1);
+        assert!(scan.candidates[0].file_type.is_some_and(|t| t.is_file()));
+        let read = tree.read(&scan.candidates[0], 1024).unwrap();
+        assert_eq!(read.bytes, b"---\ntitle: a\n---\nbody\n");
+        assert_eq!(Some(read.stamp), Stamp::of(&scan.candidates[0].path));
+        assert!(!read.is_link);
+    }
+
+    #[test]
+    fn a_file_swapped_for_an_outside_link_after_the_scan_is_not_read() {
+        let (dir, tree, path) = tree_with_post("---\ntitle: a\n---\n");
+        let scan = tree.scan().unwrap();
+        let secret = dir.path().join("secret.md");
+        fs::write(&secret, "---\ntitle: secret\n---\n").unwrap();
+        fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&secret, &path).unwrap();
+        let err = tree.read(&scan.candidates[0], 1024).unwrap_err();
+        assert!(matches!(err.kind, PostErrorKind::LinkOutside(_)), "{err}");
+    }
+
+    #[test]
+    fn reads_at_most_the_limit() {
+        let (_dir, tree, _) = tree_with_post(&"x".repeat(100));
+        let scan = tree.scan().unwrap();
+        let err = tree.read(&scan.candidates[0], 99).unwrap_err();
+        assert_eq!(err.kind, PostErrorKind::TooLarge { size: 100, limit: 99 });
+    }
 }

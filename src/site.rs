@@ -149,7 +149,7 @@ impl Site {
             }
             for source in self.links.get(path).into_iter().flatten() {
                 if let Some(loaded) = self.posts.get(source) {
-                    let candidate = Candidate { source: source.clone(), path: loaded.path.clone() };
+                    let candidate = Candidate::new(source.clone(), loaded.path.clone());
                     candidates.insert(source.clone(), (candidate, true));
                 }
             }
@@ -162,7 +162,7 @@ impl Site {
             let in_range = |s: &String| is_root || s.starts_with(&prefix);
             for (source, loaded) in self.posts.range(start.clone()..).take_while(|(s, _)| in_range(s)) {
                 if below(source) {
-                    let candidate = Candidate { source: source.clone(), path: loaded.path.clone() };
+                    let candidate = Candidate::new(source.clone(), loaded.path.clone());
                     candidates.insert(source.clone(), (candidate, false));
                 }
             }
@@ -177,7 +177,7 @@ impl Site {
             for source in known_problems {
                 let path = self.tree.root.join(&source);
                 self.problems.remove(&source);
-                candidates.insert(source.clone(), (Candidate { source, path }, true));
+                candidates.insert(source.clone(), (Candidate::new(source, path), true));
             }
             match std::fs::symlink_metadata(path) {
                 Ok(_) if self.tree.through_link(path) => {}

@@ -239,7 +239,7 @@ pub fn render(
 /// carries no text until then (never text that belongs to other metadata).
 fn load_text(site: &Site, config: &Config, p: &Post) -> Option<CachedText> {
     let path = site.path_of(&p.source)?;
-    let candidate = crate::scan::Candidate { source: p.source.clone(), path: path.to_path_buf() };
+    let candidate = crate::scan::Candidate::new(p.source.clone(), path.to_path_buf());
     let bytes = site.tree.read(&candidate, config.feeds.max_post_bytes).ok()?.bytes;
     let hash = crate::site::content_hash(&bytes);
     if Some(hash) != site.hash_of(&p.source) {

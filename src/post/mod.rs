@@ -449,7 +449,14 @@ pub fn encode_path(path: &str) -> String {
 /// Paths inside the source tree are reported relative to it, `/`-separated.
 pub fn source_name(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    let mut name = String::with_capacity(rel.as_os_str().len());
+    for (i, c) in rel.components().enumerate() {
+        if i > 0 {
+            name.push('/');
+        }
+        name.push_str(&c.as_os_str().to_string_lossy());
+    }
+    name
 }
 
 #[cfg(test)]
