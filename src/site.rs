@@ -128,9 +128,26 @@ impl Site {
             })
             .collect();
         tracing::debug!("read and parse: {:?} ({})", started.elapsed(), crate::logging::memory());
+        let mut posts = Vec::with_capacity(parsed.len());
         for (candidate, read) in parsed {
-            site.store(candidate, read, &mut Changes::default());
+            match read {
+                Read::Parsed { post, hash, stamp, is_link } => {
+                    if is_link {
+                        site.note_link(&candidate);
+                    }
+                    let loaded = Loaded { post: Arc::from(post), stamp: Some(stamp), hash, path: candidate.path };
+                    posts.push((candidate.source, loaded));
+                }
+                Read::Failed(error) => {
+                    site.problems.insert(candidate.source, error);
+                }
+                Read::Unchanged => {}
+            }
         }
+        site.index = bulk_index(posts.iter().map(|(_, loaded)| &loaded.post));
+        // Sorted first on all cores, so the map is built in one pass.
+        posts.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        site.posts = posts.into_iter().collect();
         tracing::debug!("indexed: {:?} ({})", started.elapsed(), crate::logging::memory());
         Ok(site)
     }
@@ -262,9 +279,7 @@ impl Site {
                     }
                 }
                 if is_link {
-                    if let Ok(target) = std::fs::canonicalize(&candidate.path) {
-                        self.links.entry(target).or_default().insert(candidate.source.clone());
-                    }
+                    self.note_link(&candidate);
                 }
                 self.posts.insert(candidate.source, Loaded { post, stamp: Some(stamp), hash, path: candidate.path });
             }
@@ -272,6 +287,13 @@ impl Site {
                 self.problems.insert(candidate.source, error);
             }
             Read::Unchanged => {}
+        }
+    }
+
+    /// Remembers which file a linked post points at, so an edit of the target reaches it.
+    fn note_link(&mut self, candidate: &Candidate) {
+        if let Ok(target) = std::fs::canonicalize(&candidate.path) {
+            self.links.entry(target).or_default().insert(candidate.source.clone());
         }
     }
 
@@ -392,6 +414,35 @@ fn read_and_parse(tree: &Tree, candidate: &Candidate, limit: u64, config: &Confi
         }
         Err(e) => Read::Failed(e),
     }
+}
+
+/// The index of a whole site at once: each feed's entries gathered, then sorted on all cores,
+/// instead of 100,000 inserts into ordered sets one post at a time.
+fn bulk_index<'a>(posts: impl Iterator<Item = &'a Arc<Post>>) -> BTreeMap<FeedKey, BTreeSet<Order>> {
+    let mut site = Vec::new();
+    let mut categories: HashMap<&str, Vec<Order>> = HashMap::new();
+    let mut tags: HashMap<&str, Vec<Order>> = HashMap::new();
+    for post in posts.filter(|p| p.published) {
+        let order = Order::of(post);
+        for category in &post.categories {
+            categories.entry(category).or_default().push(order.clone());
+        }
+        for tag in &post.tags {
+            tags.entry(tag).or_default().push(order.clone());
+        }
+        site.push(order);
+    }
+    let mut lists: Vec<(FeedKey, Vec<Order>)> = Vec::with_capacity(1 + categories.len() + tags.len());
+    lists.push((FeedKey::Site, site));
+    lists.extend(categories.into_iter().map(|(name, list)| (FeedKey::Category(name.to_string()), list)));
+    lists.extend(tags.into_iter().map(|(name, list)| (FeedKey::Tag(name.to_string()), list)));
+    lists
+        .into_par_iter()
+        .map(|(key, mut list)| {
+            list.par_sort_unstable();
+            (key, list.into_iter().collect::<BTreeSet<Order>>())
+        })
+        .collect()
 }
 
 /// The feeds a post belongs to.
