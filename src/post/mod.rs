@@ -153,7 +153,11 @@ pub fn parse(source: &str, bytes: &[u8], site: &SiteConfig) -> Result<Post, Post
 }
 
 fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, site: &SiteConfig) -> Post {
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = fm
+        .repeated
+        .iter()
+        .map(|key| format!("front matter sets {key:?} more than once; the last value is used"))
+        .collect();
     let text = |key: &str| fm.get(key).and_then(Field::as_text).map(str::to_string);
     let nonempty = |key: &str| text(key).filter(|s| !s.trim().is_empty());
 

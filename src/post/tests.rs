@@ -176,3 +176,14 @@ fn bad_files_are_typed_errors_with_lines() {
     assert_eq!(e.line, Some(3));
     assert!(e.to_string().starts_with("_posts/2021-01-01-x.md:3: invalid YAML"), "{e}");
 }
+
+#[test]
+fn a_repeated_key_is_a_warning_not_a_skipped_post() {
+    let p = post(
+        "_posts/2021-01-01-x.md",
+        "---\ntitle: old\ntags: [a]\ntitle: new\ndate: 2021-01-01 08:00:00 +0800\n---\n",
+    );
+    assert_eq!(p.title, "new");
+    assert_eq!(p.tags, ["a"]);
+    assert!(p.warnings.iter().any(|w| w.contains("\"title\" more than once")), "{:?}", p.warnings);
+}
