@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -23,13 +24,14 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use rayon::prelude::*;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::config::{Config, ServerConfig};
 use crate::feed::Format;
+use crate::memfile::{self, MemFile};
 use crate::post;
 use crate::post::body::escape_markup as escape;
 use crate::snapshot::{FeedInfo, Rendered, Snapshot};
@@ -328,10 +330,17 @@ fn representation(file: &Rendered, headers: &HeaderMap, max_age: u32, head: bool
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     if !head {
+        if let (Coding::Identity, Some(memfile)) = (coding, file.memfile()) {
+            response.extensions_mut().insert(Sendfile(Arc::clone(memfile)));
+        }
         *response.body_mut() = Full::new(body);
     }
     response
 }
+
+/// Marks a response whose body lies in a memory file: the connection may send it from there.
+#[derive(Clone)]
+pub struct Sendfile(pub Arc<MemFile>);
 
 /// Header values made from our own ASCII strings (dates, hashes); an impossible bad one becomes
 /// empty rather than a panic.
@@ -678,7 +687,8 @@ impl Connection {
     async fn run(mut self, stream: TcpStream, peer: SocketAddr) {
         _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(Tracked { stream, activity: Arc::clone(&activity) });
+        let outgoing: Arc<Mutex<Option<Arc<MemFile>>>> = Arc::default();
+        let io = TokioIo::new(Tracked { stream, activity: Arc::clone(&activity), outgoing: Arc::clone(&outgoing) });
         let current = Arc::clone(&self.current);
         let max_age = self.limits.max_age;
         let request_activity = Arc::clone(&activity);
@@ -686,6 +696,8 @@ impl Connection {
             request_activity.head_received();
             let served = current.load();
             let response = respond(&served, request.method(), request.uri(), request.headers(), max_age);
+            *outgoing.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+                response.extensions().get::<Sendfile>().map(|s| Arc::clone(&s.0));
             tracing::debug!(
                 %peer,
                 method = %request.method(),
@@ -784,6 +796,41 @@ impl Activity {
 struct Tracked {
     stream: TcpStream,
     activity: Arc<Activity>,
+    /// The memory file of the body being sent, if it has one: those bytes go out by `sendfile`.
+    outgoing: Arc<Mutex<Option<Arc<MemFile>>>>,
+}
+
+impl Tracked {
+    /// Sends from the memory file the part of `bufs` that is its bytes, or writes the slices
+    /// before that part. Only bytes that lie inside the file's own mapping are sent from it, so
+    /// what goes out is always exactly what hyper asked to write.
+    fn poll_send(&mut self, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        let file = self.outgoing.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let mut bufs = bufs;
+        if let Some(file) = file {
+            let from_file = bufs.iter().position(|b| !b.is_empty() && file.offset_of(b).is_some());
+            match from_file {
+                Some(i) if bufs[..i].iter().all(|b| b.is_empty()) => {
+                    let (slice, offset) = (&bufs[i], file.offset_of(&bufs[i]).unwrap_or_default());
+                    return self.poll_sendfile(cx, &file, offset, slice.len());
+                }
+                Some(i) => bufs = &bufs[..i],
+                None => {}
+            }
+        }
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_sendfile(&self, cx: &mut Context<'_>, file: &MemFile, offset: u64, len: usize) -> Poll<io::Result<usize>> {
+        loop {
+            std::task::ready!(self.stream.poll_write_ready(cx))?;
+            let socket = self.stream.as_fd();
+            match self.stream.try_io(Interest::WRITABLE, || memfile::send(socket, file, offset, len)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return Poll::Ready(result),
+            }
+        }
+    }
 }
 
 impl AsyncRead for Tracked {
@@ -799,7 +846,7 @@ impl AsyncRead for Tracked {
 
 impl AsyncWrite for Tracked {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.stream).poll_write(cx, buf);
+        let result = self.poll_send(cx, &[io::IoSlice::new(buf)]);
         if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.wrote_some();
         }
@@ -811,7 +858,7 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        let result = self.poll_send(cx, bufs);
         if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.wrote_some();
         }
@@ -1269,5 +1316,87 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap();
         assert_eq!(read_response(&mut idle).await, "");
         assert!(TcpStream::connect(addr).await.is_err());
+    }
+
+    fn in_memfiles(mut snapshot: Snapshot) -> Snapshot {
+        for file in snapshot.files.values_mut() {
+            Arc::get_mut(file).expect("a snapshot of its own").move_to_memfile();
+        }
+        snapshot
+    }
+
+    #[test]
+    fn only_identity_bodies_in_memory_files_are_marked_for_sendfile() {
+        let snapshot = in_memfiles({
+            let base = served();
+            base.snapshot().as_ref().clone()
+        });
+        let served = Served::new(Arc::new(snapshot), &config());
+        assert!(get(&served, "/feed.xml", &[]).extensions().get::<Sendfile>().is_some());
+        assert!(get(&served, "/feed.xml", &[("accept-encoding", "gzip")]).extensions().get::<Sendfile>().is_none());
+        assert!(request(&served, Method::HEAD, "/feed.xml", &[]).extensions().get::<Sendfile>().is_none());
+        assert!(get(&served, "/", &[]).extensions().get::<Sendfile>().is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn memory_file_bodies_arrive_whole_on_a_slow_kept_alive_connection() {
+        // 4 MiB that does not compress, read slowly: sendfile returns short counts and would-block.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let big: Vec<u8> = (0..4 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                b'a' + (state % 26) as u8
+            })
+            .collect();
+        let mut snapshot = {
+            let base = served();
+            base.snapshot().as_ref().clone()
+        };
+        snapshot.files.insert("feed.xml".into(), Arc::new(Rendered::new(big.clone(), updated(), Format::Atom.mime())));
+        let snapshot = in_memfiles(snapshot);
+        assert!(snapshot.files["feed.xml"].memfile().is_some());
+        let current = Arc::new(ArcSwap::from_pointee(Served::new(Arc::new(snapshot), &config())));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, Arc::clone(&current), limits(), async {
+            _ = stopped.await;
+        }));
+        let sent_before = memfile::BYTES_SENT.load(std::sync::atomic::Ordering::Relaxed);
+
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let requests = format!(
+            "GET /feed.xml HTTP/1.1\r\nHost: x\r\n\r\nGET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            tag_uri()
+        );
+        stream.write_all(requests.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        let mut chunk = vec![0; 64 * 1024];
+        loop {
+            let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk)).await.unwrap().unwrap();
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&chunk[..n]);
+            if raw.len() < 1 << 20 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        let first_head = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(raw.starts_with(b"HTTP/1.1 200 OK"));
+        assert_eq!(&raw[first_head..first_head + big.len()], &big[..]);
+        let rest = &raw[first_head + big.len()..];
+        let second_head = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(rest.starts_with(b"HTTP/1.1 200 OK"), "{}", String::from_utf8_lossy(&rest[..second_head]));
+        let served_now = current.load();
+        let tag_file = &served_now.snapshot().files[&format!("feed/by_tag/{TAG}.xml")];
+        assert_eq!(&rest[second_head..], &tag_file.bytes[..]);
+        let sent = memfile::BYTES_SENT.load(std::sync::atomic::Ordering::Relaxed) - sent_before;
+        assert!(sent >= (big.len() + tag_file.bytes.len()) as u64, "only {sent} bytes went by sendfile");
+
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap();
     }
 }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod feed;
 pub mod http;
 pub mod logging;
+pub mod memfile;
 pub mod permalink;
 pub mod post;
 pub mod regen;

@@ -9,7 +9,7 @@ use chrono::Utc;
 use crate::config::Config;
 use crate::feed::FeedKey;
 use crate::site::Site;
-use crate::snapshot::{self, ContentCache, Snapshot, WriteStats};
+use crate::snapshot::{self, ContentCache, Snapshot, Storage, WriteStats};
 
 /// The outcome of a full build.
 pub struct Build {
@@ -21,7 +21,7 @@ pub struct Build {
 }
 
 /// Reads the whole tree and renders every feed, as `regen` and the daemon's first build do.
-pub fn build(config: &Config) -> Result<Build> {
+pub fn build(config: &Config, storage: Storage) -> Result<Build> {
     if !config.source_dir.is_dir() {
         bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
     }
@@ -30,7 +30,7 @@ pub fn build(config: &Config) -> Result<Build> {
     let mut cache = ContentCache::default();
     let now = Utc::now();
     let started = std::time::Instant::now();
-    let (snapshot, _) = snapshot::render(&site, config, now, &Snapshot::default(), None, &mut cache);
+    let (snapshot, _) = snapshot::render(&site, config, now, &Snapshot::default(), None, &mut cache, storage);
     tracing::debug!(
         "rendered {} files, {} bytes, from {} entry texts of {} bytes, in {:?} ({})",
         snapshot.files.len(),
@@ -52,7 +52,7 @@ pub struct RegenReport {
 
 pub fn regen(config: &Config) -> Result<RegenReport> {
     let started = Instant::now();
-    let built = build(config)?;
+    let built = build(config, Storage::Heap)?;
     for problem in built.site.problems() {
         eprintln!("warning: skipped {problem}");
     }
@@ -84,7 +84,7 @@ pub fn regen(config: &Config) -> Result<RegenReport> {
 
 /// Every problem, one line each, sorted; the number of them is returned.
 pub fn check(config: &Config) -> Result<usize> {
-    let built = build(config)?;
+    let built = build(config, Storage::Heap)?;
     let mut lines: Vec<String> = built.site.problems().map(|p| p.to_string()).collect();
     for post in built.site.posts() {
         lines.extend(post.warnings.iter().map(|w| format!("{}: {w}", post.source)));

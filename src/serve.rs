@@ -18,7 +18,7 @@ use crate::feed::FeedKey;
 use crate::http::{self, HttpLimits, Served};
 use crate::regen;
 use crate::site::Site;
-use crate::snapshot::{self, ContentCache, Snapshot};
+use crate::snapshot::{self, ContentCache, Snapshot, Storage};
 use crate::systemd;
 use crate::watch::{Batch, SourceWatcher};
 
@@ -30,6 +30,9 @@ pub fn run(config_path: &Path, listen: Option<SocketAddr>) -> Result<()> {
     }
     // Before any thread exists: taking the socket clears LISTEN_* from the environment.
     let inherited = systemd::inherited_listener()?;
+    // Room for every connection, the watcher and the files being written, with a margin.
+    let budget = crate::memfile::budget_open_files(config.server.max_connections + 512);
+    debug!("up to {budget} feed files in memory files");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("postfeed")
@@ -66,7 +69,7 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let started = Instant::now();
-    let built = tokio::task::block_in_place(|| regen::build(&config))?;
+    let built = tokio::task::block_in_place(|| regen::build(&config, Storage::MemFiles))?;
     for problem in built.site.problems() {
         warn!("skipped {problem}");
     }
@@ -114,6 +117,7 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
         started.elapsed().as_millis()
     );
     systemd::ready();
+    debug!("memory: {}; feeds in memory files: {} bytes", crate::logging::memory(), state.snapshot.memfile_bytes());
 
     let mut watcher = state.start_watcher();
     let watchdog = systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600));
@@ -220,8 +224,15 @@ impl State {
             let changes = self.site.refresh(paths, &self.config);
             let mut keys = changes.feeds.clone();
             keys.extend(self.site.feeds_published_between(self.rendered_at, now));
-            let (next, changed) =
-                snapshot::render(&self.site, &self.config, now, &self.snapshot, Some(&keys), &mut self.cache);
+            let (next, changed) = snapshot::render(
+                &self.site,
+                &self.config,
+                now,
+                &self.snapshot,
+                Some(&keys),
+                &mut self.cache,
+                Storage::MemFiles,
+            );
             (changes, next, changed)
         });
         self.rendered_at = now;
@@ -248,7 +259,15 @@ impl State {
         let now = Utc::now();
         let keys: BTreeSet<FeedKey> = self.site.feeds_published_between(self.rendered_at, now);
         let (next, changed) = tokio::task::block_in_place(|| {
-            snapshot::render(&self.site, &self.config, now, &self.snapshot, Some(&keys), &mut self.cache)
+            snapshot::render(
+                &self.site,
+                &self.config,
+                now,
+                &self.snapshot,
+                Some(&keys),
+                &mut self.cache,
+                Storage::MemFiles,
+            )
         });
         self.rendered_at = now;
         info!("scheduled posts published: {} feed files changed", changed.len());
@@ -300,7 +319,7 @@ impl State {
         };
         config.server.listen = self.config.server.listen;
         let started = Instant::now();
-        match tokio::task::block_in_place(|| regen::build(&config)) {
+        match tokio::task::block_in_place(|| regen::build(&config, Storage::MemFiles)) {
             Ok(built) => {
                 self.config = config;
                 self.site = built.site;

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use crate::config::{Config, ContentMode};
 use crate::feed::{self, FeedInput, FeedKey, Format};
+use crate::memfile::MemFile;
 use crate::post::{self, EntryText, Post};
 use crate::site::Site;
 
@@ -28,6 +29,8 @@ pub struct Rendered {
     /// When these bytes were first made (kept while they do not change): `Last-Modified`.
     pub modified: SystemTime,
     pub mime: &'static str,
+    /// The memory file `bytes` live in, once moved there for `sendfile`.
+    file: Option<Arc<MemFile>>,
     gzip: OnceLock<Bytes>,
     brotli: OnceLock<Bytes>,
 }
@@ -41,9 +44,30 @@ impl Rendered {
             updated,
             modified: whole_second(SystemTime::now()),
             mime,
+            file: None,
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
         }
+    }
+
+    /// Moves the bytes into a sealed memory file, so they can be sent with `sendfile`; they stay
+    /// on the heap if the system refuses one.
+    pub fn move_to_memfile(&mut self) {
+        if self.file.is_some() {
+            return;
+        }
+        match MemFile::new(&self.bytes) {
+            Ok(file) => {
+                self.bytes = file.bytes();
+                self.file = Some(file);
+            }
+            Err(error) => tracing::debug!(%error, "feed bytes stay on the heap"),
+        }
+    }
+
+    /// The memory file holding `bytes`, if they were moved to one.
+    pub fn memfile(&self) -> Option<&Arc<MemFile>> {
+        self.file.as_ref()
     }
 
     /// gzip body, made on first use and kept for this version.
@@ -92,6 +116,24 @@ pub struct Snapshot {
     pub feeds: BTreeMap<FeedKey, FeedInfo>,
 }
 
+impl Snapshot {
+    /// Bytes held in memory files: memory of this process that its RSS does not show until the
+    /// pages are mapped in.
+    pub fn memfile_bytes(&self) -> usize {
+        self.files.values().filter(|f| f.memfile().is_some()).map(|f| f.bytes.len()).sum()
+    }
+}
+
+/// Where rendered feed bytes are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// On the heap: `regen`, which writes them out and ends.
+    Heap,
+    /// In sealed memory files, each moved there as soon as it is rendered: the daemon, which
+    /// serves identity bodies from them with `sendfile`.
+    MemFiles,
+}
+
 /// A post's entry text and the hash of the bytes it came from.
 type CachedText = (u64, Arc<EntryText>);
 /// One feed's files (Atom and/or RSS) and what the index shows of it.
@@ -138,6 +180,7 @@ pub fn render(
     previous: &Snapshot,
     keys: Option<&BTreeSet<FeedKey>>,
     cache: &mut ContentCache,
+    storage: Storage,
 ) -> (Snapshot, Vec<String>) {
     let existing: BTreeSet<FeedKey> = site.feed_keys(now).into_iter().filter(|k| k.is_enabled(config)).collect();
     let todo: Vec<FeedKey> = match keys {
@@ -181,18 +224,19 @@ pub fn render(
             let texts: Vec<Arc<EntryText>> = entries.iter().map(|p| cache.get(site, p).unwrap_or_default()).collect();
             let input = FeedInput { key, config, entries, texts: &texts };
             let updated = input.updated();
+            let keep = |bytes: Vec<u8>, format: Format| {
+                let mut file = Rendered::new(bytes, updated, format.mime());
+                if storage == Storage::MemFiles {
+                    file.move_to_memfile();
+                }
+                (key.path(format), file)
+            };
             let mut files = Vec::new();
             if config.feeds.atom {
-                files.push((
-                    key.path(Format::Atom),
-                    Rendered::new(feed::atom::render(&input), updated, Format::Atom.mime()),
-                ));
+                files.push(keep(feed::atom::render(&input), Format::Atom));
             }
             if config.feeds.rss {
-                files.push((
-                    key.path(Format::Rss),
-                    Rendered::new(feed::rss::render(&input), updated, Format::Rss.mime()),
-                ));
+                files.push(keep(feed::rss::render(&input), Format::Rss));
             }
             let info = FeedInfo { key: key.clone(), title: input.title(), entries: entries.len(), updated };
             (key.clone(), info, files)
@@ -275,15 +319,21 @@ pub struct WriteStats {
 pub fn write_folder(dir: &Path, snapshot: &Snapshot) -> Result<WriteStats> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
     let mut stats = WriteStats::default();
-    for (rel, file) in &snapshot.files {
-        let path = dir.join(rel);
-        if fs::read(&path).is_ok_and(|old| old == file.bytes) {
-            stats.unchanged += 1;
-            continue;
-        }
-        write_atomically(&path, &file.bytes).with_context(|| format!("cannot write {}", path.display()))?;
-        stats.written += 1;
-    }
+    // On all cores: at thousands of feeds, reading each old file to compare is most of the time.
+    let written: Vec<bool> = snapshot
+        .files
+        .par_iter()
+        .map(|(rel, file)| {
+            let path = dir.join(rel);
+            if fs::read(&path).is_ok_and(|old| old == file.bytes) {
+                return Ok(false);
+            }
+            write_atomically(&path, &file.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(true)
+        })
+        .collect::<Result<_>>()?;
+    stats.written = written.iter().filter(|w| **w).count();
+    stats.unchanged = written.len() - stats.written;
     for rel in owned_files(dir) {
         let is_temp = rel.rsplit('/').next().is_some_and(|n| n.starts_with(".postfeed-"));
         if is_temp || !snapshot.files.contains_key(&rel) {

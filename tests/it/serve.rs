@@ -53,12 +53,27 @@ impl Daemon {
     /// waits until it listens on that port (its own start line) and answers `/healthz`.
     #[track_caller]
     fn start(config: &Path, log: &Path) -> Daemon {
+        Daemon::start_with_open_files(config, log, None)
+    }
+
+    /// [`Daemon::start`], under `ulimit -n open_files` (soft and hard) when given.
+    #[track_caller]
+    fn start_with_open_files(config: &Path, log: &Path, open_files: Option<u32>) -> Daemon {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let port = free_port();
             let stderr = fs::File::create(log).expect("log file created");
-            let child = Command::new(BIN)
+            let mut command = match open_files {
+                // `exec` keeps the shell's pid, so the child is the daemon itself.
+                Some(n) => {
+                    let mut sh = Command::new("sh");
+                    sh.arg("-c").arg(format!("ulimit -n {n} && exec \"$0\" \"$@\"")).arg(BIN);
+                    sh
+                }
+                None => Command::new(BIN),
+            };
+            let child = command
                 .arg("serve")
                 .arg("--config")
                 .arg(config)
@@ -489,6 +504,41 @@ fn http_site() -> Workspace {
         post(&format!("title: 荆州新闻\ndate: 2021-03-04 08:00:00 +0800\ntags: [{JINGZHOU}, C++]"), "正文。"),
     ));
     Workspace::with_posts(&posts)
+}
+
+/// Feeds live in memory files (one descriptor each) up to a budget that leaves descriptors for
+/// connections; past it they stay on the heap. Both kinds must serve exactly the written bytes.
+#[test]
+fn feeds_past_the_open_file_budget_are_served_from_the_heap() {
+    let ws = Workspace::new();
+    for i in 0..60 {
+        let front = format!("title: Post {i}\ndate: 2024-01-{:02} 08:00:00 +0800\ntags: [only-{i}]", 1 + i % 28);
+        ws.write(&format!("_posts/2024-01-{:02}-post-{i}.md", 1 + i % 28), post(&front, "Body text."));
+    }
+    let (config, output) = config_with(&ws, "limited", &Settings::default(), "max_connections = 16\n");
+    // 600 descriptors less the reserve (16 connections + 512) leaves 72 memory files for the
+    // 61 feeds x 2 formats.
+    let daemon = Daemon::start_with_open_files(&config, &ws.root().join("serve.log"), Some(600));
+    let fd_dir = PathBuf::from(format!("/proc/{}/fd", daemon.pid()));
+    let memfds = fs::read_dir(&fd_dir)
+        .expect("/proc/<pid>/fd readable")
+        .filter(|e| {
+            e.as_ref().is_ok_and(|e| fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().starts_with("/memfd:")))
+        })
+        .count();
+    assert!(memfds > 0 && memfds <= 72, "{memfds} memory files open");
+    let files = support::tree(&output);
+    assert_eq!(files.len(), 122, "{:?}", files.keys());
+    for (rel, bytes) in &files {
+        let response = daemon.get(&url_path(rel));
+        assert_eq!(response.status, 200, "{rel}");
+        assert!(&response.body == bytes, "{rel}: served bytes differ from the written file");
+        support::parse_feed(&response.body).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    }
+    // Descriptors are left for clients: many connections at once are all served.
+    let streams: Vec<TcpStream> = (0..12).map(|_| TcpStream::connect(("127.0.0.1", daemon.port)).unwrap()).collect();
+    assert_eq!(daemon.get("/feed.xml").status, 200);
+    drop(streams);
 }
 
 #[test]
