@@ -29,7 +29,8 @@ const MAX_BATCH_WAIT_FACTOR: u32 = 20;
 struct Pending {
     paths: BTreeSet<PathBuf>,
     rescan: Option<String>,
-    events: u64,
+    /// When the newest event arrived: the quiet window is counted from it.
+    last_event: Option<std::time::Instant>,
 }
 
 /// A running watch on one source tree.
@@ -54,7 +55,7 @@ impl SourceWatcher {
         let (p, w) = (Arc::clone(&pending), Arc::clone(&wake));
         let handler = move |result: notify::Result<notify::Event>| {
             let mut pending = p.lock().unwrap_or_else(|e| e.into_inner());
-            pending.events += 1;
+            pending.last_event = Some(std::time::Instant::now());
             match result {
                 Ok(event) if event.need_rescan() => {
                     pending.rescan = Some("the watcher's event queue overflowed".into())
@@ -102,15 +103,15 @@ impl SourceWatcher {
                 self.wake.notified().await;
             }
             let started = Instant::now();
-            let cap = self.quiet * MAX_BATCH_WAIT_FACTOR;
-            let mut seen = self.events();
+            let cap = started + self.quiet * MAX_BATCH_WAIT_FACTOR;
+            // Exactly one quiet window after the newest event, not one after each time we look.
             loop {
-                tokio::time::sleep(self.quiet).await;
-                let now_seen = self.events();
-                if now_seen == seen || started.elapsed() >= cap {
+                let last = self.last_event().map_or(started, Instant::from_std);
+                let due = (last + self.quiet).min(cap);
+                if Instant::now() >= due {
                     break;
                 }
-                seen = now_seen;
+                tokio::time::sleep_until(due).await;
             }
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             let taken = std::mem::take(&mut *pending);
@@ -129,8 +130,8 @@ impl SourceWatcher {
         !pending.paths.is_empty() || pending.rescan.is_some()
     }
 
-    fn events(&self) -> u64 {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).events
+    fn last_event(&self) -> Option<std::time::Instant> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).last_event
     }
 }
 
@@ -146,5 +147,52 @@ fn describe(error: &notify::Error) -> String {
             "the inotify watch limit is reached (ENOSPC): raise `sysctl fs.inotify.max_user_watches`, or set server.poll = true".to_string()
         }
         _ => format!("file watcher error: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watch(root: &Path, quiet_ms: u64) -> SourceWatcher {
+        SourceWatcher::start(root, Duration::from_millis(quiet_ms), None, |_| true).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_one_batch_delivered_a_quiet_window_after_its_last_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let watcher = watch(dir.path(), 1000);
+        let writer = {
+            let dir = dir.path().to_path_buf();
+            tokio::spawn(async move {
+                // Five writes 50 ms apart: each well inside the 1 s window of the one before.
+                let mut last = Instant::now();
+                for i in 0..5 {
+                    std::fs::write(dir.join(format!("f{i}")), "x").unwrap();
+                    last = Instant::now();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                last
+            })
+        };
+        let batch = tokio::time::timeout(Duration::from_secs(10), watcher.next_batch()).await.unwrap();
+        let delivered = Instant::now();
+        let last_write = writer.await.unwrap();
+        let Batch::Paths(paths) = batch else { panic!("{batch:?}") };
+        let names: BTreeSet<String> =
+            paths.iter().filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned())).collect();
+        assert_eq!(names, (0..5).map(|i| format!("f{i}")).collect::<BTreeSet<_>>());
+        assert!(delivered >= last_write + Duration::from_millis(1000), "delivered before the window closed");
+    }
+
+    #[tokio::test]
+    async fn a_batch_interrupted_by_cancellation_is_still_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let watcher = watch(dir.path(), 200);
+        std::fs::write(dir.path().join("a"), "x").unwrap();
+        // Cancelled mid-window, as `select!` does when another branch wins.
+        assert!(tokio::time::timeout(Duration::from_millis(50), watcher.next_batch()).await.is_err());
+        let batch = tokio::time::timeout(Duration::from_secs(10), watcher.next_batch()).await.unwrap();
+        assert!(matches!(&batch, Batch::Paths(p) if p.iter().any(|p| p.ends_with("a"))), "{batch:?}");
     }
 }
