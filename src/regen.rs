@@ -22,11 +22,7 @@ pub struct Build {
 
 /// Reads the whole tree and renders every feed, as `regen` and the daemon's first build do.
 pub fn build(config: &Config, storage: Storage) -> Result<Build> {
-    if !config.source_dir.is_dir() {
-        bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
-    }
-    let site =
-        Site::load(config).with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
+    let site = load_site(config)?;
     let mut cache = ContentCache::default();
     let now = Utc::now();
     let started = std::time::Instant::now();
@@ -43,6 +39,13 @@ pub fn build(config: &Config, storage: Storage) -> Result<Build> {
     Ok(Build { now, site, snapshot, cache })
 }
 
+fn load_site(config: &Config) -> Result<Site> {
+    if !config.source_dir.is_dir() {
+        bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
+    }
+    Site::load(config).with_context(|| format!("cannot read source folder {}", config.source_dir.display()))
+}
+
 /// Summary of a `regen` run, also printed.
 pub struct RegenReport {
     pub posts_read: usize,
@@ -52,23 +55,25 @@ pub struct RegenReport {
 
 pub fn regen(config: &Config) -> Result<RegenReport> {
     let started = Instant::now();
-    let built = build(config, Storage::Heap)?;
-    for problem in built.site.problems() {
+    let site = load_site(config)?;
+    for problem in site.problems() {
         eprintln!("warning: skipped {problem}");
     }
     let mut warnings: Vec<String> =
-        built.site.posts().flat_map(|p| p.warnings.iter().map(move |w| format!("{}: {w}", p.source))).collect();
+        site.posts().flat_map(|p| p.warnings.iter().map(move |w| format!("{}: {w}", p.source))).collect();
     warnings.sort();
     for w in &warnings {
         eprintln!("warning: {w}");
     }
     let writing = Instant::now();
-    let stats = snapshot::write_folder(&config.output_dir, &built.snapshot)?;
-    tracing::debug!("written in {:?} ({})", writing.elapsed(), crate::logging::memory());
-    let report = RegenReport { posts_read: built.site.post_count(), skipped: built.site.problems().count(), stats };
+    // Each feed is written as soon as it is rendered, and its bytes dropped: the same bytes
+    // `serve` renders with `build`, without holding all of them at once.
+    let (stats, files) = snapshot::render_to_folder(&site, config, Utc::now(), &config.output_dir)?;
+    tracing::debug!("rendered and wrote {files} files in {:?} ({})", writing.elapsed(), crate::logging::memory());
+    let report = RegenReport { posts_read: site.post_count(), skipped: site.problems().count(), stats };
     // A one-shot command: freeing 100,000 posts one by one would take most of a second, and the
     // process is about to end anyway.
-    std::mem::forget(built);
+    std::mem::forget(site);
     println!(
         "postfeed: {} posts read, {} skipped; {} feeds written, {} unchanged, {} removed in {} ({:.0} ms)",
         report.posts_read,

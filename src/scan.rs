@@ -61,6 +61,13 @@ pub struct Scan {
     pub problems: Vec<PostError>,
 }
 
+/// One thing the walk found: a file that may be a post, or one it must report.
+#[derive(Debug)]
+pub enum Found {
+    Post(Candidate),
+    Problem(PostError),
+}
+
 /// The source tree's rules, fixed for one configuration.
 #[derive(Debug, Clone)]
 pub struct Tree {
@@ -84,44 +91,49 @@ impl Tree {
 
     /// The same walk from a folder inside the root (one that `may_matter`).
     pub fn scan_under(&self, start: &Path) -> std::io::Result<Scan> {
-        fs::read_dir(start)?;
         let mut scan = Scan::default();
-        // Unsorted: the site keeps posts in sorted maps, so the walk's order never shows.
-        let walker = WalkDir::new(start).follow_links(false).into_iter();
-        let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_type().is_dir() || self.enter_dir(e.path()));
-        for entry in walker {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    if let Some(path) = e.path() {
-                        if self.in_posts(path) {
-                            let source = post::source_name(&self.root, path);
-                            scan.problems.push(PostError::new(source, PostErrorKind::Unreadable(e.to_string())));
-                        }
-                    }
-                    continue;
-                }
-            };
-            if entry.file_type().is_dir()
-                || !self.in_posts(entry.path())
-                || ignored_name(&entry.file_name().to_string_lossy())
-            {
-                continue;
+        for found in self.walk(start)? {
+            match found {
+                Found::Post(candidate) => scan.candidates.push(candidate),
+                Found::Problem(problem) => scan.problems.push(problem),
             }
-            let source = post::source_name(&self.root, entry.path());
-            if entry.path().to_str().is_none() {
-                scan.problems.push(PostError::new(source, PostErrorKind::NameNotUtf8));
-                continue;
-            }
-            let name = entry.file_name().to_string_lossy();
-            if post::parse_name(&name).is_none() {
-                scan.problems.push(PostError::new(source, PostErrorKind::UndatedName));
-                continue;
-            }
-            let file_type = Some(entry.file_type());
-            scan.candidates.push(Candidate { source, path: entry.into_path(), file_type });
         }
         Ok(scan)
+    }
+
+    /// The walk of [`Tree::scan_under`] as it goes, so that reading can start on other cores
+    /// before it ends. Unsorted: the site keeps posts in sorted maps, so the order never shows.
+    pub fn walk<'t>(&'t self, start: &Path) -> std::io::Result<impl Iterator<Item = Found> + Send + 't> {
+        fs::read_dir(start)?;
+        let walker = WalkDir::new(start).follow_links(false).into_iter();
+        let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_type().is_dir() || self.enter_dir(e.path()));
+        Ok(walker.filter_map(|entry| self.found(entry)))
+    }
+
+    fn found(&self, entry: walkdir::Result<walkdir::DirEntry>) -> Option<Found> {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e.path().filter(|p| self.in_posts(p))?;
+                let source = post::source_name(&self.root, path);
+                return Some(Found::Problem(PostError::new(source, PostErrorKind::Unreadable(e.to_string()))));
+            }
+        };
+        if entry.file_type().is_dir()
+            || !self.in_posts(entry.path())
+            || ignored_name(&entry.file_name().to_string_lossy())
+        {
+            return None;
+        }
+        let source = post::source_name(&self.root, entry.path());
+        if entry.path().to_str().is_none() {
+            return Some(Found::Problem(PostError::new(source, PostErrorKind::NameNotUtf8)));
+        }
+        if post::parse_name(&entry.file_name().to_string_lossy()).is_none() {
+            return Some(Found::Problem(PostError::new(source, PostErrorKind::UndatedName)));
+        }
+        let file_type = Some(entry.file_type());
+        Some(Found::Post(Candidate { source, path: entry.into_path(), file_type }))
     }
 
     fn enter_dir(&self, path: &Path) -> bool {

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::feed::FeedKey;
 use crate::post::{self, Post, PostError};
-use crate::scan::{Candidate, Stamp, Tree};
+use crate::scan::{Candidate, Found, Stamp, Tree};
 
 /// A post's place in every feed: newest first, ties broken by URL, then by source path. It
 /// holds the post itself, so an index entry costs a pointer, not copies of its strings.
@@ -101,13 +101,6 @@ impl Site {
     pub fn load(config: &Config) -> std::io::Result<Site> {
         let started = std::time::Instant::now();
         let tree = Tree::new(&config.source_dir, &config.output_dir);
-        let scan = tree.scan()?;
-        tracing::debug!(
-            "scan: {} candidates in {:?} ({})",
-            scan.candidates.len(),
-            started.elapsed(),
-            crate::logging::memory()
-        );
         let mut site = Site {
             tree,
             max_post_bytes: config.feeds.max_post_bytes,
@@ -116,15 +109,21 @@ impl Site {
             index: BTreeMap::new(),
             links: HashMap::new(),
         };
-        for problem in scan.problems {
-            site.problems.insert(problem.path.to_string_lossy().into_owned(), problem);
-        }
-        let parsed: Vec<(Candidate, Read)> = scan
-            .candidates
-            .into_par_iter()
-            .map(|c| {
-                let read = read_and_parse(&site.tree, &c, site.max_post_bytes, config);
-                (c, read)
+        // Files are read and parsed on all cores while the walk goes on.
+        let parsed: Vec<(Candidate, Read)> = site
+            .tree
+            .walk(&site.tree.root)?
+            .par_bridge()
+            .map(|found| match found {
+                Found::Post(c) => {
+                    let read = read_and_parse(&site.tree, &c, site.max_post_bytes, config);
+                    (c, read)
+                }
+                Found::Problem(problem) => {
+                    // Reported under its path; it has no file to keep.
+                    let source = problem.path.to_string_lossy().into_owned();
+                    (Candidate::new(source, PathBuf::new()), Read::Failed(problem))
+                }
             })
             .collect();
         tracing::debug!("read and parse: {:?} ({})", started.elapsed(), crate::logging::memory());

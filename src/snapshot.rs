@@ -182,63 +182,21 @@ pub fn render(
     cache: &mut ContentCache,
     storage: Storage,
 ) -> (Snapshot, Vec<String>) {
-    let existing: BTreeSet<FeedKey> = site.feed_keys(now).into_iter().filter(|k| k.is_enabled(config)).collect();
-    let todo: Vec<FeedKey> = match keys {
-        None => existing.iter().cloned().collect(),
-        Some(keys) => keys.iter().filter(|k| existing.contains(k)).cloned().collect(),
-    };
-    let limit = config.feeds.limit;
-    let lists: Vec<(FeedKey, Vec<Arc<Post>>)> = todo
-        .into_iter()
-        .map(|k| {
-            let entries = site.entries(&k, now, limit);
-            (k, entries)
-        })
-        .collect();
-
-    // Entry texts first, each post once, on all cores.
-    let mut needed: BTreeMap<String, Arc<Post>> = BTreeMap::new();
-    for (_, entries) in &lists {
-        for p in entries {
-            if cache.get(site, p).is_none() {
-                needed.entry(p.source.clone()).or_insert_with(|| Arc::clone(p));
-            }
-        }
-    }
-    let fresh: Vec<(String, Option<CachedText>)> = needed
-        .into_par_iter()
-        .map(|(source, p)| {
-            let loaded = load_text(site, config, &p);
-            (source, loaded)
-        })
-        .collect();
-    for (source, loaded) in fresh {
-        if let Some(entry) = loaded {
-            cache.entries.insert(source, entry);
-        }
-    }
-
+    let (existing, lists) = feeds_to_render(site, config, now, keys, cache);
     let rendered: Vec<RenderedFeed> = lists
         .par_iter()
         .map(|(key, entries)| {
-            let texts: Vec<Arc<EntryText>> = entries.iter().map(|p| cache.get(site, p).unwrap_or_default()).collect();
-            let input = FeedInput { key, config, entries, texts: &texts };
-            let updated = input.updated();
-            let keep = |bytes: Vec<u8>, format: Format| {
-                let mut file = Rendered::new(bytes, updated, format.mime());
-                if storage == Storage::MemFiles {
-                    file.move_to_memfile();
-                }
-                (key.path(format), file)
-            };
-            let mut files = Vec::new();
-            if config.feeds.atom {
-                files.push(keep(feed::atom::render(&input), Format::Atom));
-            }
-            if config.feeds.rss {
-                files.push(keep(feed::rss::render(&input), Format::Rss));
-            }
-            let info = FeedInfo { key: key.clone(), title: input.title(), entries: entries.len(), updated };
+            let (info, files) = render_feed(site, config, cache, key, entries);
+            let files = files
+                .into_iter()
+                .map(|(path, bytes, mime)| {
+                    let mut file = Rendered::new(bytes, info.updated, mime);
+                    if storage == Storage::MemFiles {
+                        file.move_to_memfile();
+                    }
+                    (path, file)
+                })
+                .collect();
             (key.clone(), info, files)
         })
         .collect();
@@ -271,11 +229,122 @@ pub fn render(
         next.feeds.insert(key, info);
     }
     if keys.is_none() {
-        let in_feeds: BTreeSet<String> =
-            next.feeds.keys().flat_map(|k| site.entries(k, now, limit)).map(|p| p.source.clone()).collect();
+        let in_feeds: BTreeSet<String> = next
+            .feeds
+            .keys()
+            .flat_map(|k| site.entries(k, now, config.feeds.limit))
+            .map(|p| p.source.clone())
+            .collect();
         cache.retain(&in_feeds);
     }
     (next, changed)
+}
+
+/// Renders every feed and writes each to `dir` as soon as it is made (an unchanged file is left
+/// alone), then removes feeds that no longer exist, as [`write_folder`] does. `regen`'s path: no
+/// feed's bytes outlive its write, so memory holds the site and the entry texts only.
+pub fn render_to_folder(site: &Site, config: &Config, now: DateTime<Utc>, dir: &Path) -> Result<(WriteStats, usize)> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
+    let mut cache = ContentCache::default();
+    let (_, lists) = feeds_to_render(site, config, now, None, &mut cache);
+    let results: Vec<Vec<(String, bool)>> = lists
+        .par_iter()
+        .map(|(key, entries)| {
+            let (_, files) = render_feed(site, config, &cache, key, entries);
+            files
+                .into_iter()
+                .map(|(rel, bytes, _)| {
+                    let written = write_if_changed(dir, &rel, &bytes)?;
+                    Ok((rel, written))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<_>>()?;
+    let mut stats = WriteStats::default();
+    let mut keep = BTreeSet::new();
+    for (rel, written) in results.into_iter().flatten() {
+        if written {
+            stats.written += 1;
+        } else {
+            stats.unchanged += 1;
+        }
+        keep.insert(rel);
+    }
+    stats.removed = remove_stale(dir, &keep)?;
+    Ok((stats, keep.len()))
+}
+
+/// A feed and its entries, newest first.
+type FeedEntries = (FeedKey, Vec<Arc<Post>>);
+
+/// The feeds that exist at `now` (enabled, with a visible entry; the site feed always), and the
+/// entries of those to render, with every entry text they need in `cache`.
+fn feeds_to_render(
+    site: &Site,
+    config: &Config,
+    now: DateTime<Utc>,
+    keys: Option<&BTreeSet<FeedKey>>,
+    cache: &mut ContentCache,
+) -> (BTreeSet<FeedKey>, Vec<FeedEntries>) {
+    let existing: BTreeSet<FeedKey> = site.feed_keys(now).into_iter().filter(|k| k.is_enabled(config)).collect();
+    let todo: Vec<FeedKey> = match keys {
+        None => existing.iter().cloned().collect(),
+        Some(keys) => keys.iter().filter(|k| existing.contains(k)).cloned().collect(),
+    };
+    let lists: Vec<FeedEntries> = todo
+        .into_iter()
+        .map(|k| {
+            let entries = site.entries(&k, now, config.feeds.limit);
+            (k, entries)
+        })
+        .collect();
+
+    // Entry texts first, each post once, on all cores.
+    let mut needed: BTreeMap<String, Arc<Post>> = BTreeMap::new();
+    for (_, entries) in &lists {
+        for p in entries {
+            if cache.get(site, p).is_none() {
+                needed.entry(p.source.clone()).or_insert_with(|| Arc::clone(p));
+            }
+        }
+    }
+    let fresh: Vec<(String, Option<CachedText>)> = needed
+        .into_par_iter()
+        .map(|(source, p)| {
+            let loaded = load_text(site, config, &p);
+            (source, loaded)
+        })
+        .collect();
+    for (source, loaded) in fresh {
+        if let Some(entry) = loaded {
+            cache.entries.insert(source, entry);
+        }
+    }
+    (existing, lists)
+}
+
+/// One rendered file: output-relative path, bytes and MIME type.
+type FeedFile = (String, Vec<u8>, &'static str);
+
+/// One feed's files, in the configured formats.
+fn render_feed(
+    site: &Site,
+    config: &Config,
+    cache: &ContentCache,
+    key: &FeedKey,
+    entries: &[Arc<Post>],
+) -> (FeedInfo, Vec<FeedFile>) {
+    let texts: Vec<Arc<EntryText>> = entries.iter().map(|p| cache.get(site, p).unwrap_or_default()).collect();
+    let input = FeedInput { key, config, entries, texts: &texts };
+    let updated = input.updated();
+    let mut files = Vec::new();
+    if config.feeds.atom {
+        files.push((key.path(Format::Atom), feed::atom::render(&input), Format::Atom.mime()));
+    }
+    if config.feeds.rss {
+        files.push((key.path(Format::Rss), feed::rss::render(&input), Format::Rss.mime()));
+    }
+    (FeedInfo { key: key.clone(), title: input.title(), entries: entries.len(), updated }, files)
 }
 
 /// A post's entry text: the file read again, if its bytes are still the ones the post was parsed
@@ -320,31 +389,41 @@ pub fn write_folder(dir: &Path, snapshot: &Snapshot) -> Result<WriteStats> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
     let mut stats = WriteStats::default();
     // On all cores: at thousands of feeds, reading each old file to compare is most of the time.
-    let written: Vec<bool> = snapshot
-        .files
-        .par_iter()
-        .map(|(rel, file)| {
-            let path = dir.join(rel);
-            if fs::read(&path).is_ok_and(|old| old == file.bytes) {
-                return Ok(false);
-            }
-            write_atomically(&path, &file.bytes).with_context(|| format!("cannot write {}", path.display()))?;
-            Ok(true)
-        })
-        .collect::<Result<_>>()?;
+    let written: Vec<bool> =
+        snapshot.files.par_iter().map(|(rel, file)| write_if_changed(dir, rel, &file.bytes)).collect::<Result<_>>()?;
     stats.written = written.iter().filter(|w| **w).count();
     stats.unchanged = written.len() - stats.written;
+    let keep: BTreeSet<String> = snapshot.files.keys().cloned().collect();
+    stats.removed = remove_stale(dir, &keep)?;
+    Ok(stats)
+}
+
+/// Writes `bytes` to `dir/rel` atomically unless the file already holds them (its mtime is then
+/// kept). Returns whether it wrote.
+fn write_if_changed(dir: &Path, rel: &str, bytes: &[u8]) -> Result<bool> {
+    let path = dir.join(rel);
+    if fs::read(&path).is_ok_and(|old| old == bytes) {
+        return Ok(false);
+    }
+    write_atomically(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(true)
+}
+
+/// Removes the feeds in `dir` that are not in `keep`, and temporary files left by a crash.
+/// Returns how many feeds it removed.
+fn remove_stale(dir: &Path, keep: &BTreeSet<String>) -> Result<usize> {
+    let mut removed = 0;
     for rel in owned_files(dir) {
         let is_temp = rel.rsplit('/').next().is_some_and(|n| n.starts_with(".postfeed-"));
-        if is_temp || !snapshot.files.contains_key(&rel) {
+        if is_temp || !keep.contains(&rel) {
             let path = dir.join(&rel);
             fs::remove_file(&path).with_context(|| format!("cannot remove stale feed {}", path.display()))?;
             if !is_temp {
-                stats.removed += 1;
+                removed += 1;
             }
         }
     }
-    Ok(stats)
+    Ok(removed)
 }
 
 /// Brings the output folder up to date after an update that changed only `changed` paths.
