@@ -74,16 +74,8 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
         warn!("skipped {problem}");
     }
     let mut first = built.snapshot;
-    let output_behind = match tokio::task::block_in_place(|| snapshot::write_folder(&config.output_dir, &first)) {
-        Ok(_) => {
-            snapshot::modified_from_folder(&config.output_dir, &mut first);
-            false
-        }
-        Err(e) => {
-            error!("{e:#}; still serving from memory, will retry");
-            true
-        }
-    };
+    // Feeds already on disk keep their Last-Modified; the rest is written once HTTP is up.
+    let on_disk = tokio::task::block_in_place(|| snapshot::adopt_folder(&config.output_dir, &mut first));
     let snapshot = Arc::new(first);
     let current = Arc::new(ArcSwap::from_pointee(Served::new(Arc::clone(&snapshot), &config)));
     let mut state = State {
@@ -92,7 +84,7 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
         cache: built.cache,
         current: Arc::clone(&current),
         rendered_at: built.now,
-        output_behind,
+        output_behind: false,
         root_identity: None,
         config,
     };
@@ -110,6 +102,14 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
     let server = tokio::spawn(http::serve(listener, Arc::clone(&current), limits, async {
         let _ = http_stopped.await;
     }));
+    debug!("serving from memory after {} ms", started.elapsed().as_millis());
+    // Ready (the log line, READY=1) once the output folder is in step too, so whoever waits for
+    // readiness finds the files written.
+    let dir = state.config.output_dir.clone();
+    if let Err(e) = tokio::task::block_in_place(|| snapshot::write_folder_except(&dir, &state.snapshot, &on_disk)) {
+        error!("{e:#}; still serving from memory, will retry");
+        state.output_behind = true;
+    }
     info!(
         "listening on http://{address}: {} posts, {} feeds, ready in {} ms",
         state.site.post_count(),

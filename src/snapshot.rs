@@ -363,14 +363,28 @@ fn load_text(site: &Site, config: &Config, p: &Post) -> Option<CachedText> {
     Some((hash, Arc::new(text)))
 }
 
-/// Takes each file's `modified` from the output folder, where an unchanged feed keeps its mtime
-/// across runs, so `Last-Modified` survives a restart. Call right after `write_folder`.
-pub fn modified_from_folder(dir: &Path, snapshot: &mut Snapshot) {
-    for (rel, file) in snapshot.files.iter_mut() {
-        if let (Some(file), Ok(mtime)) = (Arc::get_mut(file), fs::metadata(dir.join(rel)).and_then(|m| m.modified())) {
+/// Finds the snapshot's files that the output folder already holds byte for byte, and takes
+/// their `modified` from the file's mtime (kept across runs, as unchanged files are never
+/// rewritten), so `Last-Modified` survives a restart. Returns their paths, for
+/// [`write_folder_except`].
+pub fn adopt_folder(dir: &Path, snapshot: &mut Snapshot) -> BTreeSet<String> {
+    let same: Vec<(String, SystemTime)> = snapshot
+        .files
+        .par_iter()
+        .filter_map(|(rel, file)| {
+            let path = dir.join(rel);
+            let equal = fs::read(&path).is_ok_and(|old| old == file.bytes);
+            equal.then(|| Some((rel.clone(), fs::metadata(&path).and_then(|m| m.modified()).ok()?))).flatten()
+        })
+        .collect();
+    let mut adopted = BTreeSet::new();
+    for (rel, mtime) in same {
+        if let Some(file) = snapshot.files.get_mut(&rel).and_then(Arc::get_mut) {
             file.modified = mtime.min(file.modified);
         }
+        adopted.insert(rel);
     }
+    adopted
 }
 
 /// What writing a snapshot to the output folder did.
@@ -386,11 +400,19 @@ pub struct WriteStats {
 /// feeds that no longer exist, and temporary files left by a crash, are removed. Other files
 /// in the folder are never touched.
 pub fn write_folder(dir: &Path, snapshot: &Snapshot) -> Result<WriteStats> {
+    write_folder_except(dir, snapshot, &BTreeSet::new())
+}
+
+/// [`write_folder`], taking the files at `known_same` as already on disk (see [`adopt_folder`]).
+pub fn write_folder_except(dir: &Path, snapshot: &Snapshot, known_same: &BTreeSet<String>) -> Result<WriteStats> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
     let mut stats = WriteStats::default();
     // On all cores: at thousands of feeds, reading each old file to compare is most of the time.
-    let written: Vec<bool> =
-        snapshot.files.par_iter().map(|(rel, file)| write_if_changed(dir, rel, &file.bytes)).collect::<Result<_>>()?;
+    let written: Vec<bool> = snapshot
+        .files
+        .par_iter()
+        .map(|(rel, file)| if known_same.contains(rel) { Ok(false) } else { write_if_changed(dir, rel, &file.bytes) })
+        .collect::<Result<_>>()?;
     stats.written = written.iter().filter(|w| **w).count();
     stats.unchanged = written.len() - stats.written;
     let keep: BTreeSet<String> = snapshot.files.keys().cloned().collect();
