@@ -695,6 +695,43 @@ fn serve_http_semantics() {
     assert_eq!(outlines, atom, "OPML outlines vs the Atom feeds in the output folder");
 }
 
+/// Unchanged feeds keep their `Last-Modified` across a restart (from the output file's mtime),
+/// so caches validating by date still get 304s; a feed that changed while the daemon was down
+/// gets a new one.
+#[test]
+fn last_modified_survives_a_restart() {
+    let ws = Workspace::with_posts(&support::base_posts());
+    let (config, _output) = config_with(&ws, "restart", &Settings::default(), "");
+    let log = ws.root().join("serve.log");
+    let mut daemon = Daemon::start(&config, &log);
+    let before = daemon.get("/feed/news.xml");
+    let modified = before.expect_header("last-modified").to_string();
+    let tag_modified = daemon.get("/feed/by_tag/beta.xml").expect_header("last-modified").to_string();
+    let alpha_modified = daemon.get("/feed/by_tag/alpha.xml").expect_header("last-modified").to_string();
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(EXIT_WAIT).success());
+    // Past the second of the first start, so a fresh Last-Modified would differ.
+    std::thread::sleep(Duration::from_millis(1100));
+    ws.write(
+        "_posts/2021-03-02-second-post.md",
+        post(
+            "title: Second post, edited\ndate: 2021-03-02 10:00:00 +0800\ncategories: [news, markets]\ntags: beta",
+            "Edited.",
+        ),
+    );
+    let daemon = Daemon::start(&config, &log);
+    // alpha holds the first and third posts only: unchanged, same Last-Modified, and a 304.
+    let alpha = daemon.get("/feed/by_tag/alpha.xml");
+    assert_eq!(alpha.expect_header("last-modified"), alpha_modified);
+    let revalidated = daemon.request("GET", "/feed/by_tag/alpha.xml", &[("If-Modified-Since", &alpha_modified)]);
+    assert_eq!(revalidated.status, 304);
+    let news = daemon.get("/feed/news.xml");
+    assert_ne!(news.expect_header("etag"), before.expect_header("etag"), "news holds the edited post");
+    assert_ne!(news.expect_header("last-modified"), modified, "a changed feed gets a new Last-Modified");
+    let beta = daemon.get("/feed/by_tag/beta.xml");
+    assert_ne!(beta.expect_header("last-modified"), tag_modified);
+}
+
 /// A feed's `Last-Modified` is the newest entry's date, so an edit that keeps the dates, or the
 /// deletion of the newest post, leaves it unchanged or moves it back: a client that validates
 /// with `If-Modified-Since` alone must still get the new bytes, not a 304.
