@@ -9,7 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::pin::{pin, Pin};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,7 +23,6 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
-use rayon::prelude::*;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
@@ -50,23 +49,18 @@ const HEALTH_PATH: &str = "/healthz";
 #[derive(Debug)]
 pub struct Served {
     snapshot: Arc<Snapshot>,
-    index: Rendered,
-    opml: Rendered,
+    config: Config,
+    /// Made on first request: with thousands of feeds they cost milliseconds, and an update
+    /// should not pay them for pages nobody may ask for before the next one.
+    index: OnceLock<Rendered>,
+    opml: OnceLock<Rendered>,
 }
 
 impl Served {
-    /// Renders `/` and `/feeds.opml` for `snapshot`. Both are functions of the snapshot and the
-    /// configuration only (no clock), so equal inputs give equal bytes and ETags.
+    /// `/` and `/feeds.opml` are functions of the snapshot and the configuration only (no
+    /// clock), so equal inputs give equal bytes and ETags.
     pub fn new(snapshot: Arc<Snapshot>, config: &Config) -> Served {
-        let updated = newest_update(&snapshot);
-        let mut index = Rendered::new(index_html(&snapshot, config).into_bytes(), updated, INDEX_MIME);
-        let mut opml = Rendered::new(opml_xml(&snapshot, config).into_bytes(), updated, OPML_MIME);
-        // The pages change when a feed does. (A feed that disappears changes no feed's time: an
-        // If-Modified-Since client may then keep its page a while; ETag clients do not.)
-        let modified = snapshot.files.values().map(|f| f.modified).max().unwrap_or(UNIX_EPOCH);
-        index.modified = modified;
-        opml.modified = modified;
-        Served { snapshot, index, opml }
+        Served { snapshot, config: config.clone(), index: OnceLock::new(), opml: OnceLock::new() }
     }
 
     pub fn snapshot(&self) -> &Arc<Snapshot> {
@@ -75,30 +69,26 @@ impl Served {
 
     /// The index page served at `/`.
     pub fn index(&self) -> &Rendered {
-        &self.index
+        self.index.get_or_init(|| self.page(index_html(&self.snapshot, &self.config), INDEX_MIME))
     }
 
     /// The OPML subscription list served at `/feeds.opml`.
     pub fn opml(&self) -> &Rendered {
-        &self.opml
+        self.opml.get_or_init(|| self.page(opml_xml(&self.snapshot, &self.config), OPML_MIME))
     }
 
-    /// Makes every gzip and brotli body now, on all cores, instead of on each file's first
-    /// compressed request. CPU-bound: call it from a blocking thread before publishing.
-    pub fn precompress(&self) {
-        let pages = [&self.index, &self.opml];
-        let files = self.snapshot.files.values().map(|f| &**f);
-        let all: Vec<&Rendered> = pages.into_iter().chain(files).collect();
-        all.par_iter().for_each(|f| {
-            f.gzip();
-            f.brotli();
-        });
+    fn page(&self, text: String, mime: &'static str) -> Rendered {
+        let mut page = Rendered::new(text.into_bytes(), newest_update(&self.snapshot), mime);
+        // The pages change when a feed does. (A feed that disappears changes no feed's time: an
+        // If-Modified-Since client may then keep its page a while; ETag clients do not.)
+        page.modified = self.snapshot.files.values().map(|f| f.modified).max().unwrap_or(UNIX_EPOCH);
+        page
     }
 
     fn lookup(&self, path: &str) -> Option<Target<'_>> {
         match path {
-            INDEX_PATH => Some(Target::File(&self.index)),
-            OPML_PATH => Some(Target::File(&self.opml)),
+            INDEX_PATH => Some(Target::File(self.index())),
+            OPML_PATH => Some(Target::File(self.opml())),
             HEALTH_PATH => Some(Target::Health),
             _ => {
                 let relative = path.strip_prefix('/')?;

@@ -13,10 +13,11 @@ use chrono::{DateTime, Utc};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{debug, error, info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, ServerConfig};
 use crate::feed::FeedKey;
 use crate::http::{self, HttpLimits, Served};
 use crate::regen;
+use crate::scan::Tree;
 use crate::site::Site;
 use crate::snapshot::{self, ContentCache, Snapshot, Storage};
 use crate::systemd;
@@ -69,6 +70,11 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let started = Instant::now();
+    // Watching starts before the first scan: a post written while the feeds are being built is
+    // an event the loop then folds in, not a change that is never seen.
+    let tree = Tree::new(&config.source_dir, &config.output_dir);
+    let root_identity = identity(&tree.root);
+    let mut watcher = watch(&tree, &config.server);
     let built = tokio::task::block_in_place(|| regen::build(&config, Storage::MemFiles))?;
     for problem in built.site.problems() {
         warn!("skipped {problem}");
@@ -85,7 +91,7 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
         current: Arc::clone(&current),
         rendered_at: built.now,
         output_behind: false,
-        root_identity: None,
+        root_identity,
         config,
     };
 
@@ -119,7 +125,6 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
     systemd::ready();
     debug!("memory: {}; feeds in memory files: {} bytes", crate::logging::memory(), state.snapshot.memfile_bytes());
 
-    let mut watcher = state.start_watcher();
     let watchdog = systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600));
     let mut watchdog_tick = tokio::time::interval(watchdog);
     // Checks that need no event: the source root coming back, the output folder writable again.
@@ -160,8 +165,9 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
             }
             _ = sighup.recv() => {
                 systemd::reloading();
-                state.reload(&config_path);
-                watcher = state.start_watcher();
+                if let Some(new_watcher) = state.reload(&config_path) {
+                    watcher = new_watcher;
+                }
                 systemd::ready();
             }
             _ = sigterm.recv() => break,
@@ -195,19 +201,7 @@ async fn next_batch(watcher: &Option<SourceWatcher>) -> Batch {
 impl State {
     fn start_watcher(&mut self) -> Option<SourceWatcher> {
         self.root_identity = identity(&self.site.tree.root);
-        let tree = self.site.tree.clone();
-        let server = &self.config.server;
-        let poll = server.poll.then(|| Duration::from_millis(server.poll_interval_ms));
-        let root = tree.root.clone();
-        match SourceWatcher::start(&root, Duration::from_millis(server.quiet_ms), poll, move |p| {
-            tree.may_matter(p) || p == tree.root
-        }) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                error!("{e:#}; feeds will not follow changes until the source folder is watchable");
-                None
-            }
-        }
+        watch(&self.site.tree, &self.config.server)
     }
 
     /// Folds changed paths into the site and publishes a new snapshot if any feed changed.
@@ -309,18 +303,24 @@ impl State {
     }
 
     /// SIGHUP: read the config again and rebuild everything; a broken config keeps the old one.
-    fn reload(&mut self, config_path: &Path) {
+    /// Returns the watcher for the new configuration, started before its rebuild (so nothing
+    /// written meanwhile is missed), or `None` when the old configuration stays.
+    fn reload(&mut self, config_path: &Path) -> Option<Option<SourceWatcher>> {
         let mut config = match Config::load(config_path) {
             Ok(c) => c,
             Err(e) => {
                 error!("reload: {e:#}; keeping the running configuration");
-                return;
+                return None;
             }
         };
         config.server.listen = self.config.server.listen;
         let started = Instant::now();
+        let tree = Tree::new(&config.source_dir, &config.output_dir);
+        let root_identity = identity(&tree.root);
+        let watcher = watch(&tree, &config.server);
         match tokio::task::block_in_place(|| regen::build(&config, Storage::MemFiles)) {
             Ok(built) => {
+                self.root_identity = root_identity;
                 self.config = config;
                 self.site = built.site;
                 self.cache = built.cache;
@@ -333,8 +333,28 @@ impl State {
                     self.snapshot.feeds.len(),
                     started.elapsed().as_millis()
                 );
+                Some(watcher)
             }
-            Err(e) => error!("reload: {e:#}; keeping the running configuration"),
+            Err(e) => {
+                error!("reload: {e:#}; keeping the running configuration");
+                None
+            }
+        }
+    }
+}
+
+/// Watches `tree` for changes, by inotify or by polling as configured; `None` (logged) when the
+/// source folder cannot be watched, until housekeeping sees it again.
+fn watch(tree: &Tree, server: &ServerConfig) -> Option<SourceWatcher> {
+    let poll = server.poll.then(|| Duration::from_millis(server.poll_interval_ms));
+    let relevant = tree.clone();
+    match SourceWatcher::start(&tree.root, Duration::from_millis(server.quiet_ms), poll, move |p| {
+        relevant.may_matter(p) || p == relevant.root
+    }) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            error!("{e:#}; feeds will not follow changes until the source folder is watchable");
+            None
         }
     }
 }

@@ -695,6 +695,39 @@ fn serve_http_semantics() {
     assert_eq!(outlines, atom, "OPML outlines vs the Atom feeds in the output folder");
 }
 
+/// Posts written while the daemon builds its first feeds are not lost: watching starts before
+/// the first scan. 150 ms after the start, inside the first build (8,000 posts take the debug
+/// binary far longer), a post appears in a new category folder, which the walk has already
+/// passed; only the watcher can see it, and no later event will.
+#[test]
+fn posts_written_during_start_up_are_not_lost() {
+    let ws = Workspace::with_posts(&support::base_posts());
+    for i in 0..8000 {
+        let front = format!("title: Filler {i}\ndate: 2020-01-01 08:00:00 +0800\ntags: [filler-{}]", i % 50);
+        ws.write(&format!("_posts/2020-01-01-filler-{i}.md"), post(&front, "Filler body."));
+    }
+    let (config, _output) = config_with(&ws, "startup", &Settings::default(), "");
+    let late = std::thread::spawn({
+        let site = ws.site();
+        move || {
+            std::thread::sleep(Duration::from_millis(150));
+            let text = post("title: Written during start-up\ndate: 2024-06-01 08:00:00 +0800", "Late.");
+            fs::create_dir_all(site.join("latecat/_posts")).unwrap();
+            fs::write(site.join("latecat/_posts/2024-06-01-late.md"), text).unwrap();
+            Instant::now()
+        }
+    });
+    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let serving = Instant::now();
+    let written = late.join().unwrap();
+    // Daemon::start polls every 25 ms: the daemon was up at most that long before `serving`.
+    assert!(
+        written + Duration::from_millis(100) < serving,
+        "the first build ended too soon after the late write for this test to mean anything"
+    );
+    daemon.wait_titles("/feed/latecat", "the post written during start-up", |t| has(t, "Written during start-up"));
+}
+
 /// Unchanged feeds keep their `Last-Modified` across a restart (from the output file's mtime),
 /// so caches validating by date still get 304s; a feed that changed while the daemon was down
 /// gets a new one.
