@@ -70,11 +70,6 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let started = Instant::now();
-    // Watching starts before the first scan: a post written while the feeds are being built is
-    // an event the loop then folds in, not a change that is never seen.
-    let tree = Tree::new(&config.source_dir, &config.output_dir);
-    let root_identity = identity(&tree.root);
-    let mut watcher = watch(&tree, &config.server);
     let built = tokio::task::block_in_place(|| regen::build(&config, Storage::MemFiles))?;
     for problem in built.site.problems() {
         warn!("skipped {problem}");
@@ -91,7 +86,7 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
         current: Arc::clone(&current),
         rendered_at: built.now,
         output_behind: false,
-        root_identity,
+        root_identity: None,
         config,
     };
 
@@ -124,6 +119,12 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
     );
     systemd::ready();
     debug!("memory: {}; feeds in memory files: {} bytes", crate::logging::memory(), state.snapshot.memfile_bytes());
+    // Watching starts once serving has (setting up inotify on a big tree takes a good part of a
+    // second), then one stat of every post catches what changed since the first scan began: a
+    // post written while the feeds were being built is folded in now, not missed.
+    let mut watcher = state.start_watcher();
+    let root = state.site.tree.root.clone();
+    state.update(&[root], "catch-up");
 
     let watchdog = systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600));
     let mut watchdog_tick = tokio::time::interval(watchdog);
