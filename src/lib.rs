@@ -6,6 +6,7 @@ pub mod feed;
 pub mod http;
 pub mod logging;
 pub mod memfile;
+pub mod output;
 pub mod permalink;
 pub mod post;
 pub mod regen;

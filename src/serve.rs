@@ -16,6 +16,7 @@ use tracing::{debug, error, info, warn};
 use crate::config::{Config, ServerConfig};
 use crate::feed::FeedKey;
 use crate::http::{self, HttpLimits, Served};
+use crate::output::OutputWriter;
 use crate::regen;
 use crate::scan::Tree;
 use crate::site::Site;
@@ -51,8 +52,8 @@ struct State {
     current: Arc<ArcSwap<Served>>,
     /// When the feeds were last rendered for the clock (future posts before it are in).
     rendered_at: DateTime<Utc>,
-    /// The output folder missed an update and must be rewritten whole.
-    output_behind: bool,
+    /// Writes the output folder on its own thread; set once the first write was tried.
+    output: Option<OutputWriter>,
     /// Device and inode of the watched source root: a folder swapped in under the same name
     /// (a `mv` deploy) is a different folder that the watcher does not see.
     root_identity: Option<(u64, u64)>,
@@ -85,7 +86,7 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
         cache: built.cache,
         current: Arc::clone(&current),
         rendered_at: built.now,
-        output_behind: false,
+        output: None,
         root_identity: None,
         config,
     };
@@ -107,10 +108,15 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
     // Ready (the log line, READY=1) once the output folder is in step too, so whoever waits for
     // readiness finds the files written.
     let dir = state.config.output_dir.clone();
-    if let Err(e) = tokio::task::block_in_place(|| snapshot::write_folder_except(&dir, &state.snapshot, &on_disk)) {
-        error!("{e:#}; still serving from memory, will retry");
-        state.output_behind = true;
-    }
+    let behind = match tokio::task::block_in_place(|| snapshot::write_folder_except(&dir, &state.snapshot, &on_disk)) {
+        Ok(_) => false,
+        Err(e) => {
+            error!("{e:#}; still serving from memory, will retry");
+            true
+        }
+    };
+    state.output =
+        Some(OutputWriter::start(dir, Arc::clone(&state.snapshot), behind).context("cannot start the output writer")?);
     info!(
         "listening on http://{address}: {} posts, {} feeds, ready in {} ms",
         state.site.post_count(),
@@ -160,9 +166,6 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
                     warn!("source folder {} is gone: serving the last feeds until it comes back", state.site.tree.root.display());
                     watcher = None;
                 }
-                if state.output_behind {
-                    state.write_output(None);
-                }
             }
             _ = sighup.recv() => {
                 systemd::reloading();
@@ -179,6 +182,9 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
     info!("stopping: finishing requests in flight");
     let _ = stop_http.send(());
     server.await.map_err(|join_error| anyhow::anyhow!("HTTP task failed: {join_error}"))?;
+    if let Some(output) = state.output.take() {
+        tokio::task::block_in_place(|| output.finish());
+    }
     info!("stopped");
     Ok(())
 }
@@ -274,32 +280,10 @@ impl State {
     fn publish(&mut self, next: Snapshot, changed: Option<&[String]>) {
         self.snapshot = Arc::new(next);
         self.current.store(Arc::new(Served::new(Arc::clone(&self.snapshot), &self.config)));
-        self.write_output(changed);
-    }
-
-    /// Keeps the output folder in step; on failure the feeds are still served from memory and
-    /// the folder is rewritten whole once writing works again. Logs once per episode.
-    fn write_output(&mut self, changed: Option<&[String]>) {
-        let dir = &self.config.output_dir;
-        let result = tokio::task::block_in_place(|| match (changed, self.output_behind) {
-            (Some(changed), false) => snapshot::write_changed(dir, &self.snapshot, changed),
-            _ => snapshot::write_folder(dir, &self.snapshot),
-        });
-        match result {
-            Ok(stats) => {
-                if self.output_behind {
-                    debug!("output folder {} in step: {stats:?}", dir.display());
-                }
-                self.output_behind = false;
-            }
-            Err(e) => {
-                if !self.output_behind {
-                    error!("{e:#}; still serving from memory, will retry");
-                } else {
-                    debug!("output folder still not writable: {e:#}");
-                }
-                self.output_behind = true;
-            }
+        // The output folder follows on its own thread; on failure the feeds are still served
+        // from memory and it rewrites the folder whole once writing works again.
+        if let Some(output) = &self.output {
+            output.write(Arc::clone(&self.snapshot), changed);
         }
     }
 
@@ -326,7 +310,15 @@ impl State {
                 self.site = built.site;
                 self.cache = built.cache;
                 self.rendered_at = built.now;
-                self.output_behind = true;
+                // The new configuration may name another output folder: the old writer finishes,
+                // and a new one writes the new snapshot whole.
+                if let Some(output) = self.output.take() {
+                    tokio::task::block_in_place(|| output.finish());
+                }
+                match OutputWriter::start(self.config.output_dir.clone(), Arc::clone(&self.snapshot), false) {
+                    Ok(output) => self.output = Some(output),
+                    Err(e) => error!("cannot start the output writer: {e}; feeds are served but not written"),
+                }
                 self.publish(built.snapshot, None);
                 info!(
                     "reloaded: {} posts, {} feeds in {} ms",

@@ -471,7 +471,10 @@ fn serve_follows_created_edited_renamed_and_deleted_posts() {
     let site = daemon.feed("/feed.xml").expect("site feed");
     let entry = site.entries.iter().find(|e| support::title(e) == "Hello again").expect("renamed entry");
     assert!(support::link(entry).contains("/newcat/"), "link of the moved post: {}", support::link(entry));
-    assert!(output.join("feed/newcat.xml").is_file() && output.join("feed/newcat.rss").is_file());
+    // The output folder follows on its own thread, just after the feeds are served.
+    daemon.wait_for("the new category's files in the output folder", CHANGE_WAIT, || {
+        (output.join("feed/newcat.xml").is_file() && output.join("feed/newcat.rss").is_file()).then_some(())
+    });
 
     // Deleted: the last post of `newcat` and of the tag; their feeds go, on the server and on disk.
     fs::remove_file(&moved).unwrap();
