@@ -225,15 +225,7 @@ impl State {
             let changes = self.site.refresh(paths, &self.config);
             let mut keys = changes.feeds.clone();
             keys.extend(self.site.feeds_published_between(self.rendered_at, now));
-            let (next, changed) = snapshot::render(
-                &self.site,
-                &self.config,
-                now,
-                &self.snapshot,
-                Some(&keys),
-                &mut self.cache,
-                Storage::MemFiles,
-            );
+            let (next, changed) = self.render(now, &keys);
             (changes, next, changed)
         });
         self.rendered_at = now;
@@ -255,21 +247,16 @@ impl State {
         );
     }
 
+    /// Renders `keys` on top of the current snapshot, the daemon's way (memory files).
+    fn render(&mut self, now: DateTime<Utc>, keys: &BTreeSet<FeedKey>) -> (Snapshot, Vec<String>) {
+        snapshot::render(&self.site, &self.config, now, &self.snapshot, Some(keys), &mut self.cache, Storage::MemFiles)
+    }
+
     /// Future posts whose time has come.
     fn publish_due(&mut self) {
         let now = Utc::now();
         let keys: BTreeSet<FeedKey> = self.site.feeds_published_between(self.rendered_at, now);
-        let (next, changed) = tokio::task::block_in_place(|| {
-            snapshot::render(
-                &self.site,
-                &self.config,
-                now,
-                &self.snapshot,
-                Some(&keys),
-                &mut self.cache,
-                Storage::MemFiles,
-            )
-        });
+        let (next, changed) = tokio::task::block_in_place(|| self.render(now, &keys));
         self.rendered_at = now;
         info!("scheduled posts published: {} feed files changed", changed.len());
         if !changed.is_empty() {
