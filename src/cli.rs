@@ -16,23 +16,40 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where the configuration comes from: `config.toml`, the site's own `_config.yml`, or both.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// The configuration file [default: config.toml, when there is one].
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// The Jekyll site's root folder, over `source.dir`. With no config file, its `_config.yml`
+    /// says everything else.
+    #[arg(long)]
+    pub source: Option<PathBuf>,
+    /// The folder feeds are written to, over `output.dir`.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write every feed once to the output folder.
     Regen {
-        /// The configuration file.
-        #[arg(long, short, default_value = "config.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// Report every problem in the posts (path:line: message); exit 1 if there is any.
     Check {
-        #[arg(long, short, default_value = "config.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// List each setting with its value and where it came from, instead of checking posts.
+        #[arg(long)]
+        show_config: bool,
     },
     /// Build once, serve the feeds over HTTP, and keep them up to date as posts change.
     Serve {
-        #[arg(long, short, default_value = "config.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
         /// Address to listen on, overriding `server.listen`.
         #[arg(long)]
         listen: Option<SocketAddr>,

@@ -1,5 +1,7 @@
 //! The configuration file: its shape, its defaults, and the checks that turn a bad file into one clear error.
 
+pub mod jekyll;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -8,7 +10,11 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use url::Url;
 
-/// Everything `config.toml` can say, with every default filled in and every path absolute.
+use crate::post::front_matter::Field;
+use jekyll::{DefaultsSet, JekyllConfig};
+
+/// Everything postfeed is told, with every default filled in and every path absolute: the site's
+/// own `_config.yml` first, `config.toml` over it, and the command line over both.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub site: SiteConfig,
@@ -16,6 +22,43 @@ pub struct Config {
     pub output_dir: PathBuf,
     pub feeds: FeedsConfig,
     pub server: ServerConfig,
+    /// The site's `_config.yml`, when it has one: templates see it as `site.*`.
+    pub jekyll: Option<std::sync::Arc<JekyllConfig>>,
+    /// Where each setting's value came from, in the order `check --show-config` lists them.
+    pub origins: Vec<(&'static str, Origin)>,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    /// The site's `_config.yml`, at this line where known.
+    JekyllConfig(Option<usize>),
+    ConfigToml,
+    CommandLine,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::JekyllConfig(Some(line)) => write!(f, "_config.yml:{line}"),
+            Origin::JekyllConfig(None) => f.write_str("_config.yml"),
+            Origin::ConfigToml => f.write_str("config.toml"),
+            Origin::CommandLine => f.write_str("command line"),
+        }
+    }
+}
+
+/// What to read a configuration from: a `config.toml`, the command line's folders, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// `config.toml`; `None` for none at all.
+    pub file: Option<PathBuf>,
+    /// `--source`: the site's root, over `source.dir`.
+    pub source: Option<PathBuf>,
+    /// `--output`: the output folder, over `output.dir`.
+    pub output: Option<PathBuf>,
 }
 
 /// What a post needs to know about its site to become a feed entry.
@@ -30,6 +73,10 @@ pub struct SiteConfig {
     pub timezone: Tz,
     /// The permalink template, a named style already expanded.
     pub permalink: String,
+    /// Jekyll's `excerpt_separator`: the excerpt is the body up to it. Empty: no excerpt.
+    pub excerpt_separator: String,
+    /// Front-matter defaults from `_config.yml`, applied to every post before its own front matter.
+    pub defaults: Vec<DefaultsSet>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +116,7 @@ pub struct ServerConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
     site: RawSite,
     #[serde(default)]
     source: RawSource,
@@ -83,13 +131,14 @@ struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSite {
-    url: String,
+    url: Option<String>,
     title: Option<String>,
     description: Option<String>,
     author: Option<String>,
     language: Option<String>,
     timezone: Option<String>,
     permalink: Option<String>,
+    excerpt_separator: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,20 +184,53 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_POST_BYTES: u64 = 16 * 1024 * 1024;
 
 impl Config {
-    /// Reads and checks the file at `path`; relative paths in it resolve from its folder.
+    /// Reads and checks the file at `path`, and the site's `_config.yml` under it; relative paths
+    /// in it resolve from its folder.
     pub fn load(path: &Path) -> Result<Config> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let base =
-            std::path::absolute(base).with_context(|| format!("cannot resolve the folder of {}", path.display()))?;
-        Config::parse(&text, &base).with_context(|| format!("invalid config file {}", path.display()))
+        Config::load_from(&Sources { file: Some(path.to_path_buf()), ..Sources::default() })
     }
 
-    /// Parses config text; `base` is the folder relative paths resolve from.
+    /// Reads `config.toml` (if named), then the site's `_config.yml`, and lays them and the
+    /// command line's folders over each other.
+    pub fn load_from(sources: &Sources) -> Result<Config> {
+        let (raw, base) = match &sources.file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let base = std::path::absolute(base)
+                    .with_context(|| format!("cannot resolve the folder of {}", path.display()))?;
+                let raw: RawConfig = toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!(one_line(&text, &e)))
+                    .with_context(|| format!("invalid config file {}", path.display()))?;
+                (Some(raw), base)
+            }
+            None => (None, std::path::absolute(".").context("cannot resolve the current folder")?),
+        };
+        let absolute = |p: &PathBuf| std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()));
+        let overrides = Overrides {
+            source: sources.source.as_ref().map(absolute).transpose()?,
+            output: sources.output.as_ref().map(absolute).transpose()?,
+        };
+        let source_dir = overrides.source.clone().unwrap_or_else(|| source_dir(raw.as_ref(), &base));
+        let jekyll = JekyllConfig::load(&source_dir)?;
+        let what = match &sources.file {
+            Some(path) => format!("invalid config file {}", path.display()),
+            None => format!("cannot configure postfeed for {}", source_dir.display()),
+        };
+        Config::build(raw.unwrap_or_default(), &base, jekyll, &overrides).context(what)
+    }
+
+    /// Parses `config.toml` text alone, with no `_config.yml`; `base` is the folder relative paths
+    /// resolve from.
     pub fn parse(text: &str, base: &Path) -> Result<Config> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| anyhow::anyhow!(one_line(text, &e)))?;
-        let site = site_config(raw.site)?;
+        Config::build(raw, base, None, &Overrides::default())
+    }
+
+    fn build(raw: RawConfig, base: &Path, jekyll: Option<JekyllConfig>, overrides: &Overrides) -> Result<Config> {
+        let mut origins = Origins::default();
+        let site = site_config(raw.site, jekyll.as_ref(), &mut origins)?;
         let resolve = |p: Option<PathBuf>, default: &str| base.join(p.unwrap_or_else(|| PathBuf::from(default)));
         let formats = raw.feeds.formats.unwrap_or_else(|| vec!["atom".into(), "rss".into()]);
         for f in &formats {
@@ -159,21 +241,52 @@ impl Config {
         if formats.is_empty() {
             bail!("feeds.formats: name at least one of \"atom\" and \"rss\"");
         }
-        let limit = raw.feeds.limit.unwrap_or(DEFAULT_LIMIT);
+        let feed_block = jekyll.as_ref().map(|j| &j.feed);
+        let feed_line = jekyll.as_ref().and_then(|j| j.line_of("feed"));
+        let limit = origins.pick(
+            "feeds.limit",
+            raw.feeds.limit,
+            feed_block.and_then(|f| f.posts_limit).map(|l| (l, feed_line)),
+            DEFAULT_LIMIT,
+        );
         if limit == 0 {
             bail!("feeds.limit must be at least 1");
         }
+        let excerpt_only = feed_block
+            .and_then(|f| f.excerpt_only)
+            .map(|e| (if e { ContentMode::Excerpt } else { ContentMode::Full }, feed_line));
+        let content = origins.pick("feeds.content", raw.feeds.content, excerpt_only, ContentMode::Full);
         let listen_text = raw.server.listen.unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen = listen_text
             .parse()
             .with_context(|| format!("server.listen: {listen_text:?} is not an address like 127.0.0.1:8080"))?;
+        let source_dir = match &overrides.source {
+            Some(dir) => {
+                origins.set("source.dir", Origin::CommandLine);
+                dir.clone()
+            }
+            None => {
+                origins.set("source.dir", if raw.source.dir.is_some() { Origin::ConfigToml } else { Origin::Default });
+                resolve(raw.source.dir, ".")
+            }
+        };
+        let output_dir = match &overrides.output {
+            Some(dir) => {
+                origins.set("output.dir", Origin::CommandLine);
+                dir.clone()
+            }
+            None => {
+                origins.set("output.dir", if raw.output.dir.is_some() { Origin::ConfigToml } else { Origin::Default });
+                resolve(raw.output.dir, "feeds")
+            }
+        };
         Ok(Config {
             site,
-            source_dir: resolve(raw.source.dir, "."),
-            output_dir: resolve(raw.output.dir, "feeds"),
+            source_dir,
+            output_dir,
             feeds: FeedsConfig {
                 limit,
-                content: raw.feeds.content.unwrap_or(ContentMode::Full),
+                content,
                 categories: raw.feeds.categories.unwrap_or(true),
                 tags: raw.feeds.tags.unwrap_or(true),
                 atom: formats.iter().any(|f| f == "atom"),
@@ -192,7 +305,73 @@ impl Config {
                 idle_timeout_ms: raw.server.idle_timeout_ms.unwrap_or(60_000),
                 max_header_bytes: raw.server.max_header_bytes.unwrap_or(16 * 1024),
             },
+            jekyll: jekyll.map(std::sync::Arc::new),
+            origins: origins.0,
         })
+    }
+
+    /// Each setting that can come from more than one place, with its value and where it came from.
+    pub fn describe(&self) -> Vec<(&'static str, String, &Origin)> {
+        let site = &self.site;
+        let value = |key: &str| -> String {
+            match key {
+                "site.url" => site.url.to_string(),
+                "site.title" => site.title.clone(),
+                "site.description" => site.description.clone(),
+                "site.author" => site.author.clone().unwrap_or_default(),
+                "site.language" => site.language.clone().unwrap_or_default(),
+                "site.timezone" => site.timezone.name().to_string(),
+                "site.permalink" => site.permalink.clone(),
+                "site.excerpt_separator" => site.excerpt_separator.clone(),
+                "feeds.limit" => self.feeds.limit.to_string(),
+                "feeds.content" => format!("{:?}", self.feeds.content).to_lowercase(),
+                "source.dir" => self.source_dir.display().to_string(),
+                "output.dir" => self.output_dir.display().to_string(),
+                _ => String::new(),
+            }
+        };
+        self.origins.iter().map(|(key, origin)| (*key, value(key), origin)).collect()
+    }
+}
+
+/// The command line's folders, already absolute.
+#[derive(Debug, Default)]
+struct Overrides {
+    source: Option<PathBuf>,
+    output: Option<PathBuf>,
+}
+
+/// The site root named by `config.toml`, before the command line is taken into account.
+fn source_dir(raw: Option<&RawConfig>, base: &Path) -> PathBuf {
+    base.join(raw.and_then(|r| r.source.dir.clone()).unwrap_or_else(|| PathBuf::from(".")))
+}
+
+/// Records where each value came from while the layers are laid over each other.
+#[derive(Default)]
+struct Origins(Vec<(&'static str, Origin)>);
+
+impl Origins {
+    fn set(&mut self, key: &'static str, origin: Origin) {
+        self.0.retain(|(k, _)| *k != key);
+        self.0.push((key, origin));
+    }
+
+    /// `config.toml`'s value, else `_config.yml`'s (with its line), else the default.
+    fn pick<T>(&mut self, key: &'static str, toml: Option<T>, jekyll: Option<(T, Option<usize>)>, default: T) -> T {
+        match (toml, jekyll) {
+            (Some(v), _) => {
+                self.set(key, Origin::ConfigToml);
+                v
+            }
+            (None, Some((v, line))) => {
+                self.set(key, Origin::JekyllConfig(line));
+                v
+            }
+            (None, None) => {
+                self.set(key, Origin::Default);
+                default
+            }
+        }
     }
 }
 
@@ -205,35 +384,64 @@ fn one_line(text: &str, error: &toml::de::Error) -> String {
     }
 }
 
-fn site_config(raw: RawSite) -> Result<SiteConfig> {
+fn site_config(raw: RawSite, jekyll: Option<&JekyllConfig>, origins: &mut Origins) -> Result<SiteConfig> {
+    // A value from `_config.yml`, with the line of its key.
+    let from_jekyll = |key: &str| -> Option<(String, Option<usize>)> {
+        let j = jekyll?;
+        j.text(key).map(|v| (v.to_string(), j.line_of(key)))
+    };
+    let jekyll_url = jekyll.and_then(|j| j.site_url().map(|u| (u, j.line_of("url"))));
+    let url_text = origins.pick("site.url", raw.url, jekyll_url, String::new());
+    if url_text.trim().is_empty() {
+        bail!(
+            "site.url: the site's address is not known; set `url` in the site's _config.yml or [site] url in config.toml"
+        );
+    }
     let mut url =
-        Url::parse(raw.url.trim()).with_context(|| format!("site.url: {:?} is not an absolute URL", raw.url))?;
+        Url::parse(url_text.trim()).with_context(|| format!("site.url: {url_text:?} is not an absolute URL"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
-        bail!("site.url: {:?} must start with http:// or https://", raw.url);
+        bail!("site.url: {url_text:?} must start with http:// or https://");
     }
     if url.query().is_some() || url.fragment().is_some() {
-        bail!("site.url: {:?} must not have a query or a fragment", raw.url);
+        bail!("site.url: {url_text:?} must not have a query or a fragment");
     }
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);
     }
-    let timezone = match raw.timezone.as_deref() {
-        None => Tz::UTC,
-        Some(name) => name.parse().map_err(|_| {
-            anyhow::anyhow!("site.timezone: {name:?} is not an IANA time zone such as \"Asia/Shanghai\"")
-        })?,
-    };
-    let permalink = crate::permalink::expand_style(raw.permalink.as_deref().unwrap_or("date"));
-    let title = raw.title.unwrap_or_default();
+    let timezone_name = origins.pick("site.timezone", raw.timezone, from_jekyll("timezone"), "UTC".to_string());
+    let timezone: Tz = timezone_name.parse().map_err(|_| {
+        anyhow::anyhow!("site.timezone: {timezone_name:?} is not an IANA time zone such as \"Asia/Shanghai\"")
+    })?;
+    let permalink_text = origins.pick("site.permalink", raw.permalink, from_jekyll("permalink"), "date".to_string());
+    let permalink = crate::permalink::expand_style(&permalink_text);
+    // jekyll-feed titles the feed `site.title`, else `site.name`.
+    let jekyll_title = from_jekyll("title").or_else(|| from_jekyll("name"));
+    let title = origins.pick("site.title", raw.title, jekyll_title, String::new());
+    let description = origins.pick("site.description", raw.description, from_jekyll("description"), String::new());
+    // `author` may be a name or a map with one.
+    let jekyll_author = jekyll.and_then(|j| {
+        let name = match j.get("author")? {
+            Field::Map(_) => j.get("author")?.get("name")?.as_text()?,
+            other => other.as_text()?,
+        };
+        Some((name.to_string(), j.line_of("author")))
+    });
+    let author = origins.pick("site.author", raw.author, jekyll_author, String::new());
+    let language = origins.pick("site.language", raw.language, from_jekyll("lang"), String::new());
+    let jekyll_separator = jekyll.and_then(|j| j.excerpt_separator().map(|s| (s, j.line_of("excerpt_separator"))));
+    let excerpt_separator =
+        origins.pick("site.excerpt_separator", raw.excerpt_separator, jekyll_separator, "\n\n".to_string());
     Ok(SiteConfig {
         title: if title.trim().is_empty() { url.host_str().unwrap_or("postfeed").to_string() } else { title },
         url,
-        description: raw.description.unwrap_or_default(),
-        author: raw.author.filter(|a| !a.trim().is_empty()),
-        language: raw.language.filter(|l| !l.trim().is_empty()),
+        description,
+        author: Some(author).filter(|a| !a.trim().is_empty()),
+        language: Some(language).filter(|l| !l.trim().is_empty()),
         timezone,
         permalink,
+        excerpt_separator,
+        defaults: jekyll.map(|j| j.defaults.clone()).unwrap_or_default(),
     })
 }
 
@@ -277,5 +485,66 @@ mod tests {
             let err = Config::parse(text, Path::new("/")).unwrap_err();
             assert!(format!("{err:#}").contains(needle), "{text}: {err:#}");
         }
+    }
+
+    fn with_jekyll(toml_text: &str, yml: &str) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(toml_text).unwrap();
+        let jekyll = JekyllConfig::parse(yml, Path::new("_config.yml")).unwrap();
+        Config::build(raw, Path::new("/srv"), Some(jekyll), &Overrides::default())
+    }
+
+    fn origin<'c>(config: &'c Config, key: &str) -> &'c Origin {
+        &config.origins.iter().find(|(k, _)| *k == key).unwrap_or_else(|| panic!("no origin for {key}")).1
+    }
+
+    #[test]
+    fn jekyll_config_supplies_what_config_toml_leaves_out() {
+        let yml = "title: Harbor\nurl: https://h.example.org\nbaseurl: /notes\ntimezone: Asia/Shanghai\nlang: en\nauthor:\n  name: Desk\n  email: d@h.example.org\npermalink: pretty\nexcerpt_separator: <!--more-->\nfeed:\n  posts_limit: 7\n  excerpt_only: true\n";
+        let c = with_jekyll("[source]\ndir = \"site\"\n[output]\ndir = \"out\"\n", yml).unwrap();
+        assert_eq!(c.site.url.as_str(), "https://h.example.org/notes/");
+        assert_eq!(c.site.title, "Harbor");
+        assert_eq!(c.site.timezone.name(), "Asia/Shanghai");
+        assert_eq!(c.site.language.as_deref(), Some("en"));
+        assert_eq!(c.site.author.as_deref(), Some("Desk"));
+        assert_eq!(c.site.permalink, "/:categories/:year/:month/:day/:title/");
+        assert_eq!(c.site.excerpt_separator, "<!--more-->");
+        assert_eq!((c.feeds.limit, c.feeds.content), (7, ContentMode::Excerpt));
+        assert_eq!(origin(&c, "site.url"), &Origin::JekyllConfig(Some(2)));
+        assert_eq!(origin(&c, "feeds.limit"), &Origin::JekyllConfig(Some(11)));
+        assert_eq!(origin(&c, "source.dir"), &Origin::ConfigToml);
+        assert_eq!(origin(&c, "site.description"), &Origin::Default);
+        assert!(c.jekyll.is_some());
+    }
+
+    #[test]
+    fn config_toml_wins_over_jekyll_config() {
+        let yml = "title: Harbor\nurl: https://h.example.org\ntimezone: Asia/Shanghai\nfeed:\n  posts_limit: 7\n";
+        let c = with_jekyll("[site]\nurl = \"https://feeds.example.org\"\ntitle = \"Mine\"\n[feeds]\nlimit = 3\n", yml)
+            .unwrap();
+        assert_eq!((c.site.url.as_str(), c.site.title.as_str()), ("https://feeds.example.org/", "Mine"));
+        assert_eq!(c.site.timezone.name(), "Asia/Shanghai");
+        assert_eq!(c.feeds.limit, 3);
+        assert_eq!(origin(&c, "site.url"), &Origin::ConfigToml);
+        assert_eq!(origin(&c, "site.timezone"), &Origin::JekyllConfig(Some(3)));
+        let described = c.describe();
+        assert!(described.iter().any(|(k, v, o)| *k == "feeds.limit" && v == "3" && **o == Origin::ConfigToml));
+    }
+
+    #[test]
+    fn no_url_anywhere_says_where_to_put_one() {
+        for yml in ["title: x\n", "url: \"\"\n"] {
+            let err = with_jekyll("", yml).unwrap_err();
+            let text = format!("{err:#}");
+            assert!(text.contains("_config.yml") && text.contains("[site] url"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_site_title_falls_back_to_name_then_host() {
+        let c = with_jekyll("", "name: Named\nurl: https://n.example.org\n").unwrap();
+        assert_eq!(c.site.title, "Named");
+        let c = with_jekyll("", "url: https://n.example.org\n").unwrap();
+        assert_eq!(c.site.title, "n.example.org");
+        assert_eq!(c.site.excerpt_separator, "\n\n");
     }
 }

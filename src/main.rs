@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use postfeed::cli::{Cli, Command};
-use postfeed::config::Config;
+use postfeed::cli::{Cli, Command, ConfigArgs};
+use postfeed::config::{Config, Sources};
 
 /// Parsing 100,000 posts is small allocations on every core; mimalloc takes them far faster
 /// than glibc's allocator (measured in BENCHMARKS.md).
@@ -37,13 +37,35 @@ fn no_huge_pages() {
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Regen { config } => {
-            postfeed::regen::regen(&Config::load(&config)?)?;
+            postfeed::regen::regen(&Config::load_from(&sources(config)?)?)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { config } => {
-            let problems = postfeed::regen::check(&Config::load(&config)?)?;
+        Command::Check { config, show_config: true } => {
+            let config = Config::load_from(&sources(config)?)?;
+            for (key, value, origin) in config.describe() {
+                println!("{key} = {value:?}  ({origin})");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config, show_config: false } => {
+            let problems = postfeed::regen::check(&Config::load_from(&sources(config)?)?)?;
             Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Serve { config, listen } => postfeed::serve::run(&config, listen).map(|()| ExitCode::SUCCESS),
+        Command::Serve { config, listen } => postfeed::serve::run(sources(config)?, listen).map(|()| ExitCode::SUCCESS),
     }
+}
+
+/// `--config`, else `./config.toml` when there is one, else nothing but the site's `_config.yml`
+/// (which then needs `--source`, or a site in the current folder).
+fn sources(args: ConfigArgs) -> anyhow::Result<Sources> {
+    let file = match args.config {
+        Some(path) => Some(path),
+        None => Some(std::path::PathBuf::from("config.toml")).filter(|p| p.is_file()),
+    };
+    if file.is_none() && args.source.is_none() && !std::path::Path::new("_config.yml").is_file() {
+        anyhow::bail!(
+            "no config.toml here and no Jekyll site (_config.yml) in this folder: give --config FILE or --source SITE_DIR"
+        );
+    }
+    Ok(Sources { file, source: args.source, output: args.output })
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{debug, error, info, warn};
 
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, ServerConfig, Sources};
 use crate::feed::FeedKey;
 use crate::http::{self, HttpLimits, Served};
 use crate::output::OutputWriter;
@@ -25,8 +25,8 @@ use crate::systemd;
 use crate::watch::{Batch, SourceWatcher};
 
 /// Runs `postfeed serve` until SIGTERM or SIGINT.
-pub fn run(config_path: &Path, listen: Option<SocketAddr>) -> Result<()> {
-    let mut config = Config::load(config_path)?;
+pub fn run(sources: Sources, listen: Option<SocketAddr>) -> Result<()> {
+    let mut config = Config::load_from(&sources)?;
     if let Some(listen) = listen {
         config.server.listen = listen;
     }
@@ -40,7 +40,7 @@ pub fn run(config_path: &Path, listen: Option<SocketAddr>) -> Result<()> {
         .thread_name("postfeed")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(daemon(config_path.to_path_buf(), config, inherited))
+    runtime.block_on(daemon(sources, config, inherited))
 }
 
 /// Everything the update loop owns. The HTTP side only ever sees `current`.
@@ -64,7 +64,7 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().filter(|m| m.is_dir()).map(|m| (m.dev(), m.ino()))
 }
 
-async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net::TcpListener>) -> Result<()> {
+async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::TcpListener>) -> Result<()> {
     // Handled from the start, so a SIGTERM or SIGHUP during the first build or right after
     // READY=1 is not fatal (SIGHUP's default action ends a process).
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
@@ -169,7 +169,7 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
             }
             _ = sighup.recv() => {
                 systemd::reloading();
-                if let Some(new_watcher) = state.reload(&config_path) {
+                if let Some(new_watcher) = state.reload(&sources) {
                     watcher = new_watcher;
                 }
                 systemd::ready();
@@ -277,8 +277,8 @@ impl State {
     /// SIGHUP: read the config again and rebuild everything; a broken config keeps the old one.
     /// Returns the watcher for the new configuration, started before its rebuild (so nothing
     /// written meanwhile is missed), or `None` when the old configuration stays.
-    fn reload(&mut self, config_path: &Path) -> Option<Option<SourceWatcher>> {
-        let mut config = match Config::load(config_path) {
+    fn reload(&mut self, sources: &Sources) -> Option<Option<SourceWatcher>> {
+        let mut config = match Config::load_from(sources) {
             Ok(c) => c,
             Err(e) => {
                 error!("reload: {e:#}; keeping the running configuration");

@@ -149,6 +149,7 @@ pub fn parse(source: &str, bytes: &[u8], site: &SiteConfig) -> Result<Post, Post
         kind: PostErrorKind::Yaml(e.message),
     })?;
     let bare_date = front_matter::raw_value(split.yaml, "date").is_some_and(|raw| !raw.starts_with(['"', '\'']));
+    let fm = with_defaults(fm, source, site);
     Ok(build(source, &name, &fm, bare_date, site))
 }
 
@@ -320,6 +321,19 @@ pub fn content_html(post: &Post, body: &str, sanitize: bool) -> String {
     let html = body::to_html(body, post.markup);
     let base = url::Url::parse(&post.url).expect("post URLs are built from a valid site URL");
     clean(&body::rewrite_html(&html, &base, sanitize))
+}
+
+/// The front matter laid over the `_config.yml` defaults that apply to the post, as Jekyll merges
+/// them: the post's own keys win, and maps are merged key by key.
+fn with_defaults(fm: FrontMatter, source: &str, site: &SiteConfig) -> FrontMatter {
+    if site.defaults.is_empty() {
+        return fm;
+    }
+    let defaults = crate::config::jekyll::defaults_for(&site.defaults, source, "posts");
+    if defaults.is_empty() {
+        return fm;
+    }
+    FrontMatter { fields: crate::config::jekyll::deep_merge(defaults, &fm.fields), repeated: fm.repeated }
 }
 
 /// Folders above `_posts`, then front matter `categories` (a string splits on whitespace), then

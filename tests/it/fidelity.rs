@@ -1,0 +1,258 @@
+//! What a reader sees inside each entry, against real `jekyll build` with jekyll-feed on the same
+//! site: the visible text of the content, its link and image targets, the title, the summary and
+//! the author. The sites are in `tests/fixtures/sites/`; postfeed reads them with no config file,
+//! from their `_config.yml` alone. Expectations come from running Jekyll, never from a stored copy
+//! of its output.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use feed_rs::model::{Entry, Text};
+use scraper::{Html, Node};
+use url::Url;
+
+use crate::support::{self, link, read_feed};
+
+fn jekyll_with_plugins() -> bool {
+    Command::new("ruby")
+        .args(["-e", "require 'jekyll'; require 'jekyll-feed'; require 'jekyll-include-cache'"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Elements a reader shows as blocks: their text never runs into the text beside them.
+const BLOCKS: [&str; 30] = [
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "td",
+    "th",
+    "pre",
+    "blockquote",
+    "figure",
+    "figcaption",
+    "br",
+    "hr",
+    "section",
+    "details",
+    "summary",
+    "footer",
+];
+
+/// The text a reader shows for an HTML fragment: tags dropped, references decoded, block edges
+/// kept as spaces, whitespace runs collapsed.
+pub fn visible_text(html: &str) -> String {
+    let fragment = Html::parse_fragment(html);
+    let mut text = String::new();
+    fn walk(node: ego_tree::NodeRef<'_, Node>, text: &mut String) {
+        match node.value() {
+            Node::Text(t) => text.push_str(t),
+            Node::Element(e) => {
+                if matches!(e.name(), "script" | "style" | "template") {
+                    return;
+                }
+                let block = BLOCKS.contains(&e.name());
+                if block {
+                    text.push(' ');
+                }
+                for child in node.children() {
+                    walk(child, text);
+                }
+                if block {
+                    text.push(' ');
+                }
+            }
+            _ => {
+                for child in node.children() {
+                    walk(child, text);
+                }
+            }
+        }
+    }
+    walk(fragment.tree.root(), &mut text);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every link and image target in an HTML fragment, resolved against the entry's own URL.
+fn targets(html: &str, base: &Url) -> Vec<String> {
+    let fragment = Html::parse_fragment(html);
+    let mut out = Vec::new();
+    for node in fragment.tree.nodes() {
+        let Some(e) = node.value().as_element() else { continue };
+        let attr = match e.name() {
+            "a" => "href",
+            "img" => "src",
+            _ => continue,
+        };
+        if let Some(value) = e.attr(attr) {
+            out.push(base.join(value.trim()).map(String::from).unwrap_or_else(|_| value.to_string()));
+        }
+    }
+    out
+}
+
+/// What a reader shows for a title or summary: HTML when the feed says so, else text as it is.
+fn shown(text: Option<&Text>) -> String {
+    match text {
+        None => String::new(),
+        Some(t) if t.content_type.subty() == "html" => visible_text(&t.content),
+        Some(t) => t.content.split_whitespace().collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// One entry as a reader sees it.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    title: String,
+    text: String,
+    targets: Vec<String>,
+    summary: String,
+    author: (String, Option<String>, Option<String>),
+}
+
+fn seen(entry: &Entry) -> Seen {
+    let base = Url::parse(link(entry)).expect("entry links are absolute");
+    let html = entry.content.as_ref().and_then(|c| c.body.clone()).unwrap_or_default();
+    let author = entry.authors.first().map(|p| (p.name.trim().to_string(), p.email.clone(), p.uri.clone()));
+    Seen {
+        title: shown(entry.title.as_ref()),
+        text: visible_text(&html),
+        targets: targets(&html, &base),
+        summary: shown(entry.summary.as_ref()),
+        author: author.unwrap_or_default(),
+    }
+}
+
+/// Builds `site` with jekyll and with postfeed and returns each side's entries by id.
+fn build_both(name: &str) -> Option<(BTreeMap<String, Seen>, BTreeMap<String, Seen>, support::Run)> {
+    if !jekyll_with_plugins() {
+        eprintln!("\n*** skipped: jekyll with jekyll-feed and jekyll-include-cache is not installed ***\n");
+        return None;
+    }
+    let tmp = tempfile::Builder::new().prefix("postfeed-fidelity-").tempdir().unwrap();
+    let site = tmp.path().join("site");
+    support::copy_dir(&support::repo_root().join("tests/fixtures/sites").join(name), &site);
+    let built = Command::new("jekyll")
+        .args(["build", "--disable-disk-cache", "--quiet"])
+        .current_dir(&site)
+        .output()
+        .expect("jekyll runs");
+    assert!(
+        built.status.success(),
+        "jekyll build failed:\n{}{}",
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let theirs = read_feed(&site.join("_site/feed.xml"));
+    fs::remove_dir_all(site.join("_site")).unwrap();
+
+    let out = tmp.path().join("out");
+    let run = support::postfeed([
+        "regen".as_ref(),
+        "--source".as_ref(),
+        site.as_os_str(),
+        "--output".as_ref(),
+        out.as_os_str(),
+    ] as [&std::ffi::OsStr; 5]);
+    run.assert_code(0);
+    let ours = read_feed(&out.join("feed.xml"));
+    let by_id = |entries: &[Entry]| entries.iter().map(|e| (e.id.clone(), seen(e))).collect::<BTreeMap<_, _>>();
+    Some((by_id(&theirs.feed.entries), by_id(&ours.feed.entries), run))
+}
+
+/// A difference from jekyll-feed that postfeed makes on purpose, as the README names it.
+struct Deliberate {
+    id_ends_with: &'static str,
+    field: &'static str,
+    /// What jekyll-feed shows, and what postfeed shows instead.
+    theirs: &'static str,
+    ours: &'static str,
+}
+
+/// Compares every entry field by field; a difference is allowed only where `deliberate` names it
+/// exactly.
+#[track_caller]
+fn assert_same_entries(name: &str, deliberate: &[Deliberate]) {
+    let Some((theirs, ours, run)) = build_both(name) else { return };
+    assert_eq!(
+        theirs.keys().collect::<Vec<_>>(),
+        ours.keys().collect::<Vec<_>>(),
+        "{name}: the entry ids differ\n{run}"
+    );
+    let mut differences = Vec::new();
+    for (id, expected) in &theirs {
+        let actual = &ours[id];
+        let fields: [(&str, String, String); 5] = [
+            ("title", expected.title.clone(), actual.title.clone()),
+            ("text", expected.text.clone(), actual.text.clone()),
+            ("targets", format!("{:?}", expected.targets), format!("{:?}", actual.targets)),
+            ("summary", expected.summary.clone(), actual.summary.clone()),
+            ("author", format!("{:?}", expected.author), format!("{:?}", actual.author)),
+        ];
+        for (field, want, got) in fields {
+            if want == got {
+                continue;
+            }
+            let allowed = deliberate.iter().any(|d| {
+                id.ends_with(d.id_ends_with)
+                    && d.field == field
+                    && want.replace(d.theirs, d.ours) == got
+                    && want.contains(d.theirs)
+            });
+            if !allowed {
+                differences.push(format!("{id} {field}:\n  jekyll-feed: {want}\n  postfeed:    {got}"));
+            }
+        }
+    }
+    assert!(differences.is_empty(), "{name}: {} differences\n{}\n{run}", differences.len(), differences.join("\n"));
+}
+
+#[test]
+fn liquid_site_entries_read_as_jekyll_feed_writes_them() {
+    assert_same_entries("liquid", &[]);
+}
+
+#[test]
+fn kramdown_site_entries_read_as_jekyll_feed_writes_them() {
+    assert_same_entries("kramdown", &[]);
+}
+
+#[test]
+fn authors_and_summaries_read_as_jekyll_feed_writes_them() {
+    assert_same_entries(
+        "authors",
+        &[Deliberate {
+            id_ends_with: "/author-from-data",
+            field: "title",
+            // jekyll-feed escapes a title's `&` twice (smartify, then xml_escape), so readers
+            // show the entity itself.
+            theirs: "&amp;",
+            ours: "&",
+        }],
+    );
+}
+
+#[test]
+fn visible_text_keeps_block_edges_and_decodes_references() {
+    assert_eq!(visible_text("<p>a&amp;b</p><p>c <em>d</em>e</p>"), "a&b c de");
+    assert_eq!(visible_text("<ul><li>x</li><li>y</li></ul>tail"), "x y tail");
+    assert_eq!(visible_text("<script>alert(1)</script>shown"), "shown");
+    assert!(Path::new(&support::repo_root().join("tests/fixtures/sites/liquid/_config.yml")).is_file());
+}

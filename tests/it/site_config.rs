@@ -1,0 +1,125 @@
+//! A Jekyll site configures postfeed by itself: `_config.yml` supplies the site's settings, a
+//! config.toml names only what it lacks, and the command line needs no config file at all.
+
+use std::fs;
+use std::process::Command;
+
+use crate::support::{self, link, post, read_feed, title, Workspace};
+
+/// A site whose `_config.yml` says everything a feed needs.
+fn jekyll_site() -> Workspace {
+    let ws = Workspace::with_posts(&[
+        (
+            "_config.yml",
+            "title: 港口日报\nurl: https://port.example.com\nbaseurl: /daily\ntimezone: Asia/Shanghai\nlang: zh-CN\nauthor: 编辑部\npermalink: /:categories/:title/\nfeed:\n  posts_limit: 2\ndefaults:\n  - scope: {path: \"_posts/desk\"}\n    values: {tags: [desk], author: Desk Writer}\n".to_string(),
+        ),
+        ("_posts/2024-01-02-first.md", post("title: First\ndate: 2024-01-02 08:00:00 +0800\ncategories: news", "One.")),
+        ("_posts/2024-01-03-second.md", post("title: Second\ndate: 2024-01-03 08:00:00 +0800", "Two.")),
+        ("_posts/desk/2024-01-04-third.md", post("title: Third\ndate: 2024-01-04 08:00:00 +0800", "Three.")),
+    ]);
+    ws
+}
+
+#[test]
+fn a_config_with_only_source_and_output_works_for_a_jekyll_site() {
+    let ws = jekyll_site();
+    let config = ws.root().join("postfeed.toml");
+    let out = ws.root().join("out");
+    fs::write(
+        &config,
+        format!(
+            "[source]\ndir = {}\n[output]\ndir = {}\n",
+            support::toml_str(&ws.site().to_string_lossy()),
+            support::toml_str(&out.to_string_lossy())
+        ),
+    )
+    .unwrap();
+    support::regen(&config).assert_code(0);
+    let feed = read_feed(&out.join("feed.xml")).feed;
+    assert_eq!(feed.title.as_ref().map(|t| t.content.as_str()), Some("港口日报"));
+    // `feed.posts_limit` from _config.yml: the two newest.
+    assert_eq!(feed.entries.iter().map(title).collect::<Vec<_>>(), ["Third", "Second"]);
+    assert_eq!(link(&feed.entries[0]), "https://port.example.com/daily/third/");
+    assert_eq!(feed.entries[0].published.unwrap().to_rfc3339(), "2024-01-04T00:00:00+00:00");
+    // Front-matter defaults by path: a tag feed and the author, for the post under _posts/desk only.
+    let desk = read_feed(&out.join("feed/by_tag/desk.xml")).feed;
+    assert_eq!(desk.entries.iter().map(title).collect::<Vec<_>>(), ["Third"]);
+    assert_eq!(desk.entries[0].authors[0].name, "Desk Writer");
+    assert_eq!(feed.entries[1].authors[0].name, "编辑部");
+    let news = read_feed(&out.join("feed/news.xml")).feed;
+    assert_eq!(link(&news.entries[0]), "https://port.example.com/daily/news/first/");
+}
+
+#[test]
+fn regen_needs_no_config_file_at_all() {
+    let ws = jekyll_site();
+    let out = ws.root().join("out");
+    // Run where there is no config.toml, naming the site and the output folder only.
+    let run = Command::new(env!("CARGO_BIN_EXE_postfeed"))
+        .args(["regen", "--source"])
+        .arg(ws.site())
+        .arg("--output")
+        .arg(&out)
+        .current_dir(ws.root())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let feed = read_feed(&out.join("feed.xml")).feed;
+    assert_eq!(feed.title.as_ref().map(|t| t.content.as_str()), Some("港口日报"));
+    assert_eq!(feed.entries.len(), 2);
+
+    // In the site's own folder, not even --source is needed; the output goes to ./feeds.
+    let run = Command::new(env!("CARGO_BIN_EXE_postfeed")).arg("regen").current_dir(ws.site()).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(read_feed(&ws.site().join("feeds/feed.xml")).feed.entries.len(), 2);
+
+    // Nowhere to start from: one clear line, exit 2.
+    let empty = tempfile::tempdir().unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_postfeed")).arg("regen").current_dir(empty.path()).output().unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("--source") && stderr.lines().count() == 1, "{stderr}");
+}
+
+#[test]
+fn check_shows_each_setting_and_where_it_came_from() {
+    let ws = jekyll_site();
+    let config = ws.root().join("postfeed.toml");
+    fs::write(
+        &config,
+        format!("[site]\ntitle = \"Mine\"\n[source]\ndir = {}\n", support::toml_str(&ws.site().to_string_lossy())),
+    )
+    .unwrap();
+    let run =
+        support::postfeed(["check".as_ref(), "--config".as_ref(), config.as_os_str(), "--show-config".as_ref()]
+            as [&std::ffi::OsStr; 4]);
+    run.assert_code(0);
+    let line = |key: &str| {
+        run.stdout.lines().find(|l| l.starts_with(&format!("{key} = "))).unwrap_or_else(|| panic!("{key}\n{run}"))
+    };
+    assert!(
+        line("site.url").contains("\"https://port.example.com/daily/\"")
+            && line("site.url").ends_with("(_config.yml:2)")
+    );
+    assert!(line("site.title").contains("\"Mine\"") && line("site.title").ends_with("(config.toml)"));
+    assert!(line("feeds.limit").contains("\"2\"") && line("feeds.limit").ends_with("(_config.yml:8)"));
+    assert!(line("site.description").ends_with("(default)"));
+}
+
+#[test]
+fn a_broken_or_incomplete_jekyll_config_is_one_clear_error() {
+    let ws = jekyll_site();
+    ws.write("_config.yml", "title: x\nurl: [https://port.example.com\n");
+    let run =
+        support::postfeed(["regen".as_ref(), "--source".as_ref(), ws.site().as_os_str()] as [&std::ffi::OsStr; 3]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("_config.yml:"), "{run}");
+
+    // Run in the site's folder, where no config.toml names a url instead.
+    ws.write("_config.yml", "title: x\nurl: \"\"\n");
+    let run = Command::new(env!("CARGO_BIN_EXE_postfeed")).arg("regen").current_dir(ws.site()).output().unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("site.url") && stderr.contains("_config.yml"), "{stderr}");
+}
