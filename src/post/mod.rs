@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::SiteConfig;
+use crate::markup;
 use crate::permalink::{self, Placeholders};
 use body::Markup;
 use front_matter::{Field, FrontMatter, SplitError};
@@ -163,7 +164,7 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, site:
 
     let slug = nonempty("slug").unwrap_or_else(|| name.slug.trim_end_matches('.').to_string());
     let title = nonempty("title")
-        .map(|t| clean(&body::plain_text(&t)))
+        .map(|t| clean(&markup::plain_text(&t)))
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| titleize(&slug));
 
@@ -300,8 +301,8 @@ pub fn entry_text(post: &Post, bytes: &[u8], sanitize: bool, with_content: bool)
     let split = front_matter::split(text).ok()?;
     let fm = front_matter::parse_yaml(split.yaml).ok()?;
     let summary = match fm.get("description").filter(|f| !matches!(f, Field::Null)).or_else(|| fm.get("excerpt")) {
-        Some(field) => field.as_text().map(body::plain_text),
-        None => Some(body::plain_text(&body::to_html(&body::excerpt_source(split.body), post.markup))),
+        Some(field) => field.as_text().map(markup::plain_text),
+        None => Some(markup::plain_text(&body::to_html(&body::excerpt_source(split.body), post.markup))),
     }
     .map(|s| clean(&s))
     .filter(|s| !s.is_empty());
@@ -315,11 +316,17 @@ pub fn body_of(bytes: &[u8]) -> Option<&str> {
     front_matter::split(text).ok().map(|s| s.body)
 }
 
-/// The post's content as feed HTML: rendered, links absolute, sanitized if asked.
+/// The post's content as feed HTML: rendered, links made absolute, then, if asked, sanitized
+/// (the sanitizer sees the final URLs, and its output is the last word).
 pub fn content_html(post: &Post, body: &str, sanitize: bool) -> String {
-    let html = body::to_html(body, post.markup);
+    let html = body::to_html(&markup::xml_safe(body), post.markup);
     let base = url::Url::parse(&post.url).expect("post URLs are built from a valid site URL");
-    clean(&body::rewrite_html(&html, &base, sanitize))
+    let html = body::absolutize_links(&html, &base);
+    if sanitize {
+        clean(&crate::sanitize::sanitize(&html))
+    } else {
+        clean(&html)
+    }
 }
 
 /// Folders above `_posts`, then front matter `categories` (a string splits on whitespace), then
@@ -357,7 +364,7 @@ fn taxonomy(fm: &FrontMatter, singular: &str, plural: &str) -> Vec<String> {
     }
     let mut unique: Vec<String> = Vec::with_capacity(names.len());
     for n in names {
-        let n = clean(&n);
+        let n = clean_name(&n);
         if !n.trim().is_empty() && !unique.contains(&n) {
             unique.push(n);
         }
@@ -391,9 +398,10 @@ fn author(fm: &FrontMatter) -> Option<Author> {
         Field::Map(_) => {
             let get = |k: &str| field.get(k).and_then(Field::as_text).map(clean).filter(|s| !s.trim().is_empty());
             let email = get("email");
-            Author { name: get("name").or_else(|| email.clone())?, email, uri: get("uri").or_else(|| get("url")) }
+            let name = get("name").map(|n| clean_name(&n)).filter(|n| !n.is_empty());
+            Author { name: name.or_else(|| email.clone())?, email, uri: get("uri").or_else(|| get("url")) }
         }
-        other => Author { name: clean(other.as_text()?), email: None, uri: None },
+        other => Author { name: clean_name(other.as_text()?), email: None, uri: None },
     };
     (!author.name.trim().is_empty()).then_some(author)
 }
@@ -422,7 +430,12 @@ fn titleize(slug: &str) -> String {
 }
 
 fn clean(text: &str) -> String {
-    body::xml_safe(text).trim().to_string()
+    markup::xml_safe(text).trim().to_string()
+}
+
+/// A front matter name (author, category, tag): references decoded, as in titles.
+fn clean_name(text: &str) -> String {
+    clean(&markup::decode_references(text))
 }
 
 fn has_scheme(text: &str) -> bool {
