@@ -83,6 +83,12 @@ pub fn escape_markup(text: &str) -> String {
     out
 }
 
+/// Plain text as HTML that shows it: `&`, `<` and `>` escaped. For RSS `description`, which
+/// readers show as HTML: a summary that talks about `<script>` must not become one.
+pub fn text_as_html(text: &str) -> Cow<'_, str> {
+    htmlize::escape_text(text)
+}
+
 /// Whether XML 1.0 forbids `c`, or it is a C1 control: allowed by XML but never meant as text,
 /// and validators flag it. Tab, LF and CR are fine.
 pub(crate) fn forbidden_in_xml(c: char) -> bool {

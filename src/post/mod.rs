@@ -188,8 +188,10 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, site:
         .find_map(|k| text(k).and_then(|t| date::parse_date(&t, site.timezone)))
         .unwrap_or(date);
 
-    let categories = categories(source, fm);
-    let tags = taxonomy(fm, "tag", "tags");
+    // The permalink uses the names as Jekyll has them; feeds show them decoded.
+    let url_categories = categories(source, fm);
+    let categories = decoded_names(&url_categories);
+    let tags = decoded_names(&taxonomy(fm, "tag", "tags"));
 
     // Jekyll publishes unless `published` is false or empty.
     // Jekyll publishes unless `published` is the boolean false or empty (a string "false" is truthy).
@@ -211,7 +213,7 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, site:
         },
     };
     let placeholders = Placeholders {
-        categories: &categories,
+        categories: &url_categories,
         date: date.with_timezone(&site.timezone),
         slug: &slug,
         basename: name.basename,
@@ -364,7 +366,7 @@ fn taxonomy(fm: &FrontMatter, singular: &str, plural: &str) -> Vec<String> {
     }
     let mut unique: Vec<String> = Vec::with_capacity(names.len());
     for n in names {
-        let n = clean_name(&n);
+        let n = clean(&n);
         if !n.trim().is_empty() && !unique.contains(&n) {
             unique.push(n);
         }
@@ -383,6 +385,17 @@ fn flatten(field: &Field, split_strings: bool, out: &mut Vec<String>) {
             }
         }
     }
+}
+
+/// Category or tag names with their references decoded, each once, none empty.
+fn decoded_names(names: &[String]) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::with_capacity(names.len());
+    for name in names.iter().map(|n| clean_name(n)) {
+        if !name.is_empty() && !unique.contains(&name) {
+            unique.push(name);
+        }
+    }
+    unique
 }
 
 /// `author` as a string or a map of name/email/uri; else the first of `authors`.
@@ -463,15 +476,23 @@ pub fn encode_path(path: &str) -> String {
     out
 }
 
-/// Paths inside the source tree are reported relative to it, `/`-separated.
+/// Paths inside the source tree are reported relative to it, `/`-separated. Bytes that are not
+/// UTF-8 are written as `\xFF`, so two names that differ only in them stay two names (a lossy
+/// conversion would give both the same `\u{FFFD}`), and a report says which bytes to fix.
 pub fn source_name(root: &Path, path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
     let rel = path.strip_prefix(root).unwrap_or(path);
     let mut name = String::with_capacity(rel.as_os_str().len());
     for (i, c) in rel.components().enumerate() {
         if i > 0 {
             name.push('/');
         }
-        name.push_str(&c.as_os_str().to_string_lossy());
+        for chunk in c.as_os_str().as_bytes().utf8_chunks() {
+            name.push_str(chunk.valid());
+            for byte in chunk.invalid() {
+                name.push_str(&format!("\\x{byte:02X}"));
+            }
+        }
     }
     name
 }
