@@ -9,7 +9,6 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
-use hyper::body::Body as _;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
 use hyper::{Method, StatusCode, Uri};
 use libfuzzer_sys::fuzz_target;
