@@ -16,3 +16,4 @@ pub mod site;
 pub mod snapshot;
 pub mod systemd;
 pub mod watch;
+pub mod template;
