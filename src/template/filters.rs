@@ -503,7 +503,7 @@ fn parse_exp(c: &Ctx<'_>, template: &str) -> std::result::Result<liquid_core::ru
 fn render_with(c: &Ctx<'_>, template: &liquid_core::runtime::Template, variable: &str, item: &dyn ValueView) -> std::result::Result<String, String> {
     let mut scope = Object::new();
     scope.insert(variable.to_owned().into(), item.to_value());
-    let frame = StackFrame::new(c.runtime, &scope);
+    let frame = super::render::lax(StackFrame::new(c.runtime, &scope));
     liquid_core::Renderable::render(template, &frame).map_err(|e| e.to_string())
 }
 

@@ -60,6 +60,16 @@ pub(crate) enum Special {
         lang: String,
         linenos: bool,
     },
+    /// `{% for var in collection … %}`, read as Ruby Liquid reads it.
+    For {
+        var: String,
+        /// A value, or `(start..stop)`.
+        collection: String,
+        reversed: bool,
+        limit: Option<String>,
+        offset: Option<String>,
+        line: u32,
+    },
     /// Text output as it is: the body of `{% raw %}`.
     Literal(Arc<str>),
     /// A counted range `(start..stop)` of a `for`/`tablerow`, evaluated with a size limit into `var`.
@@ -434,9 +444,22 @@ impl Reader<'_> {
                 self.special("post_url", special, line);
             }
             "highlight" => self.highlight(markup, line),
+            "for" => match parse_for(markup, line) {
+                Some(special) => {
+                    self.specials.push(special);
+                    let item = self.push(line, Emit::Special("for", self.specials.len() - 1));
+                    self.items[item].step_before = true;
+                    self.open("for", item, line);
+                }
+                None => {
+                    self.problem(line, ProblemKind::Syntax, format!("`for {}` is not `for item in collection`; the loop is left out", excerpt(markup)));
+                    let item = self.push(line, Emit::Nothing);
+                    self.open("for", item, line);
+                }
+            },
             "else" | "elsif" | "when" => self.branch(name, markup, line),
             _ if STANDARD_BLOCKS.contains(&name) => {
-                let is_loop = name == "for" || name == "tablerow";
+                let is_loop = name == "tablerow";
                 let (markup, range) = if is_loop { self.bounded_range(markup, line) } else { (markup.to_owned(), None) };
                 let item = self.push(line, Emit::Liquid(format!("{{% {name} {markup} %}}")));
                 self.items[item].step_before = true;
@@ -638,6 +661,48 @@ impl Reader<'_> {
         });
         (format!("{}{var}{}", &markup[..open], &markup[close + 1..]), Some(self.specials.len() - 1))
     }
+}
+
+/// Ruby Liquid's `for` markup: `var in collection [reversed] [limit: n] [offset: n]`.
+fn parse_for(markup: &str, line: u32) -> Option<Special> {
+    let markup = markup.trim();
+    let (var, rest) = markup.split_once(char::is_whitespace)?;
+    if var.is_empty() || !var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return None;
+    }
+    let rest = rest.trim_start().strip_prefix("in")?;
+    if !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let (collection, mut rest) = if rest.starts_with('(') {
+        let close = rest.find(')')?;
+        (rest[..=close].to_owned(), &rest[close + 1..])
+    } else {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        (rest[..end].to_owned(), &rest[end..])
+    };
+    let mut reversed = false;
+    let (mut limit, mut offset) = (None, None);
+    rest = rest.trim_start();
+    if let Some(after) = rest.strip_prefix("reversed") {
+        reversed = true;
+        rest = after;
+    }
+    // Attributes are `name: value` (Ruby's TagAttributes), separated by spaces or commas.
+    for name in ["limit", "offset"] {
+        let Some(at) = rest.find(name) else { continue };
+        let Some(value) = rest[at + name.len()..].trim_start().strip_prefix(':') else { continue };
+        let value = value.trim_start();
+        let end = value.find(|c: char| c.is_whitespace() || c == ',').unwrap_or(value.len());
+        let value = Some(value[..end].to_owned()).filter(|v| !v.is_empty());
+        if name == "limit" {
+            limit = value;
+        } else {
+            offset = value;
+        }
+    }
+    Some(Special::For { var: var.to_owned(), collection, reversed, limit, offset, line })
 }
 
 /// Jekyll's `highlight` markup: `<lang> [linenos] [key=value …]`. Returns the lowercased language

@@ -60,8 +60,8 @@ fn error_offset(message: &str, text: &str) -> Option<usize> {
 /// The first line of a liquid-rust error, without pest's decoration.
 fn short_message(message: &str) -> String {
     let first = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("Liquid error").trim();
-    if let Some(pos) = message.find("= ") {
-        let pest = message[pos + 2..].lines().next().unwrap_or("").trim();
+    if let Some(pos) = message.find("\n  = ") {
+        let pest = message[pos + 5..].lines().next().unwrap_or("").trim();
         if !pest.is_empty() {
             return pest.to_owned();
         }
@@ -231,8 +231,14 @@ pub(crate) fn render_recovering(
 }
 
 /// A runtime frame that makes undefined variables nil, as Jekyll's non-strict Liquid does.
-struct Lax<P> {
+/// liquid-rust fails on an unknown variable or index, and looks names up in the innermost frame
+/// that has them, so every frame postfeed pushes is wrapped in one.
+pub(crate) struct Lax<P> {
     parent: P,
+}
+
+pub(crate) fn lax<P: Runtime>(parent: P) -> Lax<P> {
+    Lax { parent }
 }
 
 impl<P: Runtime> Runtime for Lax<P> {

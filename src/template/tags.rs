@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use liquid_core::model::{Object, Value, ValueView};
 use liquid_core::parser::{BlockReflection, Language, ParseBlock, ParseTag, TagBlock, TagReflection, TagTokenIter};
-use liquid_core::runtime::{Expression, Runtime, StackFrame, Template, Variable};
+use liquid_core::runtime::{Expression, Runtime, StackFrame, Template};
 use liquid_core::{Error, Renderable, Result};
 
 use super::prepare::{self, IncludeKind, ParamValue, Prepared, Special};
@@ -24,6 +24,7 @@ pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
         language.tags.register(name.to_owned(), Box::new(Placeholder { name, shared: shared.clone() }));
     }
     language.blocks.register("highlight".into(), Box::new(Block { start: "highlight", end: "endhighlight" }));
+    language.blocks.register("for".into(), Box::new(ForParser { shared: shared.clone() }));
     let pass = Block { start: prepare::PASS_THROUGH, end: "endpf_block" };
     language.blocks.register(prepare::PASS_THROUGH.into(), Box::new(pass));
 }
@@ -42,8 +43,14 @@ fn missing_special() -> Error {
     Error::with_msg("placeholder without its tag")
 }
 
-/// A value written as `text` in markup: a number or a variable (`page.count`, `include.n`).
+/// A value written as `text` in markup: a literal or a variable (`page.count`, `include.n`).
 fn value_expression(text: &str) -> Option<Expression> {
+    match text {
+        "true" => return Some(Expression::Literal(Value::scalar(true))),
+        "false" => return Some(Expression::Literal(Value::scalar(false))),
+        "nil" | "null" => return Some(Expression::Literal(Value::Nil)),
+        _ => {}
+    }
     if let Ok(n) = text.parse::<i64>() {
         return Some(Expression::Literal(Value::scalar(n)));
     }
@@ -117,9 +124,9 @@ impl ParseTag for Placeholder {
                         .map(|(key, value)| {
                             let value = match value {
                                 ParamValue::Text(text) => Param::Text(text),
-                                ParamValue::Variable(name) => match liquid_core::parser::parse_variable(&name) {
-                                    Ok(variable) => Param::Variable(variable),
-                                    Err(_) => Param::Text(String::new()),
+                                ParamValue::Variable(name) => match value_expression(&name) {
+                                    Some(expression) => Param::Value(expression),
+                                    None => Param::Text(String::new()),
                                 },
                             };
                             (key, value)
@@ -138,7 +145,7 @@ impl ParseTag for Placeholder {
                 line,
                 max: shared.limits.max_range,
             }),
-            Special::Highlight { .. } => return Err(missing_special()),
+            Special::Highlight { .. } | Special::For { .. } => return Err(missing_special()),
         })
     }
 
@@ -231,7 +238,7 @@ impl Renderable for Range {
 #[derive(Debug)]
 enum Param {
     Text(String),
-    Variable(Variable),
+    Value(Expression),
 }
 
 struct Include {
@@ -306,10 +313,7 @@ impl Include {
         for (key, param) in params {
             let value = match param {
                 Param::Text(text) => Value::scalar(text.clone()),
-                Param::Variable(variable) => variable
-                    .try_evaluate(runtime)
-                    .and_then(|path| runtime.try_get(&path).map(|v| v.into_owned()))
-                    .unwrap_or(Value::Nil),
+                Param::Value(expression) => expression.try_evaluate(runtime).map_or(Value::Nil, |v| v.into_owned()),
             };
             object.insert(key.clone().into(), value);
         }
@@ -365,7 +369,7 @@ impl Renderable for Include {
             Some(params) => {
                 let mut scope = Object::new();
                 scope.insert("include".into(), Value::Object(params));
-                let frame = StackFrame::new(runtime, &scope);
+                let frame = super::render::lax(StackFrame::new(runtime, &scope));
                 render::render_recovering(&include.prepared, &include.compiled, &include.path, &language, &self.shared.limits, &frame)
             }
             None => render::render_recovering(
@@ -510,4 +514,168 @@ pub(crate) fn escape_html(text: &str) -> String {
         }
     }
     out
+}
+
+/// Ruby Liquid's `for`: arrays, hash pairs, a string as one item, ranges (bounded), `limit`,
+/// `offset`, `reversed`, `else`, `forloop`, `break` and `continue`; each iteration counts as a step.
+#[derive(Clone)]
+struct ForParser {
+    shared: Arc<Shared>,
+}
+
+impl BlockReflection for ForParser {
+    fn start_tag(&self) -> &str {
+        "for"
+    }
+    fn end_tag(&self) -> &str {
+        "endfor"
+    }
+    fn description(&self) -> &str {
+        "Ruby Liquid's for loop"
+    }
+}
+
+impl ParseBlock for ForParser {
+    fn parse(&self, mut arguments: TagTokenIter<'_>, mut block: TagBlock<'_, '_>, options: &Language) -> Result<Box<dyn Renderable>> {
+        let index = placeholder_index(&mut arguments)?;
+        let Some(Special::For { var, collection, reversed, limit, offset, line }) = render::special(index) else {
+            return Err(missing_special());
+        };
+        let mut body = Vec::new();
+        let mut otherwise = None;
+        while let Some(element) = block.next()? {
+            match element {
+                liquid_core::parser::BlockElement::Tag(tag) if tag.name() == "else" => {
+                    otherwise = Some(Template::new(block.parse_all(options)?));
+                    break;
+                }
+                element => body.push(element.parse(&mut block, options)?),
+            }
+        }
+        block.assert_empty();
+        let collection = match collection.strip_prefix('(').and_then(|c| c.strip_suffix(')')).and_then(|c| c.split_once("..")) {
+            Some((start, stop)) => Collection::Range(value_expression(start.trim()), value_expression(stop.trim())),
+            None => Collection::Value(value_expression(&collection)),
+        };
+        Ok(Box::new(For {
+            var,
+            collection,
+            reversed,
+            limit: limit.as_deref().and_then(value_expression),
+            offset: offset.as_deref().and_then(value_expression),
+            line,
+            body: Template::new(body),
+            otherwise,
+            max_range: self.shared.limits.max_range,
+        }))
+    }
+
+    fn reflection(&self) -> &dyn BlockReflection {
+        self
+    }
+}
+
+#[derive(Debug)]
+enum Collection {
+    Range(Option<Expression>, Option<Expression>),
+    Value(Option<Expression>),
+}
+
+#[derive(Debug)]
+struct For {
+    var: String,
+    collection: Collection,
+    reversed: bool,
+    limit: Option<Expression>,
+    offset: Option<Expression>,
+    line: u32,
+    body: Template,
+    otherwise: Option<Template>,
+    max_range: usize,
+}
+
+impl For {
+    fn items(&self, runtime: &dyn Runtime) -> Vec<Value> {
+        let eval = |e: &Option<Expression>| e.as_ref().and_then(|e| e.try_evaluate(runtime)).map(|v| v.into_owned());
+        match &self.collection {
+            Collection::Range(start, stop) => {
+                let start = eval(start).map_or(0, |v| ruby_to_i(&v));
+                let stop = eval(stop).map_or(0, |v| ruby_to_i(&v));
+                let count = (stop as i128 - start as i128 + 1).max(0);
+                if count > self.max_range as i128 {
+                    state(runtime.registers()).report(
+                        self.line,
+                        ProblemKind::Limit,
+                        format!("range ({start}..{stop}) has more than {} numbers; only the first ones are used", self.max_range),
+                    );
+                }
+                (0..count.min(self.max_range as i128) as i64).map(|i| Value::scalar(start + i)).collect()
+            }
+            Collection::Value(expression) => match eval(expression) {
+                Some(Value::Array(items)) => items,
+                Some(Value::Object(object)) => {
+                    object.into_iter().map(|(k, v)| Value::Array(vec![Value::scalar(k.to_string()), v])).collect()
+                }
+                Some(Value::Scalar(s)) if !s.to_kstr().is_empty() => vec![Value::Scalar(s)],
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl Renderable for For {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        use liquid_core::runtime::{Interrupt, InterruptRegister};
+        let mut items = self.items(runtime);
+        let number = |e: &Option<Expression>| e.as_ref().and_then(|e| e.try_evaluate(runtime)).map(|v| ruby_to_i(v.as_view()).max(0) as usize);
+        let offset = number(&self.offset).unwrap_or(0).min(items.len());
+        items.drain(..offset);
+        if let Some(limit) = number(&self.limit) {
+            items.truncate(limit);
+        }
+        if self.reversed {
+            items.reverse();
+        }
+        if items.is_empty() {
+            return match &self.otherwise {
+                Some(otherwise) => otherwise.render_to(writer, runtime),
+                None => Ok(()),
+            };
+        }
+        let parent = runtime.try_get(&[liquid_core::model::Scalar::new("forloop")]).map(|v| v.into_owned());
+        let length = items.len() as i64;
+        for (i, item) in items.into_iter().enumerate() {
+            {
+                let st = state(runtime.registers());
+                let left = st.budget.steps_left.get();
+                if left == 0 {
+                    st.budget.exhausted.replace(Some("the template does too much work (a loop too long?)".into()));
+                    return Err(Error::with_msg("step limit"));
+                }
+                st.budget.steps_left.set(left - 1);
+            }
+            let i = i as i64;
+            let mut forloop = Object::new();
+            forloop.insert("name".into(), Value::scalar(format!("{}-{}", self.var, self.line)));
+            forloop.insert("length".into(), Value::scalar(length));
+            forloop.insert("index".into(), Value::scalar(i + 1));
+            forloop.insert("index0".into(), Value::scalar(i));
+            forloop.insert("rindex".into(), Value::scalar(length - i));
+            forloop.insert("rindex0".into(), Value::scalar(length - i - 1));
+            forloop.insert("first".into(), Value::scalar(i == 0));
+            forloop.insert("last".into(), Value::scalar(i == length - 1));
+            if let Some(parent) = &parent {
+                forloop.insert("parentloop".into(), parent.clone());
+            }
+            let mut scope = Object::new();
+            scope.insert("forloop".into(), Value::Object(forloop));
+            scope.insert(self.var.clone().into(), item);
+            let frame = super::render::lax(StackFrame::new(runtime, &scope));
+            self.body.render_to(writer, &frame)?;
+            if let Some(Interrupt::Break) = runtime.registers().get_mut::<InterruptRegister>().reset() {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
