@@ -120,7 +120,7 @@ fn csv_line(e: &csv::Error) -> u32 {
 }
 
 /// A YAML value as a Liquid value; keys become text.
-pub(crate) fn from_yaml(value: serde_yaml::Value) -> Value {
+pub fn from_yaml(value: serde_yaml::Value) -> Value {
     match value {
         serde_yaml::Value::Null => Value::Nil,
         serde_yaml::Value::Bool(b) => Value::scalar(b),
@@ -149,7 +149,7 @@ pub(crate) fn from_yaml(value: serde_yaml::Value) -> Value {
 }
 
 /// A JSON value as a Liquid value.
-pub(crate) fn from_json(value: serde_json::Value) -> Value {
+pub fn from_json(value: serde_json::Value) -> Value {
     match value {
         serde_json::Value::Null => Value::Nil,
         serde_json::Value::Bool(b) => Value::scalar(b),

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use liquid_core::model::{Object, Value, ValueView};
+use liquid_core::model::{Object, ObjectView, Value, ValueView};
 use liquid_core::parser::{FilterArguments, FilterReflection, Language, ParameterReflection, ParseFilter};
 use liquid_core::runtime::{Expression, Runtime, StackFrame};
 use liquid_core::{Error, Filter, Result};
@@ -417,7 +417,15 @@ fn items(input: &dyn ValueView) -> Option<Vec<&dyn ValueView>> {
     if let Some(array) = input.as_array() {
         return Some(array.values().collect());
     }
-    input.as_object().map(|o| o.values().collect())
+    input.as_object().map(|o| sorted_pairs(o).into_iter().map(|(_, v)| v).collect())
+}
+
+/// An object's entries by key: liquid-rust's objects forget their order, and a fixed one keeps the
+/// output the same from run to run.
+fn sorted_pairs(object: &dyn ObjectView) -> Vec<(liquid_core::model::KStringCow<'_>, &dyn ValueView)> {
+    let mut pairs: Vec<_> = object.iter().collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs
 }
 
 /// A property of an item by a dotted path, with Jekyll's reading of numbers in strings.
@@ -649,7 +657,7 @@ fn inspect(v: &dyn ValueView) -> String {
         return format!("[{}]", array.values().map(inspect).collect::<Vec<_>>().join(", "));
     }
     if let Some(object) = v.as_object() {
-        let pairs: Vec<String> = object.iter().map(|(k, v)| format!("{:?}=>{}", k.as_str(), inspect(v))).collect();
+        let pairs: Vec<String> = sorted_pairs(object).into_iter().map(|(k, v)| format!("{:?}=>{}", k.as_str(), inspect(v))).collect();
         return format!("{{{}}}", pairs.join(", "));
     }
     match v.as_scalar() {

@@ -24,7 +24,7 @@ use chrono::{DateTime, FixedOffset};
 use liquid_core::parser::Language;
 use liquid_core::Object;
 
-pub use data::load_data;
+pub use data::{from_json, from_yaml, load_data};
 pub use files::{IncludeError, SiteFiles};
 
 use prepare::IncludeKind;

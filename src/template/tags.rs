@@ -613,8 +613,12 @@ impl For {
             }
             Collection::Value(expression) => match eval(expression) {
                 Some(Value::Array(items)) => items,
+                // liquid-rust's objects forget the order of their keys; sorted, the output is at least
+                // the same on every run.
                 Some(Value::Object(object)) => {
-                    object.into_iter().map(|(k, v)| Value::Array(vec![Value::scalar(k.to_string()), v])).collect()
+                    let mut pairs: Vec<_> = object.into_iter().collect();
+                    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+                    pairs.into_iter().map(|(k, v)| Value::Array(vec![Value::scalar(k.to_string()), v])).collect()
                 }
                 Some(Value::Scalar(s)) if !s.to_kstr().is_empty() => vec![Value::Scalar(s)],
                 _ => Vec::new(),
