@@ -105,10 +105,95 @@ pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
         Box::new(liquid_lib::jekyll::Unshift),
     ];
     for filter in standard {
-        language.filters.register(filter.reflection().name().to_owned(), filter);
+        let name = filter.reflection().name().to_owned();
+        let fallback = Fallback::of(&name);
+        language.filters.register(name, Box::new(Lenient { inner: filter, fallback }));
     }
     for &(name, func) in FILTERS {
         language.filters.register(name.to_owned(), Box::new(JekyllFilter { name, func, shared: shared.clone() }));
+    }
+}
+
+/// What Ruby Liquid makes of an input that liquid-rust's version of a standard filter rejects
+/// (nil, or text where a number is expected): the filter is tried again on that.
+#[derive(Clone, Copy, Debug)]
+enum Fallback {
+    /// Math filters read any input as a number (`nil` and `"abc"` are 0).
+    Number,
+    /// `first`/`last` of what is not a list is nil.
+    Nil,
+    /// `size` of what has none is 0.
+    Zero,
+    /// List filters read nil as an empty list.
+    List,
+    /// String filters read nil as "".
+    Text,
+}
+
+impl Fallback {
+    fn of(name: &str) -> Fallback {
+        match name {
+            "plus" | "minus" | "times" | "divided_by" | "modulo" | "at_least" | "at_most" | "abs" | "ceil" | "floor" | "round" => Fallback::Number,
+            "first" | "last" => Fallback::Nil,
+            "size" => Fallback::Zero,
+            "join" | "map" | "sort_natural" | "uniq" | "reverse" | "compact" | "concat" | "push" | "pop" | "shift" | "unshift" => Fallback::List,
+            _ => Fallback::Text,
+        }
+    }
+}
+
+/// A liquid-rust standard filter made as forgiving of its input as Ruby Liquid's.
+#[derive(Clone)]
+struct Lenient {
+    inner: Box<dyn ParseFilter>,
+    fallback: Fallback,
+}
+
+impl ParseFilter for Lenient {
+    fn parse(&self, arguments: FilterArguments<'_>) -> Result<Box<dyn Filter>> {
+        Ok(Box::new(LenientCall { inner: self.inner.parse(arguments)?, fallback: self.fallback }))
+    }
+    fn reflection(&self) -> &dyn FilterReflection {
+        self.inner.reflection()
+    }
+}
+
+#[derive(Debug)]
+struct LenientCall {
+    inner: Box<dyn Filter>,
+    fallback: Fallback,
+}
+
+impl fmt::Display for LenientCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl Filter for LenientCall {
+    fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        let error = match self.inner.evaluate(input, runtime) {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let substitute = match self.fallback {
+            Fallback::Number => {
+                let number = input.as_scalar().and_then(|s| s.to_float().filter(|_| s.to_integer().is_none()));
+                match number {
+                    Some(f) => Value::scalar(f),
+                    None => Value::scalar(super::tags::ruby_to_i(input)),
+                }
+            }
+            Fallback::Nil if input.as_array().is_none() => return Ok(Value::Nil),
+            Fallback::Zero => return Ok(Value::scalar(0i64)),
+            Fallback::List if input.is_nil() => Value::Array(Vec::new()),
+            Fallback::Text if input.is_nil() => Value::scalar(""),
+            _ => return Err(error),
+        };
+        if substitute == input.to_value() {
+            return Err(error);
+        }
+        self.inner.evaluate(&substitute, runtime)
     }
 }
 

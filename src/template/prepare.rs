@@ -223,6 +223,14 @@ impl Prepared {
         Written { text, starts }
     }
 
+    /// The Liquid markup an item writes, if it is a tag or output.
+    pub(crate) fn markup_of(&self, item: usize) -> Option<&str> {
+        match &self.items.get(item)?.emit {
+            Emit::Liquid(liquid) => Some(liquid),
+            _ => None,
+        }
+    }
+
     /// Item indexes of every Liquid item, in order: candidates when an error names no position.
     pub(crate) fn liquid_items(&self) -> impl Iterator<Item = usize> + '_ {
         self.items.iter().enumerate().filter(|(_, i)| matches!(i.emit, Emit::Liquid(_))).map(|(n, _)| n)

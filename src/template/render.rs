@@ -57,16 +57,18 @@ fn error_offset(message: &str, text: &str) -> Option<usize> {
     Some(offset)
 }
 
-/// The first line of a liquid-rust error, without pest's decoration.
+/// The gist of a liquid-rust error, without pest's drawing of the source line.
 fn short_message(message: &str) -> String {
-    let first = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("Liquid error").trim();
-    if let Some(pos) = message.find("\n  = ") {
-        let pest = message[pos + 5..].lines().next().unwrap_or("").trim();
-        if !pest.is_empty() {
-            return pest.to_owned();
-        }
+    let message = message.strip_prefix("liquid:").unwrap_or(message).trim();
+    if let Some(gist) = message.lines().find_map(|l| l.trim_start().strip_prefix("= ")) {
+        return gist.trim().to_owned();
     }
-    first.trim_start_matches("liquid: ").to_owned()
+    message
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("-->") && !l.contains('|'))
+        .unwrap_or("Liquid cannot read this")
+        .to_owned()
 }
 
 /// A parsed template and the items left out to get it.
@@ -102,7 +104,8 @@ pub(crate) fn compile(
             })
         });
         let Some(culprit) = culprit else { break };
-        found.push((prepared.line_of(culprit), ProblemKind::Syntax, format!("{}; the tag is left out", short_message(&error))));
+        let what = prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(m))).unwrap_or_default();
+        found.push((prepared.line_of(culprit), ProblemKind::Syntax, format!("{what}{}; it is left out", short_message(&error))));
         prepared.dropping(culprit, &mut dropped);
     }
     found.push((0, ProblemKind::Syntax, "too many Liquid errors: the text is kept without its Liquid".into()));
@@ -213,7 +216,8 @@ pub(crate) fn render_recovering(
             break Ok(text.into_bytes());
         }
         let line = prepared.line_of(culprit);
-        st.report(line, ProblemKind::Render, format!("{error}; the tag is left out"));
+        let what = prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(m))).unwrap_or_default();
+        st.report(line, ProblemKind::Render, format!("{what}{error}; it is left out"));
         drop(st);
         let mut dropped = current.dropped.clone();
         prepared.dropping(culprit, &mut dropped);

@@ -405,3 +405,8 @@ mod fuzz {
         }
     }
 }
+#[test]
+fn standard_filters_forgive_nil_and_text_as_ruby_liquid_does() {
+    assert_eq!(clean("[{{ nothing | plus: 3 }}][{{ 'abc' | times: 2 }}][{{ nothing | first }}][{{ nothing | size }}][{{ nothing | join: ',' }}][{{ nothing | upcase }}][{{ nothing | append: 'x' }}]"), "[3][0][][0][][][x]");
+    assert_eq!(clean("{% assign r = site.data.none | where: 'a', 'b' | first %}[{{ r.version }}]"), "[]");
+}
