@@ -141,6 +141,9 @@ const STANDARD_TAGS: &[&str] = &["assign", "cycle", "increment", "decrement", "b
 pub(crate) const PASS_THROUGH: &str = "pf_block";
 pub(crate) const STEP: &str = "pf_step";
 pub(crate) const LITERAL: &str = "pf_literal";
+/// A slice of the template's text, by byte range: pest reads text one character at a time, so
+/// text is kept out of its input.
+pub(crate) const TEXT: &str = "pf_text";
 pub(crate) const RANGE: &str = "pf_range";
 
 struct Open {
@@ -206,7 +209,10 @@ impl Prepared {
             }
             starts.push((text.len(), index));
             match &item.emit {
-                Emit::Text(start, end) => text.push_str(&self.source[*start..*end]),
+                Emit::Text(start, end) if start < end => {
+                    let _ = write!(text, "{{% {TEXT} {start} {end} %}}");
+                }
+                Emit::Text(..) => {}
                 Emit::Liquid(liquid) => text.push_str(liquid),
                 Emit::Special(name, n) => {
                     let _ = write!(text, "{{% {name} {n} %}}");
@@ -221,6 +227,21 @@ impl Prepared {
             }
         }
         Written { text, starts }
+    }
+
+    /// The template's text without any of its Liquid: what is kept when the Liquid cannot be used.
+    pub(crate) fn text_only(&self) -> String {
+        let mut out = String::new();
+        for item in &self.items {
+            if let Emit::Text(start, end) = item.emit {
+                out.push_str(&self.source[start..end]);
+            }
+        }
+        out
+    }
+
+    pub(crate) fn source(&self) -> &Arc<str> {
+        &self.source
     }
 
     /// The Liquid markup an item writes, if it is a tag or output.

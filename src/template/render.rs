@@ -17,21 +17,36 @@ use liquid_core::Renderable;
 use super::prepare::{Prepared, Special};
 use super::{Entry, Limits, Problem, ProblemKind, Rendered, Shared};
 
+/// What the placeholder tags of the template being parsed refer to.
+#[derive(Clone)]
+struct ParseTable {
+    specials: Arc<Vec<Special>>,
+    source: Arc<str>,
+}
+
 thread_local! {
-    /// The side table of the template being parsed on this thread, for the placeholder tags.
-    static SPECIALS: RefCell<Option<Arc<Vec<Special>>>> = const { RefCell::new(None) };
+    /// The side table of the template being parsed on this thread, for the placeholder tags
+    /// (liquid-rust gives a tag only its tokens and the language).
+    static TABLE: RefCell<Option<ParseTable>> = const { RefCell::new(None) };
 }
 
 /// The special a placeholder tag stands for, while its template is being parsed on this thread.
 pub(crate) fn special(index: usize) -> Option<Special> {
-    SPECIALS.with(|s| s.borrow().as_ref().and_then(|table| table.get(index).cloned()))
+    TABLE.with(|t| t.borrow().as_ref().and_then(|table| table.specials.get(index).cloned()))
 }
 
-/// Parses `text` with `specials` visible to the placeholder tags; a panic is an error here.
-fn parse_with(text: &str, specials: &Arc<Vec<Special>>, language: &Language) -> Result<Template, String> {
-    let previous = SPECIALS.with(|s| s.replace(Some(specials.clone())));
+/// The source text of the template being parsed on this thread.
+pub(crate) fn source() -> Option<Arc<str>> {
+    TABLE.with(|t| t.borrow().as_ref().map(|table| table.source.clone()))
+}
+
+/// Parses `text` with the tables of `prepared` visible to the placeholder tags; a panic is an
+/// error here.
+fn parse_with(text: &str, prepared: &Prepared, language: &Language) -> Result<Template, String> {
+    let table = ParseTable { specials: prepared.specials.clone(), source: prepared.source().clone() };
+    let previous = TABLE.with(|t| t.replace(Some(table)));
     let parsed = catch_unwind(AssertUnwindSafe(|| liquid_core::parser::parse(text, language)));
-    SPECIALS.with(|s| *s.borrow_mut() = previous);
+    TABLE.with(|t| *t.borrow_mut() = previous);
     match parsed {
         Ok(Ok(elements)) => Ok(Template::new(elements)),
         Ok(Err(e)) => Err(e.to_string()),
@@ -88,7 +103,7 @@ pub(crate) fn compile(
 ) -> Compiled {
     for _ in 0..limits.max_attempts {
         let written = prepared.write(&dropped, false);
-        let error = match parse_with(&written.text, &prepared.specials, language) {
+        let error = match parse_with(&written.text, prepared, language) {
             Ok(template) => return Compiled { template, dropped },
             Err(error) => error,
         };
@@ -100,7 +115,7 @@ pub(crate) fn compile(
             prepared.liquid_items().filter(|item| !dropped.contains(item)).find(|&item| {
                 prepared
                     .alone(item)
-                    .is_some_and(|alone| parse_with(&alone, &prepared.specials, language).is_err())
+                    .is_some_and(|alone| parse_with(&alone, prepared, language).is_err())
             })
         });
         let Some(culprit) = culprit else { break };
@@ -110,7 +125,7 @@ pub(crate) fn compile(
     }
     found.push((0, ProblemKind::Syntax, "too many Liquid errors: the text is kept without its Liquid".into()));
     let written = prepared.write(&dropped, true);
-    let template = parse_with(&written.text, &prepared.specials, language).unwrap_or_else(|_| Template::new(Vec::new()));
+    let template = parse_with(&written.text, prepared, language).unwrap_or_else(|_| Template::new(Vec::new()));
     Compiled { template, dropped }
 }
 
@@ -212,8 +227,7 @@ pub(crate) fn render_recovering(
             let line = prepared.line_of(culprit);
             st.report(line, ProblemKind::Render, format!("{error}; the text is kept without its Liquid"));
             drop(st);
-            let text = prepared.write(&HashSet::new(), true).text;
-            break Ok(text.into_bytes());
+            break Ok(prepared.text_only().into_bytes());
         }
         let line = prepared.line_of(culprit);
         let what = prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(m))).unwrap_or_default();
@@ -318,7 +332,7 @@ pub(crate) fn render_entry(language: &Arc<Language>, shared: &Shared, entry: &En
                 kind: ProblemKind::Limit,
                 message: format!("{why}: the text is kept without its Liquid"),
             });
-            prepared.write(&HashSet::new(), true).text
+            prepared.text_only()
         }
     };
     let mut problems: Vec<Problem> = prepared

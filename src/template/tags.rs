@@ -20,7 +20,7 @@ pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
         let tag = Placeholder { name: kind.tag(), shared: shared.clone() };
         language.tags.register(kind.tag().to_owned(), Box::new(tag));
     }
-    for name in ["link", "post_url", prepare::LITERAL, prepare::RANGE, prepare::STEP] {
+    for name in ["link", "post_url", prepare::LITERAL, prepare::RANGE, prepare::STEP, prepare::TEXT] {
         language.tags.register(name.to_owned(), Box::new(Placeholder { name, shared: shared.clone() }));
     }
     language.blocks.register("highlight".into(), Box::new(Block { start: "highlight", end: "endhighlight" }));
@@ -114,6 +114,14 @@ impl ParseTag for Placeholder {
         if self.name == prepare::STEP {
             return Ok(Box::new(Step { item: index }));
         }
+        if self.name == prepare::TEXT {
+            let end = placeholder_index(&mut arguments)?;
+            let source = render::source().ok_or_else(missing_special)?;
+            if index > end || source.get(index..end).is_none() {
+                return Err(missing_special());
+            }
+            return Ok(Box::new(TextSlice { source, start: index, end }));
+        }
         let special = render::special(index).ok_or_else(missing_special)?;
         let shared = self.shared.clone();
         Ok(match special {
@@ -173,6 +181,20 @@ impl Renderable for Step {
             frame.at = self.item;
         }
         Ok(())
+    }
+}
+
+/// Text of the template, written as it is.
+#[derive(Debug)]
+struct TextSlice {
+    source: Arc<str>,
+    start: usize,
+    end: usize,
+}
+
+impl Renderable for TextSlice {
+    fn render_to(&self, writer: &mut dyn Write, _runtime: &dyn Runtime) -> Result<()> {
+        writer.write_all(&self.source.as_bytes()[self.start..self.end]).map_err(|_| Error::with_msg("output limit"))
     }
 }
 
