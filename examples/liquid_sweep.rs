@@ -180,16 +180,28 @@ fn bench() {
     let engine = Engine::new(site);
     let mut page = Object::new();
     page.insert("title".into(), Value::scalar("A Liquid-heavy post"));
-    page.insert("date".into(), Value::scalar(liquid_core::model::DateTime::from_str("2024-05-06 07:08:09 +0000").expect("date")));
+    page.insert(
+        "date".into(),
+        Value::scalar(liquid_core::model::DateTime::from_str("2024-05-06 07:08:09 +0000").expect("date")),
+    );
     page.insert("tags".into(), Value::Array(vec![Value::scalar("rust")]));
     let plain = "A post without Liquid. ".repeat(150);
-    for (name, body) in [("liquid-heavy (2 includes + 20 in a data loop, where/sort, highlight, filters)", HEAVY), ("no Liquid (3.4 KB, fast path)", plain.as_str())] {
-        let rendered = engine.render(&Entry { path: "_posts/2024-05-06-bench.md", body, body_line: 4, page: page.clone() });
+    for (name, body) in [
+        ("liquid-heavy (2 includes + 20 in a data loop, where/sort, highlight, filters)", HEAVY),
+        ("no Liquid (3.4 KB, fast path)", plain.as_str()),
+    ] {
+        let rendered =
+            engine.render(&Entry { path: "_posts/2024-05-06-bench.md", body, body_line: 4, page: page.clone() });
         assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
         let runs: Vec<f64> = (0..2000)
             .map(|_| {
                 let started = Instant::now();
-                let rendered = engine.render(&Entry { path: "_posts/2024-05-06-bench.md", body, body_line: 4, page: page.clone() });
+                let rendered = engine.render(&Entry {
+                    path: "_posts/2024-05-06-bench.md",
+                    body,
+                    body_line: 4,
+                    page: page.clone(),
+                });
                 std::hint::black_box(rendered);
                 started.elapsed().as_secs_f64() * 1e6
             })

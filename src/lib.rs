@@ -15,5 +15,5 @@ pub mod serve;
 pub mod site;
 pub mod snapshot;
 pub mod systemd;
-pub mod watch;
 pub mod template;
+pub mod watch;

@@ -26,7 +26,8 @@ pub fn load_data(site_root: &Path) -> (Object, Vec<Problem>) {
 /// Jekyll's `sanitize_filename` for data keys: drops what is not a word character, space or `-`,
 /// and joins words with `_`.
 fn data_key(stem: &str) -> String {
-    let kept: String = stem.chars().filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-' || c.is_whitespace()).collect();
+    let kept: String =
+        stem.chars().filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-' || c.is_whitespace()).collect();
     kept.split_whitespace().collect::<Vec<_>>().join("_")
 }
 
@@ -63,7 +64,9 @@ fn read_folder(dir: &Path, root: &Path, shown: &str, depth: usize, problems: &mu
             Ok(value) => {
                 data.insert(data_key(stem).into(), value);
             }
-            Err((line, message)) => problems.push(problem(&shown_path, line, format!("{message}; the file is left out of site.data"))),
+            Err((line, message)) => {
+                problems.push(problem(&shown_path, line, format!("{message}; the file is left out of site.data")))
+            }
         }
     }
     data

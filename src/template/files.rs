@@ -132,7 +132,8 @@ mod tests {
     fn symbolic_links_out_of_the_folder_are_refused() {
         let (dir, files) = site();
         std::os::unix::fs::symlink(dir.path().join("secret.txt"), dir.path().join("_includes/link.html")).unwrap();
-        std::os::unix::fs::symlink(dir.path().join("_includes/a.html"), dir.path().join("_includes/inside.html")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("_includes/a.html"), dir.path().join("_includes/inside.html"))
+            .unwrap();
         assert_eq!(files.include("link.html"), Err(IncludeError::Outside));
         assert_eq!(&*files.include("inside.html").unwrap(), "A");
     }

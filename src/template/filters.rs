@@ -133,10 +133,12 @@ enum Fallback {
 impl Fallback {
     fn of(name: &str) -> Fallback {
         match name {
-            "plus" | "minus" | "times" | "divided_by" | "modulo" | "at_least" | "at_most" | "abs" | "ceil" | "floor" | "round" => Fallback::Number,
+            "plus" | "minus" | "times" | "divided_by" | "modulo" | "at_least" | "at_most" | "abs" | "ceil"
+            | "floor" | "round" => Fallback::Number,
             "first" | "last" => Fallback::Nil,
             "size" => Fallback::Zero,
-            "join" | "map" | "sort_natural" | "uniq" | "reverse" | "compact" | "concat" | "push" | "pop" | "shift" | "unshift" => Fallback::List,
+            "join" | "map" | "sort_natural" | "uniq" | "reverse" | "compact" | "concat" | "push" | "pop" | "shift"
+            | "unshift" => Fallback::List,
             _ => Fallback::Text,
         }
     }
@@ -306,7 +308,17 @@ fn has_scheme(s: &str) -> bool {
 
 /// Characters Addressable's normalization percent-encodes in a URL: controls, space, non-ASCII and
 /// the few ASCII characters a URL never holds as they are.
-const URL_ESCAPE: &AsciiSet = &percent_encoding::CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'\\').add(b'^').add(b'`').add(b'{').add(b'|').add(b'}');
+const URL_ESCAPE: &AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
 
 fn normalize_url(url: &str) -> String {
     // Keep existing escapes: encode only what is not already a valid URL character.
@@ -314,7 +326,11 @@ fn normalize_url(url: &str) -> String {
 }
 
 /// Any input Jekyll's date filters accept, as a time (`None` for what Ruby cannot read as a date).
-pub(crate) fn to_time(input: &dyn ValueView, zone: Option<chrono_tz::Tz>, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+pub(crate) fn to_time(
+    input: &dyn ValueView,
+    zone: Option<chrono_tz::Tz>,
+    now: DateTime<FixedOffset>,
+) -> Option<DateTime<FixedOffset>> {
     let scalar = input.as_scalar()?;
     match scalar.type_name() {
         "date time" => {
@@ -347,7 +363,13 @@ fn parse_time(s: &str, zone: Option<chrono_tz::Tz>, now: DateTime<FixedOffset>) 
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t);
     }
-    for format in ["%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S %:z", "%Y-%m-%d %H:%M %z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f %z"] {
+    for format in [
+        "%Y-%m-%d %H:%M:%S %z",
+        "%Y-%m-%d %H:%M:%S %:z",
+        "%Y-%m-%d %H:%M %z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f %z",
+    ] {
         if let Ok(t) = DateTime::parse_from_str(s, format) {
             return Some(t);
         }
@@ -355,7 +377,8 @@ fn parse_time(s: &str, zone: Option<chrono_tz::Tz>, now: DateTime<FixedOffset>) 
     if let Ok(t) = DateTime::parse_from_rfc2822(s) {
         return Some(t);
     }
-    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f"] {
+    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f"]
+    {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
             return local(t, zone);
         }
@@ -378,12 +401,17 @@ pub(crate) fn to_liquid_time(t: DateTime<FixedOffset>) -> liquid_core::model::Da
 }
 
 /// A Jekyll date filter: the input in the site's zone, formatted; nil and empty stay as they are.
-fn date_filter(c: &Ctx<'_>, input: &dyn ValueView, format: impl FnOnce(DateTime<FixedOffset>) -> String) -> std::result::Result<Value, String> {
+fn date_filter(
+    c: &Ctx<'_>,
+    input: &dyn ValueView,
+    format: impl FnOnce(DateTime<FixedOffset>) -> String,
+) -> std::result::Result<Value, String> {
     if input.is_nil() || input.to_kstr().is_empty() {
         return Ok(input.to_value());
     }
     let now = c.shared.site.time();
-    let t = to_time(input, c.shared.timezone, now).ok_or_else(|| format!("`{}` is not a valid date", input.to_kstr()))?;
+    let t =
+        to_time(input, c.shared.timezone, now).ok_or_else(|| format!("`{}` is not a valid date", input.to_kstr()))?;
     let t = match c.shared.timezone {
         Some(tz) => t.with_timezone(&tz).fixed_offset(),
         None => t.with_timezone(&Utc).fixed_offset(),
@@ -450,7 +478,8 @@ fn uri_escape(s: &str) -> String {
 }
 
 static SLUG_DEFAULT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[^\p{M}\p{L}\p{Nd}]+").expect("valid"));
-static SLUG_PRETTY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[^\p{M}\p{L}\p{Nd}._~!$&'()+,;=@]+").expect("valid"));
+static SLUG_PRETTY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[^\p{M}\p{L}\p{Nd}._~!$&'()+,;=@]+").expect("valid"));
 static SLUG_ASCII: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[^A-Za-z0-9]+").expect("valid"));
 static SLUG_RAW: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+").expect("valid"));
 
@@ -492,7 +521,9 @@ fn to_json(v: &dyn ValueView) -> serde_json::Value {
         "whole number" => scalar.to_integer().map_or(serde_json::Value::Null, Into::into),
         "fractional number" => scalar.to_float().map_or(serde_json::Value::Null, Into::into),
         "boolean" => scalar.to_bool().map_or(serde_json::Value::Null, Into::into),
-        "date time" => scalar.to_date_time().map_or(serde_json::Value::Null, |t| t.format("%Y-%m-%d %H:%M:%S %z").unwrap_or_default().into()),
+        "date time" => scalar
+            .to_date_time()
+            .map_or(serde_json::Value::Null, |t| t.format("%Y-%m-%d %H:%M:%S %z").unwrap_or_default().into()),
         _ => serde_json::Value::String(scalar.to_kstr().to_string()),
     }
 }
@@ -574,7 +605,10 @@ fn where_filter(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::res
         return Ok(input.to_value());
     }
     let Some(items) = items(input) else { return Ok(input.to_value()) };
-    let kept = items.into_iter().filter(|item| property_matches(&item_property(*item, &property), &target)).map(|i| i.to_value());
+    let kept = items
+        .into_iter()
+        .filter(|item| property_matches(&item_property(*item, &property), &target))
+        .map(|i| i.to_value());
     Ok(Value::Array(kept.collect()))
 }
 
@@ -582,7 +616,10 @@ fn find(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Res
     let Some(property) = arg_str(args, 0) else { return Ok(input.to_value()) };
     let target = args.get(1).cloned().unwrap_or(Value::Nil);
     let Some(items) = items(input) else { return Ok(input.to_value()) };
-    Ok(items.into_iter().find(|item| property_matches(&item_property(*item, &property), &target)).map_or(Value::Nil, |i| i.to_value()))
+    Ok(items
+        .into_iter()
+        .find(|item| property_matches(&item_property(*item, &property), &target))
+        .map_or(Value::Nil, |i| i.to_value()))
 }
 
 /// A condition or expression from a filter argument, parsed with the site's language.
@@ -593,7 +630,12 @@ fn parse_exp(c: &Ctx<'_>, template: &str) -> std::result::Result<liquid_core::ru
         .map_err(|e| format!("cannot read `{template}`: {}", e.to_string().lines().next().unwrap_or("")))
 }
 
-fn render_with(c: &Ctx<'_>, template: &liquid_core::runtime::Template, variable: &str, item: &dyn ValueView) -> std::result::Result<String, String> {
+fn render_with(
+    c: &Ctx<'_>,
+    template: &liquid_core::runtime::Template,
+    variable: &str,
+    item: &dyn ValueView,
+) -> std::result::Result<String, String> {
     let mut scope = Object::new();
     scope.insert(variable.to_owned().into(), item.to_value());
     let frame = super::render::lax(StackFrame::new(c.runtime, &scope));
@@ -662,7 +704,11 @@ fn group_by_exp(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::resu
 
 /// Ruby's `<=>` on the values Jekyll sorts: numbers with numbers, otherwise by their text.
 fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
-    let number = |v: &Value| v.as_scalar().filter(|s| matches!(s.type_name(), "whole number" | "fractional number")).and_then(|s| s.to_float());
+    let number = |v: &Value| {
+        v.as_scalar()
+            .filter(|s| matches!(s.type_name(), "whole number" | "fractional number"))
+            .and_then(|s| s.to_float())
+    };
     match (number(a), number(b)) {
         (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
         _ => ruby_to_s(a).cmp(&ruby_to_s(b)),
@@ -683,7 +729,8 @@ fn sort(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Res
                 Some("last") => false,
                 Some(other) => return Err(format!("invalid nils order `{other}`: it must be `first` or `last`")),
             };
-            let mut keyed: Vec<(Value, Value)> = values.into_iter().map(|v| (item_property(&v, &property), v)).collect();
+            let mut keyed: Vec<(Value, Value)> =
+                values.into_iter().map(|v| (item_property(&v, &property), v)).collect();
             keyed.sort_by(|(a, _), (b, _)| match (a.is_nil(), b.is_nil()) {
                 (true, true) => std::cmp::Ordering::Equal,
                 (true, false) if nils_first => std::cmp::Ordering::Less,
@@ -742,7 +789,8 @@ fn inspect(v: &dyn ValueView) -> String {
         return format!("[{}]", array.values().map(inspect).collect::<Vec<_>>().join(", "));
     }
     if let Some(object) = v.as_object() {
-        let pairs: Vec<String> = sorted_pairs(object).into_iter().map(|(k, v)| format!("{:?}=>{}", k.as_str(), inspect(v))).collect();
+        let pairs: Vec<String> =
+            sorted_pairs(object).into_iter().map(|(k, v)| format!("{:?}=>{}", k.as_str(), inspect(v))).collect();
         return format!("{{{}}}", pairs.join(", "));
     }
     match v.as_scalar() {

@@ -241,6 +241,9 @@ pub(crate) struct CompiledInclude {
     pub problems: Vec<Problem>,
 }
 
+/// An include as parsed, or why it could not be read.
+pub(crate) type CachedInclude = Arc<Result<CompiledInclude, IncludeError>>;
+
 /// State shared by the engine's tags and filters.
 pub(crate) struct Shared {
     pub site: site::SiteObject,
@@ -255,7 +258,7 @@ pub(crate) struct Shared {
     /// The language the tags parse includes with; weak, as the language holds the tags.
     pub language: OnceLock<Weak<Language>>,
     /// Parsed includes by kind and resolved name (each parsed once).
-    pub includes: RwLock<HashMap<(IncludeKind, String), Arc<Result<CompiledInclude, IncludeError>>>>,
+    pub includes: RwLock<HashMap<(IncludeKind, String), CachedInclude>>,
 }
 
 impl Shared {

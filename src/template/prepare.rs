@@ -324,7 +324,14 @@ impl Reader<'_> {
     }
 
     fn push(&mut self, line: u32, emit: Emit) -> usize {
-        self.items.push(Item { line, emit, linked: Vec::new(), step_before: false, step_after: false, range_before: None });
+        self.items.push(Item {
+            line,
+            emit,
+            linked: Vec::new(),
+            step_before: false,
+            step_after: false,
+            range_before: None,
+        });
         self.items.len() - 1
     }
 
@@ -369,7 +376,11 @@ impl Reader<'_> {
             Kind::Unterminated => {
                 self.trim_next = false;
                 let what = if text.starts_with("{%") { "tag" } else { "output" };
-                self.problem(line, ProblemKind::Syntax, format!("{what} `{}` is not closed; it is left out", excerpt(text)));
+                self.problem(
+                    line,
+                    ProblemKind::Syntax,
+                    format!("{what} `{}` is not closed; it is left out", excerpt(text)),
+                );
             }
             Kind::Output => {
                 let (markup, trim_before, trim_after) = lexer::output_parts(text);
@@ -382,7 +393,11 @@ impl Reader<'_> {
             Kind::Tag => {
                 let Some(parts) = lexer::tag_parts(text) else {
                     self.trim_next = false;
-                    self.problem(line, ProblemKind::Syntax, format!("`{}` is not a valid tag; it is left out", excerpt(text)));
+                    self.problem(
+                        line,
+                        ProblemKind::Syntax,
+                        format!("`{}` is not a valid tag; it is left out", excerpt(text)),
+                    );
                     return i + 1;
                 };
                 if parts.trim_before {
@@ -469,7 +484,8 @@ impl Reader<'_> {
                 self.special("link", special, line);
             }
             "post_url" => {
-                let special = Special::PostUrl { name: markup.trim_start_matches(lexer::is_ruby_space).to_owned(), line };
+                let special =
+                    Special::PostUrl { name: markup.trim_start_matches(lexer::is_ruby_space).to_owned(), line };
                 self.special("post_url", special, line);
             }
             "highlight" => self.highlight(markup, line),
@@ -481,7 +497,11 @@ impl Reader<'_> {
                     self.open("for", item, line);
                 }
                 None => {
-                    self.problem(line, ProblemKind::Syntax, format!("`for {}` is not `for item in collection`; the loop is left out", excerpt(markup)));
+                    self.problem(
+                        line,
+                        ProblemKind::Syntax,
+                        format!("`for {}` is not `for item in collection`; the loop is left out", excerpt(markup)),
+                    );
                     let item = self.push(line, Emit::Nothing);
                     self.open("for", item, line);
                 }
@@ -489,7 +509,8 @@ impl Reader<'_> {
             "else" | "elsif" | "when" => self.branch(name, markup, line),
             _ if STANDARD_BLOCKS.contains(&name) => {
                 let is_loop = name == "tablerow";
-                let (markup, range) = if is_loop { self.bounded_range(markup, line) } else { (markup.to_owned(), None) };
+                let (markup, range) =
+                    if is_loop { self.bounded_range(markup, line) } else { (markup.to_owned(), None) };
                 let item = self.push(line, Emit::Liquid(format!("{{% {name} {markup} %}}")));
                 self.items[item].step_before = true;
                 self.items[item].step_after = is_loop;
@@ -541,7 +562,11 @@ impl Reader<'_> {
         while self.stack.len() > depth + 1 {
             let open = self.stack.pop().expect("deeper than depth");
             let open_line = self.items[open.item].line;
-            self.problem(open_line, ProblemKind::Syntax, format!("`{}` is never closed; its tag is left out", open.name));
+            self.problem(
+                open_line,
+                ProblemKind::Syntax,
+                format!("`{}` is never closed; its tag is left out", open.name),
+            );
             self.drop_item(open.item);
         }
         let open = self.stack.pop().expect("found at depth");
@@ -561,7 +586,11 @@ impl Reader<'_> {
             _ => &["case"],
         };
         let Some(open) = self.stack.last_mut().filter(|o| allowed.contains(&o.name.as_str())) else {
-            self.problem(line, ProblemKind::Syntax, format!("`{name}` is outside {}; it is left out", allowed.join("/")));
+            self.problem(
+                line,
+                ProblemKind::Syntax,
+                format!("`{name}` is outside {}; it is left out", allowed.join("/")),
+            );
             return;
         };
         if name == "when" {
@@ -578,7 +607,11 @@ impl Reader<'_> {
     fn unknown(&mut self, i: usize, name: &str, line: u32) {
         let has_end = self.end_tags.get(name).is_some_and(|ends| ends.iter().any(|&e| e > i));
         if has_end {
-            self.problem(line, ProblemKind::UnknownTag, format!("unknown block `{name}`: its tags are left out, its content kept"));
+            self.problem(
+                line,
+                ProblemKind::UnknownTag,
+                format!("unknown block `{name}`: its tags are left out, its content kept"),
+            );
             let item = self.push(line, Emit::Special(PASS_THROUGH, 0));
             self.open(name, item, line);
         } else {
@@ -650,7 +683,10 @@ impl Reader<'_> {
                 self.problem(
                     line,
                     ProblemKind::Syntax,
-                    format!("`highlight {}` is not `highlight <lang> [linenos]`; the code is kept without it", excerpt(markup)),
+                    format!(
+                        "`highlight {}` is not `highlight <lang> [linenos]`; the code is kept without it",
+                        excerpt(markup)
+                    ),
                 );
                 let item = self.push(line, Emit::Special(PASS_THROUGH, 0));
                 self.open("highlight", item, line);
@@ -665,12 +701,18 @@ impl Reader<'_> {
                     self.problem(
                         line,
                         ProblemKind::Syntax,
-                        format!("`{}` parameters `{}` are not `key=\"value\"` or `key=variable`", kind.tag(), excerpt(&bad)),
+                        format!(
+                            "`{}` parameters `{}` are not `key=\"value\"` or `key=variable`",
+                            kind.tag(),
+                            excerpt(&bad)
+                        ),
                     );
                 }
                 self.special(kind.tag(), Special::Include { kind, file, params, line }, line);
             }
-            Err(message) => self.problem(line, ProblemKind::Include, format!("`{}`: {message}; it is left out", kind.tag())),
+            Err(message) => {
+                self.problem(line, ProblemKind::Include, format!("`{}`: {message}; it is left out", kind.tag()))
+            }
         }
     }
 
@@ -812,7 +854,8 @@ fn split_include_file(markup: &str) -> (&str, &str) {
         while let Some(open) = rest.find("{{") {
             let Some(close) = rest[open..].find("}}") else { break };
             let after = open + close + 2;
-            let word_end = rest[after..].find(|c: char| lexer::is_ruby_space(c) || c == '{').map_or(rest.len(), |w| after + w);
+            let word_end =
+                rest[after..].find(|c: char| lexer::is_ruby_space(c) || c == '{').map_or(rest.len(), |w| after + w);
             end += word_end;
             rest = &rest[word_end..];
             if !rest.trim_start().starts_with("{{") && !rest.starts_with(|c: char| !lexer::is_ruby_space(c)) {

@@ -63,12 +63,9 @@ fn error_offset(message: &str, text: &str) -> Option<usize> {
     let rest = rest[line_len..].strip_prefix(':')?;
     let col_len = rest.bytes().take_while(u8::is_ascii_digit).count();
     let col: usize = rest[..col_len].parse().ok()?;
-    let line_start = if line <= 1 {
-        0
-    } else {
-        memchr::memchr_iter(b'\n', text.as_bytes()).nth(line - 2)? + 1
-    };
-    let offset = text[line_start..].char_indices().nth(col.saturating_sub(1)).map_or(text.len(), |(i, _)| line_start + i);
+    let line_start = if line <= 1 { 0 } else { memchr::memchr_iter(b'\n', text.as_bytes()).nth(line - 2)? + 1 };
+    let offset =
+        text[line_start..].char_indices().nth(col.saturating_sub(1)).map_or(text.len(), |(i, _)| line_start + i);
     Some(offset)
 }
 
@@ -112,15 +109,19 @@ pub(crate) fn compile(
             at.checked_sub(1).map(|i| written.starts[i].1)
         });
         let culprit = located.filter(|item| !dropped.contains(item)).or_else(|| {
-            prepared.liquid_items().filter(|item| !dropped.contains(item)).find(|&item| {
-                prepared
-                    .alone(item)
-                    .is_some_and(|alone| parse_with(&alone, prepared, language).is_err())
-            })
+            prepared
+                .liquid_items()
+                .filter(|item| !dropped.contains(item))
+                .find(|&item| prepared.alone(item).is_some_and(|alone| parse_with(&alone, prepared, language).is_err()))
         });
         let Some(culprit) = culprit else { break };
-        let what = prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(m))).unwrap_or_default();
-        found.push((prepared.line_of(culprit), ProblemKind::Syntax, format!("{what}{}; it is left out", short_message(&error))));
+        let what =
+            prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(m))).unwrap_or_default();
+        found.push((
+            prepared.line_of(culprit),
+            ProblemKind::Syntax,
+            format!("{what}{}; it is left out", short_message(&error)),
+        ));
         prepared.dropping(culprit, &mut dropped);
     }
     found.push((0, ProblemKind::Syntax, "too many Liquid errors: the text is kept without its Liquid".into()));
@@ -230,7 +231,8 @@ pub(crate) fn render_recovering(
             break Ok(prepared.text_only().into_bytes());
         }
         let line = prepared.line_of(culprit);
-        let what = prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(m))).unwrap_or_default();
+        let what =
+            prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(m))).unwrap_or_default();
         st.report(line, ProblemKind::Render, format!("{what}{error}; it is left out"));
         drop(st);
         let mut dropped = current.dropped.clone();

@@ -104,7 +104,12 @@ impl ObjectView for SiteObject {
         self.object().len() as i64 + 1
     }
     fn keys<'k>(&'k self) -> Box<dyn Iterator<Item = KStringCow<'k>> + 'k> {
-        Box::new(self.object().keys().map(|k| KStringCow::from_ref(k.as_str())).chain(std::iter::once(KStringCow::from_static("posts"))))
+        Box::new(
+            self.object()
+                .keys()
+                .map(|k| KStringCow::from_ref(k.as_str()))
+                .chain(std::iter::once(KStringCow::from_static("posts"))),
+        )
     }
     fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
         Box::new(self.iter().map(|(_, v)| v))

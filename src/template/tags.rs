@@ -13,7 +13,7 @@ use liquid_core::{Error, Renderable, Result};
 
 use super::prepare::{self, IncludeKind, ParamValue, Prepared, Special};
 use super::render::{self, state};
-use super::{CompiledInclude, Problem, ProblemKind, Shared};
+use super::{CachedInclude, CompiledInclude, Problem, ProblemKind, Shared};
 
 pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
     for kind in [IncludeKind::Include, IncludeKind::Relative, IncludeKind::Cached] {
@@ -143,7 +143,9 @@ impl ParseTag for Placeholder {
                 });
                 Box::new(Include { kind, file: Dynamic::new(&file, options), params, line, shared })
             }
-            Special::Link { path, line } => Box::new(Link { path: Dynamic::new(&path, options), line, post: false, shared }),
+            Special::Link { path, line } => {
+                Box::new(Link { path: Dynamic::new(&path, options), line, post: false, shared })
+            }
             Special::PostUrl { name, line } => Box::new(Link { path: Dynamic::Plain(name), line, post: true, shared }),
             Special::Literal(text) => Box::new(Literal(text)),
             Special::Range { start, stop, var, line } => Box::new(Range {
@@ -292,7 +294,7 @@ fn folder_of(path: &str) -> &str {
 }
 
 impl Include {
-    fn compiled(&self, name: &str, entry_path: &str, language: &Language) -> Arc<Result<CompiledInclude, super::IncludeError>> {
+    fn compiled(&self, name: &str, entry_path: &str, language: &Language) -> CachedInclude {
         let shared = &self.shared;
         let (cache_kind, key, shown) = match self.kind {
             IncludeKind::Relative => {
@@ -392,7 +394,14 @@ impl Renderable for Include {
                 let mut scope = Object::new();
                 scope.insert("include".into(), Value::Object(params));
                 let frame = super::render::lax(StackFrame::new(runtime, &scope));
-                render::render_recovering(&include.prepared, &include.compiled, &include.path, &language, &self.shared.limits, &frame)
+                render::render_recovering(
+                    &include.prepared,
+                    &include.compiled,
+                    &include.path,
+                    &language,
+                    &self.shared.limits,
+                    &frame,
+                )
             }
             None => render::render_recovering(
                 &include.prepared,
@@ -436,7 +445,11 @@ impl Renderable for Link {
             }
             None => {
                 let (tag, what) = if self.post { ("post_url", "no post named") } else { ("link", "no page at") };
-                state(runtime.registers()).report(self.line, ProblemKind::Link, format!("{tag}: {what} `{target}`; it is left out"));
+                state(runtime.registers()).report(
+                    self.line,
+                    ProblemKind::Link,
+                    format!("{tag}: {what} `{target}`; it is left out"),
+                );
                 Ok(())
             }
         }
@@ -464,7 +477,12 @@ impl BlockReflection for Block {
 }
 
 impl ParseBlock for Block {
-    fn parse(&self, mut arguments: TagTokenIter<'_>, mut block: TagBlock<'_, '_>, options: &Language) -> Result<Box<dyn Renderable>> {
+    fn parse(
+        &self,
+        mut arguments: TagTokenIter<'_>,
+        mut block: TagBlock<'_, '_>,
+        options: &Language,
+    ) -> Result<Box<dyn Renderable>> {
         let index = placeholder_index(&mut arguments)?;
         let body = Template::new(block.parse_all(options)?);
         block.assert_empty();
@@ -558,7 +576,12 @@ impl BlockReflection for ForParser {
 }
 
 impl ParseBlock for ForParser {
-    fn parse(&self, mut arguments: TagTokenIter<'_>, mut block: TagBlock<'_, '_>, options: &Language) -> Result<Box<dyn Renderable>> {
+    fn parse(
+        &self,
+        mut arguments: TagTokenIter<'_>,
+        mut block: TagBlock<'_, '_>,
+        options: &Language,
+    ) -> Result<Box<dyn Renderable>> {
         let index = placeholder_index(&mut arguments)?;
         let Some(Special::For { var, collection, reversed, limit, offset, line }) = render::special(index) else {
             return Err(missing_special());
@@ -575,10 +598,11 @@ impl ParseBlock for ForParser {
             }
         }
         block.assert_empty();
-        let collection = match collection.strip_prefix('(').and_then(|c| c.strip_suffix(')')).and_then(|c| c.split_once("..")) {
-            Some((start, stop)) => Collection::Range(value_expression(start.trim()), value_expression(stop.trim())),
-            None => Collection::Value(value_expression(&collection)),
-        };
+        let collection =
+            match collection.strip_prefix('(').and_then(|c| c.strip_suffix(')')).and_then(|c| c.split_once("..")) {
+                Some((start, stop)) => Collection::Range(value_expression(start.trim()), value_expression(stop.trim())),
+                None => Collection::Value(value_expression(&collection)),
+            };
         Ok(Box::new(For {
             var,
             collection,
@@ -628,7 +652,10 @@ impl For {
                     state(runtime.registers()).report(
                         self.line,
                         ProblemKind::Limit,
-                        format!("range ({start}..{stop}) has more than {} numbers; only the first ones are used", self.max_range),
+                        format!(
+                            "range ({start}..{stop}) has more than {} numbers; only the first ones are used",
+                            self.max_range
+                        ),
                     );
                 }
                 (0..count.min(self.max_range as i128) as i64).map(|i| Value::scalar(start + i)).collect()
@@ -653,7 +680,9 @@ impl Renderable for For {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
         use liquid_core::runtime::{Interrupt, InterruptRegister};
         let mut items = self.items(runtime);
-        let number = |e: &Option<Expression>| e.as_ref().and_then(|e| e.try_evaluate(runtime)).map(|v| ruby_to_i(v.as_view()).max(0) as usize);
+        let number = |e: &Option<Expression>| {
+            e.as_ref().and_then(|e| e.try_evaluate(runtime)).map(|v| ruby_to_i(v.as_view()).max(0) as usize)
+        };
         let offset = number(&self.offset).unwrap_or(0).min(items.len());
         items.drain(..offset);
         if let Some(limit) = number(&self.limit) {

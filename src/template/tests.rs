@@ -127,7 +127,10 @@ fn raw_and_comment_blocks() {
 
 #[test]
 fn include_with_parameters_and_variables_in_the_name() {
-    let engine = engine(&[("note.html", "[{{ include.kind }}:{{ include.text }}:{{ include.n }}]"), ("hello.html", "hi {{ page.title }}")]);
+    let engine = engine(&[
+        ("note.html", "[{{ include.kind }}:{{ include.text }}:{{ include.n }}]"),
+        ("hello.html", "hi {{ page.title }}"),
+    ]);
     let rendered = render_in(&engine, "{% include note.html kind=\"tip\" text='it' n=page.title %}|{% assign x = 'hello' %}{% include {{ x }}.html %}");
     assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
     assert_eq!(rendered.output, "[tip:it:Hello]|hi Hello");
@@ -189,7 +192,10 @@ fn an_include_loop_stops_at_the_depth_limit() {
     let engine = engine(&[("loop.html", "x{% include loop.html %}")]);
     let rendered = render_in(&engine, "{% include loop.html %}");
     assert_eq!(rendered.output, "x".repeat(Limits::default().max_include_depth));
-    assert!(rendered.problems.iter().any(|p| p.kind == ProblemKind::Include && p.path == "_includes/loop.html" && p.line == 1));
+    assert!(rendered
+        .problems
+        .iter()
+        .any(|p| p.kind == ProblemKind::Include && p.path == "_includes/loop.html" && p.line == 1));
 }
 
 #[test]
@@ -203,7 +209,8 @@ fn errors_inside_an_include_name_the_include_file_and_line() {
 
 #[test]
 fn unknown_tags_go_and_unknown_blocks_keep_their_body() {
-    let rendered = render("a{% youtube abc %}b\n{% figure caption:\"x\" %}<img src=\"{{ site.baseurl }}/i.png\">{% endfigure %}c");
+    let rendered =
+        render("a{% youtube abc %}b\n{% figure caption:\"x\" %}<img src=\"{{ site.baseurl }}/i.png\">{% endfigure %}c");
     assert_eq!(rendered.output, "ab\n<img src=\"/blog/i.png\">c");
     let kinds: Vec<(u32, ProblemKind)> = rendered.problems.iter().map(|p| (p.line, p.kind)).collect();
     assert_eq!(kinds, vec![(4, ProblemKind::UnknownTag), (5, ProblemKind::UnknownTag)]);
@@ -222,13 +229,26 @@ fn a_syntax_error_costs_only_its_tag() {
     let rendered = render("a {{ 'x' | append: }} b {% if 1 = %}c{% endif %} d {{ page.title }}\n{% assign = %}e");
     no_markup_left(&rendered.output);
     assert!(rendered.output.starts_with("a ") && rendered.output.ends_with("d Hello\ne"), "{:?}", rendered.output);
-    assert!(rendered.problems.iter().all(|p| p.kind == ProblemKind::Syntax || p.kind == ProblemKind::Render), "{:?}", rendered.problems);
+    assert!(
+        rendered.problems.iter().all(|p| p.kind == ProblemKind::Syntax || p.kind == ProblemKind::Render),
+        "{:?}",
+        rendered.problems
+    );
     assert!(rendered.problems.len() >= 3, "{:?}", rendered.problems);
 }
 
 #[test]
 fn unclosed_and_stray_tags_are_dropped() {
-    for body in ["{% if true %}open", "x{% endif %}y", "{% for a in b %}{% if x %}{% endfor %}", "{{ x", "{% if", "{{ x }", "{% else %}", "{% %}"] {
+    for body in [
+        "{% if true %}open",
+        "x{% endif %}y",
+        "{% for a in b %}{% if x %}{% endfor %}",
+        "{{ x",
+        "{% if",
+        "{{ x }",
+        "{% else %}",
+        "{% %}",
+    ] {
         let rendered = render(body);
         no_markup_left(&rendered.output);
         assert!(!rendered.problems.is_empty(), "{body} reported nothing");
@@ -246,7 +266,10 @@ fn render_errors_drop_their_tag_and_report_it() {
 
 #[test]
 fn huge_ranges_are_cut_and_reported() {
-    let rendered = render_in(&engine_with(&[], Limits { max_range: 5, ..Limits::default() }), "{% for i in (1..1000000000000) %}{{ i }}{% endfor %}");
+    let rendered = render_in(
+        &engine_with(&[], Limits { max_range: 5, ..Limits::default() }),
+        "{% for i in (1..1000000000000) %}{{ i }}{% endfor %}",
+    );
     assert_eq!(rendered.output, "12345");
     assert_eq!(rendered.problems[0].kind, ProblemKind::Limit);
 }
@@ -292,7 +315,10 @@ fn highlight_writes_rouges_markup() {
 
 #[test]
 fn post_url_and_link_resolve_through_the_site_index() {
-    assert_eq!(clean("{% post_url 2020-01-02-hello %} {% link about.md %}"), "/blog/2020/01/02/hello.html /blog/about/");
+    assert_eq!(
+        clean("{% post_url 2020-01-02-hello %} {% link about.md %}"),
+        "/blog/2020/01/02/hello.html /blog/about/"
+    );
     let rendered = render("[{% post_url 2000-01-01-missing %}]");
     assert_eq!(rendered.output, "[]");
     assert_eq!(rendered.problems[0].kind, ProblemKind::Link);
@@ -358,7 +384,12 @@ fn renders_liquid_follows_render_with_liquid() {
 
 #[test]
 fn problems_say_path_and_line() {
-    let p = Problem { path: "_posts/x.md".into(), line: 7, kind: ProblemKind::UnknownTag, message: "unknown tag `x` is left out".into() };
+    let p = Problem {
+        path: "_posts/x.md".into(),
+        line: 7,
+        kind: ProblemKind::UnknownTag,
+        message: "unknown tag `x` is left out".into(),
+    };
     assert_eq!(p.to_string(), "_posts/x.md:7: unknown tag `x` is left out");
 }
 
@@ -409,4 +440,20 @@ mod fuzz {
 fn standard_filters_forgive_nil_and_text_as_ruby_liquid_does() {
     assert_eq!(clean("[{{ nothing | plus: 3 }}][{{ 'abc' | times: 2 }}][{{ nothing | first }}][{{ nothing | size }}][{{ nothing | join: ',' }}][{{ nothing | upcase }}][{{ nothing | append: 'x' }}]"), "[3][0][][0][][][x]");
     assert_eq!(clean("{% assign r = site.data.none | where: 'a', 'b' | first %}[{{ r.version }}]"), "[]");
+}
+
+#[test]
+fn one_engine_renders_on_many_threads_at_once() {
+    use rayon::prelude::*;
+    fn shared<T: Send + Sync>(_: &T) {}
+    let engine = engine(&[("n.html", "<{{ include.n }}>")]);
+    shared(&engine);
+    let outputs: Vec<String> = (0..200)
+        .into_par_iter()
+        .map(|n| render_in(&engine, &format!("{{% include n.html n={n} %}}{{{{ page.title }}}}")).output)
+        .collect();
+    for (n, output) in outputs.iter().enumerate() {
+        assert_eq!(output, &format!("<{n}>Hello"));
+    }
+    assert_eq!(engine.cached_includes(), 1);
 }

@@ -112,7 +112,7 @@ impl SiteIndex for Index {
             .iter()
             .filter_map(|(path, _)| path.strip_prefix("_posts/"))
             .find(|file| file.rsplit_once('.').is_some_and(|(stem, _)| stem == name))
-            .map(|file| post_url(file))
+            .map(post_url)
     }
     fn link(&self, path: &str) -> Option<String> {
         match path {
@@ -173,7 +173,12 @@ fn posts_render_as_jekyll_renders_them() {
         .current_dir(&site)
         .output()
         .expect("jekyll runs");
-    assert!(built.status.success(), "jekyll build failed:\n{}{}", String::from_utf8_lossy(&built.stdout), String::from_utf8_lossy(&built.stderr));
+    assert!(
+        built.status.success(),
+        "jekyll build failed:\n{}{}",
+        String::from_utf8_lossy(&built.stdout),
+        String::from_utf8_lossy(&built.stderr)
+    );
 
     let engine = engine(&site);
     let mut compared = 0;
@@ -181,7 +186,8 @@ fn posts_render_as_jekyll_renders_them() {
         let (front_matter, body) = split(text);
         let file = path.strip_prefix("_posts/").unwrap();
         let url = post_url(file);
-        let jekyll_html = fs::read_to_string(site.join("_site").join(url.trim_start_matches('/')).join("index.html")).expect("jekyll wrote the post");
+        let jekyll_html = fs::read_to_string(site.join("_site").join(url.trim_start_matches('/')).join("index.html"))
+            .expect("jekyll wrote the post");
         let rendered = engine.render(&Entry { path, body, body_line: 1, page: page(path, &front_matter, &url) });
         assert!(rendered.problems.is_empty(), "{path}: {:?}", rendered.problems);
         assert_eq!(visible_text(&rendered.output), visible_text(&jekyll_html), "visible text of {path}");
@@ -193,7 +199,12 @@ fn posts_render_as_jekyll_renders_them() {
     // What Jekyll refuses to build, postfeed renders without the broken part and reports it.
     let text = fs::read_to_string(tmp.path().join("problems.html")).unwrap();
     let (front_matter, body) = split(&text);
-    let rendered = engine.render(&Entry { path: problem_post, body, body_line: 4, page: page(problem_post, &front_matter, "/2021/problems/") });
+    let rendered = engine.render(&Entry {
+        path: problem_post,
+        body,
+        body_line: 4,
+        page: page(problem_post, &front_matter, "/2021/problems/"),
+    });
     assert_eq!(visible_text(&rendered.output), "before keep after");
     let shown: Vec<String> = rendered.problems.iter().map(|p| format!("{}:{}", p.path, p.line)).collect();
     // Line 5 of the file holds the include, line 6 the unknown filter.
@@ -216,7 +227,9 @@ fn engine(site: &Path) -> Engine {
 
 /// `page` as the site layer builds it: front matter plus url, date, slug and path.
 fn page(path: &str, front_matter: &serde_yaml::Mapping, url: &str) -> Object {
-    let Value::Object(mut page) = template::from_yaml(serde_yaml::Value::Mapping(front_matter.clone())) else { panic!() };
+    let Value::Object(mut page) = template::from_yaml(serde_yaml::Value::Mapping(front_matter.clone())) else {
+        panic!()
+    };
     let file = path.rsplit('/').next().unwrap();
     let date: DateTime<FixedOffset> = match page.get("date").map(|d| d.to_kstr().to_string()) {
         Some(d) => DateTime::parse_from_str(&d, "%Y-%m-%d %H:%M:%S %z").expect("test dates are full"),
@@ -225,7 +238,13 @@ fn page(path: &str, front_matter: &serde_yaml::Mapping, url: &str) -> Object {
             Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap()).fixed_offset()
         }
     };
-    page.insert("date".into(), Value::scalar(liquid_core::model::DateTime::from_str(&date.format("%Y-%m-%d %H:%M:%S %z").to_string()).expect("liquid reads it")));
+    page.insert(
+        "date".into(),
+        Value::scalar(
+            liquid_core::model::DateTime::from_str(&date.format("%Y-%m-%d %H:%M:%S %z").to_string())
+                .expect("liquid reads it"),
+        ),
+    );
     page.insert("url".into(), Value::scalar(url.to_owned()));
     page.insert("path".into(), Value::scalar(path.to_owned()));
     page.insert("slug".into(), Value::scalar(file[11..].rsplit_once('.').unwrap().0.to_owned()));
