@@ -3,6 +3,7 @@
 //!
 //! cargo run --release --example liquid_sweep -- sweep ../shared/corpora/*/
 //! cargo run --release --example liquid_sweep -- bench
+//! cargo run --example liquid_sweep -- render < templates   (separated by lines `====`)
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,7 +19,8 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("sweep") => args[1..].iter().for_each(|dir| sweep(Path::new(dir))),
         Some("bench") => bench(),
-        _ => eprintln!("usage: liquid_sweep sweep DIR… | bench"),
+        Some("render") => render_stdin(),
+        _ => eprintln!("usage: liquid_sweep sweep DIR… | bench | render < templates"),
     }
 }
 
@@ -209,4 +211,18 @@ fn bench() {
         println!("{name}: median {:.1} µs per entry over {} runs", median_micros(runs), 2000);
     }
     println!("includes parsed: {}", engine.cached_includes());
+}
+
+/// Renders each template read from stdin (separated by `====` lines) with an empty site whose
+/// url is `https://ex.org` and baseurl `/blog`, and prints the output as a quoted string.
+fn render_stdin() {
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input).expect("stdin");
+    let engine = Engine::new(SiteContext::empty("https://ex.org", "/blog"));
+    for template in input.split("\n====\n") {
+        let mut page = Object::new();
+        page.insert("title".into(), Value::scalar("T"));
+        let rendered = engine.render(&Entry { path: "x.html", body: template, body_line: 1, page });
+        println!("{:?}", rendered.output);
+    }
 }

@@ -49,7 +49,181 @@ const FILTERS: &[(&str, Func)] = &[
     ("normalize_whitespace", |_, i, _| Ok(Value::scalar(i.to_kstr().split_whitespace().collect::<Vec<_>>().join(" ")))),
     ("inspect", |_, i, _| Ok(Value::scalar(xml_escape(&inspect(i))))),
     ("to_integer", |_, i, _| Ok(Value::scalar(to_integer(i)))),
+    (super::prepare::SHOW, |_, i, _| Ok(show(i))),
+    // Standard filters whose liquid-rust version differs from Ruby Liquid's.
+    ("size", |_, i, _| Ok(Value::scalar(size(i)))),
+    ("first", |_, i, _| Ok(i.as_array().and_then(|a| a.first().map(|v| v.to_value())).unwrap_or(Value::Nil))),
+    ("last", |_, i, _| Ok(i.as_array().and_then(|a| a.last().map(|v| v.to_value())).unwrap_or(Value::Nil))),
+    ("capitalize", |_, i, _| Ok(Value::scalar(capitalize(&ruby_to_s(i))))),
+    ("url_encode", |_, i, _| Ok(nil_or(i, cgi_escape))),
+    ("split", |_, i, a| Ok(Value::Array(ruby_split(&ruby_to_s(i), &arg_str(a, 0).unwrap_or_default())))),
+    ("plus", |_, i, a| arithmetic(i, a, Op::Plus)),
+    ("minus", |_, i, a| arithmetic(i, a, Op::Minus)),
+    ("times", |_, i, a| arithmetic(i, a, Op::Times)),
+    ("divided_by", |_, i, a| arithmetic(i, a, Op::DividedBy)),
+    ("modulo", |_, i, a| arithmetic(i, a, Op::Modulo)),
 ];
+
+/// An output value as Ruby's `to_s` shows it where liquid-rust differs: floats keep their `.0`,
+/// lists are their items' texts joined.
+fn show(input: &dyn ValueView) -> Value {
+    if let Some(array) = input.as_array() {
+        let shown: String = array.values().map(|v| show(v).to_kstr().to_string()).collect();
+        return Value::scalar(shown);
+    }
+    match input.as_scalar() {
+        Some(s) if s.type_name() == "fractional number" => {
+            let f = s.to_float().unwrap_or(0.0);
+            Value::scalar(if f.is_finite() && f == f.trunc() && f.abs() < 1e16 { format!("{f:.1}") } else { format!("{f}") })
+        }
+        _ => input.to_value(),
+    }
+}
+
+/// Ruby's `size`: characters of a string, items of a list or hash, 0 for nil.
+fn size(input: &dyn ValueView) -> i64 {
+    if let Some(array) = input.as_array() {
+        return array.size();
+    }
+    if let Some(object) = input.as_object() {
+        return object.size();
+    }
+    if input.is_nil() {
+        return 0;
+    }
+    input.to_kstr().chars().count() as i64
+}
+
+/// Ruby's `String#split`: `" "` splits on runs of whitespace, `""` into characters, and empty
+/// strings at the end are dropped.
+fn ruby_split(s: &str, separator: &str) -> Vec<Value> {
+    let parts: Vec<&str> = match separator {
+        " " => s.split_whitespace().collect(),
+        "" => s.char_indices().map(|(i, c)| &s[i..i + c.len_utf8()]).collect(),
+        sep => {
+            let mut parts: Vec<&str> = s.split(sep).collect();
+            while parts.last().is_some_and(|p| p.is_empty()) {
+                parts.pop();
+            }
+            parts
+        }
+    };
+    parts.into_iter().map(|p| Value::scalar(p.to_owned())).collect()
+}
+
+/// Ruby's `String#capitalize`: the first character up, the rest down.
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+        None => String::new(),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Plus,
+    Minus,
+    Times,
+    DividedBy,
+    Modulo,
+}
+
+/// A number as Ruby Liquid's `to_number` reads it: integers stay integers, `"1.5"` is a float,
+/// other text its leading integer, anything else 0.
+enum Number {
+    Int(i64),
+    Float(f64),
+}
+
+fn to_number(v: &dyn ValueView) -> Number {
+    if let Some(s) = v.as_scalar() {
+        match s.type_name() {
+            "whole number" => return Number::Int(s.to_integer().unwrap_or(0)),
+            "fractional number" => return Number::Float(s.to_float().unwrap_or(0.0)),
+            "string" => {
+                let text = s.to_kstr();
+                let t = text.trim();
+                let body = t.strip_prefix('-').unwrap_or(t);
+                if let Some((int, frac)) = body.split_once('.') {
+                    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+                    if digits(int) && digits(frac) {
+                        return Number::Float(t.parse().unwrap_or(0.0));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Number::Int(super::tags::ruby_to_i(v))
+}
+
+/// `f` as an exact decimal: digits and how many of them are after the point (Ruby Liquid does
+/// float math in BigDecimal, from the shortest text of each float).
+fn to_decimal(f: f64) -> Option<(i128, u32)> {
+    let text = format!("{f}");
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let scale = u32::try_from(frac.len()).ok().filter(|s| *s <= 30)?;
+    Some((format!("{int}{frac}").parse().ok()?, scale))
+}
+
+fn from_decimal(digits: i128, scale: u32) -> f64 {
+    format!("{digits}e-{scale}").parse().unwrap_or(f64::NAN)
+}
+
+/// `a op b` in decimal, as BigDecimal computes it and `to_f` returns it; `None` past i128.
+fn decimal_op(a: f64, b: f64, op: Op) -> Option<f64> {
+    let ((x, xs), (y, ys)) = (to_decimal(a)?, to_decimal(b)?);
+    let scale = xs.max(ys);
+    let x = x.checked_mul(10i128.checked_pow(scale - xs)?)?;
+    let y = y.checked_mul(10i128.checked_pow(scale - ys)?)?;
+    match op {
+        Op::Plus => Some(from_decimal(x.checked_add(y)?, scale)),
+        Op::Minus => Some(from_decimal(x.checked_sub(y)?, scale)),
+        Op::Times => Some(from_decimal(x.checked_mul(y)?, scale.checked_mul(2)?)),
+        Op::DividedBy | Op::Modulo => None,
+    }
+}
+
+/// Ruby Liquid's math filters: integer math on integers (floored division and modulo), decimal
+/// math otherwise; dividing by zero is an error.
+fn arithmetic(input: &dyn ValueView, args: &[Value], op: Op) -> std::result::Result<Value, String> {
+    let operand = args.first().map_or(Number::Int(0), |v| to_number(v));
+    match (to_number(input), operand) {
+        (Number::Int(a), Number::Int(b)) => {
+            let result = match op {
+                Op::Plus => a.checked_add(b),
+                Op::Minus => a.checked_sub(b),
+                Op::Times => a.checked_mul(b),
+                Op::DividedBy | Op::Modulo if b == 0 => return Err("divided by 0".into()),
+                // Ruby rounds toward negative infinity.
+                Op::DividedBy => a.checked_div(b).map(|q| if a % b != 0 && ((a < 0) != (b < 0)) { q - 1 } else { q }),
+                Op::Modulo => a.checked_rem(b).map(|r| if r != 0 && ((r < 0) != (b < 0)) { r + b } else { r }),
+            };
+            result.map(Value::scalar).ok_or_else(|| "the number is too large".into())
+        }
+        (a, b) => {
+            let float = |n: Number| match n {
+                Number::Int(i) => i as f64,
+                Number::Float(f) => f,
+            };
+            let (a, b) = (float(a), float(b));
+            if let Some(exact) = decimal_op(a, b, op) {
+                return Ok(Value::scalar(exact));
+            }
+            let result = match op {
+                Op::Plus => a + b,
+                Op::Minus => a - b,
+                Op::Times => a * b,
+                Op::DividedBy if b == 0.0 => return Err("divided by 0".into()),
+                Op::DividedBy => a / b,
+                Op::Modulo if b == 0.0 => return Err("divided by 0".into()),
+                Op::Modulo => a - b * (a / b).floor(),
+            };
+            Ok(Value::scalar(result))
+        }
+    }
+}
 
 pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
     use liquid_lib::stdlib;
@@ -841,6 +1015,35 @@ mod tests {
     fn escapes_follow_ruby() {
         assert_eq!(cgi_escape("a b&c/é~"), "a+b%26c%2F%C3%A9~");
         assert_eq!(xml_escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
+
+    #[test]
+    fn math_follows_ruby_liquid() {
+        let calc = |a: Value, b: Value, op| arithmetic(&a, &[b], op).map(|v| v.to_kstr().to_string());
+        let int = |i: i64| Value::scalar(i);
+        let float = |f: f64| Value::scalar(f);
+        assert_eq!(calc(int(-7), int(2), Op::DividedBy).unwrap(), "-4");
+        assert_eq!(calc(int(7), int(-2), Op::DividedBy).unwrap(), "-4");
+        assert_eq!(calc(int(7), int(2), Op::DividedBy).unwrap(), "3");
+        assert_eq!(calc(int(-7), int(2), Op::Modulo).unwrap(), "1");
+        assert_eq!(calc(int(7), int(-2), Op::Modulo).unwrap(), "-1");
+        assert_eq!(calc(float(0.1), float(0.2), Op::Plus).unwrap(), "0.3");
+        assert_eq!(calc(float(1.1), float(3.0), Op::Times).unwrap(), "3.3");
+        assert_eq!(calc(int(10), float(3.0), Op::DividedBy).unwrap(), "3.3333333333333335");
+        assert_eq!(calc(Value::scalar("1.5"), int(1), Op::Plus).unwrap(), "2.5");
+        assert_eq!(calc(Value::scalar("abc"), int(1), Op::Plus).unwrap(), "1");
+        assert_eq!(calc(Value::Nil, int(3), Op::Times).unwrap(), "0");
+        assert!(calc(int(1), int(0), Op::DividedBy).is_err());
+        assert!(calc(int(i64::MAX), int(1), Op::Plus).is_err());
+    }
+
+    #[test]
+    fn size_first_last_and_capitalize_follow_ruby() {
+        assert_eq!(size(&Value::scalar("日本語テキスト")), 7);
+        assert_eq!(size(&Value::Nil), 0);
+        assert_eq!(capitalize("hELLO wORLD"), "Hello world");
+        let split = |s: &str, sep: &str| ruby_split(s, sep).len();
+        assert_eq!((split("a  b", " "), split(" a b ", " "), split("a,b,,", ","), split(",a", ","), split("", ","), split("abc", "")), (2, 2, 2, 2, 0, 3));
     }
 
     #[test]

@@ -145,6 +145,8 @@ pub(crate) const LITERAL: &str = "pf_literal";
 /// text is kept out of its input.
 pub(crate) const TEXT: &str = "pf_text";
 pub(crate) const RANGE: &str = "pf_range";
+/// The filter that ends every output: values shown as Ruby shows them (`3.0`, not `3`).
+pub(crate) const SHOW: &str = "pf_show";
 
 struct Open {
     name: String,
@@ -419,7 +421,7 @@ impl Reader<'_> {
             return;
         }
         let cleaned = self.known_filters(markup, line);
-        let item = self.push(line, Emit::Liquid(format!("{{{{ {cleaned} }}}}")));
+        let item = self.push(line, Emit::Liquid(format!("{{{{ {cleaned} | {SHOW} }}}}")));
         self.items[item].step_before = true;
     }
 

@@ -457,3 +457,8 @@ fn one_engine_renders_on_many_threads_at_once() {
     }
     assert_eq!(engine.cached_includes(), 1);
 }
+
+#[test]
+fn values_show_as_ruby_shows_them() {
+    assert_eq!(clean("{{ 3.0 }} {% assign f = 2.50 %}{{ f }} {{ 10 | divided_by: 4.0 }} {{ 0.1 | plus: 0.2 }} {{ -7 | divided_by: 2 }} {{ '日本語' | size }}"), "3.0 2.5 2.5 0.3 -4 3");
+}
