@@ -279,6 +279,9 @@ impl fmt::Debug for Include {
     }
 }
 
+/// Most includes (found or not) kept parsed per engine.
+const MAX_CACHED_INCLUDES: usize = 10_000;
+
 /// Jekyll's rule for include names: no `..`/`./`/`//`, and only `\w/.-()+~#@` characters.
 fn valid_include_name(name: &str) -> bool {
     let bad_sequence = name.as_bytes().windows(2).any(|w| matches!(w[0], b'.' | b'/') && matches!(w[1], b'.' | b'/'));
@@ -325,8 +328,11 @@ impl Include {
             CompiledInclude { path, prepared, compiled, problems }
         });
         let compiled = Arc::new(compiled);
+        // Names made up by a loop (`{% include x{{ i }}.html %}`) must not grow the cache forever.
         if let Ok(mut map) = shared.includes.write() {
-            map.entry((cache_kind, key)).or_insert_with(|| compiled.clone());
+            if map.len() < MAX_CACHED_INCLUDES {
+                map.entry((cache_kind, key)).or_insert_with(|| compiled.clone());
+            }
         }
         compiled
     }
