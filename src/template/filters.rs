@@ -74,7 +74,11 @@ fn show(input: &dyn ValueView) -> Value {
     match input.as_scalar() {
         Some(s) if s.type_name() == "fractional number" => {
             let f = s.to_float().unwrap_or(0.0);
-            Value::scalar(if f.is_finite() && f == f.trunc() && f.abs() < 1e16 { format!("{f:.1}") } else { format!("{f}") })
+            Value::scalar(if f.is_finite() && f == f.trunc() && f.abs() < 1e16 {
+                format!("{f:.1}")
+            } else {
+                format!("{f}")
+            })
         }
         _ => input.to_value(),
     }
@@ -1043,7 +1047,17 @@ mod tests {
         assert_eq!(size(&Value::Nil), 0);
         assert_eq!(capitalize("hELLO wORLD"), "Hello world");
         let split = |s: &str, sep: &str| ruby_split(s, sep).len();
-        assert_eq!((split("a  b", " "), split(" a b ", " "), split("a,b,,", ","), split(",a", ","), split("", ","), split("abc", "")), (2, 2, 2, 2, 0, 3));
+        assert_eq!(
+            (
+                split("a  b", " "),
+                split(" a b ", " "),
+                split("a,b,,", ","),
+                split(",a", ","),
+                split("", ","),
+                split("abc", "")
+            ),
+            (2, 2, 2, 2, 0, 3)
+        );
     }
 
     #[test]
