@@ -72,7 +72,7 @@ pub(crate) enum Special {
     },
     /// Text output as it is: the body of `{% raw %}`.
     Literal(Arc<str>),
-    /// A counted range `(start..stop)` of a `for`/`tablerow`, evaluated with a size limit into `var`.
+    /// A counted range `(start..stop)` of a `tablerow`, evaluated with a size limit into `var`.
     Range {
         start: String,
         stop: String,
@@ -718,7 +718,7 @@ impl Reader<'_> {
         }
     }
 
-    /// Replaces a counted range in a `for`/`tablerow` markup by a variable that a range placeholder
+    /// Replaces a counted range in a `tablerow` markup (`for` is postfeed's own) by a variable that a range placeholder
     /// fills with at most `limits.max_range` numbers (liquid-rust would build any range in memory).
     fn bounded_range(&mut self, markup: &str, line: u32) -> (String, Option<usize>) {
         let unchanged = || (markup.to_owned(), None);

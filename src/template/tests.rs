@@ -272,6 +272,10 @@ fn huge_ranges_are_cut_and_reported() {
     );
     assert_eq!(rendered.output, "12345");
     assert_eq!(rendered.problems[0].kind, ProblemKind::Limit);
+    let limits = Limits { max_range: 3, ..Limits::default() };
+    let rendered = render_in(&engine_with(&[], limits), "{% tablerow i in (1..99999999999) %}{{ i }}{% endtablerow %}");
+    assert_eq!(rendered.output.matches("<td").count(), 3);
+    assert_eq!(rendered.problems[0].kind, ProblemKind::Limit);
 }
 
 #[test]
