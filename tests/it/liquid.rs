@@ -19,6 +19,11 @@ fn jekyll_installed() -> bool {
     Command::new("jekyll").arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
+/// jekyll-include-cache, for `include_cached` (Debian: ruby-jekyll-include-cache).
+fn include_cache_installed() -> bool {
+    Command::new("ruby").args(["-e", "require 'jekyll-include-cache'"]).output().is_ok_and(|o| o.status.success())
+}
+
 const CONFIG: &str = "\
 title: Liquid Test Site
 url: https://example.org
@@ -164,8 +169,8 @@ fn visible_text(html: &str) -> String {
 
 #[test]
 fn posts_render_as_jekyll_renders_them() {
-    if !jekyll_installed() {
-        eprintln!("\n*** skipped: jekyll not installed ***\n");
+    if !jekyll_installed() || !include_cache_installed() {
+        eprintln!("\n*** skipped: jekyll or jekyll-include-cache not installed ***\n");
         return;
     }
     let tmp = tempfile::Builder::new().prefix("postfeed-liquid-").tempdir().unwrap();
