@@ -97,7 +97,7 @@ pub struct Limits {
     pub max_markup_bytes: usize,
     /// Most numbers in a `(a..b)` range.
     pub max_range: usize,
-    /// Most tags and outputs executed in one render, loop iterations included.
+    /// Most loop iterations in one render, nested loops and loops in includes counted alike.
     pub max_steps: u64,
     /// Most bytes written in one render, counted at every include level.
     pub max_output_bytes: usize,

@@ -1,8 +1,8 @@
 //! Reads a template the way Ruby Liquid and Jekyll read it, then writes a version that liquid-rust can
 //! parse: Jekyll's tags (whose markup liquid-rust's grammar cannot read) become placeholders whose
 //! parsed form waits in a side table, `raw` and `comment` are resolved here, unknown tags and filters
-//! are left out and reported, blocks are balanced, and step markers are put where a hostile template
-//! could loop. A token that still fails to parse can be dropped and the rest written again.
+//! are left out and reported, and blocks are balanced. A token that still fails to parse, or to
+//! render, can be dropped and the rest written again (with step markers that tell which one failed).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -101,7 +101,7 @@ struct Item {
     emit: Emit,
     /// Items that go when this one goes: a block's branches and its end tag.
     linked: Vec<usize>,
-    /// A step marker goes before this item (it can do work at render time).
+    /// A step marker goes before this item when markers are asked for (it can fail at render time).
     step_before: bool,
     /// A step marker goes right after this item (the first thing in each loop iteration).
     step_after: bool,
@@ -193,7 +193,8 @@ impl Prepared {
     }
 
     /// liquid-rust's input without the `dropped` items. With `text_only`, every Liquid item goes.
-    pub(crate) fn write(&self, dropped: &HashSet<usize>, text_only: bool) -> Written {
+    /// With `markers`, a step marker goes before each tag and output, to tell which one fails.
+    pub(crate) fn write(&self, dropped: &HashSet<usize>, text_only: bool, markers: bool) -> Written {
         let mut text = String::with_capacity(self.source.len() + self.items.len() * 8);
         let mut starts = Vec::with_capacity(self.items.len());
         for (index, item) in self.items.iter().enumerate() {
@@ -205,7 +206,7 @@ impl Prepared {
                 starts.push((text.len(), index));
                 let _ = write!(text, "{{% {RANGE} {range} %}}");
             }
-            if item.step_before {
+            if item.step_before && markers {
                 starts.push((text.len(), index));
                 let _ = write!(text, "{{% {STEP} {index} %}}");
             }

@@ -87,6 +87,8 @@ fn short_message(message: &str) -> String {
 pub(crate) struct Compiled {
     pub template: Template,
     pub dropped: HashSet<usize>,
+    /// Whether step markers are in it (only after a render error: they cost a tag each).
+    pub markers: bool,
 }
 
 /// Parses `prepared`, dropping each item liquid-rust rejects (reported in `found`) until it parses.
@@ -95,13 +97,25 @@ pub(crate) fn compile(
     prepared: &Prepared,
     language: &Language,
     limits: &Limits,
+    dropped: HashSet<usize>,
+    found: &mut Vec<(u32, ProblemKind, String)>,
+) -> Compiled {
+    compile_with(prepared, language, limits, dropped, false, found)
+}
+
+/// [`compile`], with step markers before each tag and output when `markers` is set.
+fn compile_with(
+    prepared: &Prepared,
+    language: &Language,
+    limits: &Limits,
     mut dropped: HashSet<usize>,
+    markers: bool,
     found: &mut Vec<(u32, ProblemKind, String)>,
 ) -> Compiled {
     for _ in 0..limits.max_attempts {
-        let written = prepared.write(&dropped, false);
+        let written = prepared.write(&dropped, false, markers);
         let error = match parse_with(&written.text, prepared, language) {
-            Ok(template) => return Compiled { template, dropped },
+            Ok(template) => return Compiled { template, dropped, markers },
             Err(error) => error,
         };
         let located = error_offset(&error, &written.text).and_then(|offset| {
@@ -125,9 +139,9 @@ pub(crate) fn compile(
         prepared.dropping(culprit, &mut dropped);
     }
     found.push((0, ProblemKind::Syntax, "too many Liquid errors: the text is kept without its Liquid".into()));
-    let written = prepared.write(&dropped, true);
+    let written = prepared.write(&dropped, true, markers);
     let template = parse_with(&written.text, prepared, language).unwrap_or_else(|_| Template::new(Vec::new()));
-    Compiled { template, dropped }
+    Compiled { template, dropped, markers }
 }
 
 /// Budgets shared by every writer and step marker of one render.
@@ -143,7 +157,7 @@ pub(crate) struct Budget {
 pub(crate) struct Frame {
     pub path: Arc<str>,
     /// The item of the last step marker run, to blame for a render error.
-    pub at: usize,
+    pub at: Option<usize>,
 }
 
 /// Per-render state, kept in liquid-rust's registers.
@@ -208,10 +222,13 @@ pub(crate) fn render_recovering(
     runtime: &dyn Runtime,
 ) -> Result<Vec<u8>, String> {
     let budget = state(runtime.registers()).budget.clone();
-    state(runtime.registers()).frames.push(Frame { path: path.clone(), at: 0 });
+    state(runtime.registers()).frames.push(Frame { path: path.clone(), at: None });
     let mut retried: Option<Compiled> = None;
     let result = loop {
         let current = retried.as_ref().unwrap_or(compiled);
+        if let Some(frame) = state(runtime.registers()).frames.last_mut() {
+            frame.at = None;
+        }
         let mut out = LimitedBuf::new(budget.clone());
         let rendered = catch_unwind(AssertUnwindSafe(|| current.template.render_to(&mut out, runtime)));
         let error = match rendered {
@@ -222,14 +239,20 @@ pub(crate) fn render_recovering(
         if let Some(why) = budget.exhausted.borrow().clone() {
             break Err(why);
         }
+        if !current.markers {
+            // Render again with step markers, which record which tag fails.
+            let mut found = Vec::new();
+            retried = Some(compile_with(prepared, language, limits, current.dropped.clone(), true, &mut found));
+            continue;
+        }
         let mut st = state(runtime.registers());
-        let culprit = st.frames.last().map_or(0, |f| f.at);
-        if current.dropped.contains(&culprit) || current.dropped.len() >= limits.max_attempts {
-            let line = prepared.line_of(culprit);
+        let culprit = st.frames.last().and_then(|f| f.at).filter(|c| !current.dropped.contains(c));
+        let Some(culprit) = culprit.filter(|_| current.dropped.len() < limits.max_attempts) else {
+            let line = culprit.map_or(0, |c| prepared.line_of(c));
             st.report(line, ProblemKind::Render, format!("{error}; the text is kept without its Liquid"));
             drop(st);
             break Ok(prepared.text_only().into_bytes());
-        }
+        };
         let line = prepared.line_of(culprit);
         let what =
             prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(m))).unwrap_or_default();
@@ -238,7 +261,7 @@ pub(crate) fn render_recovering(
         let mut dropped = current.dropped.clone();
         prepared.dropping(culprit, &mut dropped);
         let mut found = Vec::new();
-        let next = compile(prepared, language, limits, dropped, &mut found);
+        let next = compile_with(prepared, language, limits, dropped, true, &mut found);
         let mut st = state(runtime.registers());
         for (line, kind, message) in found {
             st.report(line, kind, message);

@@ -180,7 +180,7 @@ impl Renderable for Step {
         }
         st.budget.steps_left.set(left - 1);
         if let Some(frame) = st.frames.last_mut() {
-            frame.at = self.item;
+            frame.at = Some(self.item);
         }
         Ok(())
     }
