@@ -17,4 +17,5 @@ pub mod serve;
 pub mod site;
 pub mod snapshot;
 pub mod systemd;
+pub mod template;
 pub mod watch;

@@ -13,6 +13,7 @@ mod faults;
 mod fuzz_regressions;
 mod hostile;
 mod jekyll;
+mod liquid;
 mod regen;
 mod sanitize;
 mod serve;
