@@ -30,9 +30,9 @@ use tokio::time::Instant;
 
 use crate::config::{Config, ServerConfig};
 use crate::feed::Format;
+use crate::markup::escape_markup as escape;
 use crate::memfile::{self, MemFile};
 use crate::post;
-use crate::post::body::escape_markup as escape;
 use crate::snapshot::{FeedInfo, Rendered, Snapshot};
 
 /// Content type of the index page at `/`.

@@ -164,13 +164,22 @@ fn build_both(name: &str) -> Option<(BTreeMap<String, Seen>, BTreeMap<String, Se
     fs::remove_dir_all(site.join("_site")).unwrap();
 
     let out = tmp.path().join("out");
-    let run = support::postfeed([
-        "regen".as_ref(),
-        "--source".as_ref(),
-        site.as_os_str(),
-        "--output".as_ref(),
-        out.as_os_str(),
-    ] as [&std::ffi::OsStr; 5]);
+    // Run where there is no config.toml: the site's _config.yml alone configures postfeed.
+    let output = Command::new(env!("CARGO_BIN_EXE_postfeed"))
+        .arg("regen")
+        .arg("--source")
+        .arg(&site)
+        .arg("--output")
+        .arg(&out)
+        .current_dir(tmp.path())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("postfeed runs");
+    let run = support::Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
     run.assert_code(0);
     let ours = read_feed(&out.join("feed.xml"));
     let by_id = |entries: &[Entry]| entries.iter().map(|e| (e.id.clone(), seen(e))).collect::<BTreeMap<_, _>>();
@@ -236,17 +245,7 @@ fn kramdown_site_entries_read_as_jekyll_feed_writes_them() {
 
 #[test]
 fn authors_and_summaries_read_as_jekyll_feed_writes_them() {
-    assert_same_entries(
-        "authors",
-        &[Deliberate {
-            id_ends_with: "/author-from-data",
-            field: "title",
-            // jekyll-feed escapes a title's `&` twice (smartify, then xml_escape), so readers
-            // show the entity itself.
-            theirs: "&amp;",
-            ours: "&",
-        }],
-    );
+    assert_same_entries("authors", &[]);
 }
 
 #[test]
