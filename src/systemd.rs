@@ -180,52 +180,22 @@ fn listener_from_fd(fd: OwnedFd) -> Result<TcpListener> {
     Ok(listener)
 }
 
-/// getsockopt(2) checks std has no API for. Declared here rather than through the `libc` crate,
-/// which is not a direct dependency; the constants are Linux's (`asm/socket.h`, `linux/net.h`).
+/// getsockopt(2) checks std has no API for.
 #[cfg(target_os = "linux")]
 mod sockopt {
     use std::io;
     use std::os::fd::{AsRawFd, BorrowedFd};
-    use std::os::raw::{c_int, c_void};
+    use std::os::raw::c_int;
 
     use anyhow::{bail, Result};
-
-    #[cfg(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc", target_arch = "sparc64"))]
-    mod consts {
-        pub const SOL_SOCKET: i32 = 0xffff;
-        pub const SO_TYPE: i32 = 0x1008;
-        #[cfg(any(target_arch = "mips", target_arch = "mips64"))]
-        pub const SO_ACCEPTCONN: i32 = 0x1009;
-        #[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
-        pub const SO_ACCEPTCONN: i32 = 0x8000;
-        pub const SO_DOMAIN: i32 = 0x1029;
-    }
-    #[cfg(not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc", target_arch = "sparc64")))]
-    mod consts {
-        pub const SOL_SOCKET: i32 = 1;
-        pub const SO_TYPE: i32 = 3;
-        pub const SO_ACCEPTCONN: i32 = 30;
-        pub const SO_DOMAIN: i32 = 39;
-    }
-    use consts::*;
-
-    #[cfg(any(target_arch = "mips", target_arch = "mips64"))]
-    const SOCK_STREAM: c_int = 2;
-    #[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
-    const SOCK_STREAM: c_int = 1;
-    const AF_UNIX: c_int = 1;
-    const AF_INET: c_int = 2;
-    const AF_INET6: c_int = 10;
-
-    extern "C" {
-        fn getsockopt(fd: c_int, level: c_int, name: c_int, value: *mut c_void, len: *mut u32) -> c_int;
-    }
+    use libc::{AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM, SOL_SOCKET, SO_ACCEPTCONN, SO_DOMAIN, SO_TYPE};
 
     fn get(fd: BorrowedFd<'_>, name: c_int) -> io::Result<c_int> {
         let mut value: c_int = 0;
-        let mut len = std::mem::size_of::<c_int>() as u32;
+        let mut len = std::mem::size_of::<c_int>() as libc::socklen_t;
         // SAFETY: `fd` is open for the call, and value/len describe a writable c_int.
-        let rc = unsafe { getsockopt(fd.as_raw_fd(), SOL_SOCKET, name, (&mut value as *mut c_int).cast(), &mut len) };
+        let rc =
+            unsafe { libc::getsockopt(fd.as_raw_fd(), SOL_SOCKET, name, (&mut value as *mut c_int).cast(), &mut len) };
         if rc == 0 {
             Ok(value)
         } else {

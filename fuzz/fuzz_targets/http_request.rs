@@ -1,65 +1,12 @@
 //! Fuzz target: any request line and headers must get a well-formed answer from `respond`, and
-//! nothing but the snapshot's files and pages is ever served.
+//! nothing but the snapshot's files and pages is ever served (checks in tests/common).
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
-
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
-use hyper::{Method, StatusCode, Uri};
 use libfuzzer_sys::fuzz_target;
-use postfeed::config::Config;
-use postfeed::http::{respond, Served};
-use postfeed::snapshot::{Rendered, Snapshot};
 
-fn served() -> &'static Served {
-    static SERVED: OnceLock<Served> = OnceLock::new();
-    SERVED.get_or_init(|| {
-        let config = Config::parse("[site]\nurl = \"https://news.example.com\"\n", std::path::Path::new("/"))
-            .expect("fixed config");
-        let mut snapshot = Snapshot::default();
-        let updated = chrono::DateTime::parse_from_rfc3339("2021-12-24T08:59:45+08:00").expect("fixed date");
-        for path in ["feed.xml", "feed.rss", "feed/by_tag/荆州日报新闻.xml"] {
-            let body = format!("<feed>{path}</feed>").into_bytes();
-            snapshot.files.insert(
-                path.to_string(),
-                Arc::new(Rendered::new(body, updated, "application/atom+xml; charset=utf-8")),
-            );
-        }
-        Served::new(Arc::new(snapshot), &config)
-    })
-}
+#[path = "../../tests/common/http_request.rs"]
+mod http_request;
 
 fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let mut lines = text.split("\r\n");
-    let Some(request_line) = lines.next() else { return };
-    let mut parts = request_line.splitn(2, ' ');
-    let Ok(method) = Method::from_bytes(parts.next().unwrap_or("GET").as_bytes()) else { return };
-    let Ok(uri) = parts.next().unwrap_or("/").parse::<Uri>() else { return };
-    let mut headers = HeaderMap::new();
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            if let (Ok(n), Ok(v)) =
-                (HeaderName::from_bytes(name.trim().as_bytes()), HeaderValue::from_str(value.trim()))
-            {
-                headers.append(n, v);
-            }
-        }
-    }
-    let response = respond(served(), &method, &uri, &headers, 300);
-    let status = response.status();
-    assert!(
-        [
-            StatusCode::OK,
-            StatusCode::NOT_MODIFIED,
-            StatusCode::NOT_FOUND,
-            StatusCode::METHOD_NOT_ALLOWED,
-            StatusCode::BAD_REQUEST
-        ]
-        .contains(&status),
-        "{status}"
-    );
-    if status == StatusCode::OK && uri.path().contains("config") {
-        panic!("served {uri}");
-    }
+    http_request::answer_and_check(data);
 });
