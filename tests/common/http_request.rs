@@ -48,7 +48,7 @@ pub fn answer_and_check(data: &[u8]) -> Option<StatusCode> {
             }
         }
     }
-    let response = respond(served(), &method, &uri, &headers, 300);
+    let response = respond(served(), &method, &uri, &headers, 300, std::time::SystemTime::now());
     let status = response.status();
     assert!(
         [
