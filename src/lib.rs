@@ -1,5 +1,6 @@
 //! postfeed: Jekyll posts in, per-category and per-tag Atom and RSS feeds out.
 
+pub mod build;
 pub mod cli;
 pub mod config;
 pub mod feed;

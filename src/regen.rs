@@ -3,48 +3,13 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 
+use crate::build::Build;
 use crate::config::Config;
 use crate::feed::FeedKey;
-use crate::site::Site;
-use crate::snapshot::{self, ContentCache, Snapshot, Storage, WriteStats};
-
-/// The outcome of a full build.
-pub struct Build {
-    /// The time the feeds were rendered for: posts dated after it are not in them yet.
-    pub now: chrono::DateTime<Utc>,
-    pub site: Site,
-    pub snapshot: Snapshot,
-    pub cache: ContentCache,
-}
-
-/// Reads the whole tree and renders every feed, as `regen` and the daemon's first build do.
-pub fn build(config: &Config, storage: Storage) -> Result<Build> {
-    let site = load_site(config)?;
-    let mut cache = ContentCache::default();
-    let now = Utc::now();
-    let started = std::time::Instant::now();
-    let (snapshot, _) = snapshot::render(&site, config, now, &Snapshot::default(), None, &mut cache, storage);
-    tracing::debug!(
-        "rendered {} files, {} bytes, from {} entry texts of {} bytes, in {:?} ({})",
-        snapshot.files.len(),
-        snapshot.files.values().map(|f| f.bytes.len()).sum::<usize>(),
-        cache.len(),
-        cache.bytes(),
-        started.elapsed(),
-        crate::logging::memory()
-    );
-    Ok(Build { now, site, snapshot, cache })
-}
-
-fn load_site(config: &Config) -> Result<Site> {
-    if !config.source_dir.is_dir() {
-        bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
-    }
-    Site::load(config).with_context(|| format!("cannot read source folder {}", config.source_dir.display()))
-}
+use crate::output::WriteStats;
 
 /// Summary of a `regen` run, also printed.
 pub struct RegenReport {
@@ -55,7 +20,8 @@ pub struct RegenReport {
 
 pub fn regen(config: &Config) -> Result<RegenReport> {
     let started = Instant::now();
-    let site = load_site(config)?;
+    let mut build = Build::load(config.clone())?;
+    let site = &build.site;
     for problem in site.problems() {
         eprintln!("warning: skipped {problem}");
     }
@@ -68,12 +34,13 @@ pub fn regen(config: &Config) -> Result<RegenReport> {
     let writing = Instant::now();
     // Each feed is written as soon as it is rendered, and its bytes dropped: the same bytes
     // `serve` renders with `build`, without holding all of them at once.
-    let (stats, files) = snapshot::render_to_folder(&site, config, Utc::now(), &config.output_dir)?;
+    let (posts_read, skipped) = (site.post_count(), site.problems().count());
+    let (stats, files) = build.render_to_folder(Utc::now())?;
     tracing::debug!("rendered and wrote {files} files in {:?} ({})", writing.elapsed(), crate::logging::memory());
-    let report = RegenReport { posts_read: site.post_count(), skipped: site.problems().count(), stats };
+    let report = RegenReport { posts_read, skipped, stats };
     // A one-shot command: freeing 100,000 posts one by one would take most of a second, and the
     // process is about to end anyway.
-    std::mem::forget(site);
+    std::mem::forget(build);
     println!(
         "postfeed: {} posts read, {} skipped; {} feeds written, {} unchanged, {} removed in {} ({:.0} ms)",
         report.posts_read,
@@ -89,19 +56,19 @@ pub fn regen(config: &Config) -> Result<RegenReport> {
 
 /// Every problem, one line each, sorted; the number of them is returned.
 pub fn check(config: &Config) -> Result<usize> {
-    let built = build(config, Storage::Heap)?;
+    let built = Build::load(config.clone())?;
     let mut lines: Vec<String> = built.site.problems().map(|p| p.to_string()).collect();
     for post in built.site.posts() {
         lines.extend(post.warnings.iter().map(|w| format!("{}: {w}", post.source)));
     }
     let mut by_path: BTreeMap<String, Vec<&FeedKey>> = BTreeMap::new();
-    for key in built.site.taxonomy_names() {
+    for key in built.site.index_keys() {
         by_path.entry(key.stem()).or_default().push(key);
     }
     for (path, keys) in by_path.iter().filter(|(_, k)| k.len() > 1) {
         lines.push(format!("{path}: names share one feed path: {keys:?}"));
     }
-    for key in built.site.taxonomy_names() {
+    for key in built.site.index_keys() {
         let (kind, name) = match key {
             FeedKey::Category(n) => ("category", n),
             FeedKey::Tag(n) => ("tag", n),

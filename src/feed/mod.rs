@@ -1,7 +1,9 @@
-//! Which feeds exist, where each lives, and what it is called; `atom` and `rss` write the bytes.
+//! Feeds: which exist and what each holds ([`set`]), where each lives and what it is called, and
+//! their bytes ([`atom`], [`rss`]).
 
 pub mod atom;
 pub mod rss;
+pub mod set;
 
 use std::sync::Arc;
 
@@ -10,13 +12,8 @@ use chrono::{DateTime, FixedOffset};
 use crate::config::Config;
 use crate::post::{self, EntryText, Post};
 
-/// One feed: the whole site, one category, or one tag.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FeedKey {
-    Site,
-    Category(String),
-    Tag(String),
-}
+pub use crate::site::FeedKey;
+pub use set::{Feed, FeedSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Format {
@@ -40,6 +37,7 @@ impl Format {
     }
 }
 
+// The key is the site index's (`crate::site::FeedKey`); naming its feed is this layer's job.
 impl FeedKey {
     /// The feed's path without extension, relative to the output folder and the site root:
     /// `feed`, `feed/<category>`, `feed/by_tag/<tag>` (jekyll-feed's layout).
@@ -61,14 +59,6 @@ impl FeedKey {
             FeedKey::Site => site_title.to_string(),
             FeedKey::Category(name) => format!("{site_title} · {name}"),
             FeedKey::Tag(name) => format!("{site_title} · #{name}"),
-        }
-    }
-
-    pub fn is_enabled(&self, config: &Config) -> bool {
-        match self {
-            FeedKey::Site => true,
-            FeedKey::Category(_) => config.feeds.categories,
-            FeedKey::Tag(_) => config.feeds.tags,
         }
     }
 }

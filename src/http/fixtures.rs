@@ -39,7 +39,9 @@ pub(super) fn served() -> Served {
             file.modified = UNIX_EPOCH + Duration::from_secs(updated().timestamp().unsigned_abs());
             snapshot.files.insert(key.path(format), Arc::new(file));
         }
-        let info = FeedInfo { key: key.clone(), title: key.title(&config.site.title), entries, updated: updated() };
+        let files = [Format::Atom, Format::Rss].into_iter().map(|format| (format, key.path(format))).collect();
+        let title = key.title(&config.site.title);
+        let info = FeedInfo { key: key.clone(), title, entries, updated: updated(), files };
         snapshot.feeds.insert(key, info);
     }
     Served::new(Arc::new(snapshot), &config)

@@ -91,16 +91,12 @@ fn newest_update(snapshot: &Snapshot) -> DateTime<FixedOffset> {
 }
 
 /// Each feed with the formats the snapshot holds for it and their output-relative paths.
-fn feed_files(snapshot: &Snapshot) -> Vec<(&FeedInfo, Vec<(Format, String)>)> {
+fn feed_files(snapshot: &Snapshot) -> Vec<(&FeedInfo, Vec<&(Format, String)>)> {
     snapshot
         .feeds
         .values()
         .map(|info| {
-            let files = [Format::Atom, Format::Rss]
-                .into_iter()
-                .map(|format| (format, info.key.path(format)))
-                .filter(|(_, path)| snapshot.files.contains_key(path))
-                .collect();
+            let files = info.files.iter().filter(|(_, path)| snapshot.files.contains_key(path)).collect();
             (info, files)
         })
         .filter(|(_, files): &(_, Vec<_>)| !files.is_empty())

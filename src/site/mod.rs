@@ -1,6 +1,6 @@
-//! The in-memory site: every post by source path, kept sorted per feed, updated file by file.
+//! The in-memory site: every post by source path, kept sorted per feed ([`index`]), updated file
+//! by file; and the entry texts of the posts in feeds ([`texts`]), read from their files on demand.
 
-use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,53 +9,15 @@ use chrono::{DateTime, FixedOffset, Utc};
 use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::feed::FeedKey;
 use crate::post::{self, Post, PostError};
 use crate::scan::{Candidate, Found, Stamp, Tree};
 
-/// A post's place in every feed: newest first, ties broken by URL, then by source path. It
-/// holds the post itself, so an index entry costs a pointer, not copies of its strings.
-#[derive(Debug, Clone)]
-pub struct Order {
-    newest_first: Reverse<(i64, u32)>,
-    post: Arc<Post>,
-}
+mod index;
+mod texts;
 
-impl Order {
-    fn of(post: &Arc<Post>) -> Order {
-        let utc = post.date.with_timezone(&Utc);
-        Order { newest_first: Reverse((utc.timestamp(), utc.timestamp_subsec_nanos())), post: Arc::clone(post) }
-    }
-
-    fn is_visible_at(&self, now: DateTime<Utc>) -> bool {
-        let (secs, nanos) = self.newest_first.0;
-        (secs, nanos) <= (now.timestamp(), now.timestamp_subsec_nanos())
-    }
-
-    fn sort_key(&self) -> (&Reverse<(i64, u32)>, &str, &str) {
-        (&self.newest_first, &self.post.url, &self.post.source)
-    }
-}
-
-impl PartialEq for Order {
-    fn eq(&self, other: &Self) -> bool {
-        self.sort_key() == other.sort_key()
-    }
-}
-
-impl Eq for Order {}
-
-impl PartialOrd for Order {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Order {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.sort_key().cmp(&other.sort_key())
-    }
-}
+use index::{bulk_index, Order};
+pub use index::{keys_of, FeedKey};
+pub use texts::EntryTexts;
 
 struct Loaded {
     post: Arc<Post>,
@@ -322,18 +284,9 @@ impl Site {
         set.iter().filter(|o| o.is_visible_at(now)).take(limit).map(|o| Arc::clone(&o.post)).collect()
     }
 
-    /// Every feed that has at least one visible entry at `now`; the site feed always.
-    pub fn feed_keys(&self, now: DateTime<Utc>) -> Vec<FeedKey> {
-        let mut keys: Vec<FeedKey> = self
-            .index
-            .iter()
-            .filter(|(_, set)| set.iter().any(|o| o.is_visible_at(now)))
-            .map(|(k, _)| k.clone())
-            .collect();
-        if !keys.contains(&FeedKey::Site) {
-            keys.insert(0, FeedKey::Site);
-        }
-        keys
+    /// Whether the list of `key` has a post visible at `now`.
+    pub fn has_entries_at(&self, key: &FeedKey, now: DateTime<Utc>) -> bool {
+        self.index.get(key).is_some_and(|set| set.iter().any(|o| o.is_visible_at(now)))
     }
 
     /// The earliest date after `now` at which a future post becomes visible.
@@ -382,8 +335,9 @@ impl Site {
         self.problems.get(source)
     }
 
-    /// Every category and tag name, for reporting path collisions.
-    pub fn taxonomy_names(&self) -> impl Iterator<Item = &FeedKey> {
+    /// The key of every list in the index: the site, and each category and tag some published
+    /// post names (future posts included).
+    pub fn index_keys(&self) -> impl Iterator<Item = &FeedKey> {
         self.index.keys()
     }
 }
@@ -413,42 +367,4 @@ fn read_and_parse(tree: &Tree, candidate: &Candidate, limit: u64, config: &Confi
         }
         Err(e) => Read::Failed(e),
     }
-}
-
-/// The index of a whole site at once: each feed's entries gathered, then sorted on all cores,
-/// instead of 100,000 inserts into ordered sets one post at a time.
-fn bulk_index<'a>(posts: impl Iterator<Item = &'a Arc<Post>>) -> BTreeMap<FeedKey, BTreeSet<Order>> {
-    let mut site = Vec::new();
-    let mut categories: HashMap<&str, Vec<Order>> = HashMap::new();
-    let mut tags: HashMap<&str, Vec<Order>> = HashMap::new();
-    for post in posts.filter(|p| p.published) {
-        let order = Order::of(post);
-        for category in &post.categories {
-            categories.entry(category).or_default().push(order.clone());
-        }
-        for tag in &post.tags {
-            tags.entry(tag).or_default().push(order.clone());
-        }
-        site.push(order);
-    }
-    let mut lists: Vec<(FeedKey, Vec<Order>)> = Vec::with_capacity(1 + categories.len() + tags.len());
-    lists.push((FeedKey::Site, site));
-    lists.extend(categories.into_iter().map(|(name, list)| (FeedKey::Category(name.to_string()), list)));
-    lists.extend(tags.into_iter().map(|(name, list)| (FeedKey::Tag(name.to_string()), list)));
-    lists
-        .into_par_iter()
-        .map(|(key, mut list)| {
-            list.par_sort_unstable();
-            (key, list.into_iter().collect::<BTreeSet<Order>>())
-        })
-        .collect()
-}
-
-/// The feeds a post belongs to.
-pub fn keys_of(post: &Post) -> Vec<FeedKey> {
-    let mut keys = Vec::with_capacity(1 + post.categories.len() + post.tags.len());
-    keys.push(FeedKey::Site);
-    keys.extend(post.categories.iter().map(|c| FeedKey::Category(c.clone())));
-    keys.extend(post.tags.iter().map(|t| FeedKey::Tag(t.clone())));
-    keys
 }
