@@ -10,6 +10,7 @@ pub mod memfile;
 pub mod output;
 pub mod permalink;
 pub mod post;
+pub mod problem;
 pub mod regen;
 pub mod scan;
 pub mod serve;

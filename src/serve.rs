@@ -18,6 +18,7 @@ use crate::config::{Config, ServerConfig};
 use crate::feed::FeedKey;
 use crate::http::{self, HttpLimits, Served};
 use crate::output::{OutputFolder, OutputWriter};
+use crate::problem::{self, Reporter};
 use crate::scan::Tree;
 use crate::snapshot::{Snapshot, Storage};
 use crate::systemd;
@@ -70,9 +71,7 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let started = Instant::now();
     let (build, mut first, rendered_at) = tokio::task::block_in_place(|| first_build(config))?;
-    for problem in build.site.problems() {
-        warn!("skipped {problem}");
-    }
+    Reporter::Serve.report(problem::post_problems(&build.site));
     // Feeds already on disk keep their Last-Modified; the rest is written once HTTP is up.
     let output_folder = OutputFolder::new(&build.config.output_dir);
     let on_disk = tokio::task::block_in_place(|| output_folder.adopt(&mut first));
@@ -227,11 +226,13 @@ impl State {
             (changes, next, changed)
         });
         self.rendered_at = now;
-        for source in paths.iter().map(|p| crate::post::source_name(&self.build.site.tree.root, p)) {
-            if let Some(problem) = self.build.site.problem(&source) {
-                warn!("skipped {problem}");
-            }
-        }
+        let problems = paths
+            .iter()
+            .flat_map(|p| {
+                problem::problems_of(&self.build.site, &crate::post::source_name(&self.build.site.tree.root, p))
+            })
+            .collect();
+        Reporter::Serve.report(problems);
         if !changed.is_empty() {
             self.publish(next, Some(&changed));
         }

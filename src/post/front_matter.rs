@@ -268,6 +268,18 @@ pub fn raw_value<'a>(yaml: &'a str, key: &str) -> Option<&'a str> {
     })
 }
 
+/// The 0-based index, within `yaml`, of the last top-level line that sets `key` (the value that
+/// is used), by the same rule as [`raw_value`].
+pub fn key_line(yaml: &str, key: &str) -> Option<usize> {
+    yaml.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            line.strip_prefix(key).is_some_and(|rest| rest.trim_start_matches([' ', '\t']).starts_with(':'))
+        })
+        .last()
+        .map(|(i, _)| i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,7 +38,8 @@ pub struct Post {
     pub image: Option<String>,
     pub lang: Option<String>,
     pub markup: Markup,
-    pub warnings: Vec<String>,
+    /// What was read other than as written, though the post is kept.
+    pub warnings: Vec<PostWarning>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +98,28 @@ impl PostError {
     }
 }
 
+/// Something in a post that is read other than as written: the post is kept, and this is
+/// reported. The line is the file's, where known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostWarning {
+    pub line: Option<usize>,
+    pub kind: PostWarningKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostWarningKind {
+    #[error("front matter sets {0:?} more than once; the last value is used")]
+    RepeatedKey(String),
+    #[error("date {value:?} is not a date; using the file name's date {file_date}")]
+    NotADate { value: String, file_date: String },
+}
+
+impl fmt::Display for PostWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.kind.fmt(f)
+    }
+}
+
 /// The bytes as text, or the offset of the first byte that is not UTF-8. The SIMD check is
 /// several times faster than `std`'s on CJK text, where every character takes the slow path.
 fn utf8(bytes: &[u8]) -> Result<&str, usize> {
@@ -149,14 +172,22 @@ pub fn parse(source: &str, bytes: &[u8], site: &SiteConfig) -> Result<Post, Post
         kind: PostErrorKind::Yaml(e.message),
     })?;
     let bare_date = front_matter::raw_value(split.yaml, "date").is_some_and(|raw| !raw.starts_with(['"', '\'']));
-    Ok(build(source, &name, &fm, bare_date, site))
+    let line_of = |key: &str| front_matter::key_line(split.yaml, key).map(|i| i + split.yaml_first_line);
+    Ok(build(source, &name, &fm, bare_date, line_of, site))
 }
 
-fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, site: &SiteConfig) -> Post {
-    let mut warnings: Vec<String> = fm
+fn build(
+    source: &str,
+    name: &PostName,
+    fm: &FrontMatter,
+    bare_date: bool,
+    line_of: impl Fn(&str) -> Option<usize>,
+    site: &SiteConfig,
+) -> Post {
+    let mut warnings: Vec<PostWarning> = fm
         .repeated
         .iter()
-        .map(|key| format!("front matter sets {key:?} more than once; the last value is used"))
+        .map(|key| PostWarning { line: line_of(key), kind: PostWarningKind::RepeatedKey(key.clone()) })
         .collect();
     let text = |key: &str| fm.get(key).and_then(Field::as_text).map(str::to_string);
     let nonempty = |key: &str| text(key).filter(|s| !s.trim().is_empty());
@@ -173,11 +204,10 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, site:
         Some(field) => match field.as_text().and_then(|t| front_matter_date(t, bare_date, site.timezone)) {
             Some(d) => d,
             None => {
-                warnings.push(format!(
-                    "date {:?} is not a date; using the file name's date {}",
-                    field_text(field),
-                    name.date
-                ));
+                warnings.push(PostWarning {
+                    line: line_of("date"),
+                    kind: PostWarningKind::NotADate { value: field_text(field), file_date: name.date.to_string() },
+                });
                 file_date
             }
         },

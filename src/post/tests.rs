@@ -75,7 +75,8 @@ fn dates_front_matter_wins_and_bad_ones_warn() {
     let p = post("_posts/2021-01-01-x.md", "---\ndate:  +0800\n---\n");
     assert_eq!(p.date.to_rfc3339(), "2021-01-01T00:00:00+08:00");
     assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
-    assert!(p.warnings[0].contains("+0800"));
+    assert!(p.warnings[0].to_string().contains("+0800"));
+    assert_eq!(p.warnings[0].line, Some(2), "the line of `date:` in the file");
     let p = post("_posts/2021-01-01-x.md", "---\ndate: \"2013-05-06 02:12:52 +0200\"\n---\n");
     assert_eq!(p.date.to_rfc3339(), "2013-05-06T02:12:52+02:00");
     // Date parts of the URL are in the site's zone.
@@ -185,5 +186,7 @@ fn a_repeated_key_is_a_warning_not_a_skipped_post() {
     );
     assert_eq!(p.title, "new");
     assert_eq!(p.tags, ["a"]);
-    assert!(p.warnings.iter().any(|w| w.contains("\"title\" more than once")), "{:?}", p.warnings);
+    assert!(p.warnings.iter().any(|w| w.to_string().contains("\"title\" more than once")), "{:?}", p.warnings);
+    // The line of the value that is used.
+    assert_eq!(p.warnings[0].line, Some(4));
 }

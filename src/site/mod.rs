@@ -316,6 +316,11 @@ impl Site {
         self.posts.get(source).map(|l| l.hash)
     }
 
+    /// The post parsed from the file at `source`, if it parsed.
+    pub fn post(&self, source: &str) -> Option<&Arc<Post>> {
+        self.posts.get(source).map(|l| &l.post)
+    }
+
     /// Parsed posts, including unpublished ones.
     pub fn posts(&self) -> impl Iterator<Item = &Arc<Post>> {
         self.posts.values().map(|l| &l.post)

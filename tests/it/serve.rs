@@ -509,6 +509,29 @@ fn http_site() -> Workspace {
     Workspace::with_posts(&posts)
 }
 
+/// The daemon reports what `regen` reports: files it leaves out and posts it keeps with a
+/// warning, in its log, at start and when a changed file has one, with the file's line.
+#[test]
+fn serve_logs_warnings_as_well_as_skipped_files() {
+    let ws = Workspace::with_posts(&support::base_posts());
+    ws.write("_posts/2021-03-05-broken.md", "---\ntitle: [unclosed\n---\nbody\n");
+    ws.write("_posts/2021-03-06-odd-date.md", "---\ntitle: Odd date\ndate: someday\n---\nbody\n");
+    let (config, _output) = config_with(&ws, "problems", &Settings::default(), "");
+    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let log = daemon.log_text();
+    assert!(log.contains("skipped _posts/2021-03-05-broken.md:3: invalid YAML"), "{log}");
+    assert!(log.contains("_posts/2021-03-06-odd-date.md:3: date \"someday\" is not a date"), "{log}");
+
+    ws.write("_posts/2021-03-07-twice.md", "---\ntitle: One\ntitle: Two\n---\nbody\n");
+    daemon.wait_for("the warning about a repeated key", CHANGE_WAIT, || {
+        daemon
+            .log_text()
+            .contains("_posts/2021-03-07-twice.md:3: front matter sets \"title\" more than once")
+            .then_some(())
+    });
+    daemon.wait_titles("/feed", "the post with a repeated key", |t| has(t, "Two"));
+}
+
 /// Feeds live in memory files (one descriptor each) up to a budget that leaves descriptors for
 /// connections; past it they stay on the heap. Both kinds must serve exactly the written bytes.
 #[test]
