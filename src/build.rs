@@ -17,10 +17,10 @@ use crate::snapshot::{self, Snapshot, Storage};
 
 /// A site and what its feeds need between renders.
 pub struct Build {
-    pub config: Config,
-    pub site: Site,
+    pub(crate) config: Config,
+    pub(crate) site: Site,
     /// The texts of the posts that feeds show, kept across updates.
-    pub texts: EntryTexts,
+    pub(crate) texts: EntryTexts,
 }
 
 impl Build {
@@ -75,7 +75,7 @@ impl Build {
     /// Renders every feed as it is at `now` and writes each to the output folder as soon as it is
     /// made, keeping none: the same bytes [`Build::render`] makes, without holding them all.
     /// Returns what the writes did and how many files the feeds have.
-    pub fn render_to_folder(&mut self, now: DateTime<Utc>) -> Result<(WriteStats, usize)> {
+    pub(crate) fn render_to_folder(&mut self, now: DateTime<Utc>) -> Result<(WriteStats, usize)> {
         let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
         let todo = feeds.select(None);
         self.texts.load(&self.site, &self.config.feeds, todo.iter().flat_map(|feed| &feed.entries));

@@ -14,7 +14,7 @@ pub struct Config {
     pub site: SiteConfig,
     pub source_dir: PathBuf,
     pub output_dir: PathBuf,
-    pub feeds: FeedsConfig,
+    pub(crate) feeds: FeedsConfig,
     pub server: ServerConfig,
 }
 
@@ -22,33 +22,33 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SiteConfig {
     /// The site's address, always ending in `/` so that joining keeps any base path.
-    pub url: Url,
-    pub title: String,
-    pub description: String,
-    pub author: Option<String>,
-    pub language: Option<String>,
-    pub timezone: Tz,
+    pub(crate) url: Url,
+    pub(crate) title: String,
+    pub(crate) description: String,
+    pub(crate) author: Option<String>,
+    pub(crate) language: Option<String>,
+    pub(crate) timezone: Tz,
     /// The permalink template, a named style already expanded.
-    pub permalink: String,
+    pub(crate) permalink: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct FeedsConfig {
-    pub limit: usize,
-    pub content: ContentMode,
-    pub categories: bool,
-    pub tags: bool,
-    pub atom: bool,
-    pub rss: bool,
+pub(crate) struct FeedsConfig {
+    pub(crate) limit: usize,
+    pub(crate) content: ContentMode,
+    pub(crate) categories: bool,
+    pub(crate) tags: bool,
+    pub(crate) atom: bool,
+    pub(crate) rss: bool,
     /// Remove scripts, event handlers and `javascript:` URLs from entry content.
-    pub sanitize: bool,
+    pub(crate) sanitize: bool,
     /// Files larger than this are reported and skipped.
-    pub max_post_bytes: u64,
+    pub(crate) max_post_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ContentMode {
+pub(crate) enum ContentMode {
     Full,
     Excerpt,
 }
@@ -56,14 +56,14 @@ pub enum ContentMode {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    pub max_age: u32,
-    pub quiet_ms: u64,
-    pub poll: bool,
-    pub poll_interval_ms: u64,
-    pub max_connections: usize,
-    pub header_timeout_ms: u64,
-    pub idle_timeout_ms: u64,
-    pub max_header_bytes: usize,
+    pub(crate) max_age: u32,
+    pub(crate) quiet_ms: u64,
+    pub(crate) poll: bool,
+    pub(crate) poll_interval_ms: u64,
+    pub(crate) max_connections: usize,
+    pub(crate) header_timeout_ms: u64,
+    pub(crate) idle_timeout_ms: u64,
+    pub(crate) max_header_bytes: usize,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,9 +130,9 @@ struct RawServer {
     max_header_bytes: Option<usize>,
 }
 
-pub const DEFAULT_LIMIT: usize = 20;
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-pub const DEFAULT_MAX_POST_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_LIMIT: usize = 20;
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub(crate) const DEFAULT_MAX_POST_BYTES: u64 = 16 * 1024 * 1024;
 
 impl Config {
     /// Reads and checks the file at `path`; relative paths in it resolve from its folder.

@@ -1,4 +1,9 @@
 //! postfeed: Jekyll posts in, per-category and per-tag Atom and RSS feeds out.
+//!
+//! Items are `pub(crate)` unless the binary (`main.rs`), the fuzz targets (`fuzz/`) or the
+//! integration tests (`tests/it`) use them; `unreachable_pub` keeps it that way.
+
+#![warn(unreachable_pub)]
 
 pub mod build;
 pub mod cli;
@@ -6,15 +11,15 @@ pub mod config;
 pub mod feed;
 pub mod http;
 pub mod logging;
-pub mod memfile;
+mod memfile;
 pub mod output;
-pub mod permalink;
+mod permalink;
 pub mod post;
-pub mod problem;
+mod problem;
 pub mod regen;
-pub mod scan;
+mod scan;
 pub mod serve;
-pub mod site;
+mod site;
 pub mod snapshot;
-pub mod systemd;
-pub mod watch;
+mod systemd;
+mod watch;

@@ -24,9 +24,9 @@ use crate::snapshot::Snapshot;
 /// What writing the output folder did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WriteStats {
-    pub written: usize,
-    pub unchanged: usize,
-    pub removed: usize,
+    pub(crate) written: usize,
+    pub(crate) unchanged: usize,
+    pub(crate) removed: usize,
 }
 
 /// The output folder.
@@ -45,7 +45,7 @@ impl OutputFolder {
     /// feeds not among `files` removed. Files at `known_same` are taken as on disk already (see
     /// [`OutputFolder::adopt`]). `regen` passes each feed's files as soon as they are rendered,
     /// so no feed's bytes outlive its write; the daemon passes its snapshot's.
-    pub fn sync<B: AsRef<[u8]>>(
+    pub(crate) fn sync<B: AsRef<[u8]>>(
         &self,
         files: impl ParallelIterator<Item = (String, B)>,
         known_same: &BTreeSet<String>,
@@ -121,7 +121,7 @@ impl OutputFolder {
     /// Finds the snapshot's files that the folder already holds byte for byte, and takes their
     /// `modified` from the file's mtime (kept across runs, as unchanged files are never
     /// rewritten), so `Last-Modified` survives a restart. Returns their paths, for `known_same`.
-    pub fn adopt(&self, snapshot: &mut Snapshot) -> BTreeSet<String> {
+    pub(crate) fn adopt(&self, snapshot: &mut Snapshot) -> BTreeSet<String> {
         let same: Vec<(String, SystemTime)> = snapshot
             .files
             .par_iter()
@@ -231,7 +231,7 @@ enum Job {
 
 /// The handle the update loop holds; dropping it (or [`OutputWriter::finish`]) lets the thread
 /// write what is pending and end.
-pub struct OutputWriter {
+pub(crate) struct OutputWriter {
     jobs: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -239,7 +239,7 @@ pub struct OutputWriter {
 impl OutputWriter {
     /// Starts the writer for `dir`. `behind` says the folder missed `snapshot` already (the first
     /// write failed): it is then retried until it works.
-    pub fn start(dir: PathBuf, snapshot: Arc<Snapshot>, behind: bool) -> std::io::Result<OutputWriter> {
+    pub(crate) fn start(dir: PathBuf, snapshot: Arc<Snapshot>, behind: bool) -> std::io::Result<OutputWriter> {
         let (jobs, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("postfeed-output".into())
@@ -248,7 +248,7 @@ impl OutputWriter {
     }
 
     /// Writes `changed` paths of `snapshot`, or the whole folder when `changed` is `None`.
-    pub fn write(&self, snapshot: Arc<Snapshot>, changed: Option<&[String]>) {
+    pub(crate) fn write(&self, snapshot: Arc<Snapshot>, changed: Option<&[String]>) {
         let job = match changed {
             Some(paths) => Job::Changed(snapshot, paths.to_vec()),
             None => Job::Whole(snapshot),
@@ -260,7 +260,7 @@ impl OutputWriter {
     }
 
     /// Waits until everything sent so far is written (or has failed and been logged).
-    pub fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.stop();
     }
 
@@ -353,8 +353,7 @@ mod tests {
 
     fn snapshot_with(path: &str, text: &str) -> Arc<Snapshot> {
         let mut snapshot = Snapshot::default();
-        let updated = chrono::DateTime::UNIX_EPOCH.fixed_offset();
-        snapshot.files.insert(path.into(), Arc::new(Rendered::new(text.as_bytes().to_vec(), updated, "text/xml")));
+        snapshot.files.insert(path.into(), Arc::new(Rendered::new(text.as_bytes().to_vec(), "text/xml")));
         Arc::new(snapshot)
     }
 

@@ -10,7 +10,7 @@ use crate::site::Site;
 
 /// How much a problem costs the feeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
+pub(crate) enum Severity {
     /// A file is left out of the feeds.
     Error,
     /// A post is in the feeds, but not as written (a date that is no date, a repeated key).
@@ -21,18 +21,18 @@ pub enum Severity {
 
 /// One problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub severity: Severity,
+pub(crate) struct Problem {
+    pub(crate) severity: Severity,
     /// The file, relative to the source root (`_posts/x.md`), or the feed path several names
     /// share; `None` for a name that is not a plain one.
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// The file's line, where known.
-    pub line: Option<usize>,
-    pub kind: ProblemKind,
+    pub(crate) line: Option<usize>,
+    pub(crate) kind: ProblemKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProblemKind {
+pub(crate) enum ProblemKind {
     /// The file is not in the feeds.
     Skipped(PostErrorKind),
     /// The post is in the feeds with something read other than as written.
@@ -45,7 +45,7 @@ pub enum ProblemKind {
 
 impl Problem {
     /// A file left out.
-    pub fn skipped(error: &PostError) -> Problem {
+    pub(crate) fn skipped(error: &PostError) -> Problem {
         Problem {
             severity: Severity::Error,
             path: Some(error.path.to_string_lossy().into_owned()),
@@ -55,7 +55,7 @@ impl Problem {
     }
 
     /// A post at `source` kept with `warning`.
-    pub fn kept(source: &str, warning: &PostWarning) -> Problem {
+    pub(crate) fn kept(source: &str, warning: &PostWarning) -> Problem {
         Problem {
             severity: Severity::Warning,
             path: Some(source.to_string()),
@@ -90,7 +90,7 @@ impl fmt::Display for Problem {
 }
 
 /// The problems of the posts: files left out of the feeds, and posts kept with a warning.
-pub fn post_problems(site: &Site) -> Vec<Problem> {
+pub(crate) fn post_problems(site: &Site) -> Vec<Problem> {
     let mut problems: Vec<Problem> = site.problems().map(Problem::skipped).collect();
     for post in site.posts() {
         problems.extend(post.warnings.iter().map(|w| Problem::kept(&post.source, w)));
@@ -99,7 +99,7 @@ pub fn post_problems(site: &Site) -> Vec<Problem> {
 }
 
 /// The problems of the file at `source` (relative to the source root), as [`post_problems`] has them.
-pub fn problems_of(site: &Site, source: &str) -> Vec<Problem> {
+pub(crate) fn problems_of(site: &Site, source: &str) -> Vec<Problem> {
     let mut problems: Vec<Problem> = site.problem(source).map(Problem::skipped).into_iter().collect();
     if let Some(post) = site.post(source) {
         problems.extend(post.warnings.iter().map(|w| Problem::kept(source, w)));
@@ -109,7 +109,7 @@ pub fn problems_of(site: &Site, source: &str) -> Vec<Problem> {
 
 /// The problems of the category and tag names: names that share a feed path, and names that
 /// are not plain (their feed path is not the name).
-pub fn name_problems(site: &Site) -> Vec<Problem> {
+pub(crate) fn name_problems(site: &Site) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut by_stem: BTreeMap<String, Vec<FeedKey>> = BTreeMap::new();
     for key in site.index_keys() {
@@ -142,7 +142,7 @@ pub fn name_problems(site: &Site) -> Vec<Problem> {
 /// severity and then by that line; the commands differ only in where the line goes and in the
 /// word before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reporter {
+pub(crate) enum Reporter {
     /// `check`: the lines themselves, on stdout.
     Check,
     /// `regen`: on stderr, after `warning: ` (and `skipped ` for a file left out).
@@ -153,7 +153,7 @@ pub enum Reporter {
 
 impl Reporter {
     /// Prints `problems`; returns how many there were.
-    pub fn report(self, mut problems: Vec<Problem>) -> usize {
+    pub(crate) fn report(self, mut problems: Vec<Problem>) -> usize {
         let mut lines: Vec<(Severity, String)> = problems.drain(..).map(|p| (p.severity, self.line(&p))).collect();
         lines.sort();
         for (_, line) in &lines {

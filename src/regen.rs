@@ -7,18 +7,10 @@ use chrono::Utc;
 
 use crate::build::Build;
 use crate::config::Config;
-use crate::output::WriteStats;
 use crate::problem::{self, Reporter};
 
-/// Summary of a `regen` run, also printed.
-pub struct RegenReport {
-    pub posts_read: usize,
-    pub skipped: usize,
-    pub stats: WriteStats,
-}
-
 /// Reads the tree, reports the posts' problems on stderr, and writes every feed.
-pub fn regen(config: &Config) -> Result<RegenReport> {
+pub fn regen(config: &Config) -> Result<()> {
     let started = Instant::now();
     let mut build = Build::load(config.clone())?;
     Reporter::Regen.report(problem::post_problems(&build.site));
@@ -39,7 +31,7 @@ pub fn regen(config: &Config) -> Result<RegenReport> {
         config.output_dir.display(),
         started.elapsed().as_secs_f64() * 1000.0
     );
-    Ok(RegenReport { posts_read, skipped, stats })
+    Ok(())
 }
 
 /// Reads the tree without rendering, and prints every problem of the posts and of the category

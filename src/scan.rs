@@ -12,31 +12,31 @@ use crate::post::{self, PostError, PostErrorKind};
 
 /// A file inside some `_posts` folder that may be a post.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// Relative to the source root, `/`-separated.
-    pub source: String,
-    pub path: PathBuf,
+    pub(crate) source: String,
+    pub(crate) path: PathBuf,
     /// The type of the entry itself (a link is a link), when the folder listing told it: saves
     /// an `lstat` per post on a full scan.
-    pub file_type: Option<fs::FileType>,
+    pub(crate) file_type: Option<fs::FileType>,
 }
 
 impl Candidate {
-    pub fn new(source: String, path: PathBuf) -> Candidate {
+    pub(crate) fn new(source: String, path: PathBuf) -> Candidate {
         Candidate { source, path, file_type: None }
     }
 }
 
 /// What tells a file's version apart without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    pub len: u64,
-    pub modified: Option<SystemTime>,
+pub(crate) struct Stamp {
+    pub(crate) len: u64,
+    pub(crate) modified: Option<SystemTime>,
 }
 
 impl Stamp {
     /// The stamp of the file at `path` (following a symbolic link), if it exists.
-    pub fn of(path: &Path) -> Option<Stamp> {
+    pub(crate) fn of(path: &Path) -> Option<Stamp> {
         fs::metadata(path).ok().map(|meta| Stamp::from_metadata(&meta))
     }
 
@@ -47,37 +47,37 @@ impl Stamp {
 
 /// A post file's bytes and what was learnt opening it.
 #[derive(Debug)]
-pub struct FileRead {
-    pub bytes: Vec<u8>,
-    pub stamp: Stamp,
+pub(crate) struct FileRead {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) stamp: Stamp,
     /// The candidate is a symbolic link (to a file inside the root).
-    pub is_link: bool,
+    pub(crate) is_link: bool,
 }
 
 /// The files a full scan found, and what it skipped that `check` should mention.
 #[derive(Debug, Default)]
-pub struct Scan {
-    pub candidates: Vec<Candidate>,
-    pub problems: Vec<PostError>,
+pub(crate) struct Scan {
+    pub(crate) candidates: Vec<Candidate>,
+    pub(crate) problems: Vec<PostError>,
 }
 
 /// One thing the walk found: a file that may be a post, or one it must report.
 #[derive(Debug)]
-pub enum Found {
+pub(crate) enum Found {
     Post(Candidate),
     Problem(PostError),
 }
 
 /// The source tree's rules, fixed for one configuration.
 #[derive(Debug, Clone)]
-pub struct Tree {
-    pub root: PathBuf,
+pub(crate) struct Tree {
+    pub(crate) root: PathBuf,
     /// The output folder, never read even when it sits inside the source root.
-    pub output: PathBuf,
+    pub(crate) output: PathBuf,
 }
 
 impl Tree {
-    pub fn new(root: &Path, output: &Path) -> Tree {
+    pub(crate) fn new(root: &Path, output: &Path) -> Tree {
         let canonical = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         Tree { root: canonical(root), output: canonical(output) }
     }
@@ -85,12 +85,13 @@ impl Tree {
     /// Walks the tree as Jekyll does: `_posts` folders at any depth, nothing under folders whose
     /// name starts with `.`, `_`, `#` or `~` (so `_drafts` and `_site` are out), nor the output
     /// folder. Symbolic links to folders are not followed.
-    pub fn scan(&self) -> std::io::Result<Scan> {
+    #[cfg(test)]
+    pub(crate) fn scan(&self) -> std::io::Result<Scan> {
         self.scan_under(&self.root)
     }
 
     /// The same walk from a folder inside the root (one that `may_matter`).
-    pub fn scan_under(&self, start: &Path) -> std::io::Result<Scan> {
+    pub(crate) fn scan_under(&self, start: &Path) -> std::io::Result<Scan> {
         let mut scan = Scan::default();
         for found in self.walk(start)? {
             match found {
@@ -103,7 +104,7 @@ impl Tree {
 
     /// The walk of [`Tree::scan_under`] as it goes, so that reading can start on other cores
     /// before it ends. Unsorted: the site keeps posts in sorted maps, so the order never shows.
-    pub fn walk<'t>(&'t self, start: &Path) -> std::io::Result<impl Iterator<Item = Found> + Send + 't> {
+    pub(crate) fn walk<'t>(&'t self, start: &Path) -> std::io::Result<impl Iterator<Item = Found> + Send + 't> {
         fs::read_dir(start)?;
         let walker = WalkDir::new(start).follow_links(false).into_iter();
         let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_type().is_dir() || self.enter_dir(e.path()));
@@ -148,7 +149,7 @@ impl Tree {
     }
 
     /// Whether `path` lies inside a `_posts` folder (at any depth) below the root.
-    pub fn in_posts(&self, path: &Path) -> bool {
+    pub(crate) fn in_posts(&self, path: &Path) -> bool {
         match path.strip_prefix(&self.root) {
             Ok(rel) => rel.parent().is_some_and(|folders| folders.components().any(|c| c.as_os_str() == "_posts")),
             Err(_) => false,
@@ -157,7 +158,7 @@ impl Tree {
 
     /// Whether a path the watcher reports could be, or could hold, a post: inside the root, outside
     /// the output folder, and under no folder or name that Jekyll skips.
-    pub fn may_matter(&self, path: &Path) -> bool {
+    pub(crate) fn may_matter(&self, path: &Path) -> bool {
         let Ok(rel) = path.strip_prefix(&self.root) else { return false };
         !path.starts_with(&self.output)
             && rel.components().all(|c| {
@@ -168,7 +169,7 @@ impl Tree {
 
     /// Whether a folder between the root and `path` is a symbolic link: such paths are never
     /// read, as the walk never enters linked folders.
-    pub fn through_link(&self, path: &Path) -> bool {
+    pub(crate) fn through_link(&self, path: &Path) -> bool {
         let Ok(rel) = path.strip_prefix(&self.root) else { return true };
         let mut at = self.root.clone();
         let components: Vec<_> = rel.components().collect();
@@ -184,7 +185,7 @@ impl Tree {
     /// Reads a candidate: regular files only, at most `limit` bytes, and a symbolic link only when
     /// it resolves inside the source root. Costs an `lstat`, `open`, `fstat`, one `read` and
     /// `close` for a plain file: at 100,000 posts every extra system call is a tenth of a second.
-    pub fn read(&self, candidate: &Candidate, limit: u64) -> Result<FileRead, PostError> {
+    pub(crate) fn read(&self, candidate: &Candidate, limit: u64) -> Result<FileRead, PostError> {
         let fail = |kind| PostError::new(candidate.source.clone(), kind);
         let unreadable = |e: std::io::Error| fail(PostErrorKind::Unreadable(e.to_string()));
         let file_type = match candidate.file_type {
@@ -244,7 +245,7 @@ impl Tree {
 
     /// The candidate for a path under the root, if its name could be a post file. Names that
     /// are not UTF-8 are not candidates (`scan` reports them).
-    pub fn candidate(&self, path: &Path) -> Option<Candidate> {
+    pub(crate) fn candidate(&self, path: &Path) -> Option<Candidate> {
         if !self.in_posts(path) || ignored_name(path.file_name()?.to_str()?) || self.through_link(path) {
             return None;
         }
@@ -254,7 +255,7 @@ impl Tree {
 
 /// Names Jekyll skips (leading `.`, `_`, `#`, `~`, trailing `~`), which also covers editors'
 /// swap, backup and lock files (`.x.swp`, `x~`, `#x#`, `.#x`).
-pub fn ignored_name(name: &str) -> bool {
+pub(crate) fn ignored_name(name: &str) -> bool {
     name.starts_with(['.', '_', '#', '~']) || name.ends_with('~')
 }
 

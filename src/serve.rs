@@ -112,6 +112,7 @@ async fn daemon(config_path: PathBuf, config: Config, inherited: Option<std::net
         state.snapshot.feeds.len(),
         started.elapsed().as_millis()
     );
+    systemd::status(&state.summary());
     systemd::ready();
     debug!("memory: {}; feeds in memory files: {} bytes", crate::logging::memory(), state.snapshot.memfile_bytes());
     // Watching starts once serving has (setting up inotify on a big tree takes a good part of a
@@ -203,6 +204,11 @@ async fn next_batch(watcher: &Option<SourceWatcher>) -> Batch {
 }
 
 impl State {
+    /// What `systemctl status` shows.
+    fn summary(&self) -> String {
+        format!("serving {} feeds from {} posts", self.snapshot.feeds.len(), self.build.site.post_count())
+    }
+
     fn start_watcher(&mut self) -> Option<SourceWatcher> {
         self.root_identity = identity(&self.build.site.tree.root);
         watch(&self.build.site.tree, &self.build.config.server)
@@ -304,6 +310,7 @@ impl State {
                     Err(e) => error!("cannot start the output writer: {e}; feeds are served but not written"),
                 }
                 self.publish(snapshot, None);
+                systemd::status(&self.summary());
                 info!(
                     "reloaded: {} posts, {} feeds in {} ms",
                     self.build.site.post_count(),

@@ -22,11 +22,10 @@ use crate::site::EntryTexts;
 pub struct Rendered {
     pub bytes: Bytes,
     /// Strong validator: a hash of the bytes, quoted.
-    pub etag: String,
-    pub updated: DateTime<FixedOffset>,
+    pub(crate) etag: String,
     /// When these bytes were first made (kept while they do not change): `Last-Modified`.
-    pub modified: SystemTime,
-    pub mime: &'static str,
+    pub(crate) modified: SystemTime,
+    pub(crate) mime: &'static str,
     /// The memory file `bytes` live in, once moved there for `sendfile`.
     file: Option<Arc<MemFile>>,
     gzip: OnceLock<Bytes>,
@@ -34,12 +33,11 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    pub fn new(bytes: Vec<u8>, updated: DateTime<FixedOffset>, mime: &'static str) -> Rendered {
+    pub fn new(bytes: Vec<u8>, mime: &'static str) -> Rendered {
         let etag = format!("\"{:016x}\"", xxhash(&bytes));
         Rendered {
             bytes: Bytes::from(bytes),
             etag,
-            updated,
             modified: whole_second(SystemTime::now()),
             mime,
             file: None,
@@ -50,7 +48,7 @@ impl Rendered {
 
     /// Moves the bytes into a sealed memory file, so they can be sent with `sendfile`; they stay
     /// on the heap if the system refuses one.
-    pub fn move_to_memfile(&mut self) {
+    pub(crate) fn move_to_memfile(&mut self) {
         if self.file.is_some() {
             return;
         }
@@ -64,12 +62,12 @@ impl Rendered {
     }
 
     /// The memory file holding `bytes`, if they were moved to one.
-    pub fn memfile(&self) -> Option<&Arc<MemFile>> {
+    pub(crate) fn memfile(&self) -> Option<&Arc<MemFile>> {
         self.file.as_ref()
     }
 
     /// gzip body, made on first use and kept for this version.
-    pub fn gzip(&self) -> &Bytes {
+    pub(crate) fn gzip(&self) -> &Bytes {
         self.gzip.get_or_init(|| {
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
             enc.write_all(&self.bytes).expect("in-memory gzip");
@@ -78,7 +76,7 @@ impl Rendered {
     }
 
     /// Brotli body, made on first use and kept for this version.
-    pub fn brotli(&self) -> &Bytes {
+    pub(crate) fn brotli(&self) -> &Bytes {
         self.brotli.get_or_init(|| {
             let mut out = Vec::new();
             let params = brotli::enc::BrotliEncoderParams { quality: 9, lgwin: 22, ..Default::default() };
@@ -99,13 +97,13 @@ fn xxhash(bytes: &[u8]) -> u64 {
 
 /// What one feed is, for the index page and OPML.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FeedInfo {
-    pub key: FeedKey,
-    pub title: String,
-    pub entries: usize,
-    pub updated: DateTime<FixedOffset>,
+pub(crate) struct FeedInfo {
+    pub(crate) key: FeedKey,
+    pub(crate) title: String,
+    pub(crate) entries: usize,
+    pub(crate) updated: DateTime<FixedOffset>,
     /// Each format's output-relative path, as the feed set named them.
-    pub files: Vec<(Format, String)>,
+    pub(crate) files: Vec<(Format, String)>,
 }
 
 /// Every feed of one version of the site. Readers hold an `Arc<Snapshot>`; updates build a new one.
@@ -113,13 +111,13 @@ pub struct FeedInfo {
 pub struct Snapshot {
     /// Output-relative path (`feed/by_tag/x.xml`) to file.
     pub files: BTreeMap<String, Arc<Rendered>>,
-    pub feeds: BTreeMap<FeedKey, FeedInfo>,
+    pub(crate) feeds: BTreeMap<FeedKey, FeedInfo>,
 }
 
 impl Snapshot {
     /// Bytes held in memory files: memory of this process that its RSS does not show until the
     /// pages are mapped in.
-    pub fn memfile_bytes(&self) -> usize {
+    pub(crate) fn memfile_bytes(&self) -> usize {
         self.files.values().filter(|f| f.memfile().is_some()).map(|f| f.bytes.len()).sum()
     }
 }
@@ -140,7 +138,7 @@ type RenderedFeed = (FeedKey, FeedInfo, Vec<(String, Rendered)>);
 /// Renders the feeds in `todo` (drawn from `feeds`) on top of `previous`, and drops the feeds
 /// `feeds` no longer has. Returns the new snapshot and the paths whose bytes changed. Touches no
 /// file: every entry's text comes from `texts`.
-pub fn render(
+pub(crate) fn render(
     config: &Config,
     feeds: &FeedSet,
     todo: &[Feed],
@@ -155,7 +153,7 @@ pub fn render(
             let files = files
                 .into_iter()
                 .map(|(path, bytes, mime)| {
-                    let mut file = Rendered::new(bytes, info.updated, mime);
+                    let mut file = Rendered::new(bytes, mime);
                     if storage == Storage::MemFiles {
                         file.move_to_memfile();
                     }
@@ -198,11 +196,11 @@ pub fn render(
 }
 
 /// One rendered file: output-relative path, bytes and MIME type.
-pub type FeedFile = (String, Vec<u8>, &'static str);
+pub(crate) type FeedFile = (String, Vec<u8>, &'static str);
 
 /// One feed's files, in the formats it has; an entry without a text (its file changed since it
 /// was parsed) has neither summary nor content until the change is read.
-pub fn render_feed(config: &Config, feed: &Feed, texts: &EntryTexts) -> (FeedInfo, Vec<FeedFile>) {
+pub(crate) fn render_feed(config: &Config, feed: &Feed, texts: &EntryTexts) -> (FeedInfo, Vec<FeedFile>) {
     let entry_texts: Vec<Arc<EntryText>> =
         feed.entries.iter().map(|p| texts.get(&p.source).cloned().unwrap_or_default()).collect();
     let input = FeedInput { key: &feed.key, config, entries: &feed.entries, texts: &entry_texts };
@@ -349,11 +347,10 @@ mod tests {
 
     #[test]
     fn bodies_have_a_content_etag_and_compress_to_the_same_bytes() {
-        let updated = DateTime::UNIX_EPOCH.fixed_offset();
         let text = "<feed>荆州 &amp; more</feed>\n".repeat(50).into_bytes();
-        let file = Rendered::new(text.clone(), updated, Format::Atom.mime());
-        assert_eq!(file.etag, Rendered::new(text.clone(), updated, "x").etag);
-        assert_ne!(file.etag, Rendered::new(b"other".to_vec(), updated, "x").etag);
+        let file = Rendered::new(text.clone(), Format::Atom.mime());
+        assert_eq!(file.etag, Rendered::new(text.clone(), "x").etag);
+        assert_ne!(file.etag, Rendered::new(b"other".to_vec(), "x").etag);
         assert!(file.etag.starts_with('"') && file.etag.ends_with('"') && file.etag.len() == 18, "{}", file.etag);
         let mut plain = Vec::new();
         flate2::read::GzDecoder::new(&file.gzip()[..]).read_to_end(&mut plain).unwrap();
@@ -363,7 +360,7 @@ mod tests {
         assert_eq!(plain, text);
         assert!(file.gzip().len() < text.len() && file.brotli().len() < text.len());
 
-        let mut kept = Rendered::new(text.clone(), updated, Format::Atom.mime());
+        let mut kept = Rendered::new(text.clone(), Format::Atom.mime());
         kept.move_to_memfile();
         assert!(kept.memfile().is_some());
         assert_eq!(kept.bytes, text);

@@ -29,13 +29,13 @@ const LISTEN_FDS_START: RawFd = 3;
 
 /// Startup is done: the first build is written and the socket is bound (`READY=1`). Also ends
 /// a reload started with [`reloading`].
-pub fn ready() {
+pub(crate) fn ready() {
     notify(&[NotifyState::Ready]);
 }
 
 /// A reload has begun (`RELOADING=1`). Sends `MONOTONIC_USEC` along, which systemd ≥ 253
 /// requires for `Type=notify-reload` and older versions ignore. Follow with [`ready`].
-pub fn reloading() {
+pub(crate) fn reloading() {
     match NotifyState::monotonic_usec_now() {
         Ok(now) => notify(&[NotifyState::Reloading, now]),
         Err(e) => {
@@ -46,12 +46,12 @@ pub fn reloading() {
 }
 
 /// Shutdown has begun (`STOPPING=1`).
-pub fn stopping() {
+pub(crate) fn stopping() {
     notify(&[NotifyState::Stopping]);
 }
 
 /// A one-line status for `systemctl status` (`STATUS=...`); line breaks become spaces.
-pub fn status(text: &str) {
+pub(crate) fn status(text: &str) {
     let line = one_line(text);
     notify(&[NotifyState::Status(&line)]);
 }
@@ -59,14 +59,14 @@ pub fn status(text: &str) {
 /// How often to call [`watchdog_ping`]: half of `WatchdogSec=` as systemd passes it in
 /// `WATCHDOG_USEC`, or `None` when the watchdog is off or meant for another process
 /// (`WATCHDOG_PID` set to another pid).
-pub fn watchdog_interval() -> Option<Duration> {
+pub(crate) fn watchdog_interval() -> Option<Duration> {
     let usec = env::var(WATCHDOG_USEC).ok();
     let pid = env::var(WATCHDOG_PID).ok();
     watchdog_interval_from(usec.as_deref(), pid.as_deref(), process::id())
 }
 
 /// Tells systemd the daemon is alive (`WATCHDOG=1`).
-pub fn watchdog_ping() {
+pub(crate) fn watchdog_ping() {
     notify(&[NotifyState::Watchdog]);
 }
 
@@ -76,7 +76,7 @@ pub fn watchdog_ping() {
 /// Takes the socket at most once: it clears `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` so
 /// that a second call and child processes see none. Changing the environment races with other
 /// threads reading it, so call this before starting the async runtime or other threads.
-pub fn inherited_listener() -> Result<Option<TcpListener>> {
+pub(crate) fn inherited_listener() -> Result<Option<TcpListener>> {
     let fds = env::var(LISTEN_FDS).ok();
     let pid = env::var(LISTEN_PID).ok();
     for name in [LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES] {

@@ -17,7 +17,7 @@ use crate::post::Post;
 use crate::site::Site;
 
 /// The feeds of a site at one moment.
-pub struct FeedSet<'s> {
+pub(crate) struct FeedSet<'s> {
     site: &'s Site,
     now: DateTime<Utc>,
     limit: usize,
@@ -27,16 +27,16 @@ pub struct FeedSet<'s> {
 
 /// One feed as it is to be rendered: which it is, its files, and its entries, newest first.
 #[derive(Debug, Clone)]
-pub struct Feed {
-    pub key: FeedKey,
+pub(crate) struct Feed {
+    pub(crate) key: FeedKey,
     /// Each format's output-relative path (`feed/by_tag/x.xml`).
-    pub files: Vec<(Format, String)>,
-    pub entries: Vec<Arc<Post>>,
+    pub(crate) files: Vec<(Format, String)>,
+    pub(crate) entries: Vec<Arc<Post>>,
 }
 
 impl<'s> FeedSet<'s> {
     /// The feeds of `site` at `now` under `config`.
-    pub fn new(site: &'s Site, config: &FeedsConfig, now: DateTime<Utc>) -> FeedSet<'s> {
+    pub(crate) fn new(site: &'s Site, config: &FeedsConfig, now: DateTime<Utc>) -> FeedSet<'s> {
         let wanted = |key: &FeedKey| match key {
             FeedKey::Site => true,
             FeedKey::Category(_) => config.categories,
@@ -53,17 +53,12 @@ impl<'s> FeedSet<'s> {
     }
 
     /// Whether the feed `key` exists.
-    pub fn contains(&self, key: &FeedKey) -> bool {
+    pub(crate) fn contains(&self, key: &FeedKey) -> bool {
         self.keys.contains(key)
     }
 
-    /// Every feed that exists, in key order.
-    pub fn keys(&self) -> impl Iterator<Item = &FeedKey> {
-        self.keys.iter()
-    }
-
     /// The feed `key` with its files and entries (also for a key that does not exist: no entries).
-    pub fn feed(&self, key: &FeedKey) -> Feed {
+    pub(crate) fn feed(&self, key: &FeedKey) -> Feed {
         Feed {
             key: key.clone(),
             files: self.formats.iter().map(|&format| (format, key.path(format))).collect(),
@@ -72,7 +67,7 @@ impl<'s> FeedSet<'s> {
     }
 
     /// The feeds named in `keys` that exist (every feed when `None`), with their entries.
-    pub fn select(&self, keys: Option<&BTreeSet<FeedKey>>) -> Vec<Feed> {
+    pub(crate) fn select(&self, keys: Option<&BTreeSet<FeedKey>>) -> Vec<Feed> {
         match keys {
             None => self.keys.iter().map(|key| self.feed(key)).collect(),
             Some(keys) => keys.iter().filter(|key| self.contains(key)).map(|key| self.feed(key)).collect(),

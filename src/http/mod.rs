@@ -11,6 +11,6 @@ mod respond;
 mod sendfile;
 mod server;
 
-pub use pages::{Served, INDEX_MIME, OPML_MIME};
-pub use respond::{respond, Sendfile};
-pub use server::{serve, HttpLimits};
+pub use pages::Served;
+pub use respond::respond;
+pub(crate) use server::{serve, HttpLimits};

@@ -15,9 +15,9 @@ use crate::post::body::escape_markup as escape;
 use crate::snapshot::{FeedInfo, Rendered, Snapshot};
 
 /// Content type of the index page at `/`.
-pub const INDEX_MIME: &str = "text/html; charset=utf-8";
+pub(crate) const INDEX_MIME: &str = "text/html; charset=utf-8";
 /// Content type of `/feeds.opml`: `text/x-opml` is what feed readers and browsers recognise.
-pub const OPML_MIME: &str = "text/x-opml; charset=utf-8";
+pub(crate) const OPML_MIME: &str = "text/x-opml; charset=utf-8";
 
 const INDEX_PATH: &str = "/";
 const OPML_PATH: &str = "/feeds.opml";
@@ -43,22 +43,23 @@ impl Served {
         Served { snapshot, config: config.clone(), index: OnceLock::new(), opml: OnceLock::new() }
     }
 
-    pub fn snapshot(&self) -> &Arc<Snapshot> {
+    #[cfg(test)]
+    pub(crate) fn snapshot(&self) -> &Arc<Snapshot> {
         &self.snapshot
     }
 
     /// The index page served at `/`.
-    pub fn index(&self) -> &Rendered {
+    pub(crate) fn index(&self) -> &Rendered {
         self.index.get_or_init(|| self.page(index_html(&self.snapshot, &self.config), INDEX_MIME))
     }
 
     /// The OPML subscription list served at `/feeds.opml`.
-    pub fn opml(&self) -> &Rendered {
+    pub(crate) fn opml(&self) -> &Rendered {
         self.opml.get_or_init(|| self.page(opml_xml(&self.snapshot, &self.config), OPML_MIME))
     }
 
     fn page(&self, text: String, mime: &'static str) -> Rendered {
-        let mut page = Rendered::new(text.into_bytes(), newest_update(&self.snapshot), mime);
+        let mut page = Rendered::new(text.into_bytes(), mime);
         // The pages change when a feed does. (A feed that disappears changes no feed's time: an
         // If-Modified-Since client may then keep its page a while; ETag clients do not.)
         page.modified = self.snapshot.files.values().map(|f| f.modified).max().unwrap_or(UNIX_EPOCH);

@@ -117,7 +117,7 @@ fn representation(
 
 /// Marks a response whose body lies in a memory file: the connection may send it from there.
 #[derive(Clone)]
-pub struct Sendfile(pub Arc<MemFile>);
+pub(crate) struct Sendfile(pub(crate) Arc<MemFile>);
 
 /// Header values made from our own ASCII strings (dates, hashes); an impossible bad one becomes
 /// empty rather than a panic.

@@ -27,23 +27,23 @@ use crate::memfile::MemFile;
 
 /// Connection limits and cache lifetime for [`serve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HttpLimits {
+pub(crate) struct HttpLimits {
     /// Connections served at once; further clients wait in the listen backlog.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Time to receive a whole request head, counted from the connection's start or from the
     /// first byte of a later request. Zero: no limit.
-    pub header_timeout: Duration,
+    pub(crate) header_timeout: Duration,
     /// Time a connection may make no progress otherwise (idle keep-alive, a stalled reader).
     /// Zero: no limit.
-    pub idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
     /// Largest request line plus headers; larger requests get 431.
-    pub max_header_bytes: usize,
+    pub(crate) max_header_bytes: usize,
     /// `Cache-Control: max-age` of feeds and pages, in seconds.
-    pub max_age: u32,
+    pub(crate) max_age: u32,
 }
 
 impl HttpLimits {
-    pub fn from_config(server: &ServerConfig) -> HttpLimits {
+    pub(crate) fn from_config(server: &ServerConfig) -> HttpLimits {
         HttpLimits {
             max_connections: server.max_connections,
             header_timeout: Duration::from_millis(server.header_timeout_ms),
@@ -60,7 +60,7 @@ impl HttpLimits {
 /// Each request reads `current` once, so it is answered from one consistent [`Served`]. When
 /// `max_connections` are open, the loop stops accepting until one closes: waiting clients queue
 /// in the kernel's backlog and the open ones keep being served; the timeouts bound the wait.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     current: Arc<ArcSwap<Served>>,
     limits: HttpLimits,
@@ -245,7 +245,7 @@ mod tests {
 
     use super::*;
     use crate::feed::Format;
-    use crate::http::fixtures::{config, in_memfiles, served, tag_uri, updated, TAG};
+    use crate::http::fixtures::{config, in_memfiles, served, tag_uri, TAG};
     use crate::memfile;
     use crate::snapshot::Rendered;
 
@@ -330,7 +330,7 @@ mod tests {
             let base = served();
             base.snapshot().as_ref().clone()
         };
-        snapshot.files.insert("feed.xml".into(), Arc::new(Rendered::new(big.clone(), updated(), Format::Atom.mime())));
+        snapshot.files.insert("feed.xml".into(), Arc::new(Rendered::new(big.clone(), Format::Atom.mime())));
         let snapshot = in_memfiles(snapshot);
         assert!(snapshot.files["feed.xml"].memfile().is_some());
         let current = Arc::new(ArcSwap::from_pointee(Served::new(Arc::new(snapshot), &config())));

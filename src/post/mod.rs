@@ -2,8 +2,8 @@
 //! Pure: no I/O, so the same bytes always give the same post.
 
 pub mod body;
-pub mod date;
-pub mod front_matter;
+pub(crate) mod date;
+pub(crate) mod front_matter;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,45 +20,45 @@ use front_matter::{Field, FrontMatter, SplitError};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Post {
     /// Path relative to the source root, `/`-separated; the post's identity in the site.
-    pub source: String,
-    pub title: String,
-    pub date: DateTime<FixedOffset>,
-    pub updated: DateTime<FixedOffset>,
-    pub categories: Vec<String>,
-    pub tags: Vec<String>,
-    pub published: bool,
+    pub(crate) source: String,
+    pub(crate) title: String,
+    pub(crate) date: DateTime<FixedOffset>,
+    pub(crate) updated: DateTime<FixedOffset>,
+    pub(crate) categories: Vec<String>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) published: bool,
     /// The post's own author; `None` means the site's.
-    pub author: Option<Author>,
+    pub(crate) author: Option<Author>,
     /// Absolute URL where Jekyll publishes the post.
     pub url: String,
     /// Absolute entry id, equal to jekyll-feed's unless front matter pins one.
-    pub id: String,
+    pub(crate) id: String,
     /// Whether `id` came from front matter (`id` or `guid`).
-    pub id_pinned: bool,
-    pub image: Option<String>,
-    pub lang: Option<String>,
-    pub markup: Markup,
+    pub(crate) id_pinned: bool,
+    pub(crate) image: Option<String>,
+    pub(crate) lang: Option<String>,
+    pub(crate) markup: Markup,
     /// What was read other than as written, though the post is kept.
-    pub warnings: Vec<PostWarning>,
+    pub(crate) warnings: Vec<PostWarning>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Author {
-    pub name: String,
-    pub email: Option<String>,
-    pub uri: Option<String>,
+pub(crate) struct Author {
+    pub(crate) name: String,
+    pub(crate) email: Option<String>,
+    pub(crate) uri: Option<String>,
 }
 
 /// Why a file is not in the feeds. Names the file and, where known, the line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct PostError {
-    pub path: PathBuf,
-    pub line: Option<usize>,
-    pub kind: PostErrorKind,
+    pub(crate) path: PathBuf,
+    pub(crate) line: Option<usize>,
+    pub(crate) kind: PostErrorKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PostErrorKind {
+pub(crate) enum PostErrorKind {
     #[error("not a post: the name does not start with a date (YYYY-MM-DD-slug.ext)")]
     UndatedName,
     #[error("not a post: no front matter (Jekyll needs a first line of ---)")]
@@ -93,7 +93,7 @@ impl fmt::Display for PostError {
 }
 
 impl PostError {
-    pub fn new(path: impl Into<PathBuf>, kind: PostErrorKind) -> PostError {
+    pub(crate) fn new(path: impl Into<PathBuf>, kind: PostErrorKind) -> PostError {
         PostError { path: path.into(), line: None, kind }
     }
 }
@@ -101,13 +101,13 @@ impl PostError {
 /// Something in a post that is read other than as written: the post is kept, and this is
 /// reported. The line is the file's, where known.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostWarning {
-    pub line: Option<usize>,
-    pub kind: PostWarningKind,
+pub(crate) struct PostWarning {
+    pub(crate) line: Option<usize>,
+    pub(crate) kind: PostWarningKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PostWarningKind {
+pub(crate) enum PostWarningKind {
     #[error("front matter sets {0:?} more than once; the last value is used")]
     RepeatedKey(String),
     #[error("date {value:?} is not a date; using the file name's date {file_date}")]
@@ -128,16 +128,16 @@ fn utf8(bytes: &[u8]) -> Result<&str, usize> {
 
 /// The parts of a post's file name: `2021-12-24-slug.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostName<'a> {
-    pub date: &'a str,
-    pub slug: &'a str,
-    pub ext: &'a str,
+pub(crate) struct PostName<'a> {
+    pub(crate) date: &'a str,
+    pub(crate) slug: &'a str,
+    pub(crate) ext: &'a str,
     /// The name without its extension.
-    pub basename: &'a str,
+    pub(crate) basename: &'a str,
 }
 
 /// Jekyll's `DATE_FILENAME_MATCHER`, for the last path component.
-pub fn parse_name(file_name: &str) -> Option<PostName<'_>> {
+pub(crate) fn parse_name(file_name: &str) -> Option<PostName<'_>> {
     let dot = file_name.rfind('.')?;
     let (basename, ext) = (&file_name[..dot], &file_name[dot + 1..]);
     if ext.is_empty() {
@@ -460,12 +460,12 @@ fn has_scheme(text: &str) -> bool {
 }
 
 /// The site URL (which may carry a base path) followed by a root-relative path.
-pub fn absolute(site: &SiteConfig, path: &str) -> String {
+pub(crate) fn absolute(site: &SiteConfig, path: &str) -> String {
     format!("{}{}", site.url.as_str().trim_end_matches('/'), path)
 }
 
 /// Percent-encodes what may not stand in a URL path, leaving existing escapes alone.
-pub fn encode_path(path: &str) -> String {
+pub(crate) fn encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     let bytes = path.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
@@ -481,7 +481,7 @@ pub fn encode_path(path: &str) -> String {
 }
 
 /// Paths inside the source tree are reported relative to it, `/`-separated.
-pub fn source_name(root: &Path, path: &Path) -> String {
+pub(crate) fn source_name(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     let mut name = String::with_capacity(rel.as_os_str().len());
     for (i, c) in rel.components().enumerate() {

@@ -23,7 +23,7 @@ pub enum FeedKey {
 /// A post's place in every feed: newest first, ties broken by URL, then by source path. It
 /// holds the post itself, so an index entry costs a pointer, not copies of its strings.
 #[derive(Debug, Clone)]
-pub struct Order {
+pub(super) struct Order {
     newest_first: Reverse<(i64, u32)>,
     pub(super) post: Arc<Post>,
 }
@@ -94,7 +94,7 @@ pub(super) fn bulk_index<'a>(posts: impl Iterator<Item = &'a Arc<Post>>) -> BTre
 }
 
 /// The feeds a post belongs to.
-pub fn keys_of(post: &Post) -> Vec<FeedKey> {
+pub(crate) fn keys_of(post: &Post) -> Vec<FeedKey> {
     let mut keys = Vec::with_capacity(1 + post.categories.len() + post.tags.len());
     keys.push(FeedKey::Site);
     keys.extend(post.categories.iter().map(|c| FeedKey::Category(c.clone())));

@@ -15,9 +15,10 @@ use crate::scan::{Candidate, Found, Stamp, Tree};
 mod index;
 mod texts;
 
+pub(crate) use index::keys_of;
+pub use index::FeedKey;
 use index::{bulk_index, Order};
-pub use index::{keys_of, FeedKey};
-pub use texts::EntryTexts;
+pub(crate) use texts::EntryTexts;
 
 struct Loaded {
     post: Arc<Post>,
@@ -29,13 +30,13 @@ struct Loaded {
 }
 
 /// The version of a file's bytes, for the content cache and change detection.
-pub fn content_hash(bytes: &[u8]) -> u64 {
+pub(crate) fn content_hash(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 /// The posts of one source tree.
-pub struct Site {
-    pub tree: Tree,
+pub(crate) struct Site {
+    pub(crate) tree: Tree,
     max_post_bytes: u64,
     /// Sorted, so the posts below a folder are one range.
     posts: BTreeMap<String, Loaded>,
@@ -51,16 +52,16 @@ pub struct Site {
 #[derive(Debug, Default)]
 pub struct Changes {
     /// Files read again because they are new or their stamp changed.
-    pub files_read: usize,
+    pub(crate) files_read: usize,
     /// Posts that are gone.
-    pub removed: usize,
+    pub(crate) removed: usize,
     /// Feeds whose entries may differ now.
     pub feeds: BTreeSet<FeedKey>,
 }
 
 impl Site {
     /// Scans and parses the whole tree, on all cores.
-    pub fn load(config: &Config) -> std::io::Result<Site> {
+    pub(crate) fn load(config: &Config) -> std::io::Result<Site> {
         let started = std::time::Instant::now();
         let tree = Tree::new(&config.source_dir, &config.output_dir);
         let mut site = Site {
@@ -116,7 +117,7 @@ impl Site {
     /// Folds in whatever happened at `paths` (files or folders, created, changed or gone). Files
     /// named in `paths` are read again; files found under a named folder only if their stamp
     /// changed, so a rescan of the whole tree costs a `stat` per unchanged post.
-    pub fn refresh(&mut self, paths: &[PathBuf], config: &Config) -> Changes {
+    pub(crate) fn refresh(&mut self, paths: &[PathBuf], config: &Config) -> Changes {
         let mut changes = Changes::default();
         // source -> (candidate, read even if the stamp is unchanged)
         let mut candidates: BTreeMap<String, (Candidate, bool)> = BTreeMap::new();
@@ -279,24 +280,24 @@ impl Site {
     }
 
     /// The entries of one feed at `now`: published, not in the future, newest first, at most `limit`.
-    pub fn entries(&self, key: &FeedKey, now: DateTime<Utc>, limit: usize) -> Vec<Arc<Post>> {
+    pub(crate) fn entries(&self, key: &FeedKey, now: DateTime<Utc>, limit: usize) -> Vec<Arc<Post>> {
         let Some(set) = self.index.get(key) else { return Vec::new() };
         set.iter().filter(|o| o.is_visible_at(now)).take(limit).map(|o| Arc::clone(&o.post)).collect()
     }
 
     /// Whether the list of `key` has a post visible at `now`.
-    pub fn has_entries_at(&self, key: &FeedKey, now: DateTime<Utc>) -> bool {
+    pub(crate) fn has_entries_at(&self, key: &FeedKey, now: DateTime<Utc>) -> bool {
         self.index.get(key).is_some_and(|set| set.iter().any(|o| o.is_visible_at(now)))
     }
 
     /// The earliest date after `now` at which a future post becomes visible.
-    pub fn next_publication(&self, now: DateTime<Utc>) -> Option<DateTime<FixedOffset>> {
+    pub(crate) fn next_publication(&self, now: DateTime<Utc>) -> Option<DateTime<FixedOffset>> {
         let set = self.index.get(&FeedKey::Site)?;
         set.iter().take_while(|o| !o.is_visible_at(now)).last().map(|o| o.post.date)
     }
 
     /// Feeds with a post whose date lies in (`after`, `until`]: they change when time passes.
-    pub fn feeds_published_between(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> BTreeSet<FeedKey> {
+    pub(crate) fn feeds_published_between(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> BTreeSet<FeedKey> {
         let mut keys = BTreeSet::new();
         if let Some(set) = self.index.get(&FeedKey::Site) {
             for o in set.iter().skip_while(|o| !o.is_visible_at(until)).take_while(|o| !o.is_visible_at(after)) {
@@ -307,42 +308,42 @@ impl Site {
     }
 
     /// Path on disk of a post's file.
-    pub fn path_of(&self, source: &str) -> Option<&Path> {
+    pub(crate) fn path_of(&self, source: &str) -> Option<&Path> {
         self.posts.get(source).map(|l| l.path.as_path())
     }
 
     /// The hash of the bytes the post was parsed from.
-    pub fn hash_of(&self, source: &str) -> Option<u64> {
+    pub(crate) fn hash_of(&self, source: &str) -> Option<u64> {
         self.posts.get(source).map(|l| l.hash)
     }
 
     /// The post parsed from the file at `source`, if it parsed.
-    pub fn post(&self, source: &str) -> Option<&Arc<Post>> {
+    pub(crate) fn post(&self, source: &str) -> Option<&Arc<Post>> {
         self.posts.get(source).map(|l| &l.post)
     }
 
     /// Parsed posts, including unpublished ones.
-    pub fn posts(&self) -> impl Iterator<Item = &Arc<Post>> {
+    pub(crate) fn posts(&self) -> impl Iterator<Item = &Arc<Post>> {
         self.posts.values().map(|l| &l.post)
     }
 
-    pub fn post_count(&self) -> usize {
+    pub(crate) fn post_count(&self) -> usize {
         self.posts.len()
     }
 
     /// Files under `_posts` that are not in the feeds, and why.
-    pub fn problems(&self) -> impl Iterator<Item = &PostError> {
+    pub(crate) fn problems(&self) -> impl Iterator<Item = &PostError> {
         self.problems.values()
     }
 
     /// Why the file at `source` is not in the feeds, if it is not.
-    pub fn problem(&self, source: &str) -> Option<&PostError> {
+    pub(crate) fn problem(&self, source: &str) -> Option<&PostError> {
         self.problems.get(source)
     }
 
     /// The key of every list in the index: the site, and each category and tag some published
     /// post names (future posts included).
-    pub fn index_keys(&self) -> impl Iterator<Item = &FeedKey> {
+    pub(crate) fn index_keys(&self) -> impl Iterator<Item = &FeedKey> {
         self.index.keys()
     }
 }

@@ -19,7 +19,7 @@ type Versioned = (u64, Arc<EntryText>);
 /// The texts of the posts in feeds, by source path, each for one version (content hash) of its
 /// file; and which posts each feed shows, so that a text goes when no feed shows its post.
 #[derive(Debug, Default)]
-pub struct EntryTexts {
+pub(crate) struct EntryTexts {
     /// Source path to the hash of the bytes the text was made from, and the text.
     texts: HashMap<String, Versioned>,
     /// The posts (source paths) each feed showed when it was last rendered.
@@ -30,7 +30,7 @@ pub struct EntryTexts {
 
 impl EntryTexts {
     /// The text of the post at `source`, as [`EntryTexts::load`] left it.
-    pub fn get(&self, source: &str) -> Option<&Arc<EntryText>> {
+    pub(crate) fn get(&self, source: &str) -> Option<&Arc<EntryText>> {
         self.texts.get(source).map(|(_, text)| text)
     }
 
@@ -38,7 +38,12 @@ impl EntryTexts {
     /// text of that version is kept, the others are made on all cores. A post whose file changed
     /// since it was parsed gets no text (the watcher has reported the change or will, and the
     /// entry must not carry text that belongs to other metadata).
-    pub fn load<'p>(&mut self, site: &Site, feeds: &FeedsConfig, posts: impl IntoIterator<Item = &'p Arc<Post>>) {
+    pub(crate) fn load<'p>(
+        &mut self,
+        site: &Site,
+        feeds: &FeedsConfig,
+        posts: impl IntoIterator<Item = &'p Arc<Post>>,
+    ) {
         let mut needed: BTreeMap<&str, &Arc<Post>> = BTreeMap::new();
         for post in posts {
             let fresh = self.texts.get(&post.source).is_some_and(|(hash, _)| Some(*hash) == site.hash_of(&post.source));
@@ -58,7 +63,7 @@ impl EntryTexts {
 
     /// Records that the feed `key` now shows `entries`; texts of posts that no feed shows any
     /// more are dropped.
-    pub fn show(&mut self, key: &FeedKey, entries: &[Arc<Post>]) {
+    pub(crate) fn show(&mut self, key: &FeedKey, entries: &[Arc<Post>]) {
         let now: Vec<String> = entries.iter().map(|p| p.source.clone()).collect();
         for source in &now {
             *self.uses.entry(source.clone()).or_default() += 1;
@@ -68,7 +73,7 @@ impl EntryTexts {
     }
 
     /// Forgets the feeds that `keep` refuses (they no longer exist), and the texts only they showed.
-    pub fn retain_feeds(&mut self, keep: impl Fn(&FeedKey) -> bool) {
+    pub(crate) fn retain_feeds(&mut self, keep: impl Fn(&FeedKey) -> bool) {
         let gone: Vec<FeedKey> = self.shown.keys().filter(|k| !keep(k)).cloned().collect();
         for key in gone {
             if let Some(before) = self.shown.remove(&key) {
@@ -90,16 +95,12 @@ impl EntryTexts {
     }
 
     /// How many posts have a text.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.texts.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.texts.is_empty()
-    }
-
     /// Bytes of text held, for debug logs.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.texts.values().flat_map(|(_, t)| [&t.summary, &t.content]).flatten().map(String::len).sum()
     }
 }
