@@ -1,4 +1,10 @@
-//! Helpers: temporary sites and configs, running the binary, and reading feeds back with feed-rs.
+//! Helpers: temporary sites and configs, running the binary, and reading feeds back with feed-rs;
+//! [`daemon`] runs `postfeed serve`, [`http`] is the one HTTP client.
+
+pub mod daemon;
+pub mod http;
+
+pub use daemon::{Daemon, CHANGE_WAIT};
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
