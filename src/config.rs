@@ -224,7 +224,7 @@ fn site_config(raw: RawSite) -> Result<SiteConfig> {
             anyhow::anyhow!("site.timezone: {name:?} is not an IANA time zone such as \"Asia/Shanghai\"")
         })?,
     };
-    let permalink = crate::permalink::expand_style(raw.permalink.as_deref().unwrap_or("date"));
+    let permalink = expand_style(raw.permalink.as_deref().unwrap_or("date"));
     let title = raw.title.unwrap_or_default();
     Ok(SiteConfig {
         title: if title.trim().is_empty() { url.host_str().unwrap_or("postfeed").to_string() } else { title },
@@ -235,6 +235,19 @@ fn site_config(raw: RawSite) -> Result<SiteConfig> {
         timezone,
         permalink,
     })
+}
+
+/// Expands Jekyll's named permalink styles; any other text is a template already.
+pub(crate) fn expand_style(style: &str) -> String {
+    match style.trim() {
+        "date" => "/:categories/:year/:month/:day/:title:output_ext",
+        "pretty" => "/:categories/:year/:month/:day/:title/",
+        "ordinal" => "/:categories/:year/:y_day/:title:output_ext",
+        "weekdate" => "/:categories/:year/W:week/:short_day/:title:output_ext",
+        "none" => "/:categories/:title:output_ext",
+        other => other,
+    }
+    .to_string()
 }
 
 #[cfg(test)]

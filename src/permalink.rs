@@ -1,20 +1,8 @@
-//! Jekyll's permalinks: named styles, `:placeholders`, slugs and the URL clean-up Jekyll applies.
+//! Jekyll's permalinks: `:placeholders`, slugs and the URL clean-up Jekyll applies (named styles
+//! such as `pretty` are expanded when the configuration is read).
 
 use chrono::{DateTime, Datelike, Timelike};
 use chrono_tz::Tz;
-
-/// Expands Jekyll's named permalink styles; any other text is a template already.
-pub(crate) fn expand_style(style: &str) -> String {
-    match style.trim() {
-        "date" => "/:categories/:year/:month/:day/:title:output_ext",
-        "pretty" => "/:categories/:year/:month/:day/:title/",
-        "ordinal" => "/:categories/:year/:y_day/:title:output_ext",
-        "weekdate" => "/:categories/:year/W:week/:short_day/:title:output_ext",
-        "none" => "/:categories/:title:output_ext",
-        other => other,
-    }
-    .to_string()
-}
 
 /// What a permalink template may refer to.
 pub(crate) struct Placeholders<'a> {
@@ -184,7 +172,7 @@ mod tests {
         let categories: Vec<String> = categories.iter().map(|s| s.to_string()).collect();
         let date = chrono_tz::Asia::Shanghai.with_ymd_and_hms(2021, 12, 4, 8, 59, 45).unwrap();
         render(
-            &expand_style(template),
+            &crate::config::expand_style(template),
             &Placeholders {
                 categories: &categories,
                 date,

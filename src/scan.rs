@@ -1,4 +1,5 @@
 //! Finding post files in a source tree, and reading one safely (size limit, no escape by symlink).
+//! The first stage of the flow: it knows files and folders, not what a post is.
 
 use std::fs;
 use std::io::Read;
@@ -7,8 +8,6 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use walkdir::WalkDir;
-
-use crate::post::{self, PostError, PostErrorKind};
 
 /// A file inside some `_posts` folder that may be a post.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,18 +53,33 @@ pub(crate) struct FileRead {
     pub(crate) is_link: bool,
 }
 
+/// Why a file that may be a post cannot be read as one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReadError {
+    Unreadable(String),
+    NotAFile,
+    NameNotUtf8,
+    TooLarge {
+        size: u64,
+        limit: u64,
+    },
+    /// A symbolic link to this place, outside the source folder.
+    LinkOutside(String),
+}
+
 /// The files a full scan found, and what it skipped that `check` should mention.
 #[derive(Debug, Default)]
 pub(crate) struct Scan {
     pub(crate) candidates: Vec<Candidate>,
-    pub(crate) problems: Vec<PostError>,
+    /// Source path and why.
+    pub(crate) problems: Vec<(String, ReadError)>,
 }
 
 /// One thing the walk found: a file that may be a post, or one it must report.
 #[derive(Debug)]
 pub(crate) enum Found {
     Post(Candidate),
-    Problem(PostError),
+    Problem(String, ReadError),
 }
 
 /// The source tree's rules, fixed for one configuration.
@@ -96,7 +110,7 @@ impl Tree {
         for found in self.walk(start)? {
             match found {
                 Found::Post(candidate) => scan.candidates.push(candidate),
-                Found::Problem(problem) => scan.problems.push(problem),
+                Found::Problem(source, error) => scan.problems.push((source, error)),
             }
         }
         Ok(scan)
@@ -116,8 +130,8 @@ impl Tree {
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().filter(|p| self.in_posts(p))?;
-                let source = post::source_name(&self.root, path);
-                return Some(Found::Problem(PostError::new(source, PostErrorKind::Unreadable(e.to_string()))));
+                let source = source_name(&self.root, path);
+                return Some(Found::Problem(source, ReadError::Unreadable(e.to_string())));
             }
         };
         if entry.file_type().is_dir()
@@ -126,12 +140,9 @@ impl Tree {
         {
             return None;
         }
-        let source = post::source_name(&self.root, entry.path());
+        let source = source_name(&self.root, entry.path());
         if entry.path().to_str().is_none() {
-            return Some(Found::Problem(PostError::new(source, PostErrorKind::NameNotUtf8)));
-        }
-        if post::parse_name(&entry.file_name().to_string_lossy()).is_none() {
-            return Some(Found::Problem(PostError::new(source, PostErrorKind::UndatedName)));
+            return Some(Found::Problem(source, ReadError::NameNotUtf8));
         }
         let file_type = Some(entry.file_type());
         Some(Found::Post(Candidate { source, path: entry.into_path(), file_type }))
@@ -185,9 +196,8 @@ impl Tree {
     /// Reads a candidate: regular files only, at most `limit` bytes, and a symbolic link only when
     /// it resolves inside the source root. Costs an `lstat`, `open`, `fstat`, one `read` and
     /// `close` for a plain file: at 100,000 posts every extra system call is a tenth of a second.
-    pub(crate) fn read(&self, candidate: &Candidate, limit: u64) -> Result<FileRead, PostError> {
-        let fail = |kind| PostError::new(candidate.source.clone(), kind);
-        let unreadable = |e: std::io::Error| fail(PostErrorKind::Unreadable(e.to_string()));
+    pub(crate) fn read(&self, candidate: &Candidate, limit: u64) -> Result<FileRead, ReadError> {
+        let unreadable = |e: std::io::Error| ReadError::Unreadable(e.to_string());
         let file_type = match candidate.file_type {
             Some(known) => known,
             None => fs::symlink_metadata(&candidate.path).map_err(unreadable)?.file_type(),
@@ -199,15 +209,15 @@ impl Tree {
         if is_link {
             target = fs::canonicalize(&candidate.path).map_err(unreadable)?;
             if !target.starts_with(&self.root) {
-                return Err(fail(PostErrorKind::LinkOutside(target.display().to_string())));
+                return Err(ReadError::LinkOutside(target.display().to_string()));
             }
             if !fs::metadata(&target).map_err(unreadable)?.is_file() {
-                return Err(fail(PostErrorKind::NotAFile));
+                return Err(ReadError::NotAFile);
             }
             open_path = &target;
         } else if !file_type.is_file() {
             // A FIFO or device named like a post is never opened.
-            return Err(fail(PostErrorKind::NotAFile));
+            return Err(ReadError::NotAFile);
         }
         // Without blocking, in case a FIFO is swapped in since the check above; and without
         // following a link that appeared since (it could point anywhere).
@@ -222,10 +232,10 @@ impl Tree {
         };
         let meta = file.metadata().map_err(unreadable)?;
         if !meta.is_file() {
-            return Err(fail(PostErrorKind::NotAFile));
+            return Err(ReadError::NotAFile);
         }
         if meta.len() > limit {
-            return Err(fail(PostErrorKind::TooLarge { size: meta.len(), limit }));
+            return Err(ReadError::TooLarge { size: meta.len(), limit });
         }
         // Exactly the length `fstat` gave, so one `read` suffices. A file that grows meanwhile
         // is cut at that length; its new stamp makes the watcher's event read it again.
@@ -249,8 +259,21 @@ impl Tree {
         if !self.in_posts(path) || ignored_name(path.file_name()?.to_str()?) || self.through_link(path) {
             return None;
         }
-        Some(Candidate::new(post::source_name(&self.root, path), path.to_path_buf()))
+        Some(Candidate::new(source_name(&self.root, path), path.to_path_buf()))
     }
+}
+
+/// Paths inside the source tree are reported relative to it, `/`-separated.
+pub(crate) fn source_name(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let mut name = String::with_capacity(rel.as_os_str().len());
+    for (i, c) in rel.components().enumerate() {
+        if i > 0 {
+            name.push('/');
+        }
+        name.push_str(&c.as_os_str().to_string_lossy());
+    }
+    name
 }
 
 /// Names Jekyll skips (leading `.`, `_`, `#`, `~`, trailing `~`), which also covers editors'
@@ -294,7 +317,7 @@ mod tests {
         fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink(&secret, &path).unwrap();
         let err = tree.read(&scan.candidates[0], 1024).unwrap_err();
-        assert!(matches!(err.kind, PostErrorKind::LinkOutside(_)), "{err}");
+        assert!(matches!(err, ReadError::LinkOutside(_)), "{err:?}");
     }
 
     #[test]
@@ -302,6 +325,6 @@ mod tests {
         let (_dir, tree, _) = tree_with_post(&"x".repeat(100));
         let scan = tree.scan().unwrap();
         let err = tree.read(&scan.candidates[0], 99).unwrap_err();
-        assert_eq!(err.kind, PostErrorKind::TooLarge { size: 100, limit: 99 });
+        assert_eq!(err, ReadError::TooLarge { size: 100, limit: 99 });
     }
 }

@@ -235,7 +235,7 @@ impl State {
         let problems = paths
             .iter()
             .flat_map(|p| {
-                problem::problems_of(&self.build.site, &crate::post::source_name(&self.build.site.tree.root, p))
+                problem::problems_of(&self.build.site, &crate::scan::source_name(&self.build.site.tree.root, p))
             })
             .collect();
         Reporter::Serve.report(problems);

@@ -6,7 +6,7 @@ pub(crate) mod date;
 pub(crate) mod front_matter;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, FixedOffset};
 
@@ -478,19 +478,6 @@ pub(crate) fn encode_path(path: &str) -> String {
         }
     }
     out
-}
-
-/// Paths inside the source tree are reported relative to it, `/`-separated.
-pub(crate) fn source_name(root: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    let mut name = String::with_capacity(rel.as_os_str().len());
-    for (i, c) in rel.components().enumerate() {
-        if i > 0 {
-            name.push('/');
-        }
-        name.push_str(&c.as_os_str().to_string_lossy());
-    }
-    name
 }
 
 #[cfg(test)]

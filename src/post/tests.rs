@@ -1,6 +1,8 @@
 //! Unit tests for reading one post by Jekyll's rules.
 
 use super::*;
+use std::path::Path;
+
 use crate::config::Config;
 
 fn site() -> SiteConfig {

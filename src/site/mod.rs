@@ -9,8 +9,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::post::{self, Post, PostError};
-use crate::scan::{Candidate, Found, Stamp, Tree};
+use crate::post::{self, Post, PostError, PostErrorKind};
+use crate::scan::{self, Candidate, Found, ReadError, Stamp, Tree};
 
 mod index;
 mod texts;
@@ -82,9 +82,9 @@ impl Site {
                     let read = read_and_parse(&site.tree, &c, site.max_post_bytes, config);
                     (c, read)
                 }
-                Found::Problem(problem) => {
+                Found::Problem(source, error) => {
                     // Reported under its path; it has no file to keep.
-                    let source = problem.path.to_string_lossy().into_owned();
+                    let problem = not_read(&source, error);
                     (Candidate::new(source, PathBuf::new()), Read::Failed(problem))
                 }
             })
@@ -132,7 +132,7 @@ impl Site {
                     candidates.insert(source.clone(), (candidate, true));
                 }
             }
-            let prefix = post::source_name(&self.tree.root, path);
+            let prefix = scan::source_name(&self.tree.root, path);
             let folder = format!("{prefix}/");
             let below = |source: &str| is_root || source == prefix || source.starts_with(&folder);
             // Known files at or below the path (one range of the sorted maps): they may be gone
@@ -163,21 +163,24 @@ impl Site {
                 Ok(meta) if meta.is_dir() => {
                     if let Ok(scan) = self.tree.scan_under(path) {
                         for c in scan.candidates {
-                            candidates.entry(c.source.clone()).or_insert((c, false));
+                            if is_post_name(&c.source) {
+                                candidates.entry(c.source.clone()).or_insert((c, false));
+                            } else {
+                                self.problems.insert(c.source.clone(), undated(&c.source));
+                            }
                         }
-                        for p in scan.problems {
-                            self.problems.insert(p.path.to_string_lossy().into_owned(), p);
+                        for (source, error) in scan.problems {
+                            let problem = not_read(&source, error);
+                            self.problems.insert(source, problem);
                         }
                     }
                 }
                 Ok(_) => {
                     if let Some(c) = self.tree.candidate(path) {
-                        if post::parse_name(path.file_name().unwrap_or_default().to_string_lossy().as_ref()).is_some() {
+                        if is_post_name(&c.source) {
                             candidates.insert(c.source.clone(), (c, true));
                         } else {
-                            let source = c.source.clone();
-                            self.problems
-                                .insert(source.clone(), PostError::new(source, post::PostErrorKind::UndatedName));
+                            self.problems.insert(c.source.clone(), undated(&c.source));
                         }
                     }
                 }
@@ -362,7 +365,31 @@ enum Read {
     Unchanged,
 }
 
+/// Whether the file at `source` is named like a post (`2021-12-24-slug.md`).
+fn is_post_name(source: &str) -> bool {
+    post::parse_name(source.rsplit('/').next().unwrap_or(source)).is_some()
+}
+
+fn undated(source: &str) -> PostError {
+    PostError::new(source, PostErrorKind::UndatedName)
+}
+
+/// Why the file at `source` is not in the feeds, when it could not be read.
+fn not_read(source: &str, error: ReadError) -> PostError {
+    let kind = match error {
+        ReadError::Unreadable(reason) => PostErrorKind::Unreadable(reason),
+        ReadError::NotAFile => PostErrorKind::NotAFile,
+        ReadError::NameNotUtf8 => PostErrorKind::NameNotUtf8,
+        ReadError::TooLarge { size, limit } => PostErrorKind::TooLarge { size, limit },
+        ReadError::LinkOutside(target) => PostErrorKind::LinkOutside(target),
+    };
+    PostError::new(source, kind)
+}
+
 fn read_and_parse(tree: &Tree, candidate: &Candidate, limit: u64, config: &Config) -> Read {
+    if !is_post_name(&candidate.source) {
+        return Read::Failed(undated(&candidate.source));
+    }
     match tree.read(candidate, limit) {
         Ok(file) => {
             let hash = content_hash(&file.bytes);
@@ -371,6 +398,6 @@ fn read_and_parse(tree: &Tree, candidate: &Candidate, limit: u64, config: &Confi
                 Err(e) => Read::Failed(e),
             }
         }
-        Err(e) => Read::Failed(e),
+        Err(e) => Read::Failed(not_read(&candidate.source, e)),
     }
 }
