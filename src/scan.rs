@@ -263,15 +263,23 @@ impl Tree {
     }
 }
 
-/// Paths inside the source tree are reported relative to it, `/`-separated.
+/// Paths inside the source tree are reported relative to it, `/`-separated. Bytes that are not
+/// UTF-8 are written as `\xFF`, so two names that differ only in them stay two names (a lossy
+/// conversion would give both the same `\u{FFFD}`), and a report says which bytes to fix.
 pub(crate) fn source_name(root: &Path, path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
     let rel = path.strip_prefix(root).unwrap_or(path);
     let mut name = String::with_capacity(rel.as_os_str().len());
     for (i, c) in rel.components().enumerate() {
         if i > 0 {
             name.push('/');
         }
-        name.push_str(&c.as_os_str().to_string_lossy());
+        for chunk in c.as_os_str().as_bytes().utf8_chunks() {
+            name.push_str(chunk.valid());
+            for byte in chunk.invalid() {
+                name.push_str(&format!("\\x{byte:02X}"));
+            }
+        }
     }
     name
 }

@@ -99,7 +99,7 @@ fn media_thumbnail(url: &str) -> BTreeMap<String, Vec<Extension>> {
     let mut attrs = BTreeMap::new();
     // atom_syndication 0.12 writes extension attributes without escaping them (unlike the rss
     // crate), so a `&` in a URL would make the feed ill-formed.
-    attrs.insert("url".to_string(), crate::post::body::escape_markup(url));
+    attrs.insert("url".to_string(), crate::markup::escape_markup(url));
     let thumbnail = Extension { name: "media:thumbnail".into(), attrs, ..Extension::default() };
     let mut map = BTreeMap::new();
     map.insert("thumbnail".to_string(), vec![thumbnail]);

@@ -28,7 +28,8 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
             let mut item = Item {
                 title: Some(post.title.clone()),
                 link: Some(post.url.clone()),
-                description: text.summary.clone(),
+                // Plain text, and RSS readers show `description` as HTML.
+                description: text.summary.as_deref().map(|s| crate::markup::text_as_html(s).into_owned()),
                 author,
                 categories: post
                     .categories

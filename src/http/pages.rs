@@ -10,8 +10,8 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::config::Config;
 use crate::feed::Format;
+use crate::markup::escape_markup as escape;
 use crate::post;
-use crate::post::body::escape_markup as escape;
 use crate::snapshot::{FeedInfo, Rendered, Snapshot};
 
 /// Content type of the index page at `/`.

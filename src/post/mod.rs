@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::SiteConfig;
+use crate::markup;
 use crate::permalink::{self, Placeholders};
 use body::Markup;
 use front_matter::{Field, FrontMatter, SplitError};
@@ -194,7 +195,7 @@ fn build(
 
     let slug = nonempty("slug").unwrap_or_else(|| name.slug.trim_end_matches('.').to_string());
     let title = nonempty("title")
-        .map(|t| clean(&body::plain_text(&t)))
+        .map(|t| clean(&markup::plain_text(&t)))
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| titleize(&slug));
 
@@ -217,8 +218,10 @@ fn build(
         .find_map(|k| text(k).and_then(|t| date::parse_date(&t, site.timezone)))
         .unwrap_or(date);
 
-    let categories = categories(source, fm);
-    let tags = taxonomy(fm, "tag", "tags");
+    // The permalink uses the names as Jekyll has them; feeds show them decoded.
+    let url_categories = categories(source, fm);
+    let categories = decoded_names(&url_categories);
+    let tags = decoded_names(&taxonomy(fm, "tag", "tags"));
 
     // Jekyll publishes unless `published` is false or empty.
     // Jekyll publishes unless `published` is the boolean false or empty (a string "false" is truthy).
@@ -240,7 +243,7 @@ fn build(
         },
     };
     let placeholders = Placeholders {
-        categories: &categories,
+        categories: &url_categories,
         date: date.with_timezone(&site.timezone),
         slug: &slug,
         basename: name.basename,
@@ -330,8 +333,8 @@ pub fn entry_text(post: &Post, bytes: &[u8], sanitize: bool, with_content: bool)
     let split = front_matter::split(text).ok()?;
     let fm = front_matter::parse_yaml(split.yaml).ok()?;
     let summary = match fm.get("description").filter(|f| !matches!(f, Field::Null)).or_else(|| fm.get("excerpt")) {
-        Some(field) => field.as_text().map(body::plain_text),
-        None => Some(body::plain_text(&body::to_html(&body::excerpt_source(split.body), post.markup))),
+        Some(field) => field.as_text().map(markup::plain_text),
+        None => Some(markup::plain_text(&body::to_html(&body::excerpt_source(split.body), post.markup))),
     }
     .map(|s| clean(&s))
     .filter(|s| !s.is_empty());
@@ -345,11 +348,17 @@ pub fn body_of(bytes: &[u8]) -> Option<&str> {
     front_matter::split(text).ok().map(|s| s.body)
 }
 
-/// The post's content as feed HTML: rendered, links absolute, sanitized if asked.
+/// The post's content as feed HTML: rendered, links made absolute, then, if asked, sanitized
+/// (the sanitizer sees the final URLs, and its output is the last word).
 pub fn content_html(post: &Post, body: &str, sanitize: bool) -> String {
-    let html = body::to_html(body, post.markup);
+    let html = body::to_html(&markup::xml_safe(body), post.markup);
     let base = url::Url::parse(&post.url).expect("post URLs are built from a valid site URL");
-    clean(&body::rewrite_html(&html, &base, sanitize))
+    let html = body::absolutize_links(&html, &base);
+    if sanitize {
+        clean(&crate::sanitize::sanitize(&html))
+    } else {
+        clean(&html)
+    }
 }
 
 /// Folders above `_posts`, then front matter `categories` (a string splits on whitespace), then
@@ -408,6 +417,17 @@ fn flatten(field: &Field, split_strings: bool, out: &mut Vec<String>) {
     }
 }
 
+/// Category or tag names with their references decoded, each once, none empty.
+fn decoded_names(names: &[String]) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::with_capacity(names.len());
+    for name in names.iter().map(|n| clean_name(n)) {
+        if !name.is_empty() && !unique.contains(&name) {
+            unique.push(name);
+        }
+    }
+    unique
+}
+
 /// `author` as a string or a map of name/email/uri; else the first of `authors`.
 fn author(fm: &FrontMatter) -> Option<Author> {
     let field = match fm.get("author") {
@@ -421,9 +441,10 @@ fn author(fm: &FrontMatter) -> Option<Author> {
         Field::Map(_) => {
             let get = |k: &str| field.get(k).and_then(Field::as_text).map(clean).filter(|s| !s.trim().is_empty());
             let email = get("email");
-            Author { name: get("name").or_else(|| email.clone())?, email, uri: get("uri").or_else(|| get("url")) }
+            let name = get("name").map(|n| clean_name(&n)).filter(|n| !n.is_empty());
+            Author { name: name.or_else(|| email.clone())?, email, uri: get("uri").or_else(|| get("url")) }
         }
-        other => Author { name: clean(other.as_text()?), email: None, uri: None },
+        other => Author { name: clean_name(other.as_text()?), email: None, uri: None },
     };
     (!author.name.trim().is_empty()).then_some(author)
 }
@@ -452,7 +473,12 @@ fn titleize(slug: &str) -> String {
 }
 
 fn clean(text: &str) -> String {
-    body::xml_safe(text).trim().to_string()
+    markup::xml_safe(text).trim().to_string()
+}
+
+/// A front matter name (author, category, tag): references decoded, as in titles.
+fn clean_name(text: &str) -> String {
+    clean(&markup::decode_references(text))
 }
 
 fn has_scheme(text: &str) -> bool {

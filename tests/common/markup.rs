@@ -1,28 +1,148 @@
-//! Shared by the fuzz targets and `tests/it/fuzz_regressions.rs`: what a browser's HTML parser
-//! (html5ever, independent of the sanitizer's lol_html) finds in content that could run code.
+//! Shared by the fuzz targets and the tests: what a browser's HTML parser (html5ever, through
+//! `scraper`) finds in our output that could run code or load what the reader did not ask for.
+//! It looks at the tree a browser builds, not at the text, and once more after that tree is
+//! written out and parsed again, as readers that clean entries themselves do (mutation XSS).
+#![allow(dead_code)]
 
-/// The first element or attribute in `html` that can run code, if any.
+use scraper::node::Element;
+use scraper::Html;
+
+/// Elements that run code, load other documents or styles, submit forms, or switch to SVG or
+/// MathML; the sanitizer keeps none of them, in any namespace.
+const RUNNABLE_ELEMENTS: &[&str] = &[
+    "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "portal", "base", "meta", "link",
+    "form", "input", "button", "select", "textarea", "keygen", "isindex", "svg", "math",
+];
+
+/// Attributes that hold a URL (`srcset` holds several).
+const URL_ATTRIBUTES: &[&str] = &[
+    "href",
+    "src",
+    "srcset",
+    "xlink:href",
+    "action",
+    "formaction",
+    "poster",
+    "data",
+    "background",
+    "cite",
+    "ping",
+    "lowsrc",
+    "dynsrc",
+    "longdesc",
+    "codebase",
+    "archive",
+    "classid",
+    "manifest",
+    "icon",
+    "usemap",
+    "profile",
+];
+
+const SCRIPT_SCHEMES: &[&str] = &["javascript:", "vbscript:", "livescript:"];
+
+/// The first thing in entry HTML `html` that can run code, if any.
 pub fn unsafe_markup(html: &str) -> Option<String> {
-    let fragment = scraper::Html::parse_fragment(html);
-    for node in fragment.tree.nodes() {
-        if let Some(element) = node.value().as_element() {
-            let name = element.name();
-            if ["script", "iframe", "object", "embed", "frame", "frameset", "applet", "base", "meta", "link", "style"]
-                .contains(&name)
-            {
-                return Some(format!("<{name}> element"));
-            }
-            for (attr, value) in element.attrs() {
-                let compact: String =
-                    value.chars().filter(|c| !c.is_ascii_whitespace() && !c.is_ascii_control()).collect();
-                let attr_lower = attr.to_ascii_lowercase();
-                // Event handlers are `on` and a name (`onclick`); a bare `on` runs nothing.
-                let handler = attr_lower.len() > 2 && attr_lower.starts_with("on");
-                if handler || compact.to_ascii_lowercase().starts_with("javascript:") {
-                    return Some(format!("{attr}={value:?} on <{name}>"));
-                }
+    let fragment = Html::parse_fragment(html);
+    if let Some(found) = first_unsafe(&fragment, &[]) {
+        return Some(found);
+    }
+    let reparsed = fragment.root_element().inner_html();
+    first_unsafe(&Html::parse_fragment(&reparsed), &[]).map(|found| format!("{found}, once reparsed from {reparsed:?}"))
+}
+
+/// The first thing in the whole page `html` that can run code, if any. A page may have what
+/// the index page needs in its head: `<meta charset>`, `<meta name="viewport">` and
+/// `<link rel="alternate">` to a feed.
+pub fn unsafe_page(html: &str) -> Option<String> {
+    first_unsafe(&Html::parse_document(html), &["meta", "link"])
+}
+
+/// The first entry of the Atom or RSS feed `bytes` whose content, or RSS description, can run
+/// code, as feed-rs reads them back. Both are HTML to a reader; Atom summaries and all titles
+/// are written as text (`type="text"`, or RSS titles that readers show as text).
+pub fn unsafe_feed(bytes: &[u8]) -> Option<String> {
+    let feed = match feed_rs::parser::parse(bytes) {
+        Ok(feed) => feed,
+        Err(e) => return Some(format!("the feed does not parse: {e}")),
+    };
+    for entry in &feed.entries {
+        let content = entry.content.as_ref().and_then(|c| c.body.as_deref());
+        let description = (feed.feed_type == feed_rs::model::FeedType::RSS2)
+            .then(|| entry.summary.as_ref().map(|s| s.content.as_str()))
+            .flatten();
+        for html in content.into_iter().chain(description) {
+            if let Some(found) = unsafe_markup(html) {
+                return Some(format!("entry {}: {found} in {html:?}", entry.id));
             }
         }
     }
     None
+}
+
+fn first_unsafe(document: &Html, allowed_in_head: &[&str]) -> Option<String> {
+    for node in document.tree.nodes() {
+        let Some(element) = node.value().as_element() else { continue };
+        let name = element.name().to_ascii_lowercase();
+        if RUNNABLE_ELEMENTS.contains(&name.as_str())
+            && !(allowed_in_head.contains(&name.as_str()) && harmless(element))
+        {
+            return Some(format!("<{name}> element"));
+        }
+        for (attribute, value) in element.attrs() {
+            if let Some(why) = unsafe_attribute(&attribute.to_ascii_lowercase(), value) {
+                return Some(format!("{attribute}={value:?} on <{name}>: {why}"));
+            }
+        }
+    }
+    None
+}
+
+/// `<meta charset>`, `<meta name=viewport>`, `<link rel=alternate>`.
+fn harmless(element: &Element) -> bool {
+    match element.name() {
+        "meta" => {
+            element.attr("http-equiv").is_none()
+                && element.attr("content").is_none_or(|_| element.attr("name") == Some("viewport"))
+        }
+        "link" => element.attr("rel").is_some_and(|rel| rel.eq_ignore_ascii_case("alternate")),
+        _ => false,
+    }
+}
+
+fn unsafe_attribute(attribute: &str, value: &str) -> Option<&'static str> {
+    // Event handlers are `on` and a name (`onclick`); a bare `on` runs nothing.
+    if attribute.len() > 2 && attribute.starts_with("on") {
+        return Some("event handler");
+    }
+    if attribute == "srcdoc" {
+        return Some("a document in an attribute");
+    }
+    let compacted = compact(value);
+    if attribute == "style" {
+        let css = compacted.replace('\\', "").replace("/**/", "");
+        if ["expression(", "javascript:", "vbscript:", "-moz-binding", "behavior:"].iter().any(|s| css.contains(s)) {
+            return Some("script in CSS");
+        }
+    }
+    if SCRIPT_SCHEMES.iter().any(|s| compacted.starts_with(s)) {
+        return Some("script URL");
+    }
+    if URL_ATTRIBUTES.contains(&attribute) {
+        let urls: Vec<String> = if attribute == "srcset" {
+            value.split(',').filter_map(|c| c.split_whitespace().next()).map(compact).collect()
+        } else {
+            vec![compacted]
+        };
+        if urls.iter().any(|url| url.starts_with("data:") || SCRIPT_SCHEMES.iter().any(|s| url.starts_with(s))) {
+            return Some("script-capable URL");
+        }
+    }
+    None
+}
+
+/// The value as a browser could read a scheme in it: lowercased, without whitespace and control
+/// characters (browsers skip some of them, and readers' parsers differ).
+fn compact(value: &str) -> String {
+    value.chars().filter(|c| !c.is_whitespace() && !c.is_control()).collect::<String>().to_lowercase()
 }

@@ -597,18 +597,28 @@ fn folder_link_inside_the_root_neither_duplicates_nor_hides_edits() {
     converge(&daemon, &c.out, &c.regen, &c.regen_out, Duration::from_secs(10));
 }
 
-/// Two names that differ only in invalid UTF-8 bytes are two posts (or one is reported); and
-/// deleting one while the daemon runs must leave what `regen` writes.
+/// Two names that differ only in invalid UTF-8 bytes are two problems, each reported under its
+/// own name (the bytes written as `\xFF`), and neither is published; deleting one while the
+/// daemon runs leaves what `regen` writes, and the other is still reported.
 #[test]
 fn names_differing_only_in_invalid_utf8_stay_apart() {
-    let ws = Workspace::new();
+    const FF: &str = "_posts/2021-01-01-x\\xFF.md";
+    const FE: &str = "_posts/2021-01-01-x\\xFE.md";
+    let ws = Workspace::with_posts(&[("_posts/2021-01-02-ok.md", post("title: post-ok", "x"))]);
     let ff = write_raw(&ws.site(), b"_posts/2021-01-01-x\xff.md", post("title: post-ff", "x").as_bytes());
     write_raw(&ws.site(), b"_posts/2021-01-01-x\xfe.md", post("title: post-fe", "x").as_bytes());
     let c = configs(&ws, &Settings::default(), "");
     let run = support::regen(&c.regen);
     run.assert_code(0);
+    let not_utf8 = |run: &support::Run| -> Vec<String> {
+        run.stderr.lines().filter(|l| l.contains("not UTF-8")).map(str::to_string).collect()
+    };
+    let reported = not_utf8(&run);
+    assert_eq!(reported.len(), 2, "one report per file\n{run}");
+    assert!(reported.iter().any(|l| l.contains(FF)) && reported.iter().any(|l| l.contains(FE)), "{run}");
     let feed = support::read_feed(&c.regen_out.join("feed.xml")).feed;
     let titles: Vec<String> = feed.entries.iter().map(title).collect();
+    assert_eq!(titles, ["post-ok"], "only the post with a UTF-8 name is published");
 
     // While the daemon runs, one of the two is deleted: what is left must be served.
     let daemon = Daemon::start(&c.serve);
@@ -616,11 +626,9 @@ fn names_differing_only_in_invalid_utf8_stay_apart() {
     fs::remove_file(ff).expect("remove one");
     daemon.wait_quiet(Duration::from_millis(1000), Duration::from_secs(10));
     converge(&daemon, &c.out, &c.regen, &c.regen_out, Duration::from_secs(10));
-
-    assert!(
-        titles.len() == 2 || run.stderr.contains("warning"),
-        "two posts, one published and the other silently dropped: {titles:?}\n{run}"
-    );
+    let run = support::regen(&c.regen);
+    let reported = not_utf8(&run);
+    assert!(reported.len() == 1 && reported[0].contains(FE), "the remaining file is still reported\n{run}");
 }
 
 /// One isolated edit at a time, 60 times: each must be served within 3 s. (An edit is one

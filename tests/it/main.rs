@@ -1,6 +1,9 @@
 //! Integration tests: the `postfeed` binary run on temporary sites and configs, and every feed it
 //! writes read back with feed-rs, a parser that owes nothing to the code that wrote the bytes.
 
+#[path = "../common/markup.rs"]
+mod markup;
+
 mod abuse;
 mod bad_input;
 mod convergence;
@@ -10,7 +13,9 @@ mod faults;
 mod fuzz_regressions;
 mod hostile;
 mod jekyll;
+mod liquid;
 mod regen;
+mod sanitize;
 mod serve;
 mod support;
 mod systemd;

@@ -1,0 +1,742 @@
+//! Jekyll's tags for liquid-rust: `include` (and `include_relative`, `include_cached`), `highlight`,
+//! `link`, `post_url`, plus the placeholders the reading pass writes: `raw` text, pass-through
+//! blocks for unknown plugin blocks, bounded ranges, and the step markers that meter a render.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::Arc;
+
+use liquid_core::model::{Object, Value, ValueView};
+use liquid_core::parser::{BlockReflection, Language, ParseBlock, ParseTag, TagBlock, TagReflection, TagTokenIter};
+use liquid_core::runtime::{Expression, Runtime, StackFrame, Template};
+use liquid_core::{Error, Renderable, Result};
+
+use super::prepare::{self, IncludeKind, ParamValue, Prepared, Special};
+use super::render::{self, state};
+use super::{CachedInclude, CompiledInclude, Problem, ProblemKind, Shared};
+
+pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
+    for kind in [IncludeKind::Include, IncludeKind::Relative, IncludeKind::Cached] {
+        let tag = Placeholder { name: kind.tag(), shared: shared.clone() };
+        language.tags.register(kind.tag().to_owned(), Box::new(tag));
+    }
+    for name in ["link", "post_url", prepare::LITERAL, prepare::RANGE, prepare::STEP, prepare::TEXT] {
+        language.tags.register(name.to_owned(), Box::new(Placeholder { name, shared: shared.clone() }));
+    }
+    language.blocks.register("highlight".into(), Box::new(Block { start: "highlight", end: "endhighlight" }));
+    language.blocks.register("for".into(), Box::new(ForParser { shared: shared.clone() }));
+    let pass = Block { start: prepare::PASS_THROUGH, end: "endpf_block" };
+    language.blocks.register(prepare::PASS_THROUGH.into(), Box::new(pass));
+}
+
+/// The number after a placeholder's name.
+fn placeholder_index(arguments: &mut TagTokenIter<'_>) -> Result<usize> {
+    let token = arguments.expect_next("placeholder index expected")?;
+    let value = token.expect_value().into_result()?;
+    match value.into_literal().and_then(|v| v.as_scalar().and_then(|s| s.to_integer())) {
+        Some(n) if n >= 0 => Ok(n as usize),
+        _ => Err(Error::with_msg("placeholder index expected")),
+    }
+}
+
+fn missing_special() -> Error {
+    Error::with_msg("placeholder without its tag")
+}
+
+/// A value written as `text` in markup: a literal or a variable (`page.count`, `include.n`).
+fn value_expression(text: &str) -> Option<Expression> {
+    match text {
+        "true" => return Some(Expression::Literal(Value::scalar(true))),
+        "false" => return Some(Expression::Literal(Value::scalar(false))),
+        "nil" | "null" => return Some(Expression::Literal(Value::Nil)),
+        _ => {}
+    }
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(Expression::Literal(Value::scalar(n)));
+    }
+    if let Ok(f) = text.parse::<f64>() {
+        return Some(Expression::Literal(Value::scalar(f)));
+    }
+    if let Some(quoted) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        return Some(Expression::Literal(Value::scalar(quoted.to_owned())));
+    }
+    if let Some(quoted) = text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
+        return Some(Expression::Literal(Value::scalar(quoted.to_owned())));
+    }
+    liquid_core::parser::parse_variable(text).ok().map(Expression::Variable)
+}
+
+/// Markup that may hold `{{ }}` (an include's file name, a link's path): parsed once, rendered
+/// per use. Plain text needs no parse.
+#[derive(Debug)]
+enum Dynamic {
+    Plain(String),
+    Liquid(Template),
+}
+
+impl Dynamic {
+    fn new(text: &str, options: &Language) -> Dynamic {
+        if !text.contains("{{") {
+            return Dynamic::Plain(text.to_owned());
+        }
+        match liquid_core::parser::parse(text, options) {
+            Ok(elements) => Dynamic::Liquid(Template::new(elements)),
+            Err(_) => Dynamic::Plain(String::new()),
+        }
+    }
+
+    fn evaluate(&self, runtime: &dyn Runtime) -> String {
+        match self {
+            Dynamic::Plain(text) => text.clone(),
+            Dynamic::Liquid(template) => template.render(runtime).unwrap_or_default().trim().to_owned(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Placeholder {
+    name: &'static str,
+    shared: Arc<Shared>,
+}
+
+impl TagReflection for Placeholder {
+    fn tag(&self) -> &str {
+        self.name
+    }
+    fn description(&self) -> &str {
+        "a Jekyll tag, read by postfeed's template reader"
+    }
+}
+
+impl ParseTag for Placeholder {
+    fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
+        let index = placeholder_index(&mut arguments)?;
+        if self.name == prepare::STEP {
+            return Ok(Box::new(Step { item: index }));
+        }
+        if self.name == prepare::TEXT {
+            let end = placeholder_index(&mut arguments)?;
+            let source = render::source().ok_or_else(missing_special)?;
+            if index > end || source.get(index..end).is_none() {
+                return Err(missing_special());
+            }
+            return Ok(Box::new(TextSlice { source, start: index, end }));
+        }
+        let special = render::special(index).ok_or_else(missing_special)?;
+        let shared = self.shared.clone();
+        Ok(match special {
+            Special::Include { kind, file, params, line } => {
+                let params = params.map(|params| {
+                    params
+                        .into_iter()
+                        .map(|(key, value)| {
+                            let value = match value {
+                                ParamValue::Text(text) => Param::Text(text),
+                                ParamValue::Variable(name) => match value_expression(&name) {
+                                    Some(expression) => Param::Value(expression),
+                                    None => Param::Text(String::new()),
+                                },
+                            };
+                            (key, value)
+                        })
+                        .collect()
+                });
+                Box::new(Include { kind, file: Dynamic::new(&file, options), params, line, shared })
+            }
+            Special::Link { path, line } => {
+                Box::new(Link { path: Dynamic::new(&path, options), line, post: false, shared })
+            }
+            Special::PostUrl { name, line } => Box::new(Link { path: Dynamic::Plain(name), line, post: true, shared }),
+            Special::Literal(text) => Box::new(Literal(text)),
+            Special::Range { start, stop, var, line } => Box::new(Range {
+                start: value_expression(&start),
+                stop: value_expression(&stop),
+                var,
+                line,
+                max: shared.limits.max_range,
+            }),
+            Special::Highlight { .. } | Special::For { .. } => return Err(missing_special()),
+        })
+    }
+
+    fn reflection(&self) -> &dyn TagReflection {
+        self
+    }
+}
+
+/// Counts a step against the render's budget and records where the render is.
+#[derive(Debug)]
+struct Step {
+    item: usize,
+}
+
+impl Renderable for Step {
+    fn render_to(&self, _writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        let mut st = state(runtime.registers());
+        let left = st.budget.steps_left.get();
+        if left == 0 {
+            st.budget.exhausted.replace(Some("the template does too much work (a loop too long?)".into()));
+            return Err(Error::with_msg("step limit"));
+        }
+        st.budget.steps_left.set(left - 1);
+        if let Some(frame) = st.frames.last_mut() {
+            frame.at = Some(self.item);
+        }
+        Ok(())
+    }
+}
+
+/// Text of the template, written as it is.
+#[derive(Debug)]
+struct TextSlice {
+    source: Arc<str>,
+    start: usize,
+    end: usize,
+}
+
+impl Renderable for TextSlice {
+    fn render_to(&self, writer: &mut dyn Write, _runtime: &dyn Runtime) -> Result<()> {
+        writer.write_all(&self.source.as_bytes()[self.start..self.end]).map_err(|_| Error::with_msg("output limit"))
+    }
+}
+
+#[derive(Debug)]
+struct Literal(Arc<str>);
+
+impl Renderable for Literal {
+    fn render_to(&self, writer: &mut dyn Write, _runtime: &dyn Runtime) -> Result<()> {
+        writer.write_all(self.0.as_bytes()).map_err(|_| Error::with_msg("output limit"))
+    }
+}
+
+/// `(start..stop)` of a loop, evaluated into `var` with at most `max` numbers.
+#[derive(Debug)]
+struct Range {
+    start: Option<Expression>,
+    stop: Option<Expression>,
+    var: String,
+    line: u32,
+    max: usize,
+}
+
+/// Ruby's `to_i`: numbers truncated, strings read up to their first non-digit, anything else 0.
+pub(crate) fn ruby_to_i(value: &dyn ValueView) -> i64 {
+    let Some(scalar) = value.as_scalar() else { return 0 };
+    if let Some(i) = scalar.to_integer() {
+        return i;
+    }
+    if let Some(f) = scalar.to_float() {
+        return f as i64;
+    }
+    let s = scalar.to_kstr();
+    let s = s.trim_start();
+    let (sign, digits) = match s.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let len = digits.bytes().take_while(u8::is_ascii_digit).count();
+    digits[..len].parse::<i64>().map_or(0, |n| sign * n)
+}
+
+impl Renderable for Range {
+    fn render_to(&self, _writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        let eval = |e: &Option<Expression>| {
+            e.as_ref().and_then(|e| e.try_evaluate(runtime)).map_or(0, |v| ruby_to_i(v.as_view()))
+        };
+        let (start, stop) = (eval(&self.start), eval(&self.stop));
+        let count = (stop as i128 - start as i128 + 1).max(0);
+        let kept = count.min(self.max as i128) as i64;
+        if count > kept as i128 {
+            state(runtime.registers()).report(
+                self.line,
+                ProblemKind::Limit,
+                format!("range ({start}..{stop}) has more than {} numbers; only the first ones are used", self.max),
+            );
+        }
+        let values = (0..kept).map(|i| Value::scalar(start + i)).collect();
+        runtime.set_global(self.var.clone().into(), Value::Array(values));
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+enum Param {
+    Text(String),
+    Value(Expression),
+}
+
+struct Include {
+    kind: IncludeKind,
+    file: Dynamic,
+    params: Option<Vec<(String, Param)>>,
+    line: u32,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Include {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Include").field("kind", &self.kind).field("file", &self.file).finish_non_exhaustive()
+    }
+}
+
+/// Most includes (found or not) kept parsed per engine.
+const MAX_CACHED_INCLUDES: usize = 10_000;
+
+/// Jekyll's rule for include names: no `..`/`./`/`//`, and only `\w/.-()+~#@` characters.
+fn valid_include_name(name: &str) -> bool {
+    let bad_sequence = name.as_bytes().windows(2).any(|w| matches!(w[0], b'.' | b'/') && matches!(w[1], b'.' | b'/'));
+    !name.is_empty()
+        && !bad_sequence
+        && !name.starts_with('/')
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_' || "/.-()+~#@".contains(c))
+}
+
+/// The folder of a site-relative path, with a trailing `/` (empty at the root).
+fn folder_of(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..=i])
+}
+
+impl Include {
+    fn compiled(&self, name: &str, entry_path: &str, language: &Language) -> CachedInclude {
+        let shared = &self.shared;
+        let (cache_kind, key, shown) = match self.kind {
+            IncludeKind::Relative => {
+                let shown = format!("{}{name}", folder_of(entry_path));
+                (IncludeKind::Relative, shown.clone(), shown)
+            }
+            _ => (IncludeKind::Include, name.to_owned(), format!("_includes/{name}")),
+        };
+        if let Some(hit) = shared.includes.read().ok().and_then(|m| m.get(&(cache_kind, key.clone())).cloned()) {
+            return hit;
+        }
+        let text = match self.kind {
+            IncludeKind::Relative => shared.files.include_relative(entry_path, name),
+            _ => shared.files.include(name),
+        };
+        let compiled = text.map(|text| {
+            let path: Arc<str> = Arc::from(shown.as_str());
+            let prepared = Arc::new(Prepared::new(text, 1, language, &shared.limits));
+            let mut found = Vec::new();
+            let compiled = render::compile(&prepared, language, &shared.limits, Default::default(), &mut found);
+            let problems = prepared
+                .problems
+                .iter()
+                .map(|f| (f.line, f.kind, f.message.clone()))
+                .chain(found)
+                .map(|(line, kind, message)| Problem { path: shown.clone(), line, kind, message })
+                .collect();
+            CompiledInclude { path, prepared, compiled, problems }
+        });
+        let compiled = Arc::new(compiled);
+        // Names made up by a loop (`{% include x{{ i }}.html %}`) must not grow the cache forever.
+        if let Ok(mut map) = shared.includes.write() {
+            if map.len() < MAX_CACHED_INCLUDES {
+                map.entry((cache_kind, key)).or_insert_with(|| compiled.clone());
+            }
+        }
+        compiled
+    }
+
+    fn params(&self, runtime: &dyn Runtime) -> Option<Object> {
+        let params = self.params.as_ref()?;
+        let mut object = Object::new();
+        for (key, param) in params {
+            let value = match param {
+                Param::Text(text) => Value::scalar(text.clone()),
+                Param::Value(expression) => expression.try_evaluate(runtime).map_or(Value::Nil, |v| v.into_owned()),
+            };
+            object.insert(key.clone().into(), value);
+        }
+        Some(object)
+    }
+}
+
+impl Renderable for Include {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        let tag = self.kind.tag();
+        let name = self.file.evaluate(runtime);
+        let report = |kind, message: String| {
+            state(runtime.registers()).report(self.line, kind, message);
+        };
+        if !valid_include_name(&name) {
+            report(ProblemKind::Include, format!("{tag} `{name}`: not a valid file name; it is left out"));
+            return Ok(());
+        }
+        let (depth, entry_path) = {
+            let st = state(runtime.registers());
+            (st.frames.len(), st.entry_path.clone())
+        };
+        if depth > self.shared.limits.max_include_depth {
+            report(
+                ProblemKind::Include,
+                format!(
+                    "{tag} `{name}`: includes nested more than {} deep (does an include include itself?); it is left out",
+                    self.shared.limits.max_include_depth
+                ),
+            );
+            return Ok(());
+        }
+        let Some(language) = self.shared.language() else { return Ok(()) };
+        let compiled = self.compiled(&name, &entry_path, &language);
+        let include = match compiled.as_ref() {
+            Ok(include) => include,
+            Err(error) => {
+                let shown = match self.kind {
+                    IncludeKind::Relative => format!("{}{name}", folder_of(&entry_path)),
+                    _ => format!("_includes/{name}"),
+                };
+                state(runtime.registers()).includes.insert(shown);
+                report(ProblemKind::Include, format!("{tag} `{name}`: {error}; it is left out"));
+                return Ok(());
+            }
+        };
+        {
+            let mut st = state(runtime.registers());
+            st.includes.insert(include.path.to_string());
+            st.problems.extend(include.problems.iter().cloned());
+        }
+        let output = match self.params(runtime) {
+            Some(params) => {
+                let mut scope = Object::new();
+                scope.insert("include".into(), Value::Object(params));
+                let frame = super::render::lax(StackFrame::new(runtime, &scope));
+                render::render_recovering(
+                    &include.prepared,
+                    &include.compiled,
+                    &include.path,
+                    &language,
+                    &self.shared.limits,
+                    &frame,
+                )
+            }
+            None => render::render_recovering(
+                &include.prepared,
+                &include.compiled,
+                &include.path,
+                &language,
+                &self.shared.limits,
+                runtime,
+            ),
+        };
+        match output {
+            Ok(bytes) => writer.write_all(&bytes).map_err(|_| Error::with_msg("output limit")),
+            Err(why) => Err(Error::with_msg(why)),
+        }
+    }
+}
+
+/// `{% link path %}` and `{% post_url name %}`: the target's URL path, with the baseurl.
+struct Link {
+    path: Dynamic,
+    line: u32,
+    post: bool,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Link").field("path", &self.path).field("post", &self.post).finish_non_exhaustive()
+    }
+}
+
+impl Renderable for Link {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        let target = self.path.evaluate(runtime);
+        let target = target.trim();
+        let found = if self.post { self.shared.index.post_url(target) } else { self.shared.index.link(target) };
+        match found {
+            Some(url) => {
+                let url = super::filters::relative_url(&self.shared.baseurl, &url);
+                writer.write_all(url.as_bytes()).map_err(|_| Error::with_msg("output limit"))
+            }
+            None => {
+                let (tag, what) = if self.post { ("post_url", "no post named") } else { ("link", "no page at") };
+                state(runtime.registers()).report(
+                    self.line,
+                    ProblemKind::Link,
+                    format!("{tag}: {what} `{target}`; it is left out"),
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A block placeholder: `highlight` (Rouge's markup around the escaped, rendered body) or a block
+/// postfeed does not know (its body, rendered).
+#[derive(Clone)]
+struct Block {
+    start: &'static str,
+    end: &'static str,
+}
+
+impl BlockReflection for Block {
+    fn start_tag(&self) -> &str {
+        self.start
+    }
+    fn end_tag(&self) -> &str {
+        self.end
+    }
+    fn description(&self) -> &str {
+        "a block read by postfeed's template reader"
+    }
+}
+
+impl ParseBlock for Block {
+    fn parse(
+        &self,
+        mut arguments: TagTokenIter<'_>,
+        mut block: TagBlock<'_, '_>,
+        options: &Language,
+    ) -> Result<Box<dyn Renderable>> {
+        let index = placeholder_index(&mut arguments)?;
+        let body = Template::new(block.parse_all(options)?);
+        block.assert_empty();
+        if self.start == prepare::PASS_THROUGH {
+            return Ok(Box::new(PassThrough(body)));
+        }
+        match render::special(index) {
+            Some(Special::Highlight { lang, linenos }) => Ok(Box::new(Highlight { lang, linenos, body })),
+            _ => Err(missing_special()),
+        }
+    }
+
+    fn reflection(&self) -> &dyn BlockReflection {
+        self
+    }
+}
+
+#[derive(Debug)]
+struct PassThrough(Template);
+
+impl Renderable for PassThrough {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        self.0.render_to(writer, runtime)
+    }
+}
+
+#[derive(Debug)]
+struct Highlight {
+    lang: String,
+    linenos: bool,
+    body: Template,
+}
+
+impl Renderable for Highlight {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        let code = self.body.render(runtime)?;
+        let html = highlight_html(&self.lang, self.linenos, &code);
+        writer.write_all(html.as_bytes()).map_err(|_| Error::with_msg("output limit"))
+    }
+}
+
+/// What Jekyll 4.3 with Rouge writes for `{% highlight lang [linenos] %}`, minus Rouge's token spans
+/// (which carry only colours): the code escaped, leading and trailing line breaks removed.
+pub(crate) fn highlight_html(lang: &str, linenos: bool, code: &str) -> String {
+    let code = code.trim_matches(['\n', '\r']);
+    let escaped = escape_html(code);
+    let class_lang = lang.replace('+', "-");
+    let inner = if linenos {
+        let lines = code.split('\n').count();
+        let numbers: String = (1..=lines).map(|n| format!("{n}\n")).collect();
+        format!(
+            "<table class=\"rouge-table\"><tbody><tr><td class=\"gutter gl\"><pre class=\"lineno\">{numbers}</pre></td><td class=\"code\"><pre>{escaped}\n</pre></td></tr></tbody></table>"
+        )
+    } else {
+        escaped
+    };
+    format!("<figure class=\"highlight\"><pre><code class=\"language-{class_lang}\" data-lang=\"{lang}\">{inner}</code></pre></figure>")
+}
+
+/// Escapes `&`, `<` and `>` as Rouge does in code.
+pub(crate) fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Ruby Liquid's `for`: arrays, hash pairs, a string as one item, ranges (bounded), `limit`,
+/// `offset`, `reversed`, `else`, `forloop`, `break` and `continue`; each iteration counts as a step.
+#[derive(Clone)]
+struct ForParser {
+    shared: Arc<Shared>,
+}
+
+impl BlockReflection for ForParser {
+    fn start_tag(&self) -> &str {
+        "for"
+    }
+    fn end_tag(&self) -> &str {
+        "endfor"
+    }
+    fn description(&self) -> &str {
+        "Ruby Liquid's for loop"
+    }
+}
+
+impl ParseBlock for ForParser {
+    fn parse(
+        &self,
+        mut arguments: TagTokenIter<'_>,
+        mut block: TagBlock<'_, '_>,
+        options: &Language,
+    ) -> Result<Box<dyn Renderable>> {
+        let index = placeholder_index(&mut arguments)?;
+        let Some(Special::For { var, collection, reversed, limit, offset, line }) = render::special(index) else {
+            return Err(missing_special());
+        };
+        let mut body = Vec::new();
+        let mut otherwise = None;
+        while let Some(element) = block.next()? {
+            match element {
+                liquid_core::parser::BlockElement::Tag(tag) if tag.name() == "else" => {
+                    otherwise = Some(Template::new(block.parse_all(options)?));
+                    break;
+                }
+                element => body.push(element.parse(&mut block, options)?),
+            }
+        }
+        block.assert_empty();
+        let collection =
+            match collection.strip_prefix('(').and_then(|c| c.strip_suffix(')')).and_then(|c| c.split_once("..")) {
+                Some((start, stop)) => Collection::Range(value_expression(start.trim()), value_expression(stop.trim())),
+                None => Collection::Value(value_expression(&collection)),
+            };
+        Ok(Box::new(For {
+            var,
+            collection,
+            reversed,
+            limit: limit.as_deref().and_then(value_expression),
+            offset: offset.as_deref().and_then(value_expression),
+            line,
+            body: Template::new(body),
+            otherwise,
+            max_range: self.shared.limits.max_range,
+        }))
+    }
+
+    fn reflection(&self) -> &dyn BlockReflection {
+        self
+    }
+}
+
+#[derive(Debug)]
+enum Collection {
+    Range(Option<Expression>, Option<Expression>),
+    Value(Option<Expression>),
+}
+
+#[derive(Debug)]
+struct For {
+    var: String,
+    collection: Collection,
+    reversed: bool,
+    limit: Option<Expression>,
+    offset: Option<Expression>,
+    line: u32,
+    body: Template,
+    otherwise: Option<Template>,
+    max_range: usize,
+}
+
+impl For {
+    fn items(&self, runtime: &dyn Runtime) -> Vec<Value> {
+        let eval = |e: &Option<Expression>| e.as_ref().and_then(|e| e.try_evaluate(runtime)).map(|v| v.into_owned());
+        match &self.collection {
+            Collection::Range(start, stop) => {
+                let start = eval(start).map_or(0, |v| ruby_to_i(&v));
+                let stop = eval(stop).map_or(0, |v| ruby_to_i(&v));
+                let count = (stop as i128 - start as i128 + 1).max(0);
+                if count > self.max_range as i128 {
+                    state(runtime.registers()).report(
+                        self.line,
+                        ProblemKind::Limit,
+                        format!(
+                            "range ({start}..{stop}) has more than {} numbers; only the first ones are used",
+                            self.max_range
+                        ),
+                    );
+                }
+                (0..count.min(self.max_range as i128) as i64).map(|i| Value::scalar(start + i)).collect()
+            }
+            Collection::Value(expression) => match eval(expression) {
+                Some(Value::Array(items)) => items,
+                // liquid-rust's objects forget the order of their keys; sorted, the output is at least
+                // the same on every run.
+                Some(Value::Object(object)) => {
+                    let mut pairs: Vec<_> = object.into_iter().collect();
+                    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+                    pairs.into_iter().map(|(k, v)| Value::Array(vec![Value::scalar(k.to_string()), v])).collect()
+                }
+                Some(Value::Scalar(s)) if !s.to_kstr().is_empty() => vec![Value::Scalar(s)],
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl Renderable for For {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        use liquid_core::runtime::{Interrupt, InterruptRegister};
+        let mut items = self.items(runtime);
+        let number = |e: &Option<Expression>| {
+            e.as_ref().and_then(|e| e.try_evaluate(runtime)).map(|v| ruby_to_i(v.as_view()).max(0) as usize)
+        };
+        let offset = number(&self.offset).unwrap_or(0).min(items.len());
+        items.drain(..offset);
+        if let Some(limit) = number(&self.limit) {
+            items.truncate(limit);
+        }
+        if self.reversed {
+            items.reverse();
+        }
+        if items.is_empty() {
+            return match &self.otherwise {
+                Some(otherwise) => otherwise.render_to(writer, runtime),
+                None => Ok(()),
+            };
+        }
+        let parent = runtime.try_get(&[liquid_core::model::Scalar::new("forloop")]).map(|v| v.into_owned());
+        let length = items.len() as i64;
+        for (i, item) in items.into_iter().enumerate() {
+            {
+                let st = state(runtime.registers());
+                let left = st.budget.steps_left.get();
+                if left == 0 {
+                    st.budget.exhausted.replace(Some("the template does too much work (a loop too long?)".into()));
+                    return Err(Error::with_msg("step limit"));
+                }
+                st.budget.steps_left.set(left - 1);
+            }
+            let i = i as i64;
+            let mut forloop = Object::new();
+            forloop.insert("name".into(), Value::scalar(format!("{}-{}", self.var, self.line)));
+            forloop.insert("length".into(), Value::scalar(length));
+            forloop.insert("index".into(), Value::scalar(i + 1));
+            forloop.insert("index0".into(), Value::scalar(i));
+            forloop.insert("rindex".into(), Value::scalar(length - i));
+            forloop.insert("rindex0".into(), Value::scalar(length - i - 1));
+            forloop.insert("first".into(), Value::scalar(i == 0));
+            forloop.insert("last".into(), Value::scalar(i == length - 1));
+            if let Some(parent) = &parent {
+                forloop.insert("parentloop".into(), parent.clone());
+            }
+            let mut scope = Object::new();
+            scope.insert("forloop".into(), Value::Object(forloop));
+            scope.insert(self.var.clone().into(), item);
+            let frame = super::render::lax(StackFrame::new(runtime, &scope));
+            self.body.render_to(writer, &frame)?;
+            if let Some(Interrupt::Break) = runtime.registers().get_mut::<InterruptRegister>().reset() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,475 @@
+//! The engine end to end: tags, filters and every class of problem, on small templates.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use liquid_core::model::Value;
+use liquid_core::Object;
+
+use super::*;
+
+/// Includes held in memory.
+struct MemFiles(HashMap<String, String>);
+
+impl Files for MemFiles {
+    fn include(&self, name: &str) -> Result<Arc<str>, IncludeError> {
+        self.0.get(name).map(|s| Arc::from(s.as_str())).ok_or(IncludeError::NotFound)
+    }
+    fn include_relative(&self, post_path: &str, name: &str) -> Result<Arc<str>, IncludeError> {
+        let folder = post_path.rsplit_once('/').map_or("", |(f, _)| f);
+        self.0.get(&format!("{folder}/{name}")).map(|s| Arc::from(s.as_str())).ok_or(IncludeError::NotFound)
+    }
+}
+
+struct Index;
+
+impl SiteIndex for Index {
+    fn post_url(&self, name: &str) -> Option<String> {
+        (name == "2020-01-02-hello").then(|| "/2020/01/02/hello.html".to_owned())
+    }
+    fn link(&self, path: &str) -> Option<String> {
+        (path == "about.md").then(|| "/about/".to_owned())
+    }
+    fn posts(&self) -> Vec<Value> {
+        let mut post = Object::new();
+        post.insert("title".into(), Value::scalar("First"));
+        vec![Value::Object(post)]
+    }
+}
+
+fn engine_with(includes: &[(&str, &str)], limits: Limits) -> Engine {
+    let mut site = SiteContext::empty("https://ex.org", "/blog");
+    site.files = Arc::new(MemFiles(includes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()));
+    site.index = Arc::new(Index);
+    site.config.insert("title".into(), Value::scalar("My Site"));
+    let mut authors = Object::new();
+    let mut alice = Object::new();
+    alice.insert("name".into(), Value::scalar("Alice"));
+    authors.insert("alice".into(), Value::Object(alice));
+    site.data.insert("authors".into(), Value::Object(authors));
+    site.markdownify = Arc::new(|s: &str| format!("<p>{s}</p>"));
+    site.smartify = Arc::new(|s: &str| s.replace("--", "–"));
+    site.limits = limits;
+    Engine::new(site)
+}
+
+fn engine(includes: &[(&str, &str)]) -> Engine {
+    engine_with(includes, Limits::default())
+}
+
+fn page() -> Object {
+    let mut page = Object::new();
+    page.insert("title".into(), Value::scalar("Hello"));
+    page.insert("author".into(), Value::scalar("alice"));
+    page.insert("tags".into(), Value::Array(vec![Value::scalar("a"), Value::scalar("b")]));
+    page
+}
+
+fn render_in(engine: &Engine, body: &str) -> Rendered {
+    engine.render(&Entry { path: "_posts/2020-01-02-hello.md", body, body_line: 4, page: page() })
+}
+
+fn render(body: &str) -> Rendered {
+    render_in(&engine(&[]), body)
+}
+
+/// The output, asserting no problem was reported.
+fn clean(body: &str) -> String {
+    let rendered = render(body);
+    assert!(rendered.problems.is_empty(), "{body}: {:?}", rendered.problems);
+    rendered.output
+}
+
+fn no_markup_left(output: &str) {
+    assert!(!output.contains("{{") && !output.contains("{%"), "markup left in {output:?}");
+}
+
+#[test]
+fn text_without_liquid_comes_back_as_it_is() {
+    let body = "# Title\n\nSome { braces } and % signs }} and a lone brace {";
+    let rendered = render(body);
+    assert_eq!(rendered.output, body);
+    assert!(rendered.problems.is_empty() && rendered.includes.is_empty());
+}
+
+#[test]
+fn site_page_and_data_variables_render() {
+    assert_eq!(
+        clean("{{ page.title }} on {{ site.title }} at {{ site.url }}{{ site.baseurl }} by {{ site.data.authors[page.author].name }}"),
+        "Hello on My Site at https://ex.org/blog by Alice"
+    );
+}
+
+#[test]
+fn undefined_variables_render_empty() {
+    assert_eq!(clean("[{{ nothing }}][{{ page.nothing.deeper }}][{{ site.data.none[3] }}]"), "[][][]");
+    assert_eq!(clean("{% if page.nothing %}yes{% else %}no{% endif %}"), "no");
+}
+
+#[test]
+fn assign_capture_loops_and_conditions_work() {
+    let body = "{% assign n = page.tags | size %}{% capture c %}{{ n }} tags{% endcapture %}{{ c }}:\
+                {% for t in page.tags %}{{ forloop.index }}={{ t }}{% unless forloop.last %},{% endunless %}{% endfor %}\
+                {% case n %}{% when 2 %} two{% else %} other{% endcase %}";
+    assert_eq!(clean(body), "2 tags:1=a,2=b two");
+}
+
+#[test]
+fn whitespace_control_strips_like_ruby_liquid() {
+    assert_eq!(clean("a  \n  {%- if true -%}  \n b \n  {%- endif -%}\n c"), "ab\n  c".replace("\n  c", "c"));
+    assert_eq!(clean("x \t{{- 'y' -}}\t z"), "xyz");
+}
+
+#[test]
+fn raw_and_comment_blocks() {
+    assert_eq!(clean("{% raw %}{{ kept }} {% if %}{% endraw %}|{% comment %}gone {{ x }}{% comment %}nested{% endcomment %}{% endcomment %}|"), "{{ kept }} {% if %}||");
+}
+
+#[test]
+fn include_with_parameters_and_variables_in_the_name() {
+    let engine = engine(&[
+        ("note.html", "[{{ include.kind }}:{{ include.text }}:{{ include.n }}]"),
+        ("hello.html", "hi {{ page.title }}"),
+    ]);
+    let rendered = render_in(&engine, "{% include note.html kind=\"tip\" text='it' n=page.title %}|{% assign x = 'hello' %}{% include {{ x }}.html %}");
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    assert_eq!(rendered.output, "[tip:it:Hello]|hi Hello");
+    assert_eq!(rendered.includes, vec!["_includes/hello.html", "_includes/note.html"]);
+}
+
+#[test]
+fn escaped_quotes_in_include_parameters() {
+    let engine = engine(&[("q.html", "{{ include.a }}")]);
+    assert_eq!(render_in(&engine, r#"{% include q.html a="say \"hi\"" %}"#).output, "say \"hi\"");
+}
+
+#[test]
+fn include_cached_and_include_relative_render_like_include() {
+    let engine = engine(&[("c.html", "C{{ include.v }}"), ("_posts/snippet.txt", "S{{ page.title }}")]);
+    let rendered = render_in(&engine, "{% include_cached c.html v=1 %}{% include_relative snippet.txt %}");
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    assert_eq!(rendered.output, "C1SHello");
+    assert_eq!(rendered.includes, vec!["_includes/c.html", "_posts/snippet.txt"]);
+}
+
+#[test]
+fn nested_includes_see_the_outer_include_variable_without_parameters() {
+    let engine = engine(&[("outer.html", "<{% include inner.html %}>"), ("inner.html", "{{ include.v }}")]);
+    assert_eq!(render_in(&engine, "{% include outer.html v=7 %}").output, "<7>");
+}
+
+#[test]
+fn each_include_is_parsed_once() {
+    let engine = engine(&[("a.html", "A{{ include.n }}")]);
+    for n in 0..5 {
+        let rendered = render_in(&engine, &format!("{{% include a.html n={n} %}}{{% include a.html %}}"));
+        assert_eq!(rendered.output, format!("A{n}A"));
+    }
+    assert_eq!(engine.cached_includes(), 1);
+}
+
+#[test]
+fn a_missing_include_is_dropped_and_reported_at_its_line() {
+    let rendered = render("line one\n\n{% include nope.html %}after");
+    assert_eq!(rendered.output, "line one\n\nafter");
+    assert_eq!(rendered.problems.len(), 1);
+    let p = &rendered.problems[0];
+    assert_eq!((p.path.as_str(), p.line, p.kind), ("_posts/2020-01-02-hello.md", 6, ProblemKind::Include));
+    assert!(p.message.contains("nope.html") && p.message.contains("not found"), "{p}");
+    assert_eq!(rendered.includes, vec!["_includes/nope.html"]);
+}
+
+#[test]
+fn include_names_that_leave_the_folder_are_refused() {
+    let rendered = render("{% include ../secret.txt %}{% include /etc/passwd %}");
+    assert_eq!(rendered.output, "");
+    assert_eq!(rendered.problems.len(), 2);
+    assert!(rendered.problems.iter().all(|p| p.kind == ProblemKind::Include));
+}
+
+#[test]
+fn an_include_loop_stops_at_the_depth_limit() {
+    let engine = engine(&[("loop.html", "x{% include loop.html %}")]);
+    let rendered = render_in(&engine, "{% include loop.html %}");
+    assert_eq!(rendered.output, "x".repeat(Limits::default().max_include_depth));
+    assert!(rendered
+        .problems
+        .iter()
+        .any(|p| p.kind == ProblemKind::Include && p.path == "_includes/loop.html" && p.line == 1));
+}
+
+#[test]
+fn errors_inside_an_include_name_the_include_file_and_line() {
+    let engine = engine(&[("bad.html", "ok\n{% youtube x %}\n{{ 'a' | nosuch }}")]);
+    let rendered = render_in(&engine, "{% include bad.html %}");
+    assert_eq!(rendered.output, "ok\n\na");
+    let at: Vec<(&str, u32)> = rendered.problems.iter().map(|p| (p.path.as_str(), p.line)).collect();
+    assert_eq!(at, vec![("_includes/bad.html", 2), ("_includes/bad.html", 3)]);
+}
+
+#[test]
+fn unknown_tags_go_and_unknown_blocks_keep_their_body() {
+    let rendered =
+        render("a{% youtube abc %}b\n{% figure caption:\"x\" %}<img src=\"{{ site.baseurl }}/i.png\">{% endfigure %}c");
+    assert_eq!(rendered.output, "ab\n<img src=\"/blog/i.png\">c");
+    let kinds: Vec<(u32, ProblemKind)> = rendered.problems.iter().map(|p| (p.line, p.kind)).collect();
+    assert_eq!(kinds, vec![(4, ProblemKind::UnknownTag), (5, ProblemKind::UnknownTag)]);
+}
+
+#[test]
+fn unknown_filters_pass_the_value_through_as_jekyll_does() {
+    let rendered = render("{{ 'x' | team_photo | upcase }}");
+    assert_eq!(rendered.output, "X");
+    assert_eq!(rendered.problems.len(), 1);
+    assert_eq!(rendered.problems[0].kind, ProblemKind::UnknownFilter);
+}
+
+#[test]
+fn a_syntax_error_costs_only_its_tag() {
+    let rendered = render("a {{ 'x' | append: }} b {% if 1 = %}c{% endif %} d {{ page.title }}\n{% assign = %}e");
+    no_markup_left(&rendered.output);
+    assert!(rendered.output.starts_with("a ") && rendered.output.ends_with("d Hello\ne"), "{:?}", rendered.output);
+    assert!(
+        rendered.problems.iter().all(|p| p.kind == ProblemKind::Syntax || p.kind == ProblemKind::Render),
+        "{:?}",
+        rendered.problems
+    );
+    assert!(rendered.problems.len() >= 3, "{:?}", rendered.problems);
+}
+
+#[test]
+fn unclosed_and_stray_tags_are_dropped() {
+    for body in [
+        "{% if true %}open",
+        "x{% endif %}y",
+        "{% for a in b %}{% if x %}{% endfor %}",
+        "{{ x",
+        "{% if",
+        "{{ x }",
+        "{% else %}",
+        "{% %}",
+    ] {
+        let rendered = render(body);
+        no_markup_left(&rendered.output);
+        assert!(!rendered.problems.is_empty(), "{body} reported nothing");
+    }
+    assert_eq!(render("{% if true %}open").output, "open");
+}
+
+#[test]
+fn render_errors_drop_their_tag_and_report_it() {
+    let rendered = render("a{{ page.tags | where_exp: 'p', 'p == =' }}b{{ page.title }}");
+    assert_eq!(rendered.output, "abHello");
+    assert_eq!(rendered.problems.len(), 1);
+    assert_eq!(rendered.problems[0].kind, ProblemKind::Render);
+}
+
+#[test]
+fn huge_ranges_are_cut_and_reported() {
+    let rendered = render_in(
+        &engine_with(&[], Limits { max_range: 5, ..Limits::default() }),
+        "{% for i in (1..1000000000000) %}{{ i }}{% endfor %}",
+    );
+    assert_eq!(rendered.output, "12345");
+    assert_eq!(rendered.problems[0].kind, ProblemKind::Limit);
+    let limits = Limits { max_range: 3, ..Limits::default() };
+    let rendered = render_in(&engine_with(&[], limits), "{% tablerow i in (1..99999999999) %}{{ i }}{% endtablerow %}");
+    assert_eq!(rendered.output.matches("<td").count(), 3);
+    assert_eq!(rendered.problems[0].kind, ProblemKind::Limit);
+}
+
+#[test]
+fn runaway_loops_stop_at_the_step_limit() {
+    let limits = Limits { max_steps: 10_000, ..Limits::default() };
+    let body = "before {% for a in (1..1000) %}{% for b in (1..1000) %}{% endfor %}{% endfor %} after";
+    let rendered = render_in(&engine_with(&[], limits), body);
+    assert_eq!(rendered.output, "before  after");
+    assert!(rendered.problems.iter().any(|p| p.kind == ProblemKind::Limit), "{:?}", rendered.problems);
+}
+
+#[test]
+fn output_size_is_limited() {
+    let limits = Limits { max_output_bytes: 1000, ..Limits::default() };
+    let rendered = render_in(&engine_with(&[], limits), "{% for a in (1..500) %}0123456789{% endfor %}");
+    assert!(rendered.output.len() < 100);
+    assert!(rendered.problems.iter().any(|p| p.kind == ProblemKind::Limit));
+}
+
+#[test]
+fn deep_nesting_is_refused_not_overflowed() {
+    let body = "{% if true %}".repeat(5000) + "x" + &"{% endif %}".repeat(5000);
+    let rendered = render(&body);
+    no_markup_left(&rendered.output);
+    assert!(rendered.output.contains('x'));
+    let brackets = format!("{{{{ a{}0{} }}}}", "[a".repeat(5000), "]".repeat(5000));
+    no_markup_left(&render(&brackets).output);
+}
+
+#[test]
+fn highlight_writes_rouges_markup() {
+    assert_eq!(
+        clean("{% highlight Ruby %}\ndef x\n  \"<a>\" & {{ 1 | plus: 1 }}\nend\n{% endhighlight %}"),
+        "<figure class=\"highlight\"><pre><code class=\"language-ruby\" data-lang=\"ruby\">def x\n  \"&lt;a&gt;\" &amp; 2\nend</code></pre></figure>"
+    );
+    assert_eq!(
+        clean("{% highlight c++ linenos %}\na\nb\n{% endhighlight %}"),
+        "<figure class=\"highlight\"><pre><code class=\"language-c--\" data-lang=\"c++\"><table class=\"rouge-table\"><tbody><tr><td class=\"gutter gl\"><pre class=\"lineno\">1\n2\n</pre></td><td class=\"code\"><pre>a\nb\n</pre></td></tr></tbody></table></code></pre></figure>"
+    );
+}
+
+#[test]
+fn post_url_and_link_resolve_through_the_site_index() {
+    assert_eq!(
+        clean("{% post_url 2020-01-02-hello %} {% link about.md %}"),
+        "/blog/2020/01/02/hello.html /blog/about/"
+    );
+    let rendered = render("[{% post_url 2000-01-01-missing %}]");
+    assert_eq!(rendered.output, "[]");
+    assert_eq!(rendered.problems[0].kind, ProblemKind::Link);
+}
+
+#[test]
+fn site_posts_are_asked_for_only_when_used() {
+    assert_eq!(clean("{% for p in site.posts %}{{ p.title }}{% endfor %}"), "First");
+}
+
+#[test]
+fn jekyll_filters() {
+    assert_eq!(clean("{{ 'x' | relative_url }} {{ '/x' | absolute_url }}"), "/blog/x https://ex.org/blog/x");
+    assert_eq!(
+        clean("{{ '2020-01-05 10:00:00 +0100' | date_to_string }}|{{ '2020-01-05' | date_to_long_string: 'ordinal', 'US' }}|{{ '2020-01-05' | date_to_xmlschema }}|{{ '2020-01-05' | date_to_rfc822 }}"),
+        "05 Jan 2020|January 5th, 2020|2020-01-05T00:00:00+00:00|Sun, 05 Jan 2020 00:00:00 +0000"
+    );
+    assert_eq!(clean("{{ '2021-03-04 05:06:07 +0800' | date: '%Y/%m/%d %H:%M %b' }}"), "2021/03/04 05:06 Mar");
+    assert_eq!(clean("{{ 'a < b & \"c\"' | xml_escape }}"), "a &lt; b &amp; &quot;c&quot;");
+    assert_eq!(clean("{{ 'a b/c' | cgi_escape }} {{ 'a b/é' | uri_escape }}"), "a+b%2Fc a%20b/%C3%A9");
+    assert_eq!(clean("{{ 'Hello World!' | slugify }}"), "hello-world");
+    assert_eq!(clean("{{ '*x*' | markdownify }} {{ 'a -- b' | smartify }}"), "<p>*x*</p> a – b");
+    assert_eq!(clean("{{ page.tags | jsonify }}"), "[\"a\",\"b\"]");
+    assert_eq!(clean("{{ page.tags | array_to_sentence_string }}|{{ 'a b  c' | number_of_words }}|{{ ' a \n b ' | normalize_whitespace }}"), "a and b|3|a b");
+    assert_eq!(clean("{{ page.tags | inspect }}"), "[&quot;a&quot;, &quot;b&quot;]");
+}
+
+#[test]
+fn where_group_by_and_sort_over_data() {
+    let engine = engine(&[]);
+    let mut page = page();
+    let people: Vec<Value> = [("Ann", "ed", Some(3)), ("Bo", "dev", None), ("Cy", "ed", Some(1))]
+        .iter()
+        .map(|(name, role, rank)| {
+            let mut o = Object::new();
+            o.insert("name".into(), Value::scalar(*name));
+            o.insert("role".into(), Value::scalar(*role));
+            if let Some(rank) = rank {
+                o.insert("rank".into(), Value::scalar(*rank as i64));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    page.insert("people".into(), Value::Array(people));
+    let body = "{{ page.people | where: 'role', 'ed' | map: 'name' | join: ',' }}|\
+                {{ page.people | where_exp: 'p', 'p.rank > 2' | map: 'name' | join: ',' }}|\
+                {% assign g = page.people | group_by: 'role' %}{% for x in g %}{{ x.name }}={{ x.size }};{% endfor %}|\
+                {{ page.people | sort: 'rank' | map: 'name' | join: ',' }}|\
+                {{ page.people | sort: 'rank', 'last' | map: 'name' | join: ',' }}|\
+                {% assign f = page.people | find: 'name', 'Bo' %}{{ f.role }}|\
+                {% assign e = page.people | group_by_exp: 'p', 'p.name | size' %}{{ e | map: 'name' | join: ',' }}";
+    let rendered = engine.render(&Entry { path: "p.html", body, body_line: 1, page });
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    assert_eq!(rendered.output, "Ann,Cy|Ann|ed=2;dev=1;|Bo,Cy,Ann|Cy,Ann,Bo|dev|3,2");
+}
+
+#[test]
+fn renders_liquid_follows_render_with_liquid() {
+    assert!(renders_liquid(None));
+    assert!(renders_liquid(Some(&serde_yaml::Value::Bool(true))));
+    assert!(!renders_liquid(Some(&serde_yaml::Value::Bool(false))));
+}
+
+#[test]
+fn problems_say_path_and_line() {
+    let p = Problem {
+        path: "_posts/x.md".into(),
+        line: 7,
+        kind: ProblemKind::UnknownTag,
+        message: "unknown tag `x` is left out".into(),
+    };
+    assert_eq!(p.to_string(), "_posts/x.md:7: unknown tag `x` is left out");
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn liquidish() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("{{".to_string()),
+            Just("}}".to_string()),
+            Just("{%".to_string()),
+            Just("%}".to_string()),
+            Just("{%-".to_string()),
+            Just("-%}".to_string()),
+            Just(" if ".to_string()),
+            Just(" endif ".to_string()),
+            Just(" for x in (1..3) ".to_string()),
+            Just(" endfor ".to_string()),
+            Just(" include a.html k=v ".to_string()),
+            Just(" highlight ".to_string()),
+            Just(" endhighlight ".to_string()),
+            Just(" raw ".to_string()),
+            Just(" endraw ".to_string()),
+            Just(" comment ".to_string()),
+            Just("|".to_string()),
+            Just(" page.title ".to_string()),
+            Just("\"".to_string()),
+            Just("\n".to_string()),
+            "[a-z .=:'\\[\\]()-]{0,6}",
+            any::<String>().prop_map(|s| s.chars().take(4).collect()),
+        ];
+        proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+        #[test]
+        fn any_string_of_delimiters_renders_without_markup_left(body in "[{}%\\-a-z =|:.()\\[\\]\n日]{0,80}") {
+            let rendered = render(&body);
+            prop_assert!(!rendered.output.contains("{{") && !rendered.output.contains("{%") || body.contains("raw"), "{:?} -> {:?}", body, rendered.output);
+        }
+
+        #[test]
+        fn any_text_renders_without_panic_or_markup_left(body in liquidish()) {
+            let engine = engine(&[("a.html", "A{{ include.k }}{% include a.html %}")]);
+            let rendered = render_in(&engine, &body);
+            let shows_on_purpose = body.contains("raw") || body.contains('\'') || body.contains('"');
+            prop_assert!(!rendered.output.contains("{{") || shows_on_purpose, "{:?} -> {:?}", body, rendered.output);
+            prop_assert!(!rendered.output.contains("{%") || shows_on_purpose, "{:?} -> {:?}", body, rendered.output);
+        }
+    }
+}
+#[test]
+fn standard_filters_forgive_nil_and_text_as_ruby_liquid_does() {
+    assert_eq!(clean("[{{ nothing | plus: 3 }}][{{ 'abc' | times: 2 }}][{{ nothing | first }}][{{ nothing | size }}][{{ nothing | join: ',' }}][{{ nothing | upcase }}][{{ nothing | append: 'x' }}]"), "[3][0][][0][][][x]");
+    assert_eq!(clean("{% assign r = site.data.none | where: 'a', 'b' | first %}[{{ r.version }}]"), "[]");
+}
+
+#[test]
+fn one_engine_renders_on_many_threads_at_once() {
+    use rayon::prelude::*;
+    fn shared<T: Send + Sync>(_: &T) {}
+    let engine = engine(&[("n.html", "<{{ include.n }}>")]);
+    shared(&engine);
+    let outputs: Vec<String> = (0..200)
+        .into_par_iter()
+        .map(|n| render_in(&engine, &format!("{{% include n.html n={n} %}}{{{{ page.title }}}}")).output)
+        .collect();
+    for (n, output) in outputs.iter().enumerate() {
+        assert_eq!(output, &format!("<{n}>Hello"));
+    }
+    assert_eq!(engine.cached_includes(), 1);
+}
+
+#[test]
+fn values_show_as_ruby_shows_them() {
+    assert_eq!(clean("{{ 3.0 }} {% assign f = 2.50 %}{{ f }} {{ 10 | divided_by: 4.0 }} {{ 0.1 | plus: 0.2 }} {{ -7 | divided_by: 2 }} {{ '日本語' | size }}"), "3.0 2.5 2.5 0.3 -4 3");
+}
