@@ -25,4 +25,5 @@ mod site;
 pub mod snapshot;
 mod systemd;
 pub mod template;
+mod urls;
 mod watch;

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::Config;
-use crate::post::{self, EntryText, Post};
+use crate::post::{EntryText, Post};
+use crate::urls;
 
 pub use crate::site::FeedKey;
 pub(crate) use set::{Feed, FeedSet};
@@ -115,7 +116,7 @@ impl FeedInput<'_> {
     }
 
     pub(crate) fn self_url(&self, format: Format) -> String {
-        post::absolute(&self.config.site, &post::encode_path(&format!("/{}", self.key.path(format))))
+        urls::absolute(&self.config.site, &urls::encode_path(&format!("/{}", self.key.path(format))))
     }
 
     /// About how many bytes the feed will take: its texts, escaped, plus each entry's metadata.

@@ -15,7 +15,6 @@ use hyper::{Method, Response, Uri};
 use super::{respond, Served};
 use crate::config::Config;
 use crate::feed::{FeedKey, Format};
-use crate::post;
 use crate::snapshot::{FeedInfo, Rendered, Snapshot};
 
 pub(super) const TAG: &str = "荆州日报新闻";
@@ -70,7 +69,7 @@ pub(super) fn header(response: &Response<Full<Bytes>>, name: HeaderName) -> Opti
 }
 
 pub(super) fn tag_uri() -> String {
-    post::encode_path(&format!("/feed/by_tag/{TAG}.xml"))
+    crate::urls::encode_path(&format!("/feed/by_tag/{TAG}.xml"))
 }
 
 pub(super) fn file<'s>(served: &'s Served, path: &str) -> &'s Rendered {

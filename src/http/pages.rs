@@ -11,8 +11,8 @@ use chrono::{DateTime, FixedOffset};
 use crate::config::Config;
 use crate::feed::Format;
 use crate::markup::escape_markup as escape;
-use crate::post;
 use crate::snapshot::{FeedInfo, Rendered, Snapshot};
+use crate::urls;
 
 /// Content type of the index page at `/`.
 pub(crate) const INDEX_MIME: &str = "text/html; charset=utf-8";
@@ -141,7 +141,7 @@ fn index_html(snapshot: &Snapshot, config: &Config) -> String {
                 feed_type(*format),
                 escape(&info.title),
                 format_name(*format),
-                escape(&post::encode_path(path))
+                escape(&urls::encode_path(path))
             );
         }
     }
@@ -160,7 +160,7 @@ fn index_html(snapshot: &Snapshot, config: &Config) -> String {
                 .map(|(format, path)| {
                     format!(
                         "<a href=\"{}\" type=\"{}\">{}</a>",
-                        escape(&post::encode_path(path)),
+                        escape(&urls::encode_path(path)),
                         feed_type(*format),
                         format_name(*format)
                     )
@@ -203,7 +203,7 @@ fn opml_xml(snapshot: &Snapshot, config: &Config) -> String {
         let Some((_, path)) = files.first() else {
             continue;
         };
-        let url = post::absolute(site, &post::encode_path(&format!("/{path}")));
+        let url = urls::absolute(site, &urls::encode_path(&format!("/{path}")));
         _ = writeln!(
             x,
             "<outline type=\"rss\" text=\"{title}\" title=\"{title}\" xmlUrl=\"{}\" htmlUrl=\"{}\"/>",
@@ -235,7 +235,7 @@ mod tests {
         let head = &html[..html.find("</head>").unwrap()];
         for info in served.snapshot().feeds.values() {
             for (format, kind) in [(Format::Atom, "atom"), (Format::Rss, "rss")] {
-                let href = post::encode_path(&info.key.path(format));
+                let href = urls::encode_path(&info.key.path(format));
                 let tag = format!(
                     "<link rel=\"alternate\" type=\"application/{kind}+xml\" title=\"{} ({})\" href=\"{href}\">",
                     escape(&info.title),

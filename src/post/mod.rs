@@ -1,7 +1,7 @@
 //! One post file in, one `Post` out: Jekyll's rules for names, front matter, taxonomies and URLs.
 //! Pure: no I/O, so the same bytes always give the same post.
 
-pub mod body;
+pub(crate) mod body;
 pub(crate) mod date;
 pub(crate) mod front_matter;
 
@@ -13,6 +13,7 @@ use chrono::{DateTime, FixedOffset};
 use crate::config::SiteConfig;
 use crate::markup;
 use crate::permalink::{self, Placeholders};
+use crate::urls::{absolute, encode_path, has_scheme};
 use body::Markup;
 use front_matter::{Field, FrontMatter, SplitError};
 
@@ -256,7 +257,7 @@ fn build(
     let pinned_id = nonempty("id").or_else(|| nonempty("guid"));
     let id_pinned = pinned_id.is_some();
     let id = match pinned_id {
-        Some(pinned) if has_scheme(&pinned) => clean(&pinned),
+        Some(pinned) if has_scheme(pinned.trim()) => clean(&pinned),
         Some(pinned) => absolute(site, &encode_path(&format!("/{}", pinned.trim_start_matches('/')))),
         None => {
             let dir = match path.rfind('/') {
@@ -275,7 +276,7 @@ fn build(
     }
     .filter(|s| !s.trim().is_empty())
     .map(|s| {
-        if has_scheme(&s) {
+        if has_scheme(s.trim()) {
             clean(&s)
         } else {
             absolute(site, &encode_path(&format!("/{}", s.trim().trim_start_matches('/'))))
@@ -479,31 +480,6 @@ fn clean(text: &str) -> String {
 /// A front matter name (author, category, tag): references decoded, as in titles.
 fn clean_name(text: &str) -> String {
     clean(&markup::decode_references(text))
-}
-
-fn has_scheme(text: &str) -> bool {
-    url::Url::parse(text.trim()).is_ok()
-}
-
-/// The site URL (which may carry a base path) followed by a root-relative path.
-pub(crate) fn absolute(site: &SiteConfig, path: &str) -> String {
-    format!("{}{}", site.url.as_str().trim_end_matches('/'), path)
-}
-
-/// Percent-encodes what may not stand in a URL path, leaving existing escapes alone.
-pub(crate) fn encode_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    let bytes = path.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape_start =
-            b == b'%' && bytes.len() > i + 2 && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit();
-        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) || escape_start {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

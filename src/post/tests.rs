@@ -145,6 +145,18 @@ fn authors_summaries_images_ids() {
 }
 
 #[test]
+fn pinned_ids_and_images_with_a_scheme_are_kept_as_written() {
+    // A scheme by RFC 3986's syntax is enough (crate::urls::has_scheme), as for links in the
+    // body: a URL that does not parse is not turned into a path of the site.
+    let p = post("_posts/2021-01-01-x.md", "---\nid: \" http://exa mple.org/1 \"\nimage: tag:x,2021:a.png\n---\n");
+    assert_eq!(p.id, "http://exa mple.org/1");
+    assert_eq!(p.image.as_deref(), Some("tag:x,2021:a.png"));
+    let p = post("_posts/2021-01-01-x.md", "---\nid: a b:c\nimage: \" /img/a b.png\"\n---\n");
+    assert_eq!(p.id, "https://news.example.com/a%20b:c");
+    assert_eq!(p.image.as_deref(), Some("https://news.example.com/img/a%20b.png"));
+}
+
+#[test]
 fn front_matter_permalink_wins() {
     let p = post("_posts/2021-01-01-my-post.md", "---\npermalink: /special/:title/\n---\n");
     assert_eq!(p.url, "https://news.example.com/special/my-post/");
