@@ -50,7 +50,7 @@ fn load(dir: &Path, config: &Config) -> Vec<(Post, String)> {
         if !entry.file_type().is_file() || !path.components().any(|c| c.as_os_str() == "_posts") {
             continue;
         }
-        let source = post::source_name(dir, path);
+        let source = path.strip_prefix(dir).unwrap_or(path).to_string_lossy().into_owned();
         let Ok(bytes) = std::fs::read(path) else { continue };
         if let (Ok(p), Some(body)) = (post::parse(&source, &bytes, &config.site), post::body_of(&bytes)) {
             posts.push((p, body.to_string()));

@@ -20,10 +20,10 @@ pub struct Config {
     pub site: SiteConfig,
     pub source_dir: PathBuf,
     pub output_dir: PathBuf,
-    pub feeds: FeedsConfig,
+    pub(crate) feeds: FeedsConfig,
     pub server: ServerConfig,
     /// The site's `_config.yml`, when it has one: templates see it as `site.*`.
-    pub jekyll: Option<std::sync::Arc<JekyllConfig>>,
+    pub(crate) jekyll: Option<std::sync::Arc<JekyllConfig>>,
     /// Where each setting's value came from, in the order `check --show-config` lists them.
     pub origins: Vec<(&'static str, Origin)>,
 }
@@ -65,37 +65,37 @@ pub struct Sources {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SiteConfig {
     /// The site's address, always ending in `/` so that joining keeps any base path.
-    pub url: Url,
-    pub title: String,
-    pub description: String,
-    pub author: Option<String>,
-    pub language: Option<String>,
-    pub timezone: Tz,
+    pub(crate) url: Url,
+    pub(crate) title: String,
+    pub(crate) description: String,
+    pub(crate) author: Option<String>,
+    pub(crate) language: Option<String>,
+    pub(crate) timezone: Tz,
     /// The permalink template, a named style already expanded.
-    pub permalink: String,
+    pub(crate) permalink: String,
     /// Jekyll's `excerpt_separator`: the excerpt is the body up to it. Empty: no excerpt.
-    pub excerpt_separator: String,
+    pub(crate) excerpt_separator: String,
     /// Front-matter defaults from `_config.yml`, applied to every post before its own front matter.
-    pub defaults: Vec<DefaultsSet>,
+    pub(crate) defaults: Vec<DefaultsSet>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct FeedsConfig {
-    pub limit: usize,
-    pub content: ContentMode,
-    pub categories: bool,
-    pub tags: bool,
-    pub atom: bool,
-    pub rss: bool,
+pub(crate) struct FeedsConfig {
+    pub(crate) limit: usize,
+    pub(crate) content: ContentMode,
+    pub(crate) categories: bool,
+    pub(crate) tags: bool,
+    pub(crate) atom: bool,
+    pub(crate) rss: bool,
     /// Remove scripts, event handlers and `javascript:` URLs from entry content.
-    pub sanitize: bool,
+    pub(crate) sanitize: bool,
     /// Files larger than this are reported and skipped.
-    pub max_post_bytes: u64,
+    pub(crate) max_post_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ContentMode {
+pub(crate) enum ContentMode {
     Full,
     Excerpt,
 }
@@ -103,14 +103,14 @@ pub enum ContentMode {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    pub max_age: u32,
-    pub quiet_ms: u64,
-    pub poll: bool,
-    pub poll_interval_ms: u64,
-    pub max_connections: usize,
-    pub header_timeout_ms: u64,
-    pub idle_timeout_ms: u64,
-    pub max_header_bytes: usize,
+    pub(crate) max_age: u32,
+    pub(crate) quiet_ms: u64,
+    pub(crate) poll: bool,
+    pub(crate) poll_interval_ms: u64,
+    pub(crate) max_connections: usize,
+    pub(crate) header_timeout_ms: u64,
+    pub(crate) idle_timeout_ms: u64,
+    pub(crate) max_header_bytes: usize,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,9 +179,9 @@ struct RawServer {
     max_header_bytes: Option<usize>,
 }
 
-pub const DEFAULT_LIMIT: usize = 20;
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-pub const DEFAULT_MAX_POST_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_LIMIT: usize = 20;
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub(crate) const DEFAULT_MAX_POST_BYTES: u64 = 16 * 1024 * 1024;
 
 impl Config {
     /// Reads and checks the file at `path`, and the site's `_config.yml` under it; relative paths
@@ -414,7 +414,7 @@ fn site_config(raw: RawSite, jekyll: Option<&JekyllConfig>, origins: &mut Origin
         anyhow::anyhow!("site.timezone: {timezone_name:?} is not an IANA time zone such as \"Asia/Shanghai\"")
     })?;
     let permalink_text = origins.pick("site.permalink", raw.permalink, from_jekyll("permalink"), "date".to_string());
-    let permalink = crate::permalink::expand_style(&permalink_text);
+    let permalink = expand_style(&permalink_text);
     // jekyll-feed titles the feed `site.title`, else `site.name`.
     let jekyll_title = from_jekyll("title").or_else(|| from_jekyll("name"));
     let title = origins.pick("site.title", raw.title, jekyll_title, String::new());
@@ -443,6 +443,19 @@ fn site_config(raw: RawSite, jekyll: Option<&JekyllConfig>, origins: &mut Origin
         excerpt_separator,
         defaults: jekyll.map(|j| j.defaults.clone()).unwrap_or_default(),
     })
+}
+
+/// Expands Jekyll's named permalink styles; any other text is a template already.
+pub(crate) fn expand_style(style: &str) -> String {
+    match style.trim() {
+        "date" => "/:categories/:year/:month/:day/:title:output_ext",
+        "pretty" => "/:categories/:year/:month/:day/:title/",
+        "ordinal" => "/:categories/:year/:y_day/:title:output_ext",
+        "weekdate" => "/:categories/:year/W:week/:short_day/:title:output_ext",
+        "none" => "/:categories/:title:output_ext",
+        other => other,
+    }
+    .to_string()
 }
 
 #[cfg(test)]

@@ -1,21 +1,29 @@
 //! postfeed: Jekyll posts in, per-category and per-tag Atom and RSS feeds out.
+//!
+//! Items are `pub(crate)` unless the binary (`main.rs`), the fuzz targets (`fuzz/`) or the
+//! integration tests (`tests/it`) use them; `unreachable_pub` keeps it that way.
 
+#![warn(unreachable_pub)]
+
+pub mod build;
 pub mod cli;
 pub mod config;
 pub mod feed;
 pub mod http;
 pub mod logging;
-pub(crate) mod markup;
-pub mod memfile;
+mod markup;
+mod memfile;
 pub mod output;
-pub mod permalink;
+mod permalink;
 pub mod post;
+mod problem;
 pub mod regen;
-pub(crate) mod sanitize;
-pub mod scan;
+mod sanitize;
+mod scan;
 pub mod serve;
-pub mod site;
+mod site;
 pub mod snapshot;
-pub mod systemd;
+mod systemd;
 pub mod template;
-pub mod watch;
+mod urls;
+mod watch;

@@ -25,7 +25,7 @@ mod journal {
     use tracing_subscriber::registry::LookupSpan;
 
     /// `<N>message`: the journal reads the `<N>` prefix as the syslog priority.
-    pub struct Format;
+    pub(super) struct Format;
 
     impl<S, N> FormatEvent<S, N> for Format
     where
@@ -47,7 +47,7 @@ mod journal {
 }
 
 /// Resident and peak memory of this process (`VmRSS`, `VmHWM`), for debug logs of build phases.
-pub fn memory() -> String {
+pub(crate) fn memory() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
         status.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).unwrap_or_else(|| "?".into())

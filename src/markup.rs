@@ -7,7 +7,7 @@ use std::borrow::Cow;
 /// (including the legacy ones without `;`, such as `&eacute`), decimal and hexadecimal ones,
 /// with the spec's replacements (`&#0;` and surrogates become U+FFFD, `&#x80;` becomes `€`).
 /// Anything that is not a reference stays as it is (`AT&T`, `&bogus;`).
-pub fn decode_references(text: &str) -> Cow<'_, str> {
+pub(crate) fn decode_references(text: &str) -> Cow<'_, str> {
     if !text.contains('&') {
         return Cow::Borrowed(text);
     }
@@ -17,7 +17,7 @@ pub fn decode_references(text: &str) -> Cow<'_, str> {
 /// HTML to plain text, as Jekyll's `strip_html` reads it: tags dropped (with the contents of
 /// `script` and `style`, and comments), references decoded, whitespace runs collapsed to one
 /// space. A `<` that starts no tag (`a < b`, `<投入>`, one left open at the end) is text.
-pub fn plain_text(html: &str) -> String {
+pub(crate) fn plain_text(html: &str) -> String {
     let mut text = String::with_capacity(html.len());
     let mut rest = html;
     while let Some(lt) = rest.find('<') {
@@ -65,7 +65,7 @@ fn collapse_whitespace(text: &str) -> String {
 
 /// Escapes text for XML and HTML text and attribute values. Characters XML 1.0 forbids become
 /// U+FFFD; tabs and line breaks become references so attribute values keep them.
-pub fn escape_markup(text: &str) -> String {
+pub(crate) fn escape_markup(text: &str) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -85,7 +85,7 @@ pub fn escape_markup(text: &str) -> String {
 
 /// Plain text as HTML that shows it: `&`, `<` and `>` escaped. For RSS `description`, which
 /// readers show as HTML: a summary that talks about `<script>` must not become one.
-pub fn text_as_html(text: &str) -> Cow<'_, str> {
+pub(crate) fn text_as_html(text: &str) -> Cow<'_, str> {
     htmlize::escape_text(text)
 }
 
@@ -99,7 +99,7 @@ pub(crate) fn forbidden_in_xml(c: char) -> bool {
 }
 
 /// Drops what XML 1.0 forbids and the C1 controls (see [`forbidden_in_xml`]).
-pub fn xml_safe(text: &str) -> Cow<'_, str> {
+pub(crate) fn xml_safe(text: &str) -> Cow<'_, str> {
     if text.chars().any(forbidden_in_xml) {
         Cow::Owned(text.chars().filter(|c| !forbidden_in_xml(*c)).collect())
     } else {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 /// Immutable bytes in a sealed memory file, mapped read-only.
-pub struct MemFile {
+pub(crate) struct MemFile {
     fd: OwnedFd,
     map: NonNull<u8>,
     len: usize,
@@ -32,7 +32,7 @@ unsafe impl Sync for MemFile {}
 impl MemFile {
     /// Copies `bytes` into a new sealed memory file. Fails for empty input, or when the system
     /// refuses (no `memfd`, out of file descriptors): callers keep the bytes on the heap then.
-    pub fn new(bytes: &[u8]) -> io::Result<Arc<MemFile>> {
+    pub(crate) fn new(bytes: &[u8]) -> io::Result<Arc<MemFile>> {
         if bytes.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty"));
         }
@@ -75,7 +75,7 @@ impl MemFile {
     }
 
     /// The file's bytes as `Bytes`, without a copy; they keep the file alive.
-    pub fn bytes(self: &Arc<Self>) -> Bytes {
+    pub(crate) fn bytes(self: &Arc<Self>) -> Bytes {
         Bytes::from_owner(Mapped(Arc::clone(self)))
     }
 
@@ -85,13 +85,13 @@ impl MemFile {
     }
 
     /// Where `slice` starts in the file, if it lies wholly inside this file's mapping.
-    pub fn offset_of(&self, slice: &[u8]) -> Option<u64> {
+    pub(crate) fn offset_of(&self, slice: &[u8]) -> Option<u64> {
         let start = self.map.as_ptr() as usize;
         let at = slice.as_ptr() as usize;
         (at >= start && at + slice.len() <= start + self.len).then(|| (at - start) as u64)
     }
 
-    pub fn fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 }
@@ -116,11 +116,11 @@ impl AsRef<[u8]> for Mapped {
 }
 
 /// Bytes sent by [`send`] since start, for tests and debug logs.
-pub static BYTES_SENT: AtomicU64 = AtomicU64::new(0);
+pub(crate) static BYTES_SENT: AtomicU64 = AtomicU64::new(0);
 
 /// Sends `len` bytes of `file` from `offset` to the socket `socket`, without copying them
 /// through user space. Returns the number of bytes sent, or `WouldBlock`.
-pub fn send(socket: BorrowedFd<'_>, file: &MemFile, offset: u64, len: usize) -> io::Result<usize> {
+pub(crate) fn send(socket: BorrowedFd<'_>, file: &MemFile, offset: u64, len: usize) -> io::Result<usize> {
     let mut offset = libc::off_t::try_from(offset).map_err(|_| io::Error::other("offset too large"))?;
     // SAFETY: valid descriptors; `offset` is a local the kernel updates.
     let sent = unsafe { libc::sendfile(socket.as_raw_fd(), file.fd().as_raw_fd(), &mut offset, len) };
@@ -140,7 +140,7 @@ static BUDGET: AtomicUsize = AtomicUsize::new(usize::MAX);
 /// and the usual soft limit of 1,024 is below the feed count of a big site), then keeps
 /// `reserve` descriptors out of the memory files' reach, for connections and the watcher.
 /// Feeds past the budget stay on the heap and are copied to sockets instead.
-pub fn budget_open_files(reserve: usize) -> usize {
+pub(crate) fn budget_open_files(reserve: usize) -> usize {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: get/setrlimit with a valid pointer to a local.
     unsafe {

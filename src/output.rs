@@ -1,18 +1,223 @@
-//! Keeps the output folder in step with the served snapshots on a thread of its own, so the
-//! update loop never waits on the disk: a batch that rewrites hundreds of feed files no longer
-//! delays the next batch's feeds. Work that piles up is merged: only the newest snapshot is
-//! written, for every path changed since the last write.
+//! The output folder, and the only code that writes it, for `regen` and `serve` alike: a feed is
+//! written to a temporary file beside it and renamed into place unless the folder already holds
+//! its bytes (its mtime is then kept), feeds that no longer exist and temporary files left by a
+//! crash are removed, and nothing else in the folder is touched. [`OutputWriter`] is the daemon's
+//! thread that keeps the folder in step with the snapshots it serves, so the update loop never
+//! waits on the disk: work that piles up is merged, and only the newest snapshot is written, for
+//! every path changed since the last write.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use anyhow::{Context, Result};
+use rayon::prelude::*;
 use tracing::{debug, error};
 
-use crate::snapshot::{self, Snapshot};
+use crate::snapshot::Snapshot;
+
+/// What writing the output folder did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteStats {
+    pub(crate) written: usize,
+    pub(crate) unchanged: usize,
+    pub(crate) removed: usize,
+}
+
+/// The output folder.
+#[derive(Debug, Clone)]
+pub struct OutputFolder {
+    dir: PathBuf,
+}
+
+impl OutputFolder {
+    pub fn new(dir: impl Into<PathBuf>) -> OutputFolder {
+        OutputFolder { dir: dir.into() }
+    }
+
+    /// Makes the folder hold exactly `files` (output-relative path and bytes), written as they
+    /// come, on all cores: changed files are replaced atomically, equal ones left alone, and the
+    /// feeds not among `files` removed. Files at `known_same` are taken as on disk already (see
+    /// [`OutputFolder::adopt`]). `regen` passes each feed's files as soon as they are rendered,
+    /// so no feed's bytes outlive its write; the daemon passes its snapshot's.
+    pub(crate) fn sync<B: AsRef<[u8]>>(
+        &self,
+        files: impl ParallelIterator<Item = (String, B)>,
+        known_same: &BTreeSet<String>,
+    ) -> Result<WriteStats> {
+        let dir = &self.dir;
+        fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
+        // On all cores: at thousands of feeds, reading each old file to compare is most of the time.
+        let done: Vec<(String, bool)> = files
+            .map(|(rel, bytes)| {
+                let written = !known_same.contains(&rel) && write_if_changed(dir, &rel, bytes.as_ref())?;
+                Ok((rel, written))
+            })
+            .collect::<Result<_>>()?;
+        let mut stats = WriteStats::default();
+        let mut keep = BTreeSet::new();
+        for (rel, written) in done {
+            if written {
+                stats.written += 1;
+            } else {
+                stats.unchanged += 1;
+            }
+            keep.insert(rel);
+        }
+        stats.removed = remove_stale(dir, &keep)?;
+        Ok(stats)
+    }
+
+    /// [`OutputFolder::sync`] with a snapshot's files.
+    pub fn write_snapshot(&self, snapshot: &Snapshot, known_same: &BTreeSet<String>) -> Result<WriteStats> {
+        self.sync(snapshot.files.par_iter().map(|(rel, file)| (rel.clone(), &file.bytes)), known_same)
+    }
+
+    /// Brings the folder up to date after an update that changed only the `changed` paths: those
+    /// the snapshot holds are written, the others removed.
+    pub fn update(&self, snapshot: &Snapshot, changed: &[String]) -> Result<WriteStats> {
+        /// What happened to one path.
+        enum Done {
+            Written,
+            Removed,
+            Absent,
+        }
+        // On all cores: a batch of new posts changes hundreds of feeds, and each rename over an old
+        // file makes ext4 start writing the new one's data.
+        let done: Vec<Done> = changed
+            .par_iter()
+            .map(|rel| {
+                let path = self.dir.join(rel);
+                match snapshot.files.get(rel) {
+                    Some(file) => {
+                        write_atomically(&path, &file.bytes)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        Ok(Done::Written)
+                    }
+                    None => match fs::remove_file(&path) {
+                        Ok(()) => Ok(Done::Removed),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Done::Absent),
+                        Err(e) => Err(e).with_context(|| format!("cannot remove stale feed {}", path.display())),
+                    },
+                }
+            })
+            .collect::<Result<_>>()?;
+        let mut stats = WriteStats::default();
+        for d in done {
+            match d {
+                Done::Written => stats.written += 1,
+                Done::Removed => stats.removed += 1,
+                Done::Absent => {}
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Finds the snapshot's files that the folder already holds byte for byte, and takes their
+    /// `modified` from the file's mtime (kept across runs, as unchanged files are never
+    /// rewritten), so `Last-Modified` survives a restart. Returns their paths, for `known_same`.
+    pub(crate) fn adopt(&self, snapshot: &mut Snapshot) -> BTreeSet<String> {
+        let same: Vec<(String, SystemTime)> = snapshot
+            .files
+            .par_iter()
+            .filter_map(|(rel, file)| {
+                let path = self.dir.join(rel);
+                let equal = fs::read(&path).is_ok_and(|old| old == file.bytes);
+                equal.then(|| Some((rel.clone(), fs::metadata(&path).and_then(|m| m.modified()).ok()?))).flatten()
+            })
+            .collect();
+        let mut adopted = BTreeSet::new();
+        for (rel, mtime) in same {
+            if let Some(file) = snapshot.files.get_mut(&rel).and_then(Arc::get_mut) {
+                file.modified = mtime.min(file.modified);
+            }
+            adopted.insert(rel);
+        }
+        adopted
+    }
+}
+
+/// Writes `bytes` to `dir/rel` atomically unless the file already holds them (its mtime is then
+/// kept). Returns whether it wrote.
+fn write_if_changed(dir: &Path, rel: &str, bytes: &[u8]) -> Result<bool> {
+    let path = dir.join(rel);
+    if fs::read(&path).is_ok_and(|old| old == bytes) {
+        return Ok(false);
+    }
+    write_atomically(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(true)
+}
+
+/// Removes the feeds in `dir` that are not in `keep`, and temporary files left by a crash.
+/// Returns how many feeds it removed.
+fn remove_stale(dir: &Path, keep: &BTreeSet<String>) -> Result<usize> {
+    let mut removed = 0;
+    for rel in owned_files(dir) {
+        let is_temp = rel.rsplit('/').next().is_some_and(|n| n.starts_with(".postfeed-"));
+        if is_temp || !keep.contains(&rel) {
+            let path = dir.join(&rel);
+            fs::remove_file(&path).with_context(|| format!("cannot remove stale feed {}", path.display()))?;
+            if !is_temp {
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("feed paths have a folder");
+    fs::create_dir_all(dir)?;
+    let name = path.file_name().expect("feed paths have a name").to_string_lossy();
+    let tmp = dir.join(format!(".postfeed-{}-{name}", std::process::id()));
+    let result = (|| {
+        // No fsync: a rename over the old file is atomic against crashes of this process, and
+        // ext4 (auto_da_alloc) and XFS flush the data of a file renamed over another before the
+        // rename; an fsync per feed would cost milliseconds per update.
+        fs::File::create(&tmp)?.write_all(bytes)?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Files in the output folder that postfeed writes: `feed.xml`/`feed.rss` and `*.xml`/`*.rss`
+/// under `feed/`, plus its temporary files.
+fn owned_files(dir: &Path) -> Vec<String> {
+    let is_feed = |name: &str| name.ends_with(".xml") || name.ends_with(".rss") || name.starts_with(".postfeed-");
+    let mut out = Vec::new();
+    for top in ["feed.xml", "feed.rss"] {
+        if dir.join(top).is_file() {
+            out.push(top.to_string());
+        }
+    }
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".postfeed-") {
+                out.push(name);
+            }
+        }
+    }
+    for sub in ["feed", "feed/by_tag"] {
+        if let Ok(entries) = fs::read_dir(dir.join(sub)) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.file_type().is_ok_and(|t| t.is_file()) && is_feed(&name) {
+                    out.push(format!("{sub}/{name}"));
+                }
+            }
+        }
+    }
+    out
+}
 
 /// How often a folder that could not be written is tried again.
 const RETRY: Duration = Duration::from_secs(1);
@@ -26,7 +231,7 @@ enum Job {
 
 /// The handle the update loop holds; dropping it (or [`OutputWriter::finish`]) lets the thread
 /// write what is pending and end.
-pub struct OutputWriter {
+pub(crate) struct OutputWriter {
     jobs: Option<Sender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -34,16 +239,16 @@ pub struct OutputWriter {
 impl OutputWriter {
     /// Starts the writer for `dir`. `behind` says the folder missed `snapshot` already (the first
     /// write failed): it is then retried until it works.
-    pub fn start(dir: PathBuf, snapshot: Arc<Snapshot>, behind: bool) -> std::io::Result<OutputWriter> {
+    pub(crate) fn start(dir: PathBuf, snapshot: Arc<Snapshot>, behind: bool) -> std::io::Result<OutputWriter> {
         let (jobs, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("postfeed-output".into())
-            .spawn(move || run(&dir, queue, snapshot, behind))?;
+            .spawn(move || run(&OutputFolder::new(dir), queue, snapshot, behind))?;
         Ok(OutputWriter { jobs: Some(jobs), thread: Some(thread) })
     }
 
     /// Writes `changed` paths of `snapshot`, or the whole folder when `changed` is `None`.
-    pub fn write(&self, snapshot: Arc<Snapshot>, changed: Option<&[String]>) {
+    pub(crate) fn write(&self, snapshot: Arc<Snapshot>, changed: Option<&[String]>) {
         let job = match changed {
             Some(paths) => Job::Changed(snapshot, paths.to_vec()),
             None => Job::Whole(snapshot),
@@ -55,7 +260,7 @@ impl OutputWriter {
     }
 
     /// Waits until everything sent so far is written (or has failed and been logged).
-    pub fn finish(mut self) {
+    pub(crate) fn finish(mut self) {
         self.stop();
     }
 
@@ -73,7 +278,7 @@ impl Drop for OutputWriter {
     }
 }
 
-fn run(dir: &std::path::Path, queue: Receiver<Job>, mut latest: Arc<Snapshot>, mut behind: bool) {
+fn run(folder: &OutputFolder, queue: Receiver<Job>, mut latest: Arc<Snapshot>, mut behind: bool) {
     // Paths to write from `latest`; `None` means the whole folder.
     let mut pending: Option<BTreeSet<String>> = if behind { None } else { Some(BTreeSet::new()) };
     let mut open = true;
@@ -95,14 +300,14 @@ fn run(dir: &std::path::Path, queue: Receiver<Job>, mut latest: Arc<Snapshot>, m
         let result = match &pending {
             Some(paths) => {
                 let paths: Vec<String> = paths.iter().cloned().collect();
-                snapshot::write_changed(dir, &latest, &paths)
+                folder.update(&latest, &paths)
             }
-            None => snapshot::write_folder(dir, &latest),
+            None => folder.write_snapshot(&latest, &BTreeSet::new()),
         };
         match result {
             Ok(stats) => {
                 if behind {
-                    debug!("output folder {} in step: {stats:?}", dir.display());
+                    debug!("output folder {} in step: {stats:?}", folder.dir.display());
                 }
                 behind = false;
                 pending = Some(BTreeSet::new());
@@ -148,8 +353,7 @@ mod tests {
 
     fn snapshot_with(path: &str, text: &str) -> Arc<Snapshot> {
         let mut snapshot = Snapshot::default();
-        let updated = chrono::DateTime::UNIX_EPOCH.fixed_offset();
-        snapshot.files.insert(path.into(), Arc::new(Rendered::new(text.as_bytes().to_vec(), updated, "text/xml")));
+        snapshot.files.insert(path.into(), Arc::new(Rendered::new(text.as_bytes().to_vec(), "text/xml")));
         Arc::new(snapshot)
     }
 
@@ -182,5 +386,103 @@ mod tests {
         }
         writer.finish();
         assert_eq!(std::fs::read_to_string(dir.path().join("feed.xml")).unwrap(), "v49");
+    }
+
+    fn put(dir: &Path, rel: &str, text: &str) {
+        let path = dir.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    fn read(dir: &Path, rel: &str) -> Option<String> {
+        fs::read_to_string(dir.join(rel)).ok()
+    }
+
+    fn mtime(dir: &Path, rel: &str) -> SystemTime {
+        fs::metadata(dir.join(rel)).unwrap().modified().unwrap()
+    }
+
+    fn set_mtime(dir: &Path, rel: &str, time: SystemTime) {
+        fs::File::options().write(true).open(dir.join(rel)).unwrap().set_modified(time).unwrap();
+    }
+
+    const LONG_AGO: SystemTime = SystemTime::UNIX_EPOCH;
+
+    #[test]
+    fn sync_writes_what_changed_keeps_what_did_not_and_removes_only_stale_feeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        put(out, "feed.xml", "old");
+        put(out, "feed/x.rss", "same");
+        set_mtime(out, "feed/x.rss", LONG_AGO);
+        put(out, "feed/by_tag/gone.xml", "a feed that no longer exists");
+        put(out, "feed/.postfeed-1-x.rss", "left by a crash");
+        put(out, "notes.txt", "not ours");
+        put(out, "feed/readme.md", "not a feed");
+        let files = [("feed.xml", "new"), ("feed/x.rss", "same"), ("feed/by_tag/t.xml", "t")];
+        let stats = OutputFolder::new(out)
+            .sync(files.par_iter().map(|(rel, text)| (rel.to_string(), text.as_bytes())), &BTreeSet::new())
+            .unwrap();
+        assert_eq!(stats, WriteStats { written: 2, unchanged: 1, removed: 1 });
+        assert_eq!(read(out, "feed.xml").as_deref(), Some("new"));
+        assert_eq!(read(out, "feed/by_tag/t.xml").as_deref(), Some("t"));
+        assert_eq!(mtime(out, "feed/x.rss"), LONG_AGO, "an equal file was rewritten");
+        assert_eq!(read(out, "feed/by_tag/gone.xml"), None);
+        assert_eq!(read(out, "feed/.postfeed-1-x.rss"), None);
+        assert_eq!(read(out, "notes.txt").as_deref(), Some("not ours"));
+        assert_eq!(read(out, "feed/readme.md").as_deref(), Some("not a feed"));
+    }
+
+    #[test]
+    fn update_writes_and_removes_only_the_changed_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        put(out, "feed.xml", "v1");
+        put(out, "feed/old.xml", "removed from the snapshot");
+        put(out, "feed/other.xml", "not changed by this update");
+        let mut snapshot = (*snapshot_with("feed.xml", "v2")).clone();
+        snapshot
+            .files
+            .insert("feed/other.xml".into(), Arc::clone(&snapshot_with("feed/other.xml", "x").files["feed/other.xml"]));
+        let changed = ["feed.xml".to_string(), "feed/old.xml".to_string(), "feed/never-written.xml".to_string()];
+        let stats = OutputFolder::new(out).update(&snapshot, &changed).unwrap();
+        assert_eq!(stats, WriteStats { written: 1, unchanged: 0, removed: 1 });
+        assert_eq!(read(out, "feed.xml").as_deref(), Some("v2"));
+        assert_eq!(read(out, "feed/old.xml"), None);
+        assert_eq!(read(out, "feed/other.xml").as_deref(), Some("not changed by this update"));
+    }
+
+    #[test]
+    fn adopted_files_keep_their_mtime_as_last_modified_and_are_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        put(out, "feed.xml", "same");
+        set_mtime(out, "feed.xml", LONG_AGO);
+        put(out, "feed.rss", "differs on disk");
+        let mut snapshot = (*snapshot_with("feed.xml", "same")).clone();
+        snapshot.files.insert("feed.rss".into(), Arc::clone(&snapshot_with("feed.rss", "new").files["feed.rss"]));
+        let folder = OutputFolder::new(out);
+        let adopted = folder.adopt(&mut snapshot);
+        assert_eq!(adopted, BTreeSet::from(["feed.xml".to_string()]));
+        assert_eq!(snapshot.files["feed.xml"].modified, LONG_AGO);
+        assert!(snapshot.files["feed.rss"].modified > LONG_AGO);
+        let stats = folder.write_snapshot(&snapshot, &adopted).unwrap();
+        assert_eq!(stats, WriteStats { written: 1, unchanged: 1, removed: 0 });
+        assert_eq!(mtime(out, "feed.xml"), LONG_AGO);
+        assert_eq!(read(out, "feed.rss").as_deref(), Some("new"));
+    }
+
+    #[test]
+    fn a_failed_write_names_the_file_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        // A folder where the feed must go: the rename over it fails.
+        fs::create_dir_all(out.join("feed.xml")).unwrap();
+        let error =
+            OutputFolder::new(out).write_snapshot(&snapshot_with("feed.xml", "x"), &BTreeSet::new()).unwrap_err();
+        assert!(format!("{error:#}").contains("feed.xml"), "{error:#}");
+        let names: Vec<String> =
+            fs::read_dir(out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["feed.xml"]);
     }
 }

@@ -1,37 +1,25 @@
-//! Jekyll's permalinks: named styles, `:placeholders`, slugs and the URL clean-up Jekyll applies.
+//! Jekyll's permalinks: `:placeholders`, slugs and the URL clean-up Jekyll applies (named styles
+//! such as `pretty` are expanded when the configuration is read).
 
 use chrono::{DateTime, Datelike, Timelike};
 use chrono_tz::Tz;
 
-/// Expands Jekyll's named permalink styles; any other text is a template already.
-pub fn expand_style(style: &str) -> String {
-    match style.trim() {
-        "date" => "/:categories/:year/:month/:day/:title:output_ext",
-        "pretty" => "/:categories/:year/:month/:day/:title/",
-        "ordinal" => "/:categories/:year/:y_day/:title:output_ext",
-        "weekdate" => "/:categories/:year/W:week/:short_day/:title:output_ext",
-        "none" => "/:categories/:title:output_ext",
-        other => other,
-    }
-    .to_string()
-}
-
 /// What a permalink template may refer to.
-pub struct Placeholders<'a> {
-    pub categories: &'a [String],
+pub(crate) struct Placeholders<'a> {
+    pub(crate) categories: &'a [String],
     /// The post's date in the site's time zone.
-    pub date: DateTime<Tz>,
+    pub(crate) date: DateTime<Tz>,
     /// The slug: front matter `slug`, else the file name's.
-    pub slug: &'a str,
+    pub(crate) slug: &'a str,
     /// The file name without its extension, date included.
-    pub basename: &'a str,
+    pub(crate) basename: &'a str,
     /// `.html` for Markdown and HTML posts.
-    pub output_ext: &'a str,
+    pub(crate) output_ext: &'a str,
 }
 
 /// Fills `template` the way Jekyll's `URL` class does and returns a path starting with `/`.
 /// An unknown placeholder is left as it is written.
-pub fn render(template: &str, p: &Placeholders) -> String {
+pub(crate) fn render(template: &str, p: &Placeholders) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(colon) = rest.find(':') {
@@ -108,7 +96,7 @@ fn value(name: &str, p: &Placeholders) -> Option<String> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum SlugMode {
+pub(crate) enum SlugMode {
     /// Keeps letters, marks and digits of any script.
     Default,
     /// Also keeps `._~!$&'()+,;=@`.
@@ -117,7 +105,7 @@ pub enum SlugMode {
 
 /// Jekyll's `Utils.slugify`: runs of other characters become one `-`, and one leading and
 /// one trailing `-` are dropped.
-pub fn slugify(text: &str, mode: SlugMode, cased: bool) -> String {
+pub(crate) fn slugify(text: &str, mode: SlugMode, cased: bool) -> String {
     let keep =
         |c: char| c.is_alphanumeric() || is_mark(c) || (mode == SlugMode::Pretty && "._~!$&'()+,;=@".contains(c));
     let mut slug = String::with_capacity(text.len());
@@ -147,7 +135,7 @@ fn is_mark(c: char) -> bool {
 
 /// Jekyll's `URL.escape_path`: leaves plain values alone and percent-encodes the rest,
 /// keeping RFC 3986's unreserved and sub-delimiter characters, `:`, `@` and `/`.
-pub fn escape_path(value: &str) -> String {
+pub(crate) fn escape_path(value: &str) -> String {
     if value.bytes().all(|b| b.is_ascii_alphanumeric() || b"./-".contains(&b)) {
         return value.to_string();
     }
@@ -184,7 +172,7 @@ mod tests {
         let categories: Vec<String> = categories.iter().map(|s| s.to_string()).collect();
         let date = chrono_tz::Asia::Shanghai.with_ymd_and_hms(2021, 12, 4, 8, 59, 45).unwrap();
         render(
-            &expand_style(template),
+            &crate::config::expand_style(template),
             &Placeholders {
                 categories: &categories,
                 date,

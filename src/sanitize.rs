@@ -150,7 +150,7 @@ const ATTRIBUTES: &[(&str, &[&str])] = &[
 const SCHEMES: [&str; 3] = ["http", "https", "mailto"];
 
 /// Entry HTML with everything off the allowlist removed.
-pub fn sanitize(html: &str) -> String {
+pub(crate) fn sanitize(html: &str) -> String {
     builder().clean(html).to_string()
 }
 

@@ -1,4 +1,5 @@
 //! Finding post files in a source tree, and reading one safely (size limit, no escape by symlink).
+//! The first stage of the flow: it knows files and folders, not what a post is.
 
 use std::fs;
 use std::io::Read;
@@ -8,35 +9,33 @@ use std::time::SystemTime;
 
 use walkdir::WalkDir;
 
-use crate::post::{self, PostError, PostErrorKind};
-
 /// A file inside some `_posts` folder that may be a post.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// Relative to the source root, `/`-separated.
-    pub source: String,
-    pub path: PathBuf,
+    pub(crate) source: String,
+    pub(crate) path: PathBuf,
     /// The type of the entry itself (a link is a link), when the folder listing told it: saves
     /// an `lstat` per post on a full scan.
-    pub file_type: Option<fs::FileType>,
+    pub(crate) file_type: Option<fs::FileType>,
 }
 
 impl Candidate {
-    pub fn new(source: String, path: PathBuf) -> Candidate {
+    pub(crate) fn new(source: String, path: PathBuf) -> Candidate {
         Candidate { source, path, file_type: None }
     }
 }
 
 /// What tells a file's version apart without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    pub len: u64,
-    pub modified: Option<SystemTime>,
+pub(crate) struct Stamp {
+    pub(crate) len: u64,
+    pub(crate) modified: Option<SystemTime>,
 }
 
 impl Stamp {
     /// The stamp of the file at `path` (following a symbolic link), if it exists.
-    pub fn of(path: &Path) -> Option<Stamp> {
+    pub(crate) fn of(path: &Path) -> Option<Stamp> {
         fs::metadata(path).ok().map(|meta| Stamp::from_metadata(&meta))
     }
 
@@ -47,37 +46,52 @@ impl Stamp {
 
 /// A post file's bytes and what was learnt opening it.
 #[derive(Debug)]
-pub struct FileRead {
-    pub bytes: Vec<u8>,
-    pub stamp: Stamp,
+pub(crate) struct FileRead {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) stamp: Stamp,
     /// The candidate is a symbolic link (to a file inside the root).
-    pub is_link: bool,
+    pub(crate) is_link: bool,
+}
+
+/// Why a file that may be a post cannot be read as one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReadError {
+    Unreadable(String),
+    NotAFile,
+    NameNotUtf8,
+    TooLarge {
+        size: u64,
+        limit: u64,
+    },
+    /// A symbolic link to this place, outside the source folder.
+    LinkOutside(String),
 }
 
 /// The files a full scan found, and what it skipped that `check` should mention.
 #[derive(Debug, Default)]
-pub struct Scan {
-    pub candidates: Vec<Candidate>,
-    pub problems: Vec<PostError>,
+pub(crate) struct Scan {
+    pub(crate) candidates: Vec<Candidate>,
+    /// Source path and why.
+    pub(crate) problems: Vec<(String, ReadError)>,
 }
 
 /// One thing the walk found: a file that may be a post, or one it must report.
 #[derive(Debug)]
-pub enum Found {
+pub(crate) enum Found {
     Post(Candidate),
-    Problem(PostError),
+    Problem(String, ReadError),
 }
 
 /// The source tree's rules, fixed for one configuration.
 #[derive(Debug, Clone)]
-pub struct Tree {
-    pub root: PathBuf,
+pub(crate) struct Tree {
+    pub(crate) root: PathBuf,
     /// The output folder, never read even when it sits inside the source root.
-    pub output: PathBuf,
+    pub(crate) output: PathBuf,
 }
 
 impl Tree {
-    pub fn new(root: &Path, output: &Path) -> Tree {
+    pub(crate) fn new(root: &Path, output: &Path) -> Tree {
         let canonical = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         Tree { root: canonical(root), output: canonical(output) }
     }
@@ -85,17 +99,18 @@ impl Tree {
     /// Walks the tree as Jekyll does: `_posts` folders at any depth, nothing under folders whose
     /// name starts with `.`, `_`, `#` or `~` (so `_drafts` and `_site` are out), nor the output
     /// folder. Symbolic links to folders are not followed.
-    pub fn scan(&self) -> std::io::Result<Scan> {
+    #[cfg(test)]
+    pub(crate) fn scan(&self) -> std::io::Result<Scan> {
         self.scan_under(&self.root)
     }
 
     /// The same walk from a folder inside the root (one that `may_matter`).
-    pub fn scan_under(&self, start: &Path) -> std::io::Result<Scan> {
+    pub(crate) fn scan_under(&self, start: &Path) -> std::io::Result<Scan> {
         let mut scan = Scan::default();
         for found in self.walk(start)? {
             match found {
                 Found::Post(candidate) => scan.candidates.push(candidate),
-                Found::Problem(problem) => scan.problems.push(problem),
+                Found::Problem(source, error) => scan.problems.push((source, error)),
             }
         }
         Ok(scan)
@@ -103,7 +118,7 @@ impl Tree {
 
     /// The walk of [`Tree::scan_under`] as it goes, so that reading can start on other cores
     /// before it ends. Unsorted: the site keeps posts in sorted maps, so the order never shows.
-    pub fn walk<'t>(&'t self, start: &Path) -> std::io::Result<impl Iterator<Item = Found> + Send + 't> {
+    pub(crate) fn walk<'t>(&'t self, start: &Path) -> std::io::Result<impl Iterator<Item = Found> + Send + 't> {
         fs::read_dir(start)?;
         let walker = WalkDir::new(start).follow_links(false).into_iter();
         let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_type().is_dir() || self.enter_dir(e.path()));
@@ -115,8 +130,8 @@ impl Tree {
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().filter(|p| self.in_posts(p))?;
-                let source = post::source_name(&self.root, path);
-                return Some(Found::Problem(PostError::new(source, PostErrorKind::Unreadable(e.to_string()))));
+                let source = source_name(&self.root, path);
+                return Some(Found::Problem(source, ReadError::Unreadable(e.to_string())));
             }
         };
         if entry.file_type().is_dir()
@@ -125,12 +140,9 @@ impl Tree {
         {
             return None;
         }
-        let source = post::source_name(&self.root, entry.path());
+        let source = source_name(&self.root, entry.path());
         if entry.path().to_str().is_none() {
-            return Some(Found::Problem(PostError::new(source, PostErrorKind::NameNotUtf8)));
-        }
-        if post::parse_name(&entry.file_name().to_string_lossy()).is_none() {
-            return Some(Found::Problem(PostError::new(source, PostErrorKind::UndatedName)));
+            return Some(Found::Problem(source, ReadError::NameNotUtf8));
         }
         let file_type = Some(entry.file_type());
         Some(Found::Post(Candidate { source, path: entry.into_path(), file_type }))
@@ -148,7 +160,7 @@ impl Tree {
     }
 
     /// Whether `path` lies inside a `_posts` folder (at any depth) below the root.
-    pub fn in_posts(&self, path: &Path) -> bool {
+    pub(crate) fn in_posts(&self, path: &Path) -> bool {
         match path.strip_prefix(&self.root) {
             Ok(rel) => rel.parent().is_some_and(|folders| folders.components().any(|c| c.as_os_str() == "_posts")),
             Err(_) => false,
@@ -157,7 +169,7 @@ impl Tree {
 
     /// Whether a path the watcher reports could be, or could hold, a post: inside the root, outside
     /// the output folder, and under no folder or name that Jekyll skips.
-    pub fn may_matter(&self, path: &Path) -> bool {
+    pub(crate) fn may_matter(&self, path: &Path) -> bool {
         let Ok(rel) = path.strip_prefix(&self.root) else { return false };
         !path.starts_with(&self.output)
             && rel.components().all(|c| {
@@ -168,7 +180,7 @@ impl Tree {
 
     /// Whether a folder between the root and `path` is a symbolic link: such paths are never
     /// read, as the walk never enters linked folders.
-    pub fn through_link(&self, path: &Path) -> bool {
+    pub(crate) fn through_link(&self, path: &Path) -> bool {
         let Ok(rel) = path.strip_prefix(&self.root) else { return true };
         let mut at = self.root.clone();
         let components: Vec<_> = rel.components().collect();
@@ -184,9 +196,8 @@ impl Tree {
     /// Reads a candidate: regular files only, at most `limit` bytes, and a symbolic link only when
     /// it resolves inside the source root. Costs an `lstat`, `open`, `fstat`, one `read` and
     /// `close` for a plain file: at 100,000 posts every extra system call is a tenth of a second.
-    pub fn read(&self, candidate: &Candidate, limit: u64) -> Result<FileRead, PostError> {
-        let fail = |kind| PostError::new(candidate.source.clone(), kind);
-        let unreadable = |e: std::io::Error| fail(PostErrorKind::Unreadable(e.to_string()));
+    pub(crate) fn read(&self, candidate: &Candidate, limit: u64) -> Result<FileRead, ReadError> {
+        let unreadable = |e: std::io::Error| ReadError::Unreadable(e.to_string());
         let file_type = match candidate.file_type {
             Some(known) => known,
             None => fs::symlink_metadata(&candidate.path).map_err(unreadable)?.file_type(),
@@ -198,15 +209,15 @@ impl Tree {
         if is_link {
             target = fs::canonicalize(&candidate.path).map_err(unreadable)?;
             if !target.starts_with(&self.root) {
-                return Err(fail(PostErrorKind::LinkOutside(target.display().to_string())));
+                return Err(ReadError::LinkOutside(target.display().to_string()));
             }
             if !fs::metadata(&target).map_err(unreadable)?.is_file() {
-                return Err(fail(PostErrorKind::NotAFile));
+                return Err(ReadError::NotAFile);
             }
             open_path = &target;
         } else if !file_type.is_file() {
             // A FIFO or device named like a post is never opened.
-            return Err(fail(PostErrorKind::NotAFile));
+            return Err(ReadError::NotAFile);
         }
         // Without blocking, in case a FIFO is swapped in since the check above; and without
         // following a link that appeared since (it could point anywhere).
@@ -221,10 +232,10 @@ impl Tree {
         };
         let meta = file.metadata().map_err(unreadable)?;
         if !meta.is_file() {
-            return Err(fail(PostErrorKind::NotAFile));
+            return Err(ReadError::NotAFile);
         }
         if meta.len() > limit {
-            return Err(fail(PostErrorKind::TooLarge { size: meta.len(), limit }));
+            return Err(ReadError::TooLarge { size: meta.len(), limit });
         }
         // Exactly the length `fstat` gave, so one `read` suffices. A file that grows meanwhile
         // is cut at that length; its new stamp makes the watcher's event read it again.
@@ -244,17 +255,38 @@ impl Tree {
 
     /// The candidate for a path under the root, if its name could be a post file. Names that
     /// are not UTF-8 are not candidates (`scan` reports them).
-    pub fn candidate(&self, path: &Path) -> Option<Candidate> {
+    pub(crate) fn candidate(&self, path: &Path) -> Option<Candidate> {
         if !self.in_posts(path) || ignored_name(path.file_name()?.to_str()?) || self.through_link(path) {
             return None;
         }
-        Some(Candidate::new(post::source_name(&self.root, path), path.to_path_buf()))
+        Some(Candidate::new(source_name(&self.root, path), path.to_path_buf()))
     }
+}
+
+/// Paths inside the source tree are reported relative to it, `/`-separated. Bytes that are not
+/// UTF-8 are written as `\xFF`, so two names that differ only in them stay two names (a lossy
+/// conversion would give both the same `\u{FFFD}`), and a report says which bytes to fix.
+pub(crate) fn source_name(root: &Path, path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let mut name = String::with_capacity(rel.as_os_str().len());
+    for (i, c) in rel.components().enumerate() {
+        if i > 0 {
+            name.push('/');
+        }
+        for chunk in c.as_os_str().as_bytes().utf8_chunks() {
+            name.push_str(chunk.valid());
+            for byte in chunk.invalid() {
+                name.push_str(&format!("\\x{byte:02X}"));
+            }
+        }
+    }
+    name
 }
 
 /// Names Jekyll skips (leading `.`, `_`, `#`, `~`, trailing `~`), which also covers editors'
 /// swap, backup and lock files (`.x.swp`, `x~`, `#x#`, `.#x`).
-pub fn ignored_name(name: &str) -> bool {
+pub(crate) fn ignored_name(name: &str) -> bool {
     name.starts_with(['.', '_', '#', '~']) || name.ends_with('~')
 }
 
@@ -293,7 +325,7 @@ mod tests {
         fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink(&secret, &path).unwrap();
         let err = tree.read(&scan.candidates[0], 1024).unwrap_err();
-        assert!(matches!(err.kind, PostErrorKind::LinkOutside(_)), "{err}");
+        assert!(matches!(err, ReadError::LinkOutside(_)), "{err:?}");
     }
 
     #[test]
@@ -301,6 +333,6 @@ mod tests {
         let (_dir, tree, _) = tree_with_post(&"x".repeat(100));
         let scan = tree.scan().unwrap();
         let err = tree.read(&scan.candidates[0], 99).unwrap_err();
-        assert_eq!(err.kind, PostErrorKind::TooLarge { size: 100, limit: 99 });
+        assert_eq!(err, ReadError::TooLarge { size: 100, limit: 99 });
     }
 }

@@ -13,14 +13,14 @@ use chrono::{DateTime, Utc};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{debug, error, info, warn};
 
+use crate::build::Build;
 use crate::config::{Config, ServerConfig, Sources};
 use crate::feed::FeedKey;
 use crate::http::{self, HttpLimits, Served};
-use crate::output::OutputWriter;
-use crate::regen;
+use crate::output::{OutputFolder, OutputWriter};
+use crate::problem::{self, Reporter};
 use crate::scan::Tree;
-use crate::site::Site;
-use crate::snapshot::{self, ContentCache, Snapshot, Storage};
+use crate::snapshot::{Snapshot, Storage};
 use crate::systemd;
 use crate::watch::{Batch, SourceWatcher};
 
@@ -45,10 +45,9 @@ pub fn run(sources: Sources, listen: Option<SocketAddr>) -> Result<()> {
 
 /// Everything the update loop owns. The HTTP side only ever sees `current`.
 struct State {
-    config: Config,
-    site: Site,
+    /// The configuration, the site and the entry texts of the posts in feeds.
+    build: Build,
     snapshot: Arc<Snapshot>,
-    cache: ContentCache,
     current: Arc<ArcSwap<Served>>,
     /// When the feeds were last rendered for the clock (future posts before it are in).
     rendered_at: DateTime<Utc>,
@@ -71,44 +70,34 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let started = Instant::now();
-    let built = tokio::task::block_in_place(|| regen::build(&config, Storage::MemFiles))?;
-    for problem in built.site.problems() {
-        warn!("skipped {problem}");
-    }
-    let mut first = built.snapshot;
+    let (build, mut first, rendered_at) = tokio::task::block_in_place(|| first_build(config))?;
+    Reporter::Serve.report(problem::post_problems(&build.site));
     // Feeds already on disk keep their Last-Modified; the rest is written once HTTP is up.
-    let on_disk = tokio::task::block_in_place(|| snapshot::adopt_folder(&config.output_dir, &mut first));
+    let output_folder = OutputFolder::new(&build.config.output_dir);
+    let on_disk = tokio::task::block_in_place(|| output_folder.adopt(&mut first));
     let snapshot = Arc::new(first);
-    let current = Arc::new(ArcSwap::from_pointee(Served::new(Arc::clone(&snapshot), &config)));
-    let mut state = State {
-        site: built.site,
-        snapshot,
-        cache: built.cache,
-        current: Arc::clone(&current),
-        rendered_at: built.now,
-        output: None,
-        root_identity: None,
-        config,
-    };
+    let current = Arc::new(ArcSwap::from_pointee(Served::new(Arc::clone(&snapshot), &build.config)));
+    let mut state =
+        State { build, snapshot, current: Arc::clone(&current), rendered_at, output: None, root_identity: None };
 
     let listener = match inherited {
         Some(std_listener) => {
             tokio::net::TcpListener::from_std(std_listener).context("cannot use the socket passed by systemd")?
         }
-        None => bind(state.config.server.listen)
-            .with_context(|| format!("cannot listen on {}", state.config.server.listen))?,
+        None => bind(state.build.config.server.listen)
+            .with_context(|| format!("cannot listen on {}", state.build.config.server.listen))?,
     };
     let address = listener.local_addr().context("cannot read the listening address")?;
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let limits = HttpLimits::from_config(&state.config.server);
+    let limits = HttpLimits::from_config(&state.build.config.server);
     let server = tokio::spawn(http::serve(listener, Arc::clone(&current), limits, async {
         let _ = http_stopped.await;
     }));
     debug!("serving from memory after {} ms", started.elapsed().as_millis());
     // Ready (the log line, READY=1) once the output folder is in step too, so whoever waits for
     // readiness finds the files written.
-    let dir = state.config.output_dir.clone();
-    let behind = match tokio::task::block_in_place(|| snapshot::write_folder_except(&dir, &state.snapshot, &on_disk)) {
+    let dir = state.build.config.output_dir.clone();
+    let behind = match tokio::task::block_in_place(|| output_folder.write_snapshot(&state.snapshot, &on_disk)) {
         Ok(_) => false,
         Err(e) => {
             error!("{e:#}; still serving from memory, will retry");
@@ -119,17 +108,18 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
         Some(OutputWriter::start(dir, Arc::clone(&state.snapshot), behind).context("cannot start the output writer")?);
     info!(
         "listening on http://{address}: {} posts, {} feeds, ready in {} ms",
-        state.site.post_count(),
+        state.build.site.post_count(),
         state.snapshot.feeds.len(),
         started.elapsed().as_millis()
     );
+    systemd::status(&state.summary());
     systemd::ready();
     debug!("memory: {}; feeds in memory files: {} bytes", crate::logging::memory(), state.snapshot.memfile_bytes());
     // Watching starts once serving has (setting up inotify on a big tree takes a good part of a
     // second), then one stat of every post catches what changed since the first scan began: a
     // post written while the feeds were being built is folded in now, not missed.
     let mut watcher = state.start_watcher();
-    let root = state.site.tree.root.clone();
+    let root = state.build.site.tree.root.clone();
     state.update(&[root], "catch-up");
 
     let watchdog = systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600));
@@ -138,7 +128,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
 
     loop {
-        let next_publication = state.site.next_publication(Utc::now()).map(|d| d.with_timezone(&Utc));
+        let next_publication = state.build.site.next_publication(Utc::now()).map(|d| d.with_timezone(&Utc));
         let until_publication = next_publication
             .map(|d| (d - Utc::now()).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(Duration::from_secs(86_400));
@@ -148,7 +138,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
                     Batch::Paths(paths) => state.update(&paths, "files"),
                     Batch::Rescan(reason) => {
                         warn!("full rescan: {reason}");
-                        let root = state.site.tree.root.clone();
+                        let root = state.build.site.tree.root.clone();
                         state.update(&[root], "rescan");
                     }
                 }
@@ -156,14 +146,14 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
             _ = tokio::time::sleep(until_publication) => state.publish_due(),
             _ = watchdog_tick.tick() => systemd::watchdog_ping(),
             _ = housekeeping.tick() => {
-                let swapped = watcher.is_some() && state.root_identity.is_some() && identity(&state.site.tree.root).is_some_and(|id| Some(id) != state.root_identity);
-                if swapped || (watcher.is_none() && state.site.tree.root.is_dir()) {
-                    info!("source folder {} is back or was replaced: rescanning", state.site.tree.root.display());
+                let swapped = watcher.is_some() && state.root_identity.is_some() && identity(&state.build.site.tree.root).is_some_and(|id| Some(id) != state.root_identity);
+                if swapped || (watcher.is_none() && state.build.site.tree.root.is_dir()) {
+                    info!("source folder {} is back or was replaced: rescanning", state.build.site.tree.root.display());
                     watcher = state.start_watcher();
-                    let root = state.site.tree.root.clone();
+                    let root = state.build.site.tree.root.clone();
                     state.update(&[root], "rescan");
-                } else if watcher.is_some() && !state.site.tree.root.is_dir() {
-                    warn!("source folder {} is gone: serving the last feeds until it comes back", state.site.tree.root.display());
+                } else if watcher.is_some() && !state.build.site.tree.root.is_dir() {
+                    warn!("source folder {} is gone: serving the last feeds until it comes back", state.build.site.tree.root.display());
                     watcher = None;
                 }
             }
@@ -189,6 +179,14 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     Ok(())
 }
 
+/// Reads the whole tree and renders every feed into memory files; returns the time rendered for.
+fn first_build(config: Config) -> Result<(Build, Snapshot, DateTime<Utc>)> {
+    let mut build = Build::load(config)?;
+    let now = Utc::now();
+    let (snapshot, _) = build.render(now, &Snapshot::default(), None, Storage::MemFiles);
+    Ok((build, snapshot, now))
+}
+
 /// Binds with a backlog of 1024 (tokio's default is 128), so bursts of connections wait in the
 /// kernel instead of having their SYNs dropped.
 fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
@@ -206,14 +204,19 @@ async fn next_batch(watcher: &Option<SourceWatcher>) -> Batch {
 }
 
 impl State {
+    /// What `systemctl status` shows.
+    fn summary(&self) -> String {
+        format!("serving {} feeds from {} posts", self.snapshot.feeds.len(), self.build.site.post_count())
+    }
+
     fn start_watcher(&mut self) -> Option<SourceWatcher> {
-        self.root_identity = identity(&self.site.tree.root);
-        watch(&self.site.tree, &self.config.server)
+        self.root_identity = identity(&self.build.site.tree.root);
+        watch(&self.build.site.tree, &self.build.config.server)
     }
 
     /// Folds changed paths into the site and publishes a new snapshot if any feed changed.
     fn update(&mut self, paths: &[PathBuf], what: &str) {
-        if !self.site.tree.root.is_dir() {
+        if !self.build.site.tree.root.is_dir() {
             // Deleted, unmounted or being replaced: keep the last feeds rather than empty ones;
             // housekeeping rescans when it is back.
             debug!("source folder missing: update of {} paths deferred", paths.len());
@@ -222,18 +225,20 @@ impl State {
         let started = Instant::now();
         let now = Utc::now();
         let (changes, next, changed) = tokio::task::block_in_place(|| {
-            let changes = self.site.refresh(paths, &self.config);
+            let changes = self.build.refresh(paths);
             let mut keys = changes.feeds.clone();
-            keys.extend(self.site.feeds_published_between(self.rendered_at, now));
+            keys.extend(self.build.site.feeds_published_between(self.rendered_at, now));
             let (next, changed) = self.render(now, &keys);
             (changes, next, changed)
         });
         self.rendered_at = now;
-        for source in paths.iter().map(|p| crate::post::source_name(&self.site.tree.root, p)) {
-            if let Some(problem) = self.site.problem(&source) {
-                warn!("skipped {problem}");
-            }
-        }
+        let problems = paths
+            .iter()
+            .flat_map(|p| {
+                problem::problems_of(&self.build.site, &crate::scan::source_name(&self.build.site.tree.root, p))
+            })
+            .collect();
+        Reporter::Serve.report(problems);
         if !changed.is_empty() {
             self.publish(next, Some(&changed));
         }
@@ -249,13 +254,13 @@ impl State {
 
     /// Renders `keys` on top of the current snapshot, the daemon's way (memory files).
     fn render(&mut self, now: DateTime<Utc>, keys: &BTreeSet<FeedKey>) -> (Snapshot, Vec<String>) {
-        snapshot::render(&self.site, &self.config, now, &self.snapshot, Some(keys), &mut self.cache, Storage::MemFiles)
+        self.build.render(now, &self.snapshot, Some(keys), Storage::MemFiles)
     }
 
     /// Future posts whose time has come.
     fn publish_due(&mut self) {
         let now = Utc::now();
-        let keys: BTreeSet<FeedKey> = self.site.feeds_published_between(self.rendered_at, now);
+        let keys: BTreeSet<FeedKey> = self.build.site.feeds_published_between(self.rendered_at, now);
         let (next, changed) = tokio::task::block_in_place(|| self.render(now, &keys));
         self.rendered_at = now;
         info!("scheduled posts published: {} feed files changed", changed.len());
@@ -266,7 +271,7 @@ impl State {
 
     fn publish(&mut self, next: Snapshot, changed: Option<&[String]>) {
         self.snapshot = Arc::new(next);
-        self.current.store(Arc::new(Served::new(Arc::clone(&self.snapshot), &self.config)));
+        self.current.store(Arc::new(Served::new(Arc::clone(&self.snapshot), &self.build.config)));
         // The output folder follows on its own thread; on failure the feeds are still served
         // from memory and it rewrites the folder whole once writing works again.
         if let Some(output) = &self.output {
@@ -285,31 +290,30 @@ impl State {
                 return None;
             }
         };
-        config.server.listen = self.config.server.listen;
+        config.server.listen = self.build.config.server.listen;
         let started = Instant::now();
         let tree = Tree::new(&config.source_dir, &config.output_dir);
         let root_identity = identity(&tree.root);
         let watcher = watch(&tree, &config.server);
-        match tokio::task::block_in_place(|| regen::build(&config, Storage::MemFiles)) {
-            Ok(built) => {
+        match tokio::task::block_in_place(|| first_build(config)) {
+            Ok((build, snapshot, rendered_at)) => {
                 self.root_identity = root_identity;
-                self.config = config;
-                self.site = built.site;
-                self.cache = built.cache;
-                self.rendered_at = built.now;
+                self.build = build;
+                self.rendered_at = rendered_at;
                 // The new configuration may name another output folder: the old writer finishes,
                 // and a new one writes the new snapshot whole.
                 if let Some(output) = self.output.take() {
                     tokio::task::block_in_place(|| output.finish());
                 }
-                match OutputWriter::start(self.config.output_dir.clone(), Arc::clone(&self.snapshot), false) {
+                match OutputWriter::start(self.build.config.output_dir.clone(), Arc::clone(&self.snapshot), false) {
                     Ok(output) => self.output = Some(output),
                     Err(e) => error!("cannot start the output writer: {e}; feeds are served but not written"),
                 }
-                self.publish(built.snapshot, None);
+                self.publish(snapshot, None);
+                systemd::status(&self.summary());
                 info!(
                     "reloaded: {} posts, {} feeds in {} ms",
-                    self.site.post_count(),
+                    self.build.site.post_count(),
                     self.snapshot.feeds.len(),
                     started.elapsed().as_millis()
                 );

@@ -29,13 +29,13 @@ const LISTEN_FDS_START: RawFd = 3;
 
 /// Startup is done: the first build is written and the socket is bound (`READY=1`). Also ends
 /// a reload started with [`reloading`].
-pub fn ready() {
+pub(crate) fn ready() {
     notify(&[NotifyState::Ready]);
 }
 
 /// A reload has begun (`RELOADING=1`). Sends `MONOTONIC_USEC` along, which systemd ≥ 253
 /// requires for `Type=notify-reload` and older versions ignore. Follow with [`ready`].
-pub fn reloading() {
+pub(crate) fn reloading() {
     match NotifyState::monotonic_usec_now() {
         Ok(now) => notify(&[NotifyState::Reloading, now]),
         Err(e) => {
@@ -46,12 +46,12 @@ pub fn reloading() {
 }
 
 /// Shutdown has begun (`STOPPING=1`).
-pub fn stopping() {
+pub(crate) fn stopping() {
     notify(&[NotifyState::Stopping]);
 }
 
 /// A one-line status for `systemctl status` (`STATUS=...`); line breaks become spaces.
-pub fn status(text: &str) {
+pub(crate) fn status(text: &str) {
     let line = one_line(text);
     notify(&[NotifyState::Status(&line)]);
 }
@@ -59,14 +59,14 @@ pub fn status(text: &str) {
 /// How often to call [`watchdog_ping`]: half of `WatchdogSec=` as systemd passes it in
 /// `WATCHDOG_USEC`, or `None` when the watchdog is off or meant for another process
 /// (`WATCHDOG_PID` set to another pid).
-pub fn watchdog_interval() -> Option<Duration> {
+pub(crate) fn watchdog_interval() -> Option<Duration> {
     let usec = env::var(WATCHDOG_USEC).ok();
     let pid = env::var(WATCHDOG_PID).ok();
     watchdog_interval_from(usec.as_deref(), pid.as_deref(), process::id())
 }
 
 /// Tells systemd the daemon is alive (`WATCHDOG=1`).
-pub fn watchdog_ping() {
+pub(crate) fn watchdog_ping() {
     notify(&[NotifyState::Watchdog]);
 }
 
@@ -76,7 +76,7 @@ pub fn watchdog_ping() {
 /// Takes the socket at most once: it clears `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` so
 /// that a second call and child processes see none. Changing the environment races with other
 /// threads reading it, so call this before starting the async runtime or other threads.
-pub fn inherited_listener() -> Result<Option<TcpListener>> {
+pub(crate) fn inherited_listener() -> Result<Option<TcpListener>> {
     let fds = env::var(LISTEN_FDS).ok();
     let pid = env::var(LISTEN_PID).ok();
     for name in [LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES] {
@@ -180,52 +180,22 @@ fn listener_from_fd(fd: OwnedFd) -> Result<TcpListener> {
     Ok(listener)
 }
 
-/// getsockopt(2) checks std has no API for. Declared here rather than through the `libc` crate,
-/// which is not a direct dependency; the constants are Linux's (`asm/socket.h`, `linux/net.h`).
+/// getsockopt(2) checks std has no API for.
 #[cfg(target_os = "linux")]
 mod sockopt {
     use std::io;
     use std::os::fd::{AsRawFd, BorrowedFd};
-    use std::os::raw::{c_int, c_void};
+    use std::os::raw::c_int;
 
     use anyhow::{bail, Result};
-
-    #[cfg(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc", target_arch = "sparc64"))]
-    mod consts {
-        pub const SOL_SOCKET: i32 = 0xffff;
-        pub const SO_TYPE: i32 = 0x1008;
-        #[cfg(any(target_arch = "mips", target_arch = "mips64"))]
-        pub const SO_ACCEPTCONN: i32 = 0x1009;
-        #[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
-        pub const SO_ACCEPTCONN: i32 = 0x8000;
-        pub const SO_DOMAIN: i32 = 0x1029;
-    }
-    #[cfg(not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc", target_arch = "sparc64")))]
-    mod consts {
-        pub const SOL_SOCKET: i32 = 1;
-        pub const SO_TYPE: i32 = 3;
-        pub const SO_ACCEPTCONN: i32 = 30;
-        pub const SO_DOMAIN: i32 = 39;
-    }
-    use consts::*;
-
-    #[cfg(any(target_arch = "mips", target_arch = "mips64"))]
-    const SOCK_STREAM: c_int = 2;
-    #[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
-    const SOCK_STREAM: c_int = 1;
-    const AF_UNIX: c_int = 1;
-    const AF_INET: c_int = 2;
-    const AF_INET6: c_int = 10;
-
-    extern "C" {
-        fn getsockopt(fd: c_int, level: c_int, name: c_int, value: *mut c_void, len: *mut u32) -> c_int;
-    }
+    use libc::{AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM, SOL_SOCKET, SO_ACCEPTCONN, SO_DOMAIN, SO_TYPE};
 
     fn get(fd: BorrowedFd<'_>, name: c_int) -> io::Result<c_int> {
         let mut value: c_int = 0;
-        let mut len = std::mem::size_of::<c_int>() as u32;
+        let mut len = std::mem::size_of::<c_int>() as libc::socklen_t;
         // SAFETY: `fd` is open for the call, and value/len describe a writable c_int.
-        let rc = unsafe { getsockopt(fd.as_raw_fd(), SOL_SOCKET, name, (&mut value as *mut c_int).cast(), &mut len) };
+        let rc =
+            unsafe { libc::getsockopt(fd.as_raw_fd(), SOL_SOCKET, name, (&mut value as *mut c_int).cast(), &mut len) };
         if rc == 0 {
             Ok(value)
         } else {

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 /// One coalesced batch of file-system activity.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Batch {
+pub(crate) enum Batch {
     /// These paths (files or folders) may have been created, changed, renamed or removed.
     Paths(Vec<PathBuf>),
     /// The events cannot be trusted (overflow, error, too many paths): read the whole tree again.
@@ -34,7 +34,7 @@ struct Pending {
 }
 
 /// A running watch on one source tree.
-pub struct SourceWatcher {
+pub(crate) struct SourceWatcher {
     _watcher: Box<dyn notify::Watcher + Send>,
     pending: Arc<Mutex<Pending>>,
     wake: Arc<Notify>,
@@ -44,7 +44,7 @@ pub struct SourceWatcher {
 impl SourceWatcher {
     /// Watches `root` recursively. `relevant` filters paths (ignored names, the output folder);
     /// `poll` selects polling at that interval for file systems without inotify.
-    pub fn start(
+    pub(crate) fn start(
         root: &Path,
         quiet: Duration,
         poll: Option<Duration>,
@@ -95,7 +95,7 @@ impl SourceWatcher {
 
     /// Waits for activity, then for a quiet window with no new events (or a cap on the total
     /// wait), and returns everything seen as one batch.
-    pub async fn next_batch(&self) -> Batch {
+    pub(crate) async fn next_batch(&self) -> Batch {
         loop {
             // Cancellation-safe: `select!` may drop this future mid-wait (after it consumed the
             // wake-up), so paths already pending are a reason to go on without a new wake-up.

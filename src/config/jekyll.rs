@@ -11,61 +11,61 @@ const CONFIG_NAMES: [&str; 2] = ["_config.yml", "_config.yaml"];
 
 /// What `_config.yml` says, with the line of every top-level key.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct JekyllConfig {
+pub(crate) struct JekyllConfig {
     /// The file it came from.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Every top-level key in file order: what templates see as `site.*`.
-    pub values: Vec<(String, Field)>,
+    pub(crate) values: Vec<(String, Field)>,
     key_lines: HashMap<String, usize>,
     /// Front-matter defaults, in file order.
-    pub defaults: Vec<DefaultsSet>,
+    pub(crate) defaults: Vec<DefaultsSet>,
     /// jekyll-feed's settings.
-    pub feed: FeedBlock,
+    pub(crate) feed: FeedBlock,
     /// Values that are there but cannot be used, each with its line.
-    pub notes: Vec<Note>,
+    pub(crate) notes: Vec<Note>,
 }
 
 /// A value in `_config.yml` that postfeed reads past, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Note {
-    pub line: Option<usize>,
-    pub message: String,
+pub(crate) struct Note {
+    pub(crate) line: Option<usize>,
+    pub(crate) message: String,
 }
 
 /// Why `_config.yml` could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
-pub struct JekyllConfigError {
-    pub path: PathBuf,
-    pub line: Option<usize>,
-    pub message: String,
+pub(crate) struct JekyllConfigError {
+    pub(crate) path: PathBuf,
+    pub(crate) line: Option<usize>,
+    pub(crate) message: String,
 }
 
 /// One entry of `defaults:`: values for the documents under `path` (and of `kind`, if given).
 #[derive(Debug, Clone, PartialEq)]
-pub struct DefaultsSet {
+pub(crate) struct DefaultsSet {
     /// Site-relative path prefix; may hold `*` globs; empty means everywhere.
-    pub path: String,
+    pub(crate) path: String,
     /// `posts`, `pages`, `drafts` or a collection; `None` means every type.
-    pub kind: Option<String>,
-    pub values: Vec<(String, Field)>,
+    pub(crate) kind: Option<String>,
+    pub(crate) values: Vec<(String, Field)>,
 }
 
 /// jekyll-feed's `feed:` block.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FeedBlock {
+pub(crate) struct FeedBlock {
     /// `feed.path`: where the site feed lives, root-relative (`/atom.xml`).
-    pub path: Option<String>,
-    pub posts_limit: Option<usize>,
-    pub excerpt_only: Option<bool>,
+    pub(crate) path: Option<String>,
+    pub(crate) posts_limit: Option<usize>,
+    pub(crate) excerpt_only: Option<bool>,
     /// `feed.categories`: the categories that get a feed. `None`: not set.
-    pub categories: Option<Vec<String>>,
-    pub tags: TagFeeds,
+    pub(crate) categories: Option<Vec<String>>,
+    pub(crate) tags: TagFeeds,
 }
 
 /// `feed.tags`: jekyll-feed writes no tag feeds unless asked.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub enum TagFeeds {
+pub(crate) enum TagFeeds {
     /// Not set.
     #[default]
     Unset,
@@ -77,7 +77,7 @@ pub enum TagFeeds {
 
 impl JekyllConfig {
     /// Reads `_config.yml` (or `_config.yaml`) from the site root; `Ok(None)` when there is none.
-    pub fn load(site_root: &Path) -> Result<Option<JekyllConfig>, JekyllConfigError> {
+    pub(crate) fn load(site_root: &Path) -> Result<Option<JekyllConfig>, JekyllConfigError> {
         for name in CONFIG_NAMES {
             let path = site_root.join(name);
             match std::fs::read(&path) {
@@ -99,7 +99,7 @@ impl JekyllConfig {
     }
 
     /// Parses the text of `_config.yml`; `path` is only used in messages.
-    pub fn parse(text: &str, path: &Path) -> Result<JekyllConfig, JekyllConfigError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<JekyllConfig, JekyllConfigError> {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let fm = front_matter::parse_yaml(text).map_err(|e| JekyllConfigError {
             path: path.to_path_buf(),
@@ -119,29 +119,29 @@ impl JekyllConfig {
     }
 
     /// A top-level value.
-    pub fn get(&self, key: &str) -> Option<&Field> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Field> {
         self.values.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// A top-level value as text, if it is a non-empty string, number or boolean.
-    pub fn text(&self, key: &str) -> Option<&str> {
+    pub(crate) fn text(&self, key: &str) -> Option<&str> {
         self.get(key).and_then(Field::as_text).map(str::trim).filter(|s| !s.is_empty())
     }
 
     /// The 1-based line where a top-level key is set (the last time).
-    pub fn line_of(&self, key: &str) -> Option<usize> {
+    pub(crate) fn line_of(&self, key: &str) -> Option<usize> {
         self.key_lines.get(key).copied()
     }
 
     /// `url` joined with `baseurl`, as Jekyll's `absolute_url` joins them.
-    pub fn site_url(&self) -> Option<String> {
+    pub(crate) fn site_url(&self) -> Option<String> {
         let url = self.text("url")?.trim_end_matches('/');
         let base = self.text("baseurl").unwrap_or("").trim_matches('/');
         Some(if base.is_empty() { url.to_string() } else { format!("{url}/{base}") })
     }
 
     /// `excerpt_separator`: Jekyll's default is a blank line. An empty value turns excerpts off.
-    pub fn excerpt_separator(&self) -> Option<String> {
+    pub(crate) fn excerpt_separator(&self) -> Option<String> {
         match self.get("excerpt_separator")? {
             Field::Null => Some(String::new()),
             field => field.as_text().map(str::to_string),
@@ -189,14 +189,14 @@ impl JekyllConfig {
             }
             return FeedBlock::default();
         }
-        let mut block = FeedBlock::default();
-        block.path = feed.get("path").and_then(Field::as_text).map(str::trim).filter(|p| !p.is_empty()).map(|p| {
+        let path = feed.get("path").and_then(Field::as_text).map(str::trim).filter(|p| !p.is_empty()).map(|p| {
             // `path` may be a whole URL (`https://example.org/atom.xml`); its path is what counts.
             match url::Url::parse(p) {
                 Ok(u) if u.has_host() => u.path().to_string(),
                 _ => format!("/{}", p.trim_start_matches('/')),
             }
         });
+        let mut block = FeedBlock { path, ..FeedBlock::default() };
         block.posts_limit = match feed.get("posts_limit") {
             None | Some(Field::Null) => None,
             Some(f) => match f.as_text().and_then(|t| t.trim().parse::<usize>().ok()).filter(|n| *n > 0) {
@@ -224,7 +224,7 @@ impl JekyllConfig {
 }
 
 /// Ruby's truthiness as Liquid and jekyll-feed see it: only `false` and nil are false.
-pub fn truthy(field: &Field) -> bool {
+pub(crate) fn truthy(field: &Field) -> bool {
     !matches!(field, Field::Null) && field.as_text() != Some("false")
 }
 
@@ -267,7 +267,7 @@ impl DefaultsSet {
 /// Front-matter defaults for the document at `source` (site-relative, `/`-separated) of type
 /// `kind`, merged as Jekyll merges them: a more specific scope (longer path, then one with a type)
 /// wins, and maps are merged key by key.
-pub fn defaults_for(sets: &[DefaultsSet], source: &str, kind: &str) -> Vec<(String, Field)> {
+pub(crate) fn defaults_for(sets: &[DefaultsSet], source: &str, kind: &str) -> Vec<(String, Field)> {
     let mut merged: Vec<(String, Field)> = Vec::new();
     let mut winner: Option<&DefaultsSet> = None;
     for set in sets.iter().filter(|s| s.applies_to(source, kind)) {
@@ -334,7 +334,7 @@ fn glob_component(pattern: &str, text: &str) -> bool {
 }
 
 /// `base` with `over` laid on top: keys of `over` win; two maps under one key are merged.
-pub fn deep_merge(base: Vec<(String, Field)>, over: &[(String, Field)]) -> Vec<(String, Field)> {
+pub(crate) fn deep_merge(base: Vec<(String, Field)>, over: &[(String, Field)]) -> Vec<(String, Field)> {
     let mut out = base;
     for (key, value) in over {
         match out.iter_mut().find(|(k, _)| k == key) {

@@ -1,38 +1,36 @@
-//! Which feeds exist, where each lives, and what it is called; `atom` and `rss` write the bytes.
+//! Feeds: which exist and what each holds ([`set`]), where each lives and what it is called, and
+//! their bytes ([`atom`], [`rss`]).
 
 pub mod atom;
 pub mod rss;
+pub(crate) mod set;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::Config;
-use crate::post::{self, EntryText, Post};
+use crate::post::{EntryText, Post};
+use crate::urls;
 
-/// One feed: the whole site, one category, or one tag.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FeedKey {
-    Site,
-    Category(String),
-    Tag(String),
-}
+pub use crate::site::FeedKey;
+pub(crate) use set::{Feed, FeedSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Format {
+pub(crate) enum Format {
     Atom,
     Rss,
 }
 
 impl Format {
-    pub fn extension(self) -> &'static str {
+    pub(crate) fn extension(self) -> &'static str {
         match self {
             Format::Atom => "xml",
             Format::Rss => "rss",
         }
     }
 
-    pub fn mime(self) -> &'static str {
+    pub(crate) fn mime(self) -> &'static str {
         match self {
             Format::Atom => "application/atom+xml; charset=utf-8",
             Format::Rss => "application/rss+xml; charset=utf-8",
@@ -40,10 +38,11 @@ impl Format {
     }
 }
 
+// The key is the site index's (`crate::site::FeedKey`); naming its feed is this layer's job.
 impl FeedKey {
     /// The feed's path without extension, relative to the output folder and the site root:
     /// `feed`, `feed/<category>`, `feed/by_tag/<tag>` (jekyll-feed's layout).
-    pub fn stem(&self) -> String {
+    pub(crate) fn stem(&self) -> String {
         match self {
             FeedKey::Site => "feed".to_string(),
             FeedKey::Category(name) => format!("feed/{}", path_segment(name)),
@@ -51,24 +50,16 @@ impl FeedKey {
         }
     }
 
-    pub fn path(&self, format: Format) -> String {
+    pub(crate) fn path(&self, format: Format) -> String {
         format!("{}.{}", self.stem(), format.extension())
     }
 
     /// "Site", "Site · category", "Site · #tag".
-    pub fn title(&self, site_title: &str) -> String {
+    pub(crate) fn title(&self, site_title: &str) -> String {
         match self {
             FeedKey::Site => site_title.to_string(),
             FeedKey::Category(name) => format!("{site_title} · {name}"),
             FeedKey::Tag(name) => format!("{site_title} · #{name}"),
-        }
-    }
-
-    pub fn is_enabled(&self, config: &Config) -> bool {
-        match self {
-            FeedKey::Site => true,
-            FeedKey::Category(_) => config.feeds.categories,
-            FeedKey::Tag(_) => config.feeds.tags,
         }
     }
 }
@@ -80,7 +71,7 @@ const MAX_SEGMENT_BYTES: usize = 120;
 /// digits, `-` and `_` are used as they are; any other name becomes its safe characters joined by
 /// `-`, followed by a hash of the whole name, so that `C++` and `C` never share a path and a
 /// name's path never depends on which other names exist.
-pub fn path_segment(name: &str) -> String {
+pub(crate) fn path_segment(name: &str) -> String {
     let plain = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
     if !name.is_empty() && name.len() <= MAX_SEGMENT_BYTES && name.chars().all(plain) {
         return name.to_string();
@@ -120,17 +111,17 @@ pub struct FeedInput<'a> {
 }
 
 impl FeedInput<'_> {
-    pub fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         self.key.title(&self.config.site.title)
     }
 
-    pub fn self_url(&self, format: Format) -> String {
-        post::absolute(&self.config.site, &post::encode_path(&format!("/{}", self.key.path(format))))
+    pub(crate) fn self_url(&self, format: Format) -> String {
+        urls::absolute(&self.config.site, &urls::encode_path(&format!("/{}", self.key.path(format))))
     }
 
     /// About how many bytes the feed will take: its texts, escaped, plus each entry's metadata.
     /// Sizing the buffer once avoids a doubling that would leave a third of it unused.
-    pub fn size_hint(&self) -> usize {
+    pub(crate) fn size_hint(&self) -> usize {
         let texts: usize = self
             .texts
             .iter()
@@ -140,12 +131,12 @@ impl FeedInput<'_> {
     }
 
     /// The newest entry's `updated`; the epoch for an empty feed, never the clock.
-    pub fn updated(&self) -> DateTime<FixedOffset> {
+    pub(crate) fn updated(&self) -> DateTime<FixedOffset> {
         self.entries.iter().map(|p| p.updated.max(p.date)).max().unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())
     }
 
     /// The entry's author, else the site's, else the site's title: Atom needs a name.
-    pub fn author_name<'p>(&'p self, post: &'p Post) -> &'p str {
+    pub(crate) fn author_name<'p>(&'p self, post: &'p Post) -> &'p str {
         post.author
             .as_ref()
             .map(|a| a.name.as_str())
@@ -153,12 +144,12 @@ impl FeedInput<'_> {
             .unwrap_or(&self.config.site.title)
     }
 
-    pub fn language(&self) -> Option<String> {
+    pub(crate) fn language(&self) -> Option<String> {
         self.config.site.language.as_ref().map(|l| l.replace('_', "-"))
     }
 }
 
-pub const GENERATOR: &str = "postfeed";
+pub(crate) const GENERATOR: &str = "postfeed";
 
 #[cfg(test)]
 mod tests {

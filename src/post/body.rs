@@ -7,16 +7,18 @@ use lol_html::{element, rewrite_str, RewriteStrSettings};
 use pulldown_cmark::{html, Options, Parser};
 use url::Url;
 
+use crate::urls::has_scheme;
+
 /// How a body is turned into HTML, decided by the file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Markup {
+pub(crate) enum Markup {
     Markdown,
     /// HTML and every other extension: used as it is, as Jekyll's identity converter does.
     Verbatim,
 }
 
 impl Markup {
-    pub fn from_extension(ext: &str) -> Markup {
+    pub(crate) fn from_extension(ext: &str) -> Markup {
         match ext.to_ascii_lowercase().as_str() {
             "md" | "markdown" | "mkdn" | "mkd" | "mkdown" => Markup::Markdown,
             _ => Markup::Verbatim,
@@ -25,7 +27,7 @@ impl Markup {
 }
 
 /// Renders a body to HTML. CRLF line ends are read as LF.
-pub fn to_html(body: &str, markup: Markup) -> String {
+pub(crate) fn to_html(body: &str, markup: Markup) -> String {
     let body = normalize_newlines(body);
     match markup {
         Markup::Verbatim => body.into_owned(),
@@ -39,7 +41,7 @@ pub fn to_html(body: &str, markup: Markup) -> String {
 }
 
 /// Jekyll's automatic excerpt: the body up to the first blank line (`excerpt_separator`).
-pub fn excerpt_source(body: &str) -> Cow<'_, str> {
+pub(crate) fn excerpt_source(body: &str) -> Cow<'_, str> {
     let body = normalize_newlines(body);
     let trimmed = body.trim_start_matches('\n');
     match trimmed.find("\n\n") {
@@ -63,7 +65,7 @@ const URL_ATTRIBUTES: [&str; 6] = ["href", "src", "poster", "cite", "background"
 /// (the post's own URL). Values are read with their character references decoded, as a browser
 /// reads them. Markup the rewriter cannot get through is never passed on as it is: it becomes
 /// escaped text.
-pub fn absolutize_links(html: &str, base: &Url) -> String {
+pub(crate) fn absolutize_links(html: &str, base: &Url) -> String {
     let absolutize = |el: &mut Element| {
         for name in URL_ATTRIBUTES {
             if let Some(value) = el.get_attribute(name) {
@@ -136,18 +138,6 @@ fn absolute_url(base: &Url, value: &str) -> Option<String> {
     // The URL parser drops tabs and newlines, so `java\tscript:x` joins into another scheme:
     // such a value was never relative, as a browser reads it, and is left as it is.
     (joined.scheme() == base.scheme()).then(|| String::from(joined))
-}
-
-fn has_scheme(value: &str) -> bool {
-    match value.find(':') {
-        Some(i) => {
-            let scheme = &value[..i];
-            !scheme.is_empty()
-                && scheme.as_bytes()[0].is_ascii_alphabetic()
-                && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-        }
-        None => false,
-    }
 }
 
 #[cfg(test)]

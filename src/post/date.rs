@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 
 /// Parses a front-matter date: `2021-12-24 08:59:45 +0800`, `2021-12-24 08:59`, `2021-12-24`,
 /// RFC 3339, with or without an offset. Without an offset the time is in the site's zone.
-pub fn parse_date(text: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
+pub(crate) fn parse_date(text: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
     let text = text.trim();
     let (date_part, rest) = match text.find([' ', 'T', 't']) {
         Some(i) => (&text[..i], text[i + 1..].trim_start()),
@@ -30,7 +30,7 @@ pub fn parse_date(text: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
 
 /// YAML 1.1's timestamp with a time of day (seconds required) and no offset, which Ruby's YAML
 /// reader takes as UTC: `2021-12-08 10:46:18`, `2021-12-08T10:46:18.5`.
-pub fn is_yaml_timestamp_without_offset(text: &str) -> bool {
+pub(crate) fn is_yaml_timestamp_without_offset(text: &str) -> bool {
     let text = text.trim();
     let Some(i) = text.find([' ', 'T', 't']) else { return false };
     let time = text[i + 1..].trim_start();
@@ -42,7 +42,7 @@ pub fn is_yaml_timestamp_without_offset(text: &str) -> bool {
 }
 
 /// The date at the start of a post's file name (`2021-12-24-slug.md`), at midnight in the site's zone.
-pub fn date_from_file_name(ymd: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
+pub(crate) fn date_from_file_name(ymd: &str, tz: Tz) -> Option<DateTime<FixedOffset>> {
     in_zone(NaiveDateTime::new(parse_ymd(ymd)?, NaiveTime::MIN), tz)
 }
 
@@ -57,7 +57,7 @@ fn in_zone(naive: NaiveDateTime, tz: Tz) -> Option<DateTime<FixedOffset>> {
 
 /// `YYYY-MM-DD`, with one or two digits for month and day and two to four for the year, as
 /// Jekyll's file-name pattern allows.
-pub fn parse_ymd(text: &str) -> Option<NaiveDate> {
+pub(crate) fn parse_ymd(text: &str) -> Option<NaiveDate> {
     let mut parts = text.split('-');
     let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {

@@ -6,22 +6,22 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 
 /// A post's text cut in two: the YAML between the `---` lines and the body after them.
-pub struct Split<'a> {
-    pub yaml: &'a str,
-    pub body: &'a str,
+pub(crate) struct Split<'a> {
+    pub(crate) yaml: &'a str,
+    pub(crate) body: &'a str,
     /// 1-based line of the first YAML line, so YAML errors can name the file's line.
-    pub yaml_first_line: usize,
+    pub(crate) yaml_first_line: usize,
 }
 
 #[derive(Debug, PartialEq)]
-pub enum SplitError {
+pub(crate) enum SplitError {
     NoFrontMatter,
     Unclosed,
 }
 
 /// Jekyll's rule: the file starts with `---` (after an optional BOM) on a line of its own, and the
 /// front matter ends at the next line that is `---` or `...`. CRLF line ends are accepted.
-pub fn split(text: &str) -> Result<Split<'_>, SplitError> {
+pub(crate) fn split(text: &str) -> Result<Split<'_>, SplitError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first_end = text.find('\n').ok_or(SplitError::NoFrontMatter)?;
     let first = &text[..first_end];
@@ -51,7 +51,7 @@ pub fn split(text: &str) -> Result<Split<'_>, SplitError> {
 
 /// A YAML value reduced to what front matter fields can hold.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Field {
+pub(crate) enum Field {
     Null,
     /// A string as written (YAML strings, and unquoted dates, which YAML 1.2 reads as strings).
     Text(String),
@@ -63,14 +63,14 @@ pub enum Field {
 
 impl Field {
     /// The text of a string, number or boolean.
-    pub fn as_text(&self) -> Option<&str> {
+    pub(crate) fn as_text(&self) -> Option<&str> {
         match self {
             Field::Text(s) | Field::Scalar(s) => Some(s),
             _ => None,
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&Field> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Field> {
         match self {
             Field::Map(entries) => entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -80,28 +80,28 @@ impl Field {
 
 /// The front matter's top-level mapping, in file order.
 #[derive(Debug, Default)]
-pub struct FrontMatter {
-    pub fields: Vec<(String, Field)>,
+pub(crate) struct FrontMatter {
+    pub(crate) fields: Vec<(String, Field)>,
     /// Keys set more than once; as in Jekyll's YAML reader, the last value is the one used.
-    pub repeated: Vec<String>,
+    pub(crate) repeated: Vec<String>,
 }
 
 impl FrontMatter {
-    pub fn get(&self, key: &str) -> Option<&Field> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Field> {
         self.fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 }
 
 #[derive(Debug)]
-pub struct YamlError {
-    pub message: String,
+pub(crate) struct YamlError {
+    pub(crate) message: String,
     /// 1-based line within the YAML text, where the parser knows it.
-    pub line: Option<usize>,
+    pub(crate) line: Option<usize>,
 }
 
 /// Parses front-matter YAML. Empty YAML is an empty mapping; anything but a mapping is an error.
 /// `serde_yaml` bounds recursion depth and alias expansion, so bombs fail fast instead of growing.
-pub fn parse_yaml(yaml: &str) -> Result<FrontMatter, YamlError> {
+pub(crate) fn parse_yaml(yaml: &str) -> Result<FrontMatter, YamlError> {
     if yaml.trim().is_empty() {
         return Ok(FrontMatter::default());
     }
@@ -261,11 +261,23 @@ fn first_line(message: &str) -> String {
 
 /// The text after `key:` on the last top-level line that sets `key`, as written (quotes and
 /// all). YAML loses quoting, and Jekyll's YAML reader treats quoted and bare dates differently.
-pub fn raw_value<'a>(yaml: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn raw_value<'a>(yaml: &'a str, key: &str) -> Option<&'a str> {
     yaml.lines().rev().find_map(|line| {
         let rest = line.strip_prefix(key)?.trim_start_matches([' ', '\t']);
         rest.strip_prefix(':').map(str::trim)
     })
+}
+
+/// The 0-based index, within `yaml`, of the last top-level line that sets `key` (the value that
+/// is used), by the same rule as [`raw_value`].
+pub(crate) fn key_line(yaml: &str, key: &str) -> Option<usize> {
+    yaml.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            line.strip_prefix(key).is_some_and(|rest| rest.trim_start_matches([' ', '\t']).starts_with(':'))
+        })
+        .last()
+        .map(|(i, _)| i)
 }
 
 #[cfg(test)]

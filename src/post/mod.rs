@@ -1,18 +1,19 @@
 //! One post file in, one `Post` out: Jekyll's rules for names, front matter, taxonomies and URLs.
 //! Pure: no I/O, so the same bytes always give the same post.
 
-pub mod body;
-pub mod date;
-pub mod front_matter;
+pub(crate) mod body;
+pub(crate) mod date;
+pub(crate) mod front_matter;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::SiteConfig;
 use crate::markup;
 use crate::permalink::{self, Placeholders};
+use crate::urls::{absolute, encode_path, has_scheme};
 use body::Markup;
 use front_matter::{Field, FrontMatter, SplitError};
 
@@ -21,44 +22,45 @@ use front_matter::{Field, FrontMatter, SplitError};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Post {
     /// Path relative to the source root, `/`-separated; the post's identity in the site.
-    pub source: String,
-    pub title: String,
-    pub date: DateTime<FixedOffset>,
-    pub updated: DateTime<FixedOffset>,
-    pub categories: Vec<String>,
-    pub tags: Vec<String>,
-    pub published: bool,
+    pub(crate) source: String,
+    pub(crate) title: String,
+    pub(crate) date: DateTime<FixedOffset>,
+    pub(crate) updated: DateTime<FixedOffset>,
+    pub(crate) categories: Vec<String>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) published: bool,
     /// The post's own author; `None` means the site's.
-    pub author: Option<Author>,
+    pub(crate) author: Option<Author>,
     /// Absolute URL where Jekyll publishes the post.
     pub url: String,
     /// Absolute entry id, equal to jekyll-feed's unless front matter pins one.
-    pub id: String,
+    pub(crate) id: String,
     /// Whether `id` came from front matter (`id` or `guid`).
-    pub id_pinned: bool,
-    pub image: Option<String>,
-    pub lang: Option<String>,
-    pub markup: Markup,
-    pub warnings: Vec<String>,
+    pub(crate) id_pinned: bool,
+    pub(crate) image: Option<String>,
+    pub(crate) lang: Option<String>,
+    pub(crate) markup: Markup,
+    /// What was read other than as written, though the post is kept.
+    pub(crate) warnings: Vec<PostWarning>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Author {
-    pub name: String,
-    pub email: Option<String>,
-    pub uri: Option<String>,
+pub(crate) struct Author {
+    pub(crate) name: String,
+    pub(crate) email: Option<String>,
+    pub(crate) uri: Option<String>,
 }
 
 /// Why a file is not in the feeds. Names the file and, where known, the line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct PostError {
-    pub path: PathBuf,
-    pub line: Option<usize>,
-    pub kind: PostErrorKind,
+    pub(crate) path: PathBuf,
+    pub(crate) line: Option<usize>,
+    pub(crate) kind: PostErrorKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PostErrorKind {
+pub(crate) enum PostErrorKind {
     #[error("not a post: the name does not start with a date (YYYY-MM-DD-slug.ext)")]
     UndatedName,
     #[error("not a post: no front matter (Jekyll needs a first line of ---)")]
@@ -93,8 +95,30 @@ impl fmt::Display for PostError {
 }
 
 impl PostError {
-    pub fn new(path: impl Into<PathBuf>, kind: PostErrorKind) -> PostError {
+    pub(crate) fn new(path: impl Into<PathBuf>, kind: PostErrorKind) -> PostError {
         PostError { path: path.into(), line: None, kind }
+    }
+}
+
+/// Something in a post that is read other than as written: the post is kept, and this is
+/// reported. The line is the file's, where known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PostWarning {
+    pub(crate) line: Option<usize>,
+    pub(crate) kind: PostWarningKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PostWarningKind {
+    #[error("front matter sets {0:?} more than once; the last value is used")]
+    RepeatedKey(String),
+    #[error("date {value:?} is not a date; using the file name's date {file_date}")]
+    NotADate { value: String, file_date: String },
+}
+
+impl fmt::Display for PostWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.kind.fmt(f)
     }
 }
 
@@ -106,16 +130,16 @@ fn utf8(bytes: &[u8]) -> Result<&str, usize> {
 
 /// The parts of a post's file name: `2021-12-24-slug.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PostName<'a> {
-    pub date: &'a str,
-    pub slug: &'a str,
-    pub ext: &'a str,
+pub(crate) struct PostName<'a> {
+    pub(crate) date: &'a str,
+    pub(crate) slug: &'a str,
+    pub(crate) ext: &'a str,
     /// The name without its extension.
-    pub basename: &'a str,
+    pub(crate) basename: &'a str,
 }
 
 /// Jekyll's `DATE_FILENAME_MATCHER`, for the last path component.
-pub fn parse_name(file_name: &str) -> Option<PostName<'_>> {
+pub(crate) fn parse_name(file_name: &str) -> Option<PostName<'_>> {
     let dot = file_name.rfind('.')?;
     let (basename, ext) = (&file_name[..dot], &file_name[dot + 1..]);
     if ext.is_empty() {
@@ -151,14 +175,22 @@ pub fn parse(source: &str, bytes: &[u8], site: &SiteConfig) -> Result<Post, Post
     })?;
     let bare_date = front_matter::raw_value(split.yaml, "date").is_some_and(|raw| !raw.starts_with(['"', '\'']));
     let fm = with_defaults(fm, source, site);
-    Ok(build(source, &name, &fm, bare_date, site))
+    let line_of = |key: &str| front_matter::key_line(split.yaml, key).map(|i| i + split.yaml_first_line);
+    Ok(build(source, &name, &fm, bare_date, line_of, site))
 }
 
-fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, site: &SiteConfig) -> Post {
-    let mut warnings: Vec<String> = fm
+fn build(
+    source: &str,
+    name: &PostName,
+    fm: &FrontMatter,
+    bare_date: bool,
+    line_of: impl Fn(&str) -> Option<usize>,
+    site: &SiteConfig,
+) -> Post {
+    let mut warnings: Vec<PostWarning> = fm
         .repeated
         .iter()
-        .map(|key| format!("front matter sets {key:?} more than once; the last value is used"))
+        .map(|key| PostWarning { line: line_of(key), kind: PostWarningKind::RepeatedKey(key.clone()) })
         .collect();
     let text = |key: &str| fm.get(key).and_then(Field::as_text).map(str::to_string);
     let nonempty = |key: &str| text(key).filter(|s| !s.trim().is_empty());
@@ -175,11 +207,10 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, site:
         Some(field) => match field.as_text().and_then(|t| front_matter_date(t, bare_date, site.timezone)) {
             Some(d) => d,
             None => {
-                warnings.push(format!(
-                    "date {:?} is not a date; using the file name's date {}",
-                    field_text(field),
-                    name.date
-                ));
+                warnings.push(PostWarning {
+                    line: line_of("date"),
+                    kind: PostWarningKind::NotADate { value: field_text(field), file_date: name.date.to_string() },
+                });
                 file_date
             }
         },
@@ -227,7 +258,7 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, site:
     let pinned_id = nonempty("id").or_else(|| nonempty("guid"));
     let id_pinned = pinned_id.is_some();
     let id = match pinned_id {
-        Some(pinned) if has_scheme(&pinned) => clean(&pinned),
+        Some(pinned) if has_scheme(pinned.trim()) => clean(&pinned),
         Some(pinned) => absolute(site, &encode_path(&format!("/{}", pinned.trim_start_matches('/')))),
         None => {
             let dir = match path.rfind('/') {
@@ -246,7 +277,7 @@ fn build(source: &str, name: &PostName, fm: &FrontMatter, bare_date: bool, site:
     }
     .filter(|s| !s.trim().is_empty())
     .map(|s| {
-        if has_scheme(&s) {
+        if has_scheme(s.trim()) {
             clean(&s)
         } else {
             absolute(site, &encode_path(&format!("/{}", s.trim().trim_start_matches('/'))))
@@ -463,52 +494,6 @@ fn clean(text: &str) -> String {
 /// A front matter name (author, category, tag): references decoded, as in titles.
 fn clean_name(text: &str) -> String {
     clean(&markup::decode_references(text))
-}
-
-fn has_scheme(text: &str) -> bool {
-    url::Url::parse(text.trim()).is_ok()
-}
-
-/// The site URL (which may carry a base path) followed by a root-relative path.
-pub fn absolute(site: &SiteConfig, path: &str) -> String {
-    format!("{}{}", site.url.as_str().trim_end_matches('/'), path)
-}
-
-/// Percent-encodes what may not stand in a URL path, leaving existing escapes alone.
-pub fn encode_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    let bytes = path.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape_start =
-            b == b'%' && bytes.len() > i + 2 && bytes[i + 1].is_ascii_hexdigit() && bytes[i + 2].is_ascii_hexdigit();
-        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b) || escape_start {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Paths inside the source tree are reported relative to it, `/`-separated. Bytes that are not
-/// UTF-8 are written as `\xFF`, so two names that differ only in them stay two names (a lossy
-/// conversion would give both the same `\u{FFFD}`), and a report says which bytes to fix.
-pub fn source_name(root: &Path, path: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt as _;
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    let mut name = String::with_capacity(rel.as_os_str().len());
-    for (i, c) in rel.components().enumerate() {
-        if i > 0 {
-            name.push('/');
-        }
-        for chunk in c.as_os_str().as_bytes().utf8_chunks() {
-            name.push_str(chunk.valid());
-            for byte in chunk.invalid() {
-                name.push_str(&format!("\\x{byte:02X}"));
-            }
-        }
-    }
-    name
 }
 
 #[cfg(test)]

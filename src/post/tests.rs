@@ -1,6 +1,8 @@
 //! Unit tests for reading one post by Jekyll's rules.
 
 use super::*;
+use std::path::Path;
+
 use crate::config::Config;
 
 fn site() -> SiteConfig {
@@ -75,7 +77,8 @@ fn dates_front_matter_wins_and_bad_ones_warn() {
     let p = post("_posts/2021-01-01-x.md", "---\ndate:  +0800\n---\n");
     assert_eq!(p.date.to_rfc3339(), "2021-01-01T00:00:00+08:00");
     assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
-    assert!(p.warnings[0].contains("+0800"));
+    assert!(p.warnings[0].to_string().contains("+0800"));
+    assert_eq!(p.warnings[0].line, Some(2), "the line of `date:` in the file");
     let p = post("_posts/2021-01-01-x.md", "---\ndate: \"2013-05-06 02:12:52 +0200\"\n---\n");
     assert_eq!(p.date.to_rfc3339(), "2013-05-06T02:12:52+02:00");
     // Date parts of the URL are in the site's zone.
@@ -142,6 +145,18 @@ fn authors_summaries_images_ids() {
 }
 
 #[test]
+fn pinned_ids_and_images_with_a_scheme_are_kept_as_written() {
+    // A scheme by RFC 3986's syntax is enough (crate::urls::has_scheme), as for links in the
+    // body: a URL that does not parse is not turned into a path of the site.
+    let p = post("_posts/2021-01-01-x.md", "---\nid: \" http://exa mple.org/1 \"\nimage: tag:x,2021:a.png\n---\n");
+    assert_eq!(p.id, "http://exa mple.org/1");
+    assert_eq!(p.image.as_deref(), Some("tag:x,2021:a.png"));
+    let p = post("_posts/2021-01-01-x.md", "---\nid: a b:c\nimage: \" /img/a b.png\"\n---\n");
+    assert_eq!(p.id, "https://news.example.com/a%20b:c");
+    assert_eq!(p.image.as_deref(), Some("https://news.example.com/img/a%20b.png"));
+}
+
+#[test]
 fn front_matter_permalink_wins() {
     let p = post("_posts/2021-01-01-my-post.md", "---\npermalink: /special/:title/\n---\n");
     assert_eq!(p.url, "https://news.example.com/special/my-post/");
@@ -185,5 +200,7 @@ fn a_repeated_key_is_a_warning_not_a_skipped_post() {
     );
     assert_eq!(p.title, "new");
     assert_eq!(p.tags, ["a"]);
-    assert!(p.warnings.iter().any(|w| w.contains("\"title\" more than once")), "{:?}", p.warnings);
+    assert!(p.warnings.iter().any(|w| w.to_string().contains("\"title\" more than once")), "{:?}", p.warnings);
+    // The line of the value that is used.
+    assert_eq!(p.warnings[0].line, Some(4));
 }

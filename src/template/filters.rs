@@ -13,6 +13,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use regex::Regex;
 
 use super::Shared;
+use crate::urls::has_scheme;
 
 type Func = fn(&Ctx<'_>, &dyn ValueView, &[Value]) -> std::result::Result<Value, String>;
 
@@ -475,13 +476,6 @@ pub(crate) fn absolute_url(url: &str, baseurl: &str, input: &str) -> String {
         return relative;
     }
     normalize_url(&format!("{url}{relative}"))
-}
-
-fn has_scheme(s: &str) -> bool {
-    let Some(colon) = s.find(':') else { return false };
-    let scheme = &s[..colon];
-    scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
 }
 
 /// Characters Addressable's normalization percent-encodes in a URL: controls, space, non-ASCII and

@@ -10,8 +10,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::hostile::{configs, contains, exchange, get, parse_response, Configs, Daemon, Rng};
-use crate::support::{self, parse_feed, Settings, Workspace};
+use crate::hostile::{configs, contains, Configs, Rng};
+use crate::support::http::{exchange, get, parse_response};
+use crate::support::{self, parse_feed, Daemon, Settings, Workspace};
 
 /// The load-heavy tests take turns, so that one's load does not skew another's latencies.
 static LOAD: Mutex<()> = Mutex::new(());

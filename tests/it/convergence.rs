@@ -6,9 +6,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
+use postfeed::build::Build;
 use postfeed::config::Config;
-use postfeed::regen;
-use postfeed::snapshot::{self, Snapshot, Storage};
+use postfeed::output::OutputFolder;
+use postfeed::snapshot::{Snapshot, Storage};
 use proptest::prelude::*;
 
 const CATEGORIES: [&str; 4] = ["jingzhouribao", "renminribao", "a b", "C++"];
@@ -146,24 +147,25 @@ proptest! {
         let config = config(&root, &out);
         let mut tree = Tree { root: fs::canonicalize(&root).unwrap(), files: BTreeMap::new() };
         // Kept as the daemon keeps them (memory files), compared with a build kept as regen does.
-        let built = regen::build(&config, Storage::MemFiles).unwrap();
-        let (mut site, mut snap, mut cache) = (built.site, built.snapshot, built.cache);
-        snapshot::write_folder(&out, &snap).unwrap();
+        let mut build = Build::load(config.clone()).unwrap();
+        let (mut snap, _) = build.render(Utc::now(), &Snapshot::default(), None, Storage::MemFiles);
+        let folder = OutputFolder::new(&out);
+        folder.write_snapshot(&snap, &Default::default()).unwrap();
         for batch in &batches {
             let mut paths = Vec::new();
             for op in batch {
                 paths.extend(tree.apply(op));
             }
-            let changes = site.refresh(&paths, &config);
-            let (next, changed) = snapshot::render(&site, &config, Utc::now(), &snap, Some(&changes.feeds), &mut cache, Storage::MemFiles);
-            snapshot::write_changed(&out, &next, &changed).unwrap();
+            let changes = build.refresh(&paths);
+            let (next, changed) = build.render(Utc::now(), &snap, Some(&changes.feeds), Storage::MemFiles);
+            folder.update(&next, &changed).unwrap();
             snap = next;
         }
-        let fresh = regen::build(&config, Storage::Heap).unwrap();
-        prop_assert_eq!(bytes_of(&snap), bytes_of(&fresh.snapshot));
+        let (fresh, _) = Build::load(config.clone()).unwrap().render(Utc::now(), &Snapshot::default(), None, Storage::Heap);
+        prop_assert_eq!(bytes_of(&snap), bytes_of(&fresh));
         // The output folder, kept up to date file by file, equals a full write too.
         let full_out = dir.path().join("full");
-        snapshot::write_folder(&full_out, &fresh.snapshot).unwrap();
+        OutputFolder::new(&full_out).write_snapshot(&fresh, &Default::default()).unwrap();
         prop_assert_eq!(read_tree(&out), read_tree(&full_out));
     }
 }

@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::hostile::{configs, converge, get, read_tree, tail, Daemon, Rng, StopOnDrop};
-use crate::support::{self, parse_feed, post, read_all_feeds, Settings, Workspace};
+use crate::hostile::{configs, converge, read_tree, tail, Rng, StopOnDrop};
+use crate::support::http::get;
+use crate::support::{self, parse_feed, post, read_all_feeds, Daemon, Settings, Workspace};
 
 /// Log lines of one write failure episode.
 const WRITE_ERROR: &str = "still serving from memory";

@@ -140,8 +140,11 @@ fn seen(entry: &Entry) -> Seen {
     }
 }
 
+/// Entries by id.
+type Entries = BTreeMap<String, Seen>;
+
 /// Builds `site` with jekyll and with postfeed and returns each side's entries by id.
-fn build_both(name: &str) -> Option<(BTreeMap<String, Seen>, BTreeMap<String, Seen>, support::Run)> {
+fn build_both(name: &str) -> Option<(Entries, Entries, support::Run)> {
     if !jekyll_with_plugins() {
         eprintln!("\n*** skipped: jekyll with jekyll-feed and jekyll-include-cache is not installed ***\n");
         return None;

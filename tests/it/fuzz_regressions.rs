@@ -1,7 +1,9 @@
-//! Inputs the fuzzers found (tests/fixtures/fuzz/), replayed with the fuzz targets' checks: each
-//! parses or fails with a typed error, its content carries nothing runnable, and its feeds parse
-//! and carry nothing runnable either. The `xss-*` files are seeds written for the fuzzers, in the
-//! shapes that XSS filter-evasion lists catalogue.
+//! Inputs the fuzzers found, and the seeds they start from (tests/fixtures/fuzz/), replayed with
+//! the fuzz targets' checks: each post parses or fails with a typed error, its content carries
+//! nothing runnable, and its feeds parse and carry nothing runnable either; each request
+//! (`http_request-*`) gets an allowed answer, nothing but feeds and pages is served, and no page
+//! carries anything runnable. The `xss-*` files are seeds written for the fuzzers, in the shapes
+//! that XSS filter-evasion lists catalogue.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,6 +13,9 @@ use postfeed::feed::{atom, rss, FeedInput, FeedKey};
 use postfeed::post;
 
 use crate::markup::{unsafe_feed, unsafe_markup};
+
+#[path = "../common/http_request.rs"]
+mod http_request;
 
 #[test]
 fn every_saved_fuzz_input_is_handled() {
@@ -41,6 +46,33 @@ fn every_saved_fuzz_input_is_handled() {
         }
     }
     assert!(seen > 0, "no saved inputs in {}", dir.display());
+}
+
+#[test]
+fn every_saved_request_is_answered() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let expected = [
+        ("http_request-negotiated-conditional-get.txt", 200),
+        ("http_request-cjk-path-if-modified-since.txt", 304),
+        ("http_request-escaped-traversal.txt", 404),
+        ("http_request-post-to-a-page.txt", 405),
+        ("http_request-asterisk-form.txt", 400),
+    ];
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("http_request-") {
+            continue;
+        }
+        seen += 1;
+        let status = http_request::answer_and_check(&std::fs::read(&path).unwrap())
+            .unwrap_or_else(|| panic!("{name}: not a request line the fuzz target reads"));
+        if let Some((_, want)) = expected.iter().find(|(n, _)| *n == name) {
+            assert_eq!(status.as_u16(), *want, "{name}");
+        }
+    }
+    assert!(seen >= expected.len(), "saved requests missing from {}", dir.display());
 }
 
 #[test]

@@ -4,241 +4,28 @@
 //! than the quiet window. After a quiet window what the daemon serves and writes must be what
 //! `regen` writes for the final tree, byte for byte, and nothing from outside the root may leak.
 //!
-//! The start of this file also holds what `faults.rs` and `abuse.rs` share: the daemon guard, a
-//! tiny HTTP/1.1 client over `std::net::TcpStream`, and the convergence check.
+//! The start of this file also holds what `faults.rs` and `abuse.rs` share: the convergence check
+//! and a few small helpers. The daemon and the HTTP client are `support`'s.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, parse_feed, post, title, Settings, Workspace};
+use crate::support::http::get;
+use crate::support::{self, parse_feed, post, title, Daemon, Settings, Workspace};
 
 // =============================================================================================
 // Shared helpers (also used by faults.rs and abuse.rs)
 
 /// The site URL of every test config here (`Settings::default().url`).
 pub(crate) const SITE_URL: &str = "https://blog.example.org";
-
-/// `postfeed serve` on `127.0.0.1:0` (the kernel picks a free port, read back from the log);
-/// SIGKILLed and reaped when dropped, so a failing test leaves no daemon behind.
-pub(crate) struct Daemon {
-    child: Child,
-    log: Arc<Mutex<String>>,
-    addr: Option<SocketAddr>,
-}
-
-impl Daemon {
-    /// Starts the daemon without waiting for it to listen.
-    pub(crate) fn spawn(config: &Path) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_postfeed"))
-            .args([OsStr::new("serve"), OsStr::new("--config"), config.as_os_str()])
-            .args(["--listen", "127.0.0.1:0"])
-            .env_remove("RUST_LOG")
-            .env_remove("JOURNAL_STREAM")
-            .env_remove("LISTEN_FDS")
-            .env_remove("LISTEN_PID")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("postfeed serve starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stderr = child.stderr.take().expect("stderr piped");
-        let sink = Arc::clone(&log);
-        // Drains stderr so that the daemon never blocks on a full pipe; ends at EOF.
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stderr);
-            let mut line = Vec::new();
-            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-                let text = strip_ansi(&String::from_utf8_lossy(&line));
-                sink.lock().unwrap_or_else(|e| e.into_inner()).push_str(&text);
-                line.clear();
-            }
-        });
-        Daemon { child, log, addr: None }
-    }
-
-    /// Starts the daemon and waits (up to `within`) until it listens.
-    pub(crate) fn start_within(config: &Path, within: Duration) -> Daemon {
-        let mut daemon = Daemon::spawn(config);
-        daemon.wait_ready(within);
-        daemon
-    }
-
-    pub(crate) fn start(config: &Path) -> Daemon {
-        Daemon::start_within(config, Duration::from_secs(60))
-    }
-
-    /// Waits for the `listening on http://ADDR:` log line; panics after `within` or on exit.
-    pub(crate) fn wait_ready(&mut self, within: Duration) -> SocketAddr {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(addr) = listening_addr(&self.log()) {
-                self.addr = Some(addr);
-                return addr;
-            }
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!("postfeed serve exited with {status} before listening\n{}", self.log());
-            }
-            assert!(Instant::now() < deadline, "postfeed serve not listening after {within:?}\n{}", self.log());
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr.expect("the daemon is listening")
-    }
-
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Everything the daemon logged so far, ANSI colours removed.
-    pub(crate) fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Whether the process is still running.
-    pub(crate) fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
-    }
-
-    /// Asserts that the process runs and answers `/healthz` with 200.
-    #[track_caller]
-    pub(crate) fn assert_alive(&mut self) {
-        assert!(self.is_running(), "the daemon died\n{}", self.log());
-        let r = get(self.addr(), "/healthz").unwrap_or_else(|e| panic!("/healthz failed: {e}\n{}", self.log()));
-        assert_eq!(r.status, 200, "/healthz\n{}", self.log());
-    }
-
-    /// SIGKILL, then reap.
-    pub(crate) fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Waits until no `update` line has been logged for `quiet` (at most `within`).
-    pub(crate) fn wait_quiet(&self, quiet: Duration, within: Duration) {
-        let deadline = Instant::now() + within;
-        let mut seen = self.log().len();
-        let mut since = Instant::now();
-        while Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(50));
-            let now = self.log().len();
-            if now != seen {
-                seen = now;
-                since = Instant::now();
-            } else if since.elapsed() >= quiet {
-                return;
-            }
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ params final-byte
-            if chars.next() == Some('[') {
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn listening_addr(log: &str) -> Option<SocketAddr> {
-    let rest = log.split("listening on http://").nth(1)?;
-    rest.split(": ").next()?.parse().ok()
-}
-
-/// One HTTP response as read off the wire.
-#[derive(Debug, Clone)]
-pub(crate) struct Response {
-    pub status: u16,
-    /// Status line and headers, as text.
-    pub head: String,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.head.lines().skip(1).find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-    }
-}
-
-/// Sends `request` on a fresh connection and reads until the server closes it (or `timeout`).
-pub(crate) fn exchange(addr: SocketAddr, request: &[u8], timeout: Duration) -> io::Result<Vec<u8>> {
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    stream.write_all(request)?;
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-/// Parses a complete `Connection: close` response; `None` if it is not one.
-pub(crate) fn parse_response(bytes: &[u8]) -> Option<Response> {
-    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
-    let status = head.strip_prefix("HTTP/1.1 ").or_else(|| head.strip_prefix("HTTP/1.0 "))?.get(..3)?.parse().ok()?;
-    let mut response = Response { status, head, body: bytes[end + 4..].to_vec() };
-    if let Some(length) = response.header("content-length") {
-        let length: usize = length.parse().ok()?;
-        if response.body.len() < length {
-            return None;
-        }
-        response.body.truncate(length);
-    }
-    Some(response)
-}
-
-/// `GET target` (sent as it is: percent-encode it first) with `Connection: close`.
-pub(crate) fn get(addr: SocketAddr, target: &str) -> io::Result<Response> {
-    request(addr, "GET", target)
-}
-
-pub(crate) fn request(addr: SocketAddr, method: &str, target: &str) -> io::Result<Response> {
-    let text = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    let bytes = exchange(addr, text.as_bytes(), Duration::from_secs(20))?;
-    parse_response(&bytes).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("not a complete response: {:?}", String::from_utf8_lossy(&bytes)),
-        )
-    })
-}
 
 /// Percent-decodes a URL path (invalid escapes stay as they are).
 pub(crate) fn percent_decode(text: &str) -> String {

@@ -190,3 +190,45 @@ fn an_unwritable_output_folder_fails_with_one_line_naming_it() {
     assert!(line.contains("blocker"), "{line}");
     assert_eq!(fs::read_to_string(&blocker).unwrap(), "a file, not a folder");
 }
+
+/// `check` reads without writing and reports every kind of problem, one line each, with the
+/// file's line where it is known; `regen` reports the same post problems the same way (as
+/// warnings on stderr) and leaves the name notes to `check`.
+#[test]
+fn check_reports_post_and_name_problems_without_writing() {
+    let mut posts = base_posts();
+    posts.push(("_posts/2021-03-05-broken.md", "---\ntitle: [unclosed\n---\nbody\n".to_string()));
+    posts.push(("_posts/2021-03-06-odd.md", post("title: Odd\ndate: someday\ntags: [a b]", "Body.")));
+    let ws = Workspace::with_posts(&posts);
+    let (config, out) = ws.config("check", &Settings::default());
+    let checked = support::check(&config);
+    checked.assert_code(1);
+    assert!(!out.exists(), "check wrote the output folder\n{checked}");
+    let lines: Vec<&str> = checked.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{checked}");
+    assert!(lines.iter().any(|l| l.starts_with("_posts/2021-03-05-broken.md:3: invalid YAML")), "{checked}");
+    assert!(
+        lines.contains(
+            &"_posts/2021-03-06-odd.md:3: date \"someday\" is not a date; using the file name's date 2021-03-06"
+        ),
+        "{checked}"
+    );
+    let name = lines
+        .iter()
+        .find(|l| l.starts_with("tag \"a b\": not a plain name, its feed is feed/by_tag/a-b-"))
+        .expect(&checked.stdout);
+    let feed = name.rsplit(' ').next().unwrap();
+
+    let run = regen(&config);
+    run.assert_code(0);
+    assert!(out.join(feed).is_file(), "{feed} not written\n{run}");
+    let mut problems: Vec<&str> = run.stderr.lines().collect();
+    problems.sort();
+    assert_eq!(
+        problems,
+        [
+            "warning: _posts/2021-03-06-odd.md:3: date \"someday\" is not a date; using the file name's date 2021-03-06",
+            lines.iter().find(|l| l.contains("broken")).map(|l| format!("warning: skipped {l}")).unwrap().as_str(),
+        ]
+    );
+}

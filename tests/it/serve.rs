@@ -1,221 +1,31 @@
 //! `postfeed serve` end to end: the real binary on a free port against a temporary site, driven
-//! by file operations and signals, and checked over HTTP with a tiny HTTP/1.1 client written
-//! here (no HTTP client crate), feeds read back with feed-rs.
+//! by file operations and signals, and checked over HTTP with the tests' own HTTP/1.1 client
+//! (`support::http`, no HTTP client crate), feeds read back with feed-rs.
 //!
 //! Every wait is bounded and polls; nothing asserts how fast the daemon is. Each test has its own
 //! temporary folder, port and daemon, killed when the test ends (see [`Daemon`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, Utc};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::support::{self, post, Settings, Workspace};
+use crate::support::http;
+use crate::support::{self, post, Daemon, Settings, Workspace, CHANGE_WAIT};
 
-const BIN: &str = env!("CARGO_BIN_EXE_postfeed");
 /// The quiet window the tests configure (the default).
 const QUIET_MS: u64 = 100;
-/// How long a change may take to show up before a test gives up.
-const CHANGE_WAIT: Duration = Duration::from_secs(5);
-/// How long the daemon may take to start answering /healthz.
-const START_WAIT: Duration = Duration::from_secs(20);
 /// How long the daemon may take to exit after SIGTERM.
 const EXIT_WAIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(25);
 
 const JINGZHOU: &str = "荆州日报新闻";
-
-// ---------------------------------------------------------------------------------------------
-// The daemon
-
-/// A running `postfeed serve`, killed (SIGKILL) and reaped when dropped.
-struct Daemon {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
-}
-
-impl Daemon {
-    /// Starts `serve --config config --listen 127.0.0.1:<free port>`, logging to `log`, and
-    /// waits until it listens on that port (its own start line) and answers `/healthz`.
-    #[track_caller]
-    fn start(config: &Path, log: &Path) -> Daemon {
-        Daemon::start_with_open_files(config, log, None)
-    }
-
-    /// [`Daemon::start`], under `ulimit -n open_files` (soft and hard) when given.
-    #[track_caller]
-    fn start_with_open_files(config: &Path, log: &Path, open_files: Option<u32>) -> Daemon {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let port = free_port();
-            let stderr = fs::File::create(log).expect("log file created");
-            let mut command = match open_files {
-                // `exec` keeps the shell's pid, so the child is the daemon itself.
-                Some(n) => {
-                    let mut sh = Command::new("sh");
-                    sh.arg("-c").arg(format!("ulimit -n {n} && exec \"$0\" \"$@\"")).arg(BIN);
-                    sh
-                }
-                None => Command::new(BIN),
-            };
-            let child = command
-                .arg("serve")
-                .arg("--config")
-                .arg(config)
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .env_remove("RUST_LOG")
-                .env_remove("JOURNAL_STREAM")
-                .env_remove("NOTIFY_SOCKET")
-                .env_remove("LISTEN_FDS")
-                .env_remove("LISTEN_PID")
-                .env_remove("WATCHDOG_USEC")
-                .env("NO_COLOR", "1")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(stderr)
-                .spawn()
-                .expect("postfeed serve starts");
-            let mut daemon = Daemon { child, port, log: log.to_path_buf() };
-            let started = Instant::now();
-            // Another test may have taken the port between our probe and the daemon's bind: only
-            // the daemon's own start line proves that /healthz is answered by this process.
-            let listening = format!("listening on http://127.0.0.1:{port}");
-            loop {
-                if let Some(status) = daemon.child.try_wait().expect("try_wait") {
-                    let log = daemon.log_text();
-                    if attempt < 3 && log.contains("cannot listen") {
-                        break;
-                    }
-                    panic!("postfeed serve exited during start with {status}\n--- log ---\n{log}");
-                }
-                if daemon.log_text().contains(&listening)
-                    && request(port, "GET", "/healthz", &[]).is_ok_and(|r| r.status == 200)
-                {
-                    return daemon;
-                }
-                assert!(
-                    started.elapsed() < START_WAIT,
-                    "postfeed serve did not answer /healthz within {START_WAIT:?}\n--- log ---\n{}",
-                    daemon.log_text()
-                );
-                std::thread::sleep(POLL);
-            }
-        }
-    }
-
-    fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Sends a signal by name (`TERM`, `HUP`, `INT`) with kill(1).
-    #[track_caller]
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill").args(["-s", name, &self.pid().to_string()]).status().expect("kill(1) runs");
-        assert!(status.success(), "kill -s {name} {} failed: {status}", self.pid());
-    }
-
-    /// Waits (bounded) for the daemon to exit.
-    #[track_caller]
-    fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                started.elapsed() < timeout,
-                "postfeed serve did not exit within {timeout:?}\n--- log ---\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-
-    #[track_caller]
-    fn get(&self, target: &str) -> Response {
-        self.request("GET", target, &[])
-    }
-
-    #[track_caller]
-    fn request(&self, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
-        request(self.port, method, target, headers)
-            .unwrap_or_else(|e| panic!("{method} {target}: {e}\n--- log ---\n{}", self.log_text()))
-    }
-
-    /// The entry titles of the feed at `path` (Atom or RSS), or `None` on 404.
-    #[track_caller]
-    fn titles(&self, path: &str) -> Option<Vec<String>> {
-        self.feed(path).map(|f| f.entries.iter().map(support::title).collect())
-    }
-
-    /// The feed at `path` parsed by feed-rs, or `None` on 404.
-    #[track_caller]
-    fn feed(&self, path: &str) -> Option<feed_rs::model::Feed> {
-        let response = self.get(path);
-        match response.status {
-            404 => None,
-            200 => Some(
-                support::parse_feed(&response.body)
-                    .unwrap_or_else(|e| panic!("feed-rs cannot parse {path}: {e}\n{}", response.text()))
-                    .feed,
-            ),
-            other => panic!("GET {path}: unexpected status {other}\n{}", response.text()),
-        }
-    }
-
-    /// Polls until `check` gives a value, for at most `timeout`; panics naming `what`.
-    #[track_caller]
-    fn wait_for<T>(&self, what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-        let started = Instant::now();
-        loop {
-            if let Some(value) = check() {
-                return value;
-            }
-            assert!(started.elapsed() < timeout, "waited {timeout:?} for: {what}\n--- log ---\n{}", self.log_text());
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// Waits until the feed at `path`, in both formats, satisfies `check` on its titles (`None`
-    /// meaning 404).
-    #[track_caller]
-    fn wait_titles(&self, stem: &str, what: &str, check: impl Fn(Option<&[String]>) -> bool) {
-        self.wait_for(&format!("{stem}.xml/.rss: {what}"), CHANGE_WAIT, || {
-            let atom = self.titles(&format!("{stem}.xml"));
-            let rss = self.titles(&format!("{stem}.rss"));
-            (check(atom.as_deref()) && check(rss.as_deref())).then_some(())
-        })
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
 
 fn has(titles: Option<&[String]>, title: &str) -> bool {
     titles.is_some_and(|t| t.iter().any(|x| x == title))
@@ -244,106 +54,6 @@ fn url_path(rel: &str) -> String {
         out.extend(utf8_percent_encode(segment, SEGMENT));
         out
     })
-}
-
-// ---------------------------------------------------------------------------------------------
-// A tiny HTTP/1.1 client
-
-#[derive(Debug)]
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    /// The first header named `name` (case-insensitive).
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    #[track_caller]
-    fn expect_header(&self, name: &str) -> &str {
-        self.header(name).unwrap_or_else(|| panic!("no {name} header in {self:?}"))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One request on a fresh connection (`Connection: close`); the request target is sent exactly
-/// as given, so that malformed and hostile paths reach the server unchanged.
-fn request(port: u16, method: &str, target: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        let _ = write!(head, "{name}: {value}\r\n");
-    }
-    if !matches!(method, "GET" | "HEAD") {
-        head += "Content-Length: 0\r\n";
-    }
-    head += "\r\n";
-    stream.write_all(head.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    parse_response(&raw, method == "HEAD").map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-}
-
-fn parse_response(raw: &[u8], head_request: bool) -> Result<Response, String> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no end of the response head")?;
-    let head = std::str::from_utf8(&raw[..end]).map_err(|e| format!("response head is not UTF-8: {e}"))?;
-    let rest = &raw[end + 4..];
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, ' ');
-    if !parts.next().unwrap_or_default().starts_with("HTTP/1.") {
-        return Err(format!("bad status line {status_line:?}"));
-    }
-    let status: u16 = parts.next().and_then(|s| s.parse().ok()).ok_or(format!("bad status line {status_line:?}"))?;
-    let mut headers = Vec::new();
-    for line in lines {
-        let (name, value) = line.split_once(':').ok_or(format!("bad header line {line:?}"))?;
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    let mut response = Response { status, headers, body: Vec::new() };
-    let no_body = head_request || status == 304 || status == 204 || (100..200).contains(&status);
-    if no_body {
-        // Kept so that callers can assert it is empty.
-        response.body = rest.to_vec();
-    } else if response.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
-        response.body = dechunk(rest)?;
-    } else if let Some(length) = response.header("content-length") {
-        let length: usize = length.parse().map_err(|_| format!("bad Content-Length {length:?}"))?;
-        if rest.len() != length {
-            return Err(format!("Content-Length {length} but {} body bytes", rest.len()));
-        }
-        response.body = rest.to_vec();
-    } else {
-        response.body = rest.to_vec();
-    }
-    Ok(response)
-}
-
-fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    loop {
-        let line_end = rest.windows(2).position(|w| w == b"\r\n").ok_or("truncated chunk size")?;
-        let size_text = std::str::from_utf8(&rest[..line_end]).map_err(|_| "bad chunk size")?;
-        let size_text = size_text.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_text, 16).map_err(|_| format!("bad chunk size {size_text:?}"))?;
-        rest = &rest[line_end + 2..];
-        if size == 0 {
-            return Ok(body);
-        }
-        if rest.len() < size + 2 {
-            return Err("truncated chunk".into());
-        }
-        body.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,7 +138,7 @@ fn serve_follows_created_edited_renamed_and_deleted_posts() {
         post("title: First\ndate: 2021-03-01 09:00:00 +0800\ncategories: news\ntags: [alpha]", "First body."),
     )]);
     let (config, output) = config_with(&ws, "serve", &Settings::default(), "");
-    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let daemon = Daemon::start(&config);
     daemon.wait_titles("/feed/news", "the starting post", |t| has(t, "First"));
     assert_eq!(daemon.get("/feed/x.xml").status, 404);
 
@@ -509,6 +219,26 @@ fn http_site() -> Workspace {
     Workspace::with_posts(&posts)
 }
 
+/// The daemon reports what `regen` reports: files it leaves out and posts it keeps with a
+/// warning, in its log, at start and when a changed file has one, with the file's line.
+#[test]
+fn serve_logs_warnings_as_well_as_skipped_files() {
+    let ws = Workspace::with_posts(&support::base_posts());
+    ws.write("_posts/2021-03-05-broken.md", "---\ntitle: [unclosed\n---\nbody\n");
+    ws.write("_posts/2021-03-06-odd-date.md", "---\ntitle: Odd date\ndate: someday\n---\nbody\n");
+    let (config, _output) = config_with(&ws, "problems", &Settings::default(), "");
+    let daemon = Daemon::start(&config);
+    let log = daemon.log();
+    assert!(log.contains("skipped _posts/2021-03-05-broken.md:3: invalid YAML"), "{log}");
+    assert!(log.contains("_posts/2021-03-06-odd-date.md:3: date \"someday\" is not a date"), "{log}");
+
+    ws.write("_posts/2021-03-07-twice.md", "---\ntitle: One\ntitle: Two\n---\nbody\n");
+    daemon.wait_for("the warning about a repeated key", CHANGE_WAIT, || {
+        daemon.log().contains("_posts/2021-03-07-twice.md:3: front matter sets \"title\" more than once").then_some(())
+    });
+    daemon.wait_titles("/feed", "the post with a repeated key", |t| has(t, "Two"));
+}
+
 /// Feeds live in memory files (one descriptor each) up to a budget that leaves descriptors for
 /// connections; past it they stay on the heap. Both kinds must serve exactly the written bytes.
 #[test]
@@ -521,7 +251,7 @@ fn feeds_past_the_open_file_budget_are_served_from_the_heap() {
     let (config, output) = config_with(&ws, "limited", &Settings::default(), "max_connections = 16\n");
     // 600 descriptors less the reserve (16 connections + 512) leaves 72 memory files for the
     // 61 feeds x 2 formats.
-    let daemon = Daemon::start_with_open_files(&config, &ws.root().join("serve.log"), Some(600));
+    let daemon = Daemon::launch(&config).open_files(600).start();
     let fd_dir = PathBuf::from(format!("/proc/{}/fd", daemon.pid()));
     let memfds = fs::read_dir(&fd_dir)
         .expect("/proc/<pid>/fd readable")
@@ -539,7 +269,7 @@ fn feeds_past_the_open_file_budget_are_served_from_the_heap() {
         support::parse_feed(&response.body).unwrap_or_else(|e| panic!("{rel}: {e}"));
     }
     // Descriptors are left for clients: many connections at once are all served.
-    let streams: Vec<TcpStream> = (0..12).map(|_| TcpStream::connect(("127.0.0.1", daemon.port)).unwrap()).collect();
+    let streams: Vec<TcpStream> = (0..12).map(|_| TcpStream::connect(daemon.addr()).unwrap()).collect();
     assert_eq!(daemon.get("/feed.xml").status, 200);
     drop(streams);
 }
@@ -551,7 +281,7 @@ fn serve_http_semantics() {
     let (config, output) = config_with(&ws, "config", &Settings::default(), &format!("# {CANARY}\n"));
     assert_eq!(config.file_name().unwrap(), "config.toml");
     let config_text = fs::read_to_string(&config).unwrap();
-    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let daemon = Daemon::start(&config);
 
     // Content types, caching headers, bodies equal to the output folder's files.
     let files = support::tree(&output);
@@ -720,10 +450,10 @@ fn posts_written_during_start_up_are_not_lost() {
             Instant::now()
         }
     });
-    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let daemon = Daemon::start(&config);
     let serving = Instant::now();
     let written = late.join().unwrap();
-    // Daemon::start polls every 25 ms: the daemon was up at most that long before `serving`.
+    // Daemon::start polls every 20 ms: the daemon was up at most that long before `serving`.
     assert!(
         written + Duration::from_millis(100) < serving,
         "the first build ended too soon after the late write for this test to mean anything"
@@ -738,8 +468,7 @@ fn posts_written_during_start_up_are_not_lost() {
 fn last_modified_survives_a_restart() {
     let ws = Workspace::with_posts(&support::base_posts());
     let (config, _output) = config_with(&ws, "restart", &Settings::default(), "");
-    let log = ws.root().join("serve.log");
-    let mut daemon = Daemon::start(&config, &log);
+    let mut daemon = Daemon::start(&config);
     let before = daemon.get("/feed/news.xml");
     let modified = before.expect_header("last-modified").to_string();
     let tag_modified = daemon.get("/feed/by_tag/beta.xml").expect_header("last-modified").to_string();
@@ -755,7 +484,7 @@ fn last_modified_survives_a_restart() {
             "Edited.",
         ),
     );
-    let daemon = Daemon::start(&config, &log);
+    let daemon = Daemon::start(&config);
     // alpha holds the first and third posts only: unchanged, same Last-Modified, and a 304.
     let alpha = daemon.get("/feed/by_tag/alpha.xml");
     assert_eq!(alpha.expect_header("last-modified"), alpha_modified);
@@ -778,7 +507,7 @@ fn serve_if_modified_since_does_not_hide_edits_or_deletions() {
         ("_posts/2021-03-02-newer.md", post("title: Newer\ndate: 2021-03-02 09:00:00 +0800", "Newer.")),
     ]);
     let (config, _) = config_with(&ws, "serve", &Settings::default(), "");
-    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let daemon = Daemon::start(&config);
     let first = daemon.get("/feed.xml");
     let modified = first.expect_header("last-modified").to_string();
 
@@ -817,7 +546,7 @@ fn serve_last_modified_is_never_in_the_future() {
         post("title: Touched\ndate: 2021-03-01 09:00:00 +0800\nlast_modified_at: 2099-01-01 00:00:00 +0800", "T."),
     )]);
     let (config, _) = config_with(&ws, "serve", &Settings::default(), "");
-    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let daemon = Daemon::start(&config);
     for path in ["/feed.xml", "/feed.rss", "/", "/feeds.opml"] {
         let response = daemon.get(path);
         let date = httpdate::parse_http_date(response.expect_header("date")).expect("Date");
@@ -844,8 +573,8 @@ fn serve_output_folder_inside_the_site() {
     let mut text = fs::read_to_string(&config).unwrap();
     text += &format!("[server]\nquiet_ms = {QUIET_MS}\n");
     fs::write(&config, text).unwrap();
-    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
-    let updates = || daemon.log_text().matches("update (").count();
+    let daemon = Daemon::start(&config);
+    let updates = || daemon.log().matches("update (").count();
 
     ws.write("news/_posts/2021-03-08-fresh.md", post("title: Fresh\ndate: 2021-03-08 09:00:00 +0800", "F."));
     daemon.wait_titles("/feed", "the new post", |t| has(t, "Fresh") && lacks(t, "Not a post"));
@@ -856,7 +585,7 @@ fn serve_output_folder_inside_the_site() {
     std::thread::sleep(Duration::from_millis(QUIET_MS * 5));
     let settled = updates();
     std::thread::sleep(Duration::from_millis(QUIET_MS * 10));
-    assert_eq!(updates(), settled, "updates keep coming without changes\n{}", daemon.log_text());
+    assert_eq!(updates(), settled, "updates keep coming without changes\n{}", daemon.log());
 
     // regen with the same config writes the same bytes into the same folder.
     let before = support::tree(&ws.site().join("feeds"));
@@ -874,7 +603,7 @@ fn serve_follows_edits_to_a_symlinked_posts_target() {
     let target = ws.write("texts/linked.md", post("title: Linked v1\ndate: 2021-03-07 09:00:00 +0800", "L."));
     std::os::unix::fs::symlink("../texts/linked.md", ws.site().join("_posts/2021-03-07-linked.md")).unwrap();
     let (config, output) = config_with(&ws, "serve", &Settings::default(), "");
-    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let daemon = Daemon::start(&config);
     daemon.wait_titles("/feed", "the symlinked post", |t| has(t, "Linked v1"));
 
     fs::write(&target, post("title: Linked v2\ndate: 2021-03-07 09:00:00 +0800", "L.")).unwrap();
@@ -892,7 +621,7 @@ fn serve_follows_edits_to_a_symlinked_posts_target() {
 fn source_folder_replaced(gone: Duration) {
     let ws = Workspace::with_posts(&support::base_posts());
     let (config, output) = config_with(&ws, "serve", &Settings::default(), "");
-    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let daemon = Daemon::start(&config);
     daemon.wait_titles("/feed", "the first tree", |t| has(t, "First post"));
 
     fs::rename(ws.site(), ws.root().join("site.old")).unwrap();
@@ -941,12 +670,12 @@ fn serve_sigterm_and_sigint_exit_zero() {
     for signal in ["TERM", "INT"] {
         let ws = Workspace::with_posts(&support::base_posts());
         let (config, _) = config_with(&ws, "serve", &Settings::default(), "");
-        let mut daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+        let mut daemon = Daemon::start(&config);
         assert_eq!(daemon.get("/feed.xml").status, 200);
         daemon.signal(signal);
         let status = daemon.wait_exit(EXIT_WAIT);
-        assert!(status.success(), "SIG{signal}: exit {status}\n--- log ---\n{}", daemon.log_text());
-        assert!(request(daemon.port, "GET", "/healthz", &[]).is_err(), "still answering after SIG{signal}");
+        assert!(status.success(), "SIG{signal}: exit {status}\n--- log ---\n{}", daemon.log());
+        assert!(http::get(daemon.addr(), "/healthz").is_err(), "still answering after SIG{signal}");
     }
 }
 
@@ -956,23 +685,23 @@ fn serve_sigterm_and_sigint_exit_zero() {
 fn serve_sigterm_with_idle_and_partial_connections() {
     let ws = Workspace::with_posts(&support::base_posts());
     let (config, _) = config_with(&ws, "serve", &Settings::default(), "");
-    let mut daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let mut daemon = Daemon::start(&config);
     // An answered keep-alive connection, now idle.
-    let mut idle = TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
+    let mut idle = TcpStream::connect(daemon.addr()).unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     idle.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut buf = [0u8; 1024];
     let n = idle.read(&mut buf).unwrap();
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
     // A connection that never sends anything, and one stuck half-way through its head.
-    let _silent = TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
-    let mut partial = TcpStream::connect(("127.0.0.1", daemon.port)).unwrap();
+    let _silent = TcpStream::connect(daemon.addr()).unwrap();
+    let mut partial = TcpStream::connect(daemon.addr()).unwrap();
     partial.write_all(b"GET /feed.xml HTTP/1.1\r\nHost: x\r\n").unwrap();
     std::thread::sleep(Duration::from_millis(100));
 
     daemon.signal("TERM");
     let status = daemon.wait_exit(EXIT_WAIT);
-    assert!(status.success(), "exit {status}\n{}", daemon.log_text());
+    assert!(status.success(), "exit {status}\n{}", daemon.log());
 }
 
 #[test]
@@ -980,7 +709,7 @@ fn serve_sighup_reloads_and_keeps_running_config_when_broken() {
     let ws = Workspace::with_posts(&support::base_posts());
     let before = Settings { title: "Before Reload".into(), ..Settings::default() };
     let (config, output) = config_with(&ws, "serve", &before, "");
-    let mut daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let mut daemon = Daemon::start(&config);
     let feed_title = |path: &str| daemon.feed(path).and_then(|f| f.title).map(|t| t.content);
     assert_eq!(feed_title("/feed.xml").as_deref(), Some("Before Reload"));
 
@@ -997,13 +726,13 @@ fn serve_sighup_reloads_and_keeps_running_config_when_broken() {
     });
 
     // A broken config: logged, and the running one is kept.
-    let errors_before = daemon.log_text().matches("ERROR").count();
+    let errors_before = daemon.log().matches("ERROR").count();
     fs::write(&config, "[site]\nurl = \"https://blog.example.org\"\ntitle = \"Broken\"\nno_such_key = 1\n[[[").unwrap();
     daemon.signal("HUP");
     daemon.wait_for("an error logged for the broken config", CHANGE_WAIT, || {
-        (daemon.log_text().matches("ERROR").count() > errors_before).then_some(())
+        (daemon.log().matches("ERROR").count() > errors_before).then_some(())
     });
-    let log = daemon.log_text();
+    let log = daemon.log();
     assert!(log.lines().any(|l| l.contains("ERROR") && l.contains("reload")), "{log}");
     for path in ["/feed.xml", "/feed.rss", "/feed/news.xml"] {
         let response = daemon.get(path);
@@ -1017,7 +746,7 @@ fn serve_sighup_reloads_and_keeps_running_config_when_broken() {
 
     daemon.signal("TERM");
     let status = daemon.wait_exit(EXIT_WAIT);
-    assert!(status.success(), "exit {status}\n{}", daemon.log_text());
+    assert!(status.success(), "exit {status}\n{}", daemon.log());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1039,7 +768,7 @@ fn serve_publishes_future_posts_when_their_time_comes() {
         post(&format!("title: Soon\ndate: {soon_text}\ntags: [scheduled]"), "Soon."),
     );
     let (config, output) = config_with(&ws, "serve", &Settings::default(), "");
-    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let daemon = Daemon::start(&config);
 
     let checked_at = |response_at: DateTime<Utc>, date: DateTime<FixedOffset>| response_at < date;
     let site = daemon.titles("/feed.xml").expect("site feed");
@@ -1368,7 +1097,7 @@ fn convergence(seed: u64, operations: usize) {
     let ws = Workspace::with_posts(&support::base_posts());
     let settings = Settings::default();
     let (config, daemon_output) = config_with(&ws, "serve", &settings, "");
-    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
+    let daemon = Daemon::start(&config);
     let mut rng = Rng(seed | 1);
     let mut tree = RandomTree { site: ws.site(), files: BTreeMap::new(), counter: 0, away: BTreeSet::new() };
     let mut log = Vec::new();
@@ -1389,7 +1118,7 @@ fn convergence(seed: u64, operations: usize) {
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "seed {seed}: the served feeds never settled\n{log}\n--- log ---\n{}",
-            daemon.log_text()
+            daemon.log()
         );
         std::thread::sleep(Duration::from_millis(QUIET_MS * 4));
         let now = served_state(&daemon);
@@ -1407,7 +1136,7 @@ fn convergence(seed: u64, operations: usize) {
             Err(problems) if Instant::now() >= deadline => panic!(
                 "seed {seed} (POSTFEED_SERVE_SEED={seed} to replay): serve and regen disagree\n{problems}\n\
                  --- operations ---\n{log}\n--- daemon log ---\n{}",
-                daemon.log_text()
+                daemon.log()
             ),
             Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
@@ -1449,8 +1178,8 @@ fn serve_newsboat_reads_a_category_feed() {
     ));
     let ws = Workspace::with_posts(&posts);
     let (config, _) = config_with(&ws, "serve", &Settings::default(), "");
-    let daemon = Daemon::start(&config, &ws.root().join("serve.log"));
-    let url = format!("http://127.0.0.1:{}/feed/news.xml", daemon.port);
+    let daemon = Daemon::start(&config);
+    let url = format!("http://127.0.0.1:{}/feed/news.xml", daemon.port());
     let expected = daemon.titles("/feed/news.xml").expect("news feed");
     assert!(expected.len() >= 3, "{expected:?}");
 

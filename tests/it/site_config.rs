@@ -8,7 +8,7 @@ use crate::support::{self, link, post, read_feed, title, Workspace};
 
 /// A site whose `_config.yml` says everything a feed needs.
 fn jekyll_site() -> Workspace {
-    let ws = Workspace::with_posts(&[
+    Workspace::with_posts(&[
         (
             "_config.yml",
             "title: 港口日报\nurl: https://port.example.com\nbaseurl: /daily\ntimezone: Asia/Shanghai\nlang: zh-CN\nauthor: 编辑部\npermalink: /:categories/:title/\nfeed:\n  posts_limit: 2\ndefaults:\n  - scope: {path: \"_posts/desk\"}\n    values: {tags: [desk], author: Desk Writer}\n".to_string(),
@@ -16,8 +16,7 @@ fn jekyll_site() -> Workspace {
         ("_posts/2024-01-02-first.md", post("title: First\ndate: 2024-01-02 08:00:00 +0800\ncategories: news", "One.")),
         ("_posts/2024-01-03-second.md", post("title: Second\ndate: 2024-01-03 08:00:00 +0800", "Two.")),
         ("_posts/desk/2024-01-04-third.md", post("title: Third\ndate: 2024-01-04 08:00:00 +0800", "Three.")),
-    ]);
-    ws
+    ])
 }
 
 #[test]

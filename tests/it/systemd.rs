@@ -4,13 +4,14 @@
 //! in NOTIFY_SOCKET and a listening socket handed over as fd 3.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::support::{http, Daemon};
 
 const BIN: &str = env!("CARGO_BIN_EXE_postfeed");
 const UNITS: [&str; 4] = ["postfeed.service", "postfeed.socket", "postfeed-regen.service", "postfeed-regen.path"];
@@ -247,7 +248,7 @@ impl Manager {
                     }
                 }
                 Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                    if let Some(status) = daemon.child.try_wait().unwrap() {
+                    if let Some(status) = daemon.exited() {
                         panic!("postfeed exited ({status}) before {line}; got {:?}\n{}", self.seen, daemon.log());
                     }
                 }
@@ -257,77 +258,23 @@ impl Manager {
     }
 }
 
-/// `postfeed serve` started the way systemd starts it; killed if the test fails.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Daemon {
-    /// Runs `postfeed serve --config CONFIG` through `sh`, so that WATCHDOG_PID and LISTEN_PID can
-    /// name the daemon's own pid (sh's `$$`, kept by exec), as systemd sets them. With
-    /// `listener`, the socket becomes fd 3 and LISTEN_FDS=1.
-    fn start(site: &Site, manager: &Manager, watchdog_usec: Option<u64>, listener: Option<TcpListener>) -> Daemon {
-        let mut script = String::new();
-        if let Some(usec) = watchdog_usec {
-            script += &format!("export WATCHDOG_USEC={usec} WATCHDOG_PID=$$; ");
-        }
-        if listener.is_some() {
-            script += "exec 3<&0 0</dev/null; export LISTEN_FDS=1 LISTEN_PID=$$; ";
-        }
-        script += "exec \"$0\" \"$@\"";
-        let log = site.dir.path().join("daemon.log");
-        let mut command = Command::new("sh");
-        command
-            .arg("-c")
-            .arg(script)
-            .arg(BIN)
-            .args(["serve", "--config"])
-            .arg(site.config())
-            .env("NOTIFY_SOCKET", &manager.path)
-            .env("RUST_LOG", "debug")
-            .env_remove("LISTEN_FDS")
-            .env_remove("LISTEN_PID")
-            .env_remove("LISTEN_FDNAMES")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("WATCHDOG_PID")
-            .stdout(fs::File::create(&log).unwrap())
-            .stderr(fs::File::options().append(true).open(&log).unwrap());
-        command.stdin(match listener {
-            Some(listener) => Stdio::from(OwnedFd::from(listener)),
-            None => Stdio::null(),
-        });
-        Daemon { child: command.spawn().expect("sh runs"), log }
+/// `postfeed serve --config CONFIG` started the way systemd starts it, through `sh` so that
+/// WATCHDOG_PID and LISTEN_PID can name the daemon's own pid (sh's `$$`, kept by exec). With
+/// `listener`, the socket becomes fd 3 and LISTEN_FDS=1.
+fn start(site: &Site, manager: &Manager, watchdog_usec: Option<u64>, listener: Option<TcpListener>) -> Daemon {
+    let mut launch = Daemon::launch(&site.config())
+        .listen_from_config()
+        .env("NOTIFY_SOCKET", &manager.path)
+        .env("RUST_LOG", "debug");
+    if let Some(usec) = watchdog_usec {
+        launch = launch.shell(&format!("export WATCHDOG_USEC={usec} WATCHDOG_PID=$$"));
     }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().unwrap();
-        assert!(status.success(), "kill -{name} failed");
+    if let Some(listener) = listener {
+        launch = launch
+            .shell("exec 3<&0 0</dev/null; export LISTEN_FDS=1 LISTEN_PID=$$")
+            .stdin(Stdio::from(OwnedFd::from(listener)));
     }
-
-    fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "postfeed did not exit within {PATIENCE:?}\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn log(&self) -> String {
-        format!("--- postfeed log ---\n{}", fs::read_to_string(&self.log).unwrap_or_default())
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    launch.spawn()
 }
 
 /// A port free a moment ago.
@@ -335,22 +282,10 @@ fn free_address() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
 }
 
-/// GET `path` over HTTP/1.1; the status code and body. Fails rather than waits on a refused
-/// connection, so that it tells whether the socket is serving right now.
+/// GET `path`: the status code and body. Fails rather than waits on a refused connection, so that
+/// it tells whether the socket is serving right now.
 fn get(address: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: blog.example.org\r\nConnection: close\r\n\r\n")?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let code = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {response:?}")))?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Ok((code, body))
+    http::get(address, path).map(|r| (r.status, r.text()))
 }
 
 #[test]
@@ -358,7 +293,7 @@ fn serve_notifies_ready_watchdog_reloading_and_stopping() {
     let address = free_address();
     let site = Site::new(address);
     let mut manager = Manager::new(site.dir.path());
-    let mut daemon = Daemon::start(&site, &manager, Some(200_000), None);
+    let mut daemon = start(&site, &manager, Some(200_000), None);
 
     manager.expect("READY=1", &mut daemon);
     // Ready means serving: the socket answers at once, with no retry.
@@ -384,7 +319,7 @@ fn serve_notifies_ready_watchdog_reloading_and_stopping() {
 
     daemon.signal("TERM");
     manager.expect("STOPPING=1", &mut daemon);
-    let status = daemon.wait();
+    let status = daemon.wait_exit(PATIENCE);
     assert!(status.success(), "exit after SIGTERM: {status}\n{}", daemon.log());
 }
 
@@ -399,7 +334,7 @@ fn serve_takes_its_socket_from_systemd() {
 
     // A client that connects before the daemon runs waits in the backlog, as under systemd.
     let early = std::thread::spawn(move || get(address, "/healthz"));
-    let mut daemon = Daemon::start(&site, &manager, None, Some(activated));
+    let mut daemon = start(&site, &manager, None, Some(activated));
 
     manager.expect("READY=1", &mut daemon);
     let (code, body) = get(address, "/feed.xml").unwrap_or_else(|e| panic!("GET /feed.xml: {e}\n{}", daemon.log()));
@@ -410,7 +345,7 @@ fn serve_takes_its_socket_from_systemd() {
 
     daemon.signal("TERM");
     manager.expect("STOPPING=1", &mut daemon);
-    let status = daemon.wait();
+    let status = daemon.wait_exit(PATIENCE);
     assert!(status.success(), "exit after SIGTERM: {status}\n{}", daemon.log());
     drop(occupied);
 }

@@ -1,0 +1,151 @@
+//! The build pipeline that `regen`, `check` and `serve` share: the source tree read into a site,
+//! the feeds that exist chosen, their entries' texts made by the site layer, and the feeds
+//! rendered into a snapshot, or for `regen` straight into the output folder.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::feed::{FeedKey, FeedSet};
+use crate::output::{OutputFolder, WriteStats};
+use crate::site::{Changes, EntryTexts, Site};
+use crate::snapshot::{self, Snapshot, Storage};
+
+/// A site and what its feeds need between renders.
+pub struct Build {
+    pub(crate) config: Config,
+    pub(crate) site: Site,
+    /// The texts of the posts that feeds show, kept across updates.
+    pub(crate) texts: EntryTexts,
+}
+
+impl Build {
+    /// Reads and parses the whole source tree, rendering nothing.
+    pub fn load(config: Config) -> Result<Build> {
+        if !config.source_dir.is_dir() {
+            bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
+        }
+        let site = Site::load(&config)
+            .with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
+        Ok(Build { config, site, texts: EntryTexts::default() })
+    }
+
+    /// Folds what happened at `paths` into the site.
+    pub fn refresh(&mut self, paths: &[PathBuf]) -> Changes {
+        self.site.refresh(paths, &self.config)
+    }
+
+    /// Renders the feeds named in `keys` (every feed when `None`) as they are at `now`, on top of
+    /// `previous`; feeds that no longer exist are dropped, and so are the texts of posts no feed
+    /// shows any more. Returns the new snapshot and the paths whose bytes changed.
+    pub fn render(
+        &mut self,
+        now: DateTime<Utc>,
+        previous: &Snapshot,
+        keys: Option<&BTreeSet<FeedKey>>,
+        storage: Storage,
+    ) -> (Snapshot, Vec<String>) {
+        let started = std::time::Instant::now();
+        let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
+        let todo = feeds.select(keys);
+        self.texts.load(&self.site, &self.config.feeds, todo.iter().flat_map(|feed| &feed.entries));
+        let (next, changed) = snapshot::render(&self.config, &feeds, &todo, &self.texts, previous, storage);
+        for feed in &todo {
+            self.texts.show(&feed.key, &feed.entries);
+        }
+        self.texts.retain_feeds(|key| feeds.contains(key));
+        if keys.is_none() {
+            tracing::debug!(
+                "rendered {} files, {} bytes, from {} entry texts of {} bytes, in {:?} ({})",
+                next.files.len(),
+                next.files.values().map(|f| f.bytes.len()).sum::<usize>(),
+                self.texts.len(),
+                self.texts.bytes(),
+                started.elapsed(),
+                crate::logging::memory()
+            );
+        }
+        (next, changed)
+    }
+
+    /// Renders every feed as it is at `now` and writes each to the output folder as soon as it is
+    /// made, keeping none: the same bytes [`Build::render`] makes, without holding them all.
+    /// Returns what the writes did and how many files the feeds have.
+    pub(crate) fn render_to_folder(&mut self, now: DateTime<Utc>) -> Result<(WriteStats, usize)> {
+        let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
+        let todo = feeds.select(None);
+        self.texts.load(&self.site, &self.config.feeds, todo.iter().flat_map(|feed| &feed.entries));
+        let texts = &self.texts;
+        let files = todo.par_iter().flat_map_iter(|feed| {
+            let (_, files) = snapshot::render_feed(&self.config, feed, texts);
+            files.into_iter().map(|(rel, bytes, _)| (rel, bytes))
+        });
+        let stats = OutputFolder::new(&self.config.output_dir).sync(files, &BTreeSet::new())?;
+        Ok((stats, stats.written + stats.unchanged))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::path::Path;
+
+    use super::*;
+
+    fn config(root: &Path, limit: usize) -> Config {
+        let text = format!(
+            "[site]\nurl = \"https://example.org\"\n[source]\ndir = \"{}\"\n[output]\ndir = \"{}\"\n[feeds]\nlimit = {limit}\n",
+            root.join("site").display(),
+            root.join("out").display()
+        );
+        Config::parse(&text, Path::new("/")).unwrap()
+    }
+
+    fn write_post(root: &Path, day: u32, tag: &str) -> PathBuf {
+        let path = root.join(format!("site/_posts/2021-01-{day:02}-p{day}.md"));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, format!("---\ntitle: P{day}\ntags: [{tag}]\n---\nBody {day}.\n")).unwrap();
+        path
+    }
+
+    const P1: &str = "_posts/2021-01-01-p1.md";
+    const P2: &str = "_posts/2021-01-02-p2.md";
+    const P3: &str = "_posts/2021-01-03-p3.md";
+
+    #[test]
+    fn texts_of_posts_that_left_every_feed_are_dropped_on_updates() {
+        let dir = tempfile::tempdir().unwrap();
+        write_post(dir.path(), 1, "a");
+        let p2 = write_post(dir.path(), 2, "b");
+        // One entry per feed: the site feed shows P2, #a shows P1, #b shows P2.
+        let mut build = Build::load(config(dir.path(), 1)).unwrap();
+        let now = Utc::now();
+        let (snapshot, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
+        assert!(build.texts.get(P1).is_some() && build.texts.get(P2).is_some());
+
+        // A newer post in #a: P1 leaves #a, its only feed; P2 leaves the site feed but stays in #b.
+        let p3 = write_post(dir.path(), 3, "a");
+        let changes = build.refresh(&[p3]);
+        let (snapshot, _) = build.render(now, &snapshot, Some(&changes.feeds), Storage::Heap);
+        assert!(build.texts.get(P1).is_none(), "the text of a post in no feed is kept");
+        assert!(build.texts.get(P2).is_some() && build.texts.get(P3).is_some());
+
+        // P2 deleted: #b is gone with it.
+        fs::remove_file(&p2).unwrap();
+        let changes = build.refresh(&[p2]);
+        let (snapshot, _) = build.render(now, &snapshot, Some(&changes.feeds), Storage::Heap);
+        assert!(!snapshot.feeds.contains_key(&FeedKey::Tag("b".into())));
+        assert!(build.texts.get(P2).is_none(), "the text of a deleted post is kept");
+        assert_eq!(build.texts.len(), 1);
+
+        // What the updates kept is what a full build of the same tree keeps.
+        let mut fresh = Build::load(config(dir.path(), 1)).unwrap();
+        let (full, _) = fresh.render(now, &Snapshot::default(), None, Storage::Heap);
+        assert_eq!(fresh.texts.len(), build.texts.len());
+        assert_eq!(full.files.keys().collect::<Vec<_>>(), snapshot.files.keys().collect::<Vec<_>>());
+    }
+}

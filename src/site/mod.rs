@@ -1,0 +1,403 @@
+//! The in-memory site: every post by source path, kept sorted per feed ([`index`]), updated file
+//! by file; and the entry texts of the posts in feeds ([`texts`]), read from their files on demand.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::post::{self, Post, PostError, PostErrorKind};
+use crate::scan::{self, Candidate, Found, ReadError, Stamp, Tree};
+
+mod index;
+mod texts;
+
+pub(crate) use index::keys_of;
+pub use index::FeedKey;
+use index::{bulk_index, Order};
+pub(crate) use texts::EntryTexts;
+
+struct Loaded {
+    post: Arc<Post>,
+    stamp: Option<Stamp>,
+    /// Hash of the file's bytes: tells an edit apart even when size and mtime did not change
+    /// (mtimes are only as fine as the kernel's clock tick).
+    hash: u64,
+    path: PathBuf,
+}
+
+/// The version of a file's bytes, for the content cache and change detection.
+pub(crate) fn content_hash(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
+}
+
+/// The posts of one source tree.
+pub(crate) struct Site {
+    pub(crate) tree: Tree,
+    max_post_bytes: u64,
+    /// Sorted, so the posts below a folder are one range.
+    posts: BTreeMap<String, Loaded>,
+    problems: BTreeMap<String, PostError>,
+    /// Published posts (future ones included) per feed, in feed order.
+    index: BTreeMap<FeedKey, BTreeSet<Order>>,
+    /// Posts that are symbolic links, by the file they point at: an edit of the target is
+    /// reported under the target's path.
+    links: HashMap<PathBuf, BTreeSet<String>>,
+}
+
+/// What one refresh changed.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Files read again because they are new or their stamp changed.
+    pub(crate) files_read: usize,
+    /// Posts that are gone.
+    pub(crate) removed: usize,
+    /// Feeds whose entries may differ now.
+    pub feeds: BTreeSet<FeedKey>,
+}
+
+impl Site {
+    /// Scans and parses the whole tree, on all cores.
+    pub(crate) fn load(config: &Config) -> std::io::Result<Site> {
+        let started = std::time::Instant::now();
+        let tree = Tree::new(&config.source_dir, &config.output_dir);
+        let mut site = Site {
+            tree,
+            max_post_bytes: config.feeds.max_post_bytes,
+            posts: BTreeMap::new(),
+            problems: BTreeMap::new(),
+            index: BTreeMap::new(),
+            links: HashMap::new(),
+        };
+        // Files are read and parsed on all cores while the walk goes on.
+        let parsed: Vec<(Candidate, Read)> = site
+            .tree
+            .walk(&site.tree.root)?
+            .par_bridge()
+            .map(|found| match found {
+                Found::Post(c) => {
+                    let read = read_and_parse(&site.tree, &c, site.max_post_bytes, config);
+                    (c, read)
+                }
+                Found::Problem(source, error) => {
+                    // Reported under its path; it has no file to keep.
+                    let problem = not_read(&source, error);
+                    (Candidate::new(source, PathBuf::new()), Read::Failed(problem))
+                }
+            })
+            .collect();
+        tracing::debug!("read and parse: {:?} ({})", started.elapsed(), crate::logging::memory());
+        let mut posts = Vec::with_capacity(parsed.len());
+        for (candidate, read) in parsed {
+            match read {
+                Read::Parsed { post, hash, stamp, is_link } => {
+                    if is_link {
+                        site.note_link(&candidate);
+                    }
+                    let loaded = Loaded { post: Arc::from(post), stamp: Some(stamp), hash, path: candidate.path };
+                    posts.push((candidate.source, loaded));
+                }
+                Read::Failed(error) => {
+                    site.problems.insert(candidate.source, error);
+                }
+                Read::Unchanged => {}
+            }
+        }
+        site.index = bulk_index(posts.iter().map(|(_, loaded)| &loaded.post));
+        // Sorted first on all cores, so the map is built in one pass.
+        posts.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        site.posts = posts.into_iter().collect();
+        tracing::debug!("indexed: {:?} ({})", started.elapsed(), crate::logging::memory());
+        Ok(site)
+    }
+
+    /// Folds in whatever happened at `paths` (files or folders, created, changed or gone). Files
+    /// named in `paths` are read again; files found under a named folder only if their stamp
+    /// changed, so a rescan of the whole tree costs a `stat` per unchanged post.
+    pub(crate) fn refresh(&mut self, paths: &[PathBuf], config: &Config) -> Changes {
+        let mut changes = Changes::default();
+        // source -> (candidate, read even if the stamp is unchanged)
+        let mut candidates: BTreeMap<String, (Candidate, bool)> = BTreeMap::new();
+        for path in paths {
+            let is_root = path == &self.tree.root;
+            if !is_root && !self.tree.may_matter(path) {
+                continue;
+            }
+            for source in self.links.get(path).into_iter().flatten() {
+                if let Some(loaded) = self.posts.get(source) {
+                    let candidate = Candidate::new(source.clone(), loaded.path.clone());
+                    candidates.insert(source.clone(), (candidate, true));
+                }
+            }
+            let prefix = scan::source_name(&self.tree.root, path);
+            let folder = format!("{prefix}/");
+            let below = |source: &str| is_root || source == prefix || source.starts_with(&folder);
+            // Known files at or below the path (one range of the sorted maps): they may be gone
+            // or renamed.
+            let start = if is_root { String::new() } else { prefix.clone() };
+            let in_range = |s: &String| is_root || s.starts_with(&prefix);
+            for (source, loaded) in self.posts.range(start.clone()..).take_while(|(s, _)| in_range(s)) {
+                if below(source) {
+                    let candidate = Candidate::new(source.clone(), loaded.path.clone());
+                    candidates.insert(source.clone(), (candidate, false));
+                }
+            }
+            let known_problems: Vec<String> = self
+                .problems
+                .range(start..)
+                .take_while(|(s, _)| in_range(s))
+                .map(|(s, _)| s)
+                .filter(|s| below(s))
+                .cloned()
+                .collect();
+            for source in known_problems {
+                let path = self.tree.root.join(&source);
+                self.problems.remove(&source);
+                candidates.insert(source.clone(), (Candidate::new(source, path), true));
+            }
+            match std::fs::symlink_metadata(path) {
+                Ok(_) if self.tree.through_link(path) => {}
+                Ok(meta) if meta.is_dir() => {
+                    if let Ok(scan) = self.tree.scan_under(path) {
+                        for c in scan.candidates {
+                            if is_post_name(&c.source) {
+                                candidates.entry(c.source.clone()).or_insert((c, false));
+                            } else {
+                                self.problems.insert(c.source.clone(), undated(&c.source));
+                            }
+                        }
+                        for (source, error) in scan.problems {
+                            let problem = not_read(&source, error);
+                            self.problems.insert(source, problem);
+                        }
+                    }
+                }
+                Ok(_) => {
+                    if let Some(c) = self.tree.candidate(path) {
+                        if is_post_name(&c.source) {
+                            candidates.insert(c.source.clone(), (c, true));
+                        } else {
+                            self.problems.insert(c.source.clone(), undated(&c.source));
+                        }
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+        let work: Vec<(Candidate, bool)> = candidates.into_values().collect();
+        let results: Vec<(Candidate, Option<Read>)> = work
+            .into_par_iter()
+            .map(|(c, force)| {
+                let stamp = Stamp::of(&c.path);
+                let read = match stamp {
+                    None => None,
+                    Some(_) if !force && self.posts.get(&c.source).is_some_and(|l| l.stamp == stamp) => {
+                        Some(Read::Unchanged)
+                    }
+                    Some(_) => Some(read_and_parse(&self.tree, &c, self.max_post_bytes, config)),
+                };
+                (c, read)
+            })
+            .collect();
+        for (candidate, read) in results {
+            match read {
+                None => {
+                    self.problems.remove(&candidate.source);
+                    if let Some(old) = self.remove(&candidate.source) {
+                        changes.removed += 1;
+                        changes.feeds.extend(keys_of(&old));
+                    }
+                }
+                Some(Read::Unchanged) => {}
+                Some(Read::Parsed { hash, stamp, .. })
+                    if self.posts.get(&candidate.source).is_some_and(|l| l.hash == hash) =>
+                {
+                    if let Some(loaded) = self.posts.get_mut(&candidate.source) {
+                        loaded.stamp = Some(stamp);
+                    }
+                }
+                Some(read) => {
+                    changes.files_read += 1;
+                    self.store(candidate, read, &mut changes);
+                }
+            }
+        }
+        changes
+    }
+
+    fn store(&mut self, candidate: Candidate, read: Read, changes: &mut Changes) {
+        if let Some(old) = self.remove(&candidate.source) {
+            changes.feeds.extend(keys_of(&old));
+        }
+        self.problems.remove(&candidate.source);
+        match read {
+            Read::Parsed { post, hash, stamp, is_link } => {
+                let post: Arc<Post> = Arc::from(post);
+                if post.published {
+                    let order = Order::of(&post);
+                    for key in keys_of(&post) {
+                        changes.feeds.insert(key.clone());
+                        self.index.entry(key).or_default().insert(order.clone());
+                    }
+                }
+                if is_link {
+                    self.note_link(&candidate);
+                }
+                self.posts.insert(candidate.source, Loaded { post, stamp: Some(stamp), hash, path: candidate.path });
+            }
+            Read::Failed(error) => {
+                self.problems.insert(candidate.source, error);
+            }
+            Read::Unchanged => {}
+        }
+    }
+
+    /// Remembers which file a linked post points at, so an edit of the target reaches it.
+    fn note_link(&mut self, candidate: &Candidate) {
+        if let Ok(target) = std::fs::canonicalize(&candidate.path) {
+            self.links.entry(target).or_default().insert(candidate.source.clone());
+        }
+    }
+
+    fn remove(&mut self, source: &str) -> Option<Arc<Post>> {
+        let loaded = self.posts.remove(source)?;
+        self.links.retain(|_, sources| {
+            sources.remove(source);
+            !sources.is_empty()
+        });
+        if loaded.post.published {
+            let order = Order::of(&loaded.post);
+            for key in keys_of(&loaded.post) {
+                if let Some(set) = self.index.get_mut(&key) {
+                    set.remove(&order);
+                    if set.is_empty() {
+                        self.index.remove(&key);
+                    }
+                }
+            }
+        }
+        Some(loaded.post)
+    }
+
+    /// The entries of one feed at `now`: published, not in the future, newest first, at most `limit`.
+    pub(crate) fn entries(&self, key: &FeedKey, now: DateTime<Utc>, limit: usize) -> Vec<Arc<Post>> {
+        let Some(set) = self.index.get(key) else { return Vec::new() };
+        set.iter().filter(|o| o.is_visible_at(now)).take(limit).map(|o| Arc::clone(&o.post)).collect()
+    }
+
+    /// Whether the list of `key` has a post visible at `now`.
+    pub(crate) fn has_entries_at(&self, key: &FeedKey, now: DateTime<Utc>) -> bool {
+        self.index.get(key).is_some_and(|set| set.iter().any(|o| o.is_visible_at(now)))
+    }
+
+    /// The earliest date after `now` at which a future post becomes visible.
+    pub(crate) fn next_publication(&self, now: DateTime<Utc>) -> Option<DateTime<FixedOffset>> {
+        let set = self.index.get(&FeedKey::Site)?;
+        set.iter().take_while(|o| !o.is_visible_at(now)).last().map(|o| o.post.date)
+    }
+
+    /// Feeds with a post whose date lies in (`after`, `until`]: they change when time passes.
+    pub(crate) fn feeds_published_between(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> BTreeSet<FeedKey> {
+        let mut keys = BTreeSet::new();
+        if let Some(set) = self.index.get(&FeedKey::Site) {
+            for o in set.iter().skip_while(|o| !o.is_visible_at(until)).take_while(|o| !o.is_visible_at(after)) {
+                keys.extend(keys_of(&o.post));
+            }
+        }
+        keys
+    }
+
+    /// Path on disk of a post's file.
+    pub(crate) fn path_of(&self, source: &str) -> Option<&Path> {
+        self.posts.get(source).map(|l| l.path.as_path())
+    }
+
+    /// The hash of the bytes the post was parsed from.
+    pub(crate) fn hash_of(&self, source: &str) -> Option<u64> {
+        self.posts.get(source).map(|l| l.hash)
+    }
+
+    /// The post parsed from the file at `source`, if it parsed.
+    pub(crate) fn post(&self, source: &str) -> Option<&Arc<Post>> {
+        self.posts.get(source).map(|l| &l.post)
+    }
+
+    /// Parsed posts, including unpublished ones.
+    pub(crate) fn posts(&self) -> impl Iterator<Item = &Arc<Post>> {
+        self.posts.values().map(|l| &l.post)
+    }
+
+    pub(crate) fn post_count(&self) -> usize {
+        self.posts.len()
+    }
+
+    /// Files under `_posts` that are not in the feeds, and why.
+    pub(crate) fn problems(&self) -> impl Iterator<Item = &PostError> {
+        self.problems.values()
+    }
+
+    /// Why the file at `source` is not in the feeds, if it is not.
+    pub(crate) fn problem(&self, source: &str) -> Option<&PostError> {
+        self.problems.get(source)
+    }
+
+    /// The key of every list in the index: the site, and each category and tag some published
+    /// post names (future posts included).
+    pub(crate) fn index_keys(&self) -> impl Iterator<Item = &FeedKey> {
+        self.index.keys()
+    }
+}
+
+/// A file read for the site.
+enum Read {
+    /// `hash` is the bytes' [`content_hash`]; `stamp` and `is_link` come from opening the file.
+    Parsed {
+        post: Box<Post>,
+        hash: u64,
+        stamp: Stamp,
+        is_link: bool,
+    },
+    Failed(PostError),
+    /// Same stamp as last time: not read.
+    Unchanged,
+}
+
+/// Whether the file at `source` is named like a post (`2021-12-24-slug.md`).
+fn is_post_name(source: &str) -> bool {
+    post::parse_name(source.rsplit('/').next().unwrap_or(source)).is_some()
+}
+
+fn undated(source: &str) -> PostError {
+    PostError::new(source, PostErrorKind::UndatedName)
+}
+
+/// Why the file at `source` is not in the feeds, when it could not be read.
+fn not_read(source: &str, error: ReadError) -> PostError {
+    let kind = match error {
+        ReadError::Unreadable(reason) => PostErrorKind::Unreadable(reason),
+        ReadError::NotAFile => PostErrorKind::NotAFile,
+        ReadError::NameNotUtf8 => PostErrorKind::NameNotUtf8,
+        ReadError::TooLarge { size, limit } => PostErrorKind::TooLarge { size, limit },
+        ReadError::LinkOutside(target) => PostErrorKind::LinkOutside(target),
+    };
+    PostError::new(source, kind)
+}
+
+fn read_and_parse(tree: &Tree, candidate: &Candidate, limit: u64, config: &Config) -> Read {
+    if !is_post_name(&candidate.source) {
+        return Read::Failed(undated(&candidate.source));
+    }
+    match tree.read(candidate, limit) {
+        Ok(file) => {
+            let hash = content_hash(&file.bytes);
+            match post::parse(&candidate.source, &file.bytes, &config.site) {
+                Ok(post) => Read::Parsed { post: Box::new(post), hash, stamp: file.stamp, is_link: file.is_link },
+                Err(e) => Read::Failed(e),
+            }
+        }
+        Err(e) => Read::Failed(not_read(&candidate.source, e)),
+    }
+}
