@@ -5,6 +5,7 @@ pub mod config;
 pub mod feed;
 pub mod http;
 pub mod logging;
+pub mod markdown;
 pub mod memfile;
 pub mod output;
 pub mod permalink;

@@ -1,0 +1,510 @@
+//! The block pass that runs before pulldown-cmark. It takes out what kramdown reads differently from
+//! CommonMark, line by line, and leaves a placeholder (an HTML comment on its own line) where a block was:
+//! - fenced code as kramdown-parser-gfm accepts it (a fence needs its closing fence and a one-word info);
+//! - HTML blocks, which in kramdown run to their matching end tag (blank lines included), and
+//!   `markdown="1"` blocks, whose start and end tags become placeholders around Markdown content;
+//! - block IALs (`{: .lead}`), ALDs (`{:name: …}`), `{::comment}`/`{::nomarkdown}` extensions,
+//!   abbreviation definitions (`*[HTML]: …`) and the end-of-block marker `^`.
+
+use std::collections::HashMap;
+
+use super::attributes::{self, Attrs, Extension, Ial};
+use super::html_scan::{self, ContentModel};
+use super::Options;
+
+/// What a placeholder stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stored {
+    /// A fenced code block: the info word, the language for the class (before any `?`), the code.
+    Code { info: Option<String>, lang: Option<String>, code: String },
+    /// Raw HTML written as it is (HTML blocks, comments, `{::nomarkdown}`).
+    Html(String),
+    /// The start tag of a block whose content is Markdown.
+    Open { name: String, attrs: Attrs },
+    /// The end tag of such a block.
+    Close(String),
+    /// An element whose content is span-level Markdown (`<p markdown="1">…</p>`).
+    Span { name: String, attrs: Attrs, markdown: String },
+}
+
+/// A block IAL, and to which block it belongs.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockIal {
+    /// The line (in the prepared text) where the IAL stood; it is blank there now.
+    pub line: usize,
+    /// Its indentation, which tells an IAL for a list item's paragraph from one for the whole list.
+    pub indent: usize,
+    /// True when it follows a block directly (it applies to that block), false when it stands before one.
+    pub follows_block: bool,
+    pub ial: Ial,
+}
+
+/// The document after the block pass.
+#[derive(Debug, Default)]
+pub(crate) struct Prepared {
+    /// What pulldown-cmark reads.
+    pub text: String,
+    pub stored: Vec<Stored>,
+    pub ials: Vec<BlockIal>,
+    pub alds: HashMap<String, Ial>,
+    /// Abbreviations and their titles, in the order of definition (a later one wins).
+    pub abbreviations: Vec<(String, String)>,
+}
+
+const PLACEHOLDER_START: &str = "<!--\u{1}kd";
+const PLACEHOLDER_END: &str = "\u{1}-->";
+
+/// The stored item a placeholder comment names, if `html` is one.
+pub(crate) fn placeholder_index(html: &str) -> Option<usize> {
+    html.trim().strip_prefix(PLACEHOLDER_START)?.strip_suffix(PLACEHOLDER_END)?.parse().ok()
+}
+
+fn indentation(line: &str) -> usize {
+    let mut width = 0;
+    for c in line.chars() {
+        match c {
+            ' ' => width += 1,
+            '\t' => width += 4 - width % 4,
+            _ => break,
+        }
+    }
+    width
+}
+
+/// `* `, `- `, `+ ` or `12. ` after up to three spaces: the column where the item's content starts.
+fn list_item_content(line: &str) -> Option<usize> {
+    let indent = indentation(line);
+    let rest = line.trim_start();
+    let marker = if rest.starts_with(['*', '-', '+']) {
+        1
+    } else {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 || !rest[digits..].starts_with('.') {
+            return None;
+        }
+        digits + 1
+    };
+    let after = &rest[marker..];
+    if !after.starts_with([' ', '\t']) {
+        return None;
+    }
+    let spaces = after.len() - after.trim_start_matches([' ', '\t']).len();
+    Some(indent + marker + if after.trim().is_empty() || spaces > 4 { 1 } else { spaces })
+}
+
+fn is_atx_header(content: &str) -> bool {
+    let hashes = content.len() - content.trim_start_matches('#').len();
+    (1..=6).contains(&hashes) && content[hashes..].starts_with([' ', '\t'])
+}
+
+/// kramdown's fence: three or more of the same character, then at most one word of info.
+fn fence_open(content: &str, gfm: bool) -> Option<(char, usize, Option<String>)> {
+    let first = content.chars().next()?;
+    if first != '~' && !(gfm && first == '`') {
+        return None;
+    }
+    let run = content.len() - content.trim_start_matches(first).len();
+    if run < 3 {
+        return None;
+    }
+    let info = content[run..].trim();
+    if info.contains(char::is_whitespace) || (first == '`' && info.contains('`')) {
+        return None;
+    }
+    Some((first, run, (!info.is_empty()).then(|| info.to_string())))
+}
+
+fn is_fence_close(line: &str, fence: char, run: usize, max_indent: usize) -> bool {
+    if indentation(line) > max_indent {
+        return false;
+    }
+    let content = line.trim_start();
+    let len = content.len() - content.trim_start_matches(fence).len();
+    len >= run && content[len..].trim().is_empty()
+}
+
+/// Runs the block pass.
+pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
+    let mut pass = Pass { src: source, out: String::with_capacity(source.len() + 64), line: 0, prepared: Prepared::default() };
+    pass.run(options);
+    let mut prepared = pass.prepared;
+    prepared.text = pass.out;
+    prepared
+}
+
+struct Pass<'a> {
+    src: &'a str,
+    out: String,
+    /// Lines written so far.
+    line: usize,
+    prepared: Prepared,
+}
+
+impl Pass<'_> {
+    fn emit(&mut self, line: &str) {
+        self.out.push_str(line);
+        self.out.push('\n');
+        self.line += 1;
+    }
+
+    fn placeholder(&mut self, indent: usize, stored: Stored) {
+        let index = self.prepared.stored.len();
+        self.prepared.stored.push(stored);
+        let line = format!("{}{PLACEHOLDER_START}{index}{PLACEHOLDER_END}", " ".repeat(indent.min(3)));
+        self.emit(&line);
+    }
+
+    fn run(&mut self, options: &Options) {
+        let src = self.src;
+        let mut pos = 0;
+        // At a block start: kramdown would try its block parsers here, not continue a paragraph.
+        let mut boundary = true;
+        let mut last_blank = true;
+        let mut list_content: Option<usize> = None;
+        let mut in_indented_code = false;
+        let mut open_markdown: Vec<String> = Vec::new();
+        while pos < src.len() {
+            let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
+            let line = &src[pos..line_end];
+            let next = (line_end + 1).min(src.len());
+            if line.trim().is_empty() {
+                self.emit(line);
+                boundary = true;
+                last_blank = true;
+                pos = next;
+                continue;
+            }
+            let indent = indentation(line);
+            let content = line.trim_start();
+            if indent >= 4 && list_content.is_none() && (last_blank || in_indented_code) {
+                in_indented_code = true;
+                self.emit(line);
+                pos = next;
+                last_blank = false;
+                continue;
+            }
+            in_indented_code = false;
+            if let Some(column) = list_item_content(line) {
+                if indent <= list_content.map_or(3, |c| c + 3) {
+                    list_content = Some(column);
+                }
+            } else if last_blank && indent == 0 {
+                list_content = None;
+            }
+            let max_indent = list_content.map_or(3, |c| c + 3);
+            if indent > max_indent {
+                self.emit(line);
+                pos = next;
+                boundary = false;
+                last_blank = false;
+                continue;
+            }
+            let follows_block = !last_blank;
+            last_blank = false;
+
+            if let Some((fence, run, info)) = fence_open(content, options.gfm()) {
+                let base = list_content.filter(|_| indent > 3).map_or(0, |c| c.min(indent));
+                if let Some(after) = self.fenced_code(next, fence, run, info, indent, base, max_indent) {
+                    pos = after;
+                    boundary = true;
+                    continue;
+                }
+                // No closing fence: kramdown reads the line as text, so pulldown-cmark must not open a fence.
+                let split = line.len() - content.len();
+                self.emit(&format!("{}\\{}", &line[..split], content));
+                pos = next;
+                boundary = false;
+                continue;
+            }
+
+            if content.starts_with('<') {
+                if let Some(after) = self.html_block(pos + (line.len() - content.len()), indent, options, &mut open_markdown) {
+                    pos = after;
+                    boundary = true;
+                    continue;
+                }
+            }
+
+            if content.starts_with("{:") {
+                if let Some(after) = self.extension_line(content, line_end, indent, follows_block) {
+                    pos = after;
+                    boundary = true;
+                    continue;
+                }
+            }
+
+            if boundary && content.starts_with("*[") {
+                if let Some((name, title)) = content[2..].split_once("]:") {
+                    if !name.is_empty() {
+                        self.prepared.abbreviations.push((name.to_string(), title.trim().to_string()));
+                        self.emit("");
+                        pos = next;
+                        continue;
+                    }
+                }
+            }
+
+            if content.trim_end() == "^" {
+                self.emit("");
+                pos = next;
+                boundary = true;
+                last_blank = true;
+                continue;
+            }
+
+            self.emit(line);
+            boundary = is_atx_header(content);
+            pos = next;
+        }
+        while let Some(name) = open_markdown.pop() {
+            self.placeholder(0, Stored::Close(name));
+        }
+    }
+
+    /// A fenced code block opening at the line before `from`: stores it and returns where the text goes on,
+    /// or None when no closing fence follows (kramdown then reads the opening line as text).
+    #[allow(clippy::too_many_arguments)]
+    fn fenced_code(
+        &mut self,
+        from: usize,
+        fence: char,
+        run: usize,
+        info: Option<String>,
+        indent: usize,
+        base: usize,
+        max_indent: usize,
+    ) -> Option<usize> {
+        let src = self.src;
+        let mut pos = from;
+        let mut code = String::new();
+        while pos < src.len() {
+            let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
+            let line = &src[pos..line_end];
+            let next = (line_end + 1).min(src.len());
+            if is_fence_close(line, fence, run, max_indent.max(base + 3)) {
+                let lang = info.as_ref().map(|i| match i.find('?') {
+                    Some(q) if q > 0 => i[..q].to_string(),
+                    _ => i.clone(),
+                });
+                self.placeholder(indent, Stored::Code { info, lang, code });
+                return Some(next);
+            }
+            code.push_str(strip_columns(line, base));
+            code.push('\n');
+            pos = next;
+        }
+        None
+    }
+
+    /// An HTML block (or comment) starting at `start`: stores it and returns where the text goes on.
+    fn html_block(&mut self, start: usize, indent: usize, options: &Options, open_markdown: &mut Vec<String>) -> Option<usize> {
+        let src = self.src;
+        let rest = &src[start..];
+        if rest.starts_with("<!--") {
+            let end = rest.find("-->")? + 3;
+            self.placeholder(indent, Stored::Html(rest[..end].to_string()));
+            return Some(self.after_block(start + end, indent));
+        }
+        if let Some((name, len)) = html_scan::end_tag(rest) {
+            if html_scan::is_span_element(name) {
+                return None;
+            }
+            if open_markdown.last().is_some_and(|open| open.eq_ignore_ascii_case(name)) {
+                let name = open_markdown.pop().unwrap_or_default();
+                self.placeholder(indent, Stored::Close(name));
+                return Some(self.after_block(start + len, indent));
+            }
+            // kramdown shows a stray end tag as text.
+            let line_end = rest.find('\n').unwrap_or(rest.len());
+            self.emit(&format!("{}&lt;{}", " ".repeat(indent.min(3)), &rest[1..line_end]));
+            return Some((start + line_end + 1).min(src.len()));
+        }
+        let tag = html_scan::start_tag(rest)?;
+        if html_scan::is_span_element(&tag.name) {
+            return None;
+        }
+        let mut attrs = Attrs(tag.attrs.clone());
+        let markdown = attrs.remove("markdown");
+        let default_model = html_scan::content_model(&tag.name);
+        let model = match markdown.as_deref() {
+            Some("1") => default_model,
+            Some("block") => ContentModel::Block,
+            Some("span") => ContentModel::Span,
+            Some("0") => ContentModel::Raw,
+            _ if options.parse_block_html => default_model,
+            _ => ContentModel::Raw,
+        };
+        let name = if html_scan::is_block_element(&tag.name) || html_scan::is_void_element(&tag.name) {
+            tag.name.to_ascii_lowercase()
+        } else {
+            tag.name.clone()
+        };
+        let after_tag = start + tag.len;
+        if tag.self_closed || html_scan::is_void_element(&name) {
+            self.placeholder(indent, Stored::Html(rest[..tag.len].to_string()));
+            return Some(self.after_block(after_tag, indent));
+        }
+        match model {
+            ContentModel::Block => {
+                self.placeholder(indent, Stored::Open { name: name.clone(), attrs });
+                open_markdown.push(name);
+                Some(self.after_block(after_tag, indent))
+            }
+            ContentModel::Span => {
+                let (content_end, end) = match html_scan::find_end_tag(src, after_tag, &name) {
+                    Some((at, len)) => (at, at + len),
+                    None => (src.len(), src.len()),
+                };
+                let markdown = src[after_tag..content_end].to_string();
+                self.placeholder(indent, Stored::Span { name, attrs, markdown });
+                Some(self.after_block(end, indent))
+            }
+            ContentModel::Raw => {
+                let mut start_tag = rest[..tag.len].to_string();
+                if markdown.is_some() {
+                    start_tag = rebuild_start_tag(&name, &attrs);
+                }
+                let block = html_scan::scan_raw(src, after_tag, &name, start_tag);
+                self.placeholder(indent, Stored::Html(block.html));
+                Some(self.after_block(block.end, indent))
+            }
+        }
+    }
+
+    /// After an HTML block ends at `end`: the rest of that line, when it is not blank, starts the next block
+    /// on a line of its own (as kramdown goes on mid-line). Returns where the text goes on.
+    fn after_block(&mut self, end: usize, indent: usize) -> usize {
+        let src = self.src;
+        let line_end = src[end..].find('\n').map_or(src.len(), |i| end + i);
+        let tail = &src[end..line_end];
+        if !tail.trim().is_empty() {
+            self.emit(&format!("{}{}", " ".repeat(indent.min(3)), tail.trim_start()));
+        }
+        (line_end + 1).min(src.len())
+    }
+
+    /// `{:…}` alone on a line: an IAL, an ALD or an extension. Returns where the text goes on, or None when
+    /// the line is something else (then it is text).
+    fn extension_line(&mut self, content: &str, line_end: usize, indent: usize, follows_block: bool) -> Option<usize> {
+        let src = self.src;
+        let (kind, len) = attributes::scan_braces(content)?;
+        if !content[len..].trim().is_empty() {
+            return None;
+        }
+        let next = (line_end + 1).min(src.len());
+        match kind {
+            Extension::Ial(text) => {
+                let mut ial = Ial::default();
+                attributes::parse(text, &mut ial);
+                self.prepared.ials.push(BlockIal { line: self.line, indent, follows_block, ial });
+                self.emit("");
+                Some(next)
+            }
+            Extension::Ald(name, text) => {
+                let ald = self.prepared.alds.entry(name.to_string()).or_default();
+                attributes::parse(text, ald);
+                self.emit("");
+                Some(next)
+            }
+            Extension::Tag => self.extension_block(content[..len].trim(), next),
+        }
+    }
+
+    /// `{::comment}…{:/comment}`, `{::nomarkdown}…{:/}`, `{::options … /}`.
+    fn extension_block(&mut self, tag: &str, next: usize) -> Option<usize> {
+        let inner = tag.strip_prefix("{::")?.strip_suffix('}')?;
+        let (head, closed) = match inner.strip_suffix('/') {
+            Some(head) => (head, true),
+            None => (inner, false),
+        };
+        let name = head.split_whitespace().next()?;
+        if !matches!(name, "comment" | "nomarkdown" | "options") {
+            return None;
+        }
+        if closed {
+            self.emit("");
+            return Some(next);
+        }
+        // The body runs to `{:/name}` or `{:/}` alone on a line.
+        let src = self.src;
+        let mut pos = next;
+        while pos < src.len() {
+            let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
+            let line = src[pos..line_end].trim();
+            if indentation(&src[pos..line_end]) <= 3 && (line == "{:/}" || line == format!("{{:/{name}}}")) {
+                let body = src[next..pos].strip_suffix('\n').unwrap_or(&src[next..pos]);
+                if name == "nomarkdown" {
+                    self.placeholder(0, Stored::Html(body.to_string()));
+                } else {
+                    self.emit("");
+                }
+                return Some((line_end + 1).min(src.len()));
+            }
+            pos = (line_end + 1).min(src.len());
+        }
+        None
+    }
+}
+
+fn rebuild_start_tag(name: &str, attrs: &Attrs) -> String {
+    let mut tag = format!("<{name}");
+    for (key, value) in &attrs.0 {
+        tag.push_str(&format!(" {key}=\"{}\"", super::render::escape_attr(value)));
+    }
+    tag.push('>');
+    tag
+}
+
+/// Removes up to `columns` leading spaces (a list item's indentation) from a code line.
+fn strip_columns(line: &str, columns: usize) -> &str {
+    let spaces = line.len() - line.trim_start_matches(' ').len();
+    &line[spaces.min(columns)..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> Prepared {
+        prepare(text, &Options::default())
+    }
+
+    #[test]
+    fn fences_need_a_closing_fence_and_one_word_of_info() {
+        let p = run("```ruby\nputs 1\n\n```\n\n```foo bar\nx\n");
+        assert_eq!(p.stored[0], Stored::Code { info: Some("ruby".into()), lang: Some("ruby".into()), code: "puts 1\n\n".into() });
+        assert!(p.text.contains("\\```foo bar\nx\n"), "{}", p.text);
+    }
+
+    #[test]
+    fn html_blocks_run_over_blank_lines_to_their_end_tag() {
+        let p = run("<figure class=\"highlight\"><pre><code>a\n\n    b\n</code></pre></figure>\nafter\n");
+        assert_eq!(p.stored.len(), 1);
+        assert!(matches!(&p.stored[0], Stored::Html(h) if h.ends_with("</figure>")));
+        assert!(p.text.ends_with("-->\nafter\n"), "{:?}", p.text);
+    }
+
+    #[test]
+    fn markdown_blocks_keep_their_content_for_the_markdown_parser() {
+        let p = run("<div class=\"note\" markdown=\"1\">\n*text*\n</div>\n");
+        assert_eq!(p.stored[0], Stored::Open { name: "div".into(), attrs: Attrs(vec![("class".into(), "note".into())]) });
+        assert_eq!(p.stored[1], Stored::Close("div".into()));
+        assert!(p.text.contains("\n*text*\n"));
+    }
+
+    #[test]
+    fn ials_alds_abbreviations_and_extensions_leave_blank_lines() {
+        let p = run("para\n{: .lead}\n\n{:note: .n}\n*[HTML]: Hyper Text\n{::comment}\nhidden\n{:/comment}\n^\n");
+        assert_eq!(p.ials.len(), 1);
+        assert!(p.ials[0].follows_block);
+        assert_eq!(p.ials[0].line, 1);
+        assert!(p.alds.contains_key("note"));
+        assert_eq!(p.abbreviations, vec![("HTML".to_string(), "Hyper Text".to_string())]);
+        assert!(!p.text.contains("hidden") && !p.text.contains('{') && !p.text.contains('^'));
+    }
+
+    #[test]
+    fn a_stray_end_tag_is_text() {
+        assert!(run("</div>\n").text.starts_with("&lt;/div>"));
+    }
+}

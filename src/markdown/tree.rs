@@ -1,0 +1,472 @@
+//! pulldown-cmark's events as a tree, with kramdown's readings applied while it is built: text educated
+//! (smart quotes, symbols) from its source context, span IALs (`*x*{: .c}`) attached, HTML tags that kramdown
+//! shows as text turned into text, and footnote definitions set aside.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use pulldown_cmark::{Alignment, CodeBlockKind, Event, Options as CmarkOptions, Parser, Tag, TagEnd};
+
+use super::attributes::{self, Attrs, Extension, Ial};
+use super::blocks::{self, Prepared};
+use super::html_scan;
+use super::typography::{self, Piece};
+use super::Options;
+
+/// Containers nested deeper than this are flattened into their parent, so that rendering never recurses
+/// without bound (`>>>>>…` or `- - - - …` ten thousand deep).
+pub(crate) const MAX_DEPTH: usize = 48;
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Kind {
+    Root,
+    Paragraph,
+    Heading(u8),
+    BlockQuote,
+    /// A code block pulldown-cmark found (indented, or fenced inside a container).
+    CodeBlock { info: Option<String>, code: String },
+    /// True for an ordered list.
+    List(bool),
+    Item,
+    DefinitionList,
+    Term,
+    Definition,
+    Table(Vec<Alignment>),
+    TableHead,
+    TableRow,
+    TableCell,
+    Rule,
+    HtmlBlock(String),
+    /// A placeholder of the block pass.
+    Stored(usize),
+    Text(String),
+    Code(String),
+    InlineHtml(String),
+    Emphasis,
+    Strong,
+    Strikethrough,
+    Link { url: String, title: String },
+    Image { url: String, title: String },
+    FootnoteRef(String),
+    SoftBreak,
+    HardBreak,
+    TaskMarker(bool),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub kind: Kind,
+    pub attrs: Attrs,
+    /// ALD references of the IALs applied (`toc`).
+    pub refs: Vec<String>,
+    pub children: Vec<Node>,
+    /// First and last line in the prepared text.
+    pub lines: (usize, usize),
+}
+
+impl Node {
+    fn new(kind: Kind, lines: (usize, usize)) -> Node {
+        Node { kind, attrs: Attrs::default(), refs: Vec::new(), children: Vec::new(), lines }
+    }
+
+    pub fn is_block(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Root
+                | Kind::Paragraph
+                | Kind::Heading(_)
+                | Kind::BlockQuote
+                | Kind::CodeBlock { .. }
+                | Kind::List(_)
+                | Kind::Item
+                | Kind::DefinitionList
+                | Kind::Term
+                | Kind::Definition
+                | Kind::Table(_)
+                | Kind::TableHead
+                | Kind::TableRow
+                | Kind::TableCell
+                | Kind::Rule
+                | Kind::HtmlBlock(_)
+                | Kind::Stored(_)
+        )
+    }
+
+    /// The text of the node as kramdown's GFM parser collects it for header ids.
+    pub fn plain_text(&self, into: &mut String) {
+        match &self.kind {
+            Kind::Text(text) | Kind::Code(text) => into.push_str(text),
+            Kind::Image { .. } | Kind::FootnoteRef(_) | Kind::InlineHtml(_) => {}
+            Kind::SoftBreak | Kind::HardBreak => into.push('\n'),
+            _ => self.children.iter().for_each(|c| c.plain_text(into)),
+        }
+    }
+}
+
+/// The tree and the footnote definitions found in it.
+pub(crate) struct Document {
+    pub root: Node,
+    pub footnotes: HashMap<String, Node>,
+}
+
+fn cmark_options(options: &Options) -> CmarkOptions {
+    let mut cmark = CmarkOptions::ENABLE_TABLES
+        | CmarkOptions::ENABLE_FOOTNOTES
+        | CmarkOptions::ENABLE_HEADING_ATTRIBUTES
+        | CmarkOptions::ENABLE_DEFINITION_LIST;
+    if options.gfm() {
+        cmark |= CmarkOptions::ENABLE_STRIKETHROUGH | CmarkOptions::ENABLE_TASKLISTS;
+    }
+    cmark
+}
+
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        LineIndex(std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect())
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&start| start <= offset).saturating_sub(1)
+    }
+
+    fn lines(&self, range: &Range<usize>) -> (usize, usize) {
+        (self.line(range.start), self.line(range.end.saturating_sub(1).max(range.start)))
+    }
+}
+
+/// Builds the tree of the prepared text.
+pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
+    let text = prepared.text.as_str();
+    let index = LineIndex::new(text);
+    let mut builder = Builder {
+        source: text,
+        options,
+        alds: &prepared.alds,
+        stack: vec![Node::new(Kind::Root, (0, 0))],
+        skipped: 0,
+        prev: None,
+        open_html: Vec::new(),
+        footnotes: HashMap::new(),
+        pieces: Vec::new(),
+    };
+    for (event, range) in Parser::new_ext(text, cmark_options(options)).into_offset_iter() {
+        builder.event(event, range, &index);
+    }
+    while builder.stack.len() > 1 {
+        builder.close();
+    }
+    let root = builder.stack.pop().unwrap_or_else(|| Node::new(Kind::Root, (0, 0)));
+    Document { root, footnotes: builder.footnotes }
+}
+
+struct Builder<'a> {
+    source: &'a str,
+    options: &'a Options,
+    alds: &'a HashMap<String, Ial>,
+    stack: Vec<Node>,
+    /// Start events not opened because the tree was too deep; their ends are skipped too.
+    skipped: usize,
+    /// The character kramdown's span scanner sees before the next text (None after markup).
+    prev: Option<char>,
+    /// Span-level HTML elements open in the current block, for telling stray end tags.
+    open_html: Vec<String>,
+    footnotes: HashMap<String, Node>,
+    pieces: Vec<Piece>,
+}
+
+impl Builder<'_> {
+    fn top(&mut self) -> &mut Node {
+        self.stack.last_mut().expect("the root stays on the stack")
+    }
+
+    fn push_child(&mut self, node: Node) {
+        self.top().children.push(node);
+    }
+
+    fn open(&mut self, kind: Kind, lines: (usize, usize)) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.skipped += 1;
+            return;
+        }
+        self.stack.push(Node::new(kind, lines));
+    }
+
+    fn close(&mut self) {
+        if self.skipped > 0 {
+            self.skipped -= 1;
+            return;
+        }
+        if self.stack.len() < 2 {
+            return;
+        }
+        let node = self.stack.pop().expect("checked above");
+        self.finish(node);
+    }
+
+    fn finish(&mut self, node: Node) {
+        self.push_child(node);
+    }
+
+    fn event(&mut self, event: Event<'_>, range: Range<usize>, index: &LineIndex) {
+        match event {
+            Event::Start(tag) => {
+                self.prev = None;
+                let lines = index.lines(&range);
+                if is_block_tag(&tag) {
+                    self.open_html.clear();
+                }
+                if let Tag::FootnoteDefinition(label) = &tag {
+                    self.open(Kind::Root, lines);
+                    if self.skipped == 0 {
+                        self.top().attrs.set("footnote", label.to_string());
+                    }
+                    return;
+                }
+                let kind = match tag {
+                    Tag::Paragraph => Kind::Paragraph,
+                    Tag::Heading { level, id, classes, attrs: _ } => {
+                        self.open(Kind::Heading(level as u8), lines);
+                        if self.skipped == 0 {
+                            if let Some(id) = id {
+                                self.top().attrs.set("id", id.to_string());
+                            }
+                            for class in classes {
+                                self.top().attrs.add_class(&class);
+                            }
+                        }
+                        return;
+                    }
+                    Tag::BlockQuote(_) => Kind::BlockQuote,
+                    Tag::CodeBlock(kind) => {
+                        let info = match kind {
+                            CodeBlockKind::Fenced(info) => info.split_whitespace().next().map(str::to_string),
+                            CodeBlockKind::Indented => None,
+                        };
+                        Kind::CodeBlock { info, code: String::new() }
+                    }
+                    Tag::HtmlBlock => Kind::HtmlBlock(String::new()),
+                    Tag::List(start) => Kind::List(start.is_some()),
+                    Tag::Item => Kind::Item,
+                    Tag::FootnoteDefinition(_) => Kind::Root,
+                    Tag::DefinitionList => Kind::DefinitionList,
+                    Tag::DefinitionListTitle => Kind::Term,
+                    Tag::DefinitionListDefinition => Kind::Definition,
+                    Tag::Table(alignments) => Kind::Table(alignments),
+                    Tag::TableHead => Kind::TableHead,
+                    Tag::TableRow => Kind::TableRow,
+                    Tag::TableCell => Kind::TableCell,
+                    Tag::Emphasis => Kind::Emphasis,
+                    Tag::Strong => Kind::Strong,
+                    Tag::Strikethrough => {
+                        // GFM in kramdown knows `~~x~~` only; pulldown-cmark also takes `~x~`.
+                        if !self.source[range.start..].starts_with("~~") {
+                            Kind::Text(String::new())
+                        } else {
+                            Kind::Strikethrough
+                        }
+                    }
+                    Tag::Link { dest_url, title, .. } => Kind::Link { url: dest_url.to_string(), title: title.to_string() },
+                    Tag::Image { dest_url, title, .. } => Kind::Image { url: dest_url.to_string(), title: title.to_string() },
+                    _ => Kind::Emphasis,
+                };
+                self.open(kind, lines);
+            }
+            Event::End(end) => {
+                self.prev = None;
+                if self.skipped > 0 {
+                    self.skipped -= 1;
+                    return;
+                }
+                if matches!(end, TagEnd::FootnoteDefinition) && self.stack.len() >= 2 {
+                    let mut node = self.stack.pop().expect("checked above");
+                    if let Some(label) = node.attrs.remove("footnote") {
+                        self.footnotes.entry(label).or_insert(node);
+                    }
+                    return;
+                }
+                if matches!(end, TagEnd::Strikethrough) {
+                    if let Some(Node { kind: Kind::Text(_), .. }) = self.stack.last() {
+                        // A single-tilde strikethrough: put the tildes back as text.
+                        let mut node = self.stack.pop().expect("checked above");
+                        let children = std::mem::take(&mut node.children);
+                        self.push_child(Node::new(Kind::Text("~".into()), node.lines));
+                        self.top().children.extend(children);
+                        self.push_child(Node::new(Kind::Text("~".into()), node.lines));
+                        return;
+                    }
+                }
+                if is_block_end(&end) {
+                    self.open_html.clear();
+                }
+                self.close();
+            }
+            Event::Text(text) => self.text(&text, range),
+            Event::Code(code) => {
+                self.prev = None;
+                self.push_child(Node::new(Kind::Code(code.to_string()), (0, 0)));
+            }
+            Event::Html(html) => {
+                self.prev = None;
+                if let Some(i) = blocks::placeholder_index(&html) {
+                    // The placeholder is its own HTML block; the node replaces that block.
+                    let lines = index.lines(&range);
+                    if let Some(Node { kind: kind @ Kind::HtmlBlock(_), .. }) = self.stack.last_mut() {
+                        *kind = Kind::Stored(i);
+                    } else {
+                        self.push_child(Node::new(Kind::Stored(i), lines));
+                    }
+                    return;
+                }
+                match self.stack.last_mut() {
+                    Some(Node { kind: Kind::HtmlBlock(block), .. }) => block.push_str(&html),
+                    _ => self.push_child(Node::new(Kind::HtmlBlock(html.to_string()), (0, 0))),
+                }
+            }
+            Event::InlineHtml(html) => {
+                self.prev = None;
+                self.inline_html(&html);
+            }
+            Event::FootnoteReference(label) => {
+                self.prev = None;
+                self.push_child(Node::new(Kind::FootnoteRef(label.to_string()), (0, 0)));
+            }
+            Event::SoftBreak => {
+                self.prev = Some('\n');
+                self.push_child(Node::new(Kind::SoftBreak, (0, 0)));
+            }
+            Event::HardBreak => {
+                self.prev = None;
+                self.push_child(Node::new(Kind::HardBreak, (0, 0)));
+            }
+            Event::Rule => {
+                self.prev = None;
+                self.push_child(Node::new(Kind::Rule, index.lines(&range)));
+            }
+            Event::TaskListMarker(checked) => {
+                self.prev = None;
+                self.push_child(Node::new(Kind::TaskMarker(checked), (0, 0)));
+            }
+            Event::InlineMath(math) | Event::DisplayMath(math) => self.text(&math, range),
+        }
+    }
+
+    fn text(&mut self, text: &str, range: Range<usize>) {
+        if let Some(Node { kind: Kind::CodeBlock { code, .. }, .. }) = self.stack.last_mut() {
+            code.push_str(text);
+            return;
+        }
+        if let Some(Node { kind: Kind::HtmlBlock(block), .. }) = self.stack.last_mut() {
+            block.push_str(text);
+            return;
+        }
+        let mut text = text;
+        let mut start = range.start;
+        // A span IAL right after an element applies to it; after text kramdown shows it as text.
+        if text.starts_with("{:") && self.source.get(range.clone()) == Some(text) {
+            if let Some((Extension::Ial(inner), len)) = attributes::scan_braces(text) {
+                let alds = self.alds;
+                if let Some(last) = self.top().children.last_mut().filter(|n| !matches!(n.kind, Kind::Text(_) | Kind::SoftBreak)) {
+                    let mut ial = Ial::default();
+                    attributes::parse(inner, &mut ial);
+                    attributes::apply(&mut last.attrs, &ial, alds);
+                    text = &text[len..];
+                    start += len;
+                    if text.is_empty() {
+                        return;
+                    }
+                }
+            }
+        }
+        let source = self.source.get(start..range.end).unwrap_or("");
+        self.pieces.clear();
+        align(text, source, start, &mut self.pieces);
+        let (educated, after) = typography::educate(&self.pieces, self.source, self.prev, self.options);
+        self.prev = after;
+        match self.top().children.last_mut() {
+            Some(Node { kind: Kind::Text(previous), .. }) => previous.push_str(&educated),
+            _ => self.push_child(Node::new(Kind::Text(educated), (0, 0))),
+        }
+    }
+
+    /// Span-level HTML as kramdown reads it: block-level start tags and end tags that close nothing open
+    /// are shown as text.
+    fn inline_html(&mut self, html: &str) {
+        if let Some((name, _)) = html_scan::end_tag(html) {
+            if self.open_html.last().is_some_and(|open| open.eq_ignore_ascii_case(name)) {
+                self.open_html.pop();
+                self.push_child(Node::new(Kind::InlineHtml(html.to_string()), (0, 0)));
+            } else {
+                self.push_text_literal(html);
+            }
+            return;
+        }
+        if let Some(tag) = html_scan::start_tag(html) {
+            if html_scan::is_block_element(&tag.name) {
+                self.push_text_literal(html);
+                return;
+            }
+            if !tag.self_closed && !html_scan::is_void_element(&tag.name) {
+                self.open_html.push(tag.name.clone());
+            }
+        }
+        self.push_child(Node::new(Kind::InlineHtml(html.to_string()), (0, 0)));
+    }
+
+    fn push_text_literal(&mut self, text: &str) {
+        match self.top().children.last_mut() {
+            Some(Node { kind: Kind::Text(previous), .. }) => previous.push_str(text),
+            _ => self.push_child(Node::new(Kind::Text(text.to_string()), (0, 0))),
+        }
+    }
+}
+
+fn is_block_tag(tag: &Tag<'_>) -> bool {
+    !matches!(
+        tag,
+        Tag::Emphasis | Tag::Strong | Tag::Strikethrough | Tag::Link { .. } | Tag::Image { .. } | Tag::Superscript | Tag::Subscript
+    )
+}
+
+fn is_block_end(end: &TagEnd) -> bool {
+    !matches!(
+        end,
+        TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough | TagEnd::Link | TagEnd::Image | TagEnd::Superscript | TagEnd::Subscript
+    )
+}
+
+/// Pairs each character of `text` with its offset in the source when it stands there literally;
+/// characters that came from escapes or entities get none.
+fn align(text: &str, source: &str, base: usize, into: &mut Vec<Piece>) {
+    if text == source {
+        into.extend(text.char_indices().map(|(i, c)| Piece { c, source: Some(base + i) }));
+        return;
+    }
+    let mut s = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let rest = &source[s.min(source.len())..];
+        if rest.starts_with(c) {
+            into.push(Piece { c, source: Some(base + s) });
+            s += c.len_utf8();
+        } else if rest.starts_with('\\') && rest[1..].starts_with(c) {
+            into.push(Piece { c, source: None });
+            s += 1 + c.len_utf8();
+        } else if rest.starts_with('&') {
+            into.push(Piece { c, source: None });
+            let end = rest.find(';').map_or(rest.len(), |i| i + 1);
+            s += end;
+            // An entity that stands for two characters.
+            if let Some(&next) = chars.peek() {
+                if !source[s.min(source.len())..].starts_with(next) && !source[s.min(source.len())..].starts_with(['\\', '&']) {
+                    chars.next();
+                    into.push(Piece { c: next, source: None });
+                }
+            }
+        } else {
+            into.push(Piece { c, source: None });
+            s += rest.chars().next().map_or(0, char::len_utf8);
+        }
+    }
+}
