@@ -160,6 +160,10 @@ impl Pass<'_> {
         // At a block start: kramdown would try its block parsers here, not continue a paragraph.
         let mut boundary = true;
         let mut last_blank = true;
+        // Lines of the paragraph the previous line belongs to (0: not in a paragraph), and whether that
+        // paragraph began at a block boundary.
+        let mut para_lines = 0usize;
+        let mut para_at_boundary = false;
         let mut list_content: Option<usize> = None;
         let mut in_indented_code = false;
         let mut open_markdown: Vec<String> = Vec::new();
@@ -171,12 +175,13 @@ impl Pass<'_> {
                 self.emit(line);
                 boundary = true;
                 last_blank = true;
+                para_lines = 0;
                 pos = next;
                 continue;
             }
             let indent = indentation(line);
             let content = line.trim_start();
-            if indent >= 4 && list_content.is_none() && (last_blank || in_indented_code) {
+            if indent >= 4 && list_content.is_none() && para_lines == 0 && (last_blank || in_indented_code) {
                 in_indented_code = true;
                 self.emit(line);
                 pos = next;
@@ -184,7 +189,8 @@ impl Pass<'_> {
                 continue;
             }
             in_indented_code = false;
-            if let Some(column) = list_item_content(line) {
+            let list_item = list_item_content(line);
+            if let Some(column) = list_item {
                 if indent <= list_content.map_or(3, |c| c + 3) {
                     list_content = Some(column);
                 }
@@ -200,13 +206,15 @@ impl Pass<'_> {
                 continue;
             }
             let follows_block = !last_blank;
+            let at_block_start = last_blank;
             last_blank = false;
 
             if let Some((fence, run, info)) = fence_open(content, options.gfm()) {
                 let base = list_content.filter(|_| indent > 3).map_or(0, |c| c.min(indent));
-                if let Some(after) = self.fenced_code(next, fence, run, info, indent, base, max_indent) {
+                if let Some(after) = self.fenced_code(next, fence, run, info, indent, base, max_indent, list_content) {
                     pos = after;
                     boundary = true;
+                    para_lines = 0;
                     continue;
                 }
                 // No closing fence: kramdown reads the line as text, so pulldown-cmark must not open a fence.
@@ -214,6 +222,7 @@ impl Pass<'_> {
                 self.emit(&format!("{}\\{}", &line[..split], content));
                 pos = next;
                 boundary = false;
+                para_lines += 1;
                 continue;
             }
 
@@ -221,6 +230,7 @@ impl Pass<'_> {
                 if let Some(after) = self.html_block(pos + (line.len() - content.len()), indent, options, &mut open_markdown) {
                     pos = after;
                     boundary = true;
+                    para_lines = 0;
                     continue;
                 }
             }
@@ -229,11 +239,13 @@ impl Pass<'_> {
                 if let Some(after) = self.extension_line(content, line_end, indent, follows_block) {
                     pos = after;
                     boundary = true;
+                    last_blank = true;
+                    para_lines = 0;
                     continue;
                 }
             }
 
-            if boundary && content.starts_with("*[") {
+            if boundary && para_lines == 0 && content.starts_with("*[") {
                 if let Some((name, title)) = content[2..].split_once("]:") {
                     if !name.is_empty() {
                         self.prepared.abbreviations.push((name.to_string(), title.trim().to_string()));
@@ -249,16 +261,91 @@ impl Pass<'_> {
                 pos = next;
                 boundary = true;
                 last_blank = true;
+                para_lines = 0;
                 continue;
             }
 
-            self.emit(line);
-            boundary = is_atx_header(content);
+            // A kramdown table: lines with pipes from a block start up to a block boundary.
+            if at_block_start || list_item.is_some() {
+                let (prefix_len, first) = match list_item {
+                    Some(column) => (column.min(line.len()), line.get(column.min(line.len())..).unwrap_or("")),
+                    None => (0, line),
+                };
+                if let Some(after) = self.table(pos, prefix_len, first, list_item) {
+                    pos = after;
+                    boundary = true;
+                    last_blank = false;
+                    para_lines = 0;
+                    continue;
+                }
+            }
+
+            let in_paragraph = para_lines > 0;
+            let escaped = escape_for_cmark(line, content, indent, list_content.is_some(), in_paragraph, para_lines, para_at_boundary);
+            if in_paragraph && list_item.is_some_and(|_| ordered_not_one(content)) {
+                // kramdown lets any ordered item end a paragraph; CommonMark only one numbered 1.
+                self.emit("");
+            }
+            self.emit(escaped.as_deref().unwrap_or(line));
+            let header = is_atx_header(content) && indent == 0;
+            boundary = header;
+            if header || list_item.is_some() || content.starts_with('>') {
+                para_lines = usize::from(list_item.is_some());
+                para_at_boundary = list_item.is_some();
+            } else {
+                if para_lines == 0 {
+                    para_at_boundary = at_block_start;
+                }
+                para_lines += 1;
+            }
             pos = next;
         }
         while let Some(name) = open_markdown.pop() {
             self.placeholder(0, Stored::Close(name));
         }
+    }
+
+    /// Rewrites a kramdown table starting at `start` (its first line is `first` after `prefix_len` bytes of
+    /// list marker) as a GFM table pulldown-cmark reads the same way, or returns None when kramdown would not
+    /// read a table there. Returns where the text goes on.
+    fn table(&mut self, start: usize, prefix_len: usize, first: &str, list_item: Option<usize>) -> Option<usize> {
+        let src = self.src;
+        if !has_table_pipe(first) {
+            return None;
+        }
+        let mut lines: Vec<&str> = vec![first];
+        let mut pos = (start + src[start..].find('\n').map_or(src.len() - start, |i| i + 1)).min(src.len());
+        loop {
+            if pos >= src.len() {
+                break;
+            }
+            let end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
+            let line = &src[pos..end];
+            if line.trim().is_empty() || !has_table_pipe(line) {
+                // A table ends at a block boundary; anything else means it was a paragraph.
+                let content = line.trim_start();
+                let boundary = line.trim().is_empty()
+                    || content.trim_end() == "^"
+                    || (content.starts_with("{:") && attributes::scan_braces(content).is_some_and(|(_, l)| content[l..].trim().is_empty()));
+                if !boundary {
+                    return None;
+                }
+                break;
+            }
+            lines.push(line);
+            pos = (end + 1).min(src.len());
+        }
+        let table = gfm_table(&lines)?;
+        let indent = list_item.unwrap_or(0);
+        for (i, row) in table.iter().enumerate() {
+            if i == 0 {
+                let prefix = &src[start..start + prefix_len];
+                self.emit(&format!("{prefix}{row}"));
+            } else {
+                self.emit(&format!("{}{row}", " ".repeat(indent)));
+            }
+        }
+        Some(pos)
     }
 
     /// A fenced code block opening at the line before `from`: stores it and returns where the text goes on,
@@ -273,14 +360,24 @@ impl Pass<'_> {
         indent: usize,
         base: usize,
         max_indent: usize,
+        list_content: Option<usize>,
     ) -> Option<usize> {
         let src = self.src;
         let mut pos = from;
         let mut code = String::new();
+        let mut after_blank = false;
         while pos < src.len() {
             let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
             let line = &src[pos..line_end];
             let next = (line_end + 1).min(src.len());
+            // Inside a list item the fence must close before the item ends (a blank line, then a line
+            // indented less than the item's content).
+            if let Some(column) = list_content {
+                if after_blank && !line.trim().is_empty() && indentation(line) < column {
+                    return None;
+                }
+                after_blank = line.trim().is_empty();
+            }
             if is_fence_close(line, fence, run, max_indent.max(base + 3)) {
                 let lang = info.as_ref().map(|i| match i.find('?') {
                     Some(q) if q > 0 => i[..q].to_string(),
@@ -444,6 +541,176 @@ impl Pass<'_> {
         }
         None
     }
+}
+
+/// An ordered list item numbered other than 1.
+fn ordered_not_one(content: &str) -> bool {
+    content.starts_with(|c: char| c.is_ascii_digit()) && !content.starts_with("1.")
+}
+
+/// How a line must be changed so that pulldown-cmark reads it as kramdown does, if at all:
+/// - `5) x` is text in kramdown (only `5.` starts a list item);
+/// - `  # x` (indented) is text: GFM headers in kramdown start at the first column;
+/// - inside a paragraph, `===`, `---`, `***` and `___` lines are text unless they underline a one-line
+///   paragraph that began at a block boundary (a setext header).
+fn escape_for_cmark(
+    line: &str,
+    content: &str,
+    indent: usize,
+    in_list: bool,
+    in_paragraph: bool,
+    para_lines: usize,
+    para_at_boundary: bool,
+) -> Option<String> {
+    let split = line.len() - content.len();
+    let digits = content.find(|c: char| !c.is_ascii_digit()).unwrap_or(0);
+    if digits > 0 && content[digits..].starts_with(')') && content[digits + 1..].starts_with([' ', '\t']) {
+        return Some(format!("{}{}\\{}", &line[..split], &content[..digits], &content[digits..]));
+    }
+    if indent > 0 && !in_list && content.starts_with('#') {
+        return Some(format!("{}\\{}", &line[..split], content));
+    }
+    if in_paragraph {
+        let trimmed = content.trim_end();
+        let rule_of = |c: char| trimmed.len() >= 3 && trimmed.chars().all(|x| x == c);
+        let underline = !trimmed.is_empty() && (trimmed.chars().all(|x| x == '=') || trimmed.chars().all(|x| x == '-'));
+        let setext = underline && para_lines == 1 && para_at_boundary;
+        if (underline && !setext) || rule_of('*') || rule_of('_') {
+            return Some(format!("{}\\{}", &line[..split], content));
+        }
+    }
+    None
+}
+
+/// kramdown's `TABLE_PIPE_CHECK`: a line that starts with `|` or has an unescaped `|`.
+fn has_table_pipe(line: &str) -> bool {
+    let content = line.trim_start();
+    if content.starts_with('|') {
+        return true;
+    }
+    let bytes = line.as_bytes();
+    (1..bytes.len()).any(|i| bytes[i] == b'|' && bytes[i - 1] != b'\\')
+}
+
+/// kramdown's separator line (`|---|:-:|`), with the alignments it gives.
+fn separator_alignments(line: &str) -> Option<Vec<&'static str>> {
+    let trimmed = line.trim_end();
+    if !trimmed.contains('-') || !trimmed.chars().all(|c| matches!(c, '+' | '|' | ':' | ' ' | '\t' | '-')) {
+        return None;
+    }
+    let mut alignments = Vec::new();
+    let chars: Vec<char> = trimmed.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '-' || (chars[i] == ':' && chars.get(i + 1) == Some(&'-')) {
+            let left = chars[i] == ':';
+            let mut j = if left { i + 1 } else { i };
+            while j < chars.len() && chars[j] == '-' {
+                j += 1;
+            }
+            let right = chars.get(j) == Some(&':');
+            alignments.push(match (left, right) {
+                (false, false) => "---",
+                (true, false) => ":--",
+                (false, true) => "--:",
+                (true, true) => ":-:",
+            });
+            i = j + usize::from(right);
+        } else {
+            i += 1;
+        }
+    }
+    Some(alignments)
+}
+
+/// Splits a kramdown table row into cells: at unescaped pipes outside code spans. Pipes inside code spans
+/// come back escaped, so that a GFM table keeps them in the cell.
+fn table_cells(line: &str) -> Option<Vec<String>> {
+    let mut cells = vec![String::new()];
+    let mut outside_pipe = false;
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < line.len() {
+        let c = bytes[i];
+        if c == b'`' {
+            let run = line[i..].len() - line[i..].trim_start_matches('`').len();
+            let fence = &line[i..i + run];
+            if let Some(close) = line[i + run..].find(fence).filter(|&at| !line[i + run + at + run..].starts_with('`')) {
+                let code = &line[i..i + run + close + run];
+                cells.last_mut()?.push_str(&code.replace('|', "\\|"));
+                i += run + close + run;
+                continue;
+            }
+            cells.last_mut()?.push_str(fence);
+            i += run;
+            continue;
+        }
+        if c == b'\\' && bytes.get(i + 1) == Some(&b'|') {
+            cells.last_mut()?.push_str("\\|");
+            i += 2;
+            continue;
+        }
+        if c == b'|' {
+            outside_pipe = true;
+            cells.push(String::new());
+            i += 1;
+            continue;
+        }
+        let ch = line[i..].chars().next()?;
+        cells.last_mut()?.push(ch);
+        i += ch.len_utf8();
+    }
+    if !outside_pipe {
+        return None;
+    }
+    if line.trim_start().starts_with('|') && cells.first().is_some_and(|c| c.trim().is_empty()) {
+        cells.remove(0);
+    }
+    if cells.last().is_some_and(|c| c.trim().is_empty()) {
+        cells.pop();
+    }
+    Some(cells.into_iter().map(|c| c.trim().to_string()).collect())
+}
+
+/// A kramdown table as GFM lines: the first row as the header, the separator's alignments, every row
+/// padded to the widest. None when a line has no pipe outside code or there is no body row.
+fn gfm_table(lines: &[&str]) -> Option<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut alignments: Option<Vec<&'static str>> = None;
+    for line in lines {
+        if line.trim_end().chars().all(|c| matches!(c, '+' | '|' | ':' | ' ' | '\t' | '=')) && line.contains('=') {
+            continue;
+        }
+        if let Some(found) = separator_alignments(line) {
+            if !rows.is_empty() && alignments.is_none() {
+                alignments = Some(found);
+            }
+            continue;
+        }
+        rows.push(table_cells(line)?);
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    let alignments = alignments.unwrap_or_default();
+    let format_row = |cells: &[String]| {
+        let mut row = String::from("|");
+        for i in 0..columns {
+            row.push(' ');
+            row.push_str(cells.get(i).map_or("", String::as_str));
+            row.push_str(" |");
+        }
+        row
+    };
+    let mut out = vec![format_row(&rows[0])];
+    let mut separator = String::from("|");
+    for i in 0..columns {
+        separator.push_str(&format!(" {} |", alignments.get(i).copied().unwrap_or("---")));
+    }
+    out.push(separator);
+    out.extend(rows[1..].iter().map(|r| format_row(r)));
+    Some(out)
 }
 
 fn rebuild_start_tag(name: &str, attrs: &Attrs) -> String {

@@ -394,7 +394,16 @@ impl<'a> Renderer<'a> {
             Kind::Text(text) => self.text(text, out),
             Kind::Code(code) => {
                 out.push_str("<code");
-                write_attrs(out, &node.attrs);
+                let mut attrs = node.attrs.clone();
+                if self.options.syntax_highlighting {
+                    // Rouge's class for a code span without a language.
+                    let class = match attrs.get("class") {
+                        Some(class) => format!("language-{} {class} highlighter-rouge", self.options.default_lang),
+                        None => format!("language-{} highlighter-rouge", self.options.default_lang),
+                    };
+                    attrs.set("class", class);
+                }
+                write_attrs(out, &attrs);
                 out.push('>');
                 out.push_str(&escape_code(code));
                 out.push_str("</code>");

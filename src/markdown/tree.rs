@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use pulldown_cmark::{Alignment, CodeBlockKind, Event, Options as CmarkOptions, Parser, Tag, TagEnd};
+use pulldown_cmark::{Alignment, CodeBlockKind, Event, LinkType, Options as CmarkOptions, Parser, Tag, TagEnd};
 
 use super::attributes::{self, Attrs, Extension, Ial};
 use super::blocks::{self, Prepared};
@@ -267,7 +267,14 @@ impl Builder<'_> {
                             Kind::Strikethrough
                         }
                     }
-                    Tag::Link { dest_url, title, .. } => Kind::Link { url: dest_url.to_string(), title: title.to_string() },
+                    Tag::Link { link_type, dest_url, title, .. } => {
+                        let url = if link_type == LinkType::Email && !dest_url.starts_with("mailto:") {
+                            format!("mailto:{dest_url}")
+                        } else {
+                            dest_url.to_string()
+                        };
+                        Kind::Link { url, title: title.to_string() }
+                    }
                     Tag::Image { dest_url, title, .. } => Kind::Image { url: dest_url.to_string(), title: title.to_string() },
                     _ => Kind::Emphasis,
                 };
@@ -299,6 +306,13 @@ impl Builder<'_> {
                 }
                 if is_block_end(&end) {
                     self.open_html.clear();
+                }
+                if matches!(end, TagEnd::Heading(_)) {
+                    // kramdown strips the header text's trailing whitespace (a tab pulldown-cmark keeps).
+                    if let Some(Node { kind: Kind::Text(text), .. }) = self.top().children.last_mut() {
+                        let kept = text.trim_end_matches([' ', '\t']).len();
+                        text.truncate(kept);
+                    }
                 }
                 self.close();
             }

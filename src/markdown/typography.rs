@@ -136,7 +136,7 @@ pub(crate) fn educate(pieces: &[Piece], source: &str, mut prev: Option<char>, op
     while k < pieces.len() {
         let piece = pieces[k];
         let Some(offset) = piece.source else {
-            out.push(piece.c);
+            out.push(windows_1252(piece.c));
             prev = None;
             k += 1;
             continue;
@@ -171,6 +171,21 @@ pub(crate) fn educate(pieces: &[Piece], source: &str, mut prev: Option<char>, op
         k += 1;
     }
     (out, prev)
+}
+
+/// A numeric character reference to 128–159 means the Windows-1252 character, as kramdown (and HTML)
+/// read it: `&#149;` is a bullet.
+fn windows_1252(c: char) -> char {
+    const TABLE: [char; 32] = [
+        '\u{20AC}', '\u{81}', '\u{201A}', '\u{192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}', '\u{2C6}', '\u{2030}',
+        '\u{160}', '\u{2039}', '\u{152}', '\u{8D}', '\u{17D}', '\u{8F}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201C}',
+        '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{2DC}', '\u{2122}', '\u{161}', '\u{203A}', '\u{153}', '\u{9D}',
+        '\u{17E}', '\u{178}',
+    ];
+    match c {
+        '\u{80}'..='\u{9F}' => TABLE[c as usize - 0x80],
+        _ => c,
+    }
 }
 
 /// Jekyll's `smartify` filter with Jekyll's default kramdown options.
