@@ -33,9 +33,6 @@ impl Attrs {
         self.set("class", joined);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// A parsed `{: …}`: references to ALDs (such as `toc`) and attributes (class accumulated).
@@ -43,18 +40,6 @@ impl Attrs {
 pub(crate) struct Ial {
     pub refs: Vec<String>,
     pub attrs: Attrs,
-}
-
-impl Ial {
-    /// Adds what another list says, as kramdown's `update_ial_with_ial`.
-    pub fn extend(&mut self, other: &Ial) {
-        self.refs.extend(other.refs.iter().cloned());
-        merge_attrs(&mut self.attrs, &other.attrs);
-    }
-
-    pub fn has_ref(&self, name: &str) -> bool {
-        self.refs.iter().any(|r| r == name)
-    }
 }
 
 fn merge_attrs(target: &mut Attrs, from: &Attrs) {

@@ -23,6 +23,7 @@ mod attributes;
 mod blocks;
 mod html_scan;
 mod ids;
+mod inline;
 mod options;
 mod render;
 mod tree;

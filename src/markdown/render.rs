@@ -457,7 +457,6 @@ impl<'a> Renderer<'a> {
                     self.footnote_ref(label, out);
                 }
             }
-            Kind::SoftBreak => out.push_str(if self.options.hard_wrap && self.options.gfm() { "<br />\n" } else { "\n" }),
             Kind::HardBreak => out.push_str("<br />\n"),
             Kind::TaskMarker(checked) => out.push_str(if *checked {
                 "<input type=\"checkbox\" class=\"task-list-item-checkbox\" disabled=\"disabled\" checked=\"checked\" />"
@@ -484,6 +483,22 @@ impl<'a> Renderer<'a> {
 
     /// Text, escaped, with abbreviations wrapped where they stand as words.
     fn text(&self, text: &str, out: &mut String) {
+        if self.options.hard_wrap && self.options.gfm() && text.contains('\n') {
+            // GFM's hard_wrap: every line break inside a paragraph is a `<br />`.
+            let mut first = true;
+            for line in text.split('\n') {
+                if !first {
+                    out.push_str("<br />\n");
+                }
+                first = false;
+                self.text_line(line, out);
+            }
+            return;
+        }
+        self.text_line(text, out);
+    }
+
+    fn text_line(&self, text: &str, out: &mut String) {
         if self.abbreviations.is_empty() {
             out.push_str(&escape_text(text));
             return;

@@ -10,7 +10,8 @@ use pulldown_cmark::{Alignment, CodeBlockKind, Event, LinkType, Options as Cmark
 use super::attributes::{self, Attrs, Extension, Ial};
 use super::blocks::{self, Prepared};
 use super::html_scan;
-use super::typography::{self, Piece};
+use super::inline::{self, Token};
+use super::typography::Piece;
 use super::Options;
 
 /// Containers nested deeper than this are flattened into their parent, so that rendering never recurses
@@ -48,7 +49,6 @@ pub(crate) enum Kind {
     Link { url: String, title: String },
     Image { url: String, title: String },
     FootnoteRef(String),
-    SoftBreak,
     HardBreak,
     TaskMarker(bool),
 }
@@ -65,7 +65,7 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    fn new(kind: Kind, lines: (usize, usize)) -> Node {
+    pub(crate) fn new(kind: Kind, lines: (usize, usize)) -> Node {
         Node { kind, attrs: Attrs::default(), refs: Vec::new(), children: Vec::new(), lines }
     }
 
@@ -97,7 +97,7 @@ impl Node {
         match &self.kind {
             Kind::Text(text) | Kind::Code(text) => into.push_str(text),
             Kind::Image { .. } | Kind::FootnoteRef(_) | Kind::InlineHtml(_) => {}
-            Kind::SoftBreak | Kind::HardBreak => into.push('\n'),
+            Kind::HardBreak => into.push('\n'),
             _ => self.children.iter().for_each(|c| c.plain_text(into)),
         }
     }
@@ -145,8 +145,8 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
         options,
         alds: &prepared.alds,
         stack: vec![Node::new(Kind::Root, (0, 0))],
+        pending: vec![Vec::new()],
         skipped: 0,
-        prev: None,
         open_html: Vec::new(),
         footnotes: HashMap::new(),
         pieces: Vec::new(),
@@ -157,6 +157,7 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
     while builder.stack.len() > 1 {
         builder.close();
     }
+    builder.flush();
     let root = builder.stack.pop().unwrap_or_else(|| Node::new(Kind::Root, (0, 0)));
     Document { root, footnotes: builder.footnotes }
 }
@@ -166,14 +167,18 @@ struct Builder<'a> {
     options: &'a Options,
     alds: &'a HashMap<String, Ial>,
     stack: Vec<Node>,
+    /// Inline content of each open node, resolved when a block starts in it or it ends.
+    pending: Vec<Vec<Token>>,
     /// Start events not opened because the tree was too deep; their ends are skipped too.
     skipped: usize,
-    /// The character kramdown's span scanner sees before the next text (None after markup).
-    prev: Option<char>,
     /// Span-level HTML elements open in the current block, for telling stray end tags.
     open_html: Vec<String>,
     footnotes: HashMap<String, Node>,
     pieces: Vec<Piece>,
+}
+
+fn is_inline_container(kind: &Kind) -> bool {
+    matches!(kind, Kind::Link { .. } | Kind::Image { .. } | Kind::Strikethrough)
 }
 
 impl Builder<'_> {
@@ -181,8 +186,21 @@ impl Builder<'_> {
         self.stack.last_mut().expect("the root stays on the stack")
     }
 
-    fn push_child(&mut self, node: Node) {
-        self.top().children.push(node);
+    fn token(&mut self, token: Token) {
+        if let Some(pending) = self.pending.last_mut() {
+            pending.push(token);
+        }
+    }
+
+    /// Resolves the inline content waiting in the top node into its children.
+    fn flush(&mut self) {
+        let Some(pending) = self.pending.last_mut() else { return };
+        if pending.is_empty() {
+            return;
+        }
+        let tokens = std::mem::take(pending);
+        let nodes = inline::resolve(&tokens, self.source, self.options, self.alds);
+        self.top().children.extend(nodes);
     }
 
     fn open(&mut self, kind: Kind, lines: (usize, usize)) {
@@ -190,7 +208,11 @@ impl Builder<'_> {
             self.skipped += 1;
             return;
         }
+        if !is_inline_container(&kind) {
+            self.flush();
+        }
         self.stack.push(Node::new(kind, lines));
+        self.pending.push(Vec::new());
     }
 
     fn close(&mut self) {
@@ -201,18 +223,30 @@ impl Builder<'_> {
         if self.stack.len() < 2 {
             return;
         }
+        self.flush();
+        self.pending.pop();
         let node = self.stack.pop().expect("checked above");
-        self.finish(node);
+        if is_inline_container(&node.kind) {
+            self.token(Token::Atom(node));
+        } else {
+            self.flush();
+            self.top().children.push(node);
+        }
     }
 
-    fn finish(&mut self, node: Node) {
-        self.push_child(node);
+    /// The delimiter characters of an emphasis pulldown-cmark found, given back as text for kramdown's rules.
+    fn delimiters(&mut self, at: usize, len: usize) {
+        for offset in at..at + len {
+            match self.source.as_bytes().get(offset) {
+                Some(&c @ (b'*' | b'_')) => self.token(Token::Char(Piece { c: char::from(c), source: Some(offset) })),
+                _ => return,
+            }
+        }
     }
 
     fn event(&mut self, event: Event<'_>, range: Range<usize>, index: &LineIndex) {
         match event {
             Event::Start(tag) => {
-                self.prev = None;
                 let lines = index.lines(&range);
                 if is_block_tag(&tag) {
                     self.open_html.clear();
@@ -249,7 +283,6 @@ impl Builder<'_> {
                     Tag::HtmlBlock => Kind::HtmlBlock(String::new()),
                     Tag::List(start) => Kind::List(start.is_some()),
                     Tag::Item => Kind::Item,
-                    Tag::FootnoteDefinition(_) => Kind::Root,
                     Tag::DefinitionList => Kind::DefinitionList,
                     Tag::DefinitionListTitle => Kind::Term,
                     Tag::DefinitionListDefinition => Kind::Definition,
@@ -257,15 +290,14 @@ impl Builder<'_> {
                     Tag::TableHead => Kind::TableHead,
                     Tag::TableRow => Kind::TableRow,
                     Tag::TableCell => Kind::TableCell,
-                    Tag::Emphasis => Kind::Emphasis,
-                    Tag::Strong => Kind::Strong,
+                    Tag::Emphasis => return self.delimiters(range.start, 1),
+                    Tag::Strong => return self.delimiters(range.start, 2),
                     Tag::Strikethrough => {
                         // GFM in kramdown knows `~~x~~` only; pulldown-cmark also takes `~x~`.
                         if !self.source[range.start..].starts_with("~~") {
-                            Kind::Text(String::new())
-                        } else {
-                            Kind::Strikethrough
+                            return self.token(Token::Char(Piece { c: '~', source: None }));
                         }
+                        Kind::Strikethrough
                     }
                     Tag::Link { link_type, dest_url, title, .. } => {
                         let url = if link_type == LinkType::Email && !dest_url.starts_with("mailto:") {
@@ -276,38 +308,37 @@ impl Builder<'_> {
                         Kind::Link { url, title: title.to_string() }
                     }
                     Tag::Image { dest_url, title, .. } => Kind::Image { url: dest_url.to_string(), title: title.to_string() },
-                    _ => Kind::Emphasis,
+                    _ => Kind::Paragraph,
                 };
                 self.open(kind, lines);
             }
             Event::End(end) => {
-                self.prev = None;
+                match end {
+                    TagEnd::Emphasis => return self.delimiters(range.end.saturating_sub(1), 1),
+                    TagEnd::Strong => return self.delimiters(range.end.saturating_sub(2), 2),
+                    TagEnd::Strikethrough if !self.source[range.start..].starts_with("~~") => {
+                        return self.token(Token::Char(Piece { c: '~', source: None }));
+                    }
+                    _ => {}
+                }
                 if self.skipped > 0 {
                     self.skipped -= 1;
                     return;
                 }
                 if matches!(end, TagEnd::FootnoteDefinition) && self.stack.len() >= 2 {
+                    self.flush();
+                    self.pending.pop();
                     let mut node = self.stack.pop().expect("checked above");
                     if let Some(label) = node.attrs.remove("footnote") {
                         self.footnotes.entry(label).or_insert(node);
                     }
                     return;
                 }
-                if matches!(end, TagEnd::Strikethrough) {
-                    if let Some(Node { kind: Kind::Text(_), .. }) = self.stack.last() {
-                        // A single-tilde strikethrough: put the tildes back as text.
-                        let mut node = self.stack.pop().expect("checked above");
-                        let children = std::mem::take(&mut node.children);
-                        self.push_child(Node::new(Kind::Text("~".into()), node.lines));
-                        self.top().children.extend(children);
-                        self.push_child(Node::new(Kind::Text("~".into()), node.lines));
-                        return;
-                    }
-                }
                 if is_block_end(&end) {
                     self.open_html.clear();
                 }
                 if matches!(end, TagEnd::Heading(_)) {
+                    self.flush();
                     // kramdown strips the header text's trailing whitespace (a tab pulldown-cmark keeps).
                     if let Some(Node { kind: Kind::Text(text), .. }) = self.top().children.last_mut() {
                         let kept = text.trim_end_matches([' ', '\t']).len();
@@ -317,51 +348,39 @@ impl Builder<'_> {
                 self.close();
             }
             Event::Text(text) => self.text(&text, range),
-            Event::Code(code) => {
-                self.prev = None;
-                self.push_child(Node::new(Kind::Code(code.to_string()), (0, 0)));
-            }
+            Event::Code(code) => self.token(Token::Atom(Node::new(Kind::Code(code.to_string()), (0, 0)))),
             Event::Html(html) => {
-                self.prev = None;
                 if let Some(i) = blocks::placeholder_index(&html) {
                     // The placeholder is its own HTML block; the node replaces that block.
                     let lines = index.lines(&range);
                     if let Some(Node { kind: kind @ Kind::HtmlBlock(_), .. }) = self.stack.last_mut() {
                         *kind = Kind::Stored(i);
                     } else {
-                        self.push_child(Node::new(Kind::Stored(i), lines));
+                        self.flush();
+                        self.top().children.push(Node::new(Kind::Stored(i), lines));
                     }
                     return;
                 }
                 match self.stack.last_mut() {
                     Some(Node { kind: Kind::HtmlBlock(block), .. }) => block.push_str(&html),
-                    _ => self.push_child(Node::new(Kind::HtmlBlock(html.to_string()), (0, 0))),
+                    _ => {
+                        self.flush();
+                        self.top().children.push(Node::new(Kind::HtmlBlock(html.to_string()), (0, 0)));
+                    }
                 }
             }
-            Event::InlineHtml(html) => {
-                self.prev = None;
-                self.inline_html(&html);
-            }
-            Event::FootnoteReference(label) => {
-                self.prev = None;
-                self.push_child(Node::new(Kind::FootnoteRef(label.to_string()), (0, 0)));
-            }
+            Event::InlineHtml(html) => self.inline_html(&html),
+            Event::FootnoteReference(label) => self.token(Token::Atom(Node::new(Kind::FootnoteRef(label.to_string()), (0, 0)))),
             Event::SoftBreak => {
-                self.prev = Some('\n');
-                self.push_child(Node::new(Kind::SoftBreak, (0, 0)));
+                let offset = self.source[range.clone()].find('\n').map(|i| range.start + i);
+                self.token(Token::Char(Piece { c: '\n', source: offset }));
             }
-            Event::HardBreak => {
-                self.prev = None;
-                self.push_child(Node::new(Kind::HardBreak, (0, 0)));
-            }
+            Event::HardBreak => self.token(Token::Atom(Node::new(Kind::HardBreak, (0, 0)))),
             Event::Rule => {
-                self.prev = None;
-                self.push_child(Node::new(Kind::Rule, index.lines(&range)));
+                self.flush();
+                self.top().children.push(Node::new(Kind::Rule, index.lines(&range)));
             }
-            Event::TaskListMarker(checked) => {
-                self.prev = None;
-                self.push_child(Node::new(Kind::TaskMarker(checked), (0, 0)));
-            }
+            Event::TaskListMarker(checked) => self.token(Token::Atom(Node::new(Kind::TaskMarker(checked), (0, 0)))),
             Event::InlineMath(math) | Event::DisplayMath(math) => self.text(&math, range),
         }
     }
@@ -378,30 +397,31 @@ impl Builder<'_> {
         let mut text = text;
         let mut start = range.start;
         // A span IAL right after an element applies to it; after text kramdown shows it as text.
-        if text.starts_with("{:") && self.source.get(range.clone()) == Some(text) {
+        let after_element = match self.pending.last().and_then(|p| p.last()) {
+            Some(Token::Atom(_)) => true,
+            Some(Token::Char(p)) => p.source.is_some() && (p.c == '*' || p.c == '_'),
+            _ => false,
+        };
+        if after_element && text.starts_with("{:") && self.source.get(range.clone()) == Some(text) {
             if let Some((Extension::Ial(inner), len)) = attributes::scan_braces(text) {
-                let alds = self.alds;
-                if let Some(last) = self.top().children.last_mut().filter(|n| !matches!(n.kind, Kind::Text(_) | Kind::SoftBreak)) {
-                    let mut ial = Ial::default();
-                    attributes::parse(inner, &mut ial);
-                    attributes::apply(&mut last.attrs, &ial, alds);
-                    text = &text[len..];
-                    start += len;
-                    if text.is_empty() {
-                        return;
-                    }
+                let mut ial = Ial::default();
+                attributes::parse(inner, &mut ial);
+                self.token(Token::Ial(ial, text[..len].to_string()));
+                text = &text[len..];
+                start += len;
+                if text.is_empty() {
+                    return;
                 }
             }
         }
         let source = self.source.get(start..range.end).unwrap_or("");
-        self.pieces.clear();
-        align(text, source, start, &mut self.pieces);
-        let (educated, after) = typography::educate(&self.pieces, self.source, self.prev, self.options);
-        self.prev = after;
-        match self.top().children.last_mut() {
-            Some(Node { kind: Kind::Text(previous), .. }) => previous.push_str(&educated),
-            _ => self.push_child(Node::new(Kind::Text(educated), (0, 0))),
+        let mut pieces = std::mem::take(&mut self.pieces);
+        pieces.clear();
+        align(text, source, start, &mut pieces);
+        if let Some(pending) = self.pending.last_mut() {
+            pending.extend(pieces.iter().map(|p| Token::Char(*p)));
         }
+        self.pieces = pieces;
     }
 
     /// Span-level HTML as kramdown reads it: block-level start tags and end tags that close nothing open
@@ -410,7 +430,7 @@ impl Builder<'_> {
         if let Some((name, _)) = html_scan::end_tag(html) {
             if self.open_html.last().is_some_and(|open| open.eq_ignore_ascii_case(name)) {
                 self.open_html.pop();
-                self.push_child(Node::new(Kind::InlineHtml(html.to_string()), (0, 0)));
+                self.token(Token::Atom(Node::new(Kind::InlineHtml(html.to_string()), (0, 0))));
             } else {
                 self.push_text_literal(html);
             }
@@ -425,13 +445,12 @@ impl Builder<'_> {
                 self.open_html.push(tag.name.clone());
             }
         }
-        self.push_child(Node::new(Kind::InlineHtml(html.to_string()), (0, 0)));
+        self.token(Token::Atom(Node::new(Kind::InlineHtml(html.to_string()), (0, 0))));
     }
 
     fn push_text_literal(&mut self, text: &str) {
-        match self.top().children.last_mut() {
-            Some(Node { kind: Kind::Text(previous), .. }) => previous.push_str(text),
-            _ => self.push_child(Node::new(Kind::Text(text.to_string()), (0, 0))),
+        for c in text.chars() {
+            self.token(Token::Char(Piece { c, source: None }));
         }
     }
 }
