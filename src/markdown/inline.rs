@@ -20,9 +20,9 @@ pub(crate) enum Token {
     /// A character; with a source offset when it stands there literally (delimiters and educable text).
     Char(Piece),
     /// Something kramdown parses as a unit: a code span, a link, an image, inline HTML, a footnote marker.
-    Atom(Node),
+    Atom(Box<Node>),
     /// A span IAL (`{: .c}`) and its text, in case there is no element before it.
-    Ial(Ial, String),
+    Ial(Box<(Ial, String)>),
 }
 
 struct Resolver<'a> {
@@ -59,7 +59,7 @@ pub(crate) fn resolve(tokens: &[Token], source: &str, options: &Options, alds: &
 impl Resolver<'_> {
     fn delimiter_at(&self, i: usize) -> Option<char> {
         match self.tokens.get(i) {
-            Some(Token::Char(Piece { c: c @ ('*' | '_'), source: Some(_) })) => Some(*c),
+            Some(Token::Char(p)) if p.offset().is_some() && matches!(p.c, '*' | '_') => Some(p.c),
             _ => None,
         }
     }
@@ -154,16 +154,18 @@ impl Resolver<'_> {
                     pieces.push(*piece);
                     *i += 1;
                 }
-                Token::Atom(node) => {
+                Token::Atom(_) => {
                     self.flush(&mut pieces, &mut nodes);
-                    nodes.push(node.clone());
+                    let Token::Atom(node) = &self.tokens[*i] else { unreachable!() };
+                    nodes.push((**node).clone());
                     *i += 1;
                 }
-                Token::Ial(ial, text) => {
+                Token::Ial(boxed) => {
+                    let (ial, text) = &**boxed;
                     let target = if pieces.is_empty() { nodes.last_mut().filter(|n| !matches!(n.kind, Kind::Text(_))) } else { None };
                     match target {
                         Some(node) => attributes::apply(&mut node.attrs, ial, self.alds),
-                        None => pieces.extend(text.chars().map(|c| Piece { c, source: None })),
+                        None => pieces.extend(text.chars().map(|c| Piece::literal(c))),
                     }
                     *i += 1;
                 }

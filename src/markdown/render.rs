@@ -9,7 +9,7 @@ use super::attributes::{self, Attrs, Ial};
 use super::blocks::{BlockIal, Prepared, Stored};
 use super::ids::IdGenerator;
 use super::tree::{Document, Kind, Node};
-use super::typography::escape_text;
+use super::typography::{escape_text, escape_text_into};
 use super::Options;
 
 /// Attribute value escaping (`<`, `>`, `&` unless it starts an entity, `"`).
@@ -500,7 +500,7 @@ impl<'a> Renderer<'a> {
 
     fn text_line(&self, text: &str, out: &mut String) {
         if self.abbreviations.is_empty() {
-            out.push_str(&escape_text(text));
+            escape_text_into(text, out);
             return;
         }
         let mut plain_from = 0;
@@ -702,13 +702,18 @@ fn trim_trailing_newline(out: &mut String) {
 /// Code is escaped like Rouge does it: `&`, `<`, `>`.
 fn escape_code(code: &str) -> String {
     let mut out = String::with_capacity(code.len() + 16);
-    for c in code.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            _ => out.push(c),
-        }
+    let mut plain_from = 0;
+    for (i, byte) in code.bytes().enumerate() {
+        let replacement = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            _ => continue,
+        };
+        out.push_str(&code[plain_from..i]);
+        out.push_str(replacement);
+        plain_from = i + 1;
     }
+    out.push_str(&code[plain_from..]);
     out
 }

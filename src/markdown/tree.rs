@@ -227,7 +227,7 @@ impl Builder<'_> {
         self.pending.pop();
         let node = self.stack.pop().expect("checked above");
         if is_inline_container(&node.kind) {
-            self.token(Token::Atom(node));
+            self.token(Token::Atom(Box::new(node)));
         } else {
             self.flush();
             self.top().children.push(node);
@@ -238,7 +238,7 @@ impl Builder<'_> {
     fn delimiters(&mut self, at: usize, len: usize) {
         for offset in at..at + len {
             match self.source.as_bytes().get(offset) {
-                Some(&c @ (b'*' | b'_')) => self.token(Token::Char(Piece { c: char::from(c), source: Some(offset) })),
+                Some(&c @ (b'*' | b'_')) => self.token(Token::Char(Piece::at(char::from(c), offset))),
                 _ => return,
             }
         }
@@ -295,7 +295,7 @@ impl Builder<'_> {
                     Tag::Strikethrough => {
                         // GFM in kramdown knows `~~x~~` only; pulldown-cmark also takes `~x~`.
                         if !self.source[range.start..].starts_with("~~") {
-                            return self.token(Token::Char(Piece { c: '~', source: None }));
+                            return self.token(Token::Char(Piece::literal('~')));
                         }
                         Kind::Strikethrough
                     }
@@ -317,7 +317,7 @@ impl Builder<'_> {
                     TagEnd::Emphasis => return self.delimiters(range.end.saturating_sub(1), 1),
                     TagEnd::Strong => return self.delimiters(range.end.saturating_sub(2), 2),
                     TagEnd::Strikethrough if !self.source[range.start..].starts_with("~~") => {
-                        return self.token(Token::Char(Piece { c: '~', source: None }));
+                        return self.token(Token::Char(Piece::literal('~')));
                     }
                     _ => {}
                 }
@@ -348,7 +348,7 @@ impl Builder<'_> {
                 self.close();
             }
             Event::Text(text) => self.text(&text, range),
-            Event::Code(code) => self.token(Token::Atom(Node::new(Kind::Code(code.to_string()), (0, 0)))),
+            Event::Code(code) => self.token(Token::Atom(Box::new(Node::new(Kind::Code(code.to_string()), (0, 0))))),
             Event::Html(html) => {
                 if let Some(i) = blocks::placeholder_index(&html) {
                     // The placeholder is its own HTML block; the node replaces that block.
@@ -370,17 +370,17 @@ impl Builder<'_> {
                 }
             }
             Event::InlineHtml(html) => self.inline_html(&html),
-            Event::FootnoteReference(label) => self.token(Token::Atom(Node::new(Kind::FootnoteRef(label.to_string()), (0, 0)))),
+            Event::FootnoteReference(label) => self.token(Token::Atom(Box::new(Node::new(Kind::FootnoteRef(label.to_string()), (0, 0))))),
             Event::SoftBreak => {
                 let offset = self.source[range.clone()].find('\n').map(|i| range.start + i);
-                self.token(Token::Char(Piece { c: '\n', source: offset }));
+                self.token(Token::Char(offset.map_or(Piece::literal('\n'), |o| Piece::at('\n', o))));
             }
-            Event::HardBreak => self.token(Token::Atom(Node::new(Kind::HardBreak, (0, 0)))),
+            Event::HardBreak => self.token(Token::Atom(Box::new(Node::new(Kind::HardBreak, (0, 0))))),
             Event::Rule => {
                 self.flush();
                 self.top().children.push(Node::new(Kind::Rule, index.lines(&range)));
             }
-            Event::TaskListMarker(checked) => self.token(Token::Atom(Node::new(Kind::TaskMarker(checked), (0, 0)))),
+            Event::TaskListMarker(checked) => self.token(Token::Atom(Box::new(Node::new(Kind::TaskMarker(checked), (0, 0))))),
             Event::InlineMath(math) | Event::DisplayMath(math) => self.text(&math, range),
         }
     }
@@ -399,14 +399,14 @@ impl Builder<'_> {
         // A span IAL right after an element applies to it; after text kramdown shows it as text.
         let after_element = match self.pending.last().and_then(|p| p.last()) {
             Some(Token::Atom(_)) => true,
-            Some(Token::Char(p)) => p.source.is_some() && (p.c == '*' || p.c == '_'),
+            Some(Token::Char(p)) => p.offset().is_some() && (p.c == '*' || p.c == '_'),
             _ => false,
         };
         if after_element && text.starts_with("{:") && self.source.get(range.clone()) == Some(text) {
             if let Some((Extension::Ial(inner), len)) = attributes::scan_braces(text) {
                 let mut ial = Ial::default();
                 attributes::parse(inner, &mut ial);
-                self.token(Token::Ial(ial, text[..len].to_string()));
+                self.token(Token::Ial(Box::new((ial, text[..len].to_string()))));
                 text = &text[len..];
                 start += len;
                 if text.is_empty() {
@@ -430,7 +430,7 @@ impl Builder<'_> {
         if let Some((name, _)) = html_scan::end_tag(html) {
             if self.open_html.last().is_some_and(|open| open.eq_ignore_ascii_case(name)) {
                 self.open_html.pop();
-                self.token(Token::Atom(Node::new(Kind::InlineHtml(html.to_string()), (0, 0))));
+                self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(html.to_string()), (0, 0)))));
             } else {
                 self.push_text_literal(html);
             }
@@ -445,12 +445,12 @@ impl Builder<'_> {
                 self.open_html.push(tag.name.clone());
             }
         }
-        self.token(Token::Atom(Node::new(Kind::InlineHtml(html.to_string()), (0, 0))));
+        self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(html.to_string()), (0, 0)))));
     }
 
     fn push_text_literal(&mut self, text: &str) {
         for c in text.chars() {
-            self.token(Token::Char(Piece { c, source: None }));
+            self.token(Token::Char(Piece::literal(c)));
         }
     }
 }
@@ -473,7 +473,7 @@ fn is_block_end(end: &TagEnd) -> bool {
 /// characters that came from escapes or entities get none.
 fn align(text: &str, source: &str, base: usize, into: &mut Vec<Piece>) {
     if text == source {
-        into.extend(text.char_indices().map(|(i, c)| Piece { c, source: Some(base + i) }));
+        into.extend(text.char_indices().map(|(i, c)| Piece::at(c, base + i)));
         return;
     }
     let mut s = 0;
@@ -481,24 +481,24 @@ fn align(text: &str, source: &str, base: usize, into: &mut Vec<Piece>) {
     while let Some(c) = chars.next() {
         let rest = &source[s.min(source.len())..];
         if rest.starts_with(c) {
-            into.push(Piece { c, source: Some(base + s) });
+            into.push(Piece::at(c, base + s));
             s += c.len_utf8();
         } else if rest.starts_with('\\') && rest[1..].starts_with(c) {
-            into.push(Piece { c, source: None });
+            into.push(Piece::literal(c));
             s += 1 + c.len_utf8();
         } else if rest.starts_with('&') {
-            into.push(Piece { c, source: None });
+            into.push(Piece::literal(c));
             let end = rest.find(';').map_or(rest.len(), |i| i + 1);
             s += end;
             // An entity that stands for two characters.
             if let Some(&next) = chars.peek() {
                 if !source[s.min(source.len())..].starts_with(next) && !source[s.min(source.len())..].starts_with(['\\', '&']) {
                     chars.next();
-                    into.push(Piece { c: next, source: None });
+                    into.push(Piece::literal(next));
                 }
             }
         } else {
-            into.push(Piece { c, source: None });
+            into.push(Piece::literal(c));
             s += rest.chars().next().map_or(0, char::len_utf8);
         }
     }

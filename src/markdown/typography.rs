@@ -12,7 +12,22 @@ use super::Options;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Piece {
     pub c: char,
-    pub source: Option<usize>,
+    /// The source offset plus one; 0 for none (kept small: there is one piece per character).
+    source: u32,
+}
+
+impl Piece {
+    pub fn at(c: char, offset: usize) -> Piece {
+        Piece { c, source: u32::try_from(offset + 1).unwrap_or(0) }
+    }
+
+    pub fn literal(c: char) -> Piece {
+        Piece { c, source: 0 }
+    }
+
+    pub fn offset(&self) -> Option<usize> {
+        self.source.checked_sub(1).map(|o| o as usize)
+    }
 }
 
 const LSQUO: usize = 0;
@@ -113,7 +128,7 @@ fn quote_rule(prev: Option<char>, quote: char, rest: &str, second_ok: bool) -> (
 
 /// The typographic symbol starting at `pieces[k]`: what to write and how many characters it takes.
 fn symbol_at(pieces: &[Piece], k: usize) -> Option<(&'static str, usize)> {
-    let plain = |i: usize| pieces.get(i).filter(|p| p.source.is_some()).map(|p| p.c);
+    let plain = |i: usize| pieces.get(i).filter(|p| p.offset().is_some()).map(|p| p.c);
     let (a, b, c) = (plain(k), plain(k + 1), plain(k + 2));
     match (a?, b, c) {
         ('-', Some('-'), Some('-')) => Some(("\u{2014}", 3)),
@@ -135,7 +150,7 @@ pub(crate) fn educate(pieces: &[Piece], source: &str, mut prev: Option<char>, op
     let mut k = 0;
     while k < pieces.len() {
         let piece = pieces[k];
-        let Some(offset) = piece.source else {
+        let Some(offset) = piece.offset() else {
             out.push(windows_1252(piece.c));
             prev = None;
             k += 1;
@@ -143,7 +158,7 @@ pub(crate) fn educate(pieces: &[Piece], source: &str, mut prev: Option<char>, op
         };
         if piece.c == '"' || piece.c == '\'' {
             let rest = source.get(offset + 1..).unwrap_or("");
-            let second_ok = pieces.get(k + 1).is_some_and(|p| p.source.is_some());
+            let second_ok = pieces.get(k + 1).is_some_and(|p| p.offset().is_some());
             let (first, second) = quote_rule(prev, piece.c, rest, second_ok);
             out.push(options.smart_quotes[first]);
             k += 1;
@@ -156,7 +171,7 @@ pub(crate) fn educate(pieces: &[Piece], source: &str, mut prev: Option<char>, op
         }
         if options.typographic_symbols {
             // A quote right after this character takes it as its context before any symbol could.
-            let quote_next = pieces.get(k + 1).is_some_and(|p| p.source.is_some() && (p.c == '"' || p.c == '\''));
+            let quote_next = pieces.get(k + 1).is_some_and(|p| p.offset().is_some() && (p.c == '"' || p.c == '\''));
             if !quote_next {
                 if let Some((text, len)) = symbol_at(pieces, k) {
                     out.push_str(text);
@@ -237,10 +252,10 @@ fn push_run(
     pieces: &mut Vec<Piece>,
 ) {
     pieces.clear();
-    pieces.extend(run.char_indices().map(|(i, c)| Piece { c, source: Some(start + i) }));
+    pieces.extend(run.char_indices().map(|(i, c)| Piece::at(c, start + i)));
     let (educated, after) = educate(pieces, source, *prev, options);
     *prev = after;
-    out.push_str(&escape_text(&educated));
+    escape_text_into(&educated, out);
 }
 
 /// `&name;`, `&#123;` or `&#x1F;` at the start of `text`.
@@ -286,15 +301,25 @@ pub(crate) fn html_tag_len(text: &str) -> Option<usize> {
 /// kramdown's text escaping: `<`, `>` and `&` (an `&` that starts an entity is kept).
 pub(crate) fn escape_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for (i, c) in text.char_indices() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' if entity_len(&text[i..]).is_none() => out.push_str("&amp;"),
-            _ => out.push(c),
-        }
-    }
+    escape_text_into(text, &mut out);
     out
+}
+
+/// [`escape_text`], appending to `out`.
+pub(crate) fn escape_text_into(text: &str, out: &mut String) {
+    let mut plain_from = 0;
+    for (i, byte) in text.bytes().enumerate() {
+        let replacement = match byte {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' if entity_len(&text[i..]).is_none() => "&amp;",
+            _ => continue,
+        };
+        out.push_str(&text[plain_from..i]);
+        out.push_str(replacement);
+        plain_from = i + 1;
+    }
+    out.push_str(&text[plain_from..]);
 }
 
 #[cfg(test)]
