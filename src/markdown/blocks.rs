@@ -49,6 +49,8 @@ pub(crate) struct Prepared {
     pub alds: HashMap<String, Ial>,
     /// Abbreviations and their titles, in the order of definition (a later one wins).
     pub abbreviations: Vec<(String, String)>,
+    /// Lines (in the prepared text) where a table without a header starts: its first row is a body row.
+    pub headless_tables: Vec<usize>,
 }
 
 const PLACEHOLDER_START: &str = "<!--\u{1}kd";
@@ -209,6 +211,17 @@ impl Pass<'_> {
             let at_block_start = last_blank;
             last_blank = false;
 
+            let looks_like_fence = content.starts_with("```") || content.starts_with("~~~");
+            if looks_like_fence && fence_open(content, options.gfm()).is_none() {
+                // Not a fence for kramdown (an info string with spaces): text, which pulldown-cmark must not
+                // read as a fence either.
+                let split = line.len() - content.len();
+                self.emit(&format!("{}\\{}", &line[..split], content));
+                pos = next;
+                boundary = false;
+                para_lines += 1;
+                continue;
+            }
             if let Some((fence, run, info)) = fence_open(content, options.gfm()) {
                 let base = list_content.filter(|_| indent > 3).map_or(0, |c| c.min(indent));
                 if let Some(after) = self.fenced_code(next, fence, run, info, indent, base, max_indent, list_content) {
@@ -335,7 +348,10 @@ impl Pass<'_> {
             lines.push(line);
             pos = (end + 1).min(src.len());
         }
-        let table = gfm_table(&lines)?;
+        let (table, headless) = gfm_table(&lines)?;
+        if headless {
+            self.prepared.headless_tables.push(self.line);
+        }
         let indent = list_item.unwrap_or(0);
         for (i, row) in table.iter().enumerate() {
             if i == 0 {
@@ -530,10 +546,10 @@ impl Pass<'_> {
             let line = src[pos..line_end].trim();
             if indentation(&src[pos..line_end]) <= 3 && (line == "{:/}" || line == format!("{{:/{name}}}")) {
                 let body = src[next..pos].strip_suffix('\n').unwrap_or(&src[next..pos]);
-                if name == "nomarkdown" {
-                    self.placeholder(0, Stored::Html(body.to_string()));
-                } else {
-                    self.emit("");
+                match name {
+                    "nomarkdown" => self.placeholder(0, Stored::Html(body.to_string())),
+                    "comment" => self.placeholder(0, Stored::Html(format!("<!-- {body} -->"))),
+                    _ => self.emit(""),
                 }
                 return Some((line_end + 1).min(src.len()));
             }
@@ -673,8 +689,9 @@ fn table_cells(line: &str) -> Option<Vec<String>> {
 }
 
 /// A kramdown table as GFM lines: the first row as the header, the separator's alignments, every row
-/// padded to the widest. None when a line has no pipe outside code or there is no body row.
-fn gfm_table(lines: &[&str]) -> Option<Vec<String>> {
+/// padded to the widest; and whether kramdown sees no header (no separator after the first rows).
+/// None when a line has no pipe outside code.
+fn gfm_table(lines: &[&str]) -> Option<(Vec<String>, bool)> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut alignments: Option<Vec<&'static str>> = None;
     for line in lines {
@@ -693,6 +710,7 @@ fn gfm_table(lines: &[&str]) -> Option<Vec<String>> {
         return None;
     }
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    let alignments_found = alignments.clone();
     let alignments = alignments.unwrap_or_default();
     let format_row = |cells: &[String]| {
         let mut row = String::from("|");
@@ -710,7 +728,7 @@ fn gfm_table(lines: &[&str]) -> Option<Vec<String>> {
     }
     out.push(separator);
     out.extend(rows[1..].iter().map(|r| format_row(r)));
-    Some(out)
+    Some((out, alignments_found.is_none()))
 }
 
 fn rebuild_start_tag(name: &str, attrs: &Attrs) -> String {

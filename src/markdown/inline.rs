@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::attributes::{self, Ial};
+use super::attributes::{self, Extension, Ial};
 use super::tree::{Kind, Node};
 use super::typography::{self, Piece};
 use super::Options;
@@ -21,8 +21,6 @@ pub(crate) enum Token {
     Char(Piece),
     /// Something kramdown parses as a unit: a code span, a link, an image, inline HTML, a footnote marker.
     Atom(Box<Node>),
-    /// A span IAL (`{: .c}`) and its text, in case there is no element before it.
-    Ial(Box<(Ial, String)>),
 }
 
 struct Resolver<'a> {
@@ -150,6 +148,18 @@ impl Resolver<'_> {
                     }
                     *i = start + len;
                 }
+                Token::Char(piece) if piece.c == '{' && pieces.is_empty() => {
+                    // A span IAL right after an element applies to it; after text kramdown shows it as text.
+                    let piece = *piece;
+                    if let Some(end) = self.span_ial(piece, &mut nodes) {
+                        while *i < self.tokens.len() && matches!(&self.tokens[*i], Token::Char(p) if p.offset().is_some_and(|o| o < end)) {
+                            *i += 1;
+                        }
+                    } else {
+                        pieces.push(piece);
+                        *i += 1;
+                    }
+                }
                 Token::Char(piece) => {
                     pieces.push(*piece);
                     *i += 1;
@@ -160,19 +170,21 @@ impl Resolver<'_> {
                     nodes.push((**node).clone());
                     *i += 1;
                 }
-                Token::Ial(boxed) => {
-                    let (ial, text) = &**boxed;
-                    let target = if pieces.is_empty() { nodes.last_mut().filter(|n| !matches!(n.kind, Kind::Text(_))) } else { None };
-                    match target {
-                        Some(node) => attributes::apply(&mut node.attrs, ial, self.alds),
-                        None => pieces.extend(text.chars().map(|c| Piece::literal(c))),
-                    }
-                    *i += 1;
-                }
             }
         }
         self.flush(&mut pieces, &mut nodes);
         (nodes, false)
+    }
+
+    /// Applies `{: …}` starting at `piece` to the element just made; returns the source offset after it.
+    fn span_ial(&self, piece: Piece, nodes: &mut [Node]) -> Option<usize> {
+        let offset = piece.offset()?;
+        let target = nodes.last_mut().filter(|n| !matches!(n.kind, Kind::Text(_)))?;
+        let (Extension::Ial(inner), len) = attributes::scan_braces(self.source.get(offset..)?)? else { return None };
+        let mut ial = Ial::default();
+        attributes::parse(inner, &mut ial);
+        attributes::apply(&mut target.attrs, &ial, self.alds);
+        Some(offset + len)
     }
 
     fn flush(&self, pieces: &mut Vec<Piece>, nodes: &mut Vec<Node>) {

@@ -128,7 +128,7 @@ impl<'a> Renderer<'a> {
                         } else {
                             ids.kramdown(&text, &options.auto_id_prefix)
                         };
-                        node.attrs.0.insert(0, ("id".to_string(), id));
+                        node.attrs.0.push(("id".to_string(), id));
                     }
                     let no_toc = node.attrs.get("class").is_some_and(|c| c.split_whitespace().any(|c| c == "no_toc"));
                     if let Some(id) = node.attrs.get("id") {
@@ -209,9 +209,10 @@ impl<'a> Renderer<'a> {
                 write_attrs(out, &node.attrs);
                 out.push_str(">\n");
                 let mut body_open = false;
+                let headless = self.prepared.headless_tables.contains(&node.lines.0);
                 for part in &node.children {
                     match part.kind {
-                        Kind::TableHead => {
+                        Kind::TableHead if !headless => {
                             out.push_str("<thead>\n<tr>\n");
                             self.cells(part, alignments, "th", out);
                             out.push_str("</tr>\n</thead>\n");
@@ -637,7 +638,7 @@ impl<'a> Renderer<'a> {
         let tag = if ordered { "ol" } else { "ul" };
         let mut attrs = list.attrs.clone();
         if attrs.get("id").is_none() {
-            attrs.0.insert(0, ("id".to_string(), "markdown-toc".to_string()));
+            attrs.0.push(("id".to_string(), "markdown-toc".to_string()));
         }
         let toc_id = attrs.get("id").unwrap_or("markdown-toc").to_string();
         // Parent of each entry (None: top level), by kramdown's stack rule.

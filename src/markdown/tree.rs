@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use pulldown_cmark::{Alignment, CodeBlockKind, Event, LinkType, Options as CmarkOptions, Parser, Tag, TagEnd};
 
-use super::attributes::{self, Attrs, Extension, Ial};
+use super::attributes::{Attrs, Ial};
 use super::blocks::{self, Prepared};
 use super::html_scan;
 use super::inline::{self, Token};
@@ -369,7 +369,18 @@ impl Builder<'_> {
                     }
                 }
             }
-            Event::InlineHtml(html) => self.inline_html(&html),
+            Event::InlineHtml(html) => {
+                // `<<word>>`: kramdown reads `<<` as a guillemet before any tag.
+                let after_lt = matches!(self.pending.last().and_then(|p| p.last()), Some(Token::Char(p)) if p.c == '<' && p.offset() == range.start.checked_sub(1));
+                if after_lt && self.options.typographic_symbols {
+                    let start = range.start;
+                    for (i, c) in html.char_indices() {
+                        self.token(Token::Char(Piece::at(c, start + i)));
+                    }
+                } else {
+                    self.inline_html(&html);
+                }
+            }
             Event::FootnoteReference(label) => self.token(Token::Atom(Box::new(Node::new(Kind::FootnoteRef(label.to_string()), (0, 0))))),
             Event::SoftBreak => {
                 let offset = self.source[range.clone()].find('\n').map(|i| range.start + i);
@@ -394,26 +405,7 @@ impl Builder<'_> {
             block.push_str(text);
             return;
         }
-        let mut text = text;
-        let mut start = range.start;
-        // A span IAL right after an element applies to it; after text kramdown shows it as text.
-        let after_element = match self.pending.last().and_then(|p| p.last()) {
-            Some(Token::Atom(_)) => true,
-            Some(Token::Char(p)) => p.offset().is_some() && (p.c == '*' || p.c == '_'),
-            _ => false,
-        };
-        if after_element && text.starts_with("{:") && self.source.get(range.clone()) == Some(text) {
-            if let Some((Extension::Ial(inner), len)) = attributes::scan_braces(text) {
-                let mut ial = Ial::default();
-                attributes::parse(inner, &mut ial);
-                self.token(Token::Ial(Box::new((ial, text[..len].to_string()))));
-                text = &text[len..];
-                start += len;
-                if text.is_empty() {
-                    return;
-                }
-            }
-        }
+        let start = range.start;
         let source = self.source.get(start..range.end).unwrap_or("");
         let mut pieces = std::mem::take(&mut self.pieces);
         pieces.clear();

@@ -169,7 +169,7 @@ pub(crate) fn educate(pieces: &[Piece], source: &str, mut prev: Option<char>, op
             prev = None;
             continue;
         }
-        if options.typographic_symbols {
+        if options.typographic_symbols && matches!(piece.c, '-' | '.' | '<' | '>' | ' ') {
             // A quote right after this character takes it as its context before any symbol could.
             let quote_next = pieces.get(k + 1).is_some_and(|p| p.offset().is_some() && (p.c == '"' || p.c == '\''));
             if !quote_next {
