@@ -166,6 +166,7 @@ fn main() {
     let mut micros = Vec::with_capacity(posts.len());
     let mut baseline_micros = Vec::with_capacity(posts.len());
     let mut shown = 0;
+    let mut failures = String::new();
     for post in &posts {
         let Some(jekyll) = expected.get(&key(post)) else { continue };
         // The fastest of three runs, against what postfeed did before (pulldown-cmark's own HTML writer).
@@ -192,6 +193,10 @@ fn main() {
         entry.0 += 1;
         entry.1 += usize::from(want.text == got.text);
         entry.2 += usize::from(want.targets == got.targets);
+        if want.text != got.text || want.targets != got.targets {
+            failures.push_str(&post.id);
+            failures.push('\n');
+        }
         if shown < show && (want.text != got.text || want.targets != got.targets) {
             shown += 1;
             println!("--- {}", post.id);
@@ -202,6 +207,9 @@ fn main() {
                 println!("  targets: jekyll {:?} / ours {:?}", want.targets.get(i), got.targets.get(i));
             }
         }
+    }
+    if let Some(path) = arg("--failures") {
+        fs::write(path, &failures).expect("failures file written");
     }
     let mut total = (0, 0, 0);
     for (corpus, (n, text, targets)) in &per_corpus {

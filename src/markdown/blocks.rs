@@ -149,6 +149,45 @@ impl Pass<'_> {
         self.line += 1;
     }
 
+    /// A fence line that is text for kramdown: inside a paragraph it continues the paragraph (indented, so
+    /// that pulldown-cmark takes it lazily); starting one, an empty span keeps it from being a fence. Either
+    /// way its backticks can still open or close a code span, as in kramdown.
+    fn emit_fence_as_text(&mut self, line: &str, content: &str, in_paragraph: bool) {
+        if in_paragraph {
+            self.emit(&format!("    {content}"));
+        } else {
+            let split = line.len() - content.len();
+            self.emit(&format!("{}<span></span>{content}", &line[..split]));
+        }
+    }
+
+    /// `[id]: url with spaces` or `[id]: url (not a title)`: kramdown takes everything up to a quoted title
+    /// as the URL, spaces and parentheses included; pulldown-cmark needs it in angle brackets.
+    fn link_definition(&mut self, line: &str, content: &str) -> bool {
+        let Some(rest) = content.strip_prefix('[') else { return false };
+        if rest.starts_with('^') {
+            return false;
+        }
+        let Some(close) = rest.find("]:") else { return false };
+        let label = &rest[..close];
+        if label.is_empty() || label.contains(']') {
+            return false;
+        }
+        let target = rest[close + 2..].trim();
+        if target.is_empty() || target.starts_with('<') {
+            return false;
+        }
+        let (url, title) = split_title(target);
+        if !url.contains(char::is_whitespace) {
+            return false;
+        }
+        let split = line.len() - content.len();
+        let url = url.replace('<', "\\<").replace('>', "\\>");
+        let title = title.map(|t| format!(" \"{}\"", t.replace('"', "\\\""))).unwrap_or_default();
+        self.emit(&format!("{}[{label}]: <{url}>{title}", &line[..split]));
+        true
+    }
+
     fn placeholder(&mut self, indent: usize, stored: Stored) {
         let index = self.prepared.stored.len();
         self.prepared.stored.push(stored);
@@ -168,6 +207,8 @@ impl Pass<'_> {
         let mut para_at_boundary = false;
         let mut list_content: Option<usize> = None;
         let mut in_indented_code = false;
+        let mut quote_was_empty = false;
+        let mut prev_was_quote = false;
         let mut open_markdown: Vec<String> = Vec::new();
         while pos < src.len() {
             let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
@@ -178,6 +219,7 @@ impl Pass<'_> {
                 boundary = true;
                 last_blank = true;
                 para_lines = 0;
+                prev_was_quote = false;
                 pos = next;
                 continue;
             }
@@ -215,8 +257,7 @@ impl Pass<'_> {
             if looks_like_fence && fence_open(content, options.gfm()).is_none() {
                 // Not a fence for kramdown (an info string with spaces): text, which pulldown-cmark must not
                 // read as a fence either.
-                let split = line.len() - content.len();
-                self.emit(&format!("{}\\{}", &line[..split], content));
+                self.emit_fence_as_text(line, content, para_lines > 0);
                 pos = next;
                 boundary = false;
                 para_lines += 1;
@@ -231,8 +272,7 @@ impl Pass<'_> {
                     continue;
                 }
                 // No closing fence: kramdown reads the line as text, so pulldown-cmark must not open a fence.
-                let split = line.len() - content.len();
-                self.emit(&format!("{}\\{}", &line[..split], content));
+                self.emit_fence_as_text(line, content, para_lines > 0);
                 pos = next;
                 boundary = false;
                 para_lines += 1;
@@ -278,13 +318,43 @@ impl Pass<'_> {
                 continue;
             }
 
+            if para_lines == 0 && content.starts_with('[') && self.link_definition(line, content) {
+                pos = next;
+                boundary = true;
+                continue;
+            }
+
+            // `- <!-- x -->text`: kramdown reads the comment as a block of the item and the text after it as
+            // a paragraph; pulldown-cmark would keep the text inside the HTML block.
+            if let Some(column) = list_item {
+                let item = line.get(column.min(line.len())..).unwrap_or("");
+                if let Some(end) = item.strip_prefix("<!--").and_then(|c| c.find("-->")).map(|e| e + 7) {
+                    if !item[end..].trim().is_empty() {
+                        let marker_end = line.len() - item.len();
+                        self.emit(&format!("{}{}", &line[..marker_end], &item[..end]));
+                        self.emit(&format!("{}{}", " ".repeat(column), item[end..].trim_start()));
+                        pos = next;
+                        boundary = false;
+                        para_lines = 1;
+                        para_at_boundary = true;
+                        continue;
+                    }
+                }
+            }
+
             // A kramdown table: lines with pipes from a block start up to a block boundary.
-            if at_block_start || list_item.is_some() {
-                let (prefix_len, first) = match list_item {
-                    Some(column) => (column.min(line.len()), line.get(column.min(line.len())..).unwrap_or("")),
-                    None => (0, line),
+            let quote = split_quote(line);
+            let quote_start = quote.is_some() && (!prev_was_quote || quote_was_empty);
+            quote_was_empty = quote.is_some_and(|(_, inner)| inner.trim().is_empty());
+            prev_was_quote = quote.is_some();
+            if at_block_start || list_item.is_some() || quote_start {
+                let (prefix_len, first) = match (list_item, quote) {
+                    (Some(column), _) => (column.min(line.len()), line.get(column.min(line.len())..).unwrap_or("")),
+                    (None, Some((prefix, inner))) if quote_start => (prefix.len(), inner),
+                    _ => (0, line),
                 };
-                if let Some(after) = self.table(pos, prefix_len, first, list_item) {
+                let in_quote = quote_start && list_item.is_none();
+                if let Some(after) = self.table(pos, prefix_len, first, list_item, in_quote) {
                     pos = after;
                     boundary = true;
                     last_blank = false;
@@ -318,48 +388,57 @@ impl Pass<'_> {
         }
     }
 
-    /// Rewrites a kramdown table starting at `start` (its first line is `first` after `prefix_len` bytes of
-    /// list marker) as a GFM table pulldown-cmark reads the same way, or returns None when kramdown would not
-    /// read a table there. Returns where the text goes on.
-    fn table(&mut self, start: usize, prefix_len: usize, first: &str, list_item: Option<usize>) -> Option<usize> {
+    /// Rewrites a kramdown table starting at `start` as a GFM table pulldown-cmark reads the same way, or
+    /// returns None when kramdown would not read a table there. The first line is `first` after `prefix_len`
+    /// bytes of list marker or `>`; with `quote`, every line of the table is a blockquote line. Returns where
+    /// the text goes on.
+    fn table(&mut self, start: usize, prefix_len: usize, first: &str, list_item: Option<usize>, quote: bool) -> Option<usize> {
         let src = self.src;
         if !has_table_pipe(first) {
             return None;
         }
-        let mut lines: Vec<&str> = vec![first];
+        let mut lines: Vec<(&str, &str)> = vec![(&src[start..start + prefix_len], first)];
         let mut pos = (start + src[start..].find('\n').map_or(src.len() - start, |i| i + 1)).min(src.len());
-        loop {
-            if pos >= src.len() {
-                break;
-            }
+        while pos < src.len() {
             let end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
             let line = &src[pos..end];
-            if line.trim().is_empty() || !has_table_pipe(line) {
+            let (prefix, content) = if quote { split_quote(line).unwrap_or(("", line)) } else { ("", line) };
+            // Each row is a line of its own: another list item is not part of this item's table.
+            let new_item = list_item.is_some() && list_item_content(line).is_some();
+            if content.trim().is_empty() || !has_table_pipe(content) || new_item || (quote && prefix.is_empty()) {
                 // A table ends at a block boundary; anything else means it was a paragraph.
-                let content = line.trim_start();
-                let boundary = line.trim().is_empty()
-                    || content.trim_end() == "^"
-                    || (content.starts_with("{:") && attributes::scan_braces(content).is_some_and(|(_, l)| content[l..].trim().is_empty()));
+                let trimmed = content.trim_start();
+                let boundary = content.trim().is_empty()
+                    || new_item
+                    || trimmed.trim_end() == "^"
+                    || (trimmed.starts_with("{:") && attributes::scan_braces(trimmed).is_some_and(|(_, l)| trimmed[l..].trim().is_empty()));
                 if !boundary {
                     return None;
                 }
                 break;
             }
-            lines.push(line);
+            lines.push((prefix, content));
             pos = (end + 1).min(src.len());
         }
-        let (table, headless) = gfm_table(&lines)?;
+        let contents: Vec<&str> = lines.iter().map(|(_, c)| *c).collect();
+        let (table, headless) = gfm_table(&contents)?;
         if headless {
             self.prepared.headless_tables.push(self.line);
         }
-        let indent = list_item.unwrap_or(0);
+        let continuation = if quote {
+            lines[0].0.to_string()
+        } else {
+            " ".repeat(list_item.unwrap_or(0))
+        };
         for (i, row) in table.iter().enumerate() {
-            if i == 0 {
-                let prefix = &src[start..start + prefix_len];
-                self.emit(&format!("{prefix}{row}"));
-            } else {
-                self.emit(&format!("{}{row}", " ".repeat(indent)));
-            }
+            let prefix = match (i, lines.get(i.saturating_sub(1))) {
+                (0, _) => lines[0].0.to_string(),
+                // The separator (second line) is new; rows after it keep their own prefixes.
+                (1, _) => continuation.clone(),
+                (_, Some((prefix, _))) if quote => prefix.to_string(),
+                _ => continuation.clone(),
+            };
+            self.emit(&format!("{prefix}{row}"));
         }
         Some(pos)
     }
@@ -557,6 +636,34 @@ impl Pass<'_> {
         }
         None
     }
+}
+
+/// kramdown's link definition target: the URL and a title in quotes at the end, if any.
+fn split_title(target: &str) -> (&str, Option<&str>) {
+    let Some(quote) = target.chars().last().filter(|c| *c == '"' || *c == '\'') else { return (target, None) };
+    for (i, c) in target.char_indices() {
+        if (c == ' ' || c == '\t') && i > 0 {
+            let after = target[i..].trim_start_matches([' ', '\t']);
+            let at = target.len() - after.len();
+            if after.starts_with(quote) && after.len() >= 3 && at + 1 < target.len() - 1 {
+                return (target[..i].trim_end(), Some(&target[at + 1..target.len() - 1]));
+            }
+        }
+    }
+    (target, None)
+}
+
+/// A blockquote line: its `>` prefix (with one following space) and the rest.
+fn split_quote(line: &str) -> Option<(&str, &str)> {
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    if indent > 3 || !line[indent..].starts_with('>') {
+        return None;
+    }
+    let mut split = indent + 1;
+    if line[split..].starts_with(' ') {
+        split += 1;
+    }
+    Some((&line[..split], &line[split..]))
 }
 
 /// An ordered list item numbered other than 1.

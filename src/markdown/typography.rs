@@ -221,7 +221,9 @@ pub fn smartify_with(text: &str, options: &Options) -> String {
     let mut run_start = 0;
     while i < bytes.len() {
         let tail = &source[i..];
-        let markup_len = if bytes[i] == b'<' {
+        // `<<` is a guillemet before it could start a tag.
+        let after_lt = i > 0 && bytes[i - 1] == b'<';
+        let markup_len = if bytes[i] == b'<' && !after_lt && !tail.starts_with("<<") {
             html_tag_len(tail)
         } else if bytes[i] == b'&' {
             entity_len(tail)

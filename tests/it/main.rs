@@ -10,6 +10,7 @@ mod faults;
 mod fuzz_regressions;
 mod hostile;
 mod jekyll;
+mod kramdown;
 mod regen;
 mod serve;
 mod support;
