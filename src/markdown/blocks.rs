@@ -50,7 +50,7 @@ pub(crate) struct Prepared {
     /// Abbreviations and their titles, in the order of definition (a later one wins).
     pub abbreviations: Vec<(String, String)>,
     /// Lines (in the prepared text) where a table without a header starts: its first row is a body row.
-    pub headless_tables: Vec<usize>,
+    pub headless_tables: std::collections::HashSet<usize>,
 }
 
 const PLACEHOLDER_START: &str = "<!--\u{1}kd";
@@ -127,7 +127,13 @@ fn is_fence_close(line: &str, fence: char, run: usize, max_indent: usize) -> boo
 
 /// Runs the block pass.
 pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
-    let mut pass = Pass { src: source, out: String::with_capacity(source.len() + 64), line: 0, prepared: Prepared::default() };
+    let mut pass = Pass {
+        src: source,
+        out: String::with_capacity(source.len() + 64),
+        line: 0,
+        prepared: Prepared::default(),
+        unclosed: Unclosed::default(),
+    };
     pass.run(options);
     let mut prepared = pass.prepared;
     prepared.text = pass.out;
@@ -140,6 +146,20 @@ struct Pass<'a> {
     /// Lines written so far.
     line: usize,
     prepared: Prepared,
+    /// Searches that found nothing up to the end of the text, so that a later one from further on (which
+    /// cannot find more) is not run again: without these, ten thousand unclosed `~~~x` or `<!--` lines
+    /// would take quadratic time.
+    unclosed: Unclosed,
+}
+
+#[derive(Default)]
+struct Unclosed {
+    /// Fence character and the shortest run whose closing fence was missing, outside lists.
+    fence: Vec<(char, usize)>,
+    comment: bool,
+    extension: bool,
+    /// Element names whose end tag was missing.
+    end_tags: Vec<String>,
 }
 
 impl Pass<'_> {
@@ -318,7 +338,11 @@ impl Pass<'_> {
                 continue;
             }
 
-            if para_lines == 0 && content.starts_with('[') && self.link_definition(line, content) {
+            if para_lines == 0 && content.starts_with('[') && is_link_definition(content) {
+                // A definition is a block of its own: the next line starts another block.
+                if !self.link_definition(line, content) {
+                    self.emit(line);
+                }
                 pos = next;
                 boundary = true;
                 continue;
@@ -423,7 +447,7 @@ impl Pass<'_> {
         let contents: Vec<&str> = lines.iter().map(|(_, c)| *c).collect();
         let (table, headless) = gfm_table(&contents)?;
         if headless {
-            self.prepared.headless_tables.push(self.line);
+            self.prepared.headless_tables.insert(self.line);
         }
         let continuation = if quote {
             lines[0].0.to_string()
@@ -458,6 +482,10 @@ impl Pass<'_> {
         list_content: Option<usize>,
     ) -> Option<usize> {
         let src = self.src;
+        let memo_applies = list_content.is_none() && max_indent.max(base + 3) == 3;
+        if memo_applies && self.unclosed.fence.iter().any(|&(c, r)| c == fence && run >= r) {
+            return None;
+        }
         let mut pos = from;
         let mut code = String::new();
         let mut after_blank = false;
@@ -485,6 +513,9 @@ impl Pass<'_> {
             code.push('\n');
             pos = next;
         }
+        if memo_applies {
+            self.unclosed.fence.push((fence, run));
+        }
         None
     }
 
@@ -493,7 +524,13 @@ impl Pass<'_> {
         let src = self.src;
         let rest = &src[start..];
         if rest.starts_with("<!--") {
-            let end = rest.find("-->")? + 3;
+            if self.unclosed.comment {
+                return None;
+            }
+            let Some(end) = rest.find("-->").map(|e| e + 3) else {
+                self.unclosed.comment = true;
+                return None;
+            };
             self.placeholder(indent, Stored::Html(rest[..end].to_string()));
             return Some(self.after_block(start + end, indent));
         }
@@ -543,9 +580,13 @@ impl Pass<'_> {
                 Some(self.after_block(after_tag, indent))
             }
             ContentModel::Span => {
-                let (content_end, end) = match html_scan::find_end_tag(src, after_tag, &name) {
+                let found = if self.unclosed.end_tags.contains(&name) { None } else { html_scan::find_end_tag(src, after_tag, &name) };
+                let (content_end, end) = match found {
                     Some((at, len)) => (at, at + len),
-                    None => (src.len(), src.len()),
+                    None => {
+                        self.unclosed.end_tags.push(name.clone());
+                        (src.len(), src.len())
+                    }
                 };
                 let markdown = src[after_tag..content_end].to_string();
                 self.placeholder(indent, Stored::Span { name, attrs, markdown });
@@ -618,6 +659,9 @@ impl Pass<'_> {
             return Some(next);
         }
         // The body runs to `{:/name}` or `{:/}` alone on a line.
+        if self.unclosed.extension {
+            return None;
+        }
         let src = self.src;
         let mut pos = next;
         while pos < src.len() {
@@ -634,7 +678,17 @@ impl Pass<'_> {
             }
             pos = (line_end + 1).min(src.len());
         }
+        self.unclosed.extension = true;
         None
+    }
+}
+
+/// `[label]: target` (not a footnote definition).
+fn is_link_definition(content: &str) -> bool {
+    let Some(rest) = content.strip_prefix('[') else { return false };
+    match rest.find("]:") {
+        Some(close) => !rest.starts_with('^') && close > 0 && !rest[..close].contains(']') && !rest[close + 2..].trim().is_empty(),
+        None => false,
     }
 }
 
@@ -865,7 +919,7 @@ mod tests {
     fn fences_need_a_closing_fence_and_one_word_of_info() {
         let p = run("```ruby\nputs 1\n\n```\n\n```foo bar\nx\n");
         assert_eq!(p.stored[0], Stored::Code { info: Some("ruby".into()), lang: Some("ruby".into()), code: "puts 1\n\n".into() });
-        assert!(p.text.contains("\\```foo bar\nx\n"), "{}", p.text);
+        assert!(p.text.contains("<span></span>```foo bar\nx\n"), "{}", p.text);
     }
 
     #[test]

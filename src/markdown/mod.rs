@@ -29,6 +29,9 @@ mod render;
 mod tree;
 mod typography;
 
+#[cfg(test)]
+mod tests;
+
 pub use options::{InputFormat, Options};
 pub use typography::{smartify, smartify_with};
 

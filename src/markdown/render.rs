@@ -36,7 +36,9 @@ pub(crate) fn apply_block_ials(root: &mut Node, ials: &[BlockIal], alds: &HashMa
         let target = if block_ial.follows_block {
             preceding_block(root, block_ial.line, block_ial.indent)
         } else {
-            root.children.iter_mut().find(|n| n.is_block() && n.lines.0 > block_ial.line)
+            // Top-level blocks are in line order.
+            let next = root.children.partition_point(|n| n.lines.0 <= block_ial.line);
+            root.children[next..].iter_mut().find(|n| n.is_block())
         };
         if let Some(node) = target {
             attributes::apply(&mut node.attrs, &block_ial.ial, alds);
@@ -48,7 +50,8 @@ pub(crate) fn apply_block_ials(root: &mut Node, ials: &[BlockIal], alds: &HashMa
 /// The block an IAL on `line` follows: the top-level block ending just before it, or, for an indented
 /// IAL, the last paragraph inside that block's last list item.
 fn preceding_block(root: &mut Node, line: usize, indent: usize) -> Option<&mut Node> {
-    let node = root.children.iter_mut().rev().find(|n| n.is_block() && n.lines.0 < line)?;
+    let before = root.children.partition_point(|n| n.lines.0 < line);
+    let node = root.children[..before].iter_mut().rev().find(|n| n.is_block())?;
     if indent >= 2 && matches!(node.kind, Kind::List(_) | Kind::BlockQuote) {
         let mut inner = node;
         while let Some(last) = inner.children.iter_mut().rev().find(|n| n.is_block()) {
@@ -190,7 +193,12 @@ impl<'a> Renderer<'a> {
                 write_attrs(out, &attrs);
                 out.push_str(">\n");
                 for item in &node.children {
-                    self.item("li", item, out);
+                    match item.kind {
+                        Kind::Item => self.item("li", item, out),
+                        // Content of items nested past the depth limit lands here.
+                        _ if item.is_block() => self.block(item, out),
+                        _ => self.inline(item, out, false),
+                    }
                 }
                 out.push_str(&format!("</{tag}>\n"));
             }
@@ -437,7 +445,7 @@ impl<'a> Renderer<'a> {
             }
             Kind::Image { url, title } => {
                 let mut alt = String::new();
-                node.plain_text(&mut alt);
+                node.children.iter().for_each(|c| c.plain_text(&mut alt));
                 let mut attrs = Attrs(vec![("src".to_string(), url.clone()), ("alt".to_string(), alt)]);
                 if !title.is_empty() {
                     attrs.set("title", title.clone());

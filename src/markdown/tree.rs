@@ -365,7 +365,7 @@ impl Builder<'_> {
                     Some(Node { kind: Kind::HtmlBlock(block), .. }) => block.push_str(&html),
                     _ => {
                         self.flush();
-                        self.top().children.push(Node::new(Kind::HtmlBlock(html.to_string()), (0, 0)));
+                        self.top().children.push(Node::new(Kind::HtmlBlock(html.to_string()), index.lines(&range)));
                     }
                 }
             }
@@ -410,6 +410,14 @@ impl Builder<'_> {
         let mut pieces = std::mem::take(&mut self.pieces);
         pieces.clear();
         align(text, source, start, &mut pieces);
+        // pulldown-cmark reports an escaped character (`\"`, `\*`) without its backslash: it is not markup and
+        // not a quote to educate.
+        let backslashes = self.source.as_bytes()[..start.min(self.source.len())].iter().rev().take_while(|&&b| b == b'\\').count();
+        if backslashes % 2 == 1 && text.starts_with(|c: char| c.is_ascii_punctuation()) {
+            if let Some(first) = pieces.first_mut() {
+                *first = Piece::literal(first.c);
+            }
+        }
         if let Some(pending) = self.pending.last_mut() {
             pending.extend(pieces.iter().map(|p| Token::Char(*p)));
         }
