@@ -67,7 +67,8 @@ fn collect(dir: &Path, corpus: &str, root: &Path, posts: &mut Vec<Post>) {
             continue;
         }
         let in_posts = path.components().any(|c| c.as_os_str() == "_posts");
-        let markdown_ext = matches!(path.extension().and_then(|e| e.to_str()), Some("md" | "markdown" | "mkd" | "mkdn" | "mkdown"));
+        let markdown_ext =
+            matches!(path.extension().and_then(|e| e.to_str()), Some("md" | "markdown" | "mkd" | "mkdn" | "mkdown"));
         if !in_posts || !markdown_ext {
             continue;
         }
@@ -135,11 +136,14 @@ fn jekyll_html(posts: &[Post], cache: &Path) -> HashMap<String, String> {
 }
 
 fn main() {
-    let corpora = arg("--corpora").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora"));
+    let corpora = arg("--corpora")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora"));
     let only = arg("--only");
     let show: usize = arg("--show").and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut posts = Vec::new();
-    let mut names: Vec<PathBuf> = fs::read_dir(&corpora).expect("corpora folder").filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut names: Vec<PathBuf> =
+        fs::read_dir(&corpora).expect("corpora folder").filter_map(|e| e.ok().map(|e| e.path())).collect();
     names.sort();
     for dir in names.iter().filter(|p| p.is_dir()) {
         let corpus = dir.file_name().unwrap_or_default().to_string_lossy().to_string();

@@ -32,7 +32,6 @@ impl Attrs {
         };
         self.set("class", joined);
     }
-
 }
 
 /// A parsed `{: …}`: references to ALDs (such as `toc`) and attributes (class accumulated).

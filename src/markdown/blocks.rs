@@ -300,7 +300,9 @@ impl Pass<'_> {
             }
 
             if content.starts_with('<') {
-                if let Some(after) = self.html_block(pos + (line.len() - content.len()), indent, options, &mut open_markdown) {
+                if let Some(after) =
+                    self.html_block(pos + (line.len() - content.len()), indent, options, &mut open_markdown)
+                {
                     pos = after;
                     boundary = true;
                     para_lines = 0;
@@ -388,7 +390,15 @@ impl Pass<'_> {
             }
 
             let in_paragraph = para_lines > 0;
-            let escaped = escape_for_cmark(line, content, indent, list_content.is_some(), in_paragraph, para_lines, para_at_boundary);
+            let escaped = escape_for_cmark(
+                line,
+                content,
+                indent,
+                list_content.is_some(),
+                in_paragraph,
+                para_lines,
+                para_at_boundary,
+            );
             if in_paragraph && list_item.is_some_and(|_| ordered_not_one(content)) {
                 // kramdown lets any ordered item end a paragraph; CommonMark only one numbered 1.
                 self.emit("");
@@ -416,7 +426,14 @@ impl Pass<'_> {
     /// returns None when kramdown would not read a table there. The first line is `first` after `prefix_len`
     /// bytes of list marker or `>`; with `quote`, every line of the table is a blockquote line. Returns where
     /// the text goes on.
-    fn table(&mut self, start: usize, prefix_len: usize, first: &str, list_item: Option<usize>, quote: bool) -> Option<usize> {
+    fn table(
+        &mut self,
+        start: usize,
+        prefix_len: usize,
+        first: &str,
+        list_item: Option<usize>,
+        quote: bool,
+    ) -> Option<usize> {
         let src = self.src;
         if !has_table_pipe(first) {
             return None;
@@ -435,7 +452,8 @@ impl Pass<'_> {
                 let boundary = content.trim().is_empty()
                     || new_item
                     || trimmed.trim_end() == "^"
-                    || (trimmed.starts_with("{:") && attributes::scan_braces(trimmed).is_some_and(|(_, l)| trimmed[l..].trim().is_empty()));
+                    || (trimmed.starts_with("{:")
+                        && attributes::scan_braces(trimmed).is_some_and(|(_, l)| trimmed[l..].trim().is_empty()));
                 if !boundary {
                     return None;
                 }
@@ -449,11 +467,7 @@ impl Pass<'_> {
         if headless {
             self.prepared.headless_tables.insert(self.line);
         }
-        let continuation = if quote {
-            lines[0].0.to_string()
-        } else {
-            " ".repeat(list_item.unwrap_or(0))
-        };
+        let continuation = if quote { lines[0].0.to_string() } else { " ".repeat(list_item.unwrap_or(0)) };
         for (i, row) in table.iter().enumerate() {
             let prefix = match (i, lines.get(i.saturating_sub(1))) {
                 (0, _) => lines[0].0.to_string(),
@@ -520,7 +534,13 @@ impl Pass<'_> {
     }
 
     /// An HTML block (or comment) starting at `start`: stores it and returns where the text goes on.
-    fn html_block(&mut self, start: usize, indent: usize, options: &Options, open_markdown: &mut Vec<String>) -> Option<usize> {
+    fn html_block(
+        &mut self,
+        start: usize,
+        indent: usize,
+        options: &Options,
+        open_markdown: &mut Vec<String>,
+    ) -> Option<usize> {
         let src = self.src;
         let rest = &src[start..];
         if rest.starts_with("<!--") {
@@ -580,7 +600,11 @@ impl Pass<'_> {
                 Some(self.after_block(after_tag, indent))
             }
             ContentModel::Span => {
-                let found = if self.unclosed.end_tags.contains(&name) { None } else { html_scan::find_end_tag(src, after_tag, &name) };
+                let found = if self.unclosed.end_tags.contains(&name) {
+                    None
+                } else {
+                    html_scan::find_end_tag(src, after_tag, &name)
+                };
                 let (content_end, end) = match found {
                     Some((at, len)) => (at, at + len),
                     None => {
@@ -687,7 +711,9 @@ impl Pass<'_> {
 fn is_link_definition(content: &str) -> bool {
     let Some(rest) = content.strip_prefix('[') else { return false };
     match rest.find("]:") {
-        Some(close) => !rest.starts_with('^') && close > 0 && !rest[..close].contains(']') && !rest[close + 2..].trim().is_empty(),
+        Some(close) => {
+            !rest.starts_with('^') && close > 0 && !rest[..close].contains(']') && !rest[close + 2..].trim().is_empty()
+        }
         None => false,
     }
 }
@@ -812,7 +838,8 @@ fn table_cells(line: &str) -> Option<Vec<String>> {
         if c == b'`' {
             let run = line[i..].len() - line[i..].trim_start_matches('`').len();
             let fence = &line[i..i + run];
-            if let Some(close) = line[i + run..].find(fence).filter(|&at| !line[i + run + at + run..].starts_with('`')) {
+            if let Some(close) = line[i + run..].find(fence).filter(|&at| !line[i + run + at + run..].starts_with('`'))
+            {
                 let code = &line[i..i + run + close + run];
                 cells.last_mut()?.push_str(&code.replace('|', "\\|"));
                 i += run + close + run;
@@ -918,7 +945,10 @@ mod tests {
     #[test]
     fn fences_need_a_closing_fence_and_one_word_of_info() {
         let p = run("```ruby\nputs 1\n\n```\n\n```foo bar\nx\n");
-        assert_eq!(p.stored[0], Stored::Code { info: Some("ruby".into()), lang: Some("ruby".into()), code: "puts 1\n\n".into() });
+        assert_eq!(
+            p.stored[0],
+            Stored::Code { info: Some("ruby".into()), lang: Some("ruby".into()), code: "puts 1\n\n".into() }
+        );
         assert!(p.text.contains("<span></span>```foo bar\nx\n"), "{}", p.text);
     }
 
@@ -933,7 +963,10 @@ mod tests {
     #[test]
     fn markdown_blocks_keep_their_content_for_the_markdown_parser() {
         let p = run("<div class=\"note\" markdown=\"1\">\n*text*\n</div>\n");
-        assert_eq!(p.stored[0], Stored::Open { name: "div".into(), attrs: Attrs(vec![("class".into(), "note".into())]) });
+        assert_eq!(
+            p.stored[0],
+            Stored::Open { name: "div".into(), attrs: Attrs(vec![("class".into(), "note".into())]) }
+        );
         assert_eq!(p.stored[1], Stored::Close("div".into()));
         assert!(p.text.contains("\n*text*\n"));
     }

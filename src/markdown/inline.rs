@@ -47,8 +47,14 @@ fn is_space(c: char) -> bool {
 
 /// Resolves the inline content of one container into nodes.
 pub(crate) fn resolve(tokens: &[Token], source: &str, options: &Options, alds: &HashMap<String, Ial>) -> Vec<Node> {
-    let mut resolver =
-        Resolver { tokens, source, options, alds, steps: 0, budget: tokens.len().saturating_mul(32).saturating_add(4096) };
+    let mut resolver = Resolver {
+        tokens,
+        source,
+        options,
+        alds,
+        steps: 0,
+        budget: tokens.len().saturating_mul(32).saturating_add(4096),
+    };
     let mut i = 0;
     let (nodes, _) = resolver.parse(&mut i, None, false, false);
     nodes
@@ -122,8 +128,12 @@ impl Resolver<'_> {
                     let start = *i;
                     if !literal {
                         *i += len;
-                        let (children, found) =
-                            self.parse(i, Some(Stop { delimiter: c, len, em: !strong }), in_em || !strong, in_strong || strong);
+                        let (children, found) = self.parse(
+                            i,
+                            Some(Stop { delimiter: c, len, em: !strong }),
+                            in_em || !strong,
+                            in_strong || strong,
+                        );
                         if found {
                             self.flush(&mut pieces, &mut nodes);
                             nodes.push(element(if strong { Kind::Strong } else { Kind::Emphasis }, children));
@@ -133,7 +143,8 @@ impl Resolver<'_> {
                         if strong && !parent_is_em {
                             // kramdown tries a single-character emphasis one character further on.
                             *i = start + 1;
-                            let (children, found) = self.parse(i, Some(Stop { delimiter: c, len: 1, em: true }), true, in_strong);
+                            let (children, found) =
+                                self.parse(i, Some(Stop { delimiter: c, len: 1, em: true }), true, in_strong);
                             if found {
                                 self.flush(&mut pieces, &mut nodes);
                                 nodes.push(element(Kind::Emphasis, children));
@@ -152,7 +163,9 @@ impl Resolver<'_> {
                     // A span IAL right after an element applies to it; after text kramdown shows it as text.
                     let piece = *piece;
                     if let Some(end) = self.span_ial(piece, &mut nodes) {
-                        while *i < self.tokens.len() && matches!(&self.tokens[*i], Token::Char(p) if p.offset().is_some_and(|o| o < end)) {
+                        while *i < self.tokens.len()
+                            && matches!(&self.tokens[*i], Token::Char(p) if p.offset().is_some_and(|o| o < end))
+                        {
                             *i += 1;
                         }
                     } else {

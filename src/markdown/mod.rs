@@ -86,7 +86,8 @@ fn tree_root() -> tree::Node {
 
 /// kramdown's `adapt_source`: CRLF and CR become LF, and the text ends with one newline.
 fn normalize(markdown: &str) -> String {
-    let mut text = if markdown.contains('\r') { markdown.replace("\r\n", "\n").replace('\r', "\n") } else { markdown.to_string() };
+    let mut text =
+        if markdown.contains('\r') { markdown.replace("\r\n", "\n").replace('\r', "\n") } else { markdown.to_string() };
     while text.ends_with('\n') {
         text.pop();
     }

@@ -194,7 +194,9 @@ fn set_bool(target: &mut bool, value: &Value) {
 fn list_of_words(value: &Value) -> Vec<String> {
     match value {
         Value::Sequence(items) => items.iter().filter_map(scalar).collect(),
-        Value::String(s) => s.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty()).map(String::from).collect(),
+        Value::String(s) => {
+            s.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty()).map(String::from).collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -295,7 +297,9 @@ mod tests {
 
     #[test]
     fn highlighter_none_turns_rouge_off_and_bad_values_are_ignored() {
-        let options = Options::from_site_config(&yaml("highlighter: none\nkramdown:\n  toc_levels: [2, 9]\n  smart_quotes: a,b\n"));
+        let options = Options::from_site_config(&yaml(
+            "highlighter: none\nkramdown:\n  toc_levels: [2, 9]\n  smart_quotes: a,b\n",
+        ));
         assert!(!options.syntax_highlighting);
         assert_eq!(options.toc_levels, Options::default().toc_levels);
         assert_eq!(options.smart_quotes, Options::default().smart_quotes);

@@ -185,7 +185,8 @@ impl<'a> Renderer<'a> {
                 }
                 let ordered = *ordered;
                 let mut attrs = node.attrs.clone();
-                if node.children.iter().any(|item| item.children.iter().any(|c| matches!(c.kind, Kind::TaskMarker(_)))) {
+                if node.children.iter().any(|item| item.children.iter().any(|c| matches!(c.kind, Kind::TaskMarker(_))))
+                {
                     attrs.add_class("task-list");
                 }
                 let tag = if ordered { "ol" } else { "ul" };

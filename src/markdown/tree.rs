@@ -25,7 +25,10 @@ pub(crate) enum Kind {
     Heading(u8),
     BlockQuote,
     /// A code block pulldown-cmark found (indented, or fenced inside a container).
-    CodeBlock { info: Option<String>, code: String },
+    CodeBlock {
+        info: Option<String>,
+        code: String,
+    },
     /// True for an ordered list.
     List(bool),
     Item,
@@ -46,8 +49,14 @@ pub(crate) enum Kind {
     Emphasis,
     Strong,
     Strikethrough,
-    Link { url: String, title: String },
-    Image { url: String, title: String },
+    Link {
+        url: String,
+        title: String,
+    },
+    Image {
+        url: String,
+        title: String,
+    },
     FootnoteRef(String),
     HardBreak,
     TaskMarker(bool),
@@ -307,7 +316,9 @@ impl Builder<'_> {
                         };
                         Kind::Link { url, title: title.to_string() }
                     }
-                    Tag::Image { dest_url, title, .. } => Kind::Image { url: dest_url.to_string(), title: title.to_string() },
+                    Tag::Image { dest_url, title, .. } => {
+                        Kind::Image { url: dest_url.to_string(), title: title.to_string() }
+                    }
                     _ => Kind::Paragraph,
                 };
                 self.open(kind, lines);
@@ -381,7 +392,9 @@ impl Builder<'_> {
                     self.inline_html(&html);
                 }
             }
-            Event::FootnoteReference(label) => self.token(Token::Atom(Box::new(Node::new(Kind::FootnoteRef(label.to_string()), (0, 0))))),
+            Event::FootnoteReference(label) => {
+                self.token(Token::Atom(Box::new(Node::new(Kind::FootnoteRef(label.to_string()), (0, 0)))))
+            }
             Event::SoftBreak => {
                 let offset = self.source[range.clone()].find('\n').map(|i| range.start + i);
                 self.token(Token::Char(offset.map_or(Piece::literal('\n'), |o| Piece::at('\n', o))));
@@ -391,7 +404,9 @@ impl Builder<'_> {
                 self.flush();
                 self.top().children.push(Node::new(Kind::Rule, index.lines(&range)));
             }
-            Event::TaskListMarker(checked) => self.token(Token::Atom(Box::new(Node::new(Kind::TaskMarker(checked), (0, 0))))),
+            Event::TaskListMarker(checked) => {
+                self.token(Token::Atom(Box::new(Node::new(Kind::TaskMarker(checked), (0, 0)))))
+            }
             Event::InlineMath(math) | Event::DisplayMath(math) => self.text(&math, range),
         }
     }
@@ -412,7 +427,8 @@ impl Builder<'_> {
         align(text, source, start, &mut pieces);
         // pulldown-cmark reports an escaped character (`\"`, `\*`) without its backslash: it is not markup and
         // not a quote to educate.
-        let backslashes = self.source.as_bytes()[..start.min(self.source.len())].iter().rev().take_while(|&&b| b == b'\\').count();
+        let backslashes =
+            self.source.as_bytes()[..start.min(self.source.len())].iter().rev().take_while(|&&b| b == b'\\').count();
         if backslashes % 2 == 1 && text.starts_with(|c: char| c.is_ascii_punctuation()) {
             if let Some(first) = pieces.first_mut() {
                 *first = Piece::literal(first.c);
@@ -458,14 +474,26 @@ impl Builder<'_> {
 fn is_block_tag(tag: &Tag<'_>) -> bool {
     !matches!(
         tag,
-        Tag::Emphasis | Tag::Strong | Tag::Strikethrough | Tag::Link { .. } | Tag::Image { .. } | Tag::Superscript | Tag::Subscript
+        Tag::Emphasis
+            | Tag::Strong
+            | Tag::Strikethrough
+            | Tag::Link { .. }
+            | Tag::Image { .. }
+            | Tag::Superscript
+            | Tag::Subscript
     )
 }
 
 fn is_block_end(end: &TagEnd) -> bool {
     !matches!(
         end,
-        TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough | TagEnd::Link | TagEnd::Image | TagEnd::Superscript | TagEnd::Subscript
+        TagEnd::Emphasis
+            | TagEnd::Strong
+            | TagEnd::Strikethrough
+            | TagEnd::Link
+            | TagEnd::Image
+            | TagEnd::Superscript
+            | TagEnd::Subscript
     )
 }
 
@@ -492,7 +520,9 @@ fn align(text: &str, source: &str, base: usize, into: &mut Vec<Piece>) {
             s += end;
             // An entity that stands for two characters.
             if let Some(&next) = chars.peek() {
-                if !source[s.min(source.len())..].starts_with(next) && !source[s.min(source.len())..].starts_with(['\\', '&']) {
+                if !source[s.min(source.len())..].starts_with(next)
+                    && !source[s.min(source.len())..].starts_with(['\\', '&'])
+                {
                     chars.next();
                     into.push(Piece::literal(next));
                 }

@@ -85,7 +85,10 @@ fn quote_rule(prev: Option<char>, quote: char, rest: &str, second_ok: bool) -> (
     let r1 = next.next();
     let r2 = next.next();
     let double_then_word = |a: char, b: char| second_ok && quote == a && r0 == Some(b) && r1.is_some_and(is_ascii_word);
-    let nineties = quote == '\'' && r0.is_some_and(|c| c.is_ascii_digit()) && r1.is_some_and(|c| c.is_ascii_digit()) && r2 == Some('s');
+    let nineties = quote == '\''
+        && r0.is_some_and(|c| c.is_ascii_digit())
+        && r1.is_some_and(|c| c.is_ascii_digit())
+        && r2 == Some('s');
     match prev.filter(|&p| p != '\\') {
         Some(p) if is_space(p) => {
             if double_then_word('"', '\'') {
@@ -145,7 +148,12 @@ fn symbol_at(pieces: &[Piece], k: usize) -> Option<(&'static str, usize)> {
 /// Educates one run of text. `source` is the document the offsets point into; `prev` is the character
 /// kramdown's scanner sees before the run (None at the start of a span or after markup). Returns the text
 /// and the `prev` for a run that follows directly.
-pub(crate) fn educate(pieces: &[Piece], source: &str, mut prev: Option<char>, options: &Options) -> (String, Option<char>) {
+pub(crate) fn educate(
+    pieces: &[Piece],
+    source: &str,
+    mut prev: Option<char>,
+    options: &Options,
+) -> (String, Option<char>) {
     let mut out = String::with_capacity(pieces.len() + 8);
     let mut k = 0;
     while k < pieces.len() {
@@ -192,10 +200,10 @@ pub(crate) fn educate(pieces: &[Piece], source: &str, mut prev: Option<char>, op
 /// read it: `&#149;` is a bullet.
 fn windows_1252(c: char) -> char {
     const TABLE: [char; 32] = [
-        '\u{20AC}', '\u{81}', '\u{201A}', '\u{192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}', '\u{2C6}', '\u{2030}',
-        '\u{160}', '\u{2039}', '\u{152}', '\u{8D}', '\u{17D}', '\u{8F}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201C}',
-        '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{2DC}', '\u{2122}', '\u{161}', '\u{203A}', '\u{153}', '\u{9D}',
-        '\u{17E}', '\u{178}',
+        '\u{20AC}', '\u{81}', '\u{201A}', '\u{192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}', '\u{2C6}',
+        '\u{2030}', '\u{160}', '\u{2039}', '\u{152}', '\u{8D}', '\u{17D}', '\u{8F}', '\u{90}', '\u{2018}', '\u{2019}',
+        '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{2DC}', '\u{2122}', '\u{161}', '\u{203A}',
+        '\u{153}', '\u{9D}', '\u{17E}', '\u{178}',
     ];
     match c {
         '\u{80}'..='\u{9F}' => TABLE[c as usize - 0x80],

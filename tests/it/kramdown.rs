@@ -23,12 +23,8 @@ fn jekyll_available() -> bool {
 /// Renders every document with Jekyll's converter in one Ruby process.
 fn jekyll_render(documents: &[(String, String)]) -> Vec<String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kramdown/convert.rb");
-    let mut child = Command::new("ruby")
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("ruby starts");
+    let mut child =
+        Command::new("ruby").arg(&script).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("ruby starts");
     let mut stdin = child.stdin.take().expect("piped");
     for (id, markdown) in documents {
         writeln!(stdin, "{}", serde_json::json!({"id": id, "markdown": markdown})).expect("ruby reads");
@@ -49,8 +45,33 @@ fn jekyll_render(documents: &[(String, String)]) -> Vec<String> {
 /// Elements that carry ids, classes or titles, outside code blocks (Rouge's token spans are left out).
 fn structure(html: &str) -> Vec<String> {
     const NAMES: &[&str] = &[
-        "h1", "h2", "h3", "h4", "h5", "h6", "p", "ul", "ol", "li", "dl", "dt", "dd", "table", "blockquote", "abbr", "sup",
-        "a", "img", "div", "em", "strong", "del", "section", "span", "input", "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "p",
+        "ul",
+        "ol",
+        "li",
+        "dl",
+        "dt",
+        "dd",
+        "table",
+        "blockquote",
+        "abbr",
+        "sup",
+        "a",
+        "img",
+        "div",
+        "em",
+        "strong",
+        "del",
+        "section",
+        "span",
+        "input",
+        "figure",
     ];
     let fragment = Html::parse_fragment(html);
     let mut found = Vec::new();
@@ -94,12 +115,17 @@ fn documents_render_as_jekylls_kramdown_renders_them() {
             failures.push(format!("{name}: visible text differs\n  {}", first_difference(&want.text, &got.text)));
         }
         if want.targets != got.targets {
-            failures.push(format!("{name}: link targets differ\n  jekyll {:?}\n    ours {:?}", want.targets, got.targets));
+            failures
+                .push(format!("{name}: link targets differ\n  jekyll {:?}\n    ours {:?}", want.targets, got.targets));
         }
         let (want, got) = (structure(jekyll), structure(&ours));
         if want != got {
             let i = want.iter().zip(&got).take_while(|(a, b)| a == b).count();
-            failures.push(format!("{name}: structure differs at {i}\n  jekyll {:?}\n    ours {:?}", want.get(i), got.get(i)));
+            failures.push(format!(
+                "{name}: structure differs at {i}\n  jekyll {:?}\n    ours {:?}",
+                want.get(i),
+                got.get(i)
+            ));
         }
     }
     assert!(failures.is_empty(), "{} difference(s):\n{}", failures.len(), failures.join("\n"));
