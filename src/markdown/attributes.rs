@@ -174,7 +174,17 @@ pub(crate) enum Extension<'a> {
 }
 
 /// Reads one `{:…}` at the start of `text`; returns it and its length in bytes. `\}` does not close it.
+/// Block extensions stand on one line.
 pub(crate) fn scan_braces(text: &str) -> Option<(Extension<'_>, usize)> {
+    scan_braces_within(text, false)
+}
+
+/// [`scan_braces`] for a span IAL, which may run over line ends as kramdown allows.
+pub(crate) fn scan_span_braces(text: &str) -> Option<(Extension<'_>, usize)> {
+    scan_braces_within(text, true)
+}
+
+fn scan_braces_within(text: &str, multiline: bool) -> Option<(Extension<'_>, usize)> {
     let inner_start = 2;
     if !text.starts_with("{:") {
         return None;
@@ -185,7 +195,7 @@ pub(crate) fn scan_braces(text: &str) -> Option<(Extension<'_>, usize)> {
         match bytes[i] {
             b'\\' if bytes.get(i + 1) == Some(&b'}') => i += 2,
             b'}' => break,
-            b'\n' => return None,
+            b'\n' if !multiline => return None,
             _ => i += 1,
         }
     }

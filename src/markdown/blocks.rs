@@ -252,6 +252,18 @@ impl Pass<'_> {
                 last_blank = false;
                 continue;
             }
+            // kramdown's indented code takes the lines that follow it up to a blank line, indented or not
+            // (`    code` then `## x` is all code), unless they are IALs, `^` or HTML tags.
+            if in_indented_code
+                && !last_blank
+                && !content.starts_with("{:")
+                && !content.starts_with('<')
+                && content.trim_end() != "^"
+            {
+                self.emit(&format!("    {content}"));
+                pos = next;
+                continue;
+            }
             in_indented_code = false;
             let list_item = list_item_content(line);
             if let Some(column) = list_item {
@@ -332,7 +344,10 @@ impl Pass<'_> {
             }
 
             if content.trim_end() == "^" {
-                self.emit("");
+                // The end-of-block marker also ends a list, which pulldown-cmark must see ended too.
+                if list_content.take().is_some() {
+                    self.placeholder(0, Stored::Html(String::new()));
+                }
                 pos = next;
                 boundary = true;
                 last_blank = true;
@@ -769,6 +784,10 @@ fn escape_for_cmark(
     let digits = content.find(|c: char| !c.is_ascii_digit()).unwrap_or(0);
     if digits > 0 && content[digits..].starts_with(')') && content[digits + 1..].starts_with([' ', '\t']) {
         return Some(format!("{}{}\\{}", &line[..split], &content[..digits], &content[digits..]));
+    }
+    if content.starts_with(':') && !content[1..].starts_with([' ', '\t', '|']) {
+        // A definition starts with `: `; `:word` is text.
+        return Some(format!("{}\\{}", &line[..split], content));
     }
     if indent > 0 && !in_list && content.starts_with('#') {
         return Some(format!("{}\\{}", &line[..split], content));

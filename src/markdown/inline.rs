@@ -177,10 +177,19 @@ impl Resolver<'_> {
                     pieces.push(*piece);
                     *i += 1;
                 }
-                Token::Atom(_) => {
-                    self.flush(&mut pieces, &mut nodes);
-                    let Token::Atom(node) = &self.tokens[*i] else { unreachable!() };
-                    nodes.push((**node).clone());
+                Token::Atom(node) => {
+                    let mut node = (**node).clone();
+                    if let Some(text) = reference_text_before(&mut pieces, &node) {
+                        // kramdown reads `[text] [label]` as one link: the text, and the label's target.
+                        self.flush(&mut pieces, &mut nodes);
+                        node.children = vec![Node::new(
+                            Kind::Text(typography::educate(&text, self.source, None, self.options).0),
+                            (0, 0),
+                        )];
+                    } else {
+                        self.flush(&mut pieces, &mut nodes);
+                    }
+                    nodes.push(node);
                     *i += 1;
                 }
             }
@@ -193,7 +202,9 @@ impl Resolver<'_> {
     fn span_ial(&self, piece: Piece, nodes: &mut [Node]) -> Option<usize> {
         let offset = piece.offset()?;
         let target = nodes.last_mut().filter(|n| !matches!(n.kind, Kind::Text(_)))?;
-        let (Extension::Ial(inner), len) = attributes::scan_braces(self.source.get(offset..)?)? else { return None };
+        let (Extension::Ial(inner), len) = attributes::scan_span_braces(self.source.get(offset..)?)? else {
+            return None;
+        };
         let mut ial = Ial::default();
         attributes::parse(inner, &mut ial);
         attributes::apply(&mut target.attrs, &ial, self.alds);
@@ -211,6 +222,28 @@ impl Resolver<'_> {
             _ => nodes.push(Node::new(Kind::Text(text), (0, 0))),
         }
     }
+}
+
+/// For a link written `[label]` right after `[text] ` (the space optional), takes `[text] ` off the pending
+/// text and returns the text's pieces.
+fn reference_text_before(pieces: &mut Vec<Piece>, link: &Node) -> Option<Vec<Piece>> {
+    if !matches!(link.kind, Kind::Link { shortcut: true, .. }) {
+        return None;
+    }
+    let mut end = pieces.len();
+    while end > 0 && is_space(pieces[end - 1].c) {
+        end -= 1;
+    }
+    if end == 0 || pieces[end - 1].c != ']' || pieces[end - 1].offset().is_none() {
+        return None;
+    }
+    let open = pieces[..end - 1].iter().rposition(|p| p.c == '[' && p.offset().is_some())?;
+    if open + 1 == end - 1 || pieces[open + 1..end - 1].iter().any(|p| p.c == ']' || p.c == '[') {
+        return None;
+    }
+    let text = pieces[open + 1..end - 1].to_vec();
+    pieces.truncate(open);
+    Some(text)
 }
 
 fn element(kind: Kind, children: Vec<Node>) -> Node {

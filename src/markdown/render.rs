@@ -422,7 +422,7 @@ impl<'a> Renderer<'a> {
             Kind::Emphasis => self.span("em", node, out, toc),
             Kind::Strong => self.span("strong", node, out, toc),
             Kind::Strikethrough => self.span("del", node, out, toc),
-            Kind::Link { url, title } => {
+            Kind::Link { url, title, .. } => {
                 if toc {
                     self.inlines(&node.children, out, toc);
                     return;

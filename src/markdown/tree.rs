@@ -49,9 +49,11 @@ pub(crate) enum Kind {
     Emphasis,
     Strong,
     Strikethrough,
+    /// `shortcut`: written `[label]`, which kramdown may join with a `[text]` before it.
     Link {
         url: String,
         title: String,
+        shortcut: bool,
     },
     Image {
         url: String,
@@ -314,7 +316,7 @@ impl Builder<'_> {
                         } else {
                             dest_url.to_string()
                         };
-                        Kind::Link { url, title: title.to_string() }
+                        Kind::Link { url, title: title.to_string(), shortcut: link_type == LinkType::Shortcut }
                     }
                     Tag::Image { dest_url, title, .. } => {
                         Kind::Image { url: dest_url.to_string(), title: title.to_string() }
