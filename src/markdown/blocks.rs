@@ -792,6 +792,10 @@ fn escape_for_cmark(
     if indent > 0 && !in_list && content.starts_with('#') {
         return Some(format!("{}\\{}", &line[..split], content));
     }
+    if in_paragraph && is_delimiter_row(content) {
+        // kramdown never starts a table inside a paragraph; GFM would, with this line as its delimiter row.
+        return Some(format!("{}\\{}", &line[..split], content));
+    }
     if in_paragraph {
         let trimmed = content.trim_end();
         let rule_of = |c: char| trimmed.len() >= 3 && trimmed.chars().all(|x| x == c);
@@ -802,6 +806,12 @@ fn escape_for_cmark(
         }
     }
     None
+}
+
+/// A GFM table delimiter row (`|---|:-:|`, `--- | ---`).
+fn is_delimiter_row(content: &str) -> bool {
+    let trimmed = content.trim_end();
+    trimmed.contains('-') && trimmed.contains('|') && trimmed.chars().all(|c| matches!(c, '|' | ':' | '-' | ' ' | '\t'))
 }
 
 /// kramdown's `TABLE_PIPE_CHECK`: a line that starts with `|` or has an unescaped `|`.

@@ -322,3 +322,14 @@ mod robustness {
         assert!(out.contains("level0") && out.contains("level299"), "every level's text is kept");
     }
 }
+
+#[test]
+fn backslashes_autolinks_and_tables_in_paragraphs_as_kramdown() {
+    assert_eq!(html("a \\? b \\* c\n"), "<p>a \\? b * c</p>\n", "kramdown does not escape `?`");
+    assert_eq!(
+        html("<file:///x> <ftp://e.com/f>\n"),
+        "<p>&lt;file:///x&gt; <a href=\"ftp://e.com/f\">ftp://e.com/f</a></p>\n"
+    );
+    assert_eq!(html("intro\n| a | b |\n|---|---|\n"), "<p>intro\n| a | b |\n|—|—|</p>\n");
+    assert_eq!(html("See [the text] [ref].\n\n[ref]: /r\n"), "<p>See <a href=\"/r\">the text</a>.</p>\n");
+}

@@ -161,6 +161,7 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
         open_html: Vec::new(),
         footnotes: HashMap::new(),
         pieces: Vec::new(),
+        autolink_text: None,
     };
     for (event, range) in Parser::new_ext(text, cmark_options(options)).into_offset_iter() {
         builder.event(event, range, &index);
@@ -186,6 +187,13 @@ struct Builder<'a> {
     open_html: Vec<String>,
     footnotes: HashMap<String, Node>,
     pieces: Vec<Piece>,
+    /// Inside an autolink shown as text: the offset where it ends (its text and end event are skipped).
+    autolink_text: Option<usize>,
+}
+
+fn kramdown_autolink(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    ["http:", "https:", "ftp:", "ftps:", "mailto:"].iter().any(|scheme| lower.starts_with(scheme))
 }
 
 fn is_inline_container(kind: &Kind) -> bool {
@@ -256,6 +264,12 @@ impl Builder<'_> {
     }
 
     fn event(&mut self, event: Event<'_>, range: Range<usize>, index: &LineIndex) {
+        if let Some(end) = self.autolink_text {
+            if range.start < end {
+                return;
+            }
+            self.autolink_text = None;
+        }
         match event {
             Event::Start(tag) => {
                 let lines = index.lines(&range);
@@ -309,6 +323,14 @@ impl Builder<'_> {
                             return self.token(Token::Char(Piece::literal('~')));
                         }
                         Kind::Strikethrough
+                    }
+                    Tag::Link { link_type: LinkType::Autolink, dest_url, .. } if !kramdown_autolink(&dest_url) => {
+                        // kramdown links only http(s), ftp(s) and mailto in angle brackets.
+                        self.autolink_text = Some(range.end);
+                        for c in format!("<{dest_url}>").chars() {
+                            self.token(Token::Char(Piece::literal(c)));
+                        }
+                        return;
                     }
                     Tag::Link { link_type, dest_url, title, .. } => {
                         let url = if link_type == LinkType::Email && !dest_url.starts_with("mailto:") {
@@ -434,6 +456,10 @@ impl Builder<'_> {
         if backslashes % 2 == 1 && text.starts_with(|c: char| c.is_ascii_punctuation()) {
             if let Some(first) = pieces.first_mut() {
                 *first = Piece::literal(first.c);
+                if !kramdown_escapable(first.c) {
+                    // kramdown escapes fewer characters than CommonMark: `\?` keeps its backslash.
+                    pieces.insert(0, Piece::literal('\\'));
+                }
             }
         }
         if let Some(pending) = self.pending.last_mut() {
@@ -499,6 +525,36 @@ fn is_block_end(end: &TagEnd) -> bool {
     )
 }
 
+/// The characters a backslash escapes in kramdown's GFM parser (`ESCAPED_CHARS_GFM`).
+fn kramdown_escapable(c: char) -> bool {
+    matches!(
+        c,
+        '\\' | '.'
+            | '*'
+            | '_'
+            | '+'
+            | '`'
+            | '<'
+            | '>'
+            | '('
+            | ')'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '#'
+            | '!'
+            | ':'
+            | '|'
+            | '"'
+            | '\''
+            | '$'
+            | '='
+            | '-'
+            | '~'
+    )
+}
+
 /// Pairs each character of `text` with its offset in the source when it stands there literally;
 /// characters that came from escapes or entities get none.
 fn align(text: &str, source: &str, base: usize, into: &mut Vec<Piece>) {
@@ -514,6 +570,9 @@ fn align(text: &str, source: &str, base: usize, into: &mut Vec<Piece>) {
             into.push(Piece::at(c, base + s));
             s += c.len_utf8();
         } else if rest.starts_with('\\') && rest[1..].starts_with(c) {
+            if !kramdown_escapable(c) {
+                into.push(Piece::literal('\\'));
+            }
             into.push(Piece::literal(c));
             s += 1 + c.len_utf8();
         } else if rest.starts_with('&') {
