@@ -23,6 +23,8 @@ pub(crate) enum Stored {
     Open { name: String, attrs: Attrs },
     /// The end tag of such a block.
     Close(String),
+    /// Inline math: its HTML (`\(…\)`) and its source (`$$…$$`), for where it turns out to be code.
+    Math { html: String, source: String },
     /// An element whose content is span-level Markdown (`<p markdown="1">…</p>`).
     Span { name: String, attrs: Attrs, markdown: String },
 }
@@ -55,6 +57,18 @@ pub(crate) struct Prepared {
 
 const PLACEHOLDER_START: &str = "<!--\u{1}kd";
 const PLACEHOLDER_END: &str = "\u{1}-->";
+
+/// The tag name of inline placeholders (`<kramdown-inline-3>`).
+const INLINE_PLACEHOLDER: &str = "kramdown-inline-";
+
+/// The stored item an inline placeholder tag names, if `html` is one.
+pub(crate) fn inline_placeholder_index(html: &str) -> Option<usize> {
+    html.strip_prefix('<')?.strip_prefix(INLINE_PLACEHOLDER)?.strip_suffix('>')?.parse().ok()
+}
+
+fn escape_math(math: &str) -> String {
+    math.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
 
 /// The stored item a placeholder comment names, if `html` is one.
 pub(crate) fn placeholder_index(html: &str) -> Option<usize> {
@@ -206,6 +220,57 @@ impl Pass<'_> {
         let title = title.map(|t| format!(" \"{}\"", t.replace('"', "\\\""))).unwrap_or_default();
         self.emit(&format!("{}[{label}]: <{url}>{title}", &line[..split]));
         true
+    }
+
+    /// Block math from `start` (at `$$`): stores `\[…\]` and returns where the text goes on, or None when the
+    /// closing `$$` is missing or not followed by a block boundary.
+    fn block_math(&mut self, start: usize, indent: usize) -> Option<usize> {
+        let src = self.src;
+        let body_start = start + 2;
+        let close = body_start + src[body_start..].find("$$")?;
+        let line_end = src[close + 2..].find('\n').map_or(src.len(), |i| close + 2 + i);
+        if !src[close + 2..line_end].trim().is_empty() {
+            return None;
+        }
+        let next = (line_end + 1).min(src.len());
+        let next_line = src[next..].split('\n').next().unwrap_or("");
+        if next < src.len() && !next_line.trim().is_empty() {
+            return None;
+        }
+        let math = src[body_start..close].trim();
+        self.placeholder(indent, Stored::Html(format!("\\[{}\\]", escape_math(math))));
+        Some(next)
+    }
+
+    /// `$$…$$` inside a line (not in a code span): kramdown's inline math, `\(…\)` with MathJax. Each is
+    /// replaced by an inline placeholder tag.
+    fn inline_math(&mut self, line: &str) -> Option<String> {
+        if !line.contains("$$") {
+            return None;
+        }
+        let mut out = String::with_capacity(line.len() + 16);
+        let mut rest = line;
+        let mut replaced = false;
+        while let Some(open) = rest.find("$$") {
+            let before = &rest[..open];
+            let in_code = (out.matches('`').count() + before.matches('`').count()) % 2 == 1;
+            let escaped = before.ends_with('\\');
+            let Some(close) = rest[open + 2..].find("$$").map(|c| open + 2 + c) else { break };
+            if in_code || escaped || close == open + 2 {
+                out.push_str(&rest[..open + 2]);
+                rest = &rest[open + 2..];
+                continue;
+            }
+            let index = self.prepared.stored.len();
+            let html = format!("\\({}\\)", escape_math(&rest[open + 2..close]));
+            self.prepared.stored.push(Stored::Math { html, source: rest[open..close + 2].to_string() });
+            out.push_str(before);
+            out.push_str(&format!("<{INLINE_PLACEHOLDER}{index}>"));
+            rest = &rest[close + 2..];
+            replaced = true;
+        }
+        out.push_str(rest);
+        replaced.then_some(out)
     }
 
     fn placeholder(&mut self, indent: usize, stored: Stored) {
@@ -365,6 +430,15 @@ impl Pass<'_> {
                 continue;
             }
 
+            // `$$ … $$` standing alone between block boundaries: kramdown's block math, `\[…\]` with MathJax.
+            if at_block_start && para_lines == 0 && content.starts_with("$$") {
+                if let Some(after) = self.block_math(pos + (line.len() - content.len()), indent) {
+                    pos = after;
+                    boundary = true;
+                    continue;
+                }
+            }
+
             // `- <!-- x -->text`: kramdown reads the comment as a block of the item and the text after it as
             // a paragraph; pulldown-cmark would keep the text inside the HTML block.
             if let Some(column) = list_item {
@@ -418,7 +492,11 @@ impl Pass<'_> {
                 // kramdown lets any ordered item end a paragraph; CommonMark only one numbered 1.
                 self.emit("");
             }
-            self.emit(escaped.as_deref().unwrap_or(line));
+            let emitted = escaped.as_deref().unwrap_or(line);
+            match self.inline_math(emitted) {
+                Some(replaced) => self.emit(&replaced),
+                None => self.emit(emitted),
+            }
             let header = is_atx_header(content) && indent == 0;
             boundary = header;
             if header || list_item.is_some() || content.starts_with('>') {

@@ -333,3 +333,12 @@ fn backslashes_autolinks_and_tables_in_paragraphs_as_kramdown() {
     assert_eq!(html("intro\n| a | b |\n|---|---|\n"), "<p>intro\n| a | b |\n|—|—|</p>\n");
     assert_eq!(html("See [the text] [ref].\n\n[ref]: /r\n"), "<p>See <a href=\"/r\">the text</a>.</p>\n");
 }
+
+#[test]
+fn math_as_kramdown_writes_it_for_mathjax() {
+    assert_eq!(
+        html("Inline $$a_b*c$$ and `$$code$$`, $single$.\n\n$$\nx < \\frac{1}{2}\n$$\n"),
+        "<p>Inline \\(a_b*c\\) and <code class=\"language-plaintext highlighter-rouge\">$$code$$</code>, $single$.</p>\n\\[x &lt; \\frac{1}{2}\\]\n"
+    );
+    assert!(html("> ```\n> $$x$$\n> ```\n").contains("<code>$$x$$\n</code>"), "math stays as written in code");
+}

@@ -8,7 +8,7 @@ use std::ops::Range;
 use pulldown_cmark::{Alignment, CodeBlockKind, Event, LinkType, Options as CmarkOptions, Parser, Tag, TagEnd};
 
 use super::attributes::{Attrs, Ial};
-use super::blocks::{self, Prepared};
+use super::blocks::{self, Prepared, Stored};
 use super::html_scan;
 use super::inline::{self, Token};
 use super::typography::Piece;
@@ -153,6 +153,7 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
     let index = LineIndex::new(text);
     let mut builder = Builder {
         source: text,
+        stored: &prepared.stored,
         options,
         alds: &prepared.alds,
         stack: vec![Node::new(Kind::Root, (0, 0))],
@@ -176,6 +177,7 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
 
 struct Builder<'a> {
     source: &'a str,
+    stored: &'a [Stored],
     options: &'a Options,
     alds: &'a HashMap<String, Ial>,
     stack: Vec<Node>,
@@ -436,8 +438,9 @@ impl Builder<'_> {
     }
 
     fn text(&mut self, text: &str, range: Range<usize>) {
+        let stored = self.stored;
         if let Some(Node { kind: Kind::CodeBlock { code, .. }, .. }) = self.stack.last_mut() {
-            code.push_str(text);
+            code.push_str(&restore_math(text, stored));
             return;
         }
         if let Some(Node { kind: Kind::HtmlBlock(block), .. }) = self.stack.last_mut() {
@@ -471,6 +474,13 @@ impl Builder<'_> {
     /// Span-level HTML as kramdown reads it: block-level start tags and end tags that close nothing open
     /// are shown as text.
     fn inline_html(&mut self, html: &str) {
+        if let Some(Stored::Math { html: math, .. }) =
+            blocks::inline_placeholder_index(html).and_then(|i| self.stored.get(i))
+        {
+            let math = math.clone();
+            self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(math), (0, 0)))));
+            return;
+        }
         if let Some((name, _)) = html_scan::end_tag(html) {
             if self.open_html.last().is_some_and(|open| open.eq_ignore_ascii_case(name)) {
                 self.open_html.pop();
@@ -523,6 +533,26 @@ fn is_block_end(end: &TagEnd) -> bool {
             | TagEnd::Superscript
             | TagEnd::Subscript
     )
+}
+
+/// Code keeps `$$…$$` as written: inline math placeholders the block pass put there are undone.
+fn restore_math<'t>(text: &'t str, stored: &[Stored]) -> std::borrow::Cow<'t, str> {
+    if !text.contains("<kramdown-inline-") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("<kramdown-inline-") {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find('>').map_or(rest.len(), |e| at + e + 1);
+        match blocks::inline_placeholder_index(&rest[at..end]).and_then(|i| stored.get(i)) {
+            Some(Stored::Math { source, .. }) => out.push_str(source),
+            _ => out.push_str(&rest[at..end]),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// The characters a backslash escapes in kramdown's GFM parser (`ESCAPED_CHARS_GFM`).
