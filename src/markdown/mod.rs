@@ -17,7 +17,15 @@
 //! lists on) matched 3,568 posts at a median 40 µs per post, comrak (its nearest options) 3,624 at 86 µs;
 //! both matched 3,842 on links. Neither is close to kramdown by itself, so the choice is the one that is
 //! cheaper to extend: pulldown-cmark is already a dependency, twice as fast, and its offset-carrying event
-//! stream gives the source context kramdown's quote rules need.
+//! stream gives the source context kramdown's quote and emphasis rules need.
+//!
+//! Where it stands (`cargo run --release --example kramdown_sweep`, 2-vCPU EPYC VM): 10,575 of the 10,873
+//! posts have the visible text Jekyll gives them and 10,742 the same link and image targets; a post takes a
+//! median 146 µs (p90 549 µs), against 34 µs for pulldown-cmark's own HTML writer in the same run.
+//! Known differences: kramdown's list rules (lazy lines, what a list item holds), a few header and fence
+//! shapes inside lists, tables and HTML in places the block pass does not look (deep in lists), `[text](url
+//! with spaces)`, and tags kramdown reads as HTML that CommonMark does not (`<a.b>`, `<ns:tag>`). Rouge's
+//! token `<span>`s are left out of code blocks: the text is the same, the wrapper is Rouge's.
 
 mod attributes;
 mod blocks;
