@@ -11,6 +11,7 @@ pub mod config;
 pub mod feed;
 pub mod http;
 pub mod logging;
+pub mod markdown;
 mod markup;
 mod memfile;
 pub mod output;

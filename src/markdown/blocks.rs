@@ -1,0 +1,1096 @@
+//! The block pass that runs before pulldown-cmark. It takes out what kramdown reads differently from
+//! CommonMark, line by line, and leaves a placeholder (an HTML comment on its own line) where a block was:
+//! - fenced code as kramdown-parser-gfm accepts it (a fence needs its closing fence and a one-word info);
+//! - HTML blocks, which in kramdown run to their matching end tag (blank lines included), and
+//!   `markdown="1"` blocks, whose start and end tags become placeholders around Markdown content;
+//! - block IALs (`{: .lead}`), ALDs (`{:name: …}`), `{::comment}`/`{::nomarkdown}` extensions,
+//!   abbreviation definitions (`*[HTML]: …`) and the end-of-block marker `^`.
+
+use std::collections::HashMap;
+
+use super::attributes::{self, Attrs, Extension, Ial};
+use super::html_scan::{self, ContentModel};
+use super::Options;
+
+/// What a placeholder stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stored {
+    /// A fenced code block: the info word, the language for the class (before any `?`), the code.
+    Code { info: Option<String>, lang: Option<String>, code: String },
+    /// Raw HTML written as it is (HTML blocks, comments, `{::nomarkdown}`).
+    Html(String),
+    /// The start tag of a block whose content is Markdown.
+    Open { name: String, attrs: Attrs },
+    /// The end tag of such a block.
+    Close(String),
+    /// Inline math: its HTML (`\(…\)`) and its source (`$$…$$`), for where it turns out to be code.
+    Math { html: String, source: String },
+    /// An element whose content is span-level Markdown (`<p markdown="1">…</p>`).
+    Span { name: String, attrs: Attrs, markdown: String },
+}
+
+/// A block IAL, and to which block it belongs.
+#[derive(Debug, Clone)]
+pub(crate) struct BlockIal {
+    /// The line (in the prepared text) where the IAL stood; it is blank there now.
+    pub line: usize,
+    /// Its indentation, which tells an IAL for a list item's paragraph from one for the whole list.
+    pub indent: usize,
+    /// True when it follows a block directly (it applies to that block), false when it stands before one.
+    pub follows_block: bool,
+    pub ial: Ial,
+}
+
+/// The document after the block pass.
+#[derive(Debug, Default)]
+pub(crate) struct Prepared {
+    /// What pulldown-cmark reads.
+    pub text: String,
+    pub stored: Vec<Stored>,
+    pub ials: Vec<BlockIal>,
+    pub alds: HashMap<String, Ial>,
+    /// Abbreviations and their titles, in the order of definition (a later one wins).
+    pub abbreviations: Vec<(String, String)>,
+    /// Lines (in the prepared text) where a table without a header starts: its first row is a body row.
+    pub headless_tables: std::collections::HashSet<usize>,
+}
+
+const PLACEHOLDER_START: &str = "<!--\u{1}kd";
+const PLACEHOLDER_END: &str = "\u{1}-->";
+
+/// The tag name of inline placeholders (`<kramdown-inline-3>`).
+const INLINE_PLACEHOLDER: &str = "kramdown-inline-";
+
+/// The stored item an inline placeholder tag names, if `html` is one.
+pub(crate) fn inline_placeholder_index(html: &str) -> Option<usize> {
+    html.strip_prefix('<')?.strip_prefix(INLINE_PLACEHOLDER)?.strip_suffix('>')?.parse().ok()
+}
+
+fn escape_math(math: &str) -> String {
+    math.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The stored item a placeholder comment names, if `html` is one.
+pub(crate) fn placeholder_index(html: &str) -> Option<usize> {
+    html.trim().strip_prefix(PLACEHOLDER_START)?.strip_suffix(PLACEHOLDER_END)?.parse().ok()
+}
+
+fn indentation(line: &str) -> usize {
+    let mut width = 0;
+    for c in line.chars() {
+        match c {
+            ' ' => width += 1,
+            '\t' => width += 4 - width % 4,
+            _ => break,
+        }
+    }
+    width
+}
+
+/// `* `, `- `, `+ ` or `12. ` after up to three spaces: the column where the item's content starts.
+fn list_item_content(line: &str) -> Option<usize> {
+    let indent = indentation(line);
+    let rest = line.trim_start();
+    let marker = if rest.starts_with(['*', '-', '+']) {
+        1
+    } else {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 || !rest[digits..].starts_with('.') {
+            return None;
+        }
+        digits + 1
+    };
+    let after = &rest[marker..];
+    if !after.starts_with([' ', '\t']) {
+        return None;
+    }
+    let spaces = after.len() - after.trim_start_matches([' ', '\t']).len();
+    Some(indent + marker + if after.trim().is_empty() || spaces > 4 { 1 } else { spaces })
+}
+
+fn is_atx_header(content: &str) -> bool {
+    let hashes = content.len() - content.trim_start_matches('#').len();
+    (1..=6).contains(&hashes) && content[hashes..].starts_with([' ', '\t'])
+}
+
+/// kramdown's fence: three or more of the same character, then at most one word of info.
+fn fence_open(content: &str, gfm: bool) -> Option<(char, usize, Option<String>)> {
+    let first = content.chars().next()?;
+    if first != '~' && !(gfm && first == '`') {
+        return None;
+    }
+    let run = content.len() - content.trim_start_matches(first).len();
+    if run < 3 {
+        return None;
+    }
+    let info = content[run..].trim();
+    if info.contains(char::is_whitespace) || (first == '`' && info.contains('`')) {
+        return None;
+    }
+    Some((first, run, (!info.is_empty()).then(|| info.to_string())))
+}
+
+fn is_fence_close(line: &str, fence: char, run: usize, max_indent: usize) -> bool {
+    if indentation(line) > max_indent {
+        return false;
+    }
+    let content = line.trim_start();
+    let len = content.len() - content.trim_start_matches(fence).len();
+    len >= run && content[len..].trim().is_empty()
+}
+
+/// Runs the block pass.
+pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
+    let mut pass = Pass {
+        src: source,
+        out: String::with_capacity(source.len() + 64),
+        line: 0,
+        prepared: Prepared::default(),
+        unclosed: Unclosed::default(),
+    };
+    pass.run(options);
+    let mut prepared = pass.prepared;
+    prepared.text = pass.out;
+    prepared
+}
+
+struct Pass<'a> {
+    src: &'a str,
+    out: String,
+    /// Lines written so far.
+    line: usize,
+    prepared: Prepared,
+    /// Searches that found nothing up to the end of the text, so that a later one from further on (which
+    /// cannot find more) is not run again: without these, ten thousand unclosed `~~~x` or `<!--` lines
+    /// would take quadratic time.
+    unclosed: Unclosed,
+}
+
+#[derive(Default)]
+struct Unclosed {
+    /// Fence character and the shortest run whose closing fence was missing, outside lists.
+    fence: Vec<(char, usize)>,
+    comment: bool,
+    extension: bool,
+    /// Element names whose end tag was missing.
+    end_tags: Vec<String>,
+}
+
+impl Pass<'_> {
+    fn emit(&mut self, line: &str) {
+        self.out.push_str(line);
+        self.out.push('\n');
+        self.line += 1;
+    }
+
+    /// A fence line that is text for kramdown: inside a paragraph it continues the paragraph (indented, so
+    /// that pulldown-cmark takes it lazily); starting one, an empty span keeps it from being a fence. Either
+    /// way its backticks can still open or close a code span, as in kramdown.
+    fn emit_fence_as_text(&mut self, line: &str, content: &str, in_paragraph: bool) {
+        if in_paragraph {
+            self.emit(&format!("    {content}"));
+        } else {
+            let split = line.len() - content.len();
+            self.emit(&format!("{}<span></span>{content}", &line[..split]));
+        }
+    }
+
+    /// `[id]: url with spaces` or `[id]: url (not a title)`: kramdown takes everything up to a quoted title
+    /// as the URL, spaces and parentheses included; pulldown-cmark needs it in angle brackets.
+    fn link_definition(&mut self, line: &str, content: &str) -> bool {
+        let Some(rest) = content.strip_prefix('[') else { return false };
+        if rest.starts_with('^') {
+            return false;
+        }
+        let Some(close) = rest.find("]:") else { return false };
+        let label = &rest[..close];
+        if label.is_empty() || label.contains(']') {
+            return false;
+        }
+        let target = rest[close + 2..].trim();
+        if target.is_empty() || target.starts_with('<') {
+            return false;
+        }
+        let (url, title) = split_title(target);
+        if !url.contains(char::is_whitespace) {
+            return false;
+        }
+        let split = line.len() - content.len();
+        let url = url.replace('<', "\\<").replace('>', "\\>");
+        let title = title.map(|t| format!(" \"{}\"", t.replace('"', "\\\""))).unwrap_or_default();
+        self.emit(&format!("{}[{label}]: <{url}>{title}", &line[..split]));
+        true
+    }
+
+    /// Block math from `start` (at `$$`): stores `\[…\]` and returns where the text goes on, or None when the
+    /// closing `$$` is missing or not followed by a block boundary.
+    fn block_math(&mut self, start: usize, indent: usize) -> Option<usize> {
+        let src = self.src;
+        let body_start = start + 2;
+        let close = body_start + src[body_start..].find("$$")?;
+        let line_end = src[close + 2..].find('\n').map_or(src.len(), |i| close + 2 + i);
+        if !src[close + 2..line_end].trim().is_empty() {
+            return None;
+        }
+        let next = (line_end + 1).min(src.len());
+        let next_line = src[next..].split('\n').next().unwrap_or("");
+        if next < src.len() && !next_line.trim().is_empty() {
+            return None;
+        }
+        let math = src[body_start..close].trim();
+        self.placeholder(indent, Stored::Html(format!("\\[{}\\]", escape_math(math))));
+        Some(next)
+    }
+
+    /// `$$…$$` inside a line (not in a code span): kramdown's inline math, `\(…\)` with MathJax. Each is
+    /// replaced by an inline placeholder tag.
+    fn inline_math(&mut self, line: &str) -> Option<String> {
+        if !line.contains("$$") {
+            return None;
+        }
+        let mut out = String::with_capacity(line.len() + 16);
+        let mut rest = line;
+        let mut replaced = false;
+        while let Some(open) = rest.find("$$") {
+            let before = &rest[..open];
+            let in_code = (out.matches('`').count() + before.matches('`').count()) % 2 == 1;
+            let escaped = before.ends_with('\\');
+            let Some(close) = rest[open + 2..].find("$$").map(|c| open + 2 + c) else { break };
+            if in_code || escaped || close == open + 2 {
+                out.push_str(&rest[..open + 2]);
+                rest = &rest[open + 2..];
+                continue;
+            }
+            let index = self.prepared.stored.len();
+            let html = format!("\\({}\\)", escape_math(&rest[open + 2..close]));
+            self.prepared.stored.push(Stored::Math { html, source: rest[open..close + 2].to_string() });
+            out.push_str(before);
+            out.push_str(&format!("<{INLINE_PLACEHOLDER}{index}>"));
+            rest = &rest[close + 2..];
+            replaced = true;
+        }
+        out.push_str(rest);
+        replaced.then_some(out)
+    }
+
+    fn placeholder(&mut self, indent: usize, stored: Stored) {
+        let index = self.prepared.stored.len();
+        self.prepared.stored.push(stored);
+        let line = format!("{}{PLACEHOLDER_START}{index}{PLACEHOLDER_END}", " ".repeat(indent.min(3)));
+        self.emit(&line);
+    }
+
+    fn run(&mut self, options: &Options) {
+        let src = self.src;
+        let mut pos = 0;
+        // At a block start: kramdown would try its block parsers here, not continue a paragraph.
+        let mut boundary = true;
+        let mut last_blank = true;
+        // Lines of the paragraph the previous line belongs to (0: not in a paragraph), and whether that
+        // paragraph began at a block boundary.
+        let mut para_lines = 0usize;
+        let mut para_at_boundary = false;
+        let mut list_content: Option<usize> = None;
+        let mut in_indented_code = false;
+        let mut quote_was_empty = false;
+        let mut prev_was_quote = false;
+        let mut open_markdown: Vec<String> = Vec::new();
+        while pos < src.len() {
+            let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
+            let line = &src[pos..line_end];
+            let next = (line_end + 1).min(src.len());
+            if line.trim().is_empty() {
+                self.emit(line);
+                boundary = true;
+                last_blank = true;
+                para_lines = 0;
+                prev_was_quote = false;
+                pos = next;
+                continue;
+            }
+            let indent = indentation(line);
+            let content = line.trim_start();
+            if indent >= 4 && list_content.is_none() && para_lines == 0 && (last_blank || in_indented_code) {
+                in_indented_code = true;
+                self.emit(line);
+                pos = next;
+                last_blank = false;
+                continue;
+            }
+            // kramdown's indented code takes the lines that follow it up to a blank line, indented or not
+            // (`    code` then `## x` is all code), unless they are IALs, `^` or HTML tags.
+            if in_indented_code
+                && !last_blank
+                && !content.starts_with("{:")
+                && !content.starts_with('<')
+                && content.trim_end() != "^"
+            {
+                self.emit(&format!("    {content}"));
+                pos = next;
+                continue;
+            }
+            in_indented_code = false;
+            let list_item = list_item_content(line);
+            if let Some(column) = list_item {
+                if indent <= list_content.map_or(3, |c| c + 3) {
+                    list_content = Some(column);
+                }
+            } else if last_blank && indent == 0 {
+                list_content = None;
+            }
+            let max_indent = list_content.map_or(3, |c| c + 3);
+            if indent > max_indent {
+                self.emit(line);
+                pos = next;
+                boundary = false;
+                last_blank = false;
+                continue;
+            }
+            let follows_block = !last_blank;
+            let at_block_start = last_blank;
+            last_blank = false;
+
+            let looks_like_fence = content.starts_with("```") || content.starts_with("~~~");
+            if looks_like_fence && fence_open(content, options.gfm()).is_none() {
+                // Not a fence for kramdown (an info string with spaces): text, which pulldown-cmark must not
+                // read as a fence either.
+                self.emit_fence_as_text(line, content, para_lines > 0);
+                pos = next;
+                boundary = false;
+                para_lines += 1;
+                continue;
+            }
+            if let Some((fence, run, info)) = fence_open(content, options.gfm()) {
+                let base = list_content.filter(|_| indent > 3).map_or(0, |c| c.min(indent));
+                if let Some(after) = self.fenced_code(next, fence, run, info, indent, base, max_indent, list_content) {
+                    pos = after;
+                    boundary = true;
+                    para_lines = 0;
+                    continue;
+                }
+                // No closing fence: kramdown reads the line as text, so pulldown-cmark must not open a fence.
+                self.emit_fence_as_text(line, content, para_lines > 0);
+                pos = next;
+                boundary = false;
+                para_lines += 1;
+                continue;
+            }
+
+            if content.starts_with('<') {
+                if let Some(after) =
+                    self.html_block(pos + (line.len() - content.len()), indent, options, &mut open_markdown)
+                {
+                    pos = after;
+                    boundary = true;
+                    para_lines = 0;
+                    continue;
+                }
+            }
+
+            if content.starts_with("{:") {
+                if let Some(after) = self.extension_line(content, line_end, indent, follows_block) {
+                    pos = after;
+                    boundary = true;
+                    last_blank = true;
+                    para_lines = 0;
+                    continue;
+                }
+            }
+
+            if boundary && para_lines == 0 && content.starts_with("*[") {
+                if let Some((name, title)) = content[2..].split_once("]:") {
+                    if !name.is_empty() {
+                        self.prepared.abbreviations.push((name.to_string(), title.trim().to_string()));
+                        self.emit("");
+                        pos = next;
+                        continue;
+                    }
+                }
+            }
+
+            if content.trim_end() == "^" {
+                // The end-of-block marker also ends a list, which pulldown-cmark must see ended too.
+                if list_content.take().is_some() {
+                    self.placeholder(0, Stored::Html(String::new()));
+                }
+                pos = next;
+                boundary = true;
+                last_blank = true;
+                para_lines = 0;
+                continue;
+            }
+
+            if para_lines == 0 && content.starts_with('[') && is_link_definition(content) {
+                // A definition is a block of its own: the next line starts another block.
+                if !self.link_definition(line, content) {
+                    self.emit(line);
+                }
+                pos = next;
+                boundary = true;
+                continue;
+            }
+
+            // `$$ … $$` standing alone between block boundaries: kramdown's block math, `\[…\]` with MathJax.
+            if at_block_start && para_lines == 0 && content.starts_with("$$") {
+                if let Some(after) = self.block_math(pos + (line.len() - content.len()), indent) {
+                    pos = after;
+                    boundary = true;
+                    continue;
+                }
+            }
+
+            // `- <!-- x -->text`: kramdown reads the comment as a block of the item and the text after it as
+            // a paragraph; pulldown-cmark would keep the text inside the HTML block.
+            if let Some(column) = list_item {
+                let item = line.get(column.min(line.len())..).unwrap_or("");
+                if let Some(end) = item.strip_prefix("<!--").and_then(|c| c.find("-->")).map(|e| e + 7) {
+                    if !item[end..].trim().is_empty() {
+                        let marker_end = line.len() - item.len();
+                        self.emit(&format!("{}{}", &line[..marker_end], &item[..end]));
+                        self.emit(&format!("{}{}", " ".repeat(column), item[end..].trim_start()));
+                        pos = next;
+                        boundary = false;
+                        para_lines = 1;
+                        para_at_boundary = true;
+                        continue;
+                    }
+                }
+            }
+
+            // A kramdown table: lines with pipes from a block start up to a block boundary.
+            let quote = split_quote(line);
+            let quote_start = quote.is_some() && (!prev_was_quote || quote_was_empty);
+            quote_was_empty = quote.is_some_and(|(_, inner)| inner.trim().is_empty());
+            prev_was_quote = quote.is_some();
+            if at_block_start || list_item.is_some() || quote_start {
+                let (prefix_len, first) = match (list_item, quote) {
+                    (Some(column), _) => (column.min(line.len()), line.get(column.min(line.len())..).unwrap_or("")),
+                    (None, Some((prefix, inner))) if quote_start => (prefix.len(), inner),
+                    _ => (0, line),
+                };
+                let in_quote = quote_start && list_item.is_none();
+                if let Some(after) = self.table(pos, prefix_len, first, list_item, in_quote) {
+                    pos = after;
+                    boundary = true;
+                    last_blank = false;
+                    para_lines = 0;
+                    continue;
+                }
+            }
+
+            let in_paragraph = para_lines > 0;
+            let escaped = escape_for_cmark(
+                line,
+                content,
+                indent,
+                list_content.is_some(),
+                in_paragraph,
+                para_lines,
+                para_at_boundary,
+            );
+            if in_paragraph && list_item.is_some_and(|_| ordered_not_one(content)) {
+                // kramdown lets any ordered item end a paragraph; CommonMark only one numbered 1.
+                self.emit("");
+            }
+            let emitted = escaped.as_deref().unwrap_or(line);
+            match self.inline_math(emitted) {
+                Some(replaced) => self.emit(&replaced),
+                None => self.emit(emitted),
+            }
+            let header = is_atx_header(content) && indent == 0;
+            boundary = header;
+            if header || list_item.is_some() || content.starts_with('>') {
+                para_lines = usize::from(list_item.is_some());
+                para_at_boundary = list_item.is_some();
+            } else {
+                if para_lines == 0 {
+                    para_at_boundary = at_block_start;
+                }
+                para_lines += 1;
+            }
+            pos = next;
+        }
+        while let Some(name) = open_markdown.pop() {
+            self.placeholder(0, Stored::Close(name));
+        }
+    }
+
+    /// Rewrites a kramdown table starting at `start` as a GFM table pulldown-cmark reads the same way, or
+    /// returns None when kramdown would not read a table there. The first line is `first` after `prefix_len`
+    /// bytes of list marker or `>`; with `quote`, every line of the table is a blockquote line. Returns where
+    /// the text goes on.
+    fn table(
+        &mut self,
+        start: usize,
+        prefix_len: usize,
+        first: &str,
+        list_item: Option<usize>,
+        quote: bool,
+    ) -> Option<usize> {
+        let src = self.src;
+        if !has_table_pipe(first) {
+            return None;
+        }
+        let mut lines: Vec<(&str, &str)> = vec![(&src[start..start + prefix_len], first)];
+        let mut pos = (start + src[start..].find('\n').map_or(src.len() - start, |i| i + 1)).min(src.len());
+        while pos < src.len() {
+            let end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
+            let line = &src[pos..end];
+            let (prefix, content) = if quote { split_quote(line).unwrap_or(("", line)) } else { ("", line) };
+            // Each row is a line of its own: another list item is not part of this item's table.
+            let new_item = list_item.is_some() && list_item_content(line).is_some();
+            if content.trim().is_empty() || !has_table_pipe(content) || new_item || (quote && prefix.is_empty()) {
+                // A table ends at a block boundary; anything else means it was a paragraph.
+                let trimmed = content.trim_start();
+                let boundary = content.trim().is_empty()
+                    || new_item
+                    || trimmed.trim_end() == "^"
+                    || (trimmed.starts_with("{:")
+                        && attributes::scan_braces(trimmed).is_some_and(|(_, l)| trimmed[l..].trim().is_empty()));
+                if !boundary {
+                    return None;
+                }
+                break;
+            }
+            lines.push((prefix, content));
+            pos = (end + 1).min(src.len());
+        }
+        let contents: Vec<&str> = lines.iter().map(|(_, c)| *c).collect();
+        let (table, headless) = gfm_table(&contents)?;
+        if headless {
+            self.prepared.headless_tables.insert(self.line);
+        }
+        let continuation = if quote { lines[0].0.to_string() } else { " ".repeat(list_item.unwrap_or(0)) };
+        for (i, row) in table.iter().enumerate() {
+            let prefix = match (i, lines.get(i.saturating_sub(1))) {
+                (0, _) => lines[0].0.to_string(),
+                // The separator (second line) is new; rows after it keep their own prefixes.
+                (1, _) => continuation.clone(),
+                (_, Some((prefix, _))) if quote => prefix.to_string(),
+                _ => continuation.clone(),
+            };
+            self.emit(&format!("{prefix}{row}"));
+        }
+        Some(pos)
+    }
+
+    /// A fenced code block opening at the line before `from`: stores it and returns where the text goes on,
+    /// or None when no closing fence follows (kramdown then reads the opening line as text).
+    #[allow(clippy::too_many_arguments)]
+    fn fenced_code(
+        &mut self,
+        from: usize,
+        fence: char,
+        run: usize,
+        info: Option<String>,
+        indent: usize,
+        base: usize,
+        max_indent: usize,
+        list_content: Option<usize>,
+    ) -> Option<usize> {
+        let src = self.src;
+        let memo_applies = list_content.is_none() && max_indent.max(base + 3) == 3;
+        if memo_applies && self.unclosed.fence.iter().any(|&(c, r)| c == fence && run >= r) {
+            return None;
+        }
+        let mut pos = from;
+        let mut code = String::new();
+        let mut after_blank = false;
+        while pos < src.len() {
+            let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
+            let line = &src[pos..line_end];
+            let next = (line_end + 1).min(src.len());
+            // Inside a list item the fence must close before the item ends (a blank line, then a line
+            // indented less than the item's content).
+            if let Some(column) = list_content {
+                if after_blank && !line.trim().is_empty() && indentation(line) < column {
+                    return None;
+                }
+                after_blank = line.trim().is_empty();
+            }
+            if is_fence_close(line, fence, run, max_indent.max(base + 3)) {
+                let lang = info.as_ref().map(|i| match i.find('?') {
+                    Some(q) if q > 0 => i[..q].to_string(),
+                    _ => i.clone(),
+                });
+                self.placeholder(indent, Stored::Code { info, lang, code });
+                return Some(next);
+            }
+            code.push_str(strip_columns(line, base));
+            code.push('\n');
+            pos = next;
+        }
+        if memo_applies {
+            self.unclosed.fence.push((fence, run));
+        }
+        None
+    }
+
+    /// An HTML block (or comment) starting at `start`: stores it and returns where the text goes on.
+    fn html_block(
+        &mut self,
+        start: usize,
+        indent: usize,
+        options: &Options,
+        open_markdown: &mut Vec<String>,
+    ) -> Option<usize> {
+        let src = self.src;
+        let rest = &src[start..];
+        if rest.starts_with("<!--") {
+            if self.unclosed.comment {
+                return None;
+            }
+            let Some(end) = rest.find("-->").map(|e| e + 3) else {
+                self.unclosed.comment = true;
+                return None;
+            };
+            self.placeholder(indent, Stored::Html(rest[..end].to_string()));
+            return Some(self.after_block(start + end, indent));
+        }
+        if let Some((name, len)) = html_scan::end_tag(rest) {
+            if html_scan::is_span_element(name) {
+                return None;
+            }
+            if open_markdown.last().is_some_and(|open| open.eq_ignore_ascii_case(name)) {
+                let name = open_markdown.pop().unwrap_or_default();
+                self.placeholder(indent, Stored::Close(name));
+                return Some(self.after_block(start + len, indent));
+            }
+            // kramdown shows a stray end tag as text.
+            let line_end = rest.find('\n').unwrap_or(rest.len());
+            self.emit(&format!("{}&lt;{}", " ".repeat(indent.min(3)), &rest[1..line_end]));
+            return Some((start + line_end + 1).min(src.len()));
+        }
+        let tag = html_scan::start_tag(rest)?;
+        if html_scan::is_span_element(&tag.name) {
+            return None;
+        }
+        let mut attrs = Attrs(tag.attrs.clone());
+        let markdown = attrs.remove("markdown");
+        let default_model = html_scan::content_model(&tag.name);
+        let model = match markdown.as_deref() {
+            Some("1") => default_model,
+            Some("block") => ContentModel::Block,
+            Some("span") => ContentModel::Span,
+            Some("0") => ContentModel::Raw,
+            _ if options.parse_block_html => default_model,
+            _ => ContentModel::Raw,
+        };
+        let name = if html_scan::is_block_element(&tag.name) || html_scan::is_void_element(&tag.name) {
+            tag.name.to_ascii_lowercase()
+        } else {
+            tag.name.clone()
+        };
+        let after_tag = start + tag.len;
+        if tag.self_closed || html_scan::is_void_element(&name) {
+            self.placeholder(indent, Stored::Html(rest[..tag.len].to_string()));
+            return Some(self.after_block(after_tag, indent));
+        }
+        match model {
+            ContentModel::Block => {
+                self.placeholder(indent, Stored::Open { name: name.clone(), attrs });
+                open_markdown.push(name);
+                Some(self.after_block(after_tag, indent))
+            }
+            ContentModel::Span => {
+                let found = if self.unclosed.end_tags.contains(&name) {
+                    None
+                } else {
+                    html_scan::find_end_tag(src, after_tag, &name)
+                };
+                let (content_end, end) = match found {
+                    Some((at, len)) => (at, at + len),
+                    None => {
+                        self.unclosed.end_tags.push(name.clone());
+                        (src.len(), src.len())
+                    }
+                };
+                let markdown = src[after_tag..content_end].to_string();
+                self.placeholder(indent, Stored::Span { name, attrs, markdown });
+                Some(self.after_block(end, indent))
+            }
+            ContentModel::Raw => {
+                let mut start_tag = rest[..tag.len].to_string();
+                if markdown.is_some() {
+                    start_tag = rebuild_start_tag(&name, &attrs);
+                }
+                let block = html_scan::scan_raw(src, after_tag, &name, start_tag);
+                self.placeholder(indent, Stored::Html(block.html));
+                Some(self.after_block(block.end, indent))
+            }
+        }
+    }
+
+    /// After an HTML block ends at `end`: the rest of that line, when it is not blank, starts the next block
+    /// on a line of its own (as kramdown goes on mid-line). Returns where the text goes on.
+    fn after_block(&mut self, end: usize, indent: usize) -> usize {
+        let src = self.src;
+        let line_end = src[end..].find('\n').map_or(src.len(), |i| end + i);
+        let tail = &src[end..line_end];
+        if !tail.trim().is_empty() {
+            self.emit(&format!("{}{}", " ".repeat(indent.min(3)), tail.trim_start()));
+        }
+        (line_end + 1).min(src.len())
+    }
+
+    /// `{:…}` alone on a line: an IAL, an ALD or an extension. Returns where the text goes on, or None when
+    /// the line is something else (then it is text).
+    fn extension_line(&mut self, content: &str, line_end: usize, indent: usize, follows_block: bool) -> Option<usize> {
+        let src = self.src;
+        let (kind, len) = attributes::scan_braces(content)?;
+        if !content[len..].trim().is_empty() {
+            return None;
+        }
+        let next = (line_end + 1).min(src.len());
+        match kind {
+            Extension::Ial(text) => {
+                let mut ial = Ial::default();
+                attributes::parse(text, &mut ial);
+                self.prepared.ials.push(BlockIal { line: self.line, indent, follows_block, ial });
+                self.emit("");
+                Some(next)
+            }
+            Extension::Ald(name, text) => {
+                let ald = self.prepared.alds.entry(name.to_string()).or_default();
+                attributes::parse(text, ald);
+                self.emit("");
+                Some(next)
+            }
+            Extension::Tag => self.extension_block(content[..len].trim(), next),
+        }
+    }
+
+    /// `{::comment}…{:/comment}`, `{::nomarkdown}…{:/}`, `{::options … /}`.
+    fn extension_block(&mut self, tag: &str, next: usize) -> Option<usize> {
+        let inner = tag.strip_prefix("{::")?.strip_suffix('}')?;
+        let (head, closed) = match inner.strip_suffix('/') {
+            Some(head) => (head, true),
+            None => (inner, false),
+        };
+        let name = head.split_whitespace().next()?;
+        if !matches!(name, "comment" | "nomarkdown" | "options") {
+            return None;
+        }
+        if closed {
+            self.emit("");
+            return Some(next);
+        }
+        // The body runs to `{:/name}` or `{:/}` alone on a line.
+        if self.unclosed.extension {
+            return None;
+        }
+        let src = self.src;
+        let mut pos = next;
+        while pos < src.len() {
+            let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
+            let line = src[pos..line_end].trim();
+            if indentation(&src[pos..line_end]) <= 3 && (line == "{:/}" || line == format!("{{:/{name}}}")) {
+                let body = src[next..pos].strip_suffix('\n').unwrap_or(&src[next..pos]);
+                match name {
+                    "nomarkdown" => self.placeholder(0, Stored::Html(body.to_string())),
+                    "comment" => self.placeholder(0, Stored::Html(format!("<!-- {body} -->"))),
+                    _ => self.emit(""),
+                }
+                return Some((line_end + 1).min(src.len()));
+            }
+            pos = (line_end + 1).min(src.len());
+        }
+        self.unclosed.extension = true;
+        None
+    }
+}
+
+/// `[label]: target` (not a footnote definition).
+fn is_link_definition(content: &str) -> bool {
+    let Some(rest) = content.strip_prefix('[') else { return false };
+    match rest.find("]:") {
+        Some(close) => {
+            !rest.starts_with('^') && close > 0 && !rest[..close].contains(']') && !rest[close + 2..].trim().is_empty()
+        }
+        None => false,
+    }
+}
+
+/// kramdown's link definition target: the URL and a title in quotes at the end, if any.
+fn split_title(target: &str) -> (&str, Option<&str>) {
+    let Some(quote) = target.chars().last().filter(|c| *c == '"' || *c == '\'') else { return (target, None) };
+    for (i, c) in target.char_indices() {
+        if (c == ' ' || c == '\t') && i > 0 {
+            let after = target[i..].trim_start_matches([' ', '\t']);
+            let at = target.len() - after.len();
+            if after.starts_with(quote) && after.len() >= 3 && at + 1 < target.len() - 1 {
+                return (target[..i].trim_end(), Some(&target[at + 1..target.len() - 1]));
+            }
+        }
+    }
+    (target, None)
+}
+
+/// A blockquote line: its `>` prefix (with one following space) and the rest.
+fn split_quote(line: &str) -> Option<(&str, &str)> {
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    if indent > 3 || !line[indent..].starts_with('>') {
+        return None;
+    }
+    let mut split = indent + 1;
+    if line[split..].starts_with(' ') {
+        split += 1;
+    }
+    Some((&line[..split], &line[split..]))
+}
+
+/// An ordered list item numbered other than 1.
+fn ordered_not_one(content: &str) -> bool {
+    content.starts_with(|c: char| c.is_ascii_digit()) && !content.starts_with("1.")
+}
+
+/// How a line must be changed so that pulldown-cmark reads it as kramdown does, if at all:
+/// - `5) x` is text in kramdown (only `5.` starts a list item);
+/// - `  # x` (indented) is text: GFM headers in kramdown start at the first column;
+/// - inside a paragraph, `===`, `---`, `***` and `___` lines are text unless they underline a one-line
+///   paragraph that began at a block boundary (a setext header).
+fn escape_for_cmark(
+    line: &str,
+    content: &str,
+    indent: usize,
+    in_list: bool,
+    in_paragraph: bool,
+    para_lines: usize,
+    para_at_boundary: bool,
+) -> Option<String> {
+    let split = line.len() - content.len();
+    let digits = content.find(|c: char| !c.is_ascii_digit()).unwrap_or(0);
+    if digits > 0 && content[digits..].starts_with(')') && content[digits + 1..].starts_with([' ', '\t']) {
+        return Some(format!("{}{}\\{}", &line[..split], &content[..digits], &content[digits..]));
+    }
+    if content.starts_with(':') && !content[1..].starts_with([' ', '\t', '|']) {
+        // A definition starts with `: `; `:word` is text.
+        return Some(format!("{}\\{}", &line[..split], content));
+    }
+    if indent > 0 && !in_list && content.starts_with('#') {
+        return Some(format!("{}\\{}", &line[..split], content));
+    }
+    if in_paragraph && is_delimiter_row(content) {
+        // kramdown never starts a table inside a paragraph; GFM would, with this line as its delimiter row.
+        return Some(format!("{}\\{}", &line[..split], content));
+    }
+    if in_paragraph {
+        let trimmed = content.trim_end();
+        let rule_of = |c: char| trimmed.len() >= 3 && trimmed.chars().all(|x| x == c);
+        let underline = !trimmed.is_empty() && (trimmed.chars().all(|x| x == '=') || trimmed.chars().all(|x| x == '-'));
+        let setext = underline && para_lines == 1 && para_at_boundary;
+        if (underline && !setext) || rule_of('*') || rule_of('_') {
+            return Some(format!("{}\\{}", &line[..split], content));
+        }
+    }
+    None
+}
+
+/// A GFM table delimiter row (`|---|:-:|`, `--- | ---`).
+fn is_delimiter_row(content: &str) -> bool {
+    let trimmed = content.trim_end();
+    trimmed.contains('-') && trimmed.contains('|') && trimmed.chars().all(|c| matches!(c, '|' | ':' | '-' | ' ' | '\t'))
+}
+
+/// kramdown's `TABLE_PIPE_CHECK`: a line that starts with `|` or has an unescaped `|`.
+fn has_table_pipe(line: &str) -> bool {
+    let content = line.trim_start();
+    if content.starts_with('|') {
+        return true;
+    }
+    let bytes = line.as_bytes();
+    (1..bytes.len()).any(|i| bytes[i] == b'|' && bytes[i - 1] != b'\\')
+}
+
+/// kramdown's separator line (`|---|:-:|`), with the alignments it gives.
+fn separator_alignments(line: &str) -> Option<Vec<&'static str>> {
+    let trimmed = line.trim_end();
+    if !trimmed.contains('-') || !trimmed.chars().all(|c| matches!(c, '+' | '|' | ':' | ' ' | '\t' | '-')) {
+        return None;
+    }
+    let mut alignments = Vec::new();
+    let chars: Vec<char> = trimmed.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '-' || (chars[i] == ':' && chars.get(i + 1) == Some(&'-')) {
+            let left = chars[i] == ':';
+            let mut j = if left { i + 1 } else { i };
+            while j < chars.len() && chars[j] == '-' {
+                j += 1;
+            }
+            let right = chars.get(j) == Some(&':');
+            alignments.push(match (left, right) {
+                (false, false) => "---",
+                (true, false) => ":--",
+                (false, true) => "--:",
+                (true, true) => ":-:",
+            });
+            i = j + usize::from(right);
+        } else {
+            i += 1;
+        }
+    }
+    Some(alignments)
+}
+
+/// Splits a kramdown table row into cells: at unescaped pipes outside code spans. Pipes inside code spans
+/// come back escaped, so that a GFM table keeps them in the cell.
+fn table_cells(line: &str) -> Option<Vec<String>> {
+    let mut cells = vec![String::new()];
+    let mut outside_pipe = false;
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < line.len() {
+        let c = bytes[i];
+        if c == b'`' {
+            let run = line[i..].len() - line[i..].trim_start_matches('`').len();
+            let fence = &line[i..i + run];
+            if let Some(close) = line[i + run..].find(fence).filter(|&at| !line[i + run + at + run..].starts_with('`'))
+            {
+                let code = &line[i..i + run + close + run];
+                cells.last_mut()?.push_str(&code.replace('|', "\\|"));
+                i += run + close + run;
+                continue;
+            }
+            cells.last_mut()?.push_str(fence);
+            i += run;
+            continue;
+        }
+        if c == b'\\' && bytes.get(i + 1) == Some(&b'|') {
+            cells.last_mut()?.push_str("\\|");
+            i += 2;
+            continue;
+        }
+        if c == b'|' {
+            outside_pipe = true;
+            cells.push(String::new());
+            i += 1;
+            continue;
+        }
+        let ch = line[i..].chars().next()?;
+        cells.last_mut()?.push(ch);
+        i += ch.len_utf8();
+    }
+    if !outside_pipe {
+        return None;
+    }
+    if line.trim_start().starts_with('|') && cells.first().is_some_and(|c| c.trim().is_empty()) {
+        cells.remove(0);
+    }
+    if cells.last().is_some_and(|c| c.trim().is_empty()) {
+        cells.pop();
+    }
+    Some(cells.into_iter().map(|c| c.trim().to_string()).collect())
+}
+
+/// A kramdown table as GFM lines: the first row as the header, the separator's alignments, every row
+/// padded to the widest; and whether kramdown sees no header (no separator after the first rows).
+/// None when a line has no pipe outside code.
+fn gfm_table(lines: &[&str]) -> Option<(Vec<String>, bool)> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut alignments: Option<Vec<&'static str>> = None;
+    for line in lines {
+        if line.trim_end().chars().all(|c| matches!(c, '+' | '|' | ':' | ' ' | '\t' | '=')) && line.contains('=') {
+            continue;
+        }
+        if let Some(found) = separator_alignments(line) {
+            if !rows.is_empty() && alignments.is_none() {
+                alignments = Some(found);
+            }
+            continue;
+        }
+        rows.push(table_cells(line)?);
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    let alignments_found = alignments.clone();
+    let alignments = alignments.unwrap_or_default();
+    let format_row = |cells: &[String]| {
+        let mut row = String::from("|");
+        for i in 0..columns {
+            row.push(' ');
+            row.push_str(cells.get(i).map_or("", String::as_str));
+            row.push_str(" |");
+        }
+        row
+    };
+    let mut out = vec![format_row(&rows[0])];
+    let mut separator = String::from("|");
+    for i in 0..columns {
+        separator.push_str(&format!(" {} |", alignments.get(i).copied().unwrap_or("---")));
+    }
+    out.push(separator);
+    out.extend(rows[1..].iter().map(|r| format_row(r)));
+    Some((out, alignments_found.is_none()))
+}
+
+fn rebuild_start_tag(name: &str, attrs: &Attrs) -> String {
+    let mut tag = format!("<{name}");
+    for (key, value) in &attrs.0 {
+        tag.push_str(&format!(" {key}=\"{}\"", super::render::escape_attr(value)));
+    }
+    tag.push('>');
+    tag
+}
+
+/// Removes up to `columns` leading spaces (a list item's indentation) from a code line.
+fn strip_columns(line: &str, columns: usize) -> &str {
+    let spaces = line.len() - line.trim_start_matches(' ').len();
+    &line[spaces.min(columns)..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> Prepared {
+        prepare(text, &Options::default())
+    }
+
+    #[test]
+    fn fences_need_a_closing_fence_and_one_word_of_info() {
+        let p = run("```ruby\nputs 1\n\n```\n\n```foo bar\nx\n");
+        assert_eq!(
+            p.stored[0],
+            Stored::Code { info: Some("ruby".into()), lang: Some("ruby".into()), code: "puts 1\n\n".into() }
+        );
+        assert!(p.text.contains("<span></span>```foo bar\nx\n"), "{}", p.text);
+    }
+
+    #[test]
+    fn html_blocks_run_over_blank_lines_to_their_end_tag() {
+        let p = run("<figure class=\"highlight\"><pre><code>a\n\n    b\n</code></pre></figure>\nafter\n");
+        assert_eq!(p.stored.len(), 1);
+        assert!(matches!(&p.stored[0], Stored::Html(h) if h.ends_with("</figure>")));
+        assert!(p.text.ends_with("-->\nafter\n"), "{:?}", p.text);
+    }
+
+    #[test]
+    fn markdown_blocks_keep_their_content_for_the_markdown_parser() {
+        let p = run("<div class=\"note\" markdown=\"1\">\n*text*\n</div>\n");
+        assert_eq!(
+            p.stored[0],
+            Stored::Open { name: "div".into(), attrs: Attrs(vec![("class".into(), "note".into())]) }
+        );
+        assert_eq!(p.stored[1], Stored::Close("div".into()));
+        assert!(p.text.contains("\n*text*\n"));
+    }
+
+    #[test]
+    fn ials_alds_abbreviations_and_extensions_leave_blank_lines() {
+        let p = run("para\n{: .lead}\n\n{:note: .n}\n*[HTML]: Hyper Text\n{::comment}\nhidden\n{:/comment}\n^\n");
+        assert_eq!(p.ials.len(), 1);
+        assert!(p.ials[0].follows_block);
+        assert_eq!(p.ials[0].line, 1);
+        assert!(p.alds.contains_key("note"));
+        assert_eq!(p.abbreviations, vec![("HTML".to_string(), "Hyper Text".to_string())]);
+        assert!(!p.text.contains("hidden") && !p.text.contains('{') && !p.text.contains('^'));
+    }
+
+    #[test]
+    fn a_stray_end_tag_is_text() {
+        assert!(run("</div>\n").text.starts_with("&lt;/div>"));
+    }
+}

@@ -1,0 +1,344 @@
+//! What the renderer makes of each construct. The expected strings are what Jekyll 4.3's kramdown 2.4
+//! makes of the same input (checked by running it), in this renderer's line layout; the inputs are ours.
+
+use super::{render, Options};
+
+fn html(markdown: &str) -> String {
+    render(markdown, &Options::default())
+}
+
+fn with(options: Options, markdown: &str) -> String {
+    render(markdown, &options)
+}
+
+#[test]
+fn quotes_dashes_ellipses_and_guillemets_are_characters() {
+    assert_eq!(
+        html(r#"He said "it's *great*" -- twice... in the '90s; <<a>> and << b >> --- end"#),
+        "<p>He said “it’s <em>great</em>” – twice… in the ’90s; «a» and «\u{a0}b\u{a0}» — end</p>\n"
+    );
+    assert_eq!(html(r#"他说"你好""#), "<p>他说”你好”</p>\n", "a quote after a letter closes, as in kramdown");
+}
+
+#[test]
+fn typography_leaves_code_and_escapes_alone() {
+    assert_eq!(
+        html("`\"a\" -- b` and \\\"c\\\" \\-- d \\*e\\*\n\n    \"code\" -- x\n"),
+        "<p><code class=\"language-plaintext highlighter-rouge\">\"a\" -- b</code> and \"c\" -- d *e*</p>\n\
+         <div class=\"language-plaintext highlighter-rouge\"><div class=\"highlight\"><pre class=\"highlight\"><code>\"code\" -- x\n</code></pre></div></div>\n"
+    );
+}
+
+#[test]
+fn header_ids_are_gfm_auto_ids() {
+    let out = html(
+        "# Hello “World” – it’s\n\n## Hello World\n\n## Hello World\n\n## 中文 标题\n\n## Custom {#mine}\n\n## ???\n",
+    );
+    assert!(out.contains("<h1 id=\"hello-world--its\">"), "{out}");
+    assert!(out.contains("<h2 id=\"hello-world\">Hello World</h2>\n<h2 id=\"hello-world-1\">"), "{out}");
+    assert!(out.contains("<h2 id=\"中文-标题\">"), "{out}");
+    assert!(out.contains("<h2 id=\"mine\">Custom</h2>"), "{out}");
+    assert!(out.contains("<h2>???</h2>"), "an empty id is left out: {out}");
+    let prefixed = with(Options { auto_id_prefix: "s-".into(), ..Options::default() }, "# A b\n");
+    assert_eq!(prefixed, "<h1 id=\"s-a-b\">A b</h1>\n");
+    assert_eq!(with(Options { auto_ids: false, ..Options::default() }, "# A b\n"), "<h1>A b</h1>\n");
+    assert_eq!(with(Options { header_offset: 1, ..Options::default() }, "# A\n"), "<h2 id=\"a\">A</h2>\n");
+}
+
+#[test]
+fn kramdown_input_uses_ascii_ids_and_tilde_fences_only() {
+    let options = Options { input: super::InputFormat::Kramdown, ..Options::default() };
+    let out = with(options, "# 1. Intro “x”\n\n# 中文\n\n~~~\ncode\n~~~\n\n~~gone~~\n");
+    assert!(out.contains("<h1 id=\"intro-x\">"), "{out}");
+    assert!(out.contains("<h1 id=\"section\">"), "{out}");
+    assert!(out.contains("<code>code\n</code>"), "{out}");
+    assert!(out.contains("~~gone~~"), "no strikethrough in kramdown input: {out}");
+}
+
+#[test]
+fn toc_lists_headers_nested_by_level() {
+    let out = html(
+        "* x\n{:toc}\n\n# One\n\n## One.one [link](http://e.com)[^n]\n\n## Skip\n{: .no_toc}\n\n### Deep\n\n# Two\n\n[^n]: Note.\n",
+    );
+    let toc = "<ul id=\"markdown-toc\">\n\
+        <li><a href=\"#one\" id=\"markdown-toc-one\">One</a>\n<ul>\n\
+        <li><a href=\"#oneone-link\" id=\"markdown-toc-oneone-link\">One.one link</a>\n<ul>\n\
+        <li><a href=\"#deep\" id=\"markdown-toc-deep\">Deep</a></li>\n</ul>\n</li>\n</ul>\n</li>\n\
+        <li><a href=\"#two\" id=\"markdown-toc-two\">Two</a></li>\n</ul>\n";
+    assert!(out.starts_with(toc), "{out}");
+    assert!(out.contains("<h2 class=\"no_toc\" id=\"skip\">Skip</h2>"), "{out}");
+}
+
+#[test]
+fn only_the_first_toc_list_is_replaced_and_levels_are_configurable() {
+    let out = html("1. a\n{:toc}\n\n* b\n{:toc}\n\n# H\n");
+    assert!(out.starts_with("<ol id=\"markdown-toc\">\n<li><a href=\"#h\""), "{out}");
+    assert!(out.contains("<ul>\n<li>b</li>\n</ul>"), "{out}");
+    let out = with(Options { toc_levels: vec![2], ..Options::default() }, "* x\n{:toc}\n\n# H1\n\n## H2\n");
+    assert!(
+        out.starts_with("<ul id=\"markdown-toc\">\n<li><a href=\"#h2\" id=\"markdown-toc-h2\">H2</a></li>\n</ul>"),
+        "{out}"
+    );
+}
+
+#[test]
+fn block_and_span_attribute_lists_apply_and_disappear() {
+    let out = html(
+        "{:note: .note title=\"N\"}\n\nPara\n{: .lead #p1}\n\n{: note}\nNext para *em*{: .x} [a](/b){: target=\"_blank\"}\n\ntext{: .no}\n",
+    );
+    assert!(out.contains("<p class=\"lead\" id=\"p1\">Para</p>"), "{out}");
+    assert!(out.contains("<p class=\"note\" title=\"N\">Next para <em class=\"x\">em</em> <a href=\"/b\" target=\"_blank\">a</a></p>"), "{out}");
+    assert!(out.contains("<p>text{: .no}</p>"), "after text an IAL stays text, as in kramdown: {out}");
+}
+
+#[test]
+fn definition_lists() {
+    assert_eq!(html("Term\n: The *definition*\n"), "<dl>\n<dt>Term</dt>\n<dd>The <em>definition</em></dd>\n</dl>\n");
+}
+
+#[test]
+fn abbreviations_wrap_whole_words_everywhere_but_code() {
+    let out = html("# HTML\n\nThe HTML and xHTML and HTMLs, `HTML`.\n\n*[HTML]: Hyper Text\n");
+    assert_eq!(
+        out,
+        "<h1 id=\"html\"><abbr title=\"Hyper Text\">HTML</abbr></h1>\n\
+         <p>The <abbr title=\"Hyper Text\">HTML</abbr> and xHTML and HTMLs, <code class=\"language-plaintext highlighter-rouge\">HTML</code>.</p>\n"
+    );
+}
+
+#[test]
+fn footnotes_in_kramdowns_markup_and_order() {
+    let out = html("A[^b] B[^a] again[^b] none[^x].\n\n[^a]: First *a*.\n[^b]: Second.\n[^unused]: Never.\n");
+    assert_eq!(
+        out,
+        "<p>A<sup id=\"fnref:b\" role=\"doc-noteref\"><a href=\"#fn:b\" class=\"footnote\" rel=\"footnote\">1</a></sup> \
+         B<sup id=\"fnref:a\" role=\"doc-noteref\"><a href=\"#fn:a\" class=\"footnote\" rel=\"footnote\">2</a></sup> \
+         again<sup id=\"fnref:b:1\" role=\"doc-noteref\"><a href=\"#fn:b\" class=\"footnote\" rel=\"footnote\">1</a></sup> none[^x].</p>\n\
+         <div class=\"footnotes\" role=\"doc-endnotes\">\n<ol>\n\
+         <li id=\"fn:b\" role=\"doc-endnote\">\n<p>Second.\u{a0}<a href=\"#fnref:b\" class=\"reversefootnote\" role=\"doc-backlink\">&#8617;</a>\
+         \u{a0}<a href=\"#fnref:b:1\" class=\"reversefootnote\" role=\"doc-backlink\">&#8617;<sup>2</sup></a></p>\n</li>\n\
+         <li id=\"fn:a\" role=\"doc-endnote\">\n<p>First <em>a</em>.\u{a0}<a href=\"#fnref:a\" class=\"reversefootnote\" role=\"doc-backlink\">&#8617;</a></p>\n</li>\n\
+         </ol>\n</div>\n"
+    );
+    let numbered =
+        with(Options { footnote_nr: 5, footnote_backlink: String::new(), ..Options::default() }, "x[^1]\n\n[^1]: n\n");
+    assert!(
+        numbered.contains(">5</a></sup>")
+            && numbered.contains("<ol start=\"5\">")
+            && !numbered.contains("reversefootnote"),
+        "{numbered}"
+    );
+}
+
+#[test]
+fn html_blocks_run_to_their_end_tag_and_markdown_1_is_read() {
+    let out = html(
+        "<figure class=\"highlight\"><pre><code>a\n\n    b *c*\n</code></pre></figure>\nAfter \"it\".\n\n<div class=\"n\" markdown=\"1\">\n*em* and **strong**\n</div>\n",
+    );
+    assert_eq!(
+        out,
+        "<figure class=\"highlight\"><pre><code>a\n\n    b *c*\n</code></pre></figure>\n<p>After “it”.</p>\n\
+         <div class=\"n\">\n<p><em>em</em> and <strong>strong</strong></p>\n</div>\n"
+    );
+}
+
+#[test]
+fn html_quirks_a_stray_end_tag_is_text_and_an_unclosed_block_runs_to_the_end() {
+    assert_eq!(html("</div>\n\nText *x*\n"), "<p>&lt;/div&gt;</p>\n<p>Text <em>x</em></p>\n");
+    assert_eq!(html("<div>\n\n*not markdown*\n"), "<div>\n\n*not markdown*\n</div>\n");
+    assert_eq!(
+        html("a <div>b</div> c\n"),
+        "<p>a &lt;div&gt;b&lt;/div&gt; c</p>\n",
+        "block tags inside a paragraph are text"
+    );
+}
+
+#[test]
+fn fenced_code_gets_rouges_wrapper() {
+    let out = html("```ruby\nputs \"<hi>\"\n\n```\n\n~~~\nplain\n~~~\n{: .wide}\n");
+    assert_eq!(
+        out,
+        "<div class=\"language-ruby highlighter-rouge\"><div class=\"highlight\"><pre class=\"highlight\"><code>puts \"&lt;hi&gt;\"\n\n</code></pre></div></div>\n\
+         <div class=\"language-plaintext wide highlighter-rouge\"><div class=\"highlight\"><pre class=\"highlight\"><code>plain\n</code></pre></div></div>\n"
+    );
+    let plain = with(Options { syntax_highlighting: false, ..Options::default() }, "```ruby\nx\n```\n");
+    assert_eq!(plain, "<pre><code class=\"language-ruby\">x\n</code></pre>\n");
+}
+
+#[test]
+fn fence_lines_kramdown_does_not_take_stay_text() {
+    // kramdown: a paragraph holding a code span (`js linenos code`).
+    let out = html("```js linenos\ncode\n```\n");
+    assert!(
+        out.starts_with("<p><span></span><code class=\"language-plaintext highlighter-rouge\">js linenos code"),
+        "{out}"
+    );
+    assert!(out.ends_with("</code></p>\n"), "{out}");
+    assert_eq!(html("```\nnever closed\n"), "<p><span></span>```\nnever closed</p>\n");
+}
+
+#[test]
+fn tables_as_kramdown_reads_them() {
+    let out = html("| a | b |\n|:--|--:|\n| 1 |\n\nx | y\n");
+    assert_eq!(
+        out,
+        "<table>\n<thead>\n<tr>\n<th style=\"text-align: left\">a</th>\n<th style=\"text-align: right\">b</th>\n</tr>\n</thead>\n\
+         <tbody>\n<tr>\n<td style=\"text-align: left\">1</td>\n<td style=\"text-align: right\">\u{a0}</td>\n</tr>\n</tbody>\n</table>\n\
+         <table>\n<tbody>\n<tr>\n<td>x</td>\n<td>y</td>\n</tr>\n</tbody>\n</table>\n"
+    );
+    assert_eq!(html("text\nx | y\n"), "<p>text\nx | y</p>\n", "a pipe line inside a paragraph is no table");
+}
+
+#[test]
+fn strikethrough_and_task_lists() {
+    assert_eq!(html("~~gone~~ ~kept~\n"), "<p><del>gone</del> ~kept~</p>\n");
+    assert_eq!(
+        html("- [ ] a\n- [x] b\n"),
+        "<ul class=\"task-list\">\n<li class=\"task-list-item\"><input type=\"checkbox\" class=\"task-list-item-checkbox\" disabled=\"disabled\" />a</li>\n\
+         <li class=\"task-list-item\"><input type=\"checkbox\" class=\"task-list-item-checkbox\" disabled=\"disabled\" checked=\"checked\" />b</li>\n</ul>\n"
+    );
+}
+
+#[test]
+fn line_breaks_and_hard_wrap() {
+    assert_eq!(html("a  \nb\nc\n"), "<p>a<br />\nb\nc</p>\n");
+    assert_eq!(with(Options { hard_wrap: true, ..Options::default() }, "a\nb\n"), "<p>a<br />\nb</p>\n");
+}
+
+#[test]
+fn links_autolinks_references_and_entities() {
+    let out = html(
+        "<http://e.com/?a=1&b=2> <me@e.org> [r][R] ![i](/i.png \"T\")\n&copy; &#149; AT&T &lt;x&gt;\n\n[r]: http://e.com/r with space\n",
+    );
+    assert_eq!(
+        out,
+        "<p><a href=\"http://e.com/?a=1&amp;b=2\">http://e.com/?a=1&amp;b=2</a> <a href=\"mailto:me@e.org\">me@e.org</a> \
+         <a href=\"http://e.com/r with space\">r</a> <img src=\"/i.png\" alt=\"i\" title=\"T\" />\n© • AT&amp;T &lt;x&gt;</p>\n"
+    );
+}
+
+#[test]
+fn emphasis_follows_kramdown_not_commonmark() {
+    assert_eq!(html("**注意：**文字 and *a (*b\n"), "<p><strong>注意：</strong>文字 and <em>a (</em>b</p>\n");
+    assert_eq!(html("snake_case_x _a_ **x*\n"), "<p>snake_case_x <em>a</em> <em>*x</em></p>\n");
+    assert_eq!(html("a *b *c* d\n"), "<p>a <em>b *c</em> d</p>\n");
+}
+
+#[test]
+fn paragraph_continuations_kramdown_keeps_as_text() {
+    assert_eq!(html("a\nb\n===\n"), "<p>a\nb\n===</p>\n");
+    assert_eq!(html("a\n***\n"), "<p>a\n***</p>\n");
+    assert_eq!(html("a\n5) b\n"), "<p>a\n5) b</p>\n");
+    assert_eq!(html("  # x\n"), "<p># x</p>\n");
+    assert_eq!(html("Title\n---\n"), "<h2 id=\"title\">Title</h2>\n");
+    assert_eq!(html("text\n3. three\n"), "<p>text</p>\n<ol>\n<li>three</li>\n</ol>\n");
+}
+
+#[test]
+fn extensions() {
+    assert_eq!(
+        html("{::comment}\nhidden\n{:/comment}\n\n{::nomarkdown}\n<b>*raw*</b>\n{:/}\n\n{::options auto_ids=\"false\" /}\n^\n"),
+        "<!-- hidden -->\n<b>*raw*</b>\n"
+    );
+}
+
+#[test]
+fn crlf_and_missing_final_newline() {
+    assert_eq!(html("# A\r\n\r\ntext \"q\""), "<h1 id=\"a\">A</h1>\n<p>text “q”</p>\n");
+}
+
+mod robustness {
+    use super::html;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn any_text_renders_and_renders_the_same_twice(text in any::<String>()) {
+            let first = html(&text);
+            prop_assert_eq!(first, html(&text));
+        }
+
+        #[test]
+        fn markdown_shaped_text_renders_and_renders_the_same_twice(
+            text in "([-*_`~#>|:{}\\[\\]()<>!\"' a-z0-9\n\t^=.&;/\\\\]|<div>|</div>|<div markdown=\"1\">|\\{:toc\\}|\\{: \\.c\\}|\\[\\^1\\]|\\[\\^1\\]: |\\*\\[A\\]: |```|~~~|<!--|-->|\\$\\$|    ){0,120}"
+        ) {
+            let first = html(&text);
+            prop_assert_eq!(first, html(&text));
+        }
+    }
+
+    /// Renders on a thread with a small stack: an input that made rendering recurse with its nesting depth
+    /// would overflow it.
+    fn render_on_small_stack(text: String) -> String {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || html(&text))
+            .expect("thread starts")
+            .join()
+            .expect("rendering finished without overflowing a 256 KiB stack")
+    }
+
+    #[test]
+    fn pathological_inputs_finish_with_bounded_recursion() {
+        let n = 10_000;
+        let cases: Vec<(&str, String)> = vec![
+            ("brackets", "[".repeat(n)),
+            ("stars", "*".repeat(n)),
+            ("star words", "*a ".repeat(n)),
+            ("underscores", "_a".repeat(n)),
+            ("backticks", "`".repeat(n)),
+            ("nested quotes", ">".repeat(n) + " deep"),
+            ("nested list markers", "- ".repeat(n) + "x"),
+            ("nested indented lists", (0..1000).map(|i| format!("{}- x\n", "  ".repeat(i))).collect()),
+            ("nested emphasis", "*a **b ".repeat(n / 2) + &"** c*".repeat(n / 2)),
+            ("nested divs", "<div>".repeat(n) + "x"),
+            ("nested markdown divs", "<div markdown=\"1\">\n".repeat(n) + "x\n"),
+            ("nested span markdown", "<p markdown=\"1\">".repeat(n) + "x"),
+            ("unclosed fences", "~~~x\n".repeat(n)),
+            ("unclosed comments", "<!--\n".repeat(n)),
+            ("unclosed extensions", "{::comment}\n".repeat(n)),
+            ("attribute lists", "p\n{: .a}\n\n".repeat(n)),
+            ("footnotes", (0..n).map(|i| format!("x[^{i}]\n\n[^{i}]: y\n\n")).collect()),
+            ("headers and a toc", "* t\n{:toc}\n\n".to_string() + &"# h\n\n## h\n\n".repeat(n / 2)),
+            ("pipes", "a | b\n".repeat(n)),
+            ("list items with pipes", "- a | b\n".repeat(n)),
+            ("guillemets", "<<".repeat(n)),
+            ("quotes", "\"'".repeat(n)),
+            ("link definitions then a link", "[a]: http://x y\n".repeat(n) + "\n[a]"),
+        ];
+        for (name, text) in cases {
+            let out = render_on_small_stack(text);
+            assert!(!out.trim().is_empty(), "{name}: rendered to nothing");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_keeps_the_text() {
+        let out = html(&(">".repeat(5000) + " deepest words"));
+        assert!(out.contains("deepest words"), "text under the depth limit is kept");
+        let out = html(&((0..300).map(|i| format!("{}- level{i}\n", "  ".repeat(i))).collect::<String>()));
+        assert!(out.contains("level0") && out.contains("level299"), "every level's text is kept");
+    }
+}
+
+#[test]
+fn backslashes_autolinks_and_tables_in_paragraphs_as_kramdown() {
+    assert_eq!(html("a \\? b \\* c\n"), "<p>a \\? b * c</p>\n", "kramdown does not escape `?`");
+    assert_eq!(
+        html("<file:///x> <ftp://e.com/f>\n"),
+        "<p>&lt;file:///x&gt; <a href=\"ftp://e.com/f\">ftp://e.com/f</a></p>\n"
+    );
+    assert_eq!(html("intro\n| a | b |\n|---|---|\n"), "<p>intro\n| a | b |\n|—|—|</p>\n");
+    assert_eq!(html("See [the text] [ref].\n\n[ref]: /r\n"), "<p>See <a href=\"/r\">the text</a>.</p>\n");
+}
+
+#[test]
+fn math_as_kramdown_writes_it_for_mathjax() {
+    assert_eq!(
+        html("Inline $$a_b*c$$ and `$$code$$`, $single$.\n\n$$\nx < \\frac{1}{2}\n$$\n"),
+        "<p>Inline \\(a_b*c\\) and <code class=\"language-plaintext highlighter-rouge\">$$code$$</code>, $single$.</p>\n\\[x &lt; \\frac{1}{2}\\]\n"
+    );
+    assert!(html("> ```\n> $$x$$\n> ```\n").contains("<code>$$x$$\n</code>"), "math stays as written in code");
+}

@@ -1,0 +1,626 @@
+//! pulldown-cmark's events as a tree, with kramdown's readings applied while it is built: text educated
+//! (smart quotes, symbols) from its source context, span IALs (`*x*{: .c}`) attached, HTML tags that kramdown
+//! shows as text turned into text, and footnote definitions set aside.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use pulldown_cmark::{Alignment, CodeBlockKind, Event, LinkType, Options as CmarkOptions, Parser, Tag, TagEnd};
+
+use super::attributes::{Attrs, Ial};
+use super::blocks::{self, Prepared, Stored};
+use super::html_scan;
+use super::inline::{self, Token};
+use super::typography::Piece;
+use super::Options;
+
+/// Containers nested deeper than this are flattened into their parent, so that rendering never recurses
+/// without bound (`>>>>>…` or `- - - - …` ten thousand deep).
+pub(crate) const MAX_DEPTH: usize = 48;
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Kind {
+    Root,
+    Paragraph,
+    Heading(u8),
+    BlockQuote,
+    /// A code block pulldown-cmark found (indented, or fenced inside a container).
+    CodeBlock {
+        info: Option<String>,
+        code: String,
+    },
+    /// True for an ordered list.
+    List(bool),
+    Item,
+    DefinitionList,
+    Term,
+    Definition,
+    Table(Vec<Alignment>),
+    TableHead,
+    TableRow,
+    TableCell,
+    Rule,
+    HtmlBlock(String),
+    /// A placeholder of the block pass.
+    Stored(usize),
+    Text(String),
+    Code(String),
+    InlineHtml(String),
+    Emphasis,
+    Strong,
+    Strikethrough,
+    /// `shortcut`: written `[label]`, which kramdown may join with a `[text]` before it.
+    Link {
+        url: String,
+        title: String,
+        shortcut: bool,
+    },
+    Image {
+        url: String,
+        title: String,
+    },
+    FootnoteRef(String),
+    HardBreak,
+    TaskMarker(bool),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub kind: Kind,
+    pub attrs: Attrs,
+    /// ALD references of the IALs applied (`toc`).
+    pub refs: Vec<String>,
+    pub children: Vec<Node>,
+    /// First and last line in the prepared text.
+    pub lines: (usize, usize),
+}
+
+impl Node {
+    pub(crate) fn new(kind: Kind, lines: (usize, usize)) -> Node {
+        Node { kind, attrs: Attrs::default(), refs: Vec::new(), children: Vec::new(), lines }
+    }
+
+    pub(super) fn is_block(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Root
+                | Kind::Paragraph
+                | Kind::Heading(_)
+                | Kind::BlockQuote
+                | Kind::CodeBlock { .. }
+                | Kind::List(_)
+                | Kind::Item
+                | Kind::DefinitionList
+                | Kind::Term
+                | Kind::Definition
+                | Kind::Table(_)
+                | Kind::TableHead
+                | Kind::TableRow
+                | Kind::TableCell
+                | Kind::Rule
+                | Kind::HtmlBlock(_)
+                | Kind::Stored(_)
+        )
+    }
+
+    /// The text of the node as kramdown's GFM parser collects it for header ids.
+    pub(super) fn plain_text(&self, into: &mut String) {
+        match &self.kind {
+            Kind::Text(text) | Kind::Code(text) => into.push_str(text),
+            Kind::Image { .. } | Kind::FootnoteRef(_) | Kind::InlineHtml(_) => {}
+            Kind::HardBreak => into.push('\n'),
+            _ => self.children.iter().for_each(|c| c.plain_text(into)),
+        }
+    }
+}
+
+/// The tree and the footnote definitions found in it.
+pub(crate) struct Document {
+    pub root: Node,
+    pub footnotes: HashMap<String, Node>,
+}
+
+fn cmark_options(options: &Options) -> CmarkOptions {
+    let mut cmark = CmarkOptions::ENABLE_TABLES
+        | CmarkOptions::ENABLE_FOOTNOTES
+        | CmarkOptions::ENABLE_HEADING_ATTRIBUTES
+        | CmarkOptions::ENABLE_DEFINITION_LIST;
+    if options.gfm() {
+        cmark |= CmarkOptions::ENABLE_STRIKETHROUGH | CmarkOptions::ENABLE_TASKLISTS;
+    }
+    cmark
+}
+
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        LineIndex(std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect())
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&start| start <= offset).saturating_sub(1)
+    }
+
+    fn lines(&self, range: &Range<usize>) -> (usize, usize) {
+        (self.line(range.start), self.line(range.end.saturating_sub(1).max(range.start)))
+    }
+}
+
+/// Builds the tree of the prepared text.
+pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
+    let text = prepared.text.as_str();
+    let index = LineIndex::new(text);
+    let mut builder = Builder {
+        source: text,
+        stored: &prepared.stored,
+        options,
+        alds: &prepared.alds,
+        stack: vec![Node::new(Kind::Root, (0, 0))],
+        pending: vec![Vec::new()],
+        skipped: 0,
+        open_html: Vec::new(),
+        footnotes: HashMap::new(),
+        pieces: Vec::new(),
+        autolink_text: None,
+    };
+    for (event, range) in Parser::new_ext(text, cmark_options(options)).into_offset_iter() {
+        builder.event(event, range, &index);
+    }
+    while builder.stack.len() > 1 {
+        builder.close();
+    }
+    builder.flush();
+    let root = builder.stack.pop().unwrap_or_else(|| Node::new(Kind::Root, (0, 0)));
+    Document { root, footnotes: builder.footnotes }
+}
+
+struct Builder<'a> {
+    source: &'a str,
+    stored: &'a [Stored],
+    options: &'a Options,
+    alds: &'a HashMap<String, Ial>,
+    stack: Vec<Node>,
+    /// Inline content of each open node, resolved when a block starts in it or it ends.
+    pending: Vec<Vec<Token>>,
+    /// Start events not opened because the tree was too deep; their ends are skipped too.
+    skipped: usize,
+    /// Span-level HTML elements open in the current block, for telling stray end tags.
+    open_html: Vec<String>,
+    footnotes: HashMap<String, Node>,
+    pieces: Vec<Piece>,
+    /// Inside an autolink shown as text: the offset where it ends (its text and end event are skipped).
+    autolink_text: Option<usize>,
+}
+
+fn kramdown_autolink(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    ["http:", "https:", "ftp:", "ftps:", "mailto:"].iter().any(|scheme| lower.starts_with(scheme))
+}
+
+fn is_inline_container(kind: &Kind) -> bool {
+    matches!(kind, Kind::Link { .. } | Kind::Image { .. } | Kind::Strikethrough)
+}
+
+impl Builder<'_> {
+    fn top(&mut self) -> &mut Node {
+        self.stack.last_mut().expect("the root stays on the stack")
+    }
+
+    fn token(&mut self, token: Token) {
+        if let Some(pending) = self.pending.last_mut() {
+            pending.push(token);
+        }
+    }
+
+    /// Resolves the inline content waiting in the top node into its children.
+    fn flush(&mut self) {
+        let Some(pending) = self.pending.last_mut() else { return };
+        if pending.is_empty() {
+            return;
+        }
+        let tokens = std::mem::take(pending);
+        let nodes = inline::resolve(&tokens, self.source, self.options, self.alds);
+        self.top().children.extend(nodes);
+    }
+
+    fn open(&mut self, kind: Kind, lines: (usize, usize)) {
+        if self.stack.len() >= MAX_DEPTH {
+            self.skipped += 1;
+            return;
+        }
+        if !is_inline_container(&kind) {
+            self.flush();
+        }
+        self.stack.push(Node::new(kind, lines));
+        self.pending.push(Vec::new());
+    }
+
+    fn close(&mut self) {
+        if self.skipped > 0 {
+            self.skipped -= 1;
+            return;
+        }
+        if self.stack.len() < 2 {
+            return;
+        }
+        self.flush();
+        self.pending.pop();
+        let node = self.stack.pop().expect("checked above");
+        if is_inline_container(&node.kind) {
+            self.token(Token::Atom(Box::new(node)));
+        } else {
+            self.flush();
+            self.top().children.push(node);
+        }
+    }
+
+    /// The delimiter characters of an emphasis pulldown-cmark found, given back as text for kramdown's rules.
+    fn delimiters(&mut self, at: usize, len: usize) {
+        for offset in at..at + len {
+            match self.source.as_bytes().get(offset) {
+                Some(&c @ (b'*' | b'_')) => self.token(Token::Char(Piece::at(char::from(c), offset))),
+                _ => return,
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>, range: Range<usize>, index: &LineIndex) {
+        if let Some(end) = self.autolink_text {
+            if range.start < end {
+                return;
+            }
+            self.autolink_text = None;
+        }
+        match event {
+            Event::Start(tag) => {
+                let lines = index.lines(&range);
+                if is_block_tag(&tag) {
+                    self.open_html.clear();
+                }
+                if let Tag::FootnoteDefinition(label) = &tag {
+                    self.open(Kind::Root, lines);
+                    if self.skipped == 0 {
+                        self.top().attrs.set("footnote", label.to_string());
+                    }
+                    return;
+                }
+                let kind = match tag {
+                    Tag::Paragraph => Kind::Paragraph,
+                    Tag::Heading { level, id, classes, attrs: _ } => {
+                        self.open(Kind::Heading(level as u8), lines);
+                        if self.skipped == 0 {
+                            if let Some(id) = id {
+                                self.top().attrs.set("id", id.to_string());
+                            }
+                            for class in classes {
+                                self.top().attrs.add_class(&class);
+                            }
+                        }
+                        return;
+                    }
+                    Tag::BlockQuote(_) => Kind::BlockQuote,
+                    Tag::CodeBlock(kind) => {
+                        let info = match kind {
+                            CodeBlockKind::Fenced(info) => info.split_whitespace().next().map(str::to_string),
+                            CodeBlockKind::Indented => None,
+                        };
+                        Kind::CodeBlock { info, code: String::new() }
+                    }
+                    Tag::HtmlBlock => Kind::HtmlBlock(String::new()),
+                    Tag::List(start) => Kind::List(start.is_some()),
+                    Tag::Item => Kind::Item,
+                    Tag::DefinitionList => Kind::DefinitionList,
+                    Tag::DefinitionListTitle => Kind::Term,
+                    Tag::DefinitionListDefinition => Kind::Definition,
+                    Tag::Table(alignments) => Kind::Table(alignments),
+                    Tag::TableHead => Kind::TableHead,
+                    Tag::TableRow => Kind::TableRow,
+                    Tag::TableCell => Kind::TableCell,
+                    Tag::Emphasis => return self.delimiters(range.start, 1),
+                    Tag::Strong => return self.delimiters(range.start, 2),
+                    Tag::Strikethrough => {
+                        // GFM in kramdown knows `~~x~~` only; pulldown-cmark also takes `~x~`.
+                        if !self.source[range.start..].starts_with("~~") {
+                            return self.token(Token::Char(Piece::literal('~')));
+                        }
+                        Kind::Strikethrough
+                    }
+                    Tag::Link { link_type: LinkType::Autolink, dest_url, .. } if !kramdown_autolink(&dest_url) => {
+                        // kramdown links only http(s), ftp(s) and mailto in angle brackets.
+                        self.autolink_text = Some(range.end);
+                        for c in format!("<{dest_url}>").chars() {
+                            self.token(Token::Char(Piece::literal(c)));
+                        }
+                        return;
+                    }
+                    Tag::Link { link_type, dest_url, title, .. } => {
+                        let url = if link_type == LinkType::Email && !dest_url.starts_with("mailto:") {
+                            format!("mailto:{dest_url}")
+                        } else {
+                            dest_url.to_string()
+                        };
+                        Kind::Link { url, title: title.to_string(), shortcut: link_type == LinkType::Shortcut }
+                    }
+                    Tag::Image { dest_url, title, .. } => {
+                        Kind::Image { url: dest_url.to_string(), title: title.to_string() }
+                    }
+                    _ => Kind::Paragraph,
+                };
+                self.open(kind, lines);
+            }
+            Event::End(end) => {
+                match end {
+                    TagEnd::Emphasis => return self.delimiters(range.end.saturating_sub(1), 1),
+                    TagEnd::Strong => return self.delimiters(range.end.saturating_sub(2), 2),
+                    TagEnd::Strikethrough if !self.source[range.start..].starts_with("~~") => {
+                        return self.token(Token::Char(Piece::literal('~')));
+                    }
+                    _ => {}
+                }
+                if self.skipped > 0 {
+                    self.skipped -= 1;
+                    return;
+                }
+                if matches!(end, TagEnd::FootnoteDefinition) && self.stack.len() >= 2 {
+                    self.flush();
+                    self.pending.pop();
+                    let mut node = self.stack.pop().expect("checked above");
+                    if let Some(label) = node.attrs.remove("footnote") {
+                        self.footnotes.entry(label).or_insert(node);
+                    }
+                    return;
+                }
+                if is_block_end(&end) {
+                    self.open_html.clear();
+                }
+                if matches!(end, TagEnd::Heading(_)) {
+                    self.flush();
+                    // kramdown strips the header text's trailing whitespace (a tab pulldown-cmark keeps).
+                    if let Some(Node { kind: Kind::Text(text), .. }) = self.top().children.last_mut() {
+                        let kept = text.trim_end_matches([' ', '\t']).len();
+                        text.truncate(kept);
+                    }
+                }
+                self.close();
+            }
+            Event::Text(text) => self.text(&text, range),
+            Event::Code(code) => self.token(Token::Atom(Box::new(Node::new(Kind::Code(code.to_string()), (0, 0))))),
+            Event::Html(html) => {
+                if let Some(i) = blocks::placeholder_index(&html) {
+                    // The placeholder is its own HTML block; the node replaces that block.
+                    let lines = index.lines(&range);
+                    if let Some(Node { kind: kind @ Kind::HtmlBlock(_), .. }) = self.stack.last_mut() {
+                        *kind = Kind::Stored(i);
+                    } else {
+                        self.flush();
+                        self.top().children.push(Node::new(Kind::Stored(i), lines));
+                    }
+                    return;
+                }
+                match self.stack.last_mut() {
+                    Some(Node { kind: Kind::HtmlBlock(block), .. }) => block.push_str(&html),
+                    _ => {
+                        self.flush();
+                        self.top().children.push(Node::new(Kind::HtmlBlock(html.to_string()), index.lines(&range)));
+                    }
+                }
+            }
+            Event::InlineHtml(html) => {
+                // `<<word>>`: kramdown reads `<<` as a guillemet before any tag.
+                let after_lt = matches!(self.pending.last().and_then(|p| p.last()), Some(Token::Char(p)) if p.c == '<' && p.offset() == range.start.checked_sub(1));
+                if after_lt && self.options.typographic_symbols {
+                    let start = range.start;
+                    for (i, c) in html.char_indices() {
+                        self.token(Token::Char(Piece::at(c, start + i)));
+                    }
+                } else {
+                    self.inline_html(&html);
+                }
+            }
+            Event::FootnoteReference(label) => {
+                self.token(Token::Atom(Box::new(Node::new(Kind::FootnoteRef(label.to_string()), (0, 0)))))
+            }
+            Event::SoftBreak => {
+                let offset = self.source[range.clone()].find('\n').map(|i| range.start + i);
+                self.token(Token::Char(offset.map_or(Piece::literal('\n'), |o| Piece::at('\n', o))));
+            }
+            Event::HardBreak => self.token(Token::Atom(Box::new(Node::new(Kind::HardBreak, (0, 0))))),
+            Event::Rule => {
+                self.flush();
+                self.top().children.push(Node::new(Kind::Rule, index.lines(&range)));
+            }
+            Event::TaskListMarker(checked) => {
+                self.token(Token::Atom(Box::new(Node::new(Kind::TaskMarker(checked), (0, 0)))))
+            }
+            Event::InlineMath(math) | Event::DisplayMath(math) => self.text(&math, range),
+        }
+    }
+
+    fn text(&mut self, text: &str, range: Range<usize>) {
+        let stored = self.stored;
+        if let Some(Node { kind: Kind::CodeBlock { code, .. }, .. }) = self.stack.last_mut() {
+            code.push_str(&restore_math(text, stored));
+            return;
+        }
+        if let Some(Node { kind: Kind::HtmlBlock(block), .. }) = self.stack.last_mut() {
+            block.push_str(text);
+            return;
+        }
+        let start = range.start;
+        let source = self.source.get(start..range.end).unwrap_or("");
+        let mut pieces = std::mem::take(&mut self.pieces);
+        pieces.clear();
+        align(text, source, start, &mut pieces);
+        // pulldown-cmark reports an escaped character (`\"`, `\*`) without its backslash: it is not markup and
+        // not a quote to educate.
+        let backslashes =
+            self.source.as_bytes()[..start.min(self.source.len())].iter().rev().take_while(|&&b| b == b'\\').count();
+        if backslashes % 2 == 1 && text.starts_with(|c: char| c.is_ascii_punctuation()) {
+            if let Some(first) = pieces.first_mut() {
+                *first = Piece::literal(first.c);
+                if !kramdown_escapable(first.c) {
+                    // kramdown escapes fewer characters than CommonMark: `\?` keeps its backslash.
+                    pieces.insert(0, Piece::literal('\\'));
+                }
+            }
+        }
+        if let Some(pending) = self.pending.last_mut() {
+            pending.extend(pieces.iter().map(|p| Token::Char(*p)));
+        }
+        self.pieces = pieces;
+    }
+
+    /// Span-level HTML as kramdown reads it: block-level start tags and end tags that close nothing open
+    /// are shown as text.
+    fn inline_html(&mut self, html: &str) {
+        if let Some(Stored::Math { html: math, .. }) =
+            blocks::inline_placeholder_index(html).and_then(|i| self.stored.get(i))
+        {
+            let math = math.clone();
+            self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(math), (0, 0)))));
+            return;
+        }
+        if let Some((name, _)) = html_scan::end_tag(html) {
+            if self.open_html.last().is_some_and(|open| open.eq_ignore_ascii_case(name)) {
+                self.open_html.pop();
+                self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(html.to_string()), (0, 0)))));
+            } else {
+                self.push_text_literal(html);
+            }
+            return;
+        }
+        if let Some(tag) = html_scan::start_tag(html) {
+            if html_scan::is_block_element(&tag.name) {
+                self.push_text_literal(html);
+                return;
+            }
+            if !tag.self_closed && !html_scan::is_void_element(&tag.name) {
+                self.open_html.push(tag.name.clone());
+            }
+        }
+        self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(html.to_string()), (0, 0)))));
+    }
+
+    fn push_text_literal(&mut self, text: &str) {
+        for c in text.chars() {
+            self.token(Token::Char(Piece::literal(c)));
+        }
+    }
+}
+
+fn is_block_tag(tag: &Tag<'_>) -> bool {
+    !matches!(
+        tag,
+        Tag::Emphasis
+            | Tag::Strong
+            | Tag::Strikethrough
+            | Tag::Link { .. }
+            | Tag::Image { .. }
+            | Tag::Superscript
+            | Tag::Subscript
+    )
+}
+
+fn is_block_end(end: &TagEnd) -> bool {
+    !matches!(
+        end,
+        TagEnd::Emphasis
+            | TagEnd::Strong
+            | TagEnd::Strikethrough
+            | TagEnd::Link
+            | TagEnd::Image
+            | TagEnd::Superscript
+            | TagEnd::Subscript
+    )
+}
+
+/// Code keeps `$$…$$` as written: inline math placeholders the block pass put there are undone.
+fn restore_math<'t>(text: &'t str, stored: &[Stored]) -> std::borrow::Cow<'t, str> {
+    if !text.contains("<kramdown-inline-") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("<kramdown-inline-") {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find('>').map_or(rest.len(), |e| at + e + 1);
+        match blocks::inline_placeholder_index(&rest[at..end]).and_then(|i| stored.get(i)) {
+            Some(Stored::Math { source, .. }) => out.push_str(source),
+            _ => out.push_str(&rest[at..end]),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
+/// The characters a backslash escapes in kramdown's GFM parser (`ESCAPED_CHARS_GFM`).
+fn kramdown_escapable(c: char) -> bool {
+    matches!(
+        c,
+        '\\' | '.'
+            | '*'
+            | '_'
+            | '+'
+            | '`'
+            | '<'
+            | '>'
+            | '('
+            | ')'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '#'
+            | '!'
+            | ':'
+            | '|'
+            | '"'
+            | '\''
+            | '$'
+            | '='
+            | '-'
+            | '~'
+    )
+}
+
+/// Pairs each character of `text` with its offset in the source when it stands there literally;
+/// characters that came from escapes or entities get none.
+fn align(text: &str, source: &str, base: usize, into: &mut Vec<Piece>) {
+    if text == source {
+        into.extend(text.char_indices().map(|(i, c)| Piece::at(c, base + i)));
+        return;
+    }
+    let mut s = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let rest = &source[s.min(source.len())..];
+        if rest.starts_with(c) {
+            into.push(Piece::at(c, base + s));
+            s += c.len_utf8();
+        } else if rest.starts_with('\\') && rest[1..].starts_with(c) {
+            if !kramdown_escapable(c) {
+                into.push(Piece::literal('\\'));
+            }
+            into.push(Piece::literal(c));
+            s += 1 + c.len_utf8();
+        } else if rest.starts_with('&') {
+            into.push(Piece::literal(c));
+            let end = rest.find(';').map_or(rest.len(), |i| i + 1);
+            s += end;
+            // An entity that stands for two characters.
+            if let Some(&next) = chars.peek() {
+                if !source[s.min(source.len())..].starts_with(next)
+                    && !source[s.min(source.len())..].starts_with(['\\', '&'])
+                {
+                    chars.next();
+                    into.push(Piece::literal(next));
+                }
+            }
+        } else {
+            into.push(Piece::literal(c));
+            s += rest.chars().next().map_or(0, char::len_utf8);
+        }
+    }
+}
