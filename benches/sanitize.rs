@@ -1,13 +1,16 @@
-//! Cost of an entry's content: Markdown, links made absolute, and sanitizing, per entry.
+//! Cost of an entry's content: Liquid, kramdown, links made absolute, and sanitizing, per entry.
 //! `cargo bench --bench sanitize -- DIR...` reads every post under each `DIR`'s `_posts`
 //! folders, renders each body with and without sanitizing (`feeds.sanitize`), `--runs` times
 //! (default 15), timing this thread's CPU time, and prints the median per entry of each and of their difference (taken per run).
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use postfeed::config::Config;
 use postfeed::post::{self, Post};
+use postfeed::template::NoIndex;
+use postfeed::ContentRenderer;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
@@ -19,14 +22,21 @@ fn main() {
         }
         None => 15,
     };
-    let config = Config::parse("[site]\nurl = \"https://bench.example.org/blog\"\n", Path::new("/")).expect("config");
     for dir in &args {
-        let posts = load(Path::new(dir), &config);
+        let config = |sanitize: bool| {
+            let text = format!("[site]\nurl = \"https://bench.example.org/blog\"\n[source]\ndir = \"{dir}\"\n[feeds]\nsanitize = {sanitize}\n");
+            Config::parse(&text, Path::new("/")).expect("config")
+        };
+        let renderer = |sanitize: bool| {
+            ContentRenderer::new(&config(sanitize), Arc::new(NoIndex), chrono::DateTime::UNIX_EPOCH.fixed_offset())
+        };
+        let (trusting, sanitizing) = (renderer(false), renderer(true));
+        let posts = load(Path::new(dir), &config(true));
         let bytes: usize = posts.iter().map(|(_, body)| body.len()).sum();
         // Each run measures both, one after the other, so that load from elsewhere on a shared
         // machine shifts both alike; the difference is taken per run.
         let pairs: Vec<(Duration, Duration)> =
-            (0..runs).map(|_| (render(&posts, false), render(&posts, true))).collect();
+            (0..runs).map(|_| (render(&posts, &trusting), render(&posts, &sanitizing))).collect();
         let plain = median(pairs.iter().map(|p| p.0).collect());
         let sanitized = median(pairs.iter().map(|p| p.1).collect());
         let difference = median(pairs.iter().map(|p| p.1.saturating_sub(p.0)).collect());
@@ -43,7 +53,7 @@ fn main() {
     }
 }
 
-fn load(dir: &Path, config: &Config) -> Vec<(Post, String)> {
+fn load(dir: &Path, config: &Config) -> Vec<(Post, Vec<u8>)> {
     let mut posts = Vec::new();
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name().into_iter().filter_map(Result::ok) {
         let path = entry.path();
@@ -52,19 +62,19 @@ fn load(dir: &Path, config: &Config) -> Vec<(Post, String)> {
         }
         let source = path.strip_prefix(dir).unwrap_or(path).to_string_lossy().into_owned();
         let Ok(bytes) = std::fs::read(path) else { continue };
-        if let (Ok(p), Some(body)) = (post::parse(&source, &bytes, &config.site), post::body_of(&bytes)) {
-            posts.push((p, body.to_string()));
+        if let Ok(p) = post::parse(&source, &bytes, &config.site) {
+            posts.push((p, bytes));
         }
     }
     assert!(!posts.is_empty(), "no posts under {}", dir.display());
     posts
 }
 
-fn render(posts: &[(Post, String)], sanitize: bool) -> Duration {
+fn render(posts: &[(Post, Vec<u8>)], renderer: &ContentRenderer) -> Duration {
     let started = thread_cpu_time();
     let mut total = 0;
-    for (p, body) in posts {
-        total += std::hint::black_box(post::content_html(p, body, sanitize)).len();
+    for (p, bytes) in posts {
+        total += std::hint::black_box(renderer.content_html(p, bytes)).map_or(0, |html| html.len());
     }
     std::hint::black_box(total);
     thread_cpu_time() - started

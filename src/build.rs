@@ -12,7 +12,8 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::feed::{FeedKey, FeedSet};
 use crate::output::{OutputFolder, WriteStats};
-use crate::site::{Changes, EntryTexts, Site};
+use crate::problem::Problem;
+use crate::site::{Changes, ContentRenderer, EntryTexts, Site};
 use crate::snapshot::{self, Snapshot, Storage};
 
 /// A site and what its feeds need between renders.
@@ -21,6 +22,10 @@ pub struct Build {
     pub(crate) site: Site,
     /// The texts of the posts that feeds show, kept across updates.
     pub(crate) texts: EntryTexts,
+    /// Makes entry texts for this version of `_config.yml`, `_data` and `_includes`.
+    renderer: ContentRenderer,
+    /// Template problems found since they were last taken.
+    problems: Vec<Problem>,
 }
 
 impl Build {
@@ -31,7 +36,27 @@ impl Build {
         }
         let site = Site::load(&config)
             .with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
-        Ok(Build { config, site, texts: EntryTexts::default() })
+        // `site.time`: the newest post's date rather than the clock, so the same tree renders the
+        // same bytes.
+        let time = site.posts().map(|p| p.date).max().unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
+        let renderer = ContentRenderer::new(&config, site.post_links.clone(), time);
+        let problems = renderer.data_problems().iter().map(Problem::template).collect();
+        Ok(Build { config, site, texts: EntryTexts::default(), renderer, problems })
+    }
+
+    /// The template problems found since the last call: in `_data` when loading, then in the
+    /// entries each render made.
+    pub(crate) fn take_problems(&mut self) -> Vec<Problem> {
+        std::mem::take(&mut self.problems)
+    }
+
+    /// Makes the entry texts of every feed's entries as they are at `now`, without rendering any
+    /// feed: what `check` needs to find the entries' template problems.
+    pub(crate) fn make_texts(&mut self, now: DateTime<Utc>) {
+        let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
+        let todo = feeds.select(None);
+        let found = self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries));
+        self.problems.extend(found.iter().map(Problem::template));
     }
 
     /// Folds what happened at `paths` into the site.
@@ -52,7 +77,8 @@ impl Build {
         let started = std::time::Instant::now();
         let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
         let todo = feeds.select(keys);
-        self.texts.load(&self.site, &self.config.feeds, todo.iter().flat_map(|feed| &feed.entries));
+        let found = self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries));
+        self.problems.extend(found.iter().map(Problem::template));
         let (next, changed) = snapshot::render(&self.config, &feeds, &todo, &self.texts, previous, storage);
         for feed in &todo {
             self.texts.show(&feed.key, &feed.entries);
@@ -78,7 +104,8 @@ impl Build {
     pub(crate) fn render_to_folder(&mut self, now: DateTime<Utc>) -> Result<(WriteStats, usize)> {
         let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
         let todo = feeds.select(None);
-        self.texts.load(&self.site, &self.config.feeds, todo.iter().flat_map(|feed| &feed.entries));
+        let found = self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries));
+        self.problems.extend(found.iter().map(Problem::template));
         let texts = &self.texts;
         let files = todo.par_iter().flat_map_iter(|feed| {
             let (_, files) = snapshot::render_feed(&self.config, feed, texts);

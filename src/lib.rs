@@ -23,6 +23,7 @@ mod sanitize;
 mod scan;
 pub mod serve;
 mod site;
+pub use site::ContentRenderer;
 pub mod snapshot;
 mod systemd;
 pub mod template;

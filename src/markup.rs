@@ -14,9 +14,12 @@ pub(crate) fn decode_references(text: &str) -> Cow<'_, str> {
     htmlize::unescape(text)
 }
 
-/// HTML to plain text, as Jekyll's `strip_html` reads it: tags dropped (with the contents of
-/// `script` and `style`, and comments), references decoded, whitespace runs collapsed to one
-/// space. A `<` that starts no tag (`a < b`, `<投入>`, one left open at the end) is text.
+/// HTML to plain text, as jekyll-feed makes titles and summaries (`strip_html | normalize_whitespace`)
+/// and a reader then shows them: tags dropped without a trace (with the contents of `script` and
+/// `style`, and comments), runs of ASCII whitespace collapsed to one space as Ruby's `\s` does
+/// (an ideographic space stays), references decoded. Unlike Liquid's `strip_html`, a `<` that
+/// starts no tag in HTML (`a < b`, `<投入>`, one left open at the end) is text, as a browser
+/// shows it, not the start of something to delete.
 pub(crate) fn plain_text(html: &str) -> String {
     let mut text = String::with_capacity(html.len());
     let mut rest = html;
@@ -52,15 +55,18 @@ pub(crate) fn plain_text(html: &str) -> String {
                 }
             },
         };
-        text.push(' ');
         rest = &tag[after..];
     }
     text.push_str(rest);
-    collapse_whitespace(&decode_references(&text))
+    decode_references(&normalize_whitespace(&text)).into_owned()
 }
 
-fn collapse_whitespace(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Jekyll's `normalize_whitespace`: runs of `[ \t\r\n\f\v]` become one space, and the ends are trimmed.
+pub(crate) fn normalize_whitespace(text: &str) -> String {
+    text.split(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n' | '\x0c' | '\x0b'))
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Escapes text for XML and HTML text and attribute values. Characters XML 1.0 forbids become

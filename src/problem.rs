@@ -41,6 +41,9 @@ pub(crate) enum ProblemKind {
     SharedFeedPath(Vec<FeedKey>),
     /// A category or tag whose feed path is not its name (it is made safe and tagged with a hash).
     NotPlainName { key: FeedKey, feed: String },
+    /// Liquid that postfeed left out of an entry (an unknown tag, a missing include, a syntax
+    /// error…), or a `_data` file it could not read. The entry is published without it.
+    Template { kind: crate::template::ProblemKind, message: String },
 }
 
 impl Problem {
@@ -65,6 +68,18 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// A problem in a post's templates or in `_data`.
+    pub(crate) fn template(problem: &crate::template::Problem) -> Problem {
+        Problem {
+            severity: Severity::Warning,
+            path: Some(problem.path.clone()),
+            line: (problem.line > 0).then_some(problem.line as usize),
+            kind: ProblemKind::Template { kind: problem.kind, message: problem.message.clone() },
+        }
+    }
+}
+
 /// `path:line: message`, `path: message` or, without a path, the message alone.
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -76,6 +91,7 @@ impl fmt::Display for Problem {
         match &self.kind {
             ProblemKind::Skipped(kind) => write!(f, "{kind}"),
             ProblemKind::Kept(kind) => write!(f, "{kind}"),
+            ProblemKind::Template { message, .. } => write!(f, "{message}"),
             ProblemKind::SharedFeedPath(keys) => write!(f, "names share one feed path: {keys:?}"),
             ProblemKind::NotPlainName { key, feed } => {
                 let (kind, name) = match key {

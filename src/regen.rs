@@ -19,6 +19,7 @@ pub fn regen(config: &Config) -> Result<()> {
     // Each feed is written as soon as it is rendered, and its bytes dropped: the same bytes
     // `serve` renders, without holding all of them at once.
     let (stats, files) = build.render_to_folder(Utc::now())?;
+    Reporter::Regen.report(build.take_problems());
     tracing::debug!("rendered and wrote {files} files in {:?} ({})", writing.elapsed(), crate::logging::memory());
     // A one-shot command: freeing 100,000 posts one by one would take most of a second, and the
     // process is about to end anyway.
@@ -34,11 +35,15 @@ pub fn regen(config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// Reads the tree without rendering, and prints every problem of the posts and of the category
-/// and tag names on stdout, one line each; returns how many there were.
+/// Reads the tree and makes the entries' texts without rendering a feed, and prints every problem
+/// of the posts, their templates and the category and tag names on stdout, one line each; returns
+/// how many there were.
 pub fn check(config: &Config) -> Result<usize> {
-    let build = Build::load(config.clone())?;
+    let mut build = Build::load(config.clone())?;
     let mut problems = problem::post_problems(&build.site);
     problems.extend(problem::name_problems(&build.site));
+    // The entries' Liquid is run (no feed is rendered) to find what their templates lack.
+    build.make_texts(Utc::now());
+    problems.extend(build.take_problems());
     Ok(Reporter::Check.report(problems))
 }

@@ -70,8 +70,9 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let started = Instant::now();
-    let (build, mut first, rendered_at) = tokio::task::block_in_place(|| first_build(config))?;
+    let (mut build, mut first, rendered_at) = tokio::task::block_in_place(|| first_build(config))?;
     Reporter::Serve.report(problem::post_problems(&build.site));
+    Reporter::Serve.report(build.take_problems());
     // Feeds already on disk keep their Last-Modified; the rest is written once HTTP is up.
     let output_folder = OutputFolder::new(&build.config.output_dir);
     let on_disk = tokio::task::block_in_place(|| output_folder.adopt(&mut first));
@@ -239,6 +240,7 @@ impl State {
             })
             .collect();
         Reporter::Serve.report(problems);
+        Reporter::Serve.report(self.build.take_problems());
         if !changed.is_empty() {
             self.publish(next, Some(&changed));
         }

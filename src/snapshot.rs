@@ -232,10 +232,10 @@ mod tests {
     use std::io::Read;
     use std::path::{Path, PathBuf};
 
-    use chrono::Utc;
+    use chrono::{DateTime, Utc};
 
     use super::*;
-    use crate::site::Site;
+    use crate::site::{ContentRenderer, Site};
 
     fn config(root: &Path) -> Config {
         let text = format!(
@@ -263,7 +263,8 @@ mod tests {
     ) -> (Snapshot, Vec<String>) {
         let feeds = FeedSet::new(site, &config.feeds, Utc::now());
         let todo = feeds.select(keys);
-        texts.load(site, &config.feeds, todo.iter().flat_map(|f| &f.entries));
+        let renderer = ContentRenderer::new(config, site.post_links.clone(), DateTime::UNIX_EPOCH.fixed_offset());
+        texts.load(site, &renderer, todo.iter().flat_map(|f| &f.entries));
         render(config, &feeds, &todo, texts, previous, Storage::Heap)
     }
 
@@ -321,7 +322,8 @@ mod tests {
         let feeds = FeedSet::new(&site, &config.feeds, Utc::now());
         let todo = feeds.select(None);
         let mut texts = EntryTexts::default();
-        texts.load(&site, &config.feeds, todo.iter().flat_map(|f| &f.entries));
+        let renderer = ContentRenderer::new(&config, site.post_links.clone(), DateTime::UNIX_EPOCH.fixed_offset());
+        texts.load(&site, &renderer, todo.iter().flat_map(|f| &f.entries));
         // Gone from disk once the site layer has made the texts: the bytes still carry them.
         fs::remove_dir_all(dir.path().join("site")).unwrap();
         let (snapshot, _) = render(&config, &feeds, &todo, &texts, &Snapshot::default(), Storage::Heap);

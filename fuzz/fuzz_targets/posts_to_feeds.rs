@@ -8,7 +8,8 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use postfeed::config::Config;
 use postfeed::feed::{atom, rss, FeedInput, FeedKey};
-use postfeed::post;
+use postfeed::template::NoIndex;
+use postfeed::{post, ContentRenderer};
 
 #[path = "../../tests/common/markup.rs"]
 mod markup;
@@ -17,15 +18,16 @@ use markup::unsafe_feed;
 fuzz_target!(|data: &[u8]| {
     let config = Config::parse(
         "[site]\nurl = \"https://news.example.com\"\ntitle = \"T & <t>\"\ntimezone = \"Asia/Shanghai\"\n",
-        std::path::Path::new("/"),
+        std::path::Path::new("/nonexistent-postfeed-site"),
     )
     .expect("fixed config");
+    let renderer = ContentRenderer::new(&config, Arc::new(NoIndex), chrono::DateTime::UNIX_EPOCH.fixed_offset());
     let mut posts = Vec::new();
     let mut texts = Vec::new();
     for (i, chunk) in data.split(|b| *b == 0xFF).take(5).enumerate() {
         let source = format!("_posts/2021-12-{:02}-p{i}.md", i + 1);
         if let Ok(p) = post::parse(&source, chunk, &config.site) {
-            let text = post::entry_text(&p, chunk, true, true).expect("a post that parsed has entry text");
+            let text = renderer.entry_text(&p, chunk).expect("a post that parsed has entry text");
             posts.push(Arc::new(p));
             texts.push(Arc::new(text));
         }

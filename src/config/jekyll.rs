@@ -23,6 +23,8 @@ pub(crate) struct JekyllConfig {
     pub(crate) feed: FeedBlock,
     /// Values that are there but cannot be used, each with its line.
     pub(crate) notes: Vec<Note>,
+    /// The whole file as YAML values with their types, for templates (`site.*`) and kramdown's options.
+    pub(crate) raw: serde_yaml::Value,
 }
 
 /// A value in `_config.yml` that postfeed reads past, and why.
@@ -113,6 +115,7 @@ impl JekyllConfig {
             config.values.retain(|(k, _)| *k != key);
             config.values.push((key, value));
         }
+        config.raw = serde_yaml::from_str(text).unwrap_or(serde_yaml::Value::Null);
         config.defaults = config.read_defaults();
         config.feed = config.read_feed_block();
         Ok(config)

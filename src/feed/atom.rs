@@ -23,7 +23,10 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
                 id: post.id.clone(),
                 updated: post.updated,
                 published: Some(post.date),
-                authors: vec![person(input.author_name(post), post.author.as_ref())],
+                authors: vec![{
+                    let (name, author) = input.author(post, text);
+                    person(name, author)
+                }],
                 links: vec![Link {
                     href: post.url.clone(),
                     rel: "alternate".into(),

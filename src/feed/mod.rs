@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::Config;
-use crate::post::{EntryText, Post};
+use crate::post::{Author, EntryText, Post};
 use crate::urls;
 
 pub use crate::site::FeedKey;
@@ -135,13 +135,14 @@ impl FeedInput<'_> {
         self.entries.iter().map(|p| p.updated.max(p.date)).max().unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())
     }
 
-    /// The entry's author, else the site's, else the site's title: Atom needs a name.
-    pub(crate) fn author_name<'p>(&'p self, post: &'p Post) -> &'p str {
-        post.author
-            .as_ref()
-            .map(|a| a.name.as_str())
-            .or(self.config.site.author.as_deref())
-            .unwrap_or(&self.config.site.title)
+    /// The entry's author as its text found it (the post's or the site's, with what
+    /// `_data/authors` says of them), else the post's, else the site's name, else the site's
+    /// title: Atom needs a name.
+    pub(crate) fn author<'p>(&'p self, post: &'p Post, text: &'p EntryText) -> (&'p str, Option<&'p Author>) {
+        match text.author.as_ref().or(post.author.as_ref()) {
+            Some(author) => (&author.name, Some(author)),
+            None => (self.config.site.author.as_deref().unwrap_or(&self.config.site.title), None),
+        }
     }
 
     pub(crate) fn language(&self) -> Option<String> {

@@ -21,9 +21,10 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
         .zip(input.texts)
         .map(|(post, text)| {
             // `author` holds an e-mail address by the RSS spec; names go to dc:creator.
-            let (author, creator) = match post.author.as_ref().and_then(|a| a.email.as_ref().map(|e| (e, &a.name))) {
-                Some((email, name)) => (Some(format!("{email} ({name})")), None),
-                None => (None, Some(input.author_name(post).to_string())),
+            let (name, known) = input.author(post, text);
+            let (author, creator) = match known.and_then(|a| a.email.as_ref()) {
+                Some(email) => (Some(format!("{email} ({name})")), None),
+                None => (None, Some(name.to_string())),
             };
             let mut item = Item {
                 title: Some(post.title.clone()),

@@ -163,6 +163,7 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
         footnotes: HashMap::new(),
         pieces: Vec::new(),
         autolink_text: None,
+        literal_until: 0,
     };
     for (event, range) in Parser::new_ext(text, cmark_options(options)).into_offset_iter() {
         builder.event(event, range, &index);
@@ -191,6 +192,9 @@ struct Builder<'a> {
     pieces: Vec<Piece>,
     /// Inside an autolink shown as text: the offset where it ends (its text and end event are skipped).
     autolink_text: Option<usize>,
+    /// Inside an autolink kramdown makes: the offset where it ends. Its text is the URL as written,
+    /// never educated (`a--b` keeps its dashes).
+    literal_until: usize,
 }
 
 fn kramdown_autolink(url: &str) -> bool {
@@ -335,6 +339,9 @@ impl Builder<'_> {
                         return;
                     }
                     Tag::Link { link_type, dest_url, title, .. } => {
+                        if matches!(link_type, LinkType::Autolink | LinkType::Email) {
+                            self.literal_until = range.end;
+                        }
                         let url = if link_type == LinkType::Email && !dest_url.starts_with("mailto:") {
                             format!("mailto:{dest_url}")
                         } else {
@@ -452,6 +459,9 @@ impl Builder<'_> {
         let mut pieces = std::mem::take(&mut self.pieces);
         pieces.clear();
         align(text, source, start, &mut pieces);
+        if start < self.literal_until {
+            pieces.iter_mut().for_each(|piece| *piece = Piece::literal(piece.c));
+        }
         // pulldown-cmark reports an escaped character (`\"`, `\*`) without its backslash: it is not markup and
         // not a quote to educate.
         let backslashes =

@@ -1,10 +1,9 @@
-//! Post bodies: Markdown to HTML, links made absolute, and Jekyll's excerpts.
+//! Post bodies: the converter a file extension picks, and links made absolute.
 
 use std::borrow::Cow;
 
 use lol_html::html_content::Element;
 use lol_html::{element, rewrite_str, RewriteStrSettings};
-use pulldown_cmark::{html, Options, Parser};
 use url::Url;
 
 use crate::urls::has_scheme;
@@ -23,38 +22,6 @@ impl Markup {
             "md" | "markdown" | "mkdn" | "mkd" | "mkdown" => Markup::Markdown,
             _ => Markup::Verbatim,
         }
-    }
-}
-
-/// Renders a body to HTML. CRLF line ends are read as LF.
-pub(crate) fn to_html(body: &str, markup: Markup) -> String {
-    let body = normalize_newlines(body);
-    match markup {
-        Markup::Verbatim => body.into_owned(),
-        Markup::Markdown => {
-            let options = Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES | Options::ENABLE_STRIKETHROUGH;
-            let mut out = String::with_capacity(body.len() + body.len() / 4);
-            html::push_html(&mut out, Parser::new_ext(&body, options));
-            out
-        }
-    }
-}
-
-/// Jekyll's automatic excerpt: the body up to the first blank line (`excerpt_separator`).
-pub(crate) fn excerpt_source(body: &str) -> Cow<'_, str> {
-    let body = normalize_newlines(body);
-    let trimmed = body.trim_start_matches('\n');
-    match trimmed.find("\n\n") {
-        Some(i) => Cow::Owned(trimmed[..i].to_string()),
-        None => Cow::Owned(trimmed.to_string()),
-    }
-}
-
-fn normalize_newlines(text: &str) -> Cow<'_, str> {
-    if text.contains('\r') {
-        Cow::Owned(text.replace("\r\n", "\n"))
-    } else {
-        Cow::Borrowed(text)
     }
 }
 
@@ -149,19 +116,6 @@ mod tests {
     }
 
     #[test]
-    fn markdown_extensions_render() {
-        let html = to_html(
-            "| a | b |\n|---|---|\n| 1 | 2 |\n\n~~old~~ text[^1]\n\n[^1]: note\n\n<div class=\"raw\">kept</div>\n",
-            Markup::Markdown,
-        );
-        assert!(html.contains("<table>"), "{html}");
-        assert!(html.contains("<del>old</del>"), "{html}");
-        assert!(html.contains("footnote"), "{html}");
-        assert!(html.contains("<div class=\"raw\">kept</div>"), "{html}");
-        assert_eq!(to_html("<p>a\r\n</p>", Markup::Verbatim), "<p>a\n</p>");
-    }
-
-    #[test]
     fn links_become_absolute() {
         let html = r##"<a href="/about/">a</a><a href="//news.example.com/c.html">b</a><img src="img/a.png"><a href="../x.html">c</a><a href="https://o.org/">d</a><a href="mailto:a@b.c">e</a><a href="#top">f</a><img srcset="a.png 1x, /b.png 2x">"##;
         let out = absolutize_links(html, &base());
@@ -200,12 +154,5 @@ mod tests {
     fn ambiguous_markup_is_still_rewritten() {
         let out = absolutize_links("<select><xmp><a href=\"/x\">x</a></xmp></select><img src=\"y.png\">", &base());
         assert!(out.contains(r#"src="https://news.example.com/jingzhouribao/2021/12/24/y.png""#), "{out}");
-    }
-
-    #[test]
-    fn excerpt_is_the_first_block() {
-        assert_eq!(excerpt_source("\nfirst\nline\n\nsecond"), "first\nline");
-        assert_eq!(excerpt_source("one\r\n\r\ntwo"), "one");
-        assert_eq!(excerpt_source("only"), "only");
     }
 }

@@ -45,7 +45,7 @@ pub struct Post {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Author {
+pub struct Author {
     pub(crate) name: String,
     pub(crate) email: Option<String>,
     pub(crate) uri: Option<String>,
@@ -196,10 +196,11 @@ fn build(
     let nonempty = |key: &str| text(key).filter(|s| !s.trim().is_empty());
 
     let slug = nonempty("slug").unwrap_or_else(|| name.slug.trim_end_matches('.').to_string());
+    // jekyll-feed's `title | smartify | strip_html | normalize_whitespace`, as a reader shows it.
     let title = nonempty("title")
-        .map(|t| clean(&markup::plain_text(&t)))
+        .map(|t| feed_title(&t))
         .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| titleize(&slug));
+        .unwrap_or_else(|| feed_title(&titleize(&slug)));
 
     let file_date = date::date_from_file_name(name.date, site.timezone).expect("the name's date was checked");
     let date = match fm.get("date") {
@@ -323,49 +324,25 @@ fn parent_dir(path: &str) -> &str {
 /// file read again, so the site in memory holds no text (100,000 posts × a few KB).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EntryText {
-    /// Plain text: `description`, else `excerpt`, else the first paragraph.
+    /// Plain text: `description`, else the excerpt, as jekyll-feed makes the summary.
     pub summary: Option<String>,
     /// The body as feed HTML; `None` when feeds carry summaries only.
     pub content: Option<String>,
+    /// The entry's author with what `_data/authors` says of them; `None`: the feed's author.
+    pub author: Option<Author>,
+    /// What went wrong in the post's Liquid: reported, never shown to readers.
+    pub problems: Vec<crate::template::Problem>,
 }
 
-/// The entry text of `post` from its file's bytes; `None` if they no longer parse.
-pub fn entry_text(post: &Post, bytes: &[u8], sanitize: bool, with_content: bool) -> Option<EntryText> {
-    let text = utf8(bytes).ok()?;
-    let split = front_matter::split(text).ok()?;
-    let fm = front_matter::parse_yaml(split.yaml).ok()?;
-    let summary = match fm.get("description").filter(|f| !matches!(f, Field::Null)).or_else(|| fm.get("excerpt")) {
-        Some(field) => field.as_text().map(markup::plain_text),
-        None => Some(markup::plain_text(&body::to_html(&body::excerpt_source(split.body), post.markup))),
-    }
-    .map(|s| clean(&s))
-    .filter(|s| !s.is_empty());
-    let content = with_content.then(|| content_html(post, split.body, sanitize));
-    Some(EntryText { summary, content })
-}
-
-/// The body of a post's file, for rendering its content; `None` if it no longer parses.
+/// The body of a post's file; `None` if it no longer parses.
 pub fn body_of(bytes: &[u8]) -> Option<&str> {
     let text = utf8(bytes).ok()?;
     front_matter::split(text).ok().map(|s| s.body)
 }
 
-/// The post's content as feed HTML: rendered, links made absolute, then, if asked, sanitized
-/// (the sanitizer sees the final URLs, and its output is the last word).
-pub fn content_html(post: &Post, body: &str, sanitize: bool) -> String {
-    let html = body::to_html(&markup::xml_safe(body), post.markup);
-    let base = url::Url::parse(&post.url).expect("post URLs are built from a valid site URL");
-    let html = body::absolutize_links(&html, &base);
-    if sanitize {
-        clean(&crate::sanitize::sanitize(&html))
-    } else {
-        clean(&html)
-    }
-}
-
 /// The front matter laid over the `_config.yml` defaults that apply to the post, as Jekyll merges
 /// them: the post's own keys win, and maps are merged key by key.
-fn with_defaults(fm: FrontMatter, source: &str, site: &SiteConfig) -> FrontMatter {
+pub(crate) fn with_defaults(fm: FrontMatter, source: &str, site: &SiteConfig) -> FrontMatter {
     if site.defaults.is_empty() {
         return fm;
     }
@@ -473,6 +450,12 @@ fn field_text(field: &Field) -> String {
     }
 }
 
+/// A title as jekyll-feed writes it (`smartify | strip_html | normalize_whitespace`) and a reader
+/// shows it: typographic quotes and dashes, no tags, references decoded.
+fn feed_title(title: &str) -> String {
+    clean(&markup::plain_text(&crate::markdown::smartify(title)))
+}
+
 /// Jekyll's `titleize_slug`: words split on `-`, each capitalized.
 fn titleize(slug: &str) -> String {
     slug.split('-')
@@ -487,7 +470,7 @@ fn titleize(slug: &str) -> String {
         .join(" ")
 }
 
-fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     markup::xml_safe(text).trim().to_string()
 }
 

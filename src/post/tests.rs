@@ -18,8 +18,21 @@ fn post(source: &str, text: &str) -> Post {
     parse(source, text.as_bytes(), &site()).unwrap()
 }
 
+fn renderer() -> crate::site::ContentRenderer {
+    let config = Config::parse(
+        "[site]\nurl = \"https://news.example.com\"\ntimezone = \"Asia/Shanghai\"\nauthor = \"编辑部\"\n",
+        Path::new("/nonexistent"),
+    )
+    .unwrap();
+    crate::site::ContentRenderer::new(
+        &config,
+        std::sync::Arc::new(crate::template::NoIndex),
+        chrono::DateTime::UNIX_EPOCH.fixed_offset(),
+    )
+}
+
 fn summary(source: &str, text: &str) -> Option<String> {
-    entry_text(&post(source, text), text.as_bytes(), true, false).unwrap().summary
+    renderer().entry_text(&post(source, text), text.as_bytes()).unwrap().summary
 }
 
 fn err(source: &str, bytes: &[u8]) -> PostError {
@@ -41,10 +54,10 @@ fn the_finance_site_post() {
         summary("_posts/2021-12-24-x.md", SAMPLE).as_deref(),
         Some("□记者某某通讯员某某 …… （文章来源：荆州日报）")
     );
-    // No author of its own: feeds fall back to the site's (see feed::FeedInput::author_name).
+    // No author of its own: feeds fall back to the site's (see feed::FeedInput::author).
     assert_eq!(p.author, None);
     assert!(p.published && p.warnings.is_empty());
-    let html = content_html(&post("_posts/2021-12-24-x.md", SAMPLE), body_of(SAMPLE.as_bytes()).unwrap(), true);
+    let html = renderer().content_html(&post("_posts/2021-12-24-x.md", SAMPLE), SAMPLE.as_bytes()).unwrap();
     assert!(html.contains("href=\"https://news.example.com/category/jingzhouribao.html\""), "{html}");
     assert!(html.contains("href=\"http://news.example.org/x?infoCode=NW1\""), "{html}");
 }

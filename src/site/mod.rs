@@ -12,12 +12,16 @@ use crate::config::Config;
 use crate::post::{self, Post, PostError, PostErrorKind};
 use crate::scan::{self, Candidate, Found, ReadError, Stamp, Tree};
 
+mod content;
 mod index;
+mod links;
 mod texts;
 
+pub use content::ContentRenderer;
 pub(crate) use index::keys_of;
 pub use index::FeedKey;
 use index::{bulk_index, Order};
+use links::PostLinks;
 pub(crate) use texts::EntryTexts;
 
 struct Loaded {
@@ -37,7 +41,7 @@ pub(crate) fn content_hash(bytes: &[u8]) -> u64 {
 /// The posts of one source tree.
 pub(crate) struct Site {
     pub(crate) tree: Tree,
-    max_post_bytes: u64,
+    pub(crate) max_post_bytes: u64,
     /// Sorted, so the posts below a folder are one range.
     posts: BTreeMap<String, Loaded>,
     problems: BTreeMap<String, PostError>,
@@ -46,6 +50,10 @@ pub(crate) struct Site {
     /// Posts that are symbolic links, by the file they point at: an edit of the target is
     /// reported under the target's path.
     links: HashMap<PathBuf, BTreeSet<String>>,
+    /// The published posts by the names templates link to them with.
+    pub(crate) post_links: Arc<PostLinks>,
+    /// The site's URL (with its base path and a final `/`): post URLs minus this are URL paths.
+    site_url: String,
 }
 
 /// What one refresh changed.
@@ -71,6 +79,8 @@ impl Site {
             problems: BTreeMap::new(),
             index: BTreeMap::new(),
             links: HashMap::new(),
+            post_links: Arc::default(),
+            site_url: config.site.url.to_string(),
         };
         // Files are read and parsed on all cores while the walk goes on.
         let parsed: Vec<(Candidate, Read)> = site
@@ -107,6 +117,9 @@ impl Site {
             }
         }
         site.index = bulk_index(posts.iter().map(|(_, loaded)| &loaded.post));
+        for (source, loaded) in posts.iter().filter(|(_, loaded)| loaded.post.published) {
+            site.post_links.insert(source, url_path(&site.site_url, &loaded.post.url));
+        }
         // Sorted first on all cores, so the map is built in one pass.
         posts.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         site.posts = posts.into_iter().collect();
@@ -246,6 +259,9 @@ impl Site {
                 if is_link {
                     self.note_link(&candidate);
                 }
+                if post.published {
+                    self.post_links.insert(&candidate.source, url_path(&self.site_url, &post.url));
+                }
                 self.posts.insert(candidate.source, Loaded { post, stamp: Some(stamp), hash, path: candidate.path });
             }
             Read::Failed(error) => {
@@ -264,6 +280,7 @@ impl Site {
 
     fn remove(&mut self, source: &str) -> Option<Arc<Post>> {
         let loaded = self.posts.remove(source)?;
+        self.post_links.remove(source);
         self.links.retain(|_, sources| {
             sources.remove(source);
             !sources.is_empty()
@@ -366,6 +383,14 @@ enum Read {
 }
 
 /// Whether the file at `source` is named like a post (`2021-12-24-slug.md`).
+/// A post's URL as a path below the site's URL (`/2020/01/02/a.html`), as templates use it.
+fn url_path(site_url: &str, url: &str) -> String {
+    match url.strip_prefix(site_url) {
+        Some(rest) => format!("/{rest}"),
+        None => url.to_string(),
+    }
+}
+
 fn is_post_name(source: &str) -> bool {
     post::parse_name(source.rsplit('/').next().unwrap_or(source)).is_some()
 }

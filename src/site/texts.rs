@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{content_hash, FeedKey, Site};
-use crate::config::{ContentMode, FeedsConfig};
-use crate::post::{self, EntryText, Post};
+use super::{content_hash, ContentRenderer, FeedKey, Site};
+use crate::post::{EntryText, Post};
 use crate::scan::Candidate;
+use crate::template;
 
 /// A post's entry text and the hash of the file bytes it was made from.
 type Versioned = (u64, Arc<EntryText>);
@@ -37,13 +37,14 @@ impl EntryTexts {
     /// Makes sure each of `posts` has the text of the file version it was parsed from: a cached
     /// text of that version is kept, the others are made on all cores. A post whose file changed
     /// since it was parsed gets no text (the watcher has reported the change or will, and the
-    /// entry must not carry text that belongs to other metadata).
+    /// entry must not carry text that belongs to other metadata). Returns the template problems
+    /// of the texts it made.
     pub(crate) fn load<'p>(
         &mut self,
         site: &Site,
-        feeds: &FeedsConfig,
+        renderer: &ContentRenderer,
         posts: impl IntoIterator<Item = &'p Arc<Post>>,
-    ) {
+    ) -> Vec<template::Problem> {
         let mut needed: BTreeMap<&str, &Arc<Post>> = BTreeMap::new();
         for post in posts {
             let fresh = self.texts.get(&post.source).is_some_and(|(hash, _)| Some(*hash) == site.hash_of(&post.source));
@@ -51,14 +52,21 @@ impl EntryTexts {
                 needed.entry(&post.source).or_insert(post);
             }
         }
-        let made: Vec<(String, Option<Versioned>)> =
-            needed.into_par_iter().map(|(source, post)| (source.to_string(), make_text(site, feeds, post))).collect();
+        let made: Vec<(String, Option<Versioned>)> = needed
+            .into_par_iter()
+            .map(|(source, post)| (source.to_string(), make_text(site, renderer, post)))
+            .collect();
+        let mut problems = Vec::new();
         for (source, text) in made {
             match text {
-                Some(text) => self.texts.insert(source, text),
+                Some(text) => {
+                    problems.extend(text.1.problems.iter().cloned());
+                    self.texts.insert(source, text)
+                }
                 None => self.texts.remove(&source),
             };
         }
+        problems
     }
 
     /// Records that the feed `key` now shows `entries`; texts of posts that no feed shows any
@@ -106,15 +114,14 @@ impl EntryTexts {
 }
 
 /// A post's entry text from its file, if the file still holds the bytes the post was parsed from.
-fn make_text(site: &Site, feeds: &FeedsConfig, post: &Post) -> Option<Versioned> {
+fn make_text(site: &Site, renderer: &ContentRenderer, post: &Post) -> Option<Versioned> {
     let path = site.path_of(&post.source)?;
     let candidate = Candidate::new(post.source.clone(), path.to_path_buf());
-    let bytes = site.tree.read(&candidate, feeds.max_post_bytes).ok()?.bytes;
+    let bytes = site.tree.read(&candidate, site.max_post_bytes).ok()?.bytes;
     let hash = content_hash(&bytes);
     if Some(hash) != site.hash_of(&post.source) {
         return None;
     }
-    let with_content = feeds.content == ContentMode::Full;
-    let text = post::entry_text(post, &bytes, feeds.sanitize, with_content)?;
+    let text = renderer.entry_text(post, &bytes)?;
     Some((hash, Arc::new(text)))
 }

@@ -26,6 +26,7 @@ use liquid_core::Object;
 
 pub use data::{from_json, from_yaml, load_data};
 pub use files::{IncludeError, SiteFiles};
+pub(crate) use filters::to_liquid_time;
 
 use prepare::IncludeKind;
 

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use postfeed::config::Config;
 use postfeed::feed::{atom, rss, FeedInput, FeedKey};
-use postfeed::post;
+use postfeed::template::NoIndex;
+use postfeed::{post, ContentRenderer};
 
 use crate::markup::{unsafe_feed, unsafe_markup};
 
@@ -21,9 +22,10 @@ mod http_request;
 fn every_saved_fuzz_input_is_handled() {
     let config = Config::parse(
         "[site]\nurl = \"https://news.example.com/base\"\ntimezone = \"Asia/Shanghai\"\n",
-        Path::new("/"),
+        Path::new("/nonexistent-postfeed-site"),
     )
     .unwrap();
+    let renderer = ContentRenderer::new(&config, Arc::new(NoIndex), chrono::DateTime::UNIX_EPOCH.fixed_offset());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
@@ -32,7 +34,7 @@ fn every_saved_fuzz_input_is_handled() {
         seen += 1;
         for source in ["_posts/2021-12-24-a.md", "cat/_posts/2021-12-24-b.html"] {
             let Ok(p) = post::parse(source, &bytes, &config.site) else { continue };
-            let text = post::entry_text(&p, &bytes, true, true).expect("a post that parsed has entry text");
+            let text = renderer.entry_text(&p, &bytes).expect("a post that parsed has entry text");
             let html = text.content.clone().unwrap_or_default();
             assert_eq!(unsafe_markup(&html), None, "{}: {html}", path.display());
             let posts = vec![Arc::new(p)];

@@ -1,0 +1,416 @@
+//! What a reader sees inside an entry, made as `jekyll build` renders a post and jekyll-feed writes
+//! it: the body through Liquid (with the site's `_config.yml`, `_data` and `_includes`), then
+//! kramdown, links made absolute, then the sanitizer; the summary from `description` or the
+//! excerpt, rendered the same way; the author looked up in `_data/authors`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use liquid_core::{Object, Value};
+use url::Url;
+
+use crate::config::{Config, ContentMode, SiteConfig};
+use crate::markdown;
+use crate::markup;
+use crate::post::body::{self, Markup};
+use crate::post::front_matter::{self, Field, FrontMatter};
+use crate::post::{self, Author, EntryText, Post};
+use crate::template::{self, Engine, Entry, SiteContext, SiteFiles, SiteIndex};
+
+/// Liquid's block tags: an excerpt cut inside one of them gets its end tag, as Jekyll adds it.
+const LIQUID_BLOCKS: [&str; 9] = ["if", "unless", "for", "case", "capture", "comment", "raw", "tablerow", "highlight"];
+
+/// Turns posts into entry texts for one version of the site's configuration, data and includes.
+/// Cheap to share between threads: rendering takes `&self`.
+pub struct ContentRenderer {
+    engine: Engine,
+    markdown: markdown::Options,
+    site: SiteConfig,
+    site_url: Url,
+    sanitize: bool,
+    with_content: bool,
+    /// The site's author (`site.author`), with e-mail and URI when `_config.yml` gives them.
+    site_author: Option<Author>,
+    /// `_data/authors`: authors by the key posts name them with.
+    authors: HashMap<String, Author>,
+    /// What went wrong reading `_data`.
+    data_problems: Vec<template::Problem>,
+}
+
+impl ContentRenderer {
+    /// A renderer for the site `config` describes, with `_data` and `_includes` read from its
+    /// source folder, posts looked up in `links`, and `site.time` set to `time` (a time taken from
+    /// the tree, so that the same tree renders the same bytes).
+    pub fn new(config: &Config, links: Arc<dyn SiteIndex>, time: DateTime<FixedOffset>) -> ContentRenderer {
+        let raw = config.jekyll.as_ref().map(|j| j.raw.clone()).unwrap_or(serde_yaml::Value::Null);
+        let markdown = match &raw {
+            serde_yaml::Value::Mapping(_) => markdown::Options::from_site_config(&raw),
+            _ => markdown::Options::default(),
+        };
+        let (data, data_problems) = template::load_data(&config.source_dir);
+        let authors = data_authors(&data);
+        let (origin, baseurl) = split_site_url(&config.site.url);
+        let mut context = SiteContext::empty(&origin, &baseurl);
+        if let Value::Object(object) = template::from_yaml(raw.clone()) {
+            context.config = object;
+        }
+        context.config.insert("title".into(), Value::scalar(config.site.title.clone()));
+        context.data = data;
+        context.time = time;
+        context.timezone = Some(config.site.timezone);
+        context.files = Arc::new(SiteFiles::new(&config.source_dir, config.feeds.max_post_bytes));
+        context.index = links;
+        let for_markdownify = markdown.clone();
+        context.markdownify = Arc::new(move |text: &str| markdown::render(text, &for_markdownify));
+        let for_smartify = markdown.clone();
+        context.smartify = Arc::new(move |text: &str| markdown::smartify_with(text, &for_smartify));
+        ContentRenderer {
+            engine: Engine::new(context),
+            markdown,
+            site: config.site.clone(),
+            site_url: config.site.url.clone(),
+            sanitize: config.feeds.sanitize,
+            with_content: config.feeds.content == ContentMode::Full,
+            site_author: site_author(config),
+            authors,
+            data_problems,
+        }
+    }
+
+    /// What went wrong reading the site's `_data` folder.
+    pub(crate) fn data_problems(&self) -> &[template::Problem] {
+        &self.data_problems
+    }
+
+    /// The entry text of `post` from its file's bytes; `None` if they no longer parse.
+    pub fn entry_text(&self, post: &Post, bytes: &[u8]) -> Option<EntryText> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let split = front_matter::split(text).ok()?;
+        let fm = post::with_defaults(front_matter::parse_yaml(split.yaml).ok()?, &post.source, &self.site);
+        let body_line = u32::try_from(split.yaml_first_line + split.yaml.matches('\n').count() + 1).unwrap_or(0);
+        let mut render = Render::new(self, post, &fm, split.yaml, body_line);
+        let content = self.with_content.then(|| self.finish(post, &render.html(split.body)));
+        let summary = self.summary(&mut render, &fm, split.body);
+        Some(EntryText { summary, content, author: self.author(post), problems: render.problems })
+    }
+
+    /// The post's content as feed HTML from its body: rendered as [`ContentRenderer::entry_text`]
+    /// renders it, whatever the content mode.
+    pub fn content_html(&self, post: &Post, bytes: &[u8]) -> Option<String> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let split = front_matter::split(text).ok()?;
+        let fm = post::with_defaults(front_matter::parse_yaml(split.yaml).ok()?, &post.source, &self.site);
+        let mut render = Render::new(self, post, &fm, split.yaml, 1);
+        Some(self.finish(post, &render.html(split.body)))
+    }
+
+    /// Links made absolute against the post's URL, then, if asked, sanitized: the sanitizer sees
+    /// the final URLs, and its output is the last word.
+    fn finish(&self, post: &Post, html: &str) -> String {
+        let base = Url::parse(&post.url).unwrap_or_else(|_| self.site_url.clone());
+        let html = body::absolutize_links(html, &base);
+        if self.sanitize {
+            post::clean(&crate::sanitize::sanitize(&html))
+        } else {
+            post::clean(&html)
+        }
+    }
+
+    /// jekyll-feed's `post.description | default: post.excerpt`, then `strip_html |
+    /// normalize_whitespace`. A front-matter `excerpt` is used as written; else the excerpt is the
+    /// body up to the excerpt separator, rendered like the content; `excerpt: ""` or an empty
+    /// separator means none.
+    fn summary(&self, render: &mut Render<'_>, fm: &FrontMatter, body: &str) -> Option<String> {
+        let nonempty = |key: &str| fm.get(key).and_then(Field::as_text).filter(|t| !t.is_empty());
+        let html: Cow<'_, str> = if let Some(description) = nonempty("description") {
+            Cow::Borrowed(description)
+        } else {
+            match fm.get("excerpt") {
+                Some(Field::Null) | None => {
+                    let separator = match fm.get("excerpt_separator") {
+                        Some(Field::Null) | None => self.site.excerpt_separator.as_str(),
+                        Some(field) => field.as_text().unwrap_or_default(),
+                    };
+                    if separator.is_empty() {
+                        return None;
+                    }
+                    Cow::Owned(render.html(&excerpt_source(&normalize_newlines(body), separator)))
+                }
+                Some(field) => Cow::Borrowed(field.as_text()?),
+            }
+        };
+        Some(post::clean(&markup::plain_text(&html))).filter(|s| !s.is_empty())
+    }
+
+    /// jekyll-feed's author: the post's, else the site's, then looked up in `_data/authors`.
+    fn author(&self, post: &Post) -> Option<Author> {
+        let author = post.author.as_ref().or(self.site_author.as_ref())?;
+        let plain_name = author.email.is_none() && author.uri.is_none();
+        match self.authors.get(&author.name) {
+            Some(known) if plain_name => Some(known.clone()),
+            _ => Some(author.clone()),
+        }
+    }
+}
+
+/// One post's rendering: its Liquid `page` object made once, when a template first needs it, and
+/// the problems its templates had.
+struct Render<'a> {
+    renderer: &'a ContentRenderer,
+    post: &'a Post,
+    fm: &'a FrontMatter,
+    yaml: &'a str,
+    body_line: u32,
+    liquid: bool,
+    page: Option<Object>,
+    problems: Vec<template::Problem>,
+}
+
+impl<'a> Render<'a> {
+    fn new(
+        renderer: &'a ContentRenderer,
+        post: &'a Post,
+        fm: &'a FrontMatter,
+        yaml: &'a str,
+        body_line: u32,
+    ) -> Render<'a> {
+        let liquid = !matches!(fm.get("render_with_liquid"), Some(Field::Scalar(off)) if off == "false");
+        Render { renderer, post, fm, yaml, body_line, liquid, page: None, problems: Vec::new() }
+    }
+
+    /// Liquid, then the post's converter (kramdown for Markdown, none for HTML).
+    fn html(&mut self, text: &str) -> String {
+        let text = normalize_newlines(&markup::xml_safe(text)).into_owned();
+        let text = if self.liquid && (text.contains("{{") || text.contains("{%")) {
+            let page = self.page.get_or_insert_with(|| page_object(self.post, self.fm, self.yaml, &self.renderer.site));
+            let rendered = self.renderer.engine.render(&Entry {
+                path: &self.post.source,
+                body: &text,
+                body_line: self.body_line,
+                page: page.clone(),
+            });
+            for problem in rendered.problems {
+                if !self.problems.contains(&problem) {
+                    self.problems.push(problem);
+                }
+            }
+            rendered.output
+        } else {
+            text
+        };
+        match self.post.markup {
+            Markup::Markdown => markdown::render(&text, &self.renderer.markdown),
+            Markup::Verbatim => text,
+        }
+    }
+}
+
+/// Jekyll's excerpt source: the body up to the first `separator`, any Liquid block left open
+/// there closed, and the Markdown link definitions it uses from the rest appended.
+fn excerpt_source(body: &str, separator: &str) -> String {
+    let Some((head, tail)) = body.split_once(separator) else { return body.to_string() };
+    if tail.is_empty() {
+        return head.to_string();
+    }
+    let mut head = head.to_string();
+    if head.contains("{%") {
+        for name in liquid_tag_names(&head).iter().rev() {
+            if LIQUID_BLOCKS.contains(&name.as_str()) && !has_end_tag(&head, name) {
+                head.push_str(&format!("\n{{% end{name} %}}"));
+            }
+        }
+    }
+    let definitions: Vec<&str> = tail
+        .lines()
+        .filter_map(link_definition)
+        .filter(|(label, _)| head.contains(label))
+        .map(|(_, definition)| definition)
+        .collect();
+    if definitions.is_empty() {
+        return head;
+    }
+    head.push_str("\n\n");
+    head.push_str(&definitions.join("\n"));
+    head
+}
+
+/// A Markdown link definition line as Jekyll's excerpt finds them (` {0,3}[label]:…`): the label
+/// with its brackets, and the definition without its indent.
+fn link_definition(line: &str) -> Option<(&str, &str)> {
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    let definition = line.get(indent.min(3)..)?;
+    let close = definition.strip_prefix('[')?.find(']')? + 1;
+    let rest = &definition[close + 1..];
+    (close > 1 && rest.len() > 1 && rest.starts_with(':')).then_some((&definition[..=close], definition))
+}
+
+/// The tag names of `{% name … %}` tags, in order.
+fn liquid_tag_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{%") {
+        let after = rest[start + 2..].trim_start_matches('-').trim_start();
+        let name: String = after.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        if !name.is_empty() {
+            names.push(name);
+        }
+        rest = &rest[start + 2..];
+    }
+    names
+}
+
+fn has_end_tag(text: &str, name: &str) -> bool {
+    let end = format!("end{name}");
+    liquid_tag_names(text).iter().any(|n| *n == end)
+}
+
+fn normalize_newlines(text: &str) -> Cow<'_, str> {
+    if text.contains('\r') {
+        Cow::Owned(text.replace("\r\n", "\n"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// Liquid's `page` for a post: its front matter (with the `_config.yml` defaults) with YAML's
+/// types, and what Jekyll adds: `url`, `id`, `date`, `categories`, `tags`, `slug`, `path`.
+fn page_object(post: &Post, fm: &FrontMatter, yaml: &str, site: &SiteConfig) -> Object {
+    let mut page = match serde_yaml::from_str::<serde_yaml::Value>(yaml).map(template::from_yaml) {
+        Ok(Value::Object(object)) => object,
+        _ => Object::new(),
+    };
+    for (key, field) in &fm.fields {
+        if !page.contains_key(key.as_str()) {
+            page.insert(key.clone().into(), field_value(field));
+        }
+    }
+    let url_path = match post.url.strip_prefix(site.url.as_str()) {
+        Some(rest) => format!("/{rest}"),
+        None => post.url.clone(),
+    };
+    let id = match url_path.rsplit_once('.') {
+        Some((stem, ext)) if !ext.contains('/') => stem.to_string(),
+        _ => url_path.trim_end_matches('/').to_string(),
+    };
+    let strings = |items: &[String]| Value::Array(items.iter().map(|s| Value::scalar(s.clone())).collect());
+    let slug = post.source.rsplit('/').next().unwrap_or_default();
+    let slug = slug.rsplit_once('.').map_or(slug, |(stem, _)| stem);
+    let slug = slug.splitn(4, '-').nth(3).unwrap_or(slug);
+    page.insert("url".into(), Value::scalar(url_path));
+    page.insert("id".into(), Value::scalar(id));
+    page.insert("date".into(), Value::scalar(template::to_liquid_time(post.date)));
+    page.insert("categories".into(), strings(&post.categories));
+    page.insert("tags".into(), strings(&post.tags));
+    if !page.contains_key("slug") {
+        page.insert("slug".into(), Value::scalar(slug.to_string()));
+    }
+    if !page.contains_key("title") {
+        page.insert("title".into(), Value::scalar(post.title.clone()));
+    }
+    page.insert("path".into(), Value::scalar(post.source.clone()));
+    page.insert("relative_path".into(), Value::scalar(post.source.clone()));
+    page.insert("collection".into(), Value::scalar("posts"));
+    page
+}
+
+/// A front-matter value as Liquid sees it; numbers and booleans regain their type.
+fn field_value(field: &Field) -> Value {
+    match field {
+        Field::Null => Value::Nil,
+        Field::Text(text) => Value::scalar(text.clone()),
+        Field::Scalar(text) => match text.as_str() {
+            "true" => Value::scalar(true),
+            "false" => Value::scalar(false),
+            _ => match (text.parse::<i64>(), text.parse::<f64>()) {
+                (Ok(n), _) => Value::scalar(n),
+                (_, Ok(x)) => Value::scalar(x),
+                _ => Value::scalar(text.clone()),
+            },
+        },
+        Field::List(items) => Value::Array(items.iter().map(field_value).collect()),
+        Field::Map(entries) => {
+            Value::Object(entries.iter().map(|(k, v)| (k.clone().into(), field_value(v))).collect::<Object>())
+        }
+    }
+}
+
+/// `site.url` and `site.baseurl` from the URL feeds use (which holds both).
+fn split_site_url(url: &Url) -> (String, String) {
+    let path = url.path().trim_end_matches('/').to_string();
+    let origin = url.as_str().strip_suffix(url.path()).unwrap_or(url.as_str()).to_string();
+    (origin, path)
+}
+
+/// `site.author` as jekyll-feed reads it: a name, or a map with `name`, `email` and `uri`.
+fn site_author(config: &Config) -> Option<Author> {
+    let name = config.site.author.clone()?;
+    let map = config.jekyll.as_ref().and_then(|j| j.get("author")).filter(|f| matches!(f, Field::Map(_)));
+    let text = |key: &str| {
+        map.and_then(|m| m.get(key)).and_then(Field::as_text).map(str::trim).filter(|t| !t.is_empty()).map(String::from)
+    };
+    // The map counts only when it is where the name came from, not overridden by config.toml.
+    let from_map = text("name").as_deref() == Some(name.as_str());
+    Some(Author {
+        name,
+        email: from_map.then(|| text("email")).flatten(),
+        uri: from_map.then(|| text("uri")).flatten(),
+    })
+}
+
+/// `site.data.authors` as name, e-mail and URI by key.
+fn data_authors(data: &Object) -> HashMap<String, Author> {
+    use liquid_core::ValueView;
+    let Some(Value::Object(authors)) = data.get("authors") else { return HashMap::new() };
+    let mut out = HashMap::new();
+    for (key, value) in authors.iter() {
+        let Value::Object(fields) = value else { continue };
+        let text = |name: &str| {
+            fields.get(name).map(|v| v.to_kstr().trim().to_string()).filter(|t| !t.is_empty() && t != "nil")
+        };
+        let author = Author {
+            name: post::clean(&markup::decode_references(&text("name").unwrap_or_else(|| key.to_string()))),
+            email: text("email"),
+            uri: text("uri"),
+        };
+        out.insert(key.to_string(), author);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_end_at_the_separator_and_keep_the_link_definitions_they_use() {
+        let body = "First [a][1] and [b].\n\nSecond [c][3].\n\n[1]: https://a.example/\n[b]: /b\n[3]: /c\n";
+        assert_eq!(excerpt_source(body, "\n\n"), "First [a][1] and [b].\n\n[1]: https://a.example/\n[b]: /b");
+        assert_eq!(excerpt_source("One.\n<!--more-->\nTwo.", "<!--more-->"), "One.\n");
+        assert_eq!(excerpt_source("No separator here.", "<!--more-->"), "No separator here.");
+    }
+
+    #[test]
+    fn an_excerpt_cut_inside_a_liquid_block_gets_its_end_tag() {
+        let body = "{% if page.x %}One.\n\nTwo.{% endif %}";
+        assert_eq!(excerpt_source(body, "\n\n"), "{% if page.x %}One.\n{% endif %}");
+        let closed = "{% if page.x %}One.{% endif %}\n\nTwo.";
+        assert_eq!(excerpt_source(closed, "\n\n"), "{% if page.x %}One.{% endif %}");
+    }
+
+    #[test]
+    fn front_matter_numbers_and_booleans_keep_their_type_for_liquid() {
+        assert_eq!(field_value(&Field::Scalar("3".into())), Value::scalar(3i64));
+        assert_eq!(field_value(&Field::Scalar("true".into())), Value::scalar(true));
+        assert_eq!(field_value(&Field::Text("3".into())), Value::scalar("3"));
+    }
+
+    #[test]
+    fn the_site_url_splits_into_url_and_baseurl() {
+        let url = Url::parse("https://example.org/blog/").unwrap();
+        assert_eq!(split_site_url(&url), ("https://example.org".to_string(), "/blog".to_string()));
+        let root = Url::parse("https://example.org/").unwrap();
+        assert_eq!(split_site_url(&root), ("https://example.org".to_string(), String::new()));
+    }
+}

@@ -1,0 +1,113 @@
+//! The site's posts by the names Liquid's `{% post_url %}` and `{% link %}` look them up with,
+//! kept in step with the site as posts come and go.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::RwLock;
+
+use crate::template::SiteIndex;
+
+/// Post URL paths by source path and by `post_url` name. Shared with the template engine, which
+/// may look a post up from any rendering thread while the site layer holds no lock.
+#[derive(Debug, Default)]
+pub(crate) struct PostLinks {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Source path (`_posts/2020-01-02-a.md`) to URL path without baseurl (`/2020/01/02/a.html`).
+    by_source: HashMap<String, String>,
+    /// `post_url` name to the source paths that answer to it; the first in path order wins.
+    by_name: HashMap<String, BTreeSet<String>>,
+}
+
+impl PostLinks {
+    /// Records the post at `source` as published at `url_path`.
+    pub(crate) fn insert(&self, source: &str, url_path: String) {
+        let mut inner = self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for name in post_url_names(source) {
+            inner.by_name.entry(name).or_default().insert(source.to_string());
+        }
+        inner.by_source.insert(source.to_string(), url_path);
+    }
+
+    /// Forgets the post at `source`.
+    pub(crate) fn remove(&self, source: &str) {
+        let mut inner = self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if inner.by_source.remove(source).is_none() {
+            return;
+        }
+        for name in post_url_names(source) {
+            if let Some(sources) = inner.by_name.get_mut(&name) {
+                sources.remove(source);
+                if sources.is_empty() {
+                    inner.by_name.remove(&name);
+                }
+            }
+        }
+    }
+}
+
+impl SiteIndex for PostLinks {
+    fn post_url(&self, name: &str) -> Option<String> {
+        let inner = self.inner.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let source = inner.by_name.get(name.trim().trim_start_matches('/'))?.first()?;
+        inner.by_source.get(source).cloned()
+    }
+
+    fn link(&self, path: &str) -> Option<String> {
+        let inner = self.inner.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        inner.by_source.get(path.trim().trim_start_matches('/')).cloned()
+    }
+}
+
+/// The names `{% post_url %}` finds a post by, as Jekyll 4 matches them: the file name without
+/// extension, and that name after the folder it sits in, above `_posts` (`news/_posts/x.md` is
+/// `news/x`) or below it (`_posts/news/x.md` is also `news/x`).
+fn post_url_names(source: &str) -> Vec<String> {
+    let (folders, file) = source.rsplit_once('/').unwrap_or(("", source));
+    let stem = file.rsplit_once('.').map_or(file, |(stem, _)| stem).to_string();
+    let (above, below) = match folders.split_once("_posts") {
+        Some((above, below)) => (above.trim_matches('/'), below.trim_matches('/')),
+        None => (folders, ""),
+    };
+    let mut names = vec![stem.clone()];
+    for folder in [above, below] {
+        if !folder.is_empty() {
+            names.push(format!("{folder}/{stem}"));
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn posts_are_found_by_name_and_by_path_until_removed() {
+        let links = PostLinks::default();
+        links.insert("_posts/2020-01-02-a.md", "/2020/01/02/a.html".into());
+        links.insert("news/_posts/2020-01-03-b.markdown", "/news/2020/01/03/b.html".into());
+        links.insert("_posts/desk/2020-01-04-c.md", "/2020/01/04/c.html".into());
+        assert_eq!(links.post_url("2020-01-02-a").as_deref(), Some("/2020/01/02/a.html"));
+        assert_eq!(links.post_url("/news/2020-01-03-b").as_deref(), Some("/news/2020/01/03/b.html"));
+        assert_eq!(links.post_url("2020-01-03-b").as_deref(), Some("/news/2020/01/03/b.html"));
+        assert_eq!(links.post_url("desk/2020-01-04-c").as_deref(), Some("/2020/01/04/c.html"));
+        assert_eq!(links.link("_posts/2020-01-02-a.md").as_deref(), Some("/2020/01/02/a.html"));
+        assert_eq!(links.post_url("2020-01-05-missing"), None);
+        links.remove("_posts/2020-01-02-a.md");
+        assert_eq!(links.post_url("2020-01-02-a"), None);
+        assert_eq!(links.link("_posts/2020-01-02-a.md"), None);
+    }
+
+    #[test]
+    fn of_two_posts_with_one_name_the_first_by_path_wins() {
+        let links = PostLinks::default();
+        links.insert("b/_posts/2020-01-02-a.md", "/b/a.html".into());
+        links.insert("a/_posts/2020-01-02-a.md", "/a/a.html".into());
+        assert_eq!(links.post_url("2020-01-02-a").as_deref(), Some("/a/a.html"));
+        links.remove("a/_posts/2020-01-02-a.md");
+        assert_eq!(links.post_url("2020-01-02-a").as_deref(), Some("/b/a.html"));
+    }
+}
