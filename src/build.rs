@@ -44,6 +44,14 @@ impl Build {
         Ok(Build { config, site, texts: EntryTexts::default(), renderer, problems })
     }
 
+    /// Reads `_data` and `_includes` again: every entry text is made anew at the next render.
+    pub(crate) fn reload_templates(&mut self) {
+        let time = self.site.posts().map(|p| p.date).max().unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
+        self.renderer = ContentRenderer::new(&self.config, self.site.post_links.clone(), time);
+        self.problems.extend(self.renderer.data_problems().iter().map(Problem::template));
+        self.texts = EntryTexts::default();
+    }
+
     /// The template problems found since the last call: in `_data` when loading, then in the
     /// entries each render made.
     pub(crate) fn take_problems(&mut self) -> Vec<Problem> {

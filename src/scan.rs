@@ -82,6 +82,15 @@ pub(crate) enum Found {
     Problem(String, ReadError),
 }
 
+/// Files that are not posts but change what the feeds hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Settings {
+    /// `_data/` or `_includes/`: what templates read.
+    Templates,
+    /// `_config.yml`: URLs, permalinks, defaults, everything.
+    Config,
+}
+
 /// The source tree's rules, fixed for one configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Tree {
@@ -176,6 +185,20 @@ impl Tree {
                 let name = c.as_os_str().to_string_lossy();
                 name == "_posts" || !ignored_name(&name)
             })
+    }
+
+    /// What a change at `path` means for the site's settings: `_config.yml` (everything is read
+    /// again), `_data/` or `_includes/` (every entry is rendered again), or nothing.
+    pub(crate) fn settings_at(&self, path: &Path) -> Option<Settings> {
+        let rel = path.strip_prefix(&self.root).ok()?;
+        let first = rel.components().next()?.as_os_str();
+        if first == "_config.yml" || first == "_config.yaml" {
+            Some(Settings::Config)
+        } else if first == "_data" || first == "_includes" {
+            Some(Settings::Templates)
+        } else {
+            None
+        }
     }
 
     /// Whether a folder between the root and `path` is a symbolic link: such paths are never

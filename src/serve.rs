@@ -19,7 +19,7 @@ use crate::feed::FeedKey;
 use crate::http::{self, HttpLimits, Served};
 use crate::output::{OutputFolder, OutputWriter};
 use crate::problem::{self, Reporter};
-use crate::scan::Tree;
+use crate::scan::{Settings, Tree};
 use crate::snapshot::{Snapshot, Storage};
 use crate::systemd;
 use crate::watch::{Batch, SourceWatcher};
@@ -136,7 +136,17 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
         tokio::select! {
             batch = next_batch(&watcher) => {
                 match batch {
-                    Batch::Paths(paths) => state.update(&paths, "files"),
+                    Batch::Paths(paths) => match paths.iter().filter_map(|p| state.build.site.tree.settings_at(p)).max() {
+                        // A broken `_config.yml` keeps the running configuration, as SIGHUP does.
+                        Some(Settings::Config) => {
+                            info!("_config.yml changed: reading the site again");
+                            if let Some(new_watcher) = state.reload(&sources) {
+                                watcher = new_watcher;
+                            }
+                        }
+                        Some(Settings::Templates) => state.rerender(&paths),
+                        None => state.update(&paths, "files"),
+                    },
                     Batch::Rescan(reason) => {
                         warn!("full rescan: {reason}");
                         let root = state.build.site.tree.root.clone();
@@ -254,6 +264,28 @@ impl State {
         );
     }
 
+    /// `_data` or `_includes` changed: every entry is rendered again (with whatever else changed
+    /// in the same batch).
+    fn rerender(&mut self, paths: &[PathBuf]) {
+        let started = Instant::now();
+        let now = Utc::now();
+        let (next, changed) = tokio::task::block_in_place(|| {
+            self.build.refresh(paths);
+            self.build.reload_templates();
+            self.build.render(now, &self.snapshot, None, Storage::MemFiles)
+        });
+        self.rendered_at = now;
+        Reporter::Serve.report(self.build.take_problems());
+        if !changed.is_empty() {
+            self.publish(next, Some(&changed));
+        }
+        info!(
+            "update (_data or _includes): {} feed files changed in {:.1} ms",
+            changed.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+
     /// Renders `keys` on top of the current snapshot, the daemon's way (memory files).
     fn render(&mut self, now: DateTime<Utc>, keys: &BTreeSet<FeedKey>) -> (Snapshot, Vec<String>) {
         self.build.render(now, &self.snapshot, Some(keys), Storage::MemFiles)
@@ -335,7 +367,7 @@ fn watch(tree: &Tree, server: &ServerConfig) -> Option<SourceWatcher> {
     let poll = server.poll.then(|| Duration::from_millis(server.poll_interval_ms));
     let relevant = tree.clone();
     match SourceWatcher::start(&tree.root, Duration::from_millis(server.quiet_ms), poll, move |p| {
-        relevant.may_matter(p) || p == relevant.root
+        relevant.may_matter(p) || relevant.settings_at(p).is_some() || p == relevant.root
     }) {
         Ok(w) => Some(w),
         Err(e) => {

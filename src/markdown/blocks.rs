@@ -727,9 +727,14 @@ impl Pass<'_> {
         let src = self.src;
         let line_end = src[end..].find('\n').map_or(src.len(), |i| end + i);
         let tail = &src[end..line_end];
-        if !tail.trim().is_empty() {
-            self.emit(&format!("{}{}", " ".repeat(indent.min(3)), tail.trim_start()));
+        if tail.trim().is_empty() {
+            return (line_end + 1).min(src.len());
         }
+        if tail.trim_start().starts_with('<') && indent == 0 {
+            // Another HTML block, or text: read as a line of its own.
+            return end + (tail.len() - tail.trim_start().len());
+        }
+        self.emit(&format!("{}{}", " ".repeat(indent.min(3)), tail.trim_start()));
         (line_end + 1).min(src.len())
     }
 
@@ -870,6 +875,11 @@ fn escape_for_cmark(
     if indent > 0 && !in_list && content.starts_with('#') {
         return Some(format!("{}\\{}", &line[..split], content));
     }
+    if starts_like_a_tag_kramdown_rejects(content) {
+        // kramdown shows `<img src=x:y(z)>` as text, where CommonMark would open an HTML block
+        // (kramdown cannot escape `<` with a backslash: the reference is what it shows as `<`).
+        return Some(format!("{}&lt;{}", &line[..split], &content[1..]));
+    }
     if in_paragraph && is_delimiter_row(content) {
         // kramdown never starts a table inside a paragraph; GFM would, with this line as its delimiter row.
         return Some(format!("{}\\{}", &line[..split], content));
@@ -884,6 +894,17 @@ fn escape_for_cmark(
         }
     }
     None
+}
+
+/// `<` and a letter, but no start tag kramdown reads (and no autolink): text to kramdown.
+fn starts_like_a_tag_kramdown_rejects(content: &str) -> bool {
+    let Some(after) = content.strip_prefix('<') else { return false };
+    if !after.starts_with(|c: char| c.is_ascii_alphabetic()) || html_scan::start_tag(content).is_some() {
+        return false;
+    }
+    let inside = after.split('>').next().unwrap_or(after);
+    let autolink = !inside.contains(char::is_whitespace) && inside.contains([':', '@']);
+    !autolink
 }
 
 /// A GFM table delimiter row (`|---|:-:|`, `--- | ---`).

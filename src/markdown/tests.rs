@@ -342,3 +342,24 @@ fn math_as_kramdown_writes_it_for_mathjax() {
     );
     assert!(html("> ```\n> $$x$$\n> ```\n").contains("<code>$$x$$\n</code>"), "math stays as written in code");
 }
+
+/// Raw HTML lines that CommonMark runs into one block with a later kramdown HTML block used to be
+/// replaced by that block: their text was lost.
+#[test]
+fn raw_html_lines_before_a_stored_block_are_kept() {
+    let out = html("<link rel=\"a\">\n<img src=x alt=0>\nhello <b>x</b>\n<isindex type=image>\nafter\n");
+    assert!(out.contains("<img src=x alt=0>") && out.contains("hello <b>x</b>") && out.contains("after"), "{out}");
+    let out = html("<img src=x alt=0>\none\n<div>two</div>\nthree\n");
+    for text in ["one", "two", "three"] {
+        assert!(out.contains(text), "{text} lost: {out}");
+    }
+}
+
+/// kramdown never educates the text of an autolink.
+#[test]
+fn autolink_text_keeps_its_dashes_and_quotes() {
+    assert_eq!(
+        html("<https://example.com/a--b> and a--b\n"),
+        "<p><a href=\"https://example.com/a--b\">https://example.com/a--b</a> and a–b</p>\n"
+    );
+}

@@ -394,29 +394,54 @@ impl Builder<'_> {
             Event::Text(text) => self.text(&text, range),
             Event::Code(code) => self.token(Token::Atom(Box::new(Node::new(Kind::Code(code.to_string()), (0, 0))))),
             Event::Html(html) => {
+                let lines = index.lines(&range);
+                // pulldown-cmark may run raw HTML lines and several placeholders into one block
+                // (CommonMark's HTML block of kind 7 goes on to a blank line): each placeholder
+                // becomes a node of its own, and raw lines around it blocks of their own.
+                let top_is_stored = matches!(self.stack.last(), Some(Node { kind: Kind::Stored(_), .. }));
                 if let Some(i) = blocks::placeholder_index(&html) {
-                    // The placeholder is its own HTML block; the node replaces that block.
-                    let lines = index.lines(&range);
-                    if let Some(Node { kind: kind @ Kind::HtmlBlock(_), .. }) = self.stack.last_mut() {
-                        *kind = Kind::Stored(i);
-                    } else {
-                        self.flush();
-                        self.top().children.push(Node::new(Kind::Stored(i), lines));
+                    match self.stack.last() {
+                        Some(Node { kind: Kind::HtmlBlock(block), .. }) if block.is_empty() => {
+                            self.top().kind = Kind::Stored(i);
+                        }
+                        Some(Node { kind: Kind::HtmlBlock(_), .. }) => {
+                            self.close();
+                            self.top().children.push(Node::new(Kind::Stored(i), lines));
+                            self.open(Kind::HtmlBlock(String::new()), lines);
+                        }
+                        _ if top_is_stored => {
+                            self.close();
+                            self.open(Kind::Stored(i), lines);
+                        }
+                        _ => {
+                            self.flush();
+                            self.top().children.push(Node::new(Kind::Stored(i), lines));
+                        }
                     }
+                    return;
+                }
+                if top_is_stored {
+                    self.close();
+                    self.open(Kind::HtmlBlock(html.to_string()), lines);
                     return;
                 }
                 match self.stack.last_mut() {
                     Some(Node { kind: Kind::HtmlBlock(block), .. }) => block.push_str(&html),
                     _ => {
                         self.flush();
-                        self.top().children.push(Node::new(Kind::HtmlBlock(html.to_string()), index.lines(&range)));
+                        self.top().children.push(Node::new(Kind::HtmlBlock(html.to_string()), lines));
                     }
                 }
             }
             Event::InlineHtml(html) => {
                 // `<<word>>`: kramdown reads `<<` as a guillemet before any tag.
                 let after_lt = matches!(self.pending.last().and_then(|p| p.last()), Some(Token::Char(p)) if p.c == '<' && p.offset() == range.start.checked_sub(1));
-                if after_lt && self.options.typographic_symbols {
+                // A tag CommonMark reads but kramdown does not (`<a onclick=alert(1)>`: its
+                // attribute pattern refuses the parentheses) is text to kramdown, quotes educated.
+                let refused = html.starts_with('<')
+                    && html[1..].starts_with(|c: char| c.is_ascii_alphabetic())
+                    && html_scan::start_tag(&html).is_none();
+                if (after_lt && self.options.typographic_symbols) || refused {
                     let start = range.start;
                     for (i, c) in html.char_indices() {
                         self.token(Token::Char(Piece::at(c, start + i)));

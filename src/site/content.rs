@@ -263,7 +263,7 @@ fn liquid_tag_names(text: &str) -> Vec<String> {
 
 fn has_end_tag(text: &str, name: &str) -> bool {
     let end = format!("end{name}");
-    liquid_tag_names(text).iter().any(|n| *n == end)
+    liquid_tag_names(text).contains(&end)
 }
 
 fn normalize_newlines(text: &str) -> Cow<'_, str> {

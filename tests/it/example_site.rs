@@ -157,7 +157,8 @@ fn example_posts_have_jekyll_ids_links_dates_titles_and_terms() {
             id: "/zhengquanshibao/2021/12/10/niandu-celve",
             link: "/zhengquanshibao/2021/12/10/niandu-celve.html",
             published: "2021-12-10T14:20:00+08:00",
-            title: "东岳证券 & 南溪证券：<2022年度策略> 称\"稳字当头\"，A股'结构性机会'仍存",
+            // Smartified as jekyll-feed does it: a quote after a letter closes, as kramdown reads it.
+            title: "东岳证券 & 南溪证券：<2022年度策略> 称”稳字当头”，A股’结构性机会’仍存",
             terms: &["zhengquanshibao", "证券时报新闻", "年度展望"],
         },
         Expected {

@@ -128,7 +128,9 @@ fn script_end_tags_inside_attributes_stay_inside() {
 /// `on*` handler, `background`.
 #[test]
 fn elements_and_attributes_off_the_allowlist_are_removed() {
-    assert_nothing_runnable("xss-elements-and-attributes.md", "handlers</a>");
+    // The link's text survives: as a link in the HTML post, as text in the Markdown one (kramdown
+    // reads `<a … ONMOUSEOVER=alert(16)>` as text: its attribute pattern refuses the parentheses).
+    assert_nothing_runnable("xss-elements-and-attributes.md", "handlers");
 }
 
 /// What Jekyll's Markdown and highlighter write, and what pulldown-cmark writes, reaches readers

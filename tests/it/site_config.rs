@@ -4,7 +4,12 @@
 use std::fs;
 use std::process::Command;
 
+use std::time::Duration;
+
 use crate::support::{self, link, post, read_feed, title, Workspace};
+use crate::support::{Daemon, CHANGE_WAIT};
+
+const EXIT_WAIT: Duration = Duration::from_secs(10);
 
 /// A site whose `_config.yml` says everything a feed needs.
 fn jekyll_site() -> Workspace {
@@ -121,4 +126,109 @@ fn a_broken_or_incomplete_jekyll_config_is_one_clear_error() {
     assert_eq!(run.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("site.url") && stderr.contains("_config.yml"), "{stderr}");
+}
+
+/// A config.toml naming only the folders, the listening address picked by the test harness.
+fn folders_only_config(ws: &Workspace) -> (std::path::PathBuf, std::path::PathBuf) {
+    let config = ws.root().join("postfeed.toml");
+    let out = ws.root().join("out");
+    fs::write(
+        &config,
+        format!(
+            "[source]\ndir = {}\n[output]\ndir = {}\n[server]\nquiet_ms = 50\n",
+            support::toml_str(&ws.site().to_string_lossy()),
+            support::toml_str(&out.to_string_lossy())
+        ),
+    )
+    .unwrap();
+    (config, out)
+}
+
+#[test]
+fn serve_follows_config_data_and_includes_and_keeps_the_last_good_config() {
+    let ws = jekyll_site();
+    ws.write("_includes/sign.html", "<p>Signed: {{ include.who }}</p>");
+    ws.write("_data/desk.yml", "motto: Tides wait for no one\n");
+    ws.write(
+        "_posts/2024-01-05-liquid.md",
+        post(
+            "title: Liquid\ndate: 2024-01-05 08:00:00 +0800",
+            "{% include sign.html who=\"Mei\" %}\n\nMotto: {{ site.data.desk.motto }}.\n",
+        ),
+    );
+    let (config, _) = folders_only_config(&ws);
+    let mut daemon = Daemon::start(&config);
+    let content = |daemon: &Daemon| {
+        let feed = daemon.feed("/feed.xml")?;
+        let entry = feed.entries.iter().find(|e| title(e) == "Liquid")?.clone();
+        entry.content.and_then(|c| c.body)
+    };
+    let first = content(&daemon).expect("the Liquid post is in the site feed");
+    assert!(first.contains("Signed: Mei") && first.contains("Tides wait for no one"), "{first}");
+
+    // An include edited: the entry follows.
+    ws.write("_includes/sign.html", "<p>Written by {{ include.who }}</p>");
+    daemon.wait_for("the entry rendered with the edited include", CHANGE_WAIT, || {
+        content(&daemon).filter(|c| c.contains("Written by Mei")).map(|_| ())
+    });
+    // A data file edited: the entry follows.
+    ws.write("_data/desk.yml", "motto: Ships sail on time\n");
+    daemon.wait_for("the entry rendered with the edited data", CHANGE_WAIT, || {
+        content(&daemon).filter(|c| c.contains("Ships sail on time")).map(|_| ())
+    });
+    // _config.yml edited: the feed's title follows.
+    let jekyll = fs::read_to_string(ws.site().join("_config.yml")).unwrap();
+    ws.write("_config.yml", jekyll.replace("title: 港口日报", "title: Harbour Daily"));
+    let feed_title = |daemon: &Daemon| daemon.feed("/feed.xml").and_then(|f| f.title).map(|t| t.content);
+    daemon.wait_for("the new site title", CHANGE_WAIT, || (feed_title(&daemon)? == "Harbour Daily").then_some(()));
+
+    // A broken _config.yml: the error is logged with its line, the last good one stays.
+    ws.write("_config.yml", "title: Broken\nurl: [https://port.example.com\n");
+    daemon.wait_for("the broken _config.yml logged", CHANGE_WAIT, || {
+        daemon.log().lines().any(|l| l.contains("ERROR") && l.contains("_config.yml:")).then_some(())
+    });
+    assert_eq!(feed_title(&daemon).as_deref(), Some("Harbour Daily"));
+    ws.write("_posts/2024-01-06-after.md", post("title: After\ndate: 2024-01-06 08:00:00 +0800", "After."));
+    daemon.wait_titles("/feed", "a post written after the broken _config.yml", |t| {
+        t.is_some_and(|t| t.iter().any(|t| t == "After"))
+    });
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(EXIT_WAIT).success(), "{}", daemon.log());
+}
+
+#[test]
+fn template_problems_are_reported_with_path_and_line_and_never_shown() {
+    let ws = jekyll_site();
+    ws.write(
+        "_posts/2024-01-05-plugin.md",
+        post(
+            "title: Plugin\ndate: 2024-01-05 08:00:00 +0800",
+            "Before.\n\n{% youtube abc123 %}\n\n{% include missing.html %}\n\n{% figure %}Kept caption{% endfigure %}\n\nAfter {{ page.title }}.\n",
+        ),
+    );
+    let (config, out) = folders_only_config(&ws);
+    let run = support::regen(&config);
+    run.assert_code(0);
+    let about = run.stderr_lines_about("_posts/2024-01-05-plugin.md");
+    // The front matter is lines 1-4, the body starts on line 5: the tags are on lines 7, 9 and 11.
+    for (line, what) in [(7, "youtube"), (9, "missing.html"), (11, "figure")] {
+        assert!(
+            about.iter().any(|l| l.contains(&format!("_posts/2024-01-05-plugin.md:{line}:")) && l.contains(what)),
+            "no line for {what} at line {line}:\n{run}"
+        );
+    }
+    let feed = read_feed(&out.join("feed.xml")).feed;
+    let entry = feed.entries.iter().find(|e| title(e) == "Plugin").expect("the post is kept");
+    let html = entry.content.as_ref().and_then(|c| c.body.clone()).unwrap_or_default();
+    assert!(html.contains("Before.") && html.contains("Kept caption") && html.contains("After Plugin."), "{html}");
+    assert!(!html.contains("{%") && !html.contains("{{") && !html.contains("youtube"), "{html}");
+
+    let check = support::check(&config);
+    assert!(
+        check
+            .stdout_lines_about("_posts/2024-01-05-plugin.md")
+            .iter()
+            .any(|l| l.contains(":7:") && l.contains("youtube")),
+        "{check}"
+    );
 }
