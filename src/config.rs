@@ -11,7 +11,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::post::front_matter::Field;
-use jekyll::{DefaultsSet, JekyllConfig};
+use jekyll::{DefaultsSet, JekyllConfig, TagFeeds};
 
 /// Everything postfeed is told, with every default filled in and every path absolute: the site's
 /// own `_config.yml` first, `config.toml` over it, and the command line over both.
@@ -85,6 +85,12 @@ pub(crate) struct FeedsConfig {
     pub(crate) content: ContentMode,
     pub(crate) categories: bool,
     pub(crate) tags: bool,
+    /// jekyll-feed's `feed.categories`: only these categories get a feed. `None`: every one.
+    pub(crate) only_categories: Option<Vec<String>>,
+    /// jekyll-feed's `feed.tags.only`: only these tags get a feed. `None`: every one.
+    pub(crate) only_tags: Option<Vec<String>>,
+    /// jekyll-feed's `feed.tags.except`: these tags get no feed.
+    pub(crate) except_tags: Vec<String>,
     pub(crate) atom: bool,
     pub(crate) rss: bool,
     /// Remove scripts, event handlers and `javascript:` URLs from entry content.
@@ -256,6 +262,18 @@ impl Config {
             .and_then(|f| f.excerpt_only)
             .map(|e| (if e { ContentMode::Excerpt } else { ContentMode::Full }, feed_line));
         let content = origins.pick("feeds.content", raw.feeds.content, excerpt_only, ContentMode::Full);
+        // jekyll-feed writes tag feeds only when asked; postfeed writes them unless told not to.
+        let jekyll_tags = match feed_block.map(|f| &f.tags) {
+            Some(TagFeeds::Off) => Some((false, feed_line)),
+            Some(TagFeeds::On { .. }) => Some((true, feed_line)),
+            Some(TagFeeds::Unset) | None => None,
+        };
+        let tags = origins.pick("feeds.tags", raw.feeds.tags, jekyll_tags, true);
+        let (only_tags, except_tags) = match feed_block.map(|f| &f.tags) {
+            Some(TagFeeds::On { only, except, .. }) => (only.clone(), except.clone()),
+            _ => (None, Vec::new()),
+        };
+        let only_categories = feed_block.and_then(|f| f.categories.clone());
         let listen_text = raw.server.listen.unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen = listen_text
             .parse()
@@ -288,7 +306,10 @@ impl Config {
                 limit,
                 content,
                 categories: raw.feeds.categories.unwrap_or(true),
-                tags: raw.feeds.tags.unwrap_or(true),
+                tags,
+                only_categories,
+                only_tags,
+                except_tags,
                 atom: formats.iter().any(|f| f == "atom"),
                 rss: formats.iter().any(|f| f == "rss"),
                 sanitize: raw.feeds.sanitize.unwrap_or(true),
@@ -325,6 +346,7 @@ impl Config {
                 "site.excerpt_separator" => site.excerpt_separator.clone(),
                 "feeds.limit" => self.feeds.limit.to_string(),
                 "feeds.content" => format!("{:?}", self.feeds.content).to_lowercase(),
+                "feeds.tags" => self.feeds.tags.to_string(),
                 "source.dir" => self.source_dir.display().to_string(),
                 "output.dir" => self.output_dir.display().to_string(),
                 _ => String::new(),

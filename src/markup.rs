@@ -63,10 +63,7 @@ pub(crate) fn plain_text(html: &str) -> String {
 
 /// Jekyll's `normalize_whitespace`: runs of `[ \t\r\n\f\v]` become one space, and the ends are trimmed.
 pub(crate) fn normalize_whitespace(text: &str) -> String {
-    text.split([' ', '\t', '\r', '\n', '\x0c', '\x0b'])
-        .filter(|word| !word.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    text.split([' ', '\t', '\r', '\n', '\x0c', '\x0b']).filter(|word| !word.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Escapes text for XML and HTML text and attribute values. Characters XML 1.0 forbids become

@@ -1,10 +1,9 @@
 //! Which feeds exist at one moment and what each holds: the one place that decides it.
 //!
 //! Today: the site feed always; a feed per category and per tag that has a post visible at that
-//! moment, when `feeds.categories` / `feeds.tags` are on; each in the configured formats, at its
-//! jekyll-feed path; its entries the newest `feeds.limit` visible posts. Rules still to come
-//! (another format, `feed:` only/except lists and custom paths, retired feeds kept answering)
-//! belong here too, so that rendering, the output folder and HTTP keep taking the set as it is.
+//! moment, when `feeds.categories` / `feeds.tags` are on and `_config.yml`'s `feed:` block lists
+//! it (`categories`, `tags: {only, except}`); each in the configured formats, at its jekyll-feed
+//! path; its entries the newest `feeds.limit` visible posts.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -37,10 +36,11 @@ pub(crate) struct Feed {
 impl<'s> FeedSet<'s> {
     /// The feeds of `site` at `now` under `config`.
     pub(crate) fn new(site: &'s Site, config: &FeedsConfig, now: DateTime<Utc>) -> FeedSet<'s> {
+        let listed = |list: &Option<Vec<String>>, name: &String| list.as_ref().is_none_or(|names| names.contains(name));
         let wanted = |key: &FeedKey| match key {
             FeedKey::Site => true,
-            FeedKey::Category(_) => config.categories,
-            FeedKey::Tag(_) => config.tags,
+            FeedKey::Category(name) => config.categories && listed(&config.only_categories, name),
+            FeedKey::Tag(name) => config.tags && listed(&config.only_tags, name) && !config.except_tags.contains(name),
         };
         let mut keys: BTreeSet<FeedKey> =
             site.index_keys().filter(|key| wanted(key) && site.has_entries_at(key, now)).cloned().collect();

@@ -232,3 +232,51 @@ fn template_problems_are_reported_with_path_and_line_and_never_shown() {
         "{check}"
     );
 }
+
+#[test]
+fn the_feed_block_chooses_which_category_and_tag_feeds_exist() {
+    let ws = Workspace::with_posts(&[
+        (
+            "_config.yml",
+            "title: Desk\nurl: https://desk.example.com\nfeed:\n  categories: [news]\n  tags:\n    only: [rates, bonds, fx]\n    except: [fx]\n".to_string(),
+        ),
+        ("_posts/2024-01-02-a.md", post("title: A\ndate: 2024-01-02\ncategories: [news, sport]\ntags: [rates, fx, misc]", "a")),
+        ("_posts/2024-01-03-b.md", post("title: B\ndate: 2024-01-03\ncategories: sport\ntags: [bonds]", "b")),
+    ]);
+    let out = ws.root().join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_postfeed"))
+        .args(["regen", "--source"])
+        .arg(ws.site())
+        .arg("--output")
+        .arg(&out)
+        .current_dir(ws.root())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let mut written: Vec<String> = walkdir::WalkDir::new(&out)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "xml"))
+        .map(|e| e.path().strip_prefix(&out).unwrap().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    // `categories` lists the category feeds; `tags.only` the tag feeds, less `tags.except`.
+    assert_eq!(written, ["feed.xml", "feed/by_tag/bonds.xml", "feed/by_tag/rates.xml", "feed/news.xml"]);
+    assert_eq!(read_feed(&out.join("feed.xml")).feed.entries.len(), 2);
+    assert_eq!(read_feed(&out.join("feed/by_tag/bonds.xml")).feed.entries.iter().map(title).collect::<Vec<_>>(), ["B"]);
+
+    // `tags: false` turns tag feeds off, as in jekyll-feed.
+    fs::write(ws.site().join("_config.yml"), "title: Desk\nurl: https://desk.example.com\nfeed:\n  tags: false\n")
+        .unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_postfeed"))
+        .args(["regen", "--source"])
+        .arg(ws.site())
+        .arg("--output")
+        .arg(&out)
+        .current_dir(ws.root())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(!out.join("feed/by_tag").join("rates.xml").exists());
+    assert!(out.join("feed/sport.xml").exists());
+}
