@@ -17,7 +17,7 @@ mod memfile;
 pub mod output;
 mod permalink;
 pub mod post;
-mod problem;
+pub mod problem;
 pub mod regen;
 mod sanitize;
 mod scan;

@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     no_huge_pages();
     let cli = Cli::parse();
-    postfeed::logging::init();
+    postfeed::logging::init(cli.log_format);
     match run(cli.command) {
         Ok(code) => code,
         Err(error) => {
@@ -40,16 +40,17 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             postfeed::regen::regen(&Config::load_from(&sources(config)?)?)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { config, show_config: true } => {
+        Command::Check { config, show_config: true, .. } => {
             let config = Config::load_from(&sources(config)?)?;
             for (key, value, origin) in config.describe() {
                 println!("{key} = {value:?}  ({origin})");
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { config, show_config: false } => {
-            let problems = postfeed::regen::check(&Config::load_from(&sources(config)?)?)?;
-            Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        Command::Check { config, show_config: false, strict, format } => {
+            let counts = postfeed::regen::check(&Config::load_from(&sources(config)?)?, format)?;
+            let failed = counts.errors > 0 || (strict && counts.notes > 0);
+            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         Command::Serve { config, listen } => postfeed::serve::run(sources(config)?, listen).map(|()| ExitCode::SUCCESS),
     }

@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use crate::build::Build;
 use crate::config::Config;
-use crate::problem::{self, Reporter};
+use crate::problem::{self, CheckFormat, Counts, Reporter};
 
 /// Reads the tree, reports the posts' problems on stderr, and writes every feed.
 pub fn regen(config: &Config) -> Result<()> {
@@ -35,10 +35,17 @@ pub fn regen(config: &Config) -> Result<()> {
 }
 
 /// Reads the tree without rendering, and prints every problem of the posts and of the category
-/// and tag names on stdout, one line each; returns how many there were.
-pub fn check(config: &Config) -> Result<usize> {
+/// and tag names on stdout in `format`, with a count on stderr; returns the counts.
+pub fn check(config: &Config, format: CheckFormat) -> Result<Counts> {
     let build = Build::load(config.clone())?;
     let mut problems = problem::post_problems(&build.site);
     problems.extend(problem::name_problems(&build.site));
-    Ok(Reporter::Check.report(problems))
+    let counts = Reporter::Check(format).report(problems);
+    eprintln!(
+        "postfeed check: {} posts read; {} errors, {} notes",
+        build.site.post_count(),
+        counts.errors,
+        counts.notes
+    );
+    Ok(counts)
 }
