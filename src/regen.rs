@@ -14,23 +14,23 @@ pub fn regen(config: &Config) -> Result<()> {
     let started = Instant::now();
     let mut build = Build::load(config.clone())?;
     Reporter::Regen.report(problem::post_problems(&build.site));
-    let (posts_read, skipped) = (build.site.post_count(), build.site.problems().count());
     let writing = Instant::now();
     // Each feed is written as soon as it is rendered, and its bytes dropped: the same bytes
     // `serve` renders, without holding all of them at once.
-    let (stats, files) = build.render_to_folder(Utc::now())?;
+    let (stats, feeds, files) = build.render_to_folder(Utc::now())?;
     tracing::debug!("rendered and wrote {files} files in {:?} ({})", writing.elapsed(), crate::logging::memory());
-    // A one-shot command: freeing 100,000 posts one by one would take most of a second, and the
-    // process is about to end anyway.
-    std::mem::forget(build);
     println!(
-        "postfeed: {posts_read} posts read, {skipped} skipped; {} feeds written, {} unchanged, {} removed in {} ({:.0} ms)",
+        "postfeed: {}: {} written, {} unchanged, {} removed in {} ({:.0} ms)",
+        build.summary(feeds, files),
         stats.written,
         stats.unchanged,
         stats.removed,
         config.output_dir.display(),
         started.elapsed().as_secs_f64() * 1000.0
     );
+    // A one-shot command: freeing 100,000 posts one by one would take most of a second, and the
+    // process is about to end anyway.
+    std::mem::forget(build);
     Ok(())
 }
 

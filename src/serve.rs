@@ -40,7 +40,11 @@ pub fn run(sources: Sources, listen: Option<SocketAddr>) -> Result<()> {
         .thread_name("postfeed")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(daemon(sources, config, inherited))
+    let result = runtime.block_on(daemon(sources, config, inherited));
+    // Dropping the runtime waits for its blocking threads to finish and go idle; there is
+    // nothing left for them to do, and the process is about to end.
+    runtime.shutdown_background();
+    result
 }
 
 /// Everything the update loop owns. The HTTP side only ever sees `current`.
@@ -106,12 +110,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     };
     state.output =
         Some(OutputWriter::start(dir, Arc::clone(&state.snapshot), behind).context("cannot start the output writer")?);
-    info!(
-        "listening on http://{address}: {} posts, {} feeds, ready in {} ms",
-        state.build.site.post_count(),
-        state.snapshot.feeds.len(),
-        started.elapsed().as_millis()
-    );
+    info!("listening on http://{address}: {}, ready in {} ms", state.summary(), started.elapsed().as_millis());
     systemd::status(&state.summary());
     systemd::ready();
     debug!("memory: {}; feeds in memory files: {} bytes", crate::logging::memory(), state.snapshot.memfile_bytes());
@@ -175,6 +174,11 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     if let Some(output) = state.output.take() {
         tokio::task::block_in_place(|| output.finish());
     }
+    // Freeing every post, feed text and memory file one by one took most of a second on a site
+    // of 7,000 posts, between "stopped" and the exit; the process ends now and the kernel frees
+    // them at once. The watcher's inotify thread ends with the process too.
+    std::mem::forget(state);
+    std::mem::forget(watcher);
     info!("stopped");
     Ok(())
 }
@@ -204,9 +208,10 @@ async fn next_batch(watcher: &Option<SourceWatcher>) -> Batch {
 }
 
 impl State {
-    /// What `systemctl status` shows.
+    /// `27 posts read, 1 skipped; 10 feeds (20 files)`, in `regen`'s words; `systemctl status`
+    /// shows it too.
     fn summary(&self) -> String {
-        format!("serving {} feeds from {} posts", self.snapshot.feeds.len(), self.build.site.post_count())
+        self.build.summary(self.snapshot.feeds.len(), self.snapshot.files.len())
     }
 
     fn start_watcher(&mut self) -> Option<SourceWatcher> {
@@ -242,14 +247,21 @@ impl State {
         if !changed.is_empty() {
             self.publish(next, Some(&changed));
         }
-        info!(
-            "update ({what}): {} paths, {} files read, {} removed, {} feed files changed in {:.1} ms",
+        let line = format!(
+            "update ({what}): {} paths, {} post files read, {} removed; {} changed in {:.1} ms",
             paths.len(),
             changes.files_read,
             changes.removed,
-            changed.len(),
+            crate::build::feeds_and_files(crate::build::feeds_of(&changed), changed.len()),
             started.elapsed().as_secs_f64() * 1000.0
         );
+        // A look that found nothing (a start-up catch-up, a rescan of an unchanged tree) is no
+        // news at the info level.
+        if changed.is_empty() && changes.files_read == 0 && changes.removed == 0 {
+            debug!("{line}");
+        } else {
+            info!("{line}");
+        }
     }
 
     /// Renders `keys` on top of the current snapshot, the daemon's way (memory files).
@@ -263,8 +275,14 @@ impl State {
         let keys: BTreeSet<FeedKey> = self.build.site.feeds_published_between(self.rendered_at, now);
         let (next, changed) = tokio::task::block_in_place(|| self.render(now, &keys));
         self.rendered_at = now;
-        info!("scheduled posts published: {} feed files changed", changed.len());
-        if !changed.is_empty() {
+        let line = format!(
+            "scheduled posts published: {} changed",
+            crate::build::feeds_and_files(crate::build::feeds_of(&changed), changed.len())
+        );
+        if changed.is_empty() {
+            debug!("{line}");
+        } else {
+            info!("{line}");
             self.publish(next, Some(&changed));
         }
     }
@@ -311,12 +329,7 @@ impl State {
                 }
                 self.publish(snapshot, None);
                 systemd::status(&self.summary());
-                info!(
-                    "reloaded: {} posts, {} feeds in {} ms",
-                    self.build.site.post_count(),
-                    self.snapshot.feeds.len(),
-                    started.elapsed().as_millis()
-                );
+                info!("reloaded: {} in {} ms", self.summary(), started.elapsed().as_millis());
                 Some(watcher)
             }
             Err(e) => {

@@ -17,6 +17,7 @@ mod hostile;
 mod jekyll;
 mod kramdown;
 mod liquid;
+mod logs;
 mod regen;
 mod sanitize;
 mod serve;

@@ -41,7 +41,7 @@ fn a_second_run_into_the_same_folder_rewrites_nothing() {
     }
     let second = regen(&config);
     second.assert_code(0);
-    assert!(second.stdout.contains(" 0 feeds written"), "{second}");
+    assert!(second.stdout.contains(": 0 written"), "{second}");
     assert!(second.stdout.contains(&format!("{} unchanged", files.len())), "{second}");
     for rel in files.keys() {
         let mtime = fs::metadata(out.join(rel)).unwrap().modified().unwrap();
