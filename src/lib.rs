@@ -14,6 +14,7 @@ pub mod logging;
 pub mod markdown;
 mod markup;
 mod memfile;
+mod metrics;
 pub mod output;
 mod permalink;
 pub mod post;

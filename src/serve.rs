@@ -17,6 +17,7 @@ use crate::build::Build;
 use crate::config::{Config, ServerConfig, Sources};
 use crate::feed::FeedKey;
 use crate::http::{self, HttpLimits, Served};
+use crate::metrics::Metrics;
 use crate::output::{OutputFolder, OutputWriter};
 use crate::problem::{self, Reporter};
 use crate::scan::Tree;
@@ -57,6 +58,8 @@ struct State {
     rendered_at: DateTime<Utc>,
     /// Writes the output folder on its own thread; set once the first write was tried.
     output: Option<OutputWriter>,
+    /// Counts for `/metrics`, kept whether or not it is served.
+    metrics: Arc<Metrics>,
     /// Device and inode of the watched source root: a folder swapped in under the same name
     /// (a `mv` deploy) is a different folder that the watcher does not see.
     root_identity: Option<(u64, u64)>,
@@ -81,8 +84,17 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     let on_disk = tokio::task::block_in_place(|| output_folder.adopt(&mut first));
     let snapshot = Arc::new(first);
     let current = Arc::new(ArcSwap::from_pointee(Served::new(Arc::clone(&snapshot), &build.config)));
-    let mut state =
-        State { build, snapshot, current: Arc::clone(&current), rendered_at, output: None, root_identity: None };
+    let metrics = Arc::new(Metrics::new());
+    let mut state = State {
+        build,
+        snapshot,
+        current: Arc::clone(&current),
+        rendered_at,
+        output: None,
+        metrics: Arc::clone(&metrics),
+        root_identity: None,
+    };
+    state.observe();
 
     let listener = match inherited {
         Some(std_listener) => {
@@ -94,7 +106,9 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     let address = listener.local_addr().context("cannot read the listening address")?;
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let limits = HttpLimits::from_config(&state.build.config.server);
-    let server = tokio::spawn(http::serve(listener, Arc::clone(&current), limits, async {
+    // Like the address, whether /metrics is served is read once: a reload does not change it.
+    let served_metrics = state.build.config.server.metrics.then(|| Arc::clone(&metrics));
+    let server = tokio::spawn(http::serve(listener, Arc::clone(&current), limits, served_metrics, async {
         let _ = http_stopped.await;
     }));
     debug!("serving from memory after {} ms", started.elapsed().as_millis());
@@ -214,6 +228,17 @@ impl State {
         self.build.summary(self.snapshot.feeds.len(), self.snapshot.files.len())
     }
 
+    /// The site's counts into the metrics.
+    fn observe(&self) {
+        let site = &self.build.site;
+        self.metrics.site(
+            site.post_count(),
+            site.problems().count(),
+            self.snapshot.feeds.len(),
+            self.snapshot.files.len(),
+        );
+    }
+
     fn start_watcher(&mut self) -> Option<SourceWatcher> {
         self.root_identity = identity(&self.build.site.tree.root);
         watch(&self.build.site.tree, &self.build.config.server)
@@ -255,6 +280,8 @@ impl State {
             crate::build::feeds_and_files(crate::build::feeds_of(&changed), changed.len()),
             started.elapsed().as_secs_f64() * 1000.0
         );
+        self.observe();
+        self.metrics.update(what, started.elapsed());
         // A look that found nothing (a start-up catch-up, a rescan of an unchanged tree) is no
         // news at the info level.
         if changed.is_empty() && changes.files_read == 0 && changes.removed == 0 {
@@ -271,6 +298,7 @@ impl State {
 
     /// Future posts whose time has come.
     fn publish_due(&mut self) {
+        let started = Instant::now();
         let now = Utc::now();
         let keys: BTreeSet<FeedKey> = self.build.site.feeds_published_between(self.rendered_at, now);
         let (next, changed) = tokio::task::block_in_place(|| self.render(now, &keys));
@@ -285,6 +313,8 @@ impl State {
             info!("{line}");
             self.publish(next, Some(&changed));
         }
+        self.observe();
+        self.metrics.update("scheduled", started.elapsed());
     }
 
     fn publish(&mut self, next: Snapshot, changed: Option<&[String]>) {
@@ -328,6 +358,8 @@ impl State {
                     Err(e) => error!("cannot start the output writer: {e}; feeds are served but not written"),
                 }
                 self.publish(snapshot, None);
+                self.observe();
+                self.metrics.update("reload", started.elapsed());
                 systemd::status(&self.summary());
                 info!("reloaded: {} in {} ms", self.summary(), started.elapsed().as_millis());
                 Some(watcher)

@@ -18,6 +18,7 @@ mod jekyll;
 mod kramdown;
 mod liquid;
 mod logs;
+mod metrics;
 mod regen;
 mod sanitize;
 mod serve;
