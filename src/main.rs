@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use postfeed::cli::{Cli, Command, ConfigArgs};
+use postfeed::cli::{Cli, Command, ConfigArgs, LogFormat};
 use postfeed::config::{Config, Sources};
 
 /// Parsing 100,000 posts is small allocations on every core; mimalloc takes them far faster
@@ -18,7 +18,11 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("postfeed: error: {error:#}");
+            // A log collector reading JSON lines gets the reason as one of them.
+            match cli.log_format {
+                LogFormat::Json => tracing::error!("{error:#}"),
+                LogFormat::Text => eprintln!("postfeed: error: {error:#}"),
+            }
             ExitCode::from(2)
         }
     }

@@ -173,3 +173,21 @@ fn an_idle_start_up_logs_no_update_and_a_change_logs_one() {
     let last = log.lines().last().unwrap_or("");
     assert!(last.ends_with("stopped"), "{log}");
 }
+
+#[test]
+fn a_fatal_error_is_a_json_line_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_postfeed"))
+        .args(["--log-format", "json", "serve", "--config"])
+        .arg(&missing)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<serde_json::Value> = stderr.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert_eq!(lines[0]["level"], "ERROR");
+    assert!(lines[0]["message"].as_str().unwrap().contains("absent.toml"), "{stderr}");
+}
