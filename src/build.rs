@@ -106,10 +106,21 @@ impl Build {
         (next, changed)
     }
 
+    /// `27 posts read, 1 skipped; 10 feeds (20 files)`: the words `regen` and `serve` both use
+    /// for what a build holds.
+    pub(crate) fn summary(&self, feeds: usize, files: usize) -> String {
+        format!(
+            "{} posts read, {} skipped; {}",
+            self.site.post_count(),
+            self.site.problems().count(),
+            feeds_and_files(feeds, files)
+        )
+    }
+
     /// Renders every feed as it is at `now` and writes each to the output folder as soon as it is
     /// made, keeping none: the same bytes [`Build::render`] makes, without holding them all.
-    /// Returns what the writes did and how many files the feeds have.
-    pub(crate) fn render_to_folder(&mut self, now: DateTime<Utc>) -> Result<(WriteStats, usize)> {
+    /// Returns what the writes did, and how many feeds and files there are.
+    pub(crate) fn render_to_folder(&mut self, now: DateTime<Utc>) -> Result<(WriteStats, usize, usize)> {
         let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
         let todo = feeds.select(None);
         let found = self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries));
@@ -120,8 +131,19 @@ impl Build {
             files.into_iter().map(|(rel, bytes, _)| (rel, bytes))
         });
         let stats = OutputFolder::new(&self.config.output_dir).sync(files, &BTreeSet::new())?;
-        Ok((stats, stats.written + stats.unchanged))
+        Ok((stats, todo.len(), stats.written + stats.unchanged))
     }
+}
+
+/// `10 feeds (20 files)`: a feed is the site's, a category's or a tag's, one file per format.
+pub(crate) fn feeds_and_files(feeds: usize, files: usize) -> String {
+    format!("{feeds} feeds ({files} files)")
+}
+
+/// How many feeds the feed files at `paths` (`feed/x.xml`, `feed/x.rss`) belong to.
+pub(crate) fn feeds_of(paths: &[String]) -> usize {
+    let stems: BTreeSet<&str> = paths.iter().map(|p| p.rsplit_once('.').map_or(p.as_str(), |(stem, _)| stem)).collect();
+    stems.len()
 }
 
 #[cfg(test)]

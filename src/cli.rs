@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub use crate::problem::CheckFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "postfeed",
@@ -14,6 +16,18 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines are written on stderr: `text` for people, `json` (one object a line) for
+    /// log collectors.
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub log_format: LogFormat,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// Where the configuration comes from: `config.toml`, the site's own `_config.yml`, or both.
@@ -38,13 +52,21 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
-    /// Report every problem in the posts (path:line: message); exit 1 if there is any.
+    /// Report every problem in the posts as `path:line: error|note: message`; exit 1 if there
+    /// is an error (with --strict, a note too).
     Check {
         #[command(flatten)]
         config: ConfigArgs,
         /// List each setting with its value and where it came from, instead of checking posts.
         #[arg(long)]
         show_config: bool,
+        /// Fail on notes too, not only on errors.
+        #[arg(long)]
+        strict: bool,
+        /// `text`: one line a finding; `json`: one JSON list of {severity, path, line, kind,
+        /// message} and nothing else on stdout.
+        #[arg(long, value_enum, default_value_t)]
+        format: CheckFormat,
     },
     /// Build once, serve the feeds over HTTP, and keep them up to date as posts change.
     Serve {

@@ -117,6 +117,8 @@ pub struct ServerConfig {
     pub(crate) header_timeout_ms: u64,
     pub(crate) idle_timeout_ms: u64,
     pub(crate) max_header_bytes: usize,
+    /// Serve `/metrics` (Prometheus text format).
+    pub(crate) metrics: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,6 +185,7 @@ struct RawServer {
     header_timeout_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
     max_header_bytes: Option<usize>,
+    metrics: Option<bool>,
 }
 
 pub(crate) const DEFAULT_LIMIT: usize = 20;
@@ -325,6 +328,7 @@ impl Config {
                 header_timeout_ms: raw.server.header_timeout_ms.unwrap_or(5000),
                 idle_timeout_ms: raw.server.idle_timeout_ms.unwrap_or(60_000),
                 max_header_bytes: raw.server.max_header_bytes.unwrap_or(16 * 1024),
+                metrics: raw.server.metrics.unwrap_or(false),
             },
             jekyll: jekyll.map(std::sync::Arc::new),
             origins: origins.0,

@@ -1,19 +1,36 @@
-//! Logs to stderr with `tracing`; under systemd's journal, no timestamps of our own and
+//! Logs to stderr with `tracing`: coloured only on a terminal and without `NO_COLOR`; one JSON
+//! object a line with `--log-format json`; under systemd's journal, no timestamps of our own and
 //! priority prefixes the journal understands.
+
+use std::ffi::OsStr;
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-pub fn init() {
+use crate::cli::LogFormat;
+
+pub fn init(format: LogFormat) {
     // html5ever (under the sanitizer) warns "foster parenting not implemented" for text misplaced
     // in a table, which it does handle: noise about a post's markup, not about postfeed.
     let filter =
         EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info,notify=warn,html5ever=error"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
-        let _ = builder.without_time().with_ansi(false).event_format(journal::Format).try_init();
-    } else {
-        let _ = builder.try_init();
-    }
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_ansi(false).try_init(),
+        LogFormat::Text if std::env::var_os("JOURNAL_STREAM").is_some() => {
+            builder.without_time().with_ansi(false).event_format(journal::Format).try_init()
+        }
+        LogFormat::Text => {
+            let ansi = colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref());
+            builder.with_ansi(ansi).try_init()
+        }
+    };
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set to anything but the empty
+/// string (no-color.org).
+fn colour(terminal: bool, no_color: Option<&OsStr>) -> bool {
+    terminal && no_color.is_none_or(OsStr::is_empty)
 }
 
 mod journal {
@@ -53,4 +70,18 @@ pub(crate) fn memory() -> String {
         status.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).unwrap_or_else(|| "?".into())
     };
     format!("rss {}, peak {}", field("VmRSS:"), field("VmHWM:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some(OsStr::new(""))), "an empty NO_COLOR does not count");
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(false, None));
+        assert!(!colour(false, Some(OsStr::new(""))));
+    }
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use postfeed::cli::{Cli, Command, ConfigArgs};
+use postfeed::cli::{Cli, Command, ConfigArgs, LogFormat};
 use postfeed::config::{Config, Sources};
 
 /// Parsing 100,000 posts is small allocations on every core; mimalloc takes them far faster
@@ -14,11 +14,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     no_huge_pages();
     let cli = Cli::parse();
-    postfeed::logging::init();
+    postfeed::logging::init(cli.log_format);
     match run(cli.command) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("postfeed: error: {error:#}");
+            // A log collector reading JSON lines gets the reason as one of them.
+            match cli.log_format {
+                LogFormat::Json => tracing::error!("{error:#}"),
+                LogFormat::Text => eprintln!("postfeed: error: {error:#}"),
+            }
             ExitCode::from(2)
         }
     }
@@ -40,16 +44,17 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             postfeed::regen::regen(&Config::load_from(&sources(config)?)?)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { config, show_config: true } => {
+        Command::Check { config, show_config: true, .. } => {
             let config = Config::load_from(&sources(config)?)?;
             for (key, value, origin) in config.describe() {
                 println!("{key} = {value:?}  ({origin})");
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { config, show_config: false } => {
-            let problems = postfeed::regen::check(&Config::load_from(&sources(config)?)?)?;
-            Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        Command::Check { config, show_config: false, strict, format } => {
+            let counts = postfeed::regen::check(&Config::load_from(&sources(config)?)?, format)?;
+            let failed = counts.errors > 0 || (strict && counts.notes > 0);
+            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         Command::Serve { config, listen } => postfeed::serve::run(sources(config)?, listen).map(|()| ExitCode::SUCCESS),
     }

@@ -17,6 +17,7 @@ use crate::build::Build;
 use crate::config::{Config, ServerConfig, Sources};
 use crate::feed::FeedKey;
 use crate::http::{self, HttpLimits, Served};
+use crate::metrics::Metrics;
 use crate::output::{OutputFolder, OutputWriter};
 use crate::problem::{self, Reporter};
 use crate::scan::{Settings, Tree};
@@ -40,7 +41,11 @@ pub fn run(sources: Sources, listen: Option<SocketAddr>) -> Result<()> {
         .thread_name("postfeed")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(daemon(sources, config, inherited))
+    let result = runtime.block_on(daemon(sources, config, inherited));
+    // Dropping the runtime waits for its blocking threads to finish and go idle; there is
+    // nothing left for them to do, and the process is about to end.
+    runtime.shutdown_background();
+    result
 }
 
 /// Everything the update loop owns. The HTTP side only ever sees `current`.
@@ -53,6 +58,8 @@ struct State {
     rendered_at: DateTime<Utc>,
     /// Writes the output folder on its own thread; set once the first write was tried.
     output: Option<OutputWriter>,
+    /// Counts for `/metrics`, kept whether or not it is served.
+    metrics: Arc<Metrics>,
     /// Device and inode of the watched source root: a folder swapped in under the same name
     /// (a `mv` deploy) is a different folder that the watcher does not see.
     root_identity: Option<(u64, u64)>,
@@ -78,8 +85,17 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     let on_disk = tokio::task::block_in_place(|| output_folder.adopt(&mut first));
     let snapshot = Arc::new(first);
     let current = Arc::new(ArcSwap::from_pointee(Served::new(Arc::clone(&snapshot), &build.config)));
-    let mut state =
-        State { build, snapshot, current: Arc::clone(&current), rendered_at, output: None, root_identity: None };
+    let metrics = Arc::new(Metrics::new());
+    let mut state = State {
+        build,
+        snapshot,
+        current: Arc::clone(&current),
+        rendered_at,
+        output: None,
+        metrics: Arc::clone(&metrics),
+        root_identity: None,
+    };
+    state.observe();
 
     let listener = match inherited {
         Some(std_listener) => {
@@ -91,7 +107,9 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     let address = listener.local_addr().context("cannot read the listening address")?;
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let limits = HttpLimits::from_config(&state.build.config.server);
-    let server = tokio::spawn(http::serve(listener, Arc::clone(&current), limits, async {
+    // Like the address, whether /metrics is served is read once: a reload does not change it.
+    let served_metrics = state.build.config.server.metrics.then(|| Arc::clone(&metrics));
+    let server = tokio::spawn(http::serve(listener, Arc::clone(&current), limits, served_metrics, async {
         let _ = http_stopped.await;
     }));
     debug!("serving from memory after {} ms", started.elapsed().as_millis());
@@ -107,12 +125,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     };
     state.output =
         Some(OutputWriter::start(dir, Arc::clone(&state.snapshot), behind).context("cannot start the output writer")?);
-    info!(
-        "listening on http://{address}: {} posts, {} feeds, ready in {} ms",
-        state.build.site.post_count(),
-        state.snapshot.feeds.len(),
-        started.elapsed().as_millis()
-    );
+    info!("listening on http://{address}: {}, ready in {} ms", state.summary(), started.elapsed().as_millis());
     systemd::status(&state.summary());
     systemd::ready();
     debug!("memory: {}; feeds in memory files: {} bytes", crate::logging::memory(), state.snapshot.memfile_bytes());
@@ -186,6 +199,11 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     if let Some(output) = state.output.take() {
         tokio::task::block_in_place(|| output.finish());
     }
+    // Freeing every post, feed text and memory file one by one took most of a second on a site
+    // of 7,000 posts, between "stopped" and the exit; the process ends now and the kernel frees
+    // them at once. The watcher's inotify thread ends with the process too.
+    std::mem::forget(state);
+    std::mem::forget(watcher);
     info!("stopped");
     Ok(())
 }
@@ -215,9 +233,21 @@ async fn next_batch(watcher: &Option<SourceWatcher>) -> Batch {
 }
 
 impl State {
-    /// What `systemctl status` shows.
+    /// `27 posts read, 1 skipped; 10 feeds (20 files)`, in `regen`'s words; `systemctl status`
+    /// shows it too.
     fn summary(&self) -> String {
-        format!("serving {} feeds from {} posts", self.snapshot.feeds.len(), self.build.site.post_count())
+        self.build.summary(self.snapshot.feeds.len(), self.snapshot.files.len())
+    }
+
+    /// The site's counts into the metrics.
+    fn observe(&self) {
+        let site = &self.build.site;
+        self.metrics.site(
+            site.post_count(),
+            site.problems().count(),
+            self.snapshot.feeds.len(),
+            self.snapshot.files.len(),
+        );
     }
 
     fn start_watcher(&mut self) -> Option<SourceWatcher> {
@@ -254,14 +284,23 @@ impl State {
         if !changed.is_empty() {
             self.publish(next, Some(&changed));
         }
-        info!(
-            "update ({what}): {} paths, {} files read, {} removed, {} feed files changed in {:.1} ms",
+        let line = format!(
+            "update ({what}): {} paths, {} post files read, {} removed; {} changed in {:.1} ms",
             paths.len(),
             changes.files_read,
             changes.removed,
-            changed.len(),
+            crate::build::feeds_and_files(crate::build::feeds_of(&changed), changed.len()),
             started.elapsed().as_secs_f64() * 1000.0
         );
+        self.observe();
+        self.metrics.update(what, started.elapsed());
+        // A look that found nothing (a start-up catch-up, a rescan of an unchanged tree) is no
+        // news at the info level.
+        if changed.is_empty() && changes.files_read == 0 && changes.removed == 0 {
+            debug!("{line}");
+        } else {
+            info!("{line}");
+        }
     }
 
     /// `_data` or `_includes` changed: every entry is rendered again (with whatever else changed
@@ -293,14 +332,23 @@ impl State {
 
     /// Future posts whose time has come.
     fn publish_due(&mut self) {
+        let started = Instant::now();
         let now = Utc::now();
         let keys: BTreeSet<FeedKey> = self.build.site.feeds_published_between(self.rendered_at, now);
         let (next, changed) = tokio::task::block_in_place(|| self.render(now, &keys));
         self.rendered_at = now;
-        info!("scheduled posts published: {} feed files changed", changed.len());
-        if !changed.is_empty() {
+        let line = format!(
+            "scheduled posts published: {} changed",
+            crate::build::feeds_and_files(crate::build::feeds_of(&changed), changed.len())
+        );
+        if changed.is_empty() {
+            debug!("{line}");
+        } else {
+            info!("{line}");
             self.publish(next, Some(&changed));
         }
+        self.observe();
+        self.metrics.update("scheduled", started.elapsed());
     }
 
     fn publish(&mut self, next: Snapshot, changed: Option<&[String]>) {
@@ -344,13 +392,10 @@ impl State {
                     Err(e) => error!("cannot start the output writer: {e}; feeds are served but not written"),
                 }
                 self.publish(snapshot, None);
+                self.observe();
+                self.metrics.update("reload", started.elapsed());
                 systemd::status(&self.summary());
-                info!(
-                    "reloaded: {} posts, {} feeds in {} ms",
-                    self.build.site.post_count(),
-                    self.snapshot.feeds.len(),
-                    started.elapsed().as_millis()
-                );
+                info!("reloaded: {} in {} ms", self.summary(), started.elapsed().as_millis());
                 Some(watcher)
             }
             Err(e) => {

@@ -57,6 +57,24 @@ pub fn respond(
     }
 }
 
+/// `/metrics`: `text` (the Prometheus text format) to GET and HEAD, never cached; 405 otherwise.
+pub(crate) fn metrics_page(text: String, method: &Method) -> Response<Full<Bytes>> {
+    if *method != Method::GET && *method != Method::HEAD {
+        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n", false);
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    let length = text.len();
+    let body = if *method == Method::HEAD { Bytes::new() } else { Bytes::from(text) };
+    let mut response = Response::new(Full::new(body));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
 /// A small text response, e.g. an error; HEAD gets the same headers and no body.
 fn plain(status: StatusCode, text: &'static str, head: bool) -> Response<Full<Bytes>> {
     let body = if head { Bytes::new() } else { Bytes::from_static(text.as_bytes()) };

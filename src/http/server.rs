@@ -19,11 +19,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::respond::{respond, Sendfile};
+use super::respond::{metrics_page, respond, Sendfile};
 use super::sendfile::Tracked;
 use super::Served;
 use crate::config::ServerConfig;
 use crate::memfile::MemFile;
+use crate::metrics::Metrics;
 
 /// Connection limits and cache lifetime for [`serve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,10 +61,13 @@ impl HttpLimits {
 /// Each request reads `current` once, so it is answered from one consistent [`Served`]. When
 /// `max_connections` are open, the loop stops accepting until one closes: waiting clients queue
 /// in the kernel's backlog and the open ones keep being served; the timeouts bound the wait.
+///
+/// With `metrics`, `/metrics` answers with them, and every response is counted in them.
 pub(crate) async fn serve(
     listener: TcpListener,
     current: Arc<ArcSwap<Served>>,
     limits: HttpLimits,
+    metrics: Option<Arc<Metrics>>,
     shutdown: impl Future<Output = ()>,
 ) {
     let capacity = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
@@ -94,6 +98,7 @@ pub(crate) async fn serve(
                     builder: builder.clone(),
                     current: Arc::clone(&current),
                     limits,
+                    metrics: metrics.clone(),
                     stopped: stopped.clone(),
                     _permit: permit,
                 };
@@ -123,6 +128,7 @@ struct Connection {
     builder: http1::Builder,
     current: Arc<ArcSwap<Served>>,
     limits: HttpLimits,
+    metrics: Option<Arc<Metrics>>,
     stopped: watch::Receiver<()>,
     _permit: OwnedSemaphorePermit,
 }
@@ -136,11 +142,20 @@ impl Connection {
         let current = Arc::clone(&self.current);
         let max_age = self.limits.max_age;
         let request_activity = Arc::clone(&activity);
+        let metrics = self.metrics.clone();
         let service = service_fn(move |request: Request<Incoming>| {
             request_activity.head_received();
             let served = current.load();
-            let response =
-                respond(&served, request.method(), request.uri(), request.headers(), max_age, SystemTime::now());
+            let response = match &metrics {
+                Some(metrics) if request.uri().path() == "/metrics" => metrics_page(metrics.encode(), request.method()),
+                _ => respond(&served, request.method(), request.uri(), request.headers(), max_age, SystemTime::now()),
+            };
+            let encoding =
+                response.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity");
+            if let Some(metrics) = &metrics {
+                let bytes = hyper::body::Body::size_hint(response.body()).exact().unwrap_or(0);
+                metrics.request(response.status().as_u16(), encoding, bytes);
+            }
             *outgoing.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
                 response.extensions().get::<Sendfile>().map(|s| Arc::clone(&s.0));
             tracing::debug!(
@@ -148,7 +163,7 @@ impl Connection {
                 method = %request.method(),
                 uri = %request.uri(),
                 status = response.status().as_u16(),
-                encoding = response.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity"),
+                encoding,
                 "request"
             );
             std::future::ready(Ok::<_, Infallible>(response))
@@ -271,7 +286,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let current = Arc::new(ArcSwap::from_pointee(served()));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, Arc::clone(&current), limits(), async {
+        let server = tokio::spawn(serve(listener, Arc::clone(&current), limits(), None, async {
             _ = stopped.await;
         }));
 
@@ -337,7 +352,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, Arc::clone(&current), limits(), async {
+        let server = tokio::spawn(serve(listener, Arc::clone(&current), limits(), None, async {
             _ = stopped.await;
         }));
         let sent_before = memfile::BYTES_SENT.load(std::sync::atomic::Ordering::Relaxed);

@@ -42,6 +42,17 @@ pub struct Post {
     pub(crate) markup: Markup,
     /// What was read other than as written, though the post is kept.
     pub(crate) warnings: Vec<PostWarning>,
+    /// The file's lines of the front-matter keys the categories and tags were read from
+    /// (`category`/`categories`, `tag`/`tags`), so a note about a name can point at it.
+    pub(crate) taxonomy_lines: TaxonomyLines,
+}
+
+/// Lines (1-based, the file's) of the keys that gave a post its categories and its tags; `None`
+/// when the names came from folders or `_config.yml` defaults only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TaxonomyLines {
+    pub(crate) categories: Option<usize>,
+    pub(crate) tags: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,15 +169,20 @@ pub fn parse(source: &str, bytes: &[u8], site: &SiteConfig) -> Result<Post, Post
     let fail = |kind| PostError::new(source, kind);
     let file_name = source.rsplit('/').next().unwrap_or(source);
     let name = parse_name(file_name).ok_or_else(|| fail(PostErrorKind::UndatedName))?;
-    if bytes.contains(&0) {
-        return Err(fail(PostErrorKind::Binary));
+    // Where the file is bad, as a line: what `check` points at.
+    let at = |kind, line| PostError { path: source.into(), line: Some(line), kind };
+    let line_at = |offset: usize| memchr::memchr_iter(b'\n', &bytes[..offset]).count() + 1;
+    if let Some(nul) = memchr::memchr(0, bytes) {
+        return Err(at(PostErrorKind::Binary, line_at(nul)));
     }
-    let text = utf8(bytes).map_err(|offset| fail(PostErrorKind::NotUtf8(offset)))?;
+    let text = utf8(bytes).map_err(|offset| at(PostErrorKind::NotUtf8(offset), line_at(offset)))?;
+    // Both are about the first line: it should be `---`, or it opens what is never closed.
     let split = front_matter::split(text).map_err(|e| {
-        fail(match e {
+        let kind = match e {
             SplitError::NoFrontMatter => PostErrorKind::NoFrontMatter,
             SplitError::Unclosed => PostErrorKind::UnclosedFrontMatter,
-        })
+        };
+        at(kind, 1)
     })?;
     let fm = front_matter::parse_yaml(split.yaml).map_err(|e| PostError {
         path: source.into(),
@@ -225,6 +241,13 @@ fn build(
     let url_categories = categories(source, fm);
     let categories = decoded_names(&url_categories);
     let tags = decoded_names(&taxonomy(fm, "tag", "tags"));
+    // The key `taxonomy` reads: the singular one wins unless it is null.
+    let key_line = |singular: &str, plural: &str| match fm.get(singular) {
+        Some(field) if !matches!(field, Field::Null) => line_of(singular),
+        _ => line_of(plural),
+    };
+    let taxonomy_lines =
+        TaxonomyLines { categories: key_line("category", "categories"), tags: key_line("tag", "tags") };
 
     // Jekyll publishes unless `published` is false or empty.
     // Jekyll publishes unless `published` is the boolean false or empty (a string "false" is truthy).
@@ -301,6 +324,7 @@ fn build(
         lang: nonempty("lang").map(|l| clean(&l)),
         markup,
         warnings,
+        taxonomy_lines,
     }
 }
 

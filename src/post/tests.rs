@@ -199,6 +199,12 @@ fn bad_files_are_typed_errors_with_lines() {
     assert_eq!(err("_posts/2021-01-01-x.md", b"---\ntitle: a\n").kind, PostErrorKind::UnclosedFrontMatter);
     assert_eq!(err("_posts/2021-01-01-x.md", b"---\ntitle: ok\n\xff\xfe\n---\n").kind, PostErrorKind::NotUtf8(14));
     assert_eq!(err("_posts/2021-01-01-x.md", b"\x7fELF\x02\x01\x00\x00").kind, PostErrorKind::Binary);
+    // The line where the file goes wrong: the first line for front matter, the bad byte's line.
+    let line = |bytes: &[u8]| err("_posts/2021-01-01-x.md", bytes).line;
+    assert_eq!(line(b""), Some(1));
+    assert_eq!(line(b"---\ntitle: a\n"), Some(1));
+    assert_eq!(line(b"---\ntitle: ok\n\xff\xfe\n---\n"), Some(3));
+    assert_eq!(line(b"---\ntitle: ok\n---\nbody\n\x00"), Some(5));
     let e = err("_posts/2021-01-01-x.md", b"---\nlayout: post\ntitle: GitHub - CloakHQ: x\n---\n");
     assert!(matches!(e.kind, PostErrorKind::Yaml(_)));
     assert_eq!(e.line, Some(3));

@@ -134,6 +134,9 @@ impl Site {
         let mut changes = Changes::default();
         // source -> (candidate, read even if the stamp is unchanged)
         let mut candidates: BTreeMap<String, (Candidate, bool)> = BTreeMap::new();
+        // Files that were not posts are read again every time (no stamp is kept for them); the
+        // same problem again is no change.
+        let mut known: BTreeMap<String, PostError> = BTreeMap::new();
         for path in paths {
             let is_root = path == &self.tree.root;
             if !is_root && !self.tree.may_matter(path) {
@@ -168,7 +171,9 @@ impl Site {
                 .collect();
             for source in known_problems {
                 let path = self.tree.root.join(&source);
-                self.problems.remove(&source);
+                if let Some(error) = self.problems.remove(&source) {
+                    known.insert(source.clone(), error);
+                }
                 candidates.insert(source.clone(), (Candidate::new(source, path), true));
             }
             match std::fs::symlink_metadata(path) {
@@ -231,6 +236,9 @@ impl Site {
                     if let Some(loaded) = self.posts.get_mut(&candidate.source) {
                         loaded.stamp = Some(stamp);
                     }
+                }
+                Some(Read::Failed(error)) if known.get(&candidate.source) == Some(&error) => {
+                    self.problems.insert(candidate.source, error);
                 }
                 Some(read) => {
                     changes.files_read += 1;

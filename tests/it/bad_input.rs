@@ -149,7 +149,7 @@ fn invalid_yaml_is_reported_with_its_line() {
 #[test]
 fn front_matter_never_closed_is_reported() {
     let source = "_posts/2021-03-10-unclosed.md";
-    assert_skipped_without_trace(source, "never closed", Line::None, |ws| {
+    assert_skipped_without_trace(source, "never closed", Line::At(1), |ws| {
         ws.write(source, "---\ntitle: Unclosed\ndate: 2021-03-10\n\nThe body never sees a closing line.\n");
     });
 }
@@ -157,7 +157,7 @@ fn front_matter_never_closed_is_reported() {
 #[test]
 fn a_file_without_front_matter_is_reported() {
     let source = "_posts/2021-03-10-no-front-matter.md";
-    assert_skipped_without_trace(source, "front matter", Line::None, |ws| {
+    assert_skipped_without_trace(source, "front matter", Line::At(1), |ws| {
         ws.write(source, "Just a body, no front matter.\n");
     });
 }
@@ -165,7 +165,7 @@ fn a_file_without_front_matter_is_reported() {
 #[test]
 fn non_utf8_bytes_are_reported() {
     let source = "_posts/2021-03-10-latin1.md";
-    assert_skipped_without_trace(source, "utf-8", Line::None, |ws| {
+    assert_skipped_without_trace(source, "utf-8", Line::At(2), |ws| {
         ws.write(source, b"---\ntitle: Caf\xe9\n---\nCaf\xe9 cr\xe8me\n");
     });
 }
@@ -173,7 +173,8 @@ fn non_utf8_bytes_are_reported() {
 #[test]
 fn a_binary_file_named_md_is_reported() {
     let source = "_posts/2021-03-10-image.md";
-    assert_skipped_without_trace(source, "binary", Line::None, |ws| {
+    // The first NUL byte is on the third line.
+    assert_skipped_without_trace(source, "binary", Line::At(3), |ws| {
         let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0".to_vec();
         png.extend((0..=255u8).cycle().take(4096));
         ws.write(source, png);
@@ -183,7 +184,7 @@ fn a_binary_file_named_md_is_reported() {
 #[test]
 fn an_empty_file_is_reported() {
     let source = "_posts/2021-03-10-empty.md";
-    assert_skipped_without_trace(source, "front matter", Line::None, |ws| {
+    assert_skipped_without_trace(source, "front matter", Line::At(1), |ws| {
         ws.write(source, "");
     });
 }

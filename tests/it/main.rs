@@ -6,6 +6,7 @@ mod markup;
 
 mod abuse;
 mod bad_input;
+mod check;
 mod convergence;
 mod corpora;
 mod example_site;
@@ -16,6 +17,8 @@ mod hostile;
 mod jekyll;
 mod kramdown;
 mod liquid;
+mod logs;
+mod metrics;
 mod regen;
 mod sanitize;
 mod serve;
