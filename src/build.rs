@@ -80,10 +80,12 @@ impl Build {
         let todo = feeds.select(None);
         self.texts.load(&self.site, &self.config.feeds, todo.iter().flat_map(|feed| &feed.entries));
         let texts = &self.texts;
-        let files = todo.par_iter().flat_map_iter(|feed| {
+        let feed_files = todo.par_iter().flat_map_iter(|feed| {
             let (_, files) = snapshot::render_feed(&self.config, feed, texts);
             files.into_iter().map(|(rel, bytes, _)| (rel, bytes))
         });
+        let browser_view = self.config.feeds.browser_view.then(snapshot::stylesheet_file);
+        let files = feed_files.chain(browser_view.into_par_iter().map(|(rel, bytes, _)| (rel, bytes)));
         let stats = OutputFolder::new(&self.config.output_dir).sync(files, &BTreeSet::new())?;
         Ok((stats, stats.written + stats.unchanged))
     }
