@@ -6,6 +6,7 @@ mod markup;
 
 mod abuse;
 mod bad_input;
+mod browser;
 mod convergence;
 mod corpora;
 mod example_site;
