@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
@@ -12,6 +13,7 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::feed::{FeedKey, FeedSet};
 use crate::output::{OutputFolder, WriteStats};
+use crate::problem;
 use crate::site::{Changes, EntryTexts, Site};
 use crate::snapshot::{self, Snapshot, Storage};
 
@@ -53,7 +55,11 @@ impl Build {
         let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
         let todo = feeds.select(keys);
         self.texts.load(&self.site, &self.config.feeds, todo.iter().flat_map(|feed| &feed.entries));
-        let (next, changed) = snapshot::render(&self.config, &feeds, &todo, &self.texts, previous, storage);
+        let (mut next, changed) = snapshot::render(&self.config, &feeds, &todo, &self.texts, previous, storage);
+        let problems = problem::sorted(problem::post_problems(&self.site));
+        if *next.problems != problems {
+            next.problems = Arc::new(problems);
+        }
         for feed in &todo {
             self.texts.show(&feed.key, &feed.entries);
         }

@@ -37,6 +37,8 @@ pub(crate) enum ProblemKind {
     Skipped(PostErrorKind),
     /// The post is in the feeds with something read other than as written.
     Kept(PostWarningKind),
+    /// The file no longer parses; the daemon keeps the post's last good version in the feeds.
+    KeptLastGood(PostErrorKind),
     /// Several category or tag names have one feed path.
     SharedFeedPath(Vec<FeedKey>),
     /// A category or tag whose feed path is not its name (it is made safe and tagged with a hash).
@@ -54,6 +56,16 @@ impl Problem {
         }
     }
 
+    /// A post whose file broke, kept in the feeds as it was last parsed.
+    pub(crate) fn kept_last_good(error: &PostError) -> Problem {
+        Problem {
+            severity: Severity::Warning,
+            path: Some(error.path.to_string_lossy().into_owned()),
+            line: error.line,
+            kind: ProblemKind::KeptLastGood(error.kind.clone()),
+        }
+    }
+
     /// A post at `source` kept with `warning`.
     pub(crate) fn kept(source: &str, warning: &PostWarning) -> Problem {
         Problem {
@@ -65,17 +77,38 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// `path:line`, `path`, or `None` without a path.
+    pub(crate) fn location(&self) -> Option<String> {
+        match (&self.path, self.line) {
+            (Some(path), Some(line)) => Some(format!("{path}:{line}")),
+            (Some(path), None) => Some(path.clone()),
+            (None, _) => None,
+        }
+    }
+
+    /// What is wrong, without where.
+    pub(crate) fn reason(&self) -> String {
+        self.kind.to_string()
+    }
+}
+
 /// `path:line: message`, `path: message` or, without a path, the message alone.
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.path, self.line) {
-            (Some(path), Some(line)) => write!(f, "{path}:{line}: ")?,
-            (Some(path), None) => write!(f, "{path}: ")?,
-            (None, _) => {}
+        if let Some(location) = self.location() {
+            write!(f, "{location}: ")?;
         }
-        match &self.kind {
+        self.kind.fmt(f)
+    }
+}
+
+impl fmt::Display for ProblemKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             ProblemKind::Skipped(kind) => write!(f, "{kind}"),
             ProblemKind::Kept(kind) => write!(f, "{kind}"),
+            ProblemKind::KeptLastGood(kind) => write!(f, "{kind}; its last good version stays in the feeds"),
             ProblemKind::SharedFeedPath(keys) => write!(f, "names share one feed path: {keys:?}"),
             ProblemKind::NotPlainName { key, feed } => {
                 let (kind, name) = match key {
@@ -89,18 +122,37 @@ impl fmt::Display for Problem {
     }
 }
 
-/// The problems of the posts: files left out of the feeds, and posts kept with a warning.
+/// A file's recorded error as a problem: skipped, or kept as it last parsed.
+fn file_problem(site: &Site, source: &str, error: &PostError) -> Problem {
+    if site.kept_last_good(source) {
+        Problem::kept_last_good(error)
+    } else {
+        Problem::skipped(error)
+    }
+}
+
+/// The problems of the posts: files left out of the feeds, posts kept as they last parsed, and
+/// posts kept with a warning.
 pub(crate) fn post_problems(site: &Site) -> Vec<Problem> {
-    let mut problems: Vec<Problem> = site.problems().map(Problem::skipped).collect();
+    let mut problems: Vec<Problem> = site.problems().map(|(source, error)| file_problem(site, source, error)).collect();
     for post in site.posts() {
         problems.extend(post.warnings.iter().map(|w| Problem::kept(&post.source, w)));
     }
     problems
 }
 
+/// `problems` in the order the reporter prints them: by severity, then by line.
+pub(crate) fn sorted(problems: Vec<Problem>) -> Vec<Problem> {
+    let mut keyed: Vec<(Severity, String, Problem)> =
+        problems.into_iter().map(|p| (p.severity, p.to_string(), p)).collect();
+    keyed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    keyed.into_iter().map(|(_, _, p)| p).collect()
+}
+
 /// The problems of the file at `source` (relative to the source root), as [`post_problems`] has them.
 pub(crate) fn problems_of(site: &Site, source: &str) -> Vec<Problem> {
-    let mut problems: Vec<Problem> = site.problem(source).map(Problem::skipped).into_iter().collect();
+    let mut problems: Vec<Problem> =
+        site.problem(source).map(|error| file_problem(site, source, error)).into_iter().collect();
     if let Some(post) = site.post(source) {
         problems.extend(post.warnings.iter().map(|w| Problem::kept(source, w)));
     }

@@ -239,7 +239,8 @@ impl State {
             })
             .collect();
         Reporter::Serve.report(problems);
-        if !changed.is_empty() {
+        // A post kept as it last parsed changes no feed, but /problems must show it.
+        if !changed.is_empty() || next.problems != self.snapshot.problems {
             self.publish(next, Some(&changed));
         }
         info!(

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::feed::{self, stylesheet, Feed, FeedInput, FeedKey, FeedSet, Format};
 use crate::memfile::MemFile;
 use crate::post::EntryText;
+use crate::problem::Problem;
 use crate::site::EntryTexts;
 
 /// One file as served and written.
@@ -119,6 +120,8 @@ pub struct Snapshot {
     /// Output-relative path (`feed/by_tag/x.xml`) to file.
     pub files: BTreeMap<String, Arc<Rendered>>,
     pub(crate) feeds: BTreeMap<FeedKey, FeedInfo>,
+    /// The posts' problems when the snapshot was made, sorted, for `/problems`.
+    pub(crate) problems: Arc<Vec<Problem>>,
 }
 
 impl Snapshot {
