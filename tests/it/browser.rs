@@ -86,7 +86,7 @@ fn feeds_open_in_chromium_as_readable_pages_atom_and_rss() {
         let html = dump_dom(&url);
         let dom = Html::parse_document(&html);
         let title = feed.title.as_ref().map(|t| t.content.clone()).unwrap();
-        assert_eq!(select(&dom, "h1#feed-title"), [title.clone()], "{path}: {html}");
+        assert_eq!(select(&dom, "h1#feed-title"), std::slice::from_ref(&title), "{path}: {html}");
         assert_eq!(title, "Test Blog");
         let entry_titles: Vec<String> = feed.entries.iter().map(support::title).collect();
         assert_eq!(select(&dom, "li.entry h2"), entry_titles, "{path}: {html}");

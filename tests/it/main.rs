@@ -17,6 +17,7 @@ mod hostile;
 mod jekyll;
 mod kramdown;
 mod liquid;
+mod problems;
 mod regen;
 mod sanitize;
 mod serve;
