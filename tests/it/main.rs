@@ -14,6 +14,7 @@ mod faults;
 mod fidelity;
 mod fuzz_regressions;
 mod hostile;
+mod index_page;
 mod jekyll;
 mod kramdown;
 mod liquid;

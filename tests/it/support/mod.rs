@@ -3,6 +3,7 @@
 
 pub mod daemon;
 pub mod http;
+pub mod webdriver;
 
 pub use daemon::{Daemon, CHANGE_WAIT};
 
