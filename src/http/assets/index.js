@@ -19,13 +19,20 @@
     var recent = sort.value === "recent";
     var byName = function (a, b) { return a.getAttribute("data-i") - b.getAttribute("data-i"); };
     var byRecency = function (a, b) { return b.getAttribute("data-t") - a.getAttribute("data-t") || byName(a, b); };
-    var bodies = document.querySelectorAll("tbody");
-    for (var i = 0; i < bodies.length; i++) {
-      var list = Array.prototype.slice.call(bodies[i].rows);
+    var sections = document.querySelectorAll("section");
+    for (var i = 0; i < sections.length; i++) {
+      // Sorted across the section's chunks, which keep their sizes.
+      var bodies = Array.prototype.slice.call(sections[i].querySelectorAll(".chunk tbody"));
+      var sizes = bodies.map(function (body) { return body.rows.length; });
+      var list = [];
+      bodies.forEach(function (body) { list.push.apply(list, Array.prototype.slice.call(body.rows)); });
       list.sort(recent ? byRecency : byName);
-      var fragment = document.createDocumentFragment();
-      list.forEach(function (row) { fragment.appendChild(row); });
-      bodies[i].appendChild(fragment);
+      var next = 0;
+      bodies.forEach(function (body, b) {
+        var fragment = document.createDocumentFragment();
+        for (var k = 0; k < sizes[b]; k++) fragment.appendChild(list[next++]);
+        body.appendChild(fragment);
+      });
     }
   }
   function copy(text) {
