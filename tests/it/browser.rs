@@ -148,7 +148,12 @@ fn stylesheet_is_served_and_written_like_a_feed() {
     assert_eq!(reader.header("content-type"), Some("application/atom+xml; charset=utf-8"));
     assert_eq!(browser.body, reader.body);
 
-    // regen writes the same stylesheet, and feeds with the instruction.
+    // serve writes it to its output folder, and regen writes the same stylesheet, and feeds
+    // with the instruction.
+    let served_out = ws.root().join("out-browser");
+    daemon.wait_for("serve to write feed.xsl", support::CHANGE_WAIT, || {
+        fs::read_to_string(served_out.join("feed.xsl")).ok().filter(|text| *text == xsl)
+    });
     let (config, output) = ws.config("regen", &Settings::default());
     support::regen(&config).assert_code(0);
     assert_eq!(fs::read_to_string(output.join("feed.xsl")).unwrap(), xsl);
