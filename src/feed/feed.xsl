@@ -1,7 +1,8 @@
 <?xml version="1.0" encoding="UTF-8"?>
 <!-- postfeed: shows an Atom or RSS feed as a web page when a browser opens it. Every text is
      copied with value-of (escaped, never as markup), and links are kept only when they are
-     http(s), so nothing in a feed can run in the page. -->
+     http(s), so nothing in a feed can run in the page. The one script is the copy button's,
+     allowed by its hash in the feed's Content-Security-Policy (src/feed/stylesheet.rs). -->
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
     xmlns:atom="http://www.w3.org/2005/Atom"
@@ -52,6 +53,7 @@ li{border-top:1px solid #e3e3e8;padding:.8rem 0}
 h2{font-size:1.15rem;margin:0}
 time{color:#6b6b73;font-size:.9rem}
 .summary{margin:.3rem 0 0}
+button{font:inherit;font-size:.9rem;margin-top:.4rem}
 @media (prefers-color-scheme:dark){body{color:#e8e8ea;background:#16161a}.note{background:#3a3320;border-color:#6b5d2c}.subscribe code{background:#24242a;border-color:#3a3a44}li{border-color:#2c2c33}a{color:#8ab4ff}}
         </style>
       </head>
@@ -63,13 +65,26 @@ time{color:#6b6b73;font-size:.9rem}
           <p id="feed-about"><xsl:value-of select="$about"/></p>
         </xsl:if>
         <p class="subscribe">Subscribe with this address:
-          <code id="subscribe-url"><xsl:value-of select="$self"/></code></p>
+          <code id="subscribe-url"><xsl:value-of select="$self"/></code>
+          <button type="button" id="copy" hidden="hidden">Copy address</button></p>
         <xsl:if test="starts-with($site, 'https://') or starts-with($site, 'http://')">
           <p><a id="site-link" href="{$site}">Visit the site</a></p>
         </xsl:if>
         <ol id="entries">
           <xsl:apply-templates select="atom:feed/atom:entry | rss/channel/item"/>
         </ol>
+        <script>
+(function () {
+  "use strict";
+  var button = document.getElementById("copy");
+  var address = document.getElementById("subscribe-url").textContent;
+  if (!navigator.clipboard || !window.isSecureContext) return;
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    navigator.clipboard.writeText(address).then(function () { button.textContent = "Copied"; });
+  });
+})();
+        </script>
       </body>
     </html>
   </xsl:template>

@@ -14,16 +14,26 @@ pub(crate) const BYTES: &[u8] = include_bytes!("feed.xsl");
 pub(crate) const POLICY: &str = "default-src 'none'";
 
 /// Sent with a feed that has the browser view: the page the stylesheet makes may load the
-/// stylesheet from the same place and use its one `<style>` block, nothing else (no script,
-/// image, frame or font, whatever a feed's text holds).
+/// stylesheet from the same place (Chromium checks XSLT against `script-src`) and use its one
+/// `<style>` block and its one `<script>` (the copy button), nothing else: no other script, no
+/// image, frame, font or form target, whatever a feed's text holds.
 pub(crate) fn feed_policy() -> &'static str {
     static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let text = std::str::from_utf8(BYTES).expect("the stylesheet is UTF-8");
-        let style = text.split_once("<style>").and_then(|(_, rest)| rest.split_once("</style>")).map(|(s, _)| s);
-        let style = crate::csp::hash_source(style.expect("the stylesheet has one <style> block"));
-        format!("default-src 'none'; style-src {style}; script-src 'self'")
+        let style = crate::csp::hash_source(block("style"));
+        let script = crate::csp::hash_source(block("script"));
+        format!(
+            "default-src 'none'; style-src {style}; script-src 'self' {script}; base-uri 'none'; form-action 'none'"
+        )
     });
     &POLICY
+}
+
+/// The text of the stylesheet's one `<tag>` block, as the page it makes holds it.
+fn block(tag: &str) -> &'static str {
+    let text = std::str::from_utf8(BYTES).expect("the stylesheet is UTF-8");
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let inner = text.split_once(&open).and_then(|(_, rest)| rest.split_once(&close)).map(|(inner, _)| inner);
+    inner.unwrap_or_else(|| panic!("the stylesheet has a <{tag}> block"))
 }
 
 /// The processing instruction for the feed at the output-relative `feed_path`. The link is
@@ -70,6 +80,10 @@ mod tests {
         assert!(doc.root_element().has_tag_name((xsl, "stylesheet")));
         assert!(!text.contains("disable-output-escaping"));
         assert!(!doc.descendants().any(|n| n.has_tag_name((xsl, "copy-of")) || n.has_tag_name((xsl, "copy"))));
-        assert!(!doc.descendants().any(|n| n.has_tag_name("script")));
+        // One script, the copy button's: constant text, nothing from the feed in it.
+        let scripts: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("script")).collect();
+        assert_eq!(scripts.len(), 1);
+        assert!(scripts[0].children().all(|c| c.is_text()), "{:?}", scripts[0]);
+        assert!(feed_policy().contains(&crate::csp::hash_source(scripts[0].text().unwrap())));
     }
 }

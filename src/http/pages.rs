@@ -1,6 +1,7 @@
 //! The pages served beside the feeds, made from one snapshot and the configuration: the index at
-//! `/`, the OPML subscription list at `/feeds.opml` and the health check at `/healthz`; and
-//! [`Served`], which finds what a request path names. No HTTP types here.
+//! `/`, the list of problems at `/problems`, the OPML subscription list at `/feeds.opml` and the
+//! health check at `/healthz`, the HTML ones with their inline CSS and script allowed by hash;
+//! and [`Served`], which finds what a request path names. No HTTP types here.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, LazyLock, OnceLock};

@@ -154,6 +154,34 @@ fn index_filters_sorts_and_copies_in_chromium_under_its_policy() {
             .unwrap();
         let seen = client_violations(&client).await;
         assert!(seen.len() == 1 && seen[0].contains("img-src"), "{seen:?}");
+
+        // A feed's browser view: its copy button (the stylesheet's one script, allowed by hash)
+        // shows and copies the feed's address; nothing is refused.
+        client.goto(&format!("http://{}/feed/news.rss", daemon.addr())).await.unwrap();
+        wait_until(&client, "document.getElementById('copy') && !document.getElementById('copy').hidden", WAIT).await;
+        // Chromium 156 injects its own XSLT deprecation banner, with style attributes and an
+        // inline click handler, which the feed's policy refuses; the page's own style block and
+        // script must not be refused.
+        let banner = |m: &String| m.contains("Applying inline style") || m.contains("inline event handler");
+        let seen: Vec<String> = violations(&client).await.into_iter().filter(|m| !banner(m)).collect();
+        assert!(seen.is_empty(), "{seen:?}");
+        let position = client.execute("return getComputedStyle(document.querySelector('.note')).borderStyle", vec![]);
+        assert_eq!(position.await.unwrap(), json!("solid"));
+        let title = client.find(Locator::Id("feed-title")).await.unwrap().text().await.unwrap();
+        assert_eq!(title, "Test Blog · news");
+        client
+            .execute(
+                "navigator.clipboard.writeText = text => { window.copied = text; return Promise.resolve(); };",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let copy = client.find(Locator::Id("copy")).await.unwrap();
+        copy.click().await.unwrap();
+        wait_until(&client, "window.copied !== undefined", WAIT).await;
+        let copied = client.execute("return window.copied", vec![]).await.unwrap();
+        assert_eq!(copied, json!("https://blog.example.org/feed/news.rss"));
+        assert_eq!(copy.text().await.unwrap(), "Copied");
         client.close().await.unwrap();
     });
 }
