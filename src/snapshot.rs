@@ -31,7 +31,7 @@ pub struct Rendered {
     /// browser view is XML to a browser, which applies its stylesheet to XML only.
     pub(crate) page_mime: Option<&'static str>,
     /// The `Content-Security-Policy` sent with it, if any.
-    pub(crate) policy: Option<String>,
+    pub(crate) policy: Option<&'static str>,
     /// The memory file `bytes` live in, once moved there for `sendfile`.
     file: Option<Arc<MemFile>>,
     gzip: OnceLock<Bytes>,
@@ -160,13 +160,15 @@ pub(crate) fn render(
         .par_iter()
         .map(|feed| {
             let (info, files) = render_feed(config, feed, texts);
+            // `render_feed` gives one file per format of `feed.files`, in that order.
             let files = files
                 .into_iter()
-                .map(|(path, bytes, mime)| {
+                .zip(&feed.files)
+                .map(|((path, bytes, mime), (format, _))| {
                     let mut file = Rendered::new(bytes, mime);
-                    if config.feeds.browser_view {
+                    if config.feeds.browser_view && stylesheet::applies_to(*format) {
                         file.page_mime = Some(stylesheet::PAGE_MIME);
-                        file.policy = Some(stylesheet::feed_policy().to_string());
+                        file.policy = Some(stylesheet::feed_policy());
                     }
                     if storage == Storage::MemFiles {
                         file.move_to_memfile();
@@ -217,7 +219,7 @@ fn sync_stylesheet(config: &Config, next: &mut Snapshot, changed: &mut Vec<Strin
         if !next.files.contains_key(path) {
             let (_, bytes, mime) = stylesheet_file();
             let mut file = Rendered::new(bytes, mime);
-            file.policy = Some(stylesheet::POLICY.to_string());
+            file.policy = Some(stylesheet::POLICY);
             next.files.insert(path.to_string(), Arc::new(file));
             changed.push(path.to_string());
         }

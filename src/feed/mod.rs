@@ -147,7 +147,7 @@ impl FeedInput<'_> {
 
     /// Adds the browser view's `<?xml-stylesheet?>` to the feed's bytes, when it is on.
     pub(crate) fn add_stylesheet(&self, bytes: &mut Vec<u8>, format: Format) {
-        if self.config.feeds.browser_view {
+        if self.config.feeds.browser_view && stylesheet::applies_to(format) {
             stylesheet::insert_instruction(bytes, &self.key.path(format));
         }
     }

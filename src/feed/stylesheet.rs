@@ -2,6 +2,8 @@
 //! readable page, where it lives (`feed.xsl`, beside `feed.xml`), and the
 //! `<?xml-stylesheet?>` instruction that names it from each feed. Feed readers ignore both.
 
+use super::Format;
+
 /// The stylesheet's output-relative path (and, under the site root, its URL path).
 pub(crate) const PATH: &str = "feed.xsl";
 /// What browsers accept for an XSLT stylesheet.
@@ -42,6 +44,11 @@ fn block(tag: &str) -> &'static str {
 fn instruction(feed_path: &str) -> String {
     let up = "../".repeat(feed_path.matches('/').count());
     format!("<?xml-stylesheet type=\"text/xsl\" href=\"{up}{PATH}\"?>")
+}
+
+/// Whether feeds of `format` carry the instruction: the XML formats, which browsers apply XSLT to.
+pub(crate) fn applies_to(format: Format) -> bool {
+    matches!(format, Format::Atom | Format::Rss)
 }
 
 /// Puts the instruction for `feed_path` right after the XML declaration that `feed` starts with.

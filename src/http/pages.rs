@@ -62,7 +62,7 @@ impl Served {
     pub(crate) fn index(&self) -> &Rendered {
         self.index.get_or_init(|| {
             let mut page = self.page(index_html(&self.snapshot, &self.config), INDEX_MIME);
-            page.policy = Some(index_policy().to_string());
+            page.policy = Some(index_policy());
             page
         })
     }
@@ -71,7 +71,7 @@ impl Served {
     pub(crate) fn problems(&self) -> &Rendered {
         self.problems.get_or_init(|| {
             let mut page = self.page(problems_html(&self.snapshot, &self.config), INDEX_MIME);
-            page.policy = Some(problems_policy().to_string());
+            page.policy = Some(problems_policy());
             page
         })
     }

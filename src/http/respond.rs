@@ -106,8 +106,8 @@ fn representation(
     };
     let mime = file.page_mime.filter(|_| wants_page(headers)).unwrap_or(file.mime);
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    if let Some(policy) = &file.policy {
-        h.insert(header::CONTENT_SECURITY_POLICY, header_value(policy.clone()));
+    if let Some(policy) = file.policy {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     }
     h.insert(header::ETAG, header_value(tags.of_coding(coding).to_string()));
     if let Some(name) = coding.header() {
@@ -218,7 +218,7 @@ mod tests {
         let mut snapshot = served().snapshot().as_ref().clone();
         let mut feed = Rendered::new(b"<?xml version=\"1.0\"?><feed/>".to_vec(), "application/atom+xml; charset=utf-8");
         feed.page_mime = Some("application/xml; charset=utf-8");
-        feed.policy = Some("default-src 'none'".into());
+        feed.policy = Some("default-src 'none'");
         snapshot.files.insert("feed.xml".into(), Arc::new(feed));
         let served = Served::new(Arc::new(snapshot), &config());
         let browser = get(&served, "/feed.xml", &[("accept", "text/html,application/xml;q=0.9,*/*;q=0.8")]);
