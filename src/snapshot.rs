@@ -368,7 +368,7 @@ mod tests {
             let pi = doc.root().children().find_map(|n| n.pi()).expect("a processing instruction");
             assert_eq!(pi.target, "xml-stylesheet");
             assert_eq!(pi.value, Some(format!("type=\"text/xsl\" href=\"{href}\"").as_str()));
-            assert!(with_view.files[path].policy.as_deref().is_some_and(|p| p.starts_with("default-src 'none'")));
+            assert!(with_view.files[path].policy.is_some_and(|p| p.starts_with("default-src 'none'")));
         }
 
         let mut off = on.clone();
