@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
@@ -12,7 +13,7 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::feed::{FeedKey, FeedSet};
 use crate::output::{OutputFolder, WriteStats};
-use crate::problem::Problem;
+use crate::problem::{self, Problem};
 use crate::site::{Changes, ContentRenderer, EntryTexts, Site};
 use crate::snapshot::{self, Snapshot, Storage};
 
@@ -87,11 +88,19 @@ impl Build {
         let todo = feeds.select(keys);
         let found = self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries));
         self.problems.extend(found.iter().map(Problem::template));
-        let (next, changed) = snapshot::render(&self.config, &feeds, &todo, &self.texts, previous, storage);
+        let (mut next, changed) = snapshot::render(&self.config, &feeds, &todo, &self.texts, previous, storage);
         for feed in &todo {
             self.texts.show(&feed.key, &feed.entries);
         }
         self.texts.retain_feeds(|key| feeds.contains(key));
+        // What `/problems` lists: the posts' problems, and the templates' of the entries in feeds.
+        let mut problems = problem::post_problems(&self.site);
+        problems.extend(self.renderer.data_problems().iter().map(Problem::template));
+        problems.extend(self.texts.problems().map(Problem::template));
+        let problems = problem::sorted(problems);
+        if *next.problems != problems {
+            next.problems = Arc::new(problems);
+        }
         if keys.is_none() {
             tracing::debug!(
                 "rendered {} files, {} bytes, from {} entry texts of {} bytes, in {:?} ({})",
@@ -126,12 +135,15 @@ impl Build {
         let found = self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries));
         self.problems.extend(found.iter().map(Problem::template));
         let texts = &self.texts;
-        let files = todo.par_iter().flat_map_iter(|feed| {
+        let feed_files = todo.par_iter().flat_map_iter(|feed| {
             let (_, files) = snapshot::render_feed(&self.config, feed, texts);
             files.into_iter().map(|(rel, bytes, _)| (rel, bytes))
         });
+        let browser_view = self.config.feeds.browser_view.then(snapshot::stylesheet_file);
+        let files = feed_files.chain(browser_view.into_par_iter().map(|(rel, bytes, _)| (rel, bytes)));
         let stats = OutputFolder::new(&self.config.output_dir).sync(files, &BTreeSet::new())?;
-        Ok((stats, todo.len(), stats.written + stats.unchanged))
+        // Feed files only: the stylesheet is no feed, and `serve` counts the same way.
+        Ok((stats, todo.len(), todo.iter().map(|feed| feed.files.len()).sum()))
     }
 }
 

@@ -97,6 +97,8 @@ pub(crate) struct FeedsConfig {
     pub(crate) sanitize: bool,
     /// Files larger than this are reported and skipped.
     pub(crate) max_post_bytes: u64,
+    /// Atom and RSS feeds name an XSLT stylesheet that browsers render them with.
+    pub(crate) browser_view: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -119,6 +121,9 @@ pub struct ServerConfig {
     pub(crate) max_header_bytes: usize,
     /// Serve `/metrics` (Prometheus text format).
     pub(crate) metrics: bool,
+    /// A post whose file no longer parses keeps its last good version in the feeds while the
+    /// daemon runs.
+    pub(crate) keep_last_good: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +176,7 @@ struct RawFeeds {
     formats: Option<Vec<String>>,
     sanitize: Option<bool>,
     max_post_bytes: Option<u64>,
+    browser_view: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,6 +192,7 @@ struct RawServer {
     idle_timeout_ms: Option<u64>,
     max_header_bytes: Option<usize>,
     metrics: Option<bool>,
+    keep_last_good: Option<bool>,
 }
 
 pub(crate) const DEFAULT_LIMIT: usize = 20;
@@ -317,6 +324,7 @@ impl Config {
                 rss: formats.iter().any(|f| f == "rss"),
                 sanitize: raw.feeds.sanitize.unwrap_or(true),
                 max_post_bytes: raw.feeds.max_post_bytes.unwrap_or(DEFAULT_MAX_POST_BYTES),
+                browser_view: raw.feeds.browser_view.unwrap_or(true),
             },
             server: ServerConfig {
                 listen,
@@ -329,6 +337,7 @@ impl Config {
                 idle_timeout_ms: raw.server.idle_timeout_ms.unwrap_or(60_000),
                 max_header_bytes: raw.server.max_header_bytes.unwrap_or(16 * 1024),
                 metrics: raw.server.metrics.unwrap_or(false),
+                keep_last_good: raw.server.keep_last_good.unwrap_or(true),
             },
             jekyll: jekyll.map(std::sync::Arc::new),
             origins: origins.0,

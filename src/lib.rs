@@ -8,6 +8,7 @@
 pub mod build;
 pub mod cli;
 pub mod config;
+mod csp;
 pub mod feed;
 pub mod http;
 pub mod logging;

@@ -62,10 +62,13 @@ impl OutputFolder {
         let mut stats = WriteStats::default();
         let mut keep = BTreeSet::new();
         for (rel, written) in done {
-            if written {
-                stats.written += 1;
-            } else {
-                stats.unchanged += 1;
+            // The counts are of feeds: the browser view's stylesheet is written, not counted.
+            if rel != crate::feed::stylesheet::PATH {
+                if written {
+                    stats.written += 1;
+                } else {
+                    stats.unchanged += 1;
+                }
             }
             keep.insert(rel);
         }
@@ -162,7 +165,7 @@ fn remove_stale(dir: &Path, keep: &BTreeSet<String>) -> Result<usize> {
         if is_temp || !keep.contains(&rel) {
             let path = dir.join(&rel);
             fs::remove_file(&path).with_context(|| format!("cannot remove stale feed {}", path.display()))?;
-            if !is_temp {
+            if !is_temp && rel != crate::feed::stylesheet::PATH {
                 removed += 1;
             }
         }
@@ -188,12 +191,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// Files in the output folder that postfeed writes: `feed.xml`/`feed.rss` and `*.xml`/`*.rss`
-/// under `feed/`, plus its temporary files.
+/// Files in the output folder that postfeed writes: `feed.xml`/`feed.rss`, the browser view's
+/// `feed.xsl`, and `*.xml`/`*.rss` under `feed/`, plus its temporary files.
 fn owned_files(dir: &Path) -> Vec<String> {
     let is_feed = |name: &str| name.ends_with(".xml") || name.ends_with(".rss") || name.starts_with(".postfeed-");
     let mut out = Vec::new();
-    for top in ["feed.xml", "feed.rss"] {
+    for top in ["feed.xml", "feed.rss", crate::feed::stylesheet::PATH] {
         if dir.join(top).is_file() {
             out.push(top.to_string());
         }

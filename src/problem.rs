@@ -49,6 +49,8 @@ pub(crate) enum ProblemKind {
     Skipped(PostErrorKind),
     /// The post is in the feeds with something read other than as written.
     Kept(PostWarningKind),
+    /// The file no longer parses; the daemon keeps the post's last good version in the feeds.
+    KeptLastGood(PostErrorKind),
     /// Several category or tag names have one feed path.
     SharedFeedPath { keys: Vec<FeedKey>, feed: String },
     /// A category or tag whose feed path is not its name (it is made safe and tagged with a hash).
@@ -64,6 +66,8 @@ impl ProblemKind {
         match self {
             ProblemKind::Skipped(PostErrorKind::UndatedName) => Severity::Note,
             ProblemKind::Skipped(_) => Severity::Error,
+            // The feeds show a version of the post that its file no longer holds.
+            ProblemKind::KeptLastGood(_) => Severity::Error,
             ProblemKind::Kept(PostWarningKind::NotADate { .. }) => Severity::Error,
             ProblemKind::Kept(PostWarningKind::RepeatedKey(_)) => Severity::Note,
             ProblemKind::SharedFeedPath { .. } => Severity::Error,
@@ -91,6 +95,7 @@ impl ProblemKind {
                 PostErrorKind::NameNotUtf8 => "name_not_utf8",
                 PostErrorKind::LinkOutside(_) => "link_outside",
             },
+            ProblemKind::KeptLastGood(_) => "kept_last_good",
             ProblemKind::Kept(PostWarningKind::NotADate { .. }) => "bad_date",
             ProblemKind::Kept(PostWarningKind::RepeatedKey(_)) => "repeated_key",
             ProblemKind::SharedFeedPath { .. } => "shared_feed_path",
@@ -121,6 +126,17 @@ impl Problem {
         }
     }
 
+    /// A post whose file broke, kept in the feeds as it was last parsed.
+    pub(crate) fn kept_last_good(error: &PostError) -> Problem {
+        let kind = ProblemKind::KeptLastGood(error.kind.clone());
+        Problem {
+            severity: kind.severity(),
+            path: Some(error.path.to_string_lossy().into_owned()),
+            line: error.line,
+            kind,
+        }
+    }
+
     /// A post at `source` kept with `warning`.
     pub(crate) fn kept(source: &str, warning: &PostWarning) -> Problem {
         let kind = ProblemKind::Kept(warning.kind.clone());
@@ -138,6 +154,7 @@ impl Problem {
         match &self.kind {
             ProblemKind::Skipped(kind) => kind.to_string(),
             ProblemKind::Kept(kind) => kind.to_string(),
+            ProblemKind::KeptLastGood(kind) => format!("{kind}; its last good version stays in the feeds"),
             ProblemKind::SharedFeedPath { keys, feed } => {
                 let names: Vec<String> = keys.iter().map(describe_key).collect();
                 format!("{} share one feed, {feed}", names.join(", "))
@@ -151,11 +168,7 @@ impl Problem {
 
     /// The place as `path:line: `, `path: ` or nothing.
     fn place(&self) -> String {
-        match (&self.path, self.line) {
-            (Some(path), Some(line)) => format!("{path}:{line}: "),
-            (Some(path), None) => format!("{path}: "),
-            (None, _) => String::new(),
-        }
+        self.location().map(|at| format!("{at}: ")).unwrap_or_default()
     }
 }
 
@@ -174,6 +187,17 @@ impl Problem {
         let kind = ProblemKind::Template { kind: problem.kind, message: problem.message.clone() };
         let line = (problem.line > 0).then_some(problem.line as usize);
         Problem { severity: kind.severity(), path: Some(problem.path.clone()), line, kind }
+    }
+}
+
+impl Problem {
+    /// `path:line`, `path`, or `None` without a path.
+    pub(crate) fn location(&self) -> Option<String> {
+        match (&self.path, self.line) {
+            (Some(path), Some(line)) => Some(format!("{path}:{line}")),
+            (Some(path), None) => Some(path.clone()),
+            (None, _) => None,
+        }
     }
 }
 
@@ -206,18 +230,37 @@ impl<'a> From<&'a Problem> for Finding<'a> {
     }
 }
 
-/// The problems of the posts: files left out of the feeds, and posts kept with a warning.
+/// A file's recorded error as a problem: skipped, or kept as it last parsed.
+fn file_problem(site: &Site, source: &str, error: &PostError) -> Problem {
+    if site.kept_last_good(source) {
+        Problem::kept_last_good(error)
+    } else {
+        Problem::skipped(error)
+    }
+}
+
+/// The problems of the posts: files left out of the feeds, posts kept as they last parsed, and
+/// posts kept with a warning.
 pub(crate) fn post_problems(site: &Site) -> Vec<Problem> {
-    let mut problems: Vec<Problem> = site.problems().map(Problem::skipped).collect();
+    let mut problems: Vec<Problem> = site.problems().map(|(source, error)| file_problem(site, source, error)).collect();
     for post in site.posts() {
         problems.extend(post.warnings.iter().map(|w| Problem::kept(&post.source, w)));
     }
     problems
 }
 
+/// `problems` in the order the reporter prints them: by severity, then by line.
+pub(crate) fn sorted(problems: Vec<Problem>) -> Vec<Problem> {
+    let mut keyed: Vec<(Severity, String, Problem)> =
+        problems.into_iter().map(|p| (p.severity, p.to_string(), p)).collect();
+    keyed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    keyed.into_iter().map(|(_, _, p)| p).collect()
+}
+
 /// The problems of the file at `source` (relative to the source root), as [`post_problems`] has them.
 pub(crate) fn problems_of(site: &Site, source: &str) -> Vec<Problem> {
-    let mut problems: Vec<Problem> = site.problem(source).map(Problem::skipped).into_iter().collect();
+    let mut problems: Vec<Problem> =
+        site.problem(source).map(|error| file_problem(site, source, error)).into_iter().collect();
     if let Some(post) = site.post(source) {
         problems.extend(post.warnings.iter().map(|w| Problem::kept(source, w)));
     }

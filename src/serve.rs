@@ -236,7 +236,7 @@ impl State {
     /// `27 posts read, 1 skipped; 10 feeds (20 files)`, in `regen`'s words; `systemctl status`
     /// shows it too.
     fn summary(&self) -> String {
-        self.build.summary(self.snapshot.feeds.len(), self.snapshot.files.len())
+        self.build.summary(self.snapshot.feeds.len(), self.snapshot.feed_file_count())
     }
 
     /// The site's counts into the metrics.
@@ -246,7 +246,7 @@ impl State {
             site.post_count(),
             site.problems().count(),
             self.snapshot.feeds.len(),
-            self.snapshot.files.len(),
+            self.snapshot.feed_file_count(),
         );
     }
 
@@ -281,7 +281,8 @@ impl State {
             .collect();
         Reporter::Serve.report(problems);
         Reporter::Serve.report(self.build.take_problems());
-        if !changed.is_empty() {
+        // A post kept as it last parsed changes no feed, but /problems must show it.
+        if !changed.is_empty() || next.problems != self.snapshot.problems {
             self.publish(next, Some(&changed));
         }
         let line = format!(
@@ -315,12 +316,14 @@ impl State {
         });
         self.rendered_at = now;
         Reporter::Serve.report(self.build.take_problems());
-        if !changed.is_empty() {
+        if !changed.is_empty() || next.problems != self.snapshot.problems {
             self.publish(next, Some(&changed));
         }
+        self.observe();
+        self.metrics.update("templates", started.elapsed());
         info!(
-            "update (_data or _includes): {} feed files changed in {:.1} ms",
-            changed.len(),
+            "update (_data or _includes): every entry rendered again; {} changed in {:.1} ms",
+            crate::build::feeds_and_files(crate::build::feeds_of(&changed), changed.len()),
             started.elapsed().as_secs_f64() * 1000.0
         );
     }

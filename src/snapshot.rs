@@ -12,9 +12,10 @@ use chrono::{DateTime, FixedOffset};
 use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::feed::{self, Feed, FeedInput, FeedKey, FeedSet, Format};
+use crate::feed::{self, stylesheet, Feed, FeedInput, FeedKey, FeedSet, Format};
 use crate::memfile::MemFile;
 use crate::post::EntryText;
+use crate::problem::Problem;
 use crate::site::EntryTexts;
 
 /// One file as served and written.
@@ -26,6 +27,11 @@ pub struct Rendered {
     /// When these bytes were first made (kept while they do not change): `Last-Modified`.
     pub(crate) modified: SystemTime,
     pub(crate) mime: &'static str,
+    /// The type sent instead of `mime` to a browser opening the file as a page: a feed with a
+    /// browser view is XML to a browser, which applies its stylesheet to XML only.
+    pub(crate) page_mime: Option<&'static str>,
+    /// The `Content-Security-Policy` sent with it, if any.
+    pub(crate) policy: Option<&'static str>,
     /// The memory file `bytes` live in, once moved there for `sendfile`.
     file: Option<Arc<MemFile>>,
     gzip: OnceLock<Bytes>,
@@ -40,6 +46,8 @@ impl Rendered {
             etag,
             modified: whole_second(SystemTime::now()),
             mime,
+            page_mime: None,
+            policy: None,
             file: None,
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
@@ -112,9 +120,16 @@ pub struct Snapshot {
     /// Output-relative path (`feed/by_tag/x.xml`) to file.
     pub files: BTreeMap<String, Arc<Rendered>>,
     pub(crate) feeds: BTreeMap<FeedKey, FeedInfo>,
+    /// The posts' problems when the snapshot was made, sorted, for `/problems`.
+    pub(crate) problems: Arc<Vec<Problem>>,
 }
 
 impl Snapshot {
+    /// How many feed files there are (the stylesheet, when there is one, is not a feed file).
+    pub(crate) fn feed_file_count(&self) -> usize {
+        self.feeds.values().map(|feed| feed.files.len()).sum()
+    }
+
     /// Bytes held in memory files: memory of this process that its RSS does not show until the
     /// pages are mapped in.
     pub(crate) fn memfile_bytes(&self) -> usize {
@@ -150,10 +165,16 @@ pub(crate) fn render(
         .par_iter()
         .map(|feed| {
             let (info, files) = render_feed(config, feed, texts);
+            // `render_feed` gives one file per format of `feed.files`, in that order.
             let files = files
                 .into_iter()
-                .map(|(path, bytes, mime)| {
+                .zip(&feed.files)
+                .map(|((path, bytes, mime), (format, _))| {
                     let mut file = Rendered::new(bytes, mime);
+                    if config.feeds.browser_view && stylesheet::applies_to(*format) {
+                        file.page_mime = Some(stylesheet::PAGE_MIME);
+                        file.policy = Some(stylesheet::feed_policy());
+                    }
                     if storage == Storage::MemFiles {
                         file.move_to_memfile();
                     }
@@ -192,7 +213,29 @@ pub(crate) fn render(
         }
         next.feeds.insert(key, info);
     }
+    sync_stylesheet(config, &mut next, &mut changed);
     (next, changed)
+}
+
+/// The browser view's stylesheet, when it is on: put in the snapshot (or taken out) like a feed.
+fn sync_stylesheet(config: &Config, next: &mut Snapshot, changed: &mut Vec<String>) {
+    let path = stylesheet::PATH;
+    if config.feeds.browser_view {
+        if !next.files.contains_key(path) {
+            let (_, bytes, mime) = stylesheet_file();
+            let mut file = Rendered::new(bytes, mime);
+            file.policy = Some(stylesheet::POLICY);
+            next.files.insert(path.to_string(), Arc::new(file));
+            changed.push(path.to_string());
+        }
+    } else if next.files.remove(path).is_some() {
+        changed.push(path.to_string());
+    }
+}
+
+/// The browser view's stylesheet as a file to write.
+pub(crate) fn stylesheet_file() -> FeedFile {
+    (stylesheet::PATH.to_string(), stylesheet::BYTES.to_vec(), stylesheet::MIME)
 }
 
 /// One rendered file: output-relative path, bytes and MIME type.
@@ -286,6 +329,7 @@ mod tests {
         let all = [
             "feed.rss",
             "feed.xml",
+            "feed.xsl",
             "feed/by_tag/a.rss",
             "feed/by_tag/a.xml",
             "feed/by_tag/b.rss",
@@ -311,6 +355,37 @@ mod tests {
         assert!(!next.feeds.contains_key(&FeedKey::Tag("b".into())));
         assert!(!next.files.contains_key("feed/by_tag/b.xml"));
         assert!(Arc::ptr_eq(&again.files["feed/by_tag/a.xml"], &next.files["feed/by_tag/a.xml"]));
+    }
+
+    #[test]
+    fn the_browser_view_adds_the_stylesheet_and_its_instruction_and_can_be_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let on = config(dir.path());
+        write_post(dir.path(), 1, "a", "One.");
+        let site = Site::load(&on).unwrap();
+        let mut texts = EntryTexts::default();
+        let (with_view, _) = render_site(&on, &site, &mut texts, &Snapshot::default(), None);
+        let xsl = &with_view.files[stylesheet::PATH];
+        assert_eq!(xsl.bytes, stylesheet::BYTES);
+        assert_eq!(xsl.mime, "text/xsl; charset=utf-8");
+        for (path, href) in [("feed.xml", "feed.xsl"), ("feed/by_tag/a.rss", "../../feed.xsl")] {
+            let text = String::from_utf8(with_view.files[path].bytes.to_vec()).unwrap();
+            let doc = roxmltree::Document::parse(&text).unwrap();
+            let pi = doc.root().children().find_map(|n| n.pi()).expect("a processing instruction");
+            assert_eq!(pi.target, "xml-stylesheet");
+            assert_eq!(pi.value, Some(format!("type=\"text/xsl\" href=\"{href}\"").as_str()));
+            assert!(with_view.files[path].policy.is_some_and(|p| p.starts_with("default-src 'none'")));
+        }
+
+        let mut off = on.clone();
+        off.feeds.browser_view = false;
+        let (without, changed) = render_site(&off, &site, &mut texts, &with_view, None);
+        assert!(!without.files.contains_key(stylesheet::PATH));
+        assert!(changed.contains(&stylesheet::PATH.to_string()) && changed.contains(&"feed.xml".to_string()));
+        for (path, file) in &without.files {
+            assert!(!String::from_utf8_lossy(&file.bytes).contains("xml-stylesheet"), "{path}");
+            assert!(file.policy.is_none() && file.page_mime.is_none(), "{path}");
+        }
     }
 
     #[test]

@@ -83,6 +83,7 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(input.size_hint());
     feed.write_with_config(&mut bytes, WriteConfig { write_document_declaration: true, indent_size: None })
         .expect("writing to memory cannot fail");
+    input.add_stylesheet(&mut bytes, Format::Atom);
     bytes.push(b'\n');
     // Kept for as long as the feed is served: no spare capacity.
     bytes.shrink_to_fit();

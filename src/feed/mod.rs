@@ -4,6 +4,7 @@
 pub mod atom;
 pub mod rss;
 pub(crate) mod set;
+pub(crate) mod stylesheet;
 
 use std::sync::Arc;
 
@@ -142,6 +143,13 @@ impl FeedInput<'_> {
         match text.author.as_ref().or(post.author.as_ref()) {
             Some(author) => (&author.name, Some(author)),
             None => (self.config.site.author.as_deref().unwrap_or(&self.config.site.title), None),
+        }
+    }
+
+    /// Adds the browser view's `<?xml-stylesheet?>` to the feed's bytes, when it is on.
+    pub(crate) fn add_stylesheet(&self, bytes: &mut Vec<u8>, format: Format) {
+        if self.config.feeds.browser_view && stylesheet::applies_to(format) {
+            stylesheet::insert_instruction(bytes, &self.key.path(format));
         }
     }
 

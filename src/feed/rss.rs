@@ -77,6 +77,7 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
     };
     let mut bytes = Vec::with_capacity(input.size_hint());
     channel.write_to(&mut bytes).expect("writing to memory cannot fail");
+    input.add_stylesheet(&mut bytes, Format::Rss);
     bytes.push(b'\n');
     // Kept for as long as the feed is served: no spare capacity.
     bytes.shrink_to_fit();

@@ -33,6 +33,27 @@ impl Coding {
     }
 }
 
+/// Whether the request is a browser opening a page: its `Accept` names `text/html` (with a
+/// q-value above 0) and no feed type. Browsers show `application/atom+xml` and
+/// `application/rss+xml` as plain text and apply a feed's stylesheet only when it comes as XML;
+/// feed readers that also accept HTML name a feed type.
+pub(super) fn wants_page(headers: &HeaderMap) -> bool {
+    let mut html = false;
+    for value in headers.get_all(header::ACCEPT) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            match name.as_str() {
+                "application/atom+xml" | "application/rss+xml" => return false,
+                "text/html" => html |= weight(parts).is_some_and(|q| q > 0),
+                _ => {}
+            }
+        }
+    }
+    html
+}
+
 /// Picks the coding from `Accept-Encoding`: the highest q-value wins, ties go to br, then gzip,
 /// then identity. Without the header, identity. Weights are in thousandths.
 pub(super) fn negotiate(headers: &HeaderMap) -> Coding {
@@ -202,6 +223,27 @@ mod tests {
 
     use super::*;
     use crate::http::fixtures::{body, file, get, header, served, tag_uri, TAG};
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn browsers_want_a_page_and_feed_readers_a_feed() {
+        // Chromium's and Firefox's navigation headers.
+        let chromium = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+        assert!(wants_page(&accept(chromium)));
+        assert!(wants_page(&accept("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")));
+        assert!(wants_page(&accept("TEXT/HTML")));
+        // Readers that name a feed type get the feed type, even when they take HTML too.
+        assert!(!wants_page(&accept("application/atom+xml, application/rss+xml, text/html;q=0.5, */*;q=0.1")));
+        assert!(!wants_page(&accept("application/rss+xml, text/html")));
+        assert!(!wants_page(&accept("*/*")));
+        assert!(!wants_page(&accept("text/html;q=0")));
+        assert!(!wants_page(&HeaderMap::new()));
+    }
 
     #[test]
     fn if_none_match_gives_304() {

@@ -9,7 +9,7 @@ use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode, Uri};
 
-use super::conditional::{negotiate, not_modified, Coding, VariantTags};
+use super::conditional::{negotiate, not_modified, wants_page, Coding, VariantTags};
 use super::pages::{Served, Target, HEALTH_TEXT};
 use crate::memfile::MemFile;
 use crate::snapshot::Rendered;
@@ -103,7 +103,11 @@ fn representation(
     let mut response = Response::new(Full::new(Bytes::new()));
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, header_value(format!("public, max-age={max_age}")));
-    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if file.page_mime.is_some() {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding, accept"));
+    } else {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     h.insert(header::LAST_MODIFIED, header_value(httpdate::fmt_http_date(last_modified)));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
 
@@ -118,7 +122,11 @@ fn representation(
         Coding::Gzip => file.gzip().clone(),
         Coding::Identity => file.bytes.clone(),
     };
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(file.mime));
+    let mime = file.page_mime.filter(|_| wants_page(headers)).unwrap_or(file.mime);
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    if let Some(policy) = file.policy {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+    }
     h.insert(header::ETAG, header_value(tags.of_coding(coding).to_string()));
     if let Some(name) = coding.header() {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
@@ -221,6 +229,29 @@ mod tests {
         let rss = get(&served, "/feed/news.rss?utm=x", &[]);
         assert_eq!(header(&rss, header::CONTENT_TYPE), Some("application/rss+xml; charset=utf-8"));
         assert_eq!(body(rss), file(&served, "feed/news.rss").bytes);
+    }
+
+    #[test]
+    fn a_feed_with_a_browser_view_is_xml_to_browsers_with_its_policy() {
+        let mut snapshot = served().snapshot().as_ref().clone();
+        let mut feed = Rendered::new(b"<?xml version=\"1.0\"?><feed/>".to_vec(), "application/atom+xml; charset=utf-8");
+        feed.page_mime = Some("application/xml; charset=utf-8");
+        feed.policy = Some("default-src 'none'");
+        snapshot.files.insert("feed.xml".into(), Arc::new(feed));
+        let served = Served::new(Arc::new(snapshot), &config());
+        let browser = get(&served, "/feed.xml", &[("accept", "text/html,application/xml;q=0.9,*/*;q=0.8")]);
+        assert_eq!(header(&browser, header::CONTENT_TYPE), Some("application/xml; charset=utf-8"));
+        assert_eq!(header(&browser, header::VARY), Some("accept-encoding, accept"));
+        assert_eq!(header(&browser, header::CONTENT_SECURITY_POLICY), Some("default-src 'none'"));
+        let reader = get(&served, "/feed.xml", &[("accept", "application/atom+xml")]);
+        assert_eq!(header(&reader, header::CONTENT_TYPE), Some("application/atom+xml; charset=utf-8"));
+        assert_eq!(header(&reader, header::VARY), Some("accept-encoding, accept"));
+        assert_eq!(body(browser), body(reader));
+        // Without a browser view: one type for everyone, and no policy.
+        let plain = get(&served, "/feed.rss", &[("accept", "text/html")]);
+        assert_eq!(header(&plain, header::CONTENT_TYPE), Some("application/rss+xml; charset=utf-8"));
+        assert_eq!(header(&plain, header::VARY), Some("accept-encoding"));
+        assert_eq!(header(&plain, header::CONTENT_SECURITY_POLICY), None);
     }
 
     #[test]

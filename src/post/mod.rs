@@ -105,6 +105,22 @@ impl fmt::Display for PostError {
     }
 }
 
+impl PostErrorKind {
+    /// Whether the file was read but its text is not a post (front matter missing, unclosed or
+    /// not YAML, bytes that are not text): what a save in progress or a typo gives, as opposed
+    /// to a file that is gone, unreadable, too large or misnamed.
+    pub(crate) fn is_parse_failure(&self) -> bool {
+        matches!(
+            self,
+            PostErrorKind::NoFrontMatter
+                | PostErrorKind::UnclosedFrontMatter
+                | PostErrorKind::Yaml(_)
+                | PostErrorKind::NotUtf8(_)
+                | PostErrorKind::Binary
+        )
+    }
+}
+
 impl PostError {
     pub(crate) fn new(path: impl Into<PathBuf>, kind: PostErrorKind) -> PostError {
         PostError { path: path.into(), line: None, kind }

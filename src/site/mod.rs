@@ -236,20 +236,33 @@ impl Site {
                     if let Some(loaded) = self.posts.get_mut(&candidate.source) {
                         loaded.stamp = Some(stamp);
                     }
+                    // Back to the bytes of the version kept: nothing is wrong any more.
+                    self.problems.remove(&candidate.source);
                 }
                 Some(Read::Failed(error)) if known.get(&candidate.source) == Some(&error) => {
                     self.problems.insert(candidate.source, error);
                 }
                 Some(read) => {
                     changes.files_read += 1;
-                    self.store(candidate, read, &mut changes);
+                    self.store(candidate, read, &mut changes, config.server.keep_last_good);
                 }
             }
         }
         changes
     }
 
-    fn store(&mut self, candidate: Candidate, read: Read, changes: &mut Changes) {
+    /// Puts what was read at `candidate` in the site. With `keep_last_good`, a post whose file no
+    /// longer parses stays as it was last parsed, with the reason recorded as its problem.
+    fn store(&mut self, candidate: Candidate, read: Read, changes: &mut Changes, keep_last_good: bool) {
+        let read = match read {
+            Read::Failed(error)
+                if keep_last_good && error.kind.is_parse_failure() && self.posts.contains_key(&candidate.source) =>
+            {
+                self.problems.insert(candidate.source, error);
+                return;
+            }
+            other => other,
+        };
         if let Some(old) = self.remove(&candidate.source) {
             changes.feeds.extend(keys_of(&old));
         }
@@ -359,12 +372,20 @@ impl Site {
         self.posts.len()
     }
 
-    /// Files under `_posts` that are not in the feeds, and why.
-    pub(crate) fn problems(&self) -> impl Iterator<Item = &PostError> {
-        self.problems.values()
+    /// Files under `_posts` that are not in the feeds, and why; and the posts kept as they were
+    /// last parsed, with what is wrong with their file now (see [`Site::kept_last_good`]).
+    pub(crate) fn problems(&self) -> impl Iterator<Item = (&str, &PostError)> {
+        self.problems.iter().map(|(source, error)| (source.as_str(), error))
     }
 
-    /// Why the file at `source` is not in the feeds, if it is not.
+    /// Whether the post at `source` is in the feeds as it was last parsed, its file being broken
+    /// now (see `server.keep_last_good`).
+    pub(crate) fn kept_last_good(&self, source: &str) -> bool {
+        self.problems.contains_key(source) && self.posts.contains_key(source)
+    }
+
+    /// Why the file at `source` is not in the feeds (or, when [`Site::kept_last_good`], is in
+    /// them as it was), if it is not.
     pub(crate) fn problem(&self, source: &str) -> Option<&PostError> {
         self.problems.get(source)
     }

@@ -102,6 +102,11 @@ impl EntryTexts {
         }
     }
 
+    /// The template problems of every text held, that is of every entry some feed shows.
+    pub(crate) fn problems(&self) -> impl Iterator<Item = &template::Problem> {
+        self.texts.values().flat_map(|(_, text)| text.problems.iter())
+    }
+
     /// How many posts have a text.
     pub(crate) fn len(&self) -> usize {
         self.texts.len()

@@ -58,6 +58,47 @@ pub fn unsafe_page(html: &str) -> Option<String> {
     first_unsafe(&Html::parse_document(html), &["meta", "link"])
 }
 
+/// [`unsafe_page`] for a page served with the Content-Security-Policy `policy`: its inline
+/// `<style>` and `<script>` blocks are let through when the policy allows exactly them by hash
+/// (a browser refuses any other), and its form controls when the policy lets no form submit
+/// (`form-action 'none'`; they run nothing by themselves). The policy itself must load nothing
+/// by default and allow nothing inline by a keyword.
+pub fn unsafe_page_under(html: &str, policy: &str) -> Option<String> {
+    let directive = |name: &str| -> Vec<&str> {
+        policy
+            .split(';')
+            .map(str::trim)
+            .find_map(|d| d.strip_prefix(name).filter(|rest| rest.starts_with(' ')))
+            .map(|rest| rest.split_whitespace().collect())
+            .unwrap_or_default()
+    };
+    if directive("default-src") != ["'none'"] {
+        return Some(format!("policy {policy:?} does not start from default-src 'none'"));
+    }
+    if ["'unsafe-inline'", "'unsafe-eval'", "'unsafe-hashes'", "*", "data:", "http:", "https:"]
+        .iter()
+        .any(|keyword| policy.split_whitespace().any(|w| w.trim_end_matches(';') == *keyword))
+    {
+        return Some(format!("policy {policy:?} allows more than its own blocks"));
+    }
+    let (styles, scripts) = (directive("style-src"), directive("script-src"));
+    let no_forms = directive("form-action") == ["'none'"];
+    let hash = |text: &str| {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(text)))
+    };
+    first_unsafe_but(&Html::parse_document(html), &["meta", "link"], |element| {
+        let text: String = element.text().collect();
+        match element.value().name() {
+            "style" => styles.contains(&hash(&text).as_str()),
+            "script" => element.value().attr("src").is_none() && scripts.contains(&hash(&text).as_str()),
+            "input" | "select" | "button" => no_forms,
+            _ => false,
+        }
+    })
+}
+
 /// The first entry of the Atom or RSS feed `bytes` whose content, or RSS description, can run
 /// code, as feed-rs reads them back. Both are HTML to a reader; Atom summaries and all titles
 /// are written as text (`type="text"`, or RSS titles that readers show as text).
@@ -81,11 +122,21 @@ pub fn unsafe_feed(bytes: &[u8]) -> Option<String> {
 }
 
 fn first_unsafe(document: &Html, allowed_in_head: &[&str]) -> Option<String> {
+    first_unsafe_but(document, allowed_in_head, |_| false)
+}
+
+/// [`first_unsafe`], with the elements `allowed` says are the page's own let through.
+fn first_unsafe_but(
+    document: &Html,
+    allowed_in_head: &[&str],
+    allowed: impl Fn(scraper::ElementRef) -> bool,
+) -> Option<String> {
     for node in document.tree.nodes() {
         let Some(element) = node.value().as_element() else { continue };
         let name = element.name().to_ascii_lowercase();
         if RUNNABLE_ELEMENTS.contains(&name.as_str())
             && !(allowed_in_head.contains(&name.as_str()) && harmless(element))
+            && !scraper::ElementRef::wrap(node).is_some_and(&allowed)
         {
             return Some(format!("<{name}> element"));
         }

@@ -3,6 +3,7 @@
 
 pub mod daemon;
 pub mod http;
+pub mod webdriver;
 
 pub use daemon::{Daemon, CHANGE_WAIT};
 
@@ -262,7 +263,11 @@ pub fn base_posts() -> Vec<(&'static str, String)> {
 // ---------------------------------------------------------------------------------------------
 // Output folders and feeds
 
-/// Every file under `dir`, by `/`-separated relative path, with its bytes.
+/// The browser view's stylesheet in an output folder (checked by `browser.rs`, not a feed).
+pub const STYLESHEET: &str = "feed.xsl";
+
+/// Every feed file under `dir`, by `/`-separated relative path, with its bytes: every file but
+/// the browser view's stylesheet.
 pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         let mut entries: Vec<_> =
@@ -280,6 +285,7 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
+    out.remove(STYLESHEET);
     out
 }
 
