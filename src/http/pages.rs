@@ -104,20 +104,6 @@ fn feed_files(snapshot: &Snapshot) -> Vec<(&FeedInfo, Vec<&(Format, String)>)> {
         .collect()
 }
 
-fn feed_type(format: Format) -> &'static str {
-    match format {
-        Format::Atom => "application/atom+xml",
-        Format::Rss => "application/rss+xml",
-    }
-}
-
-fn format_name(format: Format) -> &'static str {
-    match format {
-        Format::Atom => "Atom",
-        Format::Rss => "RSS",
-    }
-}
-
 /// The index page. Links are relative (no leading `/`) so the page works both when the daemon
 /// is reached directly and when it sits behind a proxy under the site's base path.
 fn index_html(snapshot: &Snapshot, config: &Config) -> String {
@@ -138,9 +124,9 @@ fn index_html(snapshot: &Snapshot, config: &Config) -> String {
             _ = writeln!(
                 h,
                 "<link rel=\"alternate\" type=\"{}\" title=\"{} ({})\" href=\"{}\">",
-                feed_type(*format),
+                format.media_type(),
                 escape(&info.title),
-                format_name(*format),
+                format.name(),
                 escape(&urls::encode_path(path))
             );
         }
@@ -161,8 +147,8 @@ fn index_html(snapshot: &Snapshot, config: &Config) -> String {
                     format!(
                         "<a href=\"{}\" type=\"{}\">{}</a>",
                         escape(&urls::encode_path(path)),
-                        feed_type(*format),
-                        format_name(*format)
+                        format.media_type(),
+                        format.name()
                     )
                 })
                 .collect();
@@ -184,8 +170,8 @@ fn index_html(snapshot: &Snapshot, config: &Config) -> String {
     h
 }
 
-/// OPML 2.0 with one outline per feed, Atom preferred when both formats exist, so that
-/// importing it subscribes to each feed once. `dateModified` is the newest feed's update.
+/// OPML 2.0 with one outline per feed, in the first of its formats in [`Format::ALL`]'s order
+/// (Atom, then RSS, then JSON Feed), so that importing it subscribes to each feed once. `dateModified` is the newest feed's update.
 fn opml_xml(snapshot: &Snapshot, config: &Config) -> String {
     let site = &config.site;
     let feeds = feed_files(snapshot);
@@ -234,12 +220,12 @@ mod tests {
         let html = String::from_utf8(body(response).to_vec()).unwrap();
         let head = &html[..html.find("</head>").unwrap()];
         for info in served.snapshot().feeds.values() {
-            for (format, kind) in [(Format::Atom, "atom"), (Format::Rss, "rss")] {
+            for (format, kind) in [(Format::Atom, "atom+xml"), (Format::Rss, "rss+xml"), (Format::Json, "feed+json")] {
                 let href = urls::encode_path(&info.key.path(format));
                 let tag = format!(
-                    "<link rel=\"alternate\" type=\"application/{kind}+xml\" title=\"{} ({})\" href=\"{href}\">",
+                    "<link rel=\"alternate\" type=\"application/{kind}\" title=\"{} ({})\" href=\"{href}\">",
                     escape(&info.title),
-                    format_name(format)
+                    format.name()
                 );
                 assert!(head.contains(&tag), "{tag}\n{html}");
                 assert!(html.contains(&format!("<a href=\"{href}\"")), "{href}");
@@ -273,6 +259,24 @@ mod tests {
         }
         assert!(opml.contains("title=\"Tom &amp; Jerry&#39;s &lt;blog&gt;\""));
         assert_eq!(served.opml().bytes, Served::new(Arc::clone(served.snapshot()), &config()).opml().bytes);
+    }
+
+    #[test]
+    fn opml_lists_json_feeds_when_they_are_the_only_format() {
+        let mut snapshot = (**served().snapshot()).clone();
+        for info in snapshot.feeds.values_mut() {
+            info.files.retain(|(format, _)| *format == Format::Json);
+        }
+        snapshot.files.retain(|path, _| path.ends_with(".json"));
+        let served = Served::new(Arc::new(snapshot), &config());
+        let opml = String::from_utf8(body(get(&served, "/feeds.opml", &[])).to_vec()).unwrap();
+        assert_eq!(opml.matches("<outline ").count(), 3, "{opml}");
+        for url in ["https://example.org/blog/feed.json", "https://example.org/blog/feed/news.json"] {
+            assert!(opml.contains(&format!("xmlUrl=\"{url}\"")), "{url}\n{opml}");
+        }
+        let html = String::from_utf8(body(get(&served, "/", &[])).to_vec()).unwrap();
+        assert!(html.contains("<link rel=\"alternate\" type=\"application/feed+json\""), "{html}");
+        assert!(!html.contains("application/atom+xml"), "{html}");
     }
 
     #[test]
