@@ -28,3 +28,4 @@ mod systemd;
 pub mod template;
 mod urls;
 mod watch;
+mod websub;
