@@ -180,7 +180,7 @@ fn every_feed_names_its_hubs_and_its_own_url() {
             (links("hub"), links("self"))
         };
         assert_eq!(hub_links, hubs, "{rel}");
-        assert_eq!(self_links, [url.clone()], "{rel}");
+        assert_eq!(self_links, [url], "{rel}");
     }
 
     // Without hubs, no feed names one.
