@@ -289,3 +289,24 @@ fn a_hub_that_fails_gets_the_batch_again() {
     assert_eq!(hub.requests().len(), 2, "{:?}", hub.requests());
     assert!(daemon.get("/healthz").status == 200);
 }
+
+#[test]
+fn a_reload_with_another_hub_announces_every_feed_there() {
+    let (old, new) = (Hub::start(&[]), Hub::start(&[]));
+    let (_ws, config, _out) = site(&[old.url()]);
+    let daemon = Daemon::start(&config);
+    daemon.wait_quiet(Duration::from_millis(500), CHANGE_WAIT);
+    let text = fs::read_to_string(&config).unwrap().replace(&old.url(), &new.url());
+    fs::write(&config, text).unwrap();
+    daemon.signal("HUP");
+    new.wait_requests(1, &daemon);
+    daemon.wait_quiet(Duration::from_millis(500), CHANGE_WAIT);
+    // Each feed names its hubs, so the new hub changed every feed's bytes.
+    let served: BTreeSet<String> = served_feeds(&daemon).into_keys().collect();
+    assert_eq!(served.len(), 21);
+    let announced: BTreeSet<String> = new.requests().iter().flat_map(HubRequest::urls).collect();
+    assert_eq!(announced, served);
+    assert!(old.requests().is_empty(), "the old hub was told: {:?}", old.requests());
+    let feed = daemon.get("/feed.xml").text();
+    assert!(feed.contains(&new.url()) && !feed.contains(&old.url()), "{feed}");
+}
