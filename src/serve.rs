@@ -360,10 +360,7 @@ fn changed_feed_urls(config: &Config, previous: &Snapshot, next: &Snapshot, chan
             .map(|(path, _)| path)
             .collect(),
     };
-    paths
-        .into_iter()
-        .map(|path| crate::urls::absolute(&config.site, &crate::urls::encode_path(&format!("/{path}"))))
-        .collect()
+    paths.into_iter().map(|path| crate::urls::file_url(&config.site, path)).collect()
 }
 
 /// Watches `tree` for changes, by inotify or by polling as configured; `None` (logged) when the

@@ -23,13 +23,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc::{self, error::TrySendError};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 use url::Url;
 
 /// Batches waiting for one hub before further URLs are merged instead of queued.
 const QUEUE: usize = 16;
 /// Most `hub.url` values in one request, to keep request bodies a few kilobytes.
-pub(crate) const URLS_PER_REQUEST: usize = 64;
+const URLS_PER_REQUEST: usize = 64;
 /// Attempts of one batch before it is given up (waits of 0.5, 1, 2, … 32 s between them).
 const MAX_ATTEMPTS: u32 = 7;
 const FIRST_RETRY: Duration = Duration::from_millis(500);
@@ -161,7 +161,7 @@ async fn run(
             }
         }
     }
-    info!("websub: publisher for {hub} stopped");
+    debug!("websub: publisher for {hub} stopped");
 }
 
 /// Sends `pending` in requests of at most [`URLS_PER_REQUEST`] URLs, removing those a request
@@ -263,6 +263,65 @@ mod tests {
         assert_eq!(all.len(), 101);
         assert!(all.contains("https://e.org/99.xml") && all.contains("https://e.org/0.xml"));
         assert!(lock(&queue.overflow).is_empty());
+    }
+
+    /// A loopback hub that answers 204 to `expected` requests and returns their bodies.
+    fn accepting_hub(expected: usize) -> (Url, std::thread::JoinHandle<Vec<String>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let hub: Url = format!("http://{}/", listener.local_addr().unwrap()).parse().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut bodies = Vec::new();
+            for _ in 0..expected {
+                let (mut socket, _) = listener.accept().unwrap();
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // Head, then as many body bytes as Content-Length says.
+                let body_start = loop {
+                    let n = socket.read(&mut buffer).unwrap();
+                    request.extend_from_slice(&buffer[..n]);
+                    if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&request[..body_start]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map(|v| v.trim().parse().unwrap())
+                    .unwrap();
+                while request.len() < body_start + length {
+                    let n = socket.read(&mut buffer).unwrap();
+                    request.extend_from_slice(&buffer[..n]);
+                }
+                bodies.push(String::from_utf8(request[body_start..].to_vec()).unwrap());
+                std::io::Write::write_all(&mut socket, b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+            }
+            bodies
+        });
+        (hub, server)
+    }
+
+    #[test]
+    fn many_urls_go_in_requests_of_at_most_64() {
+        let (hub, server) = accepting_hub(3);
+        let urls: Vec<String> = (0..150).map(|i| format!("https://e.org/feed/{i:03}.xml")).collect();
+        let mut pending: BTreeSet<String> = urls.iter().cloned().collect();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(send_all(&http_client(), &hub, &mut pending)).unwrap();
+        assert!(pending.is_empty());
+        let bodies = server.join().unwrap();
+        let sent: Vec<Vec<String>> = bodies
+            .iter()
+            .map(|b| {
+                url::form_urlencoded::parse(b.as_bytes())
+                    .filter(|(k, _)| k == "hub.url")
+                    .map(|(_, v)| v.into_owned())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(sent.iter().map(Vec::len).collect::<Vec<_>>(), [64, 64, 22]);
+        assert_eq!(sent.concat(), urls);
     }
 
     #[test]

@@ -144,7 +144,7 @@ impl FeedInput<'_> {
     }
 
     pub(crate) fn self_url(&self, format: Format) -> String {
-        urls::absolute(&self.config.site, &urls::encode_path(&format!("/{}", self.key.path(format))))
+        urls::file_url(&self.config.site, &self.key.path(format))
     }
 
     /// About how many bytes the feed will take: its texts, escaped, plus each entry's metadata.

@@ -189,7 +189,7 @@ fn opml_xml(snapshot: &Snapshot, config: &Config) -> String {
         let Some((_, path)) = files.first() else {
             continue;
         };
-        let url = urls::absolute(site, &urls::encode_path(&format!("/{path}")));
+        let url = urls::file_url(site, path);
         _ = writeln!(
             x,
             "<outline type=\"rss\" text=\"{title}\" title=\"{title}\" xmlUrl=\"{}\" htmlUrl=\"{}\"/>",
