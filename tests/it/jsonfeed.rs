@@ -62,6 +62,11 @@ fn feed_url(rel: &str) -> String {
     format!("{SITE_URL}/{}", encoded.join("/"))
 }
 
+/// The request path of output-relative `rel` (the daemon serves without the site's base path).
+fn request_path(rel: &str) -> String {
+    feed_url(rel).strip_prefix(SITE_URL).expect("under the site").to_string()
+}
+
 fn is_absolute_http_url(text: &str) -> bool {
     url::Url::parse(text).is_ok_and(|u| (u.scheme() == "https" || u.scheme() == "http") && u.has_host())
 }
@@ -288,14 +293,11 @@ fn serve_serves_json_feeds_with_headers_listed_in_index_and_opml_and_follows_edi
     assert_eq!(listed.len(), written.len(), "{listed:?}");
     assert_eq!(index.matches("type=\"application/feed+json\"").count(), 2 * written.len(), "link and a per feed");
     for (rel, bytes) in &written {
-        let response = daemon.get(&format!("/{}", feed_url(rel).strip_prefix(&format!("{SITE_URL}/")).unwrap()));
+        let response = daemon.get(&request_path(rel));
         assert_eq!(response.status, 200, "{rel}");
         assert_eq!(response.header("content-type"), Some("application/feed+json"), "{rel}");
         assert_eq!(&response.body, bytes, "serve and regen differ on {rel}");
-        assert!(
-            listed.contains(&format!("/{}", feed_url(rel).strip_prefix(&format!("{SITE_URL}/")).unwrap())),
-            "{rel}"
-        );
+        assert!(listed.contains(&request_path(rel)), "{rel}: {listed:?}");
     }
     // Conditional requests and compression, as for the other formats.
     let first = daemon.get("/feed.json");
@@ -326,12 +328,16 @@ fn serve_serves_json_feeds_with_headers_listed_in_index_and_opml_and_follows_edi
         let feed = support::parse_json_feed(&daemon.get("/feed.json").body).ok()?.feed;
         feed.entries.iter().any(|e| support::title(e) == "Second post, edited").then_some(())
     });
-    daemon.wait_for("the output folder", CHANGE_WAIT, || {
+    // The writer thread follows: wait until every file in the folder is what is served, and no
+    // temporary file is left.
+    daemon.wait_for("the output folder to hold what is served", CHANGE_WAIT, || {
         let files = tree(&out);
-        (files.get("feed.json") == Some(&daemon.get("/feed.json").body)).then_some(())
+        let settled = files.iter().all(|(rel, bytes)| {
+            !rel.rsplit('/').next().unwrap().starts_with(".postfeed-") && daemon.get(&request_path(rel)).body == *bytes
+        });
+        (settled && files.get("feed.json") == Some(&daemon.get("/feed.json").body)).then_some(())
     });
     assert_json_feeds_match_atom(&out, true);
-    assert_eq!(daemon.get("/feed.json").body, daemon.get("/feed.json").body);
     drop(daemon);
 
     let daemon = Daemon::start(&json_only);
