@@ -128,6 +128,15 @@ fn feed_url(rel: &str) -> String {
     format!("{SITE_URL}/{}", encoded.join("/"))
 }
 
+/// Replaces the site file at `rel` in one step (written beside it, then renamed), so that the
+/// daemon never sees it half written and one edit is one update.
+fn replace(ws: &Workspace, rel: &str, content: impl AsRef<[u8]>) {
+    let path = ws.site().join(rel);
+    let temporary = path.with_file_name(".replacing");
+    fs::write(&temporary, content).unwrap();
+    fs::rename(&temporary, &path).unwrap();
+}
+
 /// Every feed the daemon serves (from the index's links), with its bytes, by URL.
 fn served_feeds(daemon: &Daemon) -> BTreeMap<String, Vec<u8>> {
     crate::serve::index_feed_paths(&daemon.get("/").text())
@@ -207,7 +216,8 @@ fn serve_announces_exactly_the_changed_feeds_to_every_hub() {
     }
 
     // "Second post" is in the site feed, news, markets and #beta; first and third are not touched.
-    ws.write(
+    replace(
+        &ws,
         "_posts/2021-03-02-second-post.md",
         post(
             "title: Second post, edited\ndate: 2021-03-02 10:00:00 +0800\ncategories: [news, markets]\ntags: beta",
@@ -243,7 +253,7 @@ fn serve_announces_exactly_the_changed_feeds_to_every_hub() {
 
     // The same bytes written again: the post is read again, no feed changes, nothing is announced.
     let same = fs::read(ws.site().join("_posts/2021-03-02-second-post.md")).unwrap();
-    ws.write("_posts/2021-03-02-second-post.md", &same);
+    replace(&ws, "_posts/2021-03-02-second-post.md", &same);
     daemon.wait_quiet(Duration::from_millis(500), CHANGE_WAIT);
     thread::sleep(Duration::from_secs(1));
     assert_eq!(served_feeds(&daemon), after);
@@ -252,7 +262,7 @@ fn serve_announces_exactly_the_changed_feeds_to_every_hub() {
     }
 
     // A new post in a new tag: its new feed is announced with the ones it changed.
-    ws.write("_posts/2021-03-09-new.md", post("title: New\ndate: 2021-03-09 10:00:00 +0800\ntags: fresh", "New."));
+    replace(&ws, "_posts/2021-03-09-new.md", post("title: New\ndate: 2021-03-09 10:00:00 +0800\ntags: fresh", "New."));
     for hub in &hubs {
         let requests = hub.wait_requests(2, &daemon);
         let urls = requests[1].urls();
@@ -270,7 +280,8 @@ fn a_hub_that_fails_gets_the_batch_again() {
     let (ws, config, _out) = site(&[hub.url()]);
     let daemon = Daemon::start(&config);
     daemon.wait_quiet(Duration::from_millis(500), CHANGE_WAIT);
-    ws.write(
+    replace(
+        &ws,
         "business/_posts/2021-03-03-third-post.html",
         post("title: Third post, edited\ndate: 2021-03-03 11:00:00 +0800\ntags: [alpha]", "<p>Third.</p>"),
     );
