@@ -22,6 +22,7 @@ pub struct Config {
     pub output_dir: PathBuf,
     pub(crate) feeds: FeedsConfig,
     pub server: ServerConfig,
+    pub(crate) websub: WebSubConfig,
     /// The site's `_config.yml`, when it has one: templates see it as `site.*`.
     pub(crate) jekyll: Option<std::sync::Arc<JekyllConfig>>,
     /// Where each setting's value came from, in the order `check --show-config` lists them.
@@ -93,12 +94,20 @@ pub(crate) struct FeedsConfig {
     pub(crate) except_tags: Vec<String>,
     pub(crate) atom: bool,
     pub(crate) rss: bool,
+    pub(crate) json: bool,
     /// Remove scripts, event handlers and `javascript:` URLs from entry content.
     pub(crate) sanitize: bool,
     /// Files larger than this are reported and skipped.
     pub(crate) max_post_bytes: u64,
     /// Atom and RSS feeds name an XSLT stylesheet that browsers render them with.
     pub(crate) browser_view: bool,
+}
+
+/// `[websub]`: the hubs every feed names, and that `serve` tells of each change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct WebSubConfig {
+    /// Absolute `http(s)` URLs, in the configured order, without duplicates.
+    pub(crate) hubs: Vec<Url>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -139,6 +148,14 @@ struct RawConfig {
     feeds: RawFeeds,
     #[serde(default)]
     server: RawServer,
+    #[serde(default)]
+    websub: RawWebSub,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebSub {
+    hubs: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +212,9 @@ struct RawServer {
     keep_last_good: Option<bool>,
 }
 
+/// The names `feeds.formats` accepts.
+const FORMATS: [&str; 3] = ["atom", "rss", "json"];
+
 pub(crate) const DEFAULT_LIMIT: usize = 20;
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub(crate) const DEFAULT_MAX_POST_BYTES: u64 = 16 * 1024 * 1024;
@@ -250,13 +270,14 @@ impl Config {
         let resolve = |p: Option<PathBuf>, default: &str| base.join(p.unwrap_or_else(|| PathBuf::from(default)));
         let formats = raw.feeds.formats.unwrap_or_else(|| vec!["atom".into(), "rss".into()]);
         for f in &formats {
-            if f != "atom" && f != "rss" {
-                bail!("feeds.formats: unknown format {f:?} (expected \"atom\" and/or \"rss\")");
+            if !FORMATS.contains(&f.as_str()) {
+                bail!("feeds.formats: unknown format {f:?} (expected some of \"atom\", \"rss\" and \"json\")");
             }
         }
         if formats.is_empty() {
-            bail!("feeds.formats: name at least one of \"atom\" and \"rss\"");
+            bail!("feeds.formats: name at least one of \"atom\", \"rss\" and \"json\"");
         }
+        let websub = websub_config(raw.websub)?;
         let feed_block = jekyll.as_ref().map(|j| &j.feed);
         let feed_line = jekyll.as_ref().and_then(|j| j.line_of("feed"));
         let limit = origins.pick(
@@ -322,6 +343,7 @@ impl Config {
                 except_tags,
                 atom: formats.iter().any(|f| f == "atom"),
                 rss: formats.iter().any(|f| f == "rss"),
+                json: formats.iter().any(|f| f == "json"),
                 sanitize: raw.feeds.sanitize.unwrap_or(true),
                 max_post_bytes: raw.feeds.max_post_bytes.unwrap_or(DEFAULT_MAX_POST_BYTES),
                 browser_view: raw.feeds.browser_view.unwrap_or(true),
@@ -339,6 +361,7 @@ impl Config {
                 metrics: raw.server.metrics.unwrap_or(false),
                 keep_last_good: raw.server.keep_last_good.unwrap_or(true),
             },
+            websub,
             jekyll: jekyll.map(std::sync::Arc::new),
             origins: origins.0,
         })
@@ -367,6 +390,27 @@ impl Config {
         };
         self.origins.iter().map(|(key, origin)| (*key, value(key), origin)).collect()
     }
+}
+
+/// `[websub] hubs`: each an absolute `http(s)` URL without a fragment; duplicates are dropped.
+fn websub_config(raw: RawWebSub) -> Result<WebSubConfig> {
+    let mut hubs: Vec<Url> = Vec::new();
+    for text in raw.hubs.unwrap_or_default() {
+        let hub = Url::parse(text.trim()).with_context(|| format!("websub.hubs: {text:?} is not an absolute URL"))?;
+        if hub.scheme() != "http" && hub.scheme() != "https" {
+            bail!("websub.hubs: {text:?} must start with https:// or http://");
+        }
+        if hub.host_str().is_none_or(str::is_empty) {
+            bail!("websub.hubs: {text:?} has no host");
+        }
+        if hub.fragment().is_some() {
+            bail!("websub.hubs: {text:?} must not have a fragment");
+        }
+        if !hubs.contains(&hub) {
+            hubs.push(hub);
+        }
+    }
+    Ok(WebSubConfig { hubs })
 }
 
 /// The command line's folders, already absolute.
@@ -508,6 +552,17 @@ mod tests {
         assert_eq!(c.site.timezone, Tz::UTC);
         assert_eq!(c.site.permalink, "/:categories/:year/:month/:day/:title:output_ext");
         assert_eq!(c.server.max_age, 300);
+        assert!(!c.feeds.json);
+        assert!(c.websub.hubs.is_empty());
+    }
+
+    #[test]
+    fn json_is_a_format_and_hubs_are_urls() {
+        let text = "[site]\nurl = \"https://e.org\"\n[feeds]\nformats = [\"json\"]\n[websub]\nhubs = [\"https://hub.example.org/\", \"http://127.0.0.1:7/h\", \"https://hub.example.org/\"]\n";
+        let c = Config::parse(text, Path::new("/")).unwrap();
+        assert!(c.feeds.json && !c.feeds.atom && !c.feeds.rss);
+        let hubs: Vec<&str> = c.websub.hubs.iter().map(Url::as_str).collect();
+        assert_eq!(hubs, ["https://hub.example.org/", "http://127.0.0.1:7/h"]);
     }
 
     #[test]
@@ -526,7 +581,12 @@ mod tests {
             ("[site]\nurl = \"example.org\"\n", "site.url"),
             ("[site]\nurl = \"ftp://e.org\"\n", "site.url"),
             ("[site]\nurl = \"https://e.org\"\ntimezone = \"Mars/Base\"\n", "site.timezone"),
-            ("[site]\nurl = \"https://e.org\"\n[feeds]\nformats = [\"json\"]\n", "feeds.formats"),
+            ("[site]\nurl = \"https://e.org\"\n[feeds]\nformats = [\"jsonfeed\"]\n", "feeds.formats"),
+            ("[site]\nurl = \"https://e.org\"\n[feeds]\nformats = []\n", "feeds.formats"),
+            ("[site]\nurl = \"https://e.org\"\n[websub]\nhubs = [\"hub.example.org\"]\n", "websub.hubs"),
+            ("[site]\nurl = \"https://e.org\"\n[websub]\nhubs = [\"ftp://hub.example.org/\"]\n", "websub.hubs"),
+            ("[site]\nurl = \"https://e.org\"\n[websub]\nhubs = [\"https://h.example.org/#x\"]\n", "websub.hubs"),
+            ("[site]\nurl = \"https://e.org\"\n[websub]\nhub = [\"https://h.example.org/\"]\n", "hub"),
             ("[site]\nurl = \"https://e.org\"\n[feeds]\nlimit = 0\n", "feeds.limit"),
             ("[site]\nurl = \"https://e.org\"\n[server]\nlisten = \"nowhere\"\n", "server.listen"),
         ] {

@@ -31,3 +31,4 @@ mod systemd;
 pub mod template;
 mod urls;
 mod watch;
+mod websub;

@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 use tracing::{debug, error};
 
+use crate::feed::Format;
 use crate::snapshot::Snapshot;
 
 /// What writing the output folder did.
@@ -191,14 +192,19 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// Files in the output folder that postfeed writes: `feed.xml`/`feed.rss`, the browser view's
-/// `feed.xsl`, and `*.xml`/`*.rss` under `feed/`, plus its temporary files.
+/// Files in the output folder that postfeed writes: `feed.<ext>` and `*.<ext>` under `feed/`
+/// for every format's extension (`xml`, `rss`, `json`), the browser view's `feed.xsl`, plus its
+/// temporary files.
 fn owned_files(dir: &Path) -> Vec<String> {
-    let is_feed = |name: &str| name.ends_with(".xml") || name.ends_with(".rss") || name.starts_with(".postfeed-");
+    let is_feed = |name: &str| {
+        name.starts_with(".postfeed-")
+            || name.rsplit_once('.').is_some_and(|(_, ext)| Format::ALL.iter().any(|f| f.extension() == ext))
+    };
     let mut out = Vec::new();
-    for top in ["feed.xml", "feed.rss", crate::feed::stylesheet::PATH] {
-        if dir.join(top).is_file() {
-            out.push(top.to_string());
+    let tops = Format::ALL.iter().map(|format| format!("feed.{}", format.extension()));
+    for top in tops.chain([crate::feed::stylesheet::PATH.to_string()]) {
+        if dir.join(&top).is_file() {
+            out.push(top);
         }
     }
     if let Ok(entries) = fs::read_dir(dir) {
@@ -422,11 +428,18 @@ mod tests {
         put(out, "feed/.postfeed-1-x.rss", "left by a crash");
         put(out, "notes.txt", "not ours");
         put(out, "feed/readme.md", "not a feed");
-        let files = [("feed.xml", "new"), ("feed/x.rss", "same"), ("feed/by_tag/t.xml", "t")];
+        put(out, "feed.json", "a JSON feed no longer configured");
+        put(out, "feed/by_tag/gone.json", "a JSON feed that no longer exists");
+        put(out, "data.json", "not ours");
+        let files = [("feed.xml", "new"), ("feed/x.rss", "same"), ("feed/by_tag/t.xml", "t"), ("feed/t.json", "j")];
         let stats = OutputFolder::new(out)
             .sync(files.par_iter().map(|(rel, text)| (rel.to_string(), text.as_bytes())), &BTreeSet::new())
             .unwrap();
-        assert_eq!(stats, WriteStats { written: 2, unchanged: 1, removed: 1 });
+        assert_eq!(stats, WriteStats { written: 3, unchanged: 1, removed: 3 });
+        assert_eq!(read(out, "feed/t.json").as_deref(), Some("j"));
+        assert_eq!(read(out, "feed.json"), None);
+        assert_eq!(read(out, "feed/by_tag/gone.json"), None);
+        assert_eq!(read(out, "data.json").as_deref(), Some("not ours"));
         assert_eq!(read(out, "feed.xml").as_deref(), Some("new"));
         assert_eq!(read(out, "feed/by_tag/t.xml").as_deref(), Some("t"));
         assert_eq!(mtime(out, "feed/x.rss"), LONG_AGO, "an equal file was rewritten");

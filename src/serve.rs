@@ -24,6 +24,7 @@ use crate::scan::{Settings, Tree};
 use crate::snapshot::{Snapshot, Storage};
 use crate::systemd;
 use crate::watch::{Batch, SourceWatcher};
+use crate::websub::Publisher;
 
 /// Runs `postfeed serve` until SIGTERM or SIGINT.
 pub fn run(sources: Sources, listen: Option<SocketAddr>) -> Result<()> {
@@ -63,6 +64,8 @@ struct State {
     /// Device and inode of the watched source root: a folder swapped in under the same name
     /// (a `mv` deploy) is a different folder that the watcher does not see.
     root_identity: Option<(u64, u64)>,
+    /// Tells the WebSub hubs of changed feeds; `None` without `websub.hubs`.
+    websub: Option<Publisher>,
 }
 
 fn identity(path: &Path) -> Option<(u64, u64)> {
@@ -86,6 +89,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     let snapshot = Arc::new(first);
     let current = Arc::new(ArcSwap::from_pointee(Served::new(Arc::clone(&snapshot), &build.config)));
     let metrics = Arc::new(Metrics::new());
+    let websub = Publisher::start(&build.config.websub.hubs);
     let mut state = State {
         build,
         snapshot,
@@ -94,6 +98,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
         output: None,
         metrics: Arc::clone(&metrics),
         root_identity: None,
+        websub,
     };
     state.observe();
 
@@ -355,6 +360,9 @@ impl State {
     }
 
     fn publish(&mut self, next: Snapshot, changed: Option<&[String]>) {
+        if let Some(websub) = &self.websub {
+            websub.announce(changed_feed_urls(&self.build.config, &self.snapshot, &next, changed));
+        }
         self.snapshot = Arc::new(next);
         self.current.store(Arc::new(Served::new(Arc::clone(&self.snapshot), &self.build.config)));
         // The output folder follows on its own thread; on failure the feeds are still served
@@ -385,6 +393,12 @@ impl State {
                 self.root_identity = root_identity;
                 self.build = build;
                 self.rendered_at = rendered_at;
+                // Other hubs: the old publisher's tasks finish what they hold; the new one
+                // announces every feed that this rebuild changed.
+                let hubs = &self.build.config.websub.hubs;
+                if self.websub.as_ref().map_or(&[][..], Publisher::hubs) != hubs.as_slice() {
+                    self.websub = Publisher::start(hubs);
+                }
                 // The new configuration may name another output folder: the old writer finishes,
                 // and a new one writes the new snapshot whole.
                 if let Some(output) = self.output.take() {
@@ -407,6 +421,22 @@ impl State {
             }
         }
     }
+}
+
+/// The absolute URLs of the feeds whose bytes `next` changed: the `changed` paths it still holds,
+/// or, when they are not known (a reload), every file whose bytes differ from `previous`. Feeds
+/// that are gone are not announced: they have no content to fetch.
+fn changed_feed_urls(config: &Config, previous: &Snapshot, next: &Snapshot, changed: Option<&[String]>) -> Vec<String> {
+    let paths: Vec<&String> = match changed {
+        Some(paths) => paths.iter().filter(|p| next.files.contains_key(*p)).collect(),
+        None => next
+            .files
+            .iter()
+            .filter(|(path, file)| previous.files.get(*path).is_none_or(|old| old.bytes != file.bytes))
+            .map(|(path, _)| path)
+            .collect(),
+    };
+    paths.into_iter().map(|path| crate::urls::file_url(&config.site, path)).collect()
 }
 
 /// Watches `tree` for changes, by inotify or by polling as configured; `None` (logged) when the

@@ -147,7 +147,7 @@ pub enum Storage {
     MemFiles,
 }
 
-/// One feed's files (Atom and/or RSS) and what the index shows of it.
+/// One feed's files (Atom, RSS, JSON Feed: those configured) and what the index shows of it.
 type RenderedFeed = (FeedKey, FeedInfo, Vec<(String, Rendered)>);
 
 /// Renders the feeds in `todo` (drawn from `feeds`) on top of `previous`, and drops the feeds
@@ -255,6 +255,7 @@ pub(crate) fn render_feed(config: &Config, feed: &Feed, texts: &EntryTexts) -> (
             let bytes = match format {
                 Format::Atom => feed::atom::render(&input),
                 Format::Rss => feed::rss::render(&input),
+                Format::Json => feed::json::render(&input),
             };
             (path.clone(), bytes, format.mime())
         })

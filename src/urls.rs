@@ -10,6 +10,12 @@ pub(crate) fn absolute(site: &SiteConfig, path: &str) -> String {
     format!("{}{}", site.url.as_str().trim_end_matches('/'), path)
 }
 
+/// The public URL of an output-relative file (`feed/by_tag/x.xml`): what a feed calls itself,
+/// OPML lists and WebSub hubs are told.
+pub(crate) fn file_url(site: &SiteConfig, rel: &str) -> String {
+    absolute(site, &encode_path(&format!("/{rel}")))
+}
+
 /// Percent-encodes what may not stand in a URL path, leaving existing escapes alone.
 pub(crate) fn encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());

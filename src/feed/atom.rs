@@ -61,15 +61,18 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
         id: input.self_url(Format::Atom),
         updated: input.updated(),
         authors: config.site.author.iter().map(|a| person(a, None)).collect(),
-        links: vec![
+        links: [
             Link {
                 href: input.self_url(Format::Atom),
                 rel: "self".into(),
-                mime_type: Some("application/atom+xml".into()),
+                mime_type: Some(Format::Atom.media_type().into()),
                 ..Link::default()
             },
             Link { href: site_url, rel: "alternate".into(), mime_type: Some("text/html".into()), ..Link::default() },
-        ],
+        ]
+        .into_iter()
+        .chain(input.hubs().map(|hub| Link { href: hub.to_string(), rel: "hub".into(), ..Link::default() }))
+        .collect(),
         generator: Some(Generator {
             value: GENERATOR.into(),
             uri: None,

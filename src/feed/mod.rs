@@ -1,7 +1,8 @@
 //! Feeds: which exist and what each holds ([`set`]), where each lives and what it is called, and
-//! their bytes ([`atom`], [`rss`]).
+//! their bytes ([`atom`], [`rss`], [`json`]).
 
 pub mod atom;
+pub mod json;
 pub mod rss;
 pub(crate) mod set;
 pub(crate) mod stylesheet;
@@ -21,20 +22,47 @@ pub(crate) use set::{Feed, FeedSet};
 pub(crate) enum Format {
     Atom,
     Rss,
+    /// JSON Feed 1.1.
+    Json,
 }
 
 impl Format {
+    /// Every format, in the order a feed lists its files (and OPML prefers them).
+    pub(crate) const ALL: [Format; 3] = [Format::Atom, Format::Rss, Format::Json];
+
     pub(crate) fn extension(self) -> &'static str {
         match self {
             Format::Atom => "xml",
             Format::Rss => "rss",
+            Format::Json => "json",
         }
     }
 
+    /// The `Content-Type` the feed is served with.
     pub(crate) fn mime(self) -> &'static str {
         match self {
             Format::Atom => "application/atom+xml; charset=utf-8",
             Format::Rss => "application/rss+xml; charset=utf-8",
+            // JSON is UTF-8 by definition (RFC 8259); the type registers no charset parameter.
+            Format::Json => "application/feed+json",
+        }
+    }
+
+    /// The media type without parameters: `<link rel="alternate" type=…>` and `atom:link`.
+    pub(crate) fn media_type(self) -> &'static str {
+        match self {
+            Format::Atom => "application/atom+xml",
+            Format::Rss => "application/rss+xml",
+            Format::Json => "application/feed+json",
+        }
+    }
+
+    /// What people call the format.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Format::Atom => "Atom",
+            Format::Rss => "RSS",
+            Format::Json => "JSON Feed",
         }
     }
 }
@@ -117,7 +145,7 @@ impl FeedInput<'_> {
     }
 
     pub(crate) fn self_url(&self, format: Format) -> String {
-        urls::absolute(&self.config.site, &urls::encode_path(&format!("/{}", self.key.path(format))))
+        urls::file_url(&self.config.site, &self.key.path(format))
     }
 
     /// About how many bytes the feed will take: its texts, escaped, plus each entry's metadata.
@@ -155,6 +183,11 @@ impl FeedInput<'_> {
 
     pub(crate) fn language(&self) -> Option<String> {
         self.config.site.language.as_ref().map(|l| l.replace('_', "-"))
+    }
+
+    /// The WebSub hubs every feed names (`websub.hubs`), in the configured order.
+    pub(crate) fn hubs(&self) -> impl Iterator<Item = &str> {
+        self.config.websub.hubs.iter().map(|u| u.as_str())
     }
 }
 
@@ -205,5 +238,8 @@ mod tests {
         assert_eq!(FeedKey::Site.path(Format::Atom), "feed.xml");
         assert_eq!(FeedKey::Category("news".into()).path(Format::Rss), "feed/news.rss");
         assert_eq!(FeedKey::Tag("荆州日报新闻".into()).path(Format::Atom), "feed/by_tag/荆州日报新闻.xml");
+        assert_eq!(FeedKey::Site.path(Format::Json), "feed.json");
+        assert_eq!(FeedKey::Category("news".into()).path(Format::Json), "feed/news.json");
+        assert_eq!(FeedKey::Tag("C++".into()).path(Format::Json), format!("feed/by_tag/{}.json", path_segment("C++")));
     }
 }

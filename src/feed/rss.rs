@@ -64,12 +64,14 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
         generator: Some(format!("{GENERATOR} {}", env!("CARGO_PKG_VERSION"))),
         last_build_date: Some(input.updated().to_rfc2822()),
         atom_ext: Some(AtomExtension {
-            links: vec![AtomLink {
+            links: std::iter::once(AtomLink {
                 href: input.self_url(Format::Rss),
                 rel: "self".into(),
-                mime_type: Some("application/rss+xml".into()),
+                mime_type: Some(Format::Rss.media_type().into()),
                 ..AtomLink::default()
-            }],
+            })
+            .chain(input.hubs().map(|hub| AtomLink { href: hub.to_string(), rel: "hub".into(), ..AtomLink::default() }))
+            .collect(),
         }),
         items,
         namespaces,

@@ -15,6 +15,15 @@ use crate::config::FeedsConfig;
 use crate::post::Post;
 use crate::site::Site;
 
+/// Whether `feeds.formats` names `format`.
+fn wanted_format(config: &FeedsConfig, format: Format) -> bool {
+    match format {
+        Format::Atom => config.atom,
+        Format::Rss => config.rss,
+        Format::Json => config.json,
+    }
+}
+
 /// The feeds of a site at one moment.
 pub(crate) struct FeedSet<'s> {
     site: &'s Site,
@@ -45,10 +54,7 @@ impl<'s> FeedSet<'s> {
         let mut keys: BTreeSet<FeedKey> =
             site.index_keys().filter(|key| wanted(key) && site.has_entries_at(key, now)).cloned().collect();
         keys.insert(FeedKey::Site);
-        let formats = [(Format::Atom, config.atom), (Format::Rss, config.rss)]
-            .into_iter()
-            .filter_map(|(format, on)| on.then_some(format))
-            .collect();
+        let formats = Format::ALL.into_iter().filter(|&format| wanted_format(config, format)).collect();
         FeedSet { site, now, limit: config.limit, formats, keys }
     }
 

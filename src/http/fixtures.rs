@@ -1,4 +1,4 @@
-//! What the HTTP tests share: a snapshot of three feeds in both formats, and `respond` asked
+//! What the HTTP tests share: a snapshot of three feeds in every format, and `respond` asked
 //! about it the way the server asks.
 
 use std::path::Path;
@@ -32,13 +32,13 @@ pub(super) fn served() -> Served {
     let config = config();
     let mut snapshot = Snapshot::default();
     for (key, entries) in [(FeedKey::Site, 3), (FeedKey::Tag(TAG.into()), 1), (FeedKey::Category("news".into()), 2)] {
-        for format in [Format::Atom, Format::Rss] {
+        for format in Format::ALL {
             let body = format!("<feed>{}</feed>", format!("<entry>{key:?} {format:?} 荆州</entry>\n").repeat(40));
             let mut file = Rendered::new(body.into_bytes(), format.mime());
             file.modified = UNIX_EPOCH + Duration::from_secs(updated().timestamp().unsigned_abs());
             snapshot.files.insert(key.path(format), Arc::new(file));
         }
-        let files = [Format::Atom, Format::Rss].into_iter().map(|format| (format, key.path(format))).collect();
+        let files = Format::ALL.into_iter().map(|format| (format, key.path(format))).collect();
         let title = key.title(&config.site.title);
         let info = FeedInfo { key: key.clone(), title, entries, updated: updated(), files };
         snapshot.feeds.insert(key, info);

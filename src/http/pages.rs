@@ -127,20 +127,6 @@ fn feed_files(snapshot: &Snapshot) -> Vec<(&FeedInfo, Vec<&(Format, String)>)> {
         .collect()
 }
 
-fn feed_type(format: Format) -> &'static str {
-    match format {
-        Format::Atom => "application/atom+xml",
-        Format::Rss => "application/rss+xml",
-    }
-}
-
-fn format_name(format: Format) -> &'static str {
-    match format {
-        Format::Atom => "Atom",
-        Format::Rss => "RSS",
-    }
-}
-
 /// Rows of the index per chunk that the browser lays out as one.
 const ROWS_PER_CHUNK: usize = 100;
 
@@ -209,9 +195,9 @@ fn index_html(snapshot: &Snapshot, config: &Config) -> String {
             _ = writeln!(
                 h,
                 "<link rel=\"alternate\" type=\"{}\" title=\"{} ({})\" href=\"{}\">",
-                feed_type(*format),
+                format.media_type(),
                 escape(&info.title),
-                format_name(*format),
+                format.name(),
                 escape(&urls::encode_path(path))
             );
         }
@@ -291,7 +277,7 @@ fn index_row(h: &mut String, info: &FeedInfo, files: &[&(Format, String)], confi
         info.updated.format("%Y-%m-%d %H:%M")
     );
     for (format, path) in files {
-        _ = write!(h, "<a href=\"{}\" type=\"{}\">{}</a> ", href(path), feed_type(*format), format_name(*format));
+        _ = write!(h, "<a href=\"{}\" type=\"{}\">{}</a> ", href(path), format.media_type(), format.name());
     }
     _ = writeln!(h, "<button type=\"button\" data-url=\"{first}\">Copy URL</button></td></tr>");
 }
@@ -329,8 +315,8 @@ fn problems_html(snapshot: &Snapshot, config: &Config) -> String {
     h
 }
 
-/// OPML 2.0 with one outline per feed, Atom preferred when both formats exist, so that
-/// importing it subscribes to each feed once. `dateModified` is the newest feed's update.
+/// OPML 2.0 with one outline per feed, in the first of its formats in [`Format::ALL`]'s order
+/// (Atom, then RSS, then JSON Feed), so that importing it subscribes to each feed once. `dateModified` is the newest feed's update.
 fn opml_xml(snapshot: &Snapshot, config: &Config) -> String {
     let site = &config.site;
     let feeds = feed_files(snapshot);
@@ -348,7 +334,7 @@ fn opml_xml(snapshot: &Snapshot, config: &Config) -> String {
         let Some((_, path)) = files.first() else {
             continue;
         };
-        let url = urls::absolute(site, &urls::encode_path(&format!("/{path}")));
+        let url = urls::file_url(site, path);
         _ = writeln!(
             x,
             "<outline type=\"rss\" text=\"{title}\" title=\"{title}\" xmlUrl=\"{}\" htmlUrl=\"{}\"/>",
@@ -379,12 +365,12 @@ mod tests {
         let html = String::from_utf8(body(response).to_vec()).unwrap();
         let head = &html[..html.find("</head>").unwrap()];
         for info in served.snapshot().feeds.values() {
-            for (format, kind) in [(Format::Atom, "atom"), (Format::Rss, "rss")] {
+            for (format, kind) in [(Format::Atom, "atom+xml"), (Format::Rss, "rss+xml"), (Format::Json, "feed+json")] {
                 let href = urls::encode_path(&info.key.path(format));
                 let tag = format!(
-                    "<link rel=\"alternate\" type=\"application/{kind}+xml\" title=\"{} ({})\" href=\"{href}\">",
+                    "<link rel=\"alternate\" type=\"application/{kind}\" title=\"{} ({})\" href=\"{href}\">",
                     escape(&info.title),
-                    format_name(format)
+                    format.name()
                 );
                 assert!(head.contains(&tag), "{tag}\n{html}");
                 assert!(html.contains(&format!("<a href=\"{href}\"")), "{href}");
@@ -532,6 +518,24 @@ mod tests {
         assert!(!html.contains("<b>"));
         let index = String::from_utf8(body(get(&served, "/", &[])).to_vec()).unwrap();
         assert!(index.contains("<a href=\"problems\">Problems (2)</a>"));
+    }
+
+    #[test]
+    fn opml_lists_json_feeds_when_they_are_the_only_format() {
+        let mut snapshot = (**served().snapshot()).clone();
+        for info in snapshot.feeds.values_mut() {
+            info.files.retain(|(format, _)| *format == Format::Json);
+        }
+        snapshot.files.retain(|path, _| path.ends_with(".json"));
+        let served = Served::new(Arc::new(snapshot), &config());
+        let opml = String::from_utf8(body(get(&served, "/feeds.opml", &[])).to_vec()).unwrap();
+        assert_eq!(opml.matches("<outline ").count(), 3, "{opml}");
+        for url in ["https://example.org/blog/feed.json", "https://example.org/blog/feed/news.json"] {
+            assert!(opml.contains(&format!("xmlUrl=\"{url}\"")), "{url}\n{opml}");
+        }
+        let html = String::from_utf8(body(get(&served, "/", &[])).to_vec()).unwrap();
+        assert!(html.contains("<link rel=\"alternate\" type=\"application/feed+json\""), "{html}");
+        assert!(!html.contains("application/atom+xml"), "{html}");
     }
 
     #[test]

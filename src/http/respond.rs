@@ -255,6 +255,28 @@ mod tests {
     }
 
     #[test]
+    fn json_feeds_get_their_type_etag_compression_and_304s() {
+        let served = served();
+        let feed = file(&served, "feed/news.json");
+        let response = get(&served, "/feed/news.json", &[]);
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, header::CONTENT_TYPE), Some("application/feed+json"));
+        assert_eq!(header(&response, header::ETAG), Some(feed.etag.as_str()));
+        assert_eq!(header(&response, header::VARY), Some("accept-encoding"));
+        assert_eq!(body(response), feed.bytes);
+        for (accept, encoding, bytes) in [("gzip", "gzip", feed.gzip()), ("br", "br", feed.brotli())] {
+            let response = get(&served, "/feed/news.json", &[("accept-encoding", accept)]);
+            assert_eq!(header(&response, header::CONTENT_ENCODING), Some(encoding));
+            assert_eq!(header(&response, header::CONTENT_TYPE), Some("application/feed+json"));
+            assert_eq!(&body(response), bytes);
+        }
+        let response = get(&served, "/feed/news.json", &[("if-none-match", &feed.etag)]);
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        let response = get(&served, "/feed/news.json", &[("if-modified-since", "Fri, 01 Mar 2024 00:30:00 GMT")]);
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    }
+
+    #[test]
     fn cjk_paths_are_decoded() {
         let served = served();
         let uri = tag_uri();

@@ -91,7 +91,7 @@ fn unescape_attribute(value: &str) -> String {
 }
 
 /// Every feed file the index page links to (autodiscovery links), as request paths.
-fn index_feed_paths(index: &str) -> BTreeSet<String> {
+pub(crate) fn index_feed_paths(index: &str) -> BTreeSet<String> {
     html_tags(index, "link")
         .into_iter()
         .filter(|a| a.get("rel").is_some_and(|r| r == "alternate"))
@@ -108,7 +108,7 @@ fn index_feed_paths(index: &str) -> BTreeSet<String> {
 
 /// The feed paths (request paths, percent-decoded) an OPML document lists, given the site URL.
 #[track_caller]
-fn opml_feed_paths(opml: &str, site_url: &str) -> BTreeSet<String> {
+pub(crate) fn opml_feed_paths(opml: &str, site_url: &str) -> BTreeSet<String> {
     let doc =
         roxmltree::Document::parse(opml).unwrap_or_else(|e| panic!("/feeds.opml is not well-formed XML: {e}\n{opml}"));
     let root = doc.root_element();

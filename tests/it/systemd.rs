@@ -105,6 +105,45 @@ fn services_score_at_most_2_in_systemd_analyze_security() {
     }
 }
 
+/// The WebSub drop-in example (systemd/websub.conf) applied to the service: systemd reads it
+/// without a word, it only adds addresses to IPAddressAllow= (the default unit keeps denying any
+/// other), and the service still scores at most 2.0.
+#[test]
+fn websub_drop_in_only_adds_allowed_addresses() {
+    let service = read_unit("postfeed.service");
+    let default_allow: Vec<&str> = service.lines().filter_map(|l| l.strip_prefix("IPAddressAllow=")).collect();
+    assert_eq!(default_allow, ["localhost"]);
+    assert_eq!(unit_value("postfeed.service", "IPAddressDeny"), "any");
+    let drop_in = fs::read_to_string(systemd_dir().join("websub.conf")).unwrap();
+    let settings: Vec<&str> =
+        drop_in.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#') && *l != "[Service]").collect();
+    assert!(!settings.is_empty() && settings.iter().all(|l| l.starts_with("IPAddressAllow=")), "{settings:?}");
+    let Some(_) = systemd_analyze("websub_drop_in_only_adds_allowed_addresses") else {
+        return;
+    };
+    let dir = units_for_test();
+    let drop_ins = dir.path().join("postfeed.service.d");
+    fs::create_dir(&drop_ins).unwrap();
+    fs::write(drop_ins.join("websub.conf"), &drop_in).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(dir.path().join("postfeed.service"))
+        .current_dir(dir.path())
+        .env("SYSTEMD_LOG_COLOR", "0")
+        .output()
+        .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.is_empty(), "systemd-analyze verify with websub.conf: {}\n{said}", out.status);
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--no-pager", "./postfeed.service"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let score = exposure(&report).unwrap_or_else(|| panic!("no exposure level:\n{report}"));
+    assert!(score <= MAX_EXPOSURE, "postfeed.service with websub.conf scores {score}:\n{report}");
+}
+
 #[test]
 fn exposure_is_read_from_the_report() {
     let report = "✗ UMask=   Files created by service are world-readable by default   0.1\n\n→ Overall exposure level for postfeed.service: 0.9 SAFE 😀\n";

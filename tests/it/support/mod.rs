@@ -336,6 +336,27 @@ pub fn parse_feed(bytes: &[u8]) -> Result<ReadFeed, String> {
     Ok(ReadFeed { feed, timestamps })
 }
 
+/// Parses JSON Feed bytes with feed-rs, as [`parse_feed`] does XML: missing ids become
+/// `MISSING_ID`, and every date must be strict RFC 3339 (JSON Feed allows nothing else).
+pub fn parse_json_feed(bytes: &[u8]) -> Result<ReadFeed, String> {
+    std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let record = Rc::clone(&seen);
+    let parser = feed_rs::parser::Builder::new()
+        .id_generator(|_, _, _| MISSING_ID.to_string())
+        .timestamp_parser(move |text| {
+            record.borrow_mut().push(text.to_string());
+            DateTime::parse_from_rfc3339(text).ok().map(|d| d.with_timezone(&Utc))
+        })
+        .build();
+    let feed = parser.parse(bytes).map_err(|e| e.to_string())?;
+    if feed.feed_type != feed_rs::model::FeedType::JSON {
+        return Err(format!("feed-rs read it as {:?}, not JSON Feed", feed.feed_type));
+    }
+    let timestamps = seen.borrow().clone();
+    Ok(ReadFeed { feed, timestamps })
+}
+
 #[track_caller]
 pub fn read_feed(path: &Path) -> ReadFeed {
     let bytes = fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));

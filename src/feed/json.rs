@@ -1,0 +1,114 @@
+//! JSON Feed 1.1 bytes for one feed (<https://www.jsonfeed.org/version/1.1/>), written with serde.
+//!
+//! It carries what the Atom feed carries: the same ids, links, dates (RFC 3339), authors, tags
+//! (categories, then tags), summaries and content. Struct fields serialize in declaration order
+//! and no map is used, so equal input gives equal bytes.
+
+use serde::Serialize;
+
+use super::{FeedInput, Format};
+use crate::post::{Author, EntryText, Post};
+
+/// The `version` every JSON Feed 1.1 document starts with.
+pub(crate) const VERSION: &str = "https://jsonfeed.org/version/1.1";
+
+#[derive(Serialize)]
+struct JsonFeed<'a> {
+    version: &'static str,
+    title: String,
+    home_page_url: &'a str,
+    feed_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    language: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authors: Vec<JsonAuthor<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
+    items: Vec<Item<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonAuthor<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+struct Item<'a> {
+    id: &'a str,
+    url: &'a str,
+    title: &'a str,
+    /// The spec wants `content_html` or `content_text`: an entry without content (summaries
+    /// only) gives its summary as `content_text`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_html: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<&'a str>,
+    date_published: String,
+    date_modified: String,
+    authors: Vec<JsonAuthor<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<&'a str>,
+}
+
+pub fn render(input: &FeedInput) -> Vec<u8> {
+    let site = &input.config.site;
+    let items = input.entries.iter().zip(input.texts).map(|(post, text)| item(input, post, text)).collect();
+    let feed = JsonFeed {
+        version: VERSION,
+        title: input.title(),
+        home_page_url: site.url.as_str(),
+        feed_url: input.self_url(Format::Json),
+        description: Some(site.description.as_str()).filter(|d| !d.is_empty()),
+        language: input.language(),
+        authors: site.author.iter().map(|name| JsonAuthor { name, url: None }).collect(),
+        hubs: input.hubs().map(|url| Hub { kind: "WebSub", url }).collect(),
+        items,
+    };
+    let mut bytes = Vec::with_capacity(input.size_hint());
+    serde_json::to_writer(&mut bytes, &feed).expect("writing to memory cannot fail");
+    bytes.push(b'\n');
+    // Kept for as long as the feed is served: no spare capacity.
+    bytes.shrink_to_fit();
+    bytes
+}
+
+fn item<'a>(input: &'a FeedInput, post: &'a Post, text: &'a EntryText) -> Item<'a> {
+    let content_html = text.content.as_deref();
+    let summary = text.summary.as_deref();
+    let (author, author_details) = input.author(post, text);
+    Item {
+        id: &post.id,
+        url: &post.url,
+        title: &post.title,
+        content_html,
+        content_text: content_html.is_none().then(|| summary.unwrap_or("")),
+        summary,
+        image: post.image.as_deref(),
+        date_published: post.date.to_rfc3339(),
+        date_modified: post.updated.to_rfc3339(),
+        authors: vec![JsonAuthor { name: author, url: author_url(author_details) }],
+        tags: post.categories.iter().chain(&post.tags).map(String::as_str).collect(),
+    }
+}
+
+/// The author's page, else a `mailto:` address (JSON Feed has no e-mail field, and its `url`
+/// may be a `mailto:` URI).
+fn author_url(author: Option<&Author>) -> Option<String> {
+    let author = author?;
+    author.uri.clone().or_else(|| author.email.as_ref().map(|e| format!("mailto:{e}")))
+}
