@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use crate::config::Config;
+use crate::feed::lifecycle::{self, Lifecycle};
 use crate::feed::{FeedKey, FeedSet};
 use crate::output::{OutputFolder, WriteStats};
 use crate::site::{Changes, EntryTexts, Site};
@@ -21,17 +22,51 @@ pub struct Build {
     pub(crate) site: Site,
     /// The texts of the posts that feeds show, kept across updates.
     pub(crate) texts: EntryTexts,
+    /// Which category and tag feeds once existed, and since when they have no post in `_posts`.
+    pub(crate) lifecycle: Lifecycle,
 }
 
 impl Build {
-    /// Reads and parses the whole source tree, rendering nothing.
+    /// Reads and parses the whole source tree, and the feed state the output folder keeps,
+    /// rendering nothing.
     pub fn load(config: Config) -> Result<Build> {
+        let lifecycle = Lifecycle::load(&config.output_dir, &config.feeds);
+        Build::load_with(config, lifecycle)
+    }
+
+    /// [`Build::load`] with the feed state already known (a reload of the daemon).
+    pub(crate) fn load_with(config: Config, lifecycle: Lifecycle) -> Result<Build> {
         if !config.source_dir.is_dir() {
             bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
         }
         let site = Site::load(&config)
             .with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
-        Ok(Build { config, site, texts: EntryTexts::default() })
+        Ok(Build { config, site, texts: EntryTexts::default(), lifecycle })
+    }
+
+    /// Feeds that change when the clock moves from `after` to `until` with no file changed:
+    /// future posts coming due, kept feeds being retired.
+    pub(crate) fn feeds_due_between(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> BTreeSet<FeedKey> {
+        let mut keys = self.site.feeds_published_between(after, until);
+        keys.extend(self.lifecycle.retired_between(after, until));
+        keys
+    }
+
+    /// The next moment after `now` at which the feeds change with no file changed.
+    pub(crate) fn next_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let publication = self.site.next_publication(now).map(|d| d.with_timezone(&Utc));
+        [publication, self.lifecycle.next_retirement(now)].into_iter().flatten().min()
+    }
+
+    /// The files the output folder holds besides the feeds: the feed state and the lists of
+    /// retired feeds (see README, "Feeds that lose their posts").
+    fn side_files(&self, retired: &BTreeSet<String>) -> Vec<(String, Vec<u8>)> {
+        let base = percent_encoding::percent_decode_str(self.config.site.url.path()).decode_utf8_lossy();
+        vec![
+            (lifecycle::STATE_FILE.to_string(), self.lifecycle.to_bytes()),
+            (lifecycle::RETIRED_LIST.to_string(), lifecycle::retired_list(&base, retired)),
+            (lifecycle::RETIRED_NGINX.to_string(), lifecycle::retired_nginx_map(&base, retired)),
+        ]
     }
 
     /// Folds what happened at `paths` into the site.
@@ -50,10 +85,17 @@ impl Build {
         storage: Storage,
     ) -> (Snapshot, Vec<String>) {
         let started = std::time::Instant::now();
-        let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
+        self.lifecycle.observe(&self.site, &self.config.feeds, now, keys);
+        let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(keys);
         self.texts.load(&self.site, &self.config.feeds, todo.iter().flat_map(|feed| &feed.entries));
-        let (next, changed) = snapshot::render(&self.config, &feeds, &todo, &self.texts, previous, storage);
+        let (mut next, mut changed) = snapshot::render(&self.config, &feeds, &todo, &self.texts, previous, storage);
+        for (path, bytes) in self.side_files(&next.gone) {
+            if next.side.get(&path).is_none_or(|old| **old != *bytes) {
+                changed.push(path.clone());
+                next.side.insert(path, bytes.into());
+            }
+        }
         for feed in &todo {
             self.texts.show(&feed.key, &feed.entries);
         }
@@ -76,15 +118,19 @@ impl Build {
     /// made, keeping none: the same bytes [`Build::render`] makes, without holding them all.
     /// Returns what the writes did and how many files the feeds have.
     pub(crate) fn render_to_folder(&mut self, now: DateTime<Utc>) -> Result<(WriteStats, usize)> {
-        let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
+        self.lifecycle.observe(&self.site, &self.config.feeds, now, None);
+        let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(None);
         self.texts.load(&self.site, &self.config.feeds, todo.iter().flat_map(|feed| &feed.entries));
         let texts = &self.texts;
+        let side = self.side_files(&feeds.retired_paths());
         let files = todo.par_iter().flat_map_iter(|feed| {
             let (_, files) = snapshot::render_feed(&self.config, feed, texts);
             files.into_iter().map(|(rel, bytes, _)| (rel, bytes))
         });
-        let stats = OutputFolder::new(&self.config.output_dir).sync(files, &BTreeSet::new())?;
+        let folder = OutputFolder::new(&self.config.output_dir);
+        let stats = folder.sync(files, &BTreeSet::new())?;
+        folder.write_side(side.iter().map(|(rel, bytes)| (rel.as_str(), bytes.as_slice())))?;
         Ok((stats, stats.written + stats.unchanged))
     }
 }
@@ -134,16 +180,16 @@ mod tests {
         assert!(build.texts.get(P1).is_none(), "the text of a post in no feed is kept");
         assert!(build.texts.get(P2).is_some() && build.texts.get(P3).is_some());
 
-        // P2 deleted: #b is gone with it.
+        // P2 deleted: #b is kept, empty (it once existed), and P2's text is dropped.
         fs::remove_file(&p2).unwrap();
         let changes = build.refresh(&[p2]);
         let (snapshot, _) = build.render(now, &snapshot, Some(&changes.feeds), Storage::Heap);
-        assert!(!snapshot.feeds.contains_key(&FeedKey::Tag("b".into())));
+        assert_eq!(snapshot.feeds[&FeedKey::Tag("b".into())].entries, 0);
         assert!(build.texts.get(P2).is_none(), "the text of a deleted post is kept");
         assert_eq!(build.texts.len(), 1);
 
-        // What the updates kept is what a full build of the same tree keeps.
-        let mut fresh = Build::load(config(dir.path(), 1)).unwrap();
+        // What the updates kept is what a full build of the same tree and feed state keeps.
+        let mut fresh = Build::load_with(config(dir.path(), 1), build.lifecycle.clone()).unwrap();
         let (full, _) = fresh.render(now, &Snapshot::default(), None, Storage::Heap);
         assert_eq!(fresh.texts.len(), build.texts.len());
         assert_eq!(full.files.keys().collect::<Vec<_>>(), snapshot.files.keys().collect::<Vec<_>>());

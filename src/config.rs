@@ -19,6 +19,9 @@ use jekyll::{DefaultsSet, JekyllConfig};
 pub struct Config {
     pub site: SiteConfig,
     pub source_dir: PathBuf,
+    /// `source.archive`: folders of moved posts (absolute), read like posts for category and tag
+    /// feeds only.
+    pub(crate) archive_dirs: Vec<PathBuf>,
     pub output_dir: PathBuf,
     pub(crate) feeds: FeedsConfig,
     pub server: ServerConfig,
@@ -91,6 +94,9 @@ pub(crate) struct FeedsConfig {
     pub(crate) sanitize: bool,
     /// Files larger than this are reported and skipped.
     pub(crate) max_post_bytes: u64,
+    /// Days a category or tag feed without a post in `_posts` keeps answering before it is
+    /// retired (410 Gone).
+    pub(crate) retire_after_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -145,6 +151,7 @@ struct RawSite {
 #[serde(deny_unknown_fields)]
 struct RawSource {
     dir: Option<PathBuf>,
+    archive: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -163,6 +170,7 @@ struct RawFeeds {
     formats: Option<Vec<String>>,
     sanitize: Option<bool>,
     max_post_bytes: Option<u64>,
+    retire_after_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -182,6 +190,7 @@ struct RawServer {
 pub(crate) const DEFAULT_LIMIT: usize = 20;
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub(crate) const DEFAULT_MAX_POST_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_RETIRE_AFTER_DAYS: u32 = 30;
 
 impl Config {
     /// Reads and checks the file at `path`, and the site's `_config.yml` under it; relative paths
@@ -270,6 +279,18 @@ impl Config {
                 resolve(raw.source.dir, ".")
             }
         };
+        let mut archive_dirs = Vec::new();
+        for folder in raw.source.archive.unwrap_or_default() {
+            let plain = !folder.as_os_str().is_empty()
+                && folder.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain {
+                bail!(
+                    "source.archive: {:?} must be a folder inside the site root, such as \"old_post\"",
+                    folder.display().to_string()
+                );
+            }
+            archive_dirs.push(source_dir.join(folder));
+        }
         let output_dir = match &overrides.output {
             Some(dir) => {
                 origins.set("output.dir", Origin::CommandLine);
@@ -283,6 +304,7 @@ impl Config {
         Ok(Config {
             site,
             source_dir,
+            archive_dirs,
             output_dir,
             feeds: FeedsConfig {
                 limit,
@@ -293,6 +315,7 @@ impl Config {
                 rss: formats.iter().any(|f| f == "rss"),
                 sanitize: raw.feeds.sanitize.unwrap_or(true),
                 max_post_bytes: raw.feeds.max_post_bytes.unwrap_or(DEFAULT_MAX_POST_BYTES),
+                retire_after_days: raw.feeds.retire_after_days.unwrap_or(DEFAULT_RETIRE_AFTER_DAYS),
             },
             server: ServerConfig {
                 listen,

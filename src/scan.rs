@@ -88,12 +88,44 @@ pub(crate) struct Tree {
     pub(crate) root: PathBuf,
     /// The output folder, never read even when it sits inside the source root.
     pub(crate) output: PathBuf,
+    /// Archive folders (`source.archive`): their files are read as posts that moved out of
+    /// `_posts`, as source names relative to the root (`old_post`).
+    archives: Vec<String>,
 }
 
 impl Tree {
     pub(crate) fn new(root: &Path, output: &Path) -> Tree {
         let canonical = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-        Tree { root: canonical(root), output: canonical(output) }
+        Tree { root: canonical(root), output: canonical(output), archives: Vec::new() }
+    }
+
+    /// The same tree with archive folders (absolute paths below the root, as the config has them).
+    pub(crate) fn with_archives(mut self, folders: &[PathBuf], configured_root: &Path) -> Tree {
+        self.archives = folders
+            .iter()
+            .filter_map(|f| f.strip_prefix(configured_root).ok())
+            .map(|rel| source_name(Path::new(""), rel))
+            .filter(|name| !name.is_empty())
+            .collect();
+        self
+    }
+
+    /// For a file in an archive folder, the source name it is read as: the archive folder taken
+    /// as the site root, so `old_post/x.md` reads as `_posts/x.md` and
+    /// `old_post/news/_posts/x.md` as `news/_posts/x.md`. `None` for files outside the archives.
+    pub(crate) fn archived_as(&self, source: &str) -> Option<String> {
+        let rest = self.archives.iter().find_map(|a| source.strip_prefix(a.as_str())?.strip_prefix('/'))?;
+        if rest.split('/').rev().skip(1).any(|c| c == "_posts") {
+            Some(rest.to_string())
+        } else {
+            Some(format!("_posts/{rest}"))
+        }
+    }
+
+    /// Whether `path` is an archive folder or lies below one.
+    fn in_archive(&self, path: &Path) -> bool {
+        let Ok(rel) = path.strip_prefix(&self.root) else { return false };
+        self.archives.iter().any(|a| rel.starts_with(a))
     }
 
     /// Walks the tree as Jekyll does: `_posts` folders at any depth, nothing under folders whose
@@ -156,13 +188,26 @@ impl Tree {
         if name == "_posts" {
             return true;
         }
+        if let Ok(rel) = path.strip_prefix(&self.root) {
+            // An archive folder, or a folder on the way to one, is entered whatever its name.
+            if self.archives.iter().any(|a| Path::new(a).starts_with(rel)) {
+                return true;
+            }
+            if self.in_archive(path) {
+                return !ignored_name(&name);
+            }
+        }
         !ignored_name(&name) && (!["node_modules", "vendor"].contains(&name.as_ref()) || self.in_posts(path))
     }
 
-    /// Whether `path` lies inside a `_posts` folder (at any depth) below the root.
+    /// Whether `path` lies inside a `_posts` folder (at any depth) below the root, or inside an
+    /// archive folder.
     pub(crate) fn in_posts(&self, path: &Path) -> bool {
         match path.strip_prefix(&self.root) {
-            Ok(rel) => rel.parent().is_some_and(|folders| folders.components().any(|c| c.as_os_str() == "_posts")),
+            Ok(rel) => rel.parent().is_some_and(|folders| {
+                folders.components().any(|c| c.as_os_str() == "_posts")
+                    || self.archives.iter().any(|a| folders.starts_with(a))
+            }),
             Err(_) => false,
         }
     }
@@ -171,11 +216,20 @@ impl Tree {
     /// the output folder, and under no folder or name that Jekyll skips.
     pub(crate) fn may_matter(&self, path: &Path) -> bool {
         let Ok(rel) = path.strip_prefix(&self.root) else { return false };
-        !path.starts_with(&self.output)
-            && rel.components().all(|c| {
-                let name = c.as_os_str().to_string_lossy();
-                name == "_posts" || !ignored_name(&name)
-            })
+        if path.starts_with(&self.output) {
+            return false;
+        }
+        if let Some(inside) = self.archives.iter().find_map(|a| rel.strip_prefix(a).ok()) {
+            return inside.components().all(|c| !ignored_name(&c.as_os_str().to_string_lossy()));
+        }
+        // A folder that holds an archive folder (`archive/old` holds `archive/old/x.md`).
+        if self.archives.iter().any(|a| Path::new(a).starts_with(rel)) {
+            return true;
+        }
+        rel.components().all(|c| {
+            let name = c.as_os_str().to_string_lossy();
+            name == "_posts" || !ignored_name(&name)
+        })
     }
 
     /// Whether a folder between the root and `path` is a symbolic link: such paths are never

@@ -2,7 +2,7 @@
 //! compressed bodies made on demand), rendered from the feed set and the entry texts the site
 //! layer made. No file is read or written here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
@@ -112,6 +112,11 @@ pub struct Snapshot {
     /// Output-relative path (`feed/by_tag/x.xml`) to file.
     pub files: BTreeMap<String, Arc<Rendered>>,
     pub(crate) feeds: BTreeMap<FeedKey, FeedInfo>,
+    /// Output-relative paths of retired feeds: they answer 410 Gone, and the folder lacks them.
+    pub(crate) gone: Arc<BTreeSet<String>>,
+    /// Files the output folder holds besides feeds (the feed state, the lists of retired feeds),
+    /// by output-relative path: written, never served.
+    pub(crate) side: BTreeMap<String, Bytes>,
 }
 
 impl Snapshot {
@@ -177,6 +182,10 @@ pub(crate) fn render(
             }
         }
     }
+    let retired = feeds.retired_paths();
+    if *next.gone != retired {
+        next.gone = Arc::new(retired);
+    }
     for (key, info, files) in rendered {
         for (path, mut file) in files {
             let same = next.files.get(&path).is_some_and(|old| old.bytes == file.bytes);
@@ -235,6 +244,7 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
+    use crate::feed::lifecycle::Lifecycle;
     use crate::site::Site;
 
     fn config(root: &Path) -> Config {
@@ -261,7 +271,7 @@ mod tests {
         previous: &Snapshot,
         keys: Option<&std::collections::BTreeSet<FeedKey>>,
     ) -> (Snapshot, Vec<String>) {
-        let feeds = FeedSet::new(site, &config.feeds, Utc::now());
+        let feeds = FeedSet::new(site, &config.feeds, &Lifecycle::new(&config.feeds), Utc::now());
         let todo = feeds.select(keys);
         texts.load(site, &config.feeds, todo.iter().flat_map(|f| &f.entries));
         render(config, &feeds, &todo, texts, previous, Storage::Heap)
@@ -318,7 +328,7 @@ mod tests {
         let config = config(dir.path());
         write_post(dir.path(), 1, "a", "Text that only the file holds.");
         let site = Site::load(&config).unwrap();
-        let feeds = FeedSet::new(&site, &config.feeds, Utc::now());
+        let feeds = FeedSet::new(&site, &config.feeds, &Lifecycle::new(&config.feeds), Utc::now());
         let todo = feeds.select(None);
         let mut texts = EntryTexts::default();
         texts.load(&site, &config.feeds, todo.iter().flat_map(|f| &f.entries));

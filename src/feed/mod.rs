@@ -1,7 +1,8 @@
-//! Feeds: which exist and what each holds ([`set`]), where each lives and what it is called, and
+//! Feeds: which exist and what each holds ([`set`]), which once existed ([`lifecycle`]), where each lives and what it is called, and
 //! their bytes ([`atom`], [`rss`]).
 
 pub mod atom;
+pub(crate) mod lifecycle;
 pub mod rss;
 pub(crate) mod set;
 
