@@ -81,7 +81,8 @@ impl Lifecycle {
                 Ok(()) => {}
                 Err(e) => tracing::warn!("{}: {e}; feed retirement counts again from now", path.display()),
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // No folder yet (or a file in its place, which writing the feeds reports): a first run.
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {}
             Err(e) => tracing::warn!("cannot read {}: {e}; feed retirement counts again from now", path.display()),
         }
         lifecycle

@@ -14,6 +14,7 @@ mod fidelity;
 mod fuzz_regressions;
 mod hostile;
 mod jekyll;
+mod keepalive;
 mod kramdown;
 mod liquid;
 mod regen;

@@ -262,7 +262,26 @@ pub fn base_posts() -> Vec<(&'static str, String)> {
 // ---------------------------------------------------------------------------------------------
 // Output folders and feeds
 
-/// Every file under `dir`, by `/`-separated relative path, with its bytes.
+/// The files postfeed keeps in the output folder besides feeds: the feed state and the lists of
+/// retired feeds. They are not feeds and are never served; `tests/it/keepalive.rs` checks them.
+pub const SIDE_FILES: [&str; 3] = ["postfeed-state.json", "retired.txt", "retired.nginx.conf"];
+
+/// Whether the output-relative path `rel` is one of [`SIDE_FILES`].
+pub fn is_side_file(rel: &str) -> bool {
+    SIDE_FILES.contains(&rel)
+}
+
+/// Copies the feed state of the output folder `from` into `to`, so that a `regen` into `to`
+/// knows the feeds that `from`'s runs saw lose their posts: the same tree and the same state give
+/// the same feeds (a kept feed is not in the tree alone).
+pub fn share_feed_state(from: &Path, to: &Path) {
+    if let Ok(bytes) = fs::read(from.join(SIDE_FILES[0])) {
+        fs::create_dir_all(to).expect("output folder");
+        fs::write(to.join(SIDE_FILES[0]), bytes).expect("state copied");
+    }
+}
+
+/// Every file under `dir` but the [`SIDE_FILES`], by `/`-separated relative path, with its bytes.
 pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         let mut entries: Vec<_> =
@@ -274,7 +293,9 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             } else {
                 let rel = path.strip_prefix(root).expect("under root");
                 let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-                out.insert(rel, fs::read(&path).expect("file readable"));
+                if !is_side_file(&rel) {
+                    out.insert(rel, fs::read(&path).expect("file readable"));
+                }
             }
         }
     }
