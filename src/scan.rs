@@ -383,6 +383,56 @@ mod tests {
     }
 
     #[test]
+    fn archive_folders_are_read_as_the_posts_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("site");
+        for rel in [
+            "_posts/2024-01-01-live.md",
+            "old_post/2024-01-02-a.md",
+            "old_post/2023/2024-01-03-b.md",
+            "old_post/news/_posts/2024-01-04-c.md",
+            "old_post/.2024-01-05-tmp.md",
+            "_archive/x/2024-01-06-d.md",
+            "other/2024-01-07-e.md",
+        ] {
+            let path = root.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, "---\n---\n").unwrap();
+        }
+        let archives = [root.join("old_post"), root.join("_archive/x")];
+        let tree = Tree::new(&root, &dir.path().join("out")).with_archives(&archives, &root);
+        let mut found: Vec<String> = tree.scan().unwrap().candidates.into_iter().map(|c| c.source).collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                "_archive/x/2024-01-06-d.md",
+                "_posts/2024-01-01-live.md",
+                "old_post/2023/2024-01-03-b.md",
+                "old_post/2024-01-02-a.md",
+                "old_post/news/_posts/2024-01-04-c.md"
+            ]
+        );
+        assert_eq!(tree.archived_as("old_post/2024-01-02-a.md").as_deref(), Some("_posts/2024-01-02-a.md"));
+        assert_eq!(tree.archived_as("old_post/2023/2024-01-03-b.md").as_deref(), Some("_posts/2023/2024-01-03-b.md"));
+        assert_eq!(
+            tree.archived_as("old_post/news/_posts/2024-01-04-c.md").as_deref(),
+            Some("news/_posts/2024-01-04-c.md")
+        );
+        assert_eq!(tree.archived_as("_posts/2024-01-01-live.md"), None);
+        assert_eq!(tree.archived_as("old_postx/2024-01-02-a.md"), None);
+        // What the watcher reports: the archive folders, what is in them, and the way to them.
+        for path in ["old_post", "old_post/2024-01-02-a.md", "_archive", "_archive/x/2024-01-06-d.md"] {
+            assert!(tree.may_matter(&root.join(path)), "{path}");
+        }
+        for path in ["_archive/y/2024-01-06-d.md", "old_post/.2024-01-05-tmp.md", "_drafts/2024-01-01-x.md"] {
+            assert!(!tree.may_matter(&root.join(path)), "{path}");
+        }
+        assert!(tree.candidate(&root.join("old_post/2024-01-02-a.md")).is_some());
+        assert!(tree.candidate(&root.join("other/2024-01-07-e.md")).is_none());
+    }
+
+    #[test]
     fn reads_at_most_the_limit() {
         let (_dir, tree, _) = tree_with_post(&"x".repeat(100));
         let scan = tree.scan().unwrap();
