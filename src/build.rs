@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use crate::config::Config;
+use crate::feed::lifecycle::{self, Lifecycle};
 use crate::feed::{FeedKey, FeedSet};
 use crate::output::{OutputFolder, WriteStats};
 use crate::problem::{self, Problem};
@@ -27,11 +28,20 @@ pub struct Build {
     renderer: ContentRenderer,
     /// Template problems found since they were last taken.
     problems: Vec<Problem>,
+    /// Which category and tag feeds once existed, and since when they have no post in `_posts`.
+    pub(crate) lifecycle: Lifecycle,
 }
 
 impl Build {
-    /// Reads and parses the whole source tree, rendering nothing.
+    /// Reads and parses the whole source tree, and the feed state the output folder keeps,
+    /// rendering nothing.
     pub fn load(config: Config) -> Result<Build> {
+        let lifecycle = Lifecycle::load(&config.output_dir, &config.feeds);
+        Build::load_with(config, lifecycle)
+    }
+
+    /// [`Build::load`] with the feed state already known (a reload of the daemon).
+    pub(crate) fn load_with(config: Config, lifecycle: Lifecycle) -> Result<Build> {
         if !config.source_dir.is_dir() {
             bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
         }
@@ -42,7 +52,7 @@ impl Build {
         let time = site.posts().map(|p| p.date).max().unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
         let renderer = ContentRenderer::new(&config, site.post_links.clone(), time);
         let problems = renderer.data_problems().iter().map(Problem::template).collect();
-        Ok(Build { config, site, texts: EntryTexts::default(), renderer, problems })
+        Ok(Build { config, site, texts: EntryTexts::default(), renderer, problems, lifecycle })
     }
 
     /// Reads `_data` and `_includes` again: every entry text is made anew at the next render.
@@ -62,10 +72,36 @@ impl Build {
     /// Makes the entry texts of every feed's entries as they are at `now`, without rendering any
     /// feed: what `check` needs to find the entries' template problems.
     pub(crate) fn make_texts(&mut self, now: DateTime<Utc>) {
-        let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
+        self.lifecycle.observe(&self.site, &self.config.feeds, now, None);
+        let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(None);
         let found = self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries));
         self.problems.extend(found.iter().map(Problem::template));
+    }
+
+    /// Feeds that change when the clock moves from `after` to `until` with no file changed:
+    /// future posts coming due, kept feeds being retired.
+    pub(crate) fn feeds_due_between(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> BTreeSet<FeedKey> {
+        let mut keys = self.site.feeds_published_between(after, until);
+        keys.extend(self.lifecycle.retired_between(after, until));
+        keys
+    }
+
+    /// The next moment after `now` at which the feeds change with no file changed.
+    pub(crate) fn next_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let publication = self.site.next_publication(now).map(|d| d.with_timezone(&Utc));
+        [publication, self.lifecycle.next_retirement(now)].into_iter().flatten().min()
+    }
+
+    /// The files the output folder holds besides the feeds: the feed state and the lists of
+    /// retired feeds (see README, "Feeds that lose their posts").
+    fn side_files(&self, retired: &BTreeSet<String>) -> Vec<(String, Vec<u8>)> {
+        let base = percent_encoding::percent_decode_str(self.config.site.url.path()).decode_utf8_lossy();
+        vec![
+            (lifecycle::STATE_FILE.to_string(), self.lifecycle.to_bytes()),
+            (lifecycle::RETIRED_LIST.to_string(), lifecycle::retired_list(&base, retired)),
+            (lifecycle::RETIRED_NGINX.to_string(), lifecycle::retired_nginx_map(&base, retired)),
+        ]
     }
 
     /// Folds what happened at `paths` into the site.
@@ -84,11 +120,18 @@ impl Build {
         storage: Storage,
     ) -> (Snapshot, Vec<String>) {
         let started = std::time::Instant::now();
-        let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
+        self.lifecycle.observe(&self.site, &self.config.feeds, now, keys);
+        let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(keys);
         let found = self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries));
         self.problems.extend(found.iter().map(Problem::template));
-        let (mut next, changed) = snapshot::render(&self.config, &feeds, &todo, &self.texts, previous, storage);
+        let (mut next, mut changed) = snapshot::render(&self.config, &feeds, &todo, &self.texts, previous, storage);
+        for (path, bytes) in self.side_files(&next.gone) {
+            if next.side.get(&path).is_none_or(|old| **old != *bytes) {
+                changed.push(path.clone());
+                next.side.insert(path, bytes.into());
+            }
+        }
         for feed in &todo {
             self.texts.show(&feed.key, &feed.entries);
         }
@@ -130,18 +173,22 @@ impl Build {
     /// made, keeping none: the same bytes [`Build::render`] makes, without holding them all.
     /// Returns what the writes did, and how many feeds and files there are.
     pub(crate) fn render_to_folder(&mut self, now: DateTime<Utc>) -> Result<(WriteStats, usize, usize)> {
-        let feeds = FeedSet::new(&self.site, &self.config.feeds, now);
+        self.lifecycle.observe(&self.site, &self.config.feeds, now, None);
+        let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(None);
         let found = self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries));
         self.problems.extend(found.iter().map(Problem::template));
         let texts = &self.texts;
+        let side = self.side_files(&feeds.retired_paths());
         let feed_files = todo.par_iter().flat_map_iter(|feed| {
             let (_, files) = snapshot::render_feed(&self.config, feed, texts);
             files.into_iter().map(|(rel, bytes, _)| (rel, bytes))
         });
         let browser_view = self.config.feeds.browser_view.then(snapshot::stylesheet_file);
         let files = feed_files.chain(browser_view.into_par_iter().map(|(rel, bytes, _)| (rel, bytes)));
-        let stats = OutputFolder::new(&self.config.output_dir).sync(files, &BTreeSet::new())?;
+        let folder = OutputFolder::new(&self.config.output_dir);
+        let stats = folder.sync(files, &BTreeSet::new())?;
+        folder.write_side(side.iter().map(|(rel, bytes)| (rel.as_str(), bytes.as_slice())))?;
         // Feed files only: the stylesheet is no feed, and `serve` counts the same way.
         Ok((stats, todo.len(), todo.iter().map(|feed| feed.files.len()).sum()))
     }
@@ -203,16 +250,16 @@ mod tests {
         assert!(build.texts.get(P1).is_none(), "the text of a post in no feed is kept");
         assert!(build.texts.get(P2).is_some() && build.texts.get(P3).is_some());
 
-        // P2 deleted: #b is gone with it.
+        // P2 deleted: #b is kept, empty (it once existed), and P2's text is dropped.
         fs::remove_file(&p2).unwrap();
         let changes = build.refresh(&[p2]);
         let (snapshot, _) = build.render(now, &snapshot, Some(&changes.feeds), Storage::Heap);
-        assert!(!snapshot.feeds.contains_key(&FeedKey::Tag("b".into())));
+        assert_eq!(snapshot.feeds[&FeedKey::Tag("b".into())].entries, 0);
         assert!(build.texts.get(P2).is_none(), "the text of a deleted post is kept");
         assert_eq!(build.texts.len(), 1);
 
-        // What the updates kept is what a full build of the same tree keeps.
-        let mut fresh = Build::load(config(dir.path(), 1)).unwrap();
+        // What the updates kept is what a full build of the same tree and feed state keeps.
+        let mut fresh = Build::load_with(config(dir.path(), 1), build.lifecycle.clone()).unwrap();
         let (full, _) = fresh.render(now, &Snapshot::default(), None, Storage::Heap);
         assert_eq!(fresh.texts.len(), build.texts.len());
         assert_eq!(full.files.keys().collect::<Vec<_>>(), snapshot.files.keys().collect::<Vec<_>>());

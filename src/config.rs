@@ -19,6 +19,9 @@ use jekyll::{DefaultsSet, JekyllConfig, TagFeeds};
 pub struct Config {
     pub site: SiteConfig,
     pub source_dir: PathBuf,
+    /// `source.archive`: folders of moved posts (absolute), read like posts for category and tag
+    /// feeds only.
+    pub(crate) archive_dirs: Vec<PathBuf>,
     pub output_dir: PathBuf,
     pub(crate) feeds: FeedsConfig,
     pub server: ServerConfig,
@@ -101,6 +104,9 @@ pub(crate) struct FeedsConfig {
     pub(crate) max_post_bytes: u64,
     /// Atom and RSS feeds name an XSLT stylesheet that browsers render them with.
     pub(crate) browser_view: bool,
+    /// Days a category or tag feed without a post in `_posts` keeps answering before it is
+    /// retired (410 Gone).
+    pub(crate) retire_after_days: u32,
 }
 
 /// `[websub]`: the hubs every feed names, and that `serve` tells of each change.
@@ -175,6 +181,7 @@ struct RawSite {
 #[serde(deny_unknown_fields)]
 struct RawSource {
     dir: Option<PathBuf>,
+    archive: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -194,6 +201,7 @@ struct RawFeeds {
     sanitize: Option<bool>,
     max_post_bytes: Option<u64>,
     browser_view: Option<bool>,
+    retire_after_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -218,6 +226,7 @@ const FORMATS: [&str; 3] = ["atom", "rss", "json"];
 pub(crate) const DEFAULT_LIMIT: usize = 20;
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub(crate) const DEFAULT_MAX_POST_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_RETIRE_AFTER_DAYS: u32 = 30;
 
 impl Config {
     /// Reads and checks the file at `path`, and the site's `_config.yml` under it; relative paths
@@ -319,6 +328,18 @@ impl Config {
                 resolve(raw.source.dir, ".")
             }
         };
+        let mut archive_dirs = Vec::new();
+        for folder in raw.source.archive.unwrap_or_default() {
+            let plain = !folder.as_os_str().is_empty()
+                && folder.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain {
+                bail!(
+                    "source.archive: {:?} must be a folder inside the site root, such as \"old_post\"",
+                    folder.display().to_string()
+                );
+            }
+            archive_dirs.push(source_dir.join(folder));
+        }
         let output_dir = match &overrides.output {
             Some(dir) => {
                 origins.set("output.dir", Origin::CommandLine);
@@ -332,6 +353,7 @@ impl Config {
         Ok(Config {
             site,
             source_dir,
+            archive_dirs,
             output_dir,
             feeds: FeedsConfig {
                 limit,
@@ -347,6 +369,7 @@ impl Config {
                 sanitize: raw.feeds.sanitize.unwrap_or(true),
                 max_post_bytes: raw.feeds.max_post_bytes.unwrap_or(DEFAULT_MAX_POST_BYTES),
                 browser_view: raw.feeds.browser_view.unwrap_or(true),
+                retire_after_days: raw.feeds.retire_after_days.unwrap_or(DEFAULT_RETIRE_AFTER_DAYS),
             },
             server: ServerConfig {
                 listen,

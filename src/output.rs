@@ -1,7 +1,8 @@
 //! The output folder, and the only code that writes it, for `regen` and `serve` alike: a feed is
 //! written to a temporary file beside it and renamed into place unless the folder already holds
 //! its bytes (its mtime is then kept), feeds that no longer exist and temporary files left by a
-//! crash are removed, and nothing else in the folder is touched. [`OutputWriter`] is the daemon's
+//! crash are removed, and nothing else in the folder is touched but the side files (the feed
+//! state and the lists of retired feeds), written the same way. [`OutputWriter`] is the daemon's
 //! thread that keeps the folder in step with the snapshots it serves, so the update loop never
 //! waits on the disk: work that piles up is merged, and only the newest snapshot is written, for
 //! every path changed since the last write.
@@ -77,9 +78,25 @@ impl OutputFolder {
         Ok(stats)
     }
 
-    /// [`OutputFolder::sync`] with a snapshot's files.
+    /// [`OutputFolder::sync`] with a snapshot's files, then its side files.
     pub fn write_snapshot(&self, snapshot: &Snapshot, known_same: &BTreeSet<String>) -> Result<WriteStats> {
-        self.sync(snapshot.files.par_iter().map(|(rel, file)| (rel.clone(), &file.bytes)), known_same)
+        let stats = self.sync(snapshot.files.par_iter().map(|(rel, file)| (rel.clone(), &file.bytes)), known_same)?;
+        self.write_side(snapshot.side.iter().map(|(rel, bytes)| (rel.as_str(), &bytes[..])))?;
+        Ok(stats)
+    }
+
+    /// Writes the side files (top-level, not feeds) that differ from what the folder holds.
+    pub(crate) fn write_side<'a>(&self, files: impl Iterator<Item = (&'a str, &'a [u8])>) -> Result<WriteStats> {
+        fs::create_dir_all(&self.dir).with_context(|| format!("cannot create output folder {}", self.dir.display()))?;
+        let mut stats = WriteStats::default();
+        for (rel, bytes) in files {
+            if write_if_changed(&self.dir, rel, bytes)? {
+                stats.written += 1;
+            } else {
+                stats.unchanged += 1;
+            }
+        }
+        Ok(stats)
     }
 
     /// Brings the folder up to date after an update that changed only the `changed` paths: those
@@ -97,10 +114,10 @@ impl OutputFolder {
             .par_iter()
             .map(|rel| {
                 let path = self.dir.join(rel);
-                match snapshot.files.get(rel) {
-                    Some(file) => {
-                        write_atomically(&path, &file.bytes)
-                            .with_context(|| format!("cannot write {}", path.display()))?;
+                let bytes = snapshot.files.get(rel).map(|f| &f.bytes).or_else(|| snapshot.side.get(rel));
+                match bytes {
+                    Some(bytes) => {
+                        write_atomically(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
                         Ok(Done::Written)
                     }
                     None => match fs::remove_file(&path) {

@@ -97,12 +97,44 @@ pub(crate) struct Tree {
     pub(crate) root: PathBuf,
     /// The output folder, never read even when it sits inside the source root.
     pub(crate) output: PathBuf,
+    /// Archive folders (`source.archive`): their files are read as posts that moved out of
+    /// `_posts`, as source names relative to the root (`old_post`).
+    archives: Vec<String>,
 }
 
 impl Tree {
     pub(crate) fn new(root: &Path, output: &Path) -> Tree {
         let canonical = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-        Tree { root: canonical(root), output: canonical(output) }
+        Tree { root: canonical(root), output: canonical(output), archives: Vec::new() }
+    }
+
+    /// The same tree with archive folders (absolute paths below the root, as the config has them).
+    pub(crate) fn with_archives(mut self, folders: &[PathBuf], configured_root: &Path) -> Tree {
+        self.archives = folders
+            .iter()
+            .filter_map(|f| f.strip_prefix(configured_root).ok())
+            .map(|rel| source_name(Path::new(""), rel))
+            .filter(|name| !name.is_empty())
+            .collect();
+        self
+    }
+
+    /// For a file in an archive folder, the source name it is read as: the archive folder taken
+    /// as the site root, so `old_post/x.md` reads as `_posts/x.md` and
+    /// `old_post/news/_posts/x.md` as `news/_posts/x.md`. `None` for files outside the archives.
+    pub(crate) fn archived_as(&self, source: &str) -> Option<String> {
+        let rest = self.archives.iter().find_map(|a| source.strip_prefix(a.as_str())?.strip_prefix('/'))?;
+        if rest.split('/').rev().skip(1).any(|c| c == "_posts") {
+            Some(rest.to_string())
+        } else {
+            Some(format!("_posts/{rest}"))
+        }
+    }
+
+    /// Whether `path` is an archive folder or lies below one.
+    fn in_archive(&self, path: &Path) -> bool {
+        let Ok(rel) = path.strip_prefix(&self.root) else { return false };
+        self.archives.iter().any(|a| rel.starts_with(a))
     }
 
     /// Walks the tree as Jekyll does: `_posts` folders at any depth, nothing under folders whose
@@ -165,13 +197,26 @@ impl Tree {
         if name == "_posts" {
             return true;
         }
+        if let Ok(rel) = path.strip_prefix(&self.root) {
+            // An archive folder, or a folder on the way to one, is entered whatever its name.
+            if self.archives.iter().any(|a| Path::new(a).starts_with(rel)) {
+                return true;
+            }
+            if self.in_archive(path) {
+                return !ignored_name(&name);
+            }
+        }
         !ignored_name(&name) && (!["node_modules", "vendor"].contains(&name.as_ref()) || self.in_posts(path))
     }
 
-    /// Whether `path` lies inside a `_posts` folder (at any depth) below the root.
+    /// Whether `path` lies inside a `_posts` folder (at any depth) below the root, or inside an
+    /// archive folder.
     pub(crate) fn in_posts(&self, path: &Path) -> bool {
         match path.strip_prefix(&self.root) {
-            Ok(rel) => rel.parent().is_some_and(|folders| folders.components().any(|c| c.as_os_str() == "_posts")),
+            Ok(rel) => rel.parent().is_some_and(|folders| {
+                folders.components().any(|c| c.as_os_str() == "_posts")
+                    || self.archives.iter().any(|a| folders.starts_with(a))
+            }),
             Err(_) => false,
         }
     }
@@ -180,11 +225,20 @@ impl Tree {
     /// the output folder, and under no folder or name that Jekyll skips.
     pub(crate) fn may_matter(&self, path: &Path) -> bool {
         let Ok(rel) = path.strip_prefix(&self.root) else { return false };
-        !path.starts_with(&self.output)
-            && rel.components().all(|c| {
-                let name = c.as_os_str().to_string_lossy();
-                name == "_posts" || !ignored_name(&name)
-            })
+        if path.starts_with(&self.output) {
+            return false;
+        }
+        if let Some(inside) = self.archives.iter().find_map(|a| rel.strip_prefix(a).ok()) {
+            return inside.components().all(|c| !ignored_name(&c.as_os_str().to_string_lossy()));
+        }
+        // A folder that holds an archive folder (`archive/old` holds `archive/old/x.md`).
+        if self.archives.iter().any(|a| Path::new(a).starts_with(rel)) {
+            return true;
+        }
+        rel.components().all(|c| {
+            let name = c.as_os_str().to_string_lossy();
+            name == "_posts" || !ignored_name(&name)
+        })
     }
 
     /// What a change at `path` means for the site's settings: `_config.yml` (everything is read
@@ -349,6 +403,56 @@ mod tests {
         std::os::unix::fs::symlink(&secret, &path).unwrap();
         let err = tree.read(&scan.candidates[0], 1024).unwrap_err();
         assert!(matches!(err, ReadError::LinkOutside(_)), "{err:?}");
+    }
+
+    #[test]
+    fn archive_folders_are_read_as_the_posts_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("site");
+        for rel in [
+            "_posts/2024-01-01-live.md",
+            "old_post/2024-01-02-a.md",
+            "old_post/2023/2024-01-03-b.md",
+            "old_post/news/_posts/2024-01-04-c.md",
+            "old_post/.2024-01-05-tmp.md",
+            "_archive/x/2024-01-06-d.md",
+            "other/2024-01-07-e.md",
+        ] {
+            let path = root.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, "---\n---\n").unwrap();
+        }
+        let archives = [root.join("old_post"), root.join("_archive/x")];
+        let tree = Tree::new(&root, &dir.path().join("out")).with_archives(&archives, &root);
+        let mut found: Vec<String> = tree.scan().unwrap().candidates.into_iter().map(|c| c.source).collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                "_archive/x/2024-01-06-d.md",
+                "_posts/2024-01-01-live.md",
+                "old_post/2023/2024-01-03-b.md",
+                "old_post/2024-01-02-a.md",
+                "old_post/news/_posts/2024-01-04-c.md"
+            ]
+        );
+        assert_eq!(tree.archived_as("old_post/2024-01-02-a.md").as_deref(), Some("_posts/2024-01-02-a.md"));
+        assert_eq!(tree.archived_as("old_post/2023/2024-01-03-b.md").as_deref(), Some("_posts/2023/2024-01-03-b.md"));
+        assert_eq!(
+            tree.archived_as("old_post/news/_posts/2024-01-04-c.md").as_deref(),
+            Some("news/_posts/2024-01-04-c.md")
+        );
+        assert_eq!(tree.archived_as("_posts/2024-01-01-live.md"), None);
+        assert_eq!(tree.archived_as("old_postx/2024-01-02-a.md"), None);
+        // What the watcher reports: the archive folders, what is in them, and the way to them.
+        for path in ["old_post", "old_post/2024-01-02-a.md", "_archive", "_archive/x/2024-01-06-d.md"] {
+            assert!(tree.may_matter(&root.join(path)), "{path}");
+        }
+        for path in ["_archive/y/2024-01-06-d.md", "old_post/.2024-01-05-tmp.md", "_drafts/2024-01-01-x.md"] {
+            assert!(!tree.may_matter(&root.join(path)), "{path}");
+        }
+        assert!(tree.candidate(&root.join("old_post/2024-01-02-a.md")).is_some());
+        assert!(tree.candidate(&root.join("other/2024-01-07-e.md")).is_none());
     }
 
     #[test]

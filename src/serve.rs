@@ -15,6 +15,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::build::Build;
 use crate::config::{Config, ServerConfig, Sources};
+use crate::feed::lifecycle::Lifecycle;
 use crate::feed::FeedKey;
 use crate::http::{self, HttpLimits, Served};
 use crate::metrics::Metrics;
@@ -80,7 +81,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let started = Instant::now();
-    let (mut build, mut first, rendered_at) = tokio::task::block_in_place(|| first_build(config))?;
+    let (mut build, mut first, rendered_at) = tokio::task::block_in_place(|| first_build(config, None))?;
     Reporter::Serve.report(problem::post_problems(&build.site));
     Reporter::Serve.report(build.take_problems());
     // Feeds already on disk keep their Last-Modified; the rest is written once HTTP is up.
@@ -147,7 +148,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
 
     loop {
-        let next_publication = state.build.site.next_publication(Utc::now()).map(|d| d.with_timezone(&Utc));
+        let next_publication = state.build.next_due(Utc::now());
         let until_publication = next_publication
             .map(|d| (d - Utc::now()).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(Duration::from_secs(86_400));
@@ -214,8 +215,12 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
 }
 
 /// Reads the whole tree and renders every feed into memory files; returns the time rendered for.
-fn first_build(config: Config) -> Result<(Build, Snapshot, DateTime<Utc>)> {
-    let mut build = Build::load(config)?;
+/// `lifecycle` is the running daemon's feed state on a reload, else it is read from the folder.
+fn first_build(config: Config, lifecycle: Option<Lifecycle>) -> Result<(Build, Snapshot, DateTime<Utc>)> {
+    let mut build = match lifecycle {
+        Some(lifecycle) => Build::load_with(config, lifecycle)?,
+        None => Build::load(config)?,
+    };
     let now = Utc::now();
     let (snapshot, _) = build.render(now, &Snapshot::default(), None, Storage::MemFiles);
     Ok((build, snapshot, now))
@@ -273,7 +278,7 @@ impl State {
         let (changes, next, changed) = tokio::task::block_in_place(|| {
             let changes = self.build.refresh(paths);
             let mut keys = changes.feeds.clone();
-            keys.extend(self.build.site.feeds_published_between(self.rendered_at, now));
+            keys.extend(self.build.feeds_due_between(self.rendered_at, now));
             let (next, changed) = self.render(now, &keys);
             (changes, next, changed)
         });
@@ -338,15 +343,15 @@ impl State {
         self.build.render(now, &self.snapshot, Some(keys), Storage::MemFiles)
     }
 
-    /// Future posts whose time has come.
+    /// Future posts whose time has come, and kept feeds whose retirement has.
     fn publish_due(&mut self) {
         let started = Instant::now();
         let now = Utc::now();
-        let keys: BTreeSet<FeedKey> = self.build.site.feeds_published_between(self.rendered_at, now);
+        let keys: BTreeSet<FeedKey> = self.build.feeds_due_between(self.rendered_at, now);
         let (next, changed) = tokio::task::block_in_place(|| self.render(now, &keys));
         self.rendered_at = now;
         let line = format!(
-            "scheduled posts published: {} changed",
+            "scheduled posts published or feeds retired: {} changed",
             crate::build::feeds_and_files(crate::build::feeds_of(&changed), changed.len())
         );
         if changed.is_empty() {
@@ -385,10 +390,18 @@ impl State {
         };
         config.server.listen = self.build.config.server.listen;
         let started = Instant::now();
-        let tree = Tree::new(&config.source_dir, &config.output_dir);
+        let tree =
+            Tree::new(&config.source_dir, &config.output_dir).with_archives(&config.archive_dirs, &config.source_dir);
         let root_identity = identity(&tree.root);
         let watcher = watch(&tree, &config.server);
-        match tokio::task::block_in_place(|| first_build(config)) {
+        // The same output folder keeps the running feed state (the writer may not have written
+        // its newest version yet); another one has its own.
+        let lifecycle = (config.output_dir == self.build.config.output_dir).then(|| {
+            let mut lifecycle = self.build.lifecycle.clone();
+            lifecycle.set_retire_after(&config.feeds);
+            lifecycle
+        });
+        match tokio::task::block_in_place(|| first_build(config, lifecycle)) {
             Ok((build, snapshot, rendered_at)) => {
                 self.root_identity = root_identity;
                 self.build = build;

@@ -2,7 +2,7 @@
 //! compressed bodies made on demand), rendered from the feed set and the entry texts the site
 //! layer made. No file is read or written here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
@@ -122,6 +122,11 @@ pub struct Snapshot {
     pub(crate) feeds: BTreeMap<FeedKey, FeedInfo>,
     /// The posts' problems when the snapshot was made, sorted, for `/problems`.
     pub(crate) problems: Arc<Vec<Problem>>,
+    /// Output-relative paths of retired feeds: they answer 410 Gone, and the folder lacks them.
+    pub(crate) gone: Arc<BTreeSet<String>>,
+    /// Files the output folder holds besides feeds (the feed state, the lists of retired feeds),
+    /// by output-relative path: written, never served.
+    pub(crate) side: BTreeMap<String, Bytes>,
 }
 
 impl Snapshot {
@@ -197,6 +202,10 @@ pub(crate) fn render(
                 }
             }
         }
+    }
+    let retired = feeds.retired_paths();
+    if *next.gone != retired {
+        next.gone = Arc::new(retired);
     }
     for (key, info, files) in rendered {
         for (path, mut file) in files {
@@ -279,6 +288,7 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     use super::*;
+    use crate::feed::lifecycle::Lifecycle;
     use crate::site::{ContentRenderer, Site};
 
     fn config(root: &Path) -> Config {
@@ -305,7 +315,7 @@ mod tests {
         previous: &Snapshot,
         keys: Option<&std::collections::BTreeSet<FeedKey>>,
     ) -> (Snapshot, Vec<String>) {
-        let feeds = FeedSet::new(site, &config.feeds, Utc::now());
+        let feeds = FeedSet::new(site, &config.feeds, &Lifecycle::new(&config.feeds), Utc::now());
         let todo = feeds.select(keys);
         let renderer = ContentRenderer::new(config, site.post_links.clone(), DateTime::UNIX_EPOCH.fixed_offset());
         texts.load(site, &renderer, todo.iter().flat_map(|f| &f.entries));
@@ -395,7 +405,7 @@ mod tests {
         let config = config(dir.path());
         write_post(dir.path(), 1, "a", "Text that only the file holds.");
         let site = Site::load(&config).unwrap();
-        let feeds = FeedSet::new(&site, &config.feeds, Utc::now());
+        let feeds = FeedSet::new(&site, &config.feeds, &Lifecycle::new(&config.feeds), Utc::now());
         let todo = feeds.select(None);
         let mut texts = EntryTexts::default();
         let renderer = ContentRenderer::new(&config, site.post_links.clone(), DateTime::UNIX_EPOCH.fixed_offset());

@@ -1,8 +1,9 @@
-//! Feeds: which exist and what each holds ([`set`]), where each lives and what it is called, and
-//! their bytes ([`atom`], [`rss`], [`json`]).
+//! Feeds: which exist and what each holds ([`set`]), which once existed ([`lifecycle`]), where
+//! each lives and what it is called, and their bytes ([`atom`], [`rss`], [`json`]).
 
 pub mod atom;
 pub mod json;
+pub(crate) mod lifecycle;
 pub mod rss;
 pub(crate) mod set;
 pub(crate) mod stylesheet;

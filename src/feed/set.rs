@@ -1,15 +1,18 @@
 //! Which feeds exist at one moment and what each holds: the one place that decides it.
 //!
 //! Today: the site feed always; a feed per category and per tag that has a post visible at that
-//! moment, when `feeds.categories` / `feeds.tags` are on and `_config.yml`'s `feed:` block lists
-//! it (`categories`, `tags: {only, except}`); each in the configured formats, at its jekyll-feed
-//! path; its entries the newest `feeds.limit` visible posts.
+//! moment (in `_posts` or in an archive folder), or that once had one and is not yet retired
+//! ([`Lifecycle`]), when `feeds.categories` / `feeds.tags` are on and `_config.yml`'s `feed:` block
+//! lists it (`categories`, `tags: {only, except}`); each in the configured formats, at its
+//! jekyll-feed path; its entries the newest `feeds.limit` visible posts (archived ones only in
+//! category and tag feeds). Retired feeds are listed apart: they answer 410 Gone.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::lifecycle::{Lifecycle, Standing};
 use super::{FeedKey, Format};
 use crate::config::FeedsConfig;
 use crate::post::Post;
@@ -31,6 +34,7 @@ pub(crate) struct FeedSet<'s> {
     limit: usize,
     formats: Vec<Format>,
     keys: BTreeSet<FeedKey>,
+    retired: BTreeSet<FeedKey>,
 }
 
 /// One feed as it is to be rendered: which it is, its files, and its entries, newest first.
@@ -43,19 +47,40 @@ pub(crate) struct Feed {
 }
 
 impl<'s> FeedSet<'s> {
-    /// The feeds of `site` at `now` under `config`.
-    pub(crate) fn new(site: &'s Site, config: &FeedsConfig, now: DateTime<Utc>) -> FeedSet<'s> {
+    /// The feeds of `site` at `now` under `config`, with what `lifecycle` remembers of feeds
+    /// that lost their posts.
+    pub(crate) fn new(site: &'s Site, config: &FeedsConfig, lifecycle: &Lifecycle, now: DateTime<Utc>) -> FeedSet<'s> {
         let listed = |list: &Option<Vec<String>>, name: &String| list.as_ref().is_none_or(|names| names.contains(name));
         let wanted = |key: &FeedKey| match key {
             FeedKey::Site => true,
             FeedKey::Category(name) => config.categories && listed(&config.only_categories, name),
             FeedKey::Tag(name) => config.tags && listed(&config.only_tags, name) && !config.except_tags.contains(name),
         };
-        let mut keys: BTreeSet<FeedKey> =
-            site.index_keys().filter(|key| wanted(key) && site.has_entries_at(key, now)).cloned().collect();
+        let mut keys = BTreeSet::new();
+        let mut retired = BTreeSet::new();
+        for key in site.index_keys().chain(lifecycle.keys()).filter(|key| wanted(key)) {
+            match lifecycle.standing(key, now) {
+                Some(Standing::Retired) => {
+                    retired.insert(key.clone());
+                }
+                Some(Standing::Kept) => {
+                    keys.insert(key.clone());
+                }
+                Some(Standing::Live) | None => {
+                    if site.has_entries_at(key, now) {
+                        keys.insert(key.clone());
+                    }
+                }
+            }
+        }
         keys.insert(FeedKey::Site);
         let formats = Format::ALL.into_iter().filter(|&format| wanted_format(config, format)).collect();
-        FeedSet { site, now, limit: config.limit, formats, keys }
+        FeedSet { site, now, limit: config.limit, formats, keys, retired }
+    }
+
+    /// The output-relative paths of the retired feeds' files: they answer 410 Gone.
+    pub(crate) fn retired_paths(&self) -> BTreeSet<String> {
+        self.retired.iter().flat_map(|key| self.formats.iter().map(|&format| key.path(format))).collect()
     }
 
     /// Whether the feed `key` exists.

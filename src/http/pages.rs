@@ -97,7 +97,10 @@ impl Served {
             HEALTH_PATH => Some(Target::Health),
             _ => {
                 let relative = path.strip_prefix('/')?;
-                self.snapshot.files.get(relative).map(|f| Target::File(f))
+                match self.snapshot.files.get(relative) {
+                    Some(file) => Some(Target::File(file)),
+                    None => self.snapshot.gone.contains(relative).then_some(Target::Gone),
+                }
             }
         }
     }
@@ -107,6 +110,8 @@ impl Served {
 pub(super) enum Target<'a> {
     File(&'a Rendered),
     Health,
+    /// A retired feed: 410 Gone.
+    Gone,
 }
 
 /// The newest feed update, or the epoch when there are no feeds.

@@ -15,6 +15,8 @@ use crate::memfile::MemFile;
 use crate::snapshot::Rendered;
 
 const TEXT_MIME: &str = "text/plain; charset=utf-8";
+/// The body of a retired feed's 410.
+const GONE_TEXT: &str = "gone: this feed has had no posts for feeds.retire_after_days and was retired\n";
 
 /// Answers one request from `served` at time `now`. Pure: no I/O, and the clock is read by the
 /// caller, so equal arguments give equal responses.
@@ -54,6 +56,13 @@ pub fn respond(
             response
         }
         Target::File(file) => representation(file, headers, max_age, head, now),
+        Target::Gone => {
+            // Cached like a feed: a reader polling a retired feed need not ask again soon.
+            let mut response = plain(StatusCode::GONE, GONE_TEXT, head);
+            let h = response.headers_mut();
+            h.insert(header::CACHE_CONTROL, header_value(format!("public, max-age={max_age}")));
+            response
+        }
     }
 }
 

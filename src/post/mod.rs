@@ -29,6 +29,9 @@ pub struct Post {
     pub(crate) categories: Vec<String>,
     pub(crate) tags: Vec<String>,
     pub(crate) published: bool,
+    /// Read from an archive folder (`source.archive`): shown in category and tag feeds, never in
+    /// the site feed. Set by the site layer, which knows the folders.
+    pub(crate) archived: bool,
     /// The post's own author; `None` means the site's.
     pub(crate) author: Option<Author>,
     /// Absolute URL where Jekyll publishes the post.
@@ -332,6 +335,7 @@ fn build(
         categories,
         tags,
         published,
+        archived: false,
         author,
         url,
         id,

@@ -78,7 +78,9 @@ pub(super) fn bulk_index<'a>(posts: impl Iterator<Item = &'a Arc<Post>>) -> BTre
         for tag in &post.tags {
             tags.entry(tag).or_default().push(order.clone());
         }
-        site.push(order);
+        if !post.archived {
+            site.push(order);
+        }
     }
     let mut lists: Vec<(FeedKey, Vec<Order>)> = Vec::with_capacity(1 + categories.len() + tags.len());
     lists.push((FeedKey::Site, site));
@@ -93,10 +95,12 @@ pub(super) fn bulk_index<'a>(posts: impl Iterator<Item = &'a Arc<Post>>) -> BTre
         .collect()
 }
 
-/// The feeds a post belongs to.
+/// The feeds a post belongs to: an archived post is in its categories' and tags' feeds only.
 pub(crate) fn keys_of(post: &Post) -> Vec<FeedKey> {
     let mut keys = Vec::with_capacity(1 + post.categories.len() + post.tags.len());
-    keys.push(FeedKey::Site);
+    if !post.archived {
+        keys.push(FeedKey::Site);
+    }
     keys.extend(post.categories.iter().map(|c| FeedKey::Category(c.clone())));
     keys.extend(post.tags.iter().map(|t| FeedKey::Tag(t.clone())));
     keys

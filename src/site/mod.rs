@@ -71,7 +71,8 @@ impl Site {
     /// Scans and parses the whole tree, on all cores.
     pub(crate) fn load(config: &Config) -> std::io::Result<Site> {
         let started = std::time::Instant::now();
-        let tree = Tree::new(&config.source_dir, &config.output_dir);
+        let tree =
+            Tree::new(&config.source_dir, &config.output_dir).with_archives(&config.archive_dirs, &config.source_dir);
         let mut site = Site {
             tree,
             max_post_bytes: config.feeds.max_post_bytes,
@@ -320,15 +321,33 @@ impl Site {
         Some(loaded.post)
     }
 
-    /// The entries of one feed at `now`: published, not in the future, newest first, at most `limit`.
+    /// The entries of one feed at `now`: published, not in the future, newest first, at most
+    /// `limit`. A post that is both in `_posts` and in an archive folder (copied, or caught
+    /// half-way through a move) is one entry, the one in `_posts`.
     pub(crate) fn entries(&self, key: &FeedKey, now: DateTime<Utc>, limit: usize) -> Vec<Arc<Post>> {
         let Some(set) = self.index.get(key) else { return Vec::new() };
-        set.iter().filter(|o| o.is_visible_at(now)).take(limit).map(|o| Arc::clone(&o.post)).collect()
+        let mut entries: Vec<Arc<Post>> = Vec::with_capacity(limit.min(set.len()));
+        for order in set.iter().filter(|o| o.is_visible_at(now)) {
+            let post = &order.post;
+            let twin = entries.iter().position(|taken| taken.id == post.id && (taken.archived || post.archived));
+            match twin {
+                Some(i) if entries[i].archived && !post.archived => entries[i] = Arc::clone(post),
+                Some(_) => {}
+                None if entries.len() == limit => break,
+                None => entries.push(Arc::clone(post)),
+            }
+        }
+        entries
     }
 
-    /// Whether the list of `key` has a post visible at `now`.
+    /// Whether the list of `key` has a post visible at `now` (archived ones included).
     pub(crate) fn has_entries_at(&self, key: &FeedKey, now: DateTime<Utc>) -> bool {
         self.index.get(key).is_some_and(|set| set.iter().any(|o| o.is_visible_at(now)))
+    }
+
+    /// Whether the list of `key` has a post from `_posts` (not archived) visible at `now`.
+    pub(crate) fn has_live_entries_at(&self, key: &FeedKey, now: DateTime<Utc>) -> bool {
+        self.index.get(key).is_some_and(|set| set.iter().any(|o| !o.post.archived && o.is_visible_at(now)))
     }
 
     /// The earliest date after `now` at which a future post becomes visible.
@@ -444,12 +463,25 @@ fn read_and_parse(tree: &Tree, candidate: &Candidate, limit: u64, config: &Confi
     if !is_post_name(&candidate.source) {
         return Read::Failed(undated(&candidate.source));
     }
+    // A file in an archive folder is read as the post it was in `_posts`, so that its link and id
+    // stay those its subscribers already have; it keeps its own source path.
+    let archived_as = tree.archived_as(&candidate.source);
+    let parse_as = archived_as.as_deref().unwrap_or(&candidate.source);
     match tree.read(candidate, limit) {
         Ok(file) => {
             let hash = content_hash(&file.bytes);
-            match post::parse(&candidate.source, &file.bytes, &config.site) {
-                Ok(post) => Read::Parsed { post: Box::new(post), hash, stamp: file.stamp, is_link: file.is_link },
-                Err(e) => Read::Failed(e),
+            match post::parse(parse_as, &file.bytes, &config.site) {
+                Ok(mut post) => {
+                    if archived_as.is_some() {
+                        post.source = candidate.source.clone();
+                        post.archived = true;
+                    }
+                    Read::Parsed { post: Box::new(post), hash, stamp: file.stamp, is_link: file.is_link }
+                }
+                Err(mut e) => {
+                    e.path = PathBuf::from(&candidate.source);
+                    Read::Failed(e)
+                }
             }
         }
         Err(e) => Read::Failed(not_read(&candidate.source, e)),

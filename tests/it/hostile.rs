@@ -91,9 +91,8 @@ pub(crate) fn served_files(addr: SocketAddr) -> Result<BTreeMap<String, Vec<u8>>
     Ok(files)
 }
 
-/// Every feed file under `dir` by `/`-separated path (every file but the browser view's
-/// stylesheet, which `browser.rs` checks); `None` if anything could not be read (a file renamed
-/// away under us, say).
+/// Every feed file under `dir` (no side file, no stylesheet), by `/`-separated path; `None` if
+/// anything could not be read (a file renamed away under us, say).
 pub(crate) fn read_tree(dir: &Path) -> Option<BTreeMap<String, Vec<u8>>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) -> Option<()> {
         for entry in fs::read_dir(dir).ok()? {
@@ -104,7 +103,9 @@ pub(crate) fn read_tree(dir: &Path) -> Option<BTreeMap<String, Vec<u8>>> {
             } else {
                 let rel = path.strip_prefix(root).ok()?;
                 let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-                out.insert(rel, fs::read(&path).ok()?);
+                if !support::is_side_file(&rel) {
+                    out.insert(rel, fs::read(&path).ok()?);
+                }
             }
         }
         Some(())
@@ -141,6 +142,7 @@ pub(crate) fn converge(
     let mut attempts = 0;
     loop {
         attempts += 1;
+        support::share_feed_state(out, regen_out);
         let run = support::regen(regen_config);
         run.assert_code(0);
         let expected = read_tree(regen_out).expect("regen output readable");

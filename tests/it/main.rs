@@ -18,6 +18,7 @@ mod hostile;
 mod index_page;
 mod jekyll;
 mod jsonfeed;
+mod keepalive;
 mod kramdown;
 mod liquid;
 mod logs;

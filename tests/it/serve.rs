@@ -186,22 +186,24 @@ fn serve_follows_created_edited_renamed_and_deleted_posts() {
         (output.join("feed/newcat.xml").is_file() && output.join("feed/newcat.rss").is_file()).then_some(())
     });
 
-    // Deleted: the last post of `newcat` and of the tag; their feeds go, on the server and on disk.
+    // Deleted: the last post of `newcat` and of the tag; their feeds are kept, empty, on the
+    // server and on disk (until feeds.retire_after_days: tests/it/keepalive.rs).
     fs::remove_file(&moved).unwrap();
     daemon.wait_titles("/feed", "the deleted post gone from the site feed", |t| {
         lacks(t, "Hello again") && has(t, "First")
     });
-    daemon.wait_titles("/feed/newcat", "404 for the emptied category", |t| t.is_none());
-    daemon.wait_titles(&tag_stem, "404 for the emptied tag", |t| t.is_none());
-    daemon.wait_for("the emptied feeds' files removed from the output folder", CHANGE_WAIT, || {
-        let gone = ["feed/newcat.xml", "feed/newcat.rss", &format!("feed/by_tag/{JINGZHOU}.xml")]
-            .iter()
-            .all(|rel| !output.join(rel).exists());
-        gone.then_some(())
+    daemon.wait_titles("/feed/newcat", "the emptied category kept, empty", |t| t.is_some_and(<[String]>::is_empty));
+    daemon.wait_titles(&tag_stem, "the emptied tag kept, empty", |t| t.is_some_and(<[String]>::is_empty));
+    daemon.wait_for("the emptied feeds' files kept empty in the output folder", CHANGE_WAIT, || {
+        let kept = ["feed/newcat.xml", "feed/newcat.rss", &format!("feed/by_tag/{JINGZHOU}.xml")].iter().all(|rel| {
+            fs::read(output.join(rel)).is_ok_and(|b| support::parse_feed(&b).is_ok_and(|f| f.feed.entries.is_empty()))
+        });
+        kept.then_some(())
     });
+    // Still served, so still listed.
     let index = daemon.get("/").text();
-    assert!(!index.contains("feed/newcat.xml"), "the index still lists newcat\n{index}");
-    assert!(!daemon.get("/feeds.opml").text().contains("feed/newcat.xml"));
+    assert!(index.contains("feed/newcat.xml"), "the index no longer lists the kept newcat\n{index}");
+    assert!(daemon.get("/feeds.opml").text().contains("feed/newcat.xml"));
     assert!(daemon.get("/feed/news.xml").status == 200 && output.join("feed/news.xml").is_file());
 }
 
@@ -640,12 +642,17 @@ fn source_folder_replaced(gone: Duration) {
         (titles == ["Replacement"]).then_some(())
     });
     daemon.wait_titles("/feed/other", "the new tree's category", |t| has(t, "Replacement"));
-    assert_eq!(daemon.get("/feed/news.xml").status, 404);
+    // The old tree's category once existed: kept, empty.
+    assert_eq!(daemon.titles("/feed/news.xml"), Some(Vec::new()));
     // The new folder is watched; the old one is not.
     ws.write("_posts/2021-06-02-after.md", post("title: After\ndate: 2021-06-02 09:00:00 +0800", "A."));
     fs::write(ws.root().join("site.old/_posts/2021-06-03-old.md"), post("title: Old\ndate: 2021-06-03", "O.")).unwrap();
     daemon.wait_titles("/feed", "a post written into the new folder", |t| has(t, "After"));
     let (regen_config, regen_output) = config_with(&ws, "regen", &Settings::default(), "");
+    daemon.wait_for("the state written", CHANGE_WAIT, || {
+        fs::read_to_string(output.join("postfeed-state.json")).ok()?.contains("without_posts_since").then_some(())
+    });
+    support::share_feed_state(&output, &regen_output);
     support::regen(&regen_config).assert_code(0);
     daemon.wait_for("the output folder equal to regen's", CHANGE_WAIT, || {
         (support::tree(&output) == support::tree(&regen_output)).then_some(())
@@ -1130,6 +1137,7 @@ fn convergence(seed: u64, operations: usize) {
     }
 
     let (regen_config, regen_output) = config_with(&ws, "regen", &settings, "");
+    support::share_feed_state(&daemon_output, &regen_output);
     support::regen(&regen_config).assert_code(0);
     // A late update (a loaded machine) gets a bounded grace period before differences count.
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -266,8 +266,27 @@ pub fn base_posts() -> Vec<(&'static str, String)> {
 /// The browser view's stylesheet in an output folder (checked by `browser.rs`, not a feed).
 pub const STYLESHEET: &str = "feed.xsl";
 
-/// Every feed file under `dir`, by `/`-separated relative path, with its bytes: every file but
-/// the browser view's stylesheet.
+/// The files postfeed keeps in the output folder besides feeds: the feed state and the lists of
+/// retired feeds. They are not feeds and are never served; `tests/it/keepalive.rs` checks them.
+pub const SIDE_FILES: [&str; 3] = ["postfeed-state.json", "retired.txt", "retired.nginx.conf"];
+
+/// Whether the output-relative path `rel` is one of [`SIDE_FILES`] or the [`STYLESHEET`]: a file
+/// of the output folder that is no feed.
+pub fn is_side_file(rel: &str) -> bool {
+    SIDE_FILES.contains(&rel) || rel == STYLESHEET
+}
+
+/// Copies the feed state of the output folder `from` into `to`, so that a `regen` into `to`
+/// knows the feeds that `from`'s runs saw lose their posts: the same tree and the same state give
+/// the same feeds (a kept feed is not in the tree alone).
+pub fn share_feed_state(from: &Path, to: &Path) {
+    if let Ok(bytes) = fs::read(from.join(SIDE_FILES[0])) {
+        fs::create_dir_all(to).expect("output folder");
+        fs::write(to.join(SIDE_FILES[0]), bytes).expect("state copied");
+    }
+}
+
+/// Every feed file under `dir` (no [`is_side_file`]), by `/`-separated relative path, with its bytes.
 pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         let mut entries: Vec<_> =
@@ -279,7 +298,9 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             } else {
                 let rel = path.strip_prefix(root).expect("under root");
                 let rel = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-                out.insert(rel, fs::read(&path).expect("file readable"));
+                if !is_side_file(&rel) {
+                    out.insert(rel, fs::read(&path).expect("file readable"));
+                }
             }
         }
     }
