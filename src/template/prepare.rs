@@ -248,9 +248,16 @@ impl Prepared {
     }
 
     /// The Liquid markup an item writes, if it is a tag or output.
-    pub(crate) fn markup_of(&self, item: usize) -> Option<&str> {
+    /// The Liquid of `item` as messages show it: an output without the filter postfeed adds.
+    pub(crate) fn markup_of(&self, item: usize) -> Option<std::borrow::Cow<'_, str>> {
         match &self.items.get(item)?.emit {
-            Emit::Liquid(liquid) => Some(liquid),
+            Emit::Liquid(liquid) => {
+                let output = liquid.strip_prefix("{{ ").and_then(|l| l.strip_suffix(&format!(" | {SHOW} }}}}")));
+                Some(match output {
+                    Some(inner) => format!("{{{{ {} }}}}", inner.trim_matches(lexer::is_ruby_space)).into(),
+                    None => liquid.as_str().into(),
+                })
+            }
             _ => None,
         }
     }

@@ -130,7 +130,7 @@ fn compile_with(
         });
         let Some(culprit) = culprit else { break };
         let what =
-            prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(m))).unwrap_or_default();
+            prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(&m))).unwrap_or_default();
         found.push((
             prepared.line_of(culprit),
             ProblemKind::Syntax,
@@ -255,7 +255,7 @@ pub(crate) fn render_recovering(
         };
         let line = prepared.line_of(culprit);
         let what =
-            prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(m))).unwrap_or_default();
+            prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(&m))).unwrap_or_default();
         st.report(line, ProblemKind::Render, format!("{what}{error}; it is left out"));
         drop(st);
         let mut dropped = current.dropped.clone();

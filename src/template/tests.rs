@@ -473,3 +473,14 @@ fn one_engine_renders_on_many_threads_at_once() {
 fn values_show_as_ruby_shows_them() {
     assert_eq!(clean("{{ 3.0 }} {% assign f = 2.50 %}{{ f }} {{ 10 | divided_by: 4.0 }} {{ 0.1 | plus: 0.2 }} {{ -7 | divided_by: 2 }} {{ '日本語' | size }}"), "3.0 2.5 2.5 0.3 -4 3");
 }
+
+#[test]
+fn a_syntax_error_names_the_markup_as_the_author_wrote_it() {
+    let rendered = render("A {{#if x}} b {{/if}}");
+    no_markup_left(&rendered.output);
+    assert!(!rendered.problems.is_empty());
+    for problem in &rendered.problems {
+        assert!(!problem.message.contains(prepare::SHOW), "{}", problem.message);
+    }
+    assert!(rendered.problems[0].message.starts_with("`{{ #if x }}`: "), "{}", rendered.problems[0].message);
+}
