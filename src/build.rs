@@ -186,7 +186,7 @@ impl Build {
         });
         let browser_view = self.config.feeds.browser_view.then(snapshot::stylesheet_file);
         let files = feed_files.chain(browser_view.into_par_iter().map(|(rel, bytes, _)| (rel, bytes)));
-        let folder = OutputFolder::new(&self.config.output_dir);
+        let folder = OutputFolder::new(&self.config.output_dir).owning(self.lifecycle.owned_paths());
         let stats = folder.sync(files, &BTreeSet::new())?;
         folder.write_side(side.iter().map(|(rel, bytes)| (rel.as_str(), bytes.as_slice())))?;
         // Feed files only: the stylesheet is no feed, and `serve` counts the same way.

@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use url::Url;
 
+use crate::feed::FeedPaths;
 use crate::post::front_matter::Field;
 use jekyll::{DefaultsSet, JekyllConfig, TagFeeds};
 
@@ -107,6 +108,8 @@ pub(crate) struct FeedsConfig {
     /// Days a category or tag feed without a post in `_posts` keeps answering before it is
     /// retired (410 Gone).
     pub(crate) retire_after_days: u32,
+    /// Where the site feed and the tag feeds live (jekyll-feed's `feed.path`, `feed.tags.path`).
+    pub(crate) paths: FeedPaths,
 }
 
 /// `[websub]`: the hubs every feed names, and that `serve` tells of each change.
@@ -314,6 +317,16 @@ impl Config {
             _ => (None, Vec::new()),
         };
         let only_categories = feed_block.and_then(|f| f.categories.clone());
+        // `_config.yml` has dropped (with a note) a path that cannot be used.
+        let site_path = feed_block.and_then(|f| f.path.as_deref());
+        let tags_path = match feed_block.map(|f| &f.tags) {
+            Some(TagFeeds::On { path, .. }) => path.as_deref(),
+            _ => None,
+        };
+        let paths = FeedPaths::new(site_path, tags_path);
+        let path_origin = |set: bool| if set { Origin::JekyllConfig(feed_line) } else { Origin::Default };
+        origins.set("feed.path", path_origin(paths.site_atom != FeedPaths::default().site_atom));
+        origins.set("feed.tags.path", path_origin(paths.tags_dir != FeedPaths::default().tags_dir));
         let listen_text = raw.server.listen.unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen = listen_text
             .parse()
@@ -370,6 +383,7 @@ impl Config {
                 max_post_bytes: raw.feeds.max_post_bytes.unwrap_or(DEFAULT_MAX_POST_BYTES),
                 browser_view: raw.feeds.browser_view.unwrap_or(true),
                 retire_after_days: raw.feeds.retire_after_days.unwrap_or(DEFAULT_RETIRE_AFTER_DAYS),
+                paths,
             },
             server: ServerConfig {
                 listen,
@@ -406,6 +420,8 @@ impl Config {
                 "feeds.limit" => self.feeds.limit.to_string(),
                 "feeds.content" => format!("{:?}", self.feeds.content).to_lowercase(),
                 "feeds.tags" => self.feeds.tags.to_string(),
+                "feed.path" => self.feeds.paths.site_atom.clone(),
+                "feed.tags.path" => self.feeds.paths.tags_dir.clone(),
                 "source.dir" => self.source_dir.display().to_string(),
                 "output.dir" => self.output_dir.display().to_string(),
                 _ => String::new(),

@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 use tracing::{debug, error};
 
-use crate::feed::Format;
+use crate::feed::{FeedKey, FeedPaths, Format};
 use crate::snapshot::Snapshot;
 
 /// What writing the output folder did.
@@ -35,11 +35,25 @@ pub struct WriteStats {
 #[derive(Debug, Clone)]
 pub struct OutputFolder {
     dir: PathBuf,
+    /// The layouts of feed paths whose feeds here are postfeed's (see [`owned_files`]).
+    places: Vec<FeedPaths>,
 }
 
 impl OutputFolder {
+    /// The folder at `dir`, owning the feeds at the default paths.
     pub fn new(dir: impl Into<PathBuf>) -> OutputFolder {
-        OutputFolder { dir: dir.into() }
+        OutputFolder { dir: dir.into(), places: vec![FeedPaths::default()] }
+    }
+
+    /// The folder owning the feeds at each of `places` too (`feed.path`, `feed.tags.path`, now
+    /// and before), so that stale ones there are removed.
+    pub(crate) fn owning(mut self, places: Vec<FeedPaths>) -> OutputFolder {
+        for place in places {
+            if !self.places.contains(&place) {
+                self.places.push(place);
+            }
+        }
+        self
     }
 
     /// Makes the folder hold exactly `files` (output-relative path and bytes), written as they
@@ -74,7 +88,7 @@ impl OutputFolder {
             }
             keep.insert(rel);
         }
-        stats.removed = remove_stale(dir, &keep)?;
+        stats.removed = remove_stale(dir, &self.places, &keep)?;
         Ok(stats)
     }
 
@@ -176,9 +190,9 @@ fn write_if_changed(dir: &Path, rel: &str, bytes: &[u8]) -> Result<bool> {
 
 /// Removes the feeds in `dir` that are not in `keep`, and temporary files left by a crash.
 /// Returns how many feeds it removed.
-fn remove_stale(dir: &Path, keep: &BTreeSet<String>) -> Result<usize> {
+fn remove_stale(dir: &Path, places: &[FeedPaths], keep: &BTreeSet<String>) -> Result<usize> {
     let mut removed = 0;
-    for rel in owned_files(dir) {
+    for rel in owned_files(dir, places) {
         let is_temp = rel.rsplit('/').next().is_some_and(|n| n.starts_with(".postfeed-"));
         if is_temp || !keep.contains(&rel) {
             let path = dir.join(&rel);
@@ -209,40 +223,61 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// Files in the output folder that postfeed writes: `feed.<ext>` and `*.<ext>` under `feed/`
-/// for every format's extension (`xml`, `rss`, `json`), the browser view's `feed.xsl`, plus its
-/// temporary files.
-fn owned_files(dir: &Path) -> Vec<String> {
+/// Files in the output folder that postfeed writes: for each layout in `places`, the site
+/// feed's files (`feed.<ext>`, or `feed.path`'s file and its stem with each other format's
+/// extension), and the files with a feed extension (`xml`, `rss`, `json`) in `feed/` and in the
+/// tag feeds' folder (`feed/by_tag/`, or `feed.tags.path`); the browser view's `feed.xsl`; and
+/// temporary files in any of those folders. Sorted, without duplicates.
+fn owned_files(dir: &Path, places: &[FeedPaths]) -> Vec<String> {
     let is_feed = |name: &str| {
         name.starts_with(".postfeed-")
             || name.rsplit_once('.').is_some_and(|(_, ext)| Format::ALL.iter().any(|f| f.extension() == ext))
     };
-    let mut out = Vec::new();
-    let tops = Format::ALL.iter().map(|format| format!("feed.{}", format.extension()));
-    for top in tops.chain([crate::feed::stylesheet::PATH.to_string()]) {
-        if dir.join(&top).is_file() {
-            out.push(top);
-        }
-    }
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(".postfeed-") {
-                out.push(name);
+    let mut out = BTreeSet::new();
+    // Folders whose feed files (and temporary files) are all postfeed's, and folders where only
+    // the temporary files are ("" is the output folder itself).
+    let mut feed_dirs = BTreeSet::from(["feed".to_string()]);
+    let mut temp_dirs = BTreeSet::from([String::new()]);
+    for paths in places {
+        let site = Format::ALL.iter().map(|&format| FeedKey::Site.path(paths, format));
+        for top in site.chain([crate::feed::stylesheet::PATH.to_string()]) {
+            if dir.join(&top).is_file() {
+                out.insert(top);
             }
         }
+        temp_dirs.insert(paths.site_atom.rsplit_once('/').map_or("", |(folder, _)| folder).to_string());
+        feed_dirs.insert(paths.tags_folder_name().to_string());
     }
-    for sub in ["feed", "feed/by_tag"] {
+    for sub in &temp_dirs {
         if let Ok(entries) = fs::read_dir(dir.join(sub)) {
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                if e.file_type().is_ok_and(|t| t.is_file()) && is_feed(&name) {
-                    out.push(format!("{sub}/{name}"));
+                if name.starts_with(".postfeed-") && e.file_type().is_ok_and(|t| t.is_file()) {
+                    out.insert(join(sub, &name));
                 }
             }
         }
     }
-    out
+    for sub in &feed_dirs {
+        if let Ok(entries) = fs::read_dir(dir.join(sub)) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.file_type().is_ok_and(|t| t.is_file()) && is_feed(&name) {
+                    out.insert(join(sub, &name));
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// `folder/name`, or `name` in the output folder itself.
+fn join(folder: &str, name: &str) -> String {
+    if folder.is_empty() {
+        name.to_string()
+    } else {
+        format!("{folder}/{name}")
+    }
 }
 
 /// How often a folder that could not be written is tried again.
@@ -265,11 +300,16 @@ pub(crate) struct OutputWriter {
 impl OutputWriter {
     /// Starts the writer for `dir`. `behind` says the folder missed `snapshot` already (the first
     /// write failed): it is then retried until it works.
-    pub(crate) fn start(dir: PathBuf, snapshot: Arc<Snapshot>, behind: bool) -> std::io::Result<OutputWriter> {
+    pub(crate) fn start(
+        dir: PathBuf,
+        places: Vec<FeedPaths>,
+        snapshot: Arc<Snapshot>,
+        behind: bool,
+    ) -> std::io::Result<OutputWriter> {
         let (jobs, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("postfeed-output".into())
-            .spawn(move || run(&OutputFolder::new(dir), queue, snapshot, behind))?;
+            .spawn(move || run(&OutputFolder::new(dir).owning(places), queue, snapshot, behind))?;
         Ok(OutputWriter { jobs: Some(jobs), thread: Some(thread) })
     }
 
@@ -390,7 +430,7 @@ mod tests {
         std::fs::create_dir_all(&out).unwrap();
         // A file where the `feed` folder must go: every write under it fails.
         std::fs::write(out.join("feed"), "in the way").unwrap();
-        let writer = OutputWriter::start(out.clone(), Arc::new(Snapshot::default()), false).unwrap();
+        let writer = OutputWriter::start(out.clone(), Vec::new(), Arc::new(Snapshot::default()), false).unwrap();
         writer.write(snapshot_with("feed/x.xml", "one"), Some(&["feed/x.xml".to_string()]));
         std::thread::sleep(Duration::from_millis(200));
         writer.write(snapshot_with("feed/x.xml", "two"), Some(&["feed/x.xml".to_string()]));
@@ -406,7 +446,8 @@ mod tests {
     #[test]
     fn finish_writes_what_is_pending() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = OutputWriter::start(dir.path().to_path_buf(), Arc::new(Snapshot::default()), false).unwrap();
+        let writer =
+            OutputWriter::start(dir.path().to_path_buf(), Vec::new(), Arc::new(Snapshot::default()), false).unwrap();
         for i in 0..50 {
             writer.write(snapshot_with("feed.xml", &format!("v{i}")), Some(&["feed.xml".to_string()]));
         }
@@ -464,6 +505,42 @@ mod tests {
         assert_eq!(read(out, "feed/.postfeed-1-x.rss"), None);
         assert_eq!(read(out, "notes.txt").as_deref(), Some("not ours"));
         assert_eq!(read(out, "feed/readme.md").as_deref(), Some("not a feed"));
+    }
+
+    #[test]
+    fn sync_removes_stale_feeds_at_custom_paths_and_nothing_else_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        let custom = FeedPaths::new(Some("blog/atom.atom"), Some("alt/tags/"));
+        for rel in ["blog/atom.atom", "blog/atom.rss", "alt/tags/gone.xml", "alt/tags/gone.json", "feed.xml"] {
+            put(out, rel, "stale");
+        }
+        put(out, "alt/tags/.postfeed-1-t.xml", "left by a crash");
+        put(out, "blog/.postfeed-1-atom.atom", "left by a crash");
+        let not_ours = ["blog/other.atom", "blog/other.xml", "blog/atom.txt", "alt/tags/readme.md", "alt/x.xml"];
+        let not_ours = not_ours.into_iter().chain(["alt/tags/sub/x.xml", "atom.xml", "alt/tags.xml"]);
+        for rel in not_ours.clone() {
+            put(out, rel, "not ours");
+        }
+        let files = [("blog/atom.rss", "new"), ("alt/tags/t.xml", "t")];
+        // Owning the default paths only, the custom places are left alone but for feed.xml.
+        let sync = |folder: OutputFolder| {
+            folder.sync(files.par_iter().map(|(rel, text)| (rel.to_string(), text.as_bytes())), &BTreeSet::new())
+        };
+        assert_eq!(sync(OutputFolder::new(out)).unwrap().removed, 1);
+        assert_eq!(read(out, "alt/tags/gone.xml").as_deref(), Some("stale"));
+        let stats = sync(OutputFolder::new(out).owning(vec![custom])).unwrap();
+        assert_eq!(stats.removed, 3);
+        for rel in ["blog/atom.atom", "alt/tags/gone.xml", "alt/tags/gone.json", "feed.xml"] {
+            assert_eq!(read(out, rel), None, "{rel}");
+        }
+        assert_eq!(read(out, "alt/tags/.postfeed-1-t.xml"), None);
+        assert_eq!(read(out, "blog/.postfeed-1-atom.atom"), None);
+        assert_eq!(read(out, "blog/atom.rss").as_deref(), Some("new"));
+        assert_eq!(read(out, "alt/tags/t.xml").as_deref(), Some("t"));
+        for rel in not_ours {
+            assert_eq!(read(out, rel).as_deref(), Some("not ours"), "{rel}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::feed::FeedKey;
+use crate::feed::{FeedKey, FeedPaths};
 use crate::post::{PostError, PostErrorKind, PostWarning, PostWarningKind};
 use crate::site::Site;
 
@@ -270,10 +270,11 @@ pub(crate) fn problems_of(site: &Site, source: &str) -> Vec<Problem> {
 /// The problems of the category and tag names: names that share a feed path, and names that
 /// are not plain (their feed path is not the name). Each is pinned to the first post, by path,
 /// that carries the name, at the line of its `categories:`/`tags:` key.
-pub(crate) fn name_problems(site: &Site) -> Vec<Problem> {
+pub(crate) fn name_problems(site: &Site, paths: &FeedPaths) -> Vec<Problem> {
     let mut by_stem: BTreeMap<String, Vec<FeedKey>> = BTreeMap::new();
-    for key in site.index_keys() {
-        by_stem.entry(key.stem()).or_default().push(key.clone());
+    // The site feed too: `feed.path` may put it where a category or tag feed is.
+    for key in std::iter::once(&FeedKey::Site).chain(site.index_keys().filter(|k| **k != FeedKey::Site)) {
+        by_stem.entry(key.stem(paths)).or_default().push(key.clone());
     }
     let mut found: Vec<(ProblemKind, FeedKey)> = Vec::new();
     for (stem, keys) in by_stem {
@@ -286,7 +287,8 @@ pub(crate) fn name_problems(site: &Site) -> Vec<Problem> {
             }
         }
         if keys.len() > 1 {
-            let first = keys[0].clone();
+            // Pinned to a name's post: the site feed has none.
+            let first = keys.iter().find(|k| **k != FeedKey::Site).unwrap_or(&keys[0]).clone();
             found.push((ProblemKind::SharedFeedPath { keys, feed }, first));
         }
     }

@@ -41,7 +41,7 @@ pub fn regen(config: &Config) -> Result<()> {
 pub fn check(config: &Config, format: CheckFormat) -> Result<Counts> {
     let mut build = Build::load(config.clone())?;
     let mut problems = problem::post_problems(&build.site);
-    problems.extend(problem::name_problems(&build.site));
+    problems.extend(problem::name_problems(&build.site, &build.config.feeds.paths));
     // The entries' Liquid is run (no feed is rendered) to find what their templates lack.
     build.make_texts(Utc::now());
     problems.extend(build.take_problems());

@@ -85,7 +85,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     Reporter::Serve.report(problem::post_problems(&build.site));
     Reporter::Serve.report(build.take_problems());
     // Feeds already on disk keep their Last-Modified; the rest is written once HTTP is up.
-    let output_folder = OutputFolder::new(&build.config.output_dir);
+    let output_folder = OutputFolder::new(&build.config.output_dir).owning(build.lifecycle.owned_paths());
     let on_disk = tokio::task::block_in_place(|| output_folder.adopt(&mut first));
     let snapshot = Arc::new(first);
     let current = Arc::new(ArcSwap::from_pointee(Served::new(Arc::clone(&snapshot), &build.config)));
@@ -122,6 +122,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     // Ready (the log line, READY=1) once the output folder is in step too, so whoever waits for
     // readiness finds the files written.
     let dir = state.build.config.output_dir.clone();
+    let places = state.build.lifecycle.owned_paths();
     let behind = match tokio::task::block_in_place(|| output_folder.write_snapshot(&state.snapshot, &on_disk)) {
         Ok(_) => false,
         Err(e) => {
@@ -129,8 +130,10 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
             true
         }
     };
-    state.output =
-        Some(OutputWriter::start(dir, Arc::clone(&state.snapshot), behind).context("cannot start the output writer")?);
+    state.output = Some(
+        OutputWriter::start(dir, places, Arc::clone(&state.snapshot), behind)
+            .context("cannot start the output writer")?,
+    );
     info!("listening on http://{address}: {}, ready in {} ms", state.summary(), started.elapsed().as_millis());
     systemd::status(&state.summary());
     systemd::ready();
@@ -417,7 +420,9 @@ impl State {
                 if let Some(output) = self.output.take() {
                     tokio::task::block_in_place(|| output.finish());
                 }
-                match OutputWriter::start(self.build.config.output_dir.clone(), Arc::clone(&self.snapshot), false) {
+                let dir = self.build.config.output_dir.clone();
+                let places = self.build.lifecycle.owned_paths();
+                match OutputWriter::start(dir, places, Arc::clone(&self.snapshot), false) {
                     Ok(output) => self.output = Some(output),
                     Err(e) => error!("cannot start the output writer: {e}; feeds are served but not written"),
                 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::feed::FeedPaths;
 use crate::post::front_matter::{self, Field};
 
 /// The file names Jekyll looks for, in its order of preference.
@@ -56,7 +57,8 @@ pub(crate) struct DefaultsSet {
 /// jekyll-feed's `feed:` block.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct FeedBlock {
-    /// `feed.path`: where the site feed lives, root-relative (`/atom.xml`).
+    /// `feed.path`: where the site feed lives, root-relative (`/atom.xml`); `None` when unset or
+    /// when postfeed cannot write a feed there (see [`FeedPaths::site_file`]; noted).
     pub(crate) path: Option<String>,
     pub(crate) posts_limit: Option<usize>,
     pub(crate) excerpt_only: Option<bool>,
@@ -73,7 +75,8 @@ pub(crate) enum TagFeeds {
     Unset,
     /// `tags: false` (or any other false value).
     Off,
-    /// `tags: true`, or a map of `only`, `except` and `path`.
+    /// `tags: true`, or a map of `only`, `except` and `path` (`None` when unset or unusable,
+    /// see [`FeedPaths::tags_folder`]; noted).
     On { only: Option<Vec<String>>, except: Vec<String>, path: Option<String> },
 }
 
@@ -195,8 +198,18 @@ impl JekyllConfig {
         let path = feed.get("path").and_then(Field::as_text).map(str::trim).filter(|p| !p.is_empty()).map(|p| {
             // `path` may be a whole URL (`https://example.org/atom.xml`); its path is what counts.
             match url::Url::parse(p) {
-                Ok(u) if u.has_host() => u.path().to_string(),
+                Ok(u) if u.has_host() => {
+                    percent_encoding::percent_decode_str(u.path()).decode_utf8_lossy().into_owned()
+                }
                 _ => format!("/{}", p.trim_start_matches('/')),
+            }
+        });
+        // A path postfeed cannot write its feeds at leaves the default.
+        let path = path.filter(|p| match FeedPaths::site_file(p) {
+            Ok(_) => true,
+            Err(why) => {
+                self.note("feed", format!("feed.path {p:?} {why}; the site feed stays at feed.xml"));
+                false
             }
         });
         let mut block = FeedBlock { path, ..FeedBlock::default() };
@@ -217,7 +230,15 @@ impl JekyllConfig {
             Some(map @ Field::Map(_)) => TagFeeds::On {
                 only: map.get("only").map(names),
                 except: map.get("except").map(names).unwrap_or_default(),
-                path: map.get("path").and_then(Field::as_text).map(|p| p.trim().to_string()).filter(|p| !p.is_empty()),
+                path: map.get("path").and_then(Field::as_text).map(|p| p.trim().to_string()).filter(|p| {
+                    match FeedPaths::tags_folder(p) {
+                        Ok(_) => true,
+                        Err(why) => {
+                            self.note("feed", format!("feed.tags.path {p:?} {why}; tag feeds stay in feed/by_tag/"));
+                            false
+                        }
+                    }
+                }),
             },
             Some(other) if truthy(other) => TagFeeds::On { only: None, except: Vec::new(), path: None },
             Some(_) => TagFeeds::Off,
@@ -416,6 +437,28 @@ mod tests {
         assert_eq!(bad.feed.posts_limit, None);
         assert_eq!(bad.notes.len(), 1);
         assert_eq!(bad.notes[0].line, Some(1));
+    }
+
+    #[test]
+    fn unusable_feed_paths_are_noted_and_dropped() {
+        for (yml, site, tags) in [
+            ("feed:\n  path: /feed.rss\n  tags:\n    path: ../up/\n", None, None),
+            ("feed:\n  path: blog/\n  tags:\n    path: /\n", None, None),
+            ("feed:\n  path: a/../atom.xml\n  tags:\n    path: a b\n", None, None),
+            (
+                "feed:\n  path: https://e.org/%E6%96%B0.atom\n  tags:\n    path: alt/tags\n",
+                Some("/新.atom"),
+                Some("alt/tags"),
+            ),
+        ] {
+            let c = parse(yml);
+            assert_eq!(c.feed.path.as_deref(), site, "{yml}");
+            let TagFeeds::On { path, .. } = &c.feed.tags else { panic!("{yml}") };
+            assert_eq!(path.as_deref(), tags, "{yml}");
+            let expected = usize::from(site.is_none()) + usize::from(tags.is_none());
+            assert_eq!(c.notes.len(), expected, "{yml}: {:?}", c.notes);
+            assert!(c.notes.iter().all(|n| n.line == Some(1) && n.message.contains("path")), "{:?}", c.notes);
+        }
     }
 
     #[test]

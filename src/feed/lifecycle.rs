@@ -15,7 +15,7 @@ use std::path::Path;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::FeedKey;
+use super::{FeedKey, FeedPaths};
 use crate::config::FeedsConfig;
 use crate::site::Site;
 
@@ -43,12 +43,27 @@ pub(crate) struct Lifecycle {
     /// `None` while live; else when its last post in `_posts` was first seen gone.
     known: BTreeMap<FeedKey, Option<DateTime<Utc>>>,
     retire_after: TimeDelta,
+    /// Where the feeds are written now (`feed.path`, `feed.tags.path`); the state file records it
+    /// when it is not the default.
+    paths: FeedPaths,
+    /// Where they were written before: the state file's record, and what a reload changed.
+    /// The output folder's feeds there are postfeed's to remove.
+    earlier: BTreeSet<FeedPaths>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct StateFile {
     version: u32,
+    /// The feed paths, when they are not the default. Absent in files of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    paths: Option<StatePaths>,
     feeds: Vec<StateEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StatePaths {
+    site: String,
+    tags: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -62,12 +77,32 @@ struct StateEntry {
 
 impl Lifecycle {
     pub(crate) fn new(config: &FeedsConfig) -> Lifecycle {
-        Lifecycle { known: BTreeMap::new(), retire_after: TimeDelta::days(i64::from(config.retire_after_days)) }
+        Lifecycle {
+            known: BTreeMap::new(),
+            retire_after: TimeDelta::days(i64::from(config.retire_after_days)),
+            paths: config.paths.clone(),
+            earlier: BTreeSet::new(),
+        }
     }
 
-    /// Takes `feeds.retire_after_days` from a new configuration.
+    /// Takes `feeds.retire_after_days` and the feed paths from a new configuration; the paths
+    /// it replaces are remembered, for [`Lifecycle::owned_paths`].
     pub(crate) fn set_retire_after(&mut self, config: &FeedsConfig) {
         self.retire_after = TimeDelta::days(i64::from(config.retire_after_days));
+        if config.paths != self.paths {
+            let old = std::mem::replace(&mut self.paths, config.paths.clone());
+            self.earlier.insert(old);
+        }
+    }
+
+    /// Every layout of feed paths whose feeds in the output folder are postfeed's: the default
+    /// (always), the current one, and those the state file or a reload left behind. Sorted, without
+    /// duplicates.
+    pub(crate) fn owned_paths(&self) -> Vec<FeedPaths> {
+        let mut all: BTreeSet<FeedPaths> = self.earlier.clone();
+        all.insert(FeedPaths::default());
+        all.insert(self.paths.clone());
+        all.into_iter().collect()
     }
 
     /// The state kept in `output_dir`; a missing file is a first run. A file that cannot be read
@@ -93,6 +128,14 @@ impl Lifecycle {
         if file.version != 1 {
             return Err(format!("state file version {} is not known", file.version));
         }
+        // Paths from a file are checked as `_config.yml`'s are: a damaged or foreign file must
+        // never make another folder postfeed's.
+        let earlier = file.paths.and_then(|paths| {
+            match (FeedPaths::site_file(&paths.site), FeedPaths::tags_folder(&paths.tags)) {
+                (Ok(site), Ok(tags)) => Some(FeedPaths::new(Some(&site), Some(&tags))),
+                _ => None,
+            }
+        });
         let mut known = BTreeMap::new();
         for entry in file.feeds {
             let key = match entry.kind.as_str() {
@@ -111,12 +154,20 @@ impl Lifecycle {
             known.insert(key, since);
         }
         self.known = known;
+        self.earlier.extend(earlier);
         Ok(())
     }
 
     /// The state file's bytes: sorted, one feed a line, so equal states give equal files.
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        let mut out = String::from("{\"version\":1,\"feeds\":[\n");
+        let mut out = String::from("{\"version\":1,");
+        if !self.paths.is_default() {
+            let paths = StatePaths { site: self.paths.site_atom.clone(), tags: self.paths.tags_dir.clone() };
+            out.push_str("\"paths\":");
+            out.push_str(&serde_json::to_string(&paths).expect("paths are plain data"));
+            out.push(',');
+        }
+        out.push_str("\"feeds\":[\n");
         let mut first = true;
         for (key, since) in &self.known {
             let (kind, name) = match key {
@@ -288,6 +339,32 @@ mod tests {
         again.read(std::str::from_utf8(&bytes).unwrap()).unwrap();
         assert_eq!(again, lifecycle);
         assert_eq!(again.to_bytes(), bytes);
+    }
+
+    #[test]
+    fn the_state_file_remembers_custom_paths_only() {
+        let default = Lifecycle::new(&config(30));
+        assert!(!String::from_utf8(default.to_bytes()).unwrap().contains("paths"));
+        assert_eq!(default.owned_paths(), vec![FeedPaths::default()]);
+        let custom = FeedPaths::new(Some("atom.xml"), Some("alt/tags/"));
+        let mut config_custom = config(30);
+        config_custom.paths = custom.clone();
+        let bytes = Lifecycle::new(&config_custom).to_bytes();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.starts_with("{\"version\":1,\"paths\":{\"site\":\"atom.xml\",\"tags\":\"alt/tags/\"},"), "{text}");
+        // The next run, back on the defaults, still owns the custom places once.
+        let mut next = Lifecycle::new(&config(30));
+        next.read(&text).unwrap();
+        assert!(next.owned_paths().contains(&custom) && next.owned_paths().contains(&FeedPaths::default()));
+        assert!(!String::from_utf8(next.to_bytes()).unwrap().contains("paths"));
+        // A reload that changes them owns the old ones too.
+        let mut reloaded = Lifecycle::new(&config_custom);
+        reloaded.set_retire_after(&config(30));
+        assert_eq!(reloaded.owned_paths().len(), 2);
+        // Paths a state file cannot have come from postfeed are not taken.
+        let mut hostile = Lifecycle::new(&config(30));
+        hostile.read("{\"version\":1,\"paths\":{\"site\":\"../x.xml\",\"tags\":\"/\"},\"feeds\":[]}").unwrap();
+        assert_eq!(hostile.owned_paths(), vec![FeedPaths::default()]);
     }
 
     #[test]

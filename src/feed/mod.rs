@@ -68,20 +68,115 @@ impl Format {
     }
 }
 
-// The key is the site index's (`crate::site::FeedKey`); naming its feed is this layer's job.
-impl FeedKey {
-    /// The feed's path without extension, relative to the output folder and the site root:
-    /// `feed`, `feed/<category>`, `feed/by_tag/<tag>` (jekyll-feed's layout).
-    pub(crate) fn stem(&self) -> String {
-        match self {
-            FeedKey::Site => "feed".to_string(),
-            FeedKey::Category(name) => format!("feed/{}", path_segment(name)),
-            FeedKey::Tag(name) => format!("feed/by_tag/{}", path_segment(name)),
+/// Where the site feed and the tag feeds live: jekyll-feed's `feed.path` and `feed.tags.path`
+/// from `_config.yml`, checked, or its defaults. Category feeds are always `feed/<category>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct FeedPaths {
+    /// The site feed's Atom file, output-relative: `feed.xml`, or `atom.xml`, `blog/feed.atom`.
+    pub(crate) site_atom: String,
+    /// The site feed's other formats add their extension to this: `feed`, `atom`, `blog/feed`.
+    pub(crate) site_stem: String,
+    /// The tag feeds' folder, output-relative, ending in `/`: `feed/by_tag/`.
+    pub(crate) tags_dir: String,
+}
+
+impl Default for FeedPaths {
+    fn default() -> FeedPaths {
+        FeedPaths { site_atom: "feed.xml".into(), site_stem: "feed".into(), tags_dir: "feed/by_tag/".into() }
+    }
+}
+
+impl FeedPaths {
+    /// The default paths with the site feed's Atom file at `site` and the tag feeds in `tags`,
+    /// each as [`FeedPaths::site_file`] and [`FeedPaths::tags_folder`] accept them; a value they
+    /// refuse leaves the default.
+    pub(crate) fn new(site: Option<&str>, tags: Option<&str>) -> FeedPaths {
+        let mut paths = FeedPaths::default();
+        if let Some(atom) = site.and_then(|s| FeedPaths::site_file(s).ok()) {
+            paths.site_stem = atom.rsplit_once('.').map_or(atom.as_str(), |(stem, _)| stem).to_string();
+            paths.site_atom = atom;
+        }
+        if let Some(dir) = tags.and_then(|t| FeedPaths::tags_folder(t).ok()) {
+            paths.tags_dir = dir;
+        }
+        paths
+    }
+
+    /// `feed.path` as an output-relative file (`/atom.xml` is `atom.xml`), or why it cannot be one.
+    pub(crate) fn site_file(path: &str) -> Result<String, String> {
+        let rel = path.trim().trim_start_matches('/');
+        if rel.ends_with('/') {
+            return Err("names a folder, not a file".into());
+        }
+        check_parts(rel)?;
+        match rel.rsplit_once('.') {
+            Some((stem, "xml" | "atom")) if !stem.is_empty() && !stem.ends_with('/') => Ok(rel.to_string()),
+            _ => Err("must end in .xml or .atom (the other formats take its name with .rss and .json)".into()),
         }
     }
 
-    pub(crate) fn path(&self, format: Format) -> String {
-        format!("{}.{}", self.stem(), format.extension())
+    /// `feed.tags.path` as an output-relative folder ending in `/` (`/alt/tags` is `alt/tags/`),
+    /// or why it cannot be one.
+    pub(crate) fn tags_folder(path: &str) -> Result<String, String> {
+        let rel = path.trim().trim_start_matches('/').trim_end_matches('/');
+        check_parts(rel)?;
+        Ok(format!("{rel}/"))
+    }
+
+    /// The folders, output-relative without a trailing `/`, where feeds other than the site's live.
+    pub(crate) fn tags_folder_name(&self) -> &str {
+        self.tags_dir.trim_end_matches('/')
+    }
+
+    /// Whether these are the defaults.
+    pub(crate) fn is_default(&self) -> bool {
+        *self == FeedPaths::default()
+    }
+}
+
+/// Checks the parts of an output-relative path: not empty, no empty, `.`, `..` or hidden parts,
+/// and only letters, digits, `-`, `_` and `.` (so a path never needs quoting, nor leaves the
+/// output folder).
+fn check_parts(rel: &str) -> Result<(), String> {
+    if rel.is_empty() {
+        return Err("is empty".into());
+    }
+    for part in rel.split('/') {
+        if part == ".." || part == "." {
+            return Err("must not hold . or .. parts".into());
+        }
+        if part.is_empty() {
+            return Err("must not hold an empty part (//)".into());
+        }
+        if part.starts_with('.') {
+            return Err(format!("must not hold a hidden part ({part:?})"));
+        }
+        if !part.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+            return Err("may hold only letters, digits, -, _, . and /".into());
+        }
+    }
+    Ok(())
+}
+
+// The key is the site index's (`crate::site::FeedKey`); naming its feed is this layer's job.
+impl FeedKey {
+    /// The feed's path without extension, relative to the output folder and the site root:
+    /// `feed`, `feed/<category>`, `feed/by_tag/<tag>` (jekyll-feed's layout), or where `paths`
+    /// put the site and tag feeds.
+    pub(crate) fn stem(&self, paths: &FeedPaths) -> String {
+        match self {
+            FeedKey::Site => paths.site_stem.clone(),
+            FeedKey::Category(name) => format!("feed/{}", path_segment(name)),
+            FeedKey::Tag(name) => format!("{}{}", paths.tags_dir, path_segment(name)),
+        }
+    }
+
+    /// The feed's file in `format`, relative to the output folder and the site root.
+    pub(crate) fn path(&self, paths: &FeedPaths, format: Format) -> String {
+        match (self, format) {
+            (FeedKey::Site, Format::Atom) => paths.site_atom.clone(),
+            _ => format!("{}.{}", self.stem(paths), format.extension()),
+        }
     }
 
     /// "Site", "Site · category", "Site · #tag".
@@ -146,7 +241,7 @@ impl FeedInput<'_> {
     }
 
     pub(crate) fn self_url(&self, format: Format) -> String {
-        urls::file_url(&self.config.site, &self.key.path(format))
+        urls::file_url(&self.config.site, &self.key.path(&self.config.feeds.paths, format))
     }
 
     /// About how many bytes the feed will take: its texts, escaped, plus each entry's metadata.
@@ -178,7 +273,7 @@ impl FeedInput<'_> {
     /// Adds the browser view's `<?xml-stylesheet?>` to the feed's bytes, when it is on.
     pub(crate) fn add_stylesheet(&self, bytes: &mut Vec<u8>, format: Format) {
         if self.config.feeds.browser_view && stylesheet::applies_to(format) {
-            stylesheet::insert_instruction(bytes, &self.key.path(format));
+            stylesheet::insert_instruction(bytes, &self.key.path(&self.config.feeds.paths, format));
         }
     }
 
@@ -236,11 +331,70 @@ mod tests {
 
     #[test]
     fn feed_paths_follow_jekyll_feed() {
-        assert_eq!(FeedKey::Site.path(Format::Atom), "feed.xml");
-        assert_eq!(FeedKey::Category("news".into()).path(Format::Rss), "feed/news.rss");
-        assert_eq!(FeedKey::Tag("荆州日报新闻".into()).path(Format::Atom), "feed/by_tag/荆州日报新闻.xml");
-        assert_eq!(FeedKey::Site.path(Format::Json), "feed.json");
-        assert_eq!(FeedKey::Category("news".into()).path(Format::Json), "feed/news.json");
-        assert_eq!(FeedKey::Tag("C++".into()).path(Format::Json), format!("feed/by_tag/{}.json", path_segment("C++")));
+        let d = &FeedPaths::default();
+        assert_eq!(FeedKey::Site.path(d, Format::Atom), "feed.xml");
+        assert_eq!(FeedKey::Category("news".into()).path(d, Format::Rss), "feed/news.rss");
+        assert_eq!(FeedKey::Tag("荆州日报新闻".into()).path(d, Format::Atom), "feed/by_tag/荆州日报新闻.xml");
+        assert_eq!(FeedKey::Site.path(d, Format::Json), "feed.json");
+        assert_eq!(FeedKey::Category("news".into()).path(d, Format::Json), "feed/news.json");
+        assert_eq!(
+            FeedKey::Tag("C++".into()).path(d, Format::Json),
+            format!("feed/by_tag/{}.json", path_segment("C++"))
+        );
+        assert!(d.is_default());
+        assert_eq!(FeedPaths::new(None, None), *d);
+    }
+
+    #[test]
+    fn custom_paths_move_the_site_and_tag_feeds_only() {
+        let p = &FeedPaths::new(Some("/atom.xml"), Some("alt/tags"));
+        assert_eq!(FeedKey::Site.path(p, Format::Atom), "atom.xml");
+        assert_eq!(FeedKey::Site.path(p, Format::Rss), "atom.rss");
+        assert_eq!(FeedKey::Site.path(p, Format::Json), "atom.json");
+        assert_eq!(FeedKey::Tag("t".into()).path(p, Format::Atom), "alt/tags/t.xml");
+        assert_eq!(FeedKey::Tag("C++".into()).stem(p), format!("alt/tags/{}", path_segment("C++")));
+        assert_eq!(FeedKey::Category("news".into()).path(p, Format::Atom), "feed/news.xml");
+        let p = &FeedPaths::new(Some("blog/feed.atom"), Some("/alt/tags/"));
+        assert_eq!(FeedKey::Site.path(p, Format::Atom), "blog/feed.atom");
+        assert_eq!(FeedKey::Site.path(p, Format::Rss), "blog/feed.rss");
+        assert_eq!(p.tags_dir, "alt/tags/");
+        assert!(!p.is_default());
+    }
+
+    #[test]
+    fn bad_custom_paths_are_refused_and_leave_the_default() {
+        for bad in [
+            "",
+            "/",
+            "feed.rss",
+            "feed.json",
+            "feed",
+            "blog/",
+            "blog/feed.xml/",
+            "../atom.xml",
+            "a/../atom.xml",
+            "a//atom.xml",
+            "./atom.xml",
+            ".xml",
+            "a/.xml",
+            ".postfeed-1.xml",
+            "a b.xml",
+            "a\\b.xml",
+            "a\"b.xml",
+            "feed.xsl",
+            "feed.XML",
+        ] {
+            assert!(FeedPaths::site_file(bad).is_err(), "{bad:?}");
+            assert_eq!(FeedPaths::new(Some(bad), None), FeedPaths::default(), "{bad:?}");
+        }
+        for good in ["/atom.xml", "atom.xml", "//atom.xml", "blog/feed.atom", "新闻/feed.xml", "a.b-c_d.xml"] {
+            assert!(FeedPaths::site_file(good).is_ok(), "{good:?}");
+        }
+        for bad in ["", "/", "//", "..", "alt/../..", "alt/./tags", "alt//tags", ".hidden/", "a b/", "a\"/"] {
+            assert!(FeedPaths::tags_folder(bad).is_err(), "{bad:?}");
+            assert_eq!(FeedPaths::new(None, Some(bad)), FeedPaths::default(), "{bad:?}");
+        }
+        assert_eq!(FeedPaths::tags_folder("alt/tags").as_deref(), Ok("alt/tags/"));
+        assert_eq!(FeedPaths::tags_folder("/alt/tags/").as_deref(), Ok("alt/tags/"));
     }
 }

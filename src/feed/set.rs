@@ -4,7 +4,7 @@
 //! moment (in `_posts` or in an archive folder), or that once had one and is not yet retired
 //! ([`Lifecycle`]), when `feeds.categories` / `feeds.tags` are on and `_config.yml`'s `feed:` block
 //! lists it (`categories`, `tags: {only, except}`); each in the configured formats, at its
-//! jekyll-feed path; its entries the newest `feeds.limit` visible posts (archived ones only in
+//! jekyll-feed path (or `feed.path` / `feed.tags.path`); its entries the newest `feeds.limit` visible posts (archived ones only in
 //! category and tag feeds). Retired feeds are listed apart: they answer 410 Gone.
 
 use std::collections::BTreeSet;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::lifecycle::{Lifecycle, Standing};
-use super::{FeedKey, Format};
+use super::{FeedKey, FeedPaths, Format};
 use crate::config::FeedsConfig;
 use crate::post::Post;
 use crate::site::Site;
@@ -33,6 +33,7 @@ pub(crate) struct FeedSet<'s> {
     now: DateTime<Utc>,
     limit: usize,
     formats: Vec<Format>,
+    paths: FeedPaths,
     keys: BTreeSet<FeedKey>,
     retired: BTreeSet<FeedKey>,
 }
@@ -75,12 +76,12 @@ impl<'s> FeedSet<'s> {
         }
         keys.insert(FeedKey::Site);
         let formats = Format::ALL.into_iter().filter(|&format| wanted_format(config, format)).collect();
-        FeedSet { site, now, limit: config.limit, formats, keys, retired }
+        FeedSet { site, now, limit: config.limit, formats, paths: config.paths.clone(), keys, retired }
     }
 
     /// The output-relative paths of the retired feeds' files: they answer 410 Gone.
     pub(crate) fn retired_paths(&self) -> BTreeSet<String> {
-        self.retired.iter().flat_map(|key| self.formats.iter().map(|&format| key.path(format))).collect()
+        self.retired.iter().flat_map(|key| self.formats.iter().map(|&format| key.path(&self.paths, format))).collect()
     }
 
     /// Whether the feed `key` exists.
@@ -92,7 +93,7 @@ impl<'s> FeedSet<'s> {
     pub(crate) fn feed(&self, key: &FeedKey) -> Feed {
         Feed {
             key: key.clone(),
-            files: self.formats.iter().map(|&format| (format, key.path(format))).collect(),
+            files: self.formats.iter().map(|&format| (format, key.path(&self.paths, format))).collect(),
             entries: self.site.entries(key, self.now, self.limit),
         }
     }

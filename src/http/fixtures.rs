@@ -36,9 +36,9 @@ pub(super) fn served() -> Served {
             let body = format!("<feed>{}</feed>", format!("<entry>{key:?} {format:?} 荆州</entry>\n").repeat(40));
             let mut file = Rendered::new(body.into_bytes(), format.mime());
             file.modified = UNIX_EPOCH + Duration::from_secs(updated().timestamp().unsigned_abs());
-            snapshot.files.insert(key.path(format), Arc::new(file));
+            snapshot.files.insert(key.path(&config.feeds.paths, format), Arc::new(file));
         }
-        let files = Format::ALL.into_iter().map(|format| (format, key.path(format))).collect();
+        let files = Format::ALL.into_iter().map(|format| (format, key.path(&config.feeds.paths, format))).collect();
         let title = key.title(&config.site.title);
         let info = FeedInfo { key: key.clone(), title, entries, updated: updated(), files };
         snapshot.feeds.insert(key, info);

@@ -371,7 +371,7 @@ mod tests {
         let head = &html[..html.find("</head>").unwrap()];
         for info in served.snapshot().feeds.values() {
             for (format, kind) in [(Format::Atom, "atom+xml"), (Format::Rss, "rss+xml"), (Format::Json, "feed+json")] {
-                let href = urls::encode_path(&info.key.path(format));
+                let href = urls::encode_path(&info.key.path(&config().feeds.paths, format));
                 let tag = format!(
                     "<link rel=\"alternate\" type=\"application/{kind}\" title=\"{} ({})\" href=\"{href}\">",
                     escape(&info.title),

@@ -280,3 +280,100 @@ fn the_feed_block_chooses_which_category_and_tag_feeds_exist() {
     assert!(!out.join("feed/by_tag").join("rates.xml").exists());
     assert!(out.join("feed/sport.xml").exists());
 }
+
+#[test]
+fn feed_path_and_tags_path_move_the_site_and_tag_feeds() {
+    let yml = |feed: &str| format!("title: Paths\nurl: https://paths.example.com\nbaseurl: /daily\nfeed: {feed}\n");
+    let custom = yml("{path: /atom.xml, tags: {path: alt/tags/}}");
+    let ws = Workspace::with_posts(&[
+        ("_config.yml", custom.clone()),
+        ("_posts/2024-01-02-a.md", post("title: A\ndate: 2024-01-02\ncategories: news\ntags: [rates]", "a")),
+    ]);
+    let out = ws.root().join("out");
+    // Run where there is no config.toml: the site's `_config.yml` says it all.
+    let regen = || {
+        let run = Command::new(env!("CARGO_BIN_EXE_postfeed"))
+            .args(["regen", "--source"])
+            .arg(ws.site())
+            .arg("--output")
+            .arg(&out)
+            .current_dir(ws.root())
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        support::tree(&out).into_keys().collect::<Vec<_>>()
+    };
+    let self_link = |rel: &str| {
+        let feed = read_feed(&out.join(rel)).feed;
+        feed.links.iter().find(|l| l.rel.as_deref() == Some("self")).map(|l| l.href.clone())
+    };
+    assert_eq!(
+        regen(),
+        ["alt/tags/rates.rss", "alt/tags/rates.xml", "atom.rss", "atom.xml", "feed/news.rss", "feed/news.xml"]
+    );
+    assert_eq!(read_feed(&out.join("atom.xml")).feed.entries.iter().map(title).collect::<Vec<_>>(), ["A"]);
+    assert_eq!(self_link("atom.xml").as_deref(), Some("https://paths.example.com/daily/atom.xml"));
+    assert_eq!(self_link("alt/tags/rates.xml").as_deref(), Some("https://paths.example.com/daily/alt/tags/rates.xml"));
+    let rss = fs::read_to_string(out.join("atom.rss")).unwrap();
+    assert!(rss.contains("href=\"https://paths.example.com/daily/atom.rss\""), "{rss}");
+    // Files beside the feeds that postfeed did not write stay through every change of paths.
+    for rel in ["alt/tags/readme.txt", "alt/other.xml", "atom.txt"] {
+        let path = out.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, "not postfeed's").unwrap();
+    }
+
+    // `feed.path` gone: the site feed moves back to feed.xml and atom.* are removed.
+    ws.write("_config.yml", yml("{tags: {path: alt/tags/}}"));
+    assert_eq!(
+        regen(),
+        [
+            "alt/other.xml",
+            "alt/tags/rates.rss",
+            "alt/tags/rates.xml",
+            "alt/tags/readme.txt",
+            "atom.txt",
+            "feed.rss",
+            "feed.xml",
+            "feed/news.rss",
+            "feed/news.xml"
+        ]
+    );
+    assert_eq!(self_link("feed.xml").as_deref(), Some("https://paths.example.com/daily/feed.xml"));
+
+    // `feed.tags.path` gone too: the tag feeds move back to feed/by_tag/.
+    ws.write("_config.yml", yml("{tags: true}"));
+    let written = regen();
+    assert!(written.contains(&"feed/by_tag/rates.xml".to_string()), "{written:?}");
+    assert!(!written.iter().any(|rel| rel.starts_with("alt/tags/rates")), "{written:?}");
+    assert!(written.contains(&"alt/tags/readme.txt".to_string()) && written.contains(&"alt/other.xml".to_string()));
+
+    // `serve` answers at the custom paths only, and moves the files there.
+    ws.write("_config.yml", custom);
+    let (config, served_out) = folders_only_config(&ws);
+    assert_eq!(served_out, out);
+    // `check --show-config` names both paths and where they came from.
+    let run =
+        support::postfeed(["check".as_ref(), "--config".as_ref(), config.as_os_str(), "--show-config".as_ref()]
+            as [&std::ffi::OsStr; 4]);
+    for line in ["feed.path = \"atom.xml\"  (_config.yml:4)", "feed.tags.path = \"alt/tags/\"  (_config.yml:4)"] {
+        assert!(run.stdout.lines().any(|l| l == line), "{line}\n{run}");
+    }
+    let mut daemon = Daemon::start(&config);
+    assert_eq!(daemon.get("/atom.xml").status, 200);
+    assert_eq!(daemon.get("/atom.rss").status, 200);
+    assert_eq!(daemon.get("/alt/tags/rates.xml").status, 200);
+    assert_eq!(daemon.get("/feed/news.xml").status, 200);
+    for gone in ["/feed.xml", "/feed.rss", "/feed/by_tag/rates.xml"] {
+        assert_eq!(daemon.get(gone).status, 404, "{gone}");
+    }
+    let titles = daemon.titles("/atom.xml").unwrap_or_default();
+    assert_eq!(titles, ["A"]);
+    daemon.wait_for("the output folder in step with the custom paths", CHANGE_WAIT, || {
+        (out.join("atom.xml").exists() && !out.join("feed.xml").exists() && !out.join("feed/by_tag/rates.xml").exists())
+            .then_some(())
+    });
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(EXIT_WAIT).success(), "{}", daemon.log());
+}
