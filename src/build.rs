@@ -26,7 +26,8 @@ pub struct Build {
     pub(crate) texts: EntryTexts,
     /// Makes entry texts for this version of `_config.yml`, `_data` and `_includes`.
     renderer: ContentRenderer,
-    /// Template problems found since they were last taken.
+    /// Problems found since they were last taken: `_config.yml`'s notes and `_data` on loading,
+    /// then the templates of the entries each render made.
     problems: Vec<Problem>,
     /// Which category and tag feeds once existed, and since when they have no post in `_posts`.
     pub(crate) lifecycle: Lifecycle,
@@ -51,7 +52,8 @@ impl Build {
         // same bytes.
         let time = site.posts().map(|p| p.date).max().unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
         let renderer = ContentRenderer::new(&config, site.post_links.clone(), time);
-        let problems = renderer.data_problems().iter().map(Problem::template).collect();
+        let mut problems = problem::config_problems(&config);
+        problems.extend(renderer.data_problems().iter().map(Problem::template));
         Ok(Build { config, site, texts: EntryTexts::default(), renderer, problems, lifecycle })
     }
 
@@ -136,8 +138,10 @@ impl Build {
             self.texts.show(&feed.key, &feed.entries);
         }
         self.texts.retain_feeds(|key| feeds.contains(key));
-        // What `/problems` lists: the posts' problems, and the templates' of the entries in feeds.
+        // What `/problems` lists: the posts' problems, `_config.yml`'s, and the templates' of the
+        // entries in feeds.
         let mut problems = problem::post_problems(&self.site);
+        problems.extend(problem::config_problems(&self.config));
         problems.extend(self.renderer.data_problems().iter().map(Problem::template));
         problems.extend(self.texts.problems().map(Problem::template));
         let problems = problem::sorted(problems);

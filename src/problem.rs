@@ -58,6 +58,9 @@ pub(crate) enum ProblemKind {
     /// Liquid that postfeed left out of an entry (an unknown tag, a missing include, a syntax
     /// error…), or a `_data` file it could not read. The entry is published without it.
     Template { kind: crate::template::ProblemKind, message: String },
+    /// A setting of the site's `_config.yml` that postfeed ignores (a value of the wrong shape,
+    /// a path it refuses); the default is used instead.
+    SiteConfig(String),
 }
 
 impl ProblemKind {
@@ -76,6 +79,7 @@ impl ProblemKind {
             // template problem leaves something out of the entry.
             ProblemKind::Template { kind: crate::template::ProblemKind::UnknownFilter, .. } => Severity::Note,
             ProblemKind::Template { .. } => Severity::Error,
+            ProblemKind::SiteConfig(_) => Severity::Note,
         }
     }
 
@@ -110,6 +114,7 @@ impl ProblemKind {
                 crate::template::ProblemKind::Limit => "liquid_limit",
                 crate::template::ProblemKind::Data => "data_file",
             },
+            ProblemKind::SiteConfig(_) => "site_config",
         }
     }
 }
@@ -163,6 +168,7 @@ impl Problem {
                 format!("{} is not a plain name (letters, digits, - and _), so its feed is {feed}", describe_key(key))
             }
             ProblemKind::Template { message, .. } => message.clone(),
+            ProblemKind::SiteConfig(message) => message.clone(),
         }
     }
 
@@ -228,6 +234,20 @@ impl<'a> From<&'a Problem> for Finding<'a> {
             message: problem.message(),
         }
     }
+}
+
+/// The notes on the site's `_config.yml`: settings it has that postfeed ignores.
+pub(crate) fn config_problems(config: &crate::config::Config) -> Vec<Problem> {
+    let Some(jekyll) = &config.jekyll else { return Vec::new() };
+    let path = crate::scan::source_name(&config.source_dir, &jekyll.path);
+    jekyll
+        .notes
+        .iter()
+        .map(|note| {
+            let kind = ProblemKind::SiteConfig(note.message.clone());
+            Problem { severity: kind.severity(), path: Some(path.clone()), line: note.line, kind }
+        })
+        .collect()
 }
 
 /// A file's recorded error as a problem: skipped, or kept as it last parsed.

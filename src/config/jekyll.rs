@@ -224,7 +224,20 @@ impl JekyllConfig {
             },
         };
         block.excerpt_only = feed.get("excerpt_only").map(truthy);
-        block.categories = feed.get("categories").map(names);
+        block.categories = feed.get("categories").map(|categories| {
+            if let Field::Map(entries) = categories {
+                // jekyll-feed's map form (`news: {path: /news.xml}`): the names are the keys;
+                // the category feeds stay at `feed/<name>`.
+                if entries.iter().any(|(_, value)| value.get("path").is_some()) {
+                    self.note(
+                        "feed",
+                        "feed.categories paths are not applied; category feeds stay at feed/<name>".into(),
+                    );
+                }
+                return entries.iter().map(|(name, _)| name.clone()).collect();
+            }
+            names(categories)
+        });
         block.tags = match feed.get("tags") {
             None | Some(Field::Null) => TagFeeds::Unset,
             Some(map @ Field::Map(_)) => TagFeeds::On {
@@ -459,6 +472,17 @@ mod tests {
             assert_eq!(c.notes.len(), expected, "{yml}: {:?}", c.notes);
             assert!(c.notes.iter().all(|n| n.line == Some(1) && n.message.contains("path")), "{:?}", c.notes);
         }
+    }
+
+    #[test]
+    fn the_map_form_of_feed_categories_names_its_keys_and_notes_the_paths() {
+        let c = parse("feed:\n  categories:\n    news:\n      path: /news.xml\n    updates:\n      path: /u.xml\n");
+        assert_eq!(c.feed.categories, Some(vec!["news".to_string(), "updates".to_string()]));
+        assert_eq!(c.notes.len(), 1, "{:?}", c.notes);
+        assert!(c.notes[0].message.contains("feed.categories paths"), "{:?}", c.notes);
+        let plain = parse("feed:\n  categories: [news]\n");
+        assert_eq!(plain.feed.categories, Some(vec!["news".to_string()]));
+        assert!(plain.notes.is_empty());
     }
 
     #[test]

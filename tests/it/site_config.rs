@@ -377,3 +377,42 @@ fn feed_path_and_tags_path_move_the_site_and_tag_feeds() {
     daemon.signal("TERM");
     assert!(daemon.wait_exit(EXIT_WAIT).success(), "{}", daemon.log());
 }
+
+#[test]
+fn settings_of_config_yml_that_postfeed_ignores_are_notes_with_their_line() {
+    let ws = Workspace::with_posts(&[
+        ("_config.yml", "title: Desk\nurl: https://desk.example.com\nfeed:\n  path: /feed.rss\n".to_string()),
+        ("_posts/2024-01-02-a.md", post("title: A\ndate: 2024-01-02", "a")),
+    ]);
+    let check = Command::new(env!("CARGO_BIN_EXE_postfeed"))
+        .args(["check", "--source"])
+        .arg(ws.site())
+        .current_dir(ws.root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    // A note: check passes, and fails with --strict.
+    assert_eq!(check.status.code(), Some(0), "{stdout}");
+    let note = stdout.lines().find(|l| l.starts_with("_config.yml:3: note: ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(note.contains("feed.path") && note.ends_with("the site feed stays at feed.xml"), "{note}");
+    let strict = Command::new(env!("CARGO_BIN_EXE_postfeed"))
+        .args(["check", "--strict", "--source"])
+        .arg(ws.site())
+        .current_dir(ws.root())
+        .output()
+        .unwrap();
+    assert_eq!(strict.status.code(), Some(1));
+    // regen says it too, and writes the feed at the default path.
+    let out = ws.root().join("out");
+    let regen = Command::new(env!("CARGO_BIN_EXE_postfeed"))
+        .args(["regen", "--source"])
+        .arg(ws.site())
+        .arg("--output")
+        .arg(&out)
+        .current_dir(ws.root())
+        .output()
+        .unwrap();
+    assert!(regen.status.success());
+    assert!(String::from_utf8_lossy(&regen.stderr).contains("_config.yml:3: "), "{regen:?}");
+    assert!(out.join("feed.xml").is_file());
+}
