@@ -286,12 +286,7 @@ impl State {
             (changes, next, changed)
         });
         self.rendered_at = now;
-        let problems = paths
-            .iter()
-            .flat_map(|p| {
-                problem::problems_of(&self.build.site, &crate::scan::source_name(&self.build.site.tree.root, p))
-            })
-            .collect();
+        let problems = changes.read.iter().flat_map(|source| problem::problems_of(&self.build.site, source)).collect();
         Reporter::Serve.report(problems);
         Reporter::Serve.report(self.build.take_problems());
         // A post kept as it last parsed changes no feed, but /problems must show it.

@@ -61,6 +61,9 @@ pub(crate) struct Site {
 pub struct Changes {
     /// Files read again because they are new or their stamp changed.
     pub(crate) files_read: usize,
+    /// Their source names, so that their problems can be reported (a catch-up scan names only
+    /// the root).
+    pub(crate) read: Vec<String>,
     /// Posts that are gone.
     pub(crate) removed: usize,
     /// Feeds whose entries may differ now.
@@ -245,6 +248,7 @@ impl Site {
                 }
                 Some(read) => {
                     changes.files_read += 1;
+                    changes.read.push(candidate.source.clone());
                     self.store(candidate, read, &mut changes, config.server.keep_last_good);
                 }
             }
