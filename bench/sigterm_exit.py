@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Time from SIGTERM to the end of an idle `postfeed serve`, in milliseconds.
 
-Usage: bench/sigterm_exit.py BINARY CONFIG [RUNS]   (release build; prints each run and the median)
+Usage: bench/sigterm_exit.py BINARY CONFIG [RUNS] [IDLE_S]   (release build; prints each run and the median)
 Each run starts the daemon on a free loopback port, waits for its start line, lets it idle for
-1 s, sends SIGTERM and waits for the process to be reaped.
+IDLE_S seconds (default 1; a large site sets up its watcher for a few seconds after it starts
+serving), sends SIGTERM and waits for the process to be reaped.
 """
 import os
 import signal
@@ -13,7 +14,7 @@ import sys
 import time
 
 
-def one_run(binary, config):
+def one_run(binary, config, idle):
     env = {**os.environ, "NO_COLOR": "1"}
     env.pop("RUST_LOG", None)
     daemon = subprocess.Popen([binary, "serve", "--config", config, "--listen", "127.0.0.1:0"],
@@ -23,7 +24,7 @@ def one_run(binary, config):
             break
     else:
         sys.exit(f"the daemon ended before listening (status {daemon.wait()})")
-    time.sleep(1.0)
+    time.sleep(idle)
     started = time.monotonic()
     daemon.send_signal(signal.SIGTERM)
     daemon.stderr.read()
@@ -34,7 +35,8 @@ def one_run(binary, config):
 def main():
     binary, config = sys.argv[1], sys.argv[2]
     runs = int(sys.argv[3]) if len(sys.argv) > 3 else 5
-    times = sorted(one_run(binary, config) for _ in range(runs))
+    idle = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+    times = sorted(one_run(binary, config, idle) for _ in range(runs))
     print("SIGTERM to exit, ms:", " ".join(f"{t:.1f}" for t in times))
     print(f"median {statistics.median(times):.1f} ms over {runs} runs")
 
