@@ -76,8 +76,11 @@ impl ProblemKind {
             ProblemKind::SharedFeedPath { .. } => Severity::Error,
             ProblemKind::NotPlainName { .. } => Severity::Note,
             // An unknown filter passes its value through, as Jekyll's Liquid does; every other
-            // template problem leaves something out of the entry.
+            // template problem but an unreadable output leaves something out that Jekyll keeps
+            // or stops on.
             ProblemKind::Template { kind: crate::template::ProblemKind::UnknownFilter, .. } => Severity::Note,
+            // An output Liquid cannot read prints nothing, as in Jekyll's default lax parsing.
+            ProblemKind::Template { kind: crate::template::ProblemKind::OutputSyntax, .. } => Severity::Note,
             ProblemKind::Template { .. } => Severity::Error,
             ProblemKind::SiteConfig(_) => Severity::Note,
         }
@@ -106,6 +109,7 @@ impl ProblemKind {
             ProblemKind::NotPlainName { .. } => "not_plain_name",
             ProblemKind::Template { kind, .. } => match kind {
                 crate::template::ProblemKind::Syntax => "liquid_syntax",
+                crate::template::ProblemKind::OutputSyntax => "liquid_output_syntax",
                 crate::template::ProblemKind::UnknownTag => "liquid_unknown_tag",
                 crate::template::ProblemKind::UnknownFilter => "liquid_unknown_filter",
                 crate::template::ProblemKind::Include => "liquid_include",

@@ -56,6 +56,10 @@ impl fmt::Display for Problem {
 pub enum ProblemKind {
     /// Markup Liquid cannot read: an unclosed tag or block, a bad expression.
     Syntax,
+    /// An output (`{{ … }}`) Liquid cannot read, such as another template language's
+    /// `{{ #each }}`. Jekyll's default (`liquid: error_mode: warn`) warns and prints nothing for
+    /// it, as postfeed does.
+    OutputSyntax,
     /// A tag postfeed does not know (a site plugin's). A block keeps its content.
     UnknownTag,
     /// A filter postfeed does not know; the value passes through unchanged, as in Jekyll.
@@ -76,6 +80,7 @@ impl ProblemKind {
     pub fn name(self) -> &'static str {
         match self {
             ProblemKind::Syntax => "syntax",
+            ProblemKind::OutputSyntax => "output syntax",
             ProblemKind::UnknownTag => "unknown tag",
             ProblemKind::UnknownFilter => "unknown filter",
             ProblemKind::Include => "include",

@@ -248,6 +248,11 @@ impl Prepared {
     }
 
     /// The Liquid markup an item writes, if it is a tag or output.
+    /// Whether `item` is an output (`{{ … }}`) rather than a tag.
+    pub(crate) fn is_output(&self, item: usize) -> bool {
+        matches!(&self.items.get(item).map(|i| &i.emit), Some(Emit::Liquid(l)) if l.ends_with(&format!(" | {SHOW} }}}}")))
+    }
+
     /// The Liquid of `item` as messages show it: an output without the filter postfeed adds.
     pub(crate) fn markup_of(&self, item: usize) -> Option<std::borrow::Cow<'_, str>> {
         match &self.items.get(item)?.emit {

@@ -131,11 +131,8 @@ fn compile_with(
         let Some(culprit) = culprit else { break };
         let what =
             prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(&m))).unwrap_or_default();
-        found.push((
-            prepared.line_of(culprit),
-            ProblemKind::Syntax,
-            format!("{what}{}; it is left out", short_message(&error)),
-        ));
+        let kind = if prepared.is_output(culprit) { ProblemKind::OutputSyntax } else { ProblemKind::Syntax };
+        found.push((prepared.line_of(culprit), kind, format!("{what}{}; it is left out", short_message(&error))));
         prepared.dropping(culprit, &mut dropped);
     }
     found.push((0, ProblemKind::Syntax, "too many Liquid errors: the text is kept without its Liquid".into()));

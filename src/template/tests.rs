@@ -230,7 +230,10 @@ fn a_syntax_error_costs_only_its_tag() {
     no_markup_left(&rendered.output);
     assert!(rendered.output.starts_with("a ") && rendered.output.ends_with("d Hello\ne"), "{:?}", rendered.output);
     assert!(
-        rendered.problems.iter().all(|p| p.kind == ProblemKind::Syntax || p.kind == ProblemKind::Render),
+        rendered
+            .problems
+            .iter()
+            .all(|p| matches!(p.kind, ProblemKind::Syntax | ProblemKind::OutputSyntax | ProblemKind::Render)),
         "{:?}",
         rendered.problems
     );
@@ -483,4 +486,8 @@ fn a_syntax_error_names_the_markup_as_the_author_wrote_it() {
         assert!(!problem.message.contains(prepare::SHOW), "{}", problem.message);
     }
     assert!(rendered.problems[0].message.starts_with("`{{ #if x }}`: "), "{}", rendered.problems[0].message);
+    // Outputs Jekyll's lax parsing prints as nothing are told apart from broken tags.
+    assert!(rendered.problems.iter().all(|p| p.kind == ProblemKind::OutputSyntax), "{:?}", rendered.problems);
+    let tag = render("A {% if 1 = %}b{% endif %}");
+    assert!(tag.problems.iter().any(|p| p.kind == ProblemKind::Syntax), "{:?}", tag.problems);
 }

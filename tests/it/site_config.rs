@@ -228,9 +228,24 @@ fn template_problems_are_reported_with_path_and_line_and_never_shown() {
         check
             .stdout_lines_about("_posts/2024-01-05-plugin.md")
             .iter()
-            .any(|l| l.contains(":7:") && l.contains("youtube")),
+            .any(|l| l.contains(":7:") && l.contains("youtube") && l.contains(": error: ")),
         "{check}"
     );
+    assert_eq!(check.code, Some(1), "a plugin's tag costs the entry content: an error\n{check}");
+
+    // Another template language's `{{ #each }}` prints nothing, with a warning, in Jekyll's
+    // default lax Liquid, as here: a note, which check passes.
+    ws.write(
+        "_posts/2024-01-05-plugin.md",
+        post("title: Plugin\ndate: 2024-01-05 08:00:00 +0800", "A {{ #each x }} b.\n"),
+    );
+    let check = support::check(&config);
+    let about = check.stdout_lines_about("_posts/2024-01-05-plugin.md");
+    assert!(
+        about.iter().any(|l| l.contains(":5:") && l.contains(": note: ") && l.contains("{{ #each x }}")),
+        "{check}"
+    );
+    assert_eq!(check.code, Some(0), "{check}");
 }
 
 #[test]
