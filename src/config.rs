@@ -1,6 +1,9 @@
 //! The configuration file: its shape, its defaults, and the checks that turn a bad file into one clear error.
 
+mod feed_paths;
 pub mod jekyll;
+
+pub(crate) use feed_paths::FeedPaths;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,7 +13,6 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use url::Url;
 
-use crate::feed::FeedPaths;
 use crate::post::front_matter::Field;
 use jekyll::{DefaultsSet, JekyllConfig, TagFeeds};
 

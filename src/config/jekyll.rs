@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::feed::FeedPaths;
+use super::FeedPaths;
 use crate::post::front_matter::{self, Field};
 
 /// The file names Jekyll looks for, in its order of preference.
