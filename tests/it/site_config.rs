@@ -1,6 +1,7 @@
 //! A Jekyll site configures postfeed by itself: `_config.yml` supplies the site's settings, a
 //! config.toml names only what it lacks, and the command line needs no config file at all.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::process::Command;
 
@@ -126,6 +127,15 @@ fn a_broken_or_incomplete_jekyll_config_is_one_clear_error() {
     assert_eq!(run.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("site.url") && stderr.contains("_config.yml"), "{stderr}");
+}
+
+/// `postfeed regen --source <site> --output <out>` with no config file, run in the workspace
+/// (not the repository, whose `config.toml` would be found).
+fn regen_site(ws: &Workspace, out: &std::path::Path) -> support::Run {
+    support::postfeed_in(
+        ws.root(),
+        [OsStr::new("regen"), OsStr::new("--source"), ws.site().as_os_str(), OsStr::new("--output"), out.as_os_str()],
+    )
 }
 
 /// A config.toml naming only the folders, the listening address picked by the test harness.
@@ -259,15 +269,8 @@ fn the_feed_block_chooses_which_category_and_tag_feeds_exist() {
         ("_posts/2024-01-03-b.md", post("title: B\ndate: 2024-01-03\ncategories: sport\ntags: [bonds]", "b")),
     ]);
     let out = ws.root().join("out");
-    let run = Command::new(env!("CARGO_BIN_EXE_postfeed"))
-        .args(["regen", "--source"])
-        .arg(ws.site())
-        .arg("--output")
-        .arg(&out)
-        .current_dir(ws.root())
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = regen_site(&ws, &out);
+    run.assert_code(0);
     let mut written: Vec<String> = walkdir::WalkDir::new(&out)
         .into_iter()
         .filter_map(Result::ok)
@@ -283,15 +286,8 @@ fn the_feed_block_chooses_which_category_and_tag_feeds_exist() {
     // `tags: false` turns tag feeds off, as in jekyll-feed.
     fs::write(ws.site().join("_config.yml"), "title: Desk\nurl: https://desk.example.com\nfeed:\n  tags: false\n")
         .unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_postfeed"))
-        .args(["regen", "--source"])
-        .arg(ws.site())
-        .arg("--output")
-        .arg(&out)
-        .current_dir(ws.root())
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = regen_site(&ws, &out);
+    run.assert_code(0);
     assert!(!out.join("feed/by_tag").join("rates.xml").exists());
     assert!(out.join("feed/sport.xml").exists());
 }
@@ -307,16 +303,7 @@ fn feed_path_and_tags_path_move_the_site_and_tag_feeds() {
     let out = ws.root().join("out");
     // Run where there is no config.toml: the site's `_config.yml` says it all.
     let regen = || {
-        let run = Command::new(env!("CARGO_BIN_EXE_postfeed"))
-            .args(["regen", "--source"])
-            .arg(ws.site())
-            .arg("--output")
-            .arg(&out)
-            .current_dir(ws.root())
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        regen_site(&ws, &out).assert_code(0);
         support::tree(&out).into_keys().collect::<Vec<_>>()
     };
     let self_link = |rel: &str| {
@@ -399,35 +386,21 @@ fn settings_of_config_yml_that_postfeed_ignores_are_notes_with_their_line() {
         ("_config.yml", "title: Desk\nurl: https://desk.example.com\nfeed:\n  path: /feed.rss\n".to_string()),
         ("_posts/2024-01-02-a.md", post("title: A\ndate: 2024-01-02", "a")),
     ]);
-    let check = Command::new(env!("CARGO_BIN_EXE_postfeed"))
-        .args(["check", "--source"])
-        .arg(ws.site())
-        .current_dir(ws.root())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&check.stdout);
+    let check = support::postfeed_in(ws.root(), [OsStr::new("check"), OsStr::new("--source"), ws.site().as_os_str()]);
+    let stdout = &check.stdout;
     // A note: check passes, and fails with --strict.
-    assert_eq!(check.status.code(), Some(0), "{stdout}");
+    assert_eq!(check.code, Some(0), "{check}");
     let note = stdout.lines().find(|l| l.starts_with("_config.yml:3: note: ")).unwrap_or_else(|| panic!("{stdout}"));
     assert!(note.contains("feed.path") && note.ends_with("the site feed stays at feed.xml"), "{note}");
-    let strict = Command::new(env!("CARGO_BIN_EXE_postfeed"))
-        .args(["check", "--strict", "--source"])
-        .arg(ws.site())
-        .current_dir(ws.root())
-        .output()
-        .unwrap();
-    assert_eq!(strict.status.code(), Some(1));
+    let strict = support::postfeed_in(
+        ws.root(),
+        [OsStr::new("check"), OsStr::new("--strict"), OsStr::new("--source"), ws.site().as_os_str()],
+    );
+    assert_eq!(strict.code, Some(1));
     // regen says it too, and writes the feed at the default path.
     let out = ws.root().join("out");
-    let regen = Command::new(env!("CARGO_BIN_EXE_postfeed"))
-        .args(["regen", "--source"])
-        .arg(ws.site())
-        .arg("--output")
-        .arg(&out)
-        .current_dir(ws.root())
-        .output()
-        .unwrap();
-    assert!(regen.status.success());
-    assert!(String::from_utf8_lossy(&regen.stderr).contains("_config.yml:3: "), "{regen:?}");
+    let regen = regen_site(&ws, &out);
+    regen.assert_code(0);
+    assert!(regen.stderr.contains("_config.yml:3: "), "{regen}");
     assert!(out.join("feed.xml").is_file());
 }

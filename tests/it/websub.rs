@@ -118,14 +118,9 @@ fn site(hubs: &[String]) -> (Workspace, PathBuf, PathBuf) {
     (ws, config, output)
 }
 
-/// The URL a feed at output-relative `rel` is published at: each segment percent-encoded but
-/// for unreserved characters.
+/// The URL a feed at output-relative `rel` is published at.
 fn feed_url(rel: &str) -> String {
-    const SEGMENT: &percent_encoding::AsciiSet =
-        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-    let encoded: Vec<String> =
-        rel.split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
-    format!("{SITE_URL}/{}", encoded.join("/"))
+    support::published_url(SITE_URL, rel)
 }
 
 /// Replaces the site file at `rel` in one step (written beside it, then renamed), so that the

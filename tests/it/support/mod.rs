@@ -85,8 +85,18 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    postfeed_in(&std::env::current_dir().expect("a working folder"), args)
+}
+
+/// [`postfeed`] run in `dir`, so that a `config.toml` of the working folder is not found.
+pub fn postfeed_in<I, S>(dir: &Path, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let out = Command::new(env!("CARGO_BIN_EXE_postfeed"))
         .args(args)
+        .current_dir(dir)
         .env_remove("RUST_LOG")
         .env_remove("JOURNAL_STREAM")
         .output()
@@ -343,13 +353,29 @@ pub fn parse_timestamp(text: &str) -> Option<DateTime<FixedOffset>> {
 pub fn parse_feed(bytes: &[u8]) -> Result<ReadFeed, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
     roxmltree::Document::parse(text).map_err(|e| format!("not well-formed XML: {e}"))?;
+    parse_with(bytes, |text| parse_timestamp(text).map(|d| d.with_timezone(&Utc)))
+}
+
+/// Parses JSON Feed bytes with feed-rs, as [`parse_feed`] does XML: missing ids become
+/// `MISSING_ID`, and every date must be strict RFC 3339 (JSON Feed allows nothing else).
+pub fn parse_json_feed(bytes: &[u8]) -> Result<ReadFeed, String> {
+    std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    let read = parse_with(bytes, |text| DateTime::parse_from_rfc3339(text).ok().map(|d| d.with_timezone(&Utc)))?;
+    if read.feed.feed_type != feed_rs::model::FeedType::JSON {
+        return Err(format!("feed-rs read it as {:?}, not JSON Feed", read.feed.feed_type));
+    }
+    Ok(read)
+}
+
+/// feed-rs with missing ids as `MISSING_ID`, dates read by `date` only, and every date text kept.
+fn parse_with(bytes: &[u8], date: fn(&str) -> Option<DateTime<Utc>>) -> Result<ReadFeed, String> {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let record = Rc::clone(&seen);
     let parser = feed_rs::parser::Builder::new()
         .id_generator(|_, _, _| MISSING_ID.to_string())
         .timestamp_parser(move |text| {
             record.borrow_mut().push(text.to_string());
-            parse_timestamp(text).map(|d| d.with_timezone(&Utc))
+            date(text)
         })
         .build();
     let feed = parser.parse(bytes).map_err(|e| e.to_string())?;
@@ -357,25 +383,14 @@ pub fn parse_feed(bytes: &[u8]) -> Result<ReadFeed, String> {
     Ok(ReadFeed { feed, timestamps })
 }
 
-/// Parses JSON Feed bytes with feed-rs, as [`parse_feed`] does XML: missing ids become
-/// `MISSING_ID`, and every date must be strict RFC 3339 (JSON Feed allows nothing else).
-pub fn parse_json_feed(bytes: &[u8]) -> Result<ReadFeed, String> {
-    std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let record = Rc::clone(&seen);
-    let parser = feed_rs::parser::Builder::new()
-        .id_generator(|_, _, _| MISSING_ID.to_string())
-        .timestamp_parser(move |text| {
-            record.borrow_mut().push(text.to_string());
-            DateTime::parse_from_rfc3339(text).ok().map(|d| d.with_timezone(&Utc))
-        })
-        .build();
-    let feed = parser.parse(bytes).map_err(|e| e.to_string())?;
-    if feed.feed_type != feed_rs::model::FeedType::JSON {
-        return Err(format!("feed-rs read it as {:?}, not JSON Feed", feed.feed_type));
-    }
-    let timestamps = seen.borrow().clone();
-    Ok(ReadFeed { feed, timestamps })
+/// The URL a feed at output-relative `rel` is published at under `site_url`: each segment
+/// percent-encoded but for unreserved characters.
+pub fn published_url(site_url: &str, rel: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    let encoded: Vec<String> =
+        rel.split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
+    format!("{site_url}/{}", encoded.join("/"))
 }
 
 #[track_caller]
