@@ -3,7 +3,7 @@
 //!
 //! The input is parsed as a browser parses it (character references decoded, `<select><xmp>`,
 //! `<svg>` and `<noscript>` read by the HTML5 rules), and the output is written from that tree,
-//! holding only what is listed here. There is no error path: any string parses, and what is not
+//! holding only what is listed here, its links made absolute when a base URL is given. There is no error path: any string parses, and what is not
 //! allowed is dropped, so nothing is ever passed through unchecked.
 //!
 //! What posts need is kept: Markdown's output (pulldown-cmark and kramdown, footnotes included),
@@ -11,8 +11,13 @@
 //! token `span`s) and the images and links of the text.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
+
+use url::Url;
+
+use crate::post::body;
 
 /// Elements kept. Anything else is removed, and its content kept (as text and allowed elements)
 /// unless it is listed in [`DROPPED_WITH_CONTENT`].
@@ -149,9 +154,34 @@ const ATTRIBUTES: &[(&str, &[&str])] = &[
 /// Schemes a URL may have; a URL with no scheme (relative) is kept too. Anything else is removed.
 const SCHEMES: [&str; 3] = ["http", "https", "mailto"];
 
-/// Entry HTML with everything off the allowlist removed.
-pub(crate) fn sanitize(html: &str) -> String {
+/// Entry HTML with everything off the allowlist removed; with a `base`, the URLs it keeps are
+/// made absolute against it, as [`body::absolutize_links`] makes them, in the same parse.
+pub(crate) fn sanitize(html: &str, base: Option<&Url>) -> String {
+    let _base = base.map(BaseGuard::set);
     builder().clean(html).to_string()
+}
+
+thread_local! {
+    /// The base URL of the body this thread is sanitizing. The builder is shared and its
+    /// attribute filter has no other way to learn it; building one per body would cost more.
+    static BASE: RefCell<Option<Url>> = const { RefCell::new(None) };
+}
+
+/// Sets this thread's base URL while it lives, and puts the previous one back when dropped
+/// (a panic inside ammonia leaves no stale base for the thread's next body).
+struct BaseGuard(Option<Url>);
+
+impl BaseGuard {
+    fn set(base: &Url) -> BaseGuard {
+        BaseGuard(BASE.with_borrow_mut(|slot| slot.replace(base.clone())))
+    }
+}
+
+impl Drop for BaseGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        BASE.with_borrow_mut(|slot| *slot = previous);
+    }
 }
 
 fn builder() -> &'static ammonia::Builder<'static> {
@@ -176,18 +206,23 @@ fn builder() -> &'static ammonia::Builder<'static> {
     })
 }
 
-/// The second look at every kept attribute, after ammonia's own scheme check (which asks the
+/// Makes a kept URL absolute against the thread's [`BASE`], if one is set, then takes the second
+/// look at it, as at every kept attribute, after ammonia's own scheme check (which asks the
 /// `url` crate, and so treats `java\u{1}script:` as relative): the scheme as a browser could
 /// read it, with all whitespace and control characters gone, in `href`, `src` and every `srcset`
 /// candidate; and no script scheme in any attribute at all, where a reader's own code might
 /// take it for a URL.
 fn checked_attribute<'a>(_element: &str, attribute: &str, value: &'a str) -> Option<Cow<'a, str>> {
+    // html5ever has decoded the value already, and ammonia escapes what it writes.
+    let absolute =
+        BASE.with_borrow(|base| base.as_ref().and_then(|base| body::absolute_attribute(attribute, value, base)));
+    let value = absolute.map_or(Cow::Borrowed(value), Cow::Owned);
     let allowed = match attribute {
-        "href" | "src" => allowed_url(value),
+        "href" | "src" => allowed_url(&value),
         "srcset" => value.split([',', ' ', '\t', '\n', '\r', '\x0c']).all(allowed_url),
-        _ => !scheme_of(value).is_some_and(|s| matches!(s.as_str(), "javascript" | "vbscript" | "livescript")),
+        _ => !scheme_of(&value).is_some_and(|s| matches!(s.as_str(), "javascript" | "vbscript" | "livescript")),
     };
-    allowed.then_some(Cow::Borrowed(value))
+    allowed.then_some(value)
 }
 
 fn allowed_url(value: &str) -> bool {
@@ -217,26 +252,86 @@ fn ignored_in_scheme(c: char) -> bool {
 mod tests {
     use super::*;
 
+    fn base() -> Url {
+        Url::parse("https://news.example.com/blog/2021/12/24/post.html").unwrap()
+    }
+
+    #[test]
+    fn kept_links_are_made_absolute_in_the_same_parse() {
+        let html = r##"<a href="/about/">a</a><a href="../x.html?a=1&amp;b=2">b</a><a href="#fn:1">c</a><a href="mailto:a@b.c">d</a><img src="img/a.png" srcset="a.png 1x,/b.png   2x" alt="i"><a href="//cdn.example.org/z">e</a>"##;
+        assert_eq!(
+            sanitize(html, Some(&base())),
+            concat!(
+                r#"<a href="https://news.example.com/about/">a</a>"#,
+                r#"<a href="https://news.example.com/blog/2021/12/x.html?a=1&amp;b=2">b</a>"#,
+                r#"<a href="https://news.example.com/blog/2021/12/24/post.html#fn:1">c</a>"#,
+                r#"<a href="mailto:a@b.c">d</a>"#,
+                r#"<img src="https://news.example.com/blog/2021/12/24/img/a.png" "#,
+                r#"srcset="https://news.example.com/blog/2021/12/24/a.png 1x, https://news.example.com/b.png 2x" alt="i">"#,
+                r#"<a href="https://cdn.example.org/z">e</a>"#,
+            )
+        );
+        // The base is this call's only: the next body without one keeps its links as they are.
+        assert_eq!(sanitize(r#"<a href="/about/">a</a>"#, None), r#"<a href="/about/">a</a>"#);
+    }
+
+    /// The same URLs as lol_html's rewrite followed by the sanitizer, the pipeline this replaces.
+    #[test]
+    fn absolute_links_are_those_of_the_separate_rewrite() {
+        for html in [
+            r#"<a href="&#x2F;a?x=1&amp;y=&quot;2">a</a><img srcset="/i.png?a=1&amp;b=2 2x, j.png">"#,
+            r#"<p><a href=" /spaced ">a</a><img src="../../up.png" title="t"><a href="?q=1">q</a></p>"#,
+            r#"<a href="https://o.org/x">a</a><a href="java&#x09;script:x()">b</a><img src="&#x6a;avascript:x()">"#,
+            r#"<a href="//[bad">a</a><a href="/%zz/ü?é#ß">b</a><img srcset="">"#,
+            r#"<blockquote cite="/c"><q cite="c">q</q></blockquote><video poster="/p.png"><source src="/v.mp4"></video>"#,
+        ] {
+            assert_eq!(sanitize(html, Some(&base())), sanitize(&body::absolutize_links(html, &base()), None), "{html}");
+        }
+    }
+
+    /// Rewriting happens only to what ammonia kept, and the rewritten URL is judged again:
+    /// nothing the allowlist or the scheme checks remove comes back with a base.
+    #[test]
+    fn what_is_dropped_stays_dropped_with_a_base() {
+        for bad in
+            ["javascript:alert(1)", "&#x6a;avascript:alert(1)", "java\tscript:x", "data:text/html,x", "ftp://x.org/"]
+        {
+            let out = sanitize(
+                &format!(r#"<a href="{bad}">a</a><img src="{bad}"><img srcset="x.png 1x, {bad} 2x">"#),
+                Some(&base()),
+            );
+            assert_eq!(out, "<a>a</a><img><img>", "{bad}");
+        }
+        let out = sanitize(
+            r#"<q cite="/c">q</q><img src="/a.png" poster="/p.png" background="/b.png"><form action="/f"><a href="/x" ping="/p">a</a></form><video src="/v.mp4"></video><iframe src="/e"></iframe>"#,
+            Some(&base()),
+        );
+        assert_eq!(
+            out,
+            r#"<q>q</q><img src="https://news.example.com/a.png"><a href="https://news.example.com/x">a</a>"#
+        );
+    }
+
     #[test]
     fn code_is_removed_and_text_kept() {
         let html = r#"<p onclick="x()" style="color:red">hi<script>alert(1)</script></p><a href="java	script:alert(1)">x</a><img src="data:image/png;base64,AAA"><iframe src="/e"></iframe><b>bold</b>"#;
-        let out = sanitize(html);
+        let out = sanitize(html, None);
         for gone in ["script", "onclick", "style=", "javascript", "data:", "iframe"] {
             assert!(!out.to_ascii_lowercase().contains(gone), "{gone} in {out}");
         }
         assert!(out.contains("<p>hi</p>") && out.contains("<b>bold</b>") && out.contains("<a>x</a>"), "{out}");
         // ammonia keeps only listed attributes: `alt` is not one of `a`'s.
-        assert_eq!(sanitize(r#"<a fill="javascript:x()" alt="data: 5">y</a>"#), "<a>y</a>");
-        assert_eq!(sanitize(r#"<img alt="data: 5 %" title="javascript:x()">"#), r#"<img alt="data: 5 %">"#);
+        assert_eq!(sanitize(r#"<a fill="javascript:x()" alt="data: 5">y</a>"#, None), "<a>y</a>");
+        assert_eq!(sanitize(r#"<img alt="data: 5 %" title="javascript:x()">"#, None), r#"<img alt="data: 5 %">"#);
     }
 
     /// A tag still open at the end of the body is dropped, as a browser drops it; a `<` that
     /// starts no tag is text.
     #[test]
     fn unterminated_tags_are_gone() {
-        assert_eq!(sanitize("<p>x</p><script/src=x.js"), "<p>x</p>");
-        assert_eq!(sanitize("<b>x</b> a<<script in b<<s"), "<b>x</b> a&lt;");
-        assert_eq!(sanitize("a < b <投入> <!-- c"), "a &lt; b &lt;投入&gt; ");
+        assert_eq!(sanitize("<p>x</p><script/src=x.js", None), "<p>x</p>");
+        assert_eq!(sanitize("<b>x</b> a<<script in b<<s", None), "<b>x</b> a&lt;");
+        assert_eq!(sanitize("a < b <投入> <!-- c", None), "a &lt; b &lt;投入&gt; ");
     }
 
     #[test]
@@ -256,11 +351,12 @@ mod tests {
             "file:///etc/passwd",
             "ftp://x.org/",
         ] {
-            let out = sanitize(&format!(r#"<a href="{bad}">a</a><img src="{bad}"><img srcset="x.png 1x, {bad} 2x">"#));
+            let out =
+                sanitize(&format!(r#"<a href="{bad}">a</a><img src="{bad}"><img srcset="x.png 1x, {bad} 2x">"#), None);
             assert_eq!(out, "<a>a</a><img><img>", "{bad}");
         }
         for good in ["https://x.org/a?b=1&amp;c=2", "HTTP://x.org/", "mailto:a@b.c", "/rel/a.png", "#fn:1", "a.png"] {
-            let out = sanitize(&format!(r#"<a href="{good}">a</a><img src="{good}">"#));
+            let out = sanitize(&format!(r#"<a href="{good}">a</a><img src="{good}">"#), None);
             assert_eq!(out, format!(r#"<a href="{good}">a</a><img src="{good}">"#));
         }
     }
@@ -273,16 +369,17 @@ mod tests {
             "frameset",
         ];
         for tag in DROPPED_WITH_CONTENT {
-            let out = sanitize(&format!("<p>a<{tag}>inner</{tag}>b</p>"));
+            let out = sanitize(&format!("<p>a<{tag}>inner</{tag}>b</p>"), None);
             assert!(!out.contains(&format!("<{tag}")), "{tag}: {out}");
             assert!(!out.contains("inner") || without_content.contains(tag), "{tag}: {out}");
         }
         for attribute in
             ["onerror", "style", "srcdoc", "xlink:href", "action", "formaction", "poster", "data", "background"]
         {
-            let out = sanitize(&format!(
-                r#"<img src="a.png" {attribute}="https://x.org/"><a href="/" {attribute}="x">a</a>"#
-            ));
+            let out = sanitize(
+                &format!(r#"<img src="a.png" {attribute}="https://x.org/"><a href="/" {attribute}="x">a</a>"#),
+                None,
+            );
             assert_eq!(out, r#"<img src="a.png"><a href="/">a</a>"#, "{attribute}");
         }
     }
@@ -300,7 +397,7 @@ mod tests {
             r#"<h2 id="intro">Intro</h2><details open=""><summary>s</summary><dl><dt>t</dt><dd>d</dd></dl></details><figure><img src="https://x.org/a.png" srcset="https://x.org/a.png 1x, https://x.org/b.png 2x" alt="a" width="10" height="5"><figcaption>c</figcaption></figure>"#,
             r#"<p><em>e</em><strong>s</strong><abbr title="HyperText">HTML</abbr> x<sub>2</sub> <kbd>k</kbd><mark>m</mark><del>d</del><ins>i</ins><q>q</q></p><hr><blockquote><p>b</p></blockquote>"#,
         ] {
-            assert_eq!(sanitize(html), html);
+            assert_eq!(sanitize(html, None), html);
         }
     }
 }

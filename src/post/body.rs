@@ -42,20 +42,7 @@ pub(crate) fn absolutize_links(html: &str, base: &Url) -> String {
             }
         }
         if let Some(srcset) = el.get_attribute("srcset") {
-            let rewritten: Vec<String> = decode_attribute(&srcset)
-                .split(',')
-                .map(|candidate| {
-                    let candidate = candidate.trim();
-                    let (url, descriptor) = candidate.split_once(char::is_whitespace).unwrap_or((candidate, ""));
-                    let url = absolute_url(base, url).unwrap_or_else(|| url.to_string());
-                    if descriptor.is_empty() {
-                        url
-                    } else {
-                        format!("{url} {}", descriptor.trim())
-                    }
-                })
-                .collect();
-            el.set_attribute("srcset", &escape_ampersands(&rewritten.join(", ")))?;
+            el.set_attribute("srcset", &escape_ampersands(&absolute_srcset(base, &decode_attribute(&srcset))))?;
         }
         Ok(())
     };
@@ -63,7 +50,8 @@ pub(crate) fn absolutize_links(html: &str, base: &Url) -> String {
         element_content_handlers: vec![element!("*", absolutize)],
         // Not strict: markup that leaves the tokenizer unsure of its state (`<select><xmp>`) is
         // rewritten on a best guess instead of failing the whole body. A wrong guess costs a
-        // missed link, never safety: the sanitizer parses the result again from scratch.
+        // missed link, never safety: this runs only on bodies that are not sanitized (the
+        // sanitizer makes links absolute in its own parse).
         strict: false,
         ..RewriteStrSettings::new()
     };
@@ -74,6 +62,38 @@ pub(crate) fn absolutize_links(html: &str, base: &Url) -> String {
             crate::markup::escape_markup(html)
         }
     }
+}
+
+/// The decoded value of attribute `name` with its URLs made absolute against `base`, as
+/// [`absolutize_links`] rewrites it; `None` when `name` holds no URL or the value stays as it is.
+/// For rewriters that have decoded the value already and escape what they write (the sanitizer).
+pub(crate) fn absolute_attribute(name: &str, value: &str, base: &Url) -> Option<String> {
+    if name == "srcset" {
+        Some(absolute_srcset(base, value))
+    } else if URL_ATTRIBUTES.contains(&name) {
+        absolute_url(base, value)
+    } else {
+        None
+    }
+}
+
+/// Every candidate URL of a decoded `srcset` made absolute, the list written back in one shape
+/// (`url descriptor, url descriptor`).
+fn absolute_srcset(base: &Url, srcset: &str) -> String {
+    let rewritten: Vec<String> = srcset
+        .split(',')
+        .map(|candidate| {
+            let candidate = candidate.trim();
+            let (url, descriptor) = candidate.split_once(char::is_whitespace).unwrap_or((candidate, ""));
+            let url = absolute_url(base, url).unwrap_or_else(|| url.to_string());
+            if descriptor.is_empty() {
+                url
+            } else {
+                format!("{url} {}", descriptor.trim())
+            }
+        })
+        .collect();
+    rewritten.join(", ")
 }
 
 fn decode_attribute(value: &str) -> Cow<'_, str> {

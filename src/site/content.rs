@@ -1,6 +1,6 @@
 //! What a reader sees inside an entry, made as `jekyll build` renders a post and jekyll-feed writes
 //! it: the body through Liquid (with the site's `_config.yml`, `_data` and `_includes`), then
-//! kramdown, links made absolute, then the sanitizer; the summary from `description` or the
+//! kramdown, then the sanitizer, which also makes links absolute (lol_html does, unsanitized); the summary from `description` or the
 //! excerpt, rendered the same way; the author looked up in `_data/authors`.
 
 use std::borrow::Cow;
@@ -106,15 +106,15 @@ impl ContentRenderer {
         Some(self.finish(post, &render.html(split.body)))
     }
 
-    /// Links made absolute against the post's URL, then, if asked, sanitized: the sanitizer sees
-    /// the final URLs, and its output is the last word.
+    /// Links made absolute against the post's URL and, if asked, the HTML sanitized. Sanitizing
+    /// makes the links absolute in its own parse and checks the final URLs, so its output is the
+    /// last word; without it, lol_html rewrites the links.
     fn finish(&self, post: &Post, html: &str) -> String {
         let base = Url::parse(&post.url).unwrap_or_else(|_| self.site_url.clone());
-        let html = body::absolutize_links(html, &base);
         if self.sanitize {
-            post::clean(&crate::sanitize::sanitize(&html))
+            post::clean(&crate::sanitize::sanitize(html, Some(&base)))
         } else {
-            post::clean(&html)
+            post::clean(&body::absolutize_links(html, &base))
         }
     }
 
