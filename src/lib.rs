@@ -5,6 +5,7 @@
 
 #![warn(unreachable_pub)]
 
+pub mod body;
 pub mod build;
 pub mod cli;
 pub mod config;

@@ -20,6 +20,9 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 use tracing::{debug, error};
 
+use bytes::Bytes;
+
+use crate::body::Body;
 use crate::feed::{FeedKey, FeedPaths, Format};
 use crate::snapshot::Snapshot;
 
@@ -61,9 +64,9 @@ impl OutputFolder {
     /// feeds not among `files` removed. Files at `known_same` are taken as on disk already (see
     /// [`OutputFolder::adopt`]). `regen` passes each feed's files as soon as they are rendered,
     /// so no feed's bytes outlive its write; the daemon passes its snapshot's.
-    pub(crate) fn sync<B: AsRef<[u8]>>(
+    pub(crate) fn sync(
         &self,
-        files: impl ParallelIterator<Item = (String, B)>,
+        files: impl ParallelIterator<Item = (String, Body)>,
         known_same: &BTreeSet<String>,
     ) -> Result<WriteStats> {
         let dir = &self.dir;
@@ -71,7 +74,7 @@ impl OutputFolder {
         // On all cores: at thousands of feeds, reading each old file to compare is most of the time.
         let done: Vec<(String, bool)> = files
             .map(|(rel, bytes)| {
-                let written = !known_same.contains(&rel) && write_if_changed(dir, &rel, bytes.as_ref())?;
+                let written = !known_same.contains(&rel) && write_if_changed(dir, &rel, &bytes)?;
                 Ok((rel, written))
             })
             .collect::<Result<_>>()?;
@@ -94,7 +97,8 @@ impl OutputFolder {
 
     /// [`OutputFolder::sync`] with a snapshot's files, then its side files.
     pub fn write_snapshot(&self, snapshot: &Snapshot, known_same: &BTreeSet<String>) -> Result<WriteStats> {
-        let stats = self.sync(snapshot.files.par_iter().map(|(rel, file)| (rel.clone(), &file.bytes)), known_same)?;
+        let stats =
+            self.sync(snapshot.files.par_iter().map(|(rel, file)| (rel.clone(), file.body.clone())), known_same)?;
         self.write_side(snapshot.side.iter().map(|(rel, bytes)| (rel.as_str(), &bytes[..])))?;
         Ok(stats)
     }
@@ -104,7 +108,7 @@ impl OutputFolder {
         fs::create_dir_all(&self.dir).with_context(|| format!("cannot create output folder {}", self.dir.display()))?;
         let mut stats = WriteStats::default();
         for (rel, bytes) in files {
-            if write_if_changed(&self.dir, rel, bytes)? {
+            if write_if_changed(&self.dir, rel, &Body::from(Bytes::copy_from_slice(bytes)))? {
                 stats.written += 1;
             } else {
                 stats.unchanged += 1;
@@ -128,10 +132,14 @@ impl OutputFolder {
             .par_iter()
             .map(|rel| {
                 let path = self.dir.join(rel);
-                let bytes = snapshot.files.get(rel).map(|f| &f.bytes).or_else(|| snapshot.side.get(rel));
+                let bytes = snapshot
+                    .files
+                    .get(rel)
+                    .map(|f| f.body.clone())
+                    .or_else(|| snapshot.side.get(rel).cloned().map(Body::from));
                 match bytes {
                     Some(bytes) => {
-                        write_atomically(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+                        write_atomically(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
                         Ok(Done::Written)
                     }
                     None => match fs::remove_file(&path) {
@@ -162,7 +170,7 @@ impl OutputFolder {
             .par_iter()
             .filter_map(|(rel, file)| {
                 let path = self.dir.join(rel);
-                let equal = fs::read(&path).is_ok_and(|old| old == file.bytes);
+                let equal = fs::read(&path).is_ok_and(|old| file.body.eq_slice(&old));
                 equal.then(|| Some((rel.clone(), fs::metadata(&path).and_then(|m| m.modified()).ok()?))).flatten()
             })
             .collect();
@@ -179,9 +187,9 @@ impl OutputFolder {
 
 /// Writes `bytes` to `dir/rel` atomically unless the file already holds them (its mtime is then
 /// kept). Returns whether it wrote.
-fn write_if_changed(dir: &Path, rel: &str, bytes: &[u8]) -> Result<bool> {
+fn write_if_changed(dir: &Path, rel: &str, bytes: &Body) -> Result<bool> {
     let path = dir.join(rel);
-    if fs::read(&path).is_ok_and(|old| old == bytes) {
+    if fs::read(&path).is_ok_and(|old| bytes.eq_slice(&old)) {
         return Ok(false);
     }
     write_atomically(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
@@ -205,7 +213,7 @@ fn remove_stale(dir: &Path, places: &[FeedPaths], keep: &BTreeSet<String>) -> Re
     Ok(removed)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomically(path: &Path, bytes: &Body) -> std::io::Result<()> {
     let dir = path.parent().expect("feed paths have a folder");
     fs::create_dir_all(dir)?;
     let name = path.file_name().expect("feed paths have a name").to_string_lossy();
@@ -214,7 +222,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         // No fsync: a rename over the old file is atomic against crashes of this process, and
         // ext4 (auto_da_alloc) and XFS flush the data of a file renamed over another before the
         // rename; an fsync per feed would cost milliseconds per update.
-        fs::File::create(&tmp)?.write_all(bytes)?;
+        // Buffered, so a feed of many pieces is still one write.
+        let mut file = std::io::BufWriter::with_capacity(bytes.len().clamp(1, 1 << 20), fs::File::create(&tmp)?);
+        bytes.write_to(&mut file)?;
+        file.flush()?;
+        drop(file);
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -491,7 +503,10 @@ mod tests {
         put(out, "data.json", "not ours");
         let files = [("feed.xml", "new"), ("feed/x.rss", "same"), ("feed/by_tag/t.xml", "t"), ("feed/t.json", "j")];
         let stats = OutputFolder::new(out)
-            .sync(files.par_iter().map(|(rel, text)| (rel.to_string(), text.as_bytes())), &BTreeSet::new())
+            .sync(
+                files.par_iter().map(|(rel, text)| (rel.to_string(), Body::from(text.as_bytes().to_vec()))),
+                &BTreeSet::new(),
+            )
             .unwrap();
         assert_eq!(stats, WriteStats { written: 3, unchanged: 1, removed: 3 });
         assert_eq!(read(out, "feed/t.json").as_deref(), Some("j"));
@@ -525,7 +540,10 @@ mod tests {
         let files = [("blog/atom.rss", "new"), ("alt/tags/t.xml", "t")];
         // Owning the default paths only, the custom places are left alone but for feed.xml.
         let sync = |folder: OutputFolder| {
-            folder.sync(files.par_iter().map(|(rel, text)| (rel.to_string(), text.as_bytes())), &BTreeSet::new())
+            folder.sync(
+                files.par_iter().map(|(rel, text)| (rel.to_string(), Body::from(text.as_bytes().to_vec()))),
+                &BTreeSet::new(),
+            )
         };
         assert_eq!(sync(OutputFolder::new(out)).unwrap().removed, 1);
         assert_eq!(read(out, "alt/tags/gone.xml").as_deref(), Some("stale"));

@@ -445,7 +445,7 @@ fn changed_feed_urls(config: &Config, previous: &Snapshot, next: &Snapshot, chan
         None => next
             .files
             .iter()
-            .filter(|(path, file)| previous.files.get(*path).is_none_or(|old| old.bytes != file.bytes))
+            .filter(|(path, file)| previous.files.get(*path).is_none_or(|old| old.body != file.body))
             .map(|(path, _)| path)
             .collect(),
     };

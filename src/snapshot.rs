@@ -3,7 +3,6 @@
 //! layer made. No file is read or written here.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
@@ -11,17 +10,21 @@ use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 use rayon::prelude::*;
 
+use crate::body::Body;
 use crate::config::Config;
+use crate::feed::fragments::Fragments;
+use crate::feed::rss::Uses;
 use crate::feed::{self, stylesheet, Feed, FeedInput, FeedKey, FeedSet, Format};
 use crate::memfile::MemFile;
-use crate::post::EntryText;
+use crate::post::{EntryText, Post};
 use crate::problem::Problem;
 use crate::site::EntryTexts;
 
 /// One file as served and written.
 #[derive(Debug)]
 pub struct Rendered {
-    pub bytes: Bytes,
+    /// The bytes: a feed's pieces (sharing its entries' bytes with other feeds), or one buffer.
+    pub body: Body,
     /// Strong validator: a hash of the bytes, quoted.
     pub(crate) etag: String,
     /// When these bytes were first made (kept while they do not change): `Last-Modified`.
@@ -32,17 +35,18 @@ pub struct Rendered {
     pub(crate) page_mime: Option<&'static str>,
     /// The `Content-Security-Policy` sent with it, if any.
     pub(crate) policy: Option<&'static str>,
-    /// The memory file `bytes` live in, once moved there for `sendfile`.
+    /// The memory file the bytes live in, once moved there for `sendfile`.
     file: Option<Arc<MemFile>>,
     gzip: OnceLock<Bytes>,
     brotli: OnceLock<Bytes>,
 }
 
 impl Rendered {
-    pub fn new(bytes: Vec<u8>, mime: &'static str) -> Rendered {
-        let etag = format!("\"{:016x}\"", xxhash(&bytes));
+    pub fn new(body: impl Into<Body>, mime: &'static str) -> Rendered {
+        let body = body.into();
+        let etag = format!("\"{:016x}\"", body.hash());
         Rendered {
-            bytes: Bytes::from(bytes),
+            body,
             etag,
             modified: whole_second(SystemTime::now()),
             mime,
@@ -54,22 +58,22 @@ impl Rendered {
         }
     }
 
-    /// Moves the bytes into a sealed memory file, so they can be sent with `sendfile`; they stay
-    /// on the heap if the system refuses one.
+    /// Moves the bytes into a sealed memory file, in one piece, so they can be sent with
+    /// `sendfile`; they stay on the heap if the system refuses one.
     pub(crate) fn move_to_memfile(&mut self) {
         if self.file.is_some() {
             return;
         }
-        match MemFile::new(&self.bytes) {
+        match MemFile::new(&self.body.to_bytes()) {
             Ok(file) => {
-                self.bytes = file.bytes();
+                self.body = Body::from(file.bytes());
                 self.file = Some(file);
             }
             Err(error) => tracing::debug!(%error, "feed bytes stay on the heap"),
         }
     }
 
-    /// The memory file holding `bytes`, if they were moved to one.
+    /// The memory file holding the bytes, if they were moved to one.
     pub(crate) fn memfile(&self) -> Option<&Arc<MemFile>> {
         self.file.as_ref()
     }
@@ -78,7 +82,7 @@ impl Rendered {
     pub(crate) fn gzip(&self) -> &Bytes {
         self.gzip.get_or_init(|| {
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            enc.write_all(&self.bytes).expect("in-memory gzip");
+            self.body.write_to(&mut enc).expect("in-memory gzip");
             Bytes::from(enc.finish().expect("in-memory gzip"))
         })
     }
@@ -86,10 +90,10 @@ impl Rendered {
     /// Brotli body, made on first use and kept for this version.
     pub(crate) fn brotli(&self) -> &Bytes {
         self.brotli.get_or_init(|| {
-            let mut out = Vec::new();
             let params = brotli::enc::BrotliEncoderParams { quality: 9, lgwin: 22, ..Default::default() };
-            brotli::BrotliCompress(&mut &self.bytes[..], &mut out, &params).expect("in-memory brotli");
-            Bytes::from(out)
+            let mut enc = brotli::CompressorWriter::with_params(Vec::new(), 4096, &params);
+            self.body.write_to(&mut enc).expect("in-memory brotli");
+            Bytes::from(enc.into_inner())
         })
     }
 }
@@ -97,10 +101,6 @@ impl Rendered {
 fn whole_second(t: SystemTime) -> SystemTime {
     let secs = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
-}
-
-fn xxhash(bytes: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 /// What one feed is, for the index page and OPML.
@@ -138,7 +138,7 @@ impl Snapshot {
     /// Bytes held in memory files: memory of this process that its RSS does not show until the
     /// pages are mapped in.
     pub(crate) fn memfile_bytes(&self) -> usize {
-        self.files.values().filter(|f| f.memfile().is_some()).map(|f| f.bytes.len()).sum()
+        self.files.values().filter(|f| f.memfile().is_some()).map(|f| f.body.len()).sum()
     }
 }
 
@@ -147,8 +147,10 @@ impl Snapshot {
 pub enum Storage {
     /// On the heap: `regen`, which writes them out and ends.
     Heap,
-    /// In sealed memory files, each moved there as soon as it is rendered: the daemon, which
-    /// serves identity bodies from them with `sendfile`.
+    /// The site feed's files in sealed memory files, each moved there as soon as it is
+    /// rendered, the other feeds' pieces on the heap: the daemon, which serves identity bodies
+    /// from memory files with `sendfile`. The site feed is the one every reader of the site
+    /// polls; the thousands of category and tag feeds share their entries' bytes instead.
     MemFiles,
 }
 
@@ -157,19 +159,23 @@ type RenderedFeed = (FeedKey, FeedInfo, Vec<(String, Rendered)>);
 
 /// Renders the feeds in `todo` (drawn from `feeds`) on top of `previous`, and drops the feeds
 /// `feeds` no longer has. Returns the new snapshot and the paths whose bytes changed. Touches no
-/// file: every entry's text comes from `texts`.
+/// file: every entry's text comes from `texts`, and its bytes from `fragments` (made there first
+/// when missing).
 pub(crate) fn render(
     config: &Config,
     feeds: &FeedSet,
     todo: &[Feed],
     texts: &EntryTexts,
+    fragments: &mut Fragments,
     previous: &Snapshot,
     storage: Storage,
 ) -> (Snapshot, Vec<String>) {
+    fragments.prepare(config, todo, |post| text_of(texts, post));
+    let fragments = &*fragments;
     let rendered: Vec<RenderedFeed> = todo
         .par_iter()
         .map(|feed| {
-            let (info, files) = render_feed(config, feed, texts);
+            let (info, files) = render_feed(config, feed, texts, fragments);
             // `render_feed` gives one file per format of `feed.files`, in that order.
             let files = files
                 .into_iter()
@@ -180,7 +186,7 @@ pub(crate) fn render(
                         file.page_mime = Some(stylesheet::PAGE_MIME);
                         file.policy = Some(stylesheet::feed_policy());
                     }
-                    if storage == Storage::MemFiles {
+                    if storage == Storage::MemFiles && feed.key == FeedKey::Site {
                         file.move_to_memfile();
                     }
                     (path, file)
@@ -209,7 +215,7 @@ pub(crate) fn render(
     }
     for (key, info, files) in rendered {
         for (path, mut file) in files {
-            let same = next.files.get(&path).is_some_and(|old| old.bytes == file.bytes);
+            let same = next.files.get(&path).is_some_and(|old| old.body == file.body);
             if !same {
                 // HTTP dates have whole seconds: a second version within the same second must
                 // still get a later Last-Modified, or If-Modified-Since would hide it.
@@ -244,29 +250,53 @@ fn sync_stylesheet(config: &Config, next: &mut Snapshot, changed: &mut Vec<Strin
 
 /// The browser view's stylesheet as a file to write.
 pub(crate) fn stylesheet_file() -> FeedFile {
-    (stylesheet::PATH.to_string(), stylesheet::BYTES.to_vec(), stylesheet::MIME)
+    (stylesheet::PATH.to_string(), Body::from(stylesheet::BYTES), stylesheet::MIME)
 }
 
 /// One rendered file: output-relative path, bytes and MIME type.
-pub(crate) type FeedFile = (String, Vec<u8>, &'static str);
+pub(crate) type FeedFile = (String, Body, &'static str);
 
-/// One feed's files, in the formats it has; an entry without a text (its file changed since it
-/// was parsed) has neither summary nor content until the change is read.
-pub(crate) fn render_feed(config: &Config, feed: &Feed, texts: &EntryTexts) -> (FeedInfo, Vec<FeedFile>) {
-    let entry_texts: Vec<Arc<EntryText>> =
-        feed.entries.iter().map(|p| texts.get(&p.source).cloned().unwrap_or_default()).collect();
+/// The text of `post`; an entry without one (its file changed since it was parsed) has neither
+/// summary nor content until the change is read.
+fn text_of(texts: &EntryTexts, post: &Post) -> Arc<EntryText> {
+    texts.get(&post.source).cloned().unwrap_or_default()
+}
+
+/// One feed's files, in the formats it has: each its head and tail around the bytes its entries
+/// have in `fragments` (made here if missing).
+pub(crate) fn render_feed(
+    config: &Config,
+    feed: &Feed,
+    texts: &EntryTexts,
+    fragments: &Fragments,
+) -> (FeedInfo, Vec<FeedFile>) {
+    let entry_texts: Vec<Arc<EntryText>> = feed.entries.iter().map(|p| text_of(texts, p)).collect();
     let input = FeedInput { key: &feed.key, config, entries: &feed.entries, texts: &entry_texts };
     let updated = input.updated();
     let files = feed
         .files
         .iter()
         .map(|(format, path)| {
-            let bytes = match format {
-                Format::Atom => feed::atom::render(&input),
-                Format::Rss => feed::rss::render(&input),
-                Format::Json => feed::json::render(&input),
+            let entries: Vec<Bytes> = feed
+                .entries
+                .iter()
+                .zip(&entry_texts)
+                .map(|(post, text)| match fragments.get(post, *format) {
+                    Some(bytes) => bytes.clone(),
+                    None => feed::fragments::render(config, *format, post, text),
+                })
+                .collect();
+            let pieces = match format {
+                Format::Atom => feed::atom::document(&input, &entries),
+                Format::Rss => {
+                    let uses = feed.entries.iter().zip(&entry_texts).fold(Uses::default(), |uses, (post, text)| {
+                        uses.and(fragments.rss_uses(post).unwrap_or_else(|| Uses::of(config, post, text)))
+                    });
+                    feed::rss::document(&input, &entries, uses)
+                }
+                Format::Json => feed::json::document(&input, &entries),
             };
-            (path.clone(), bytes, format.mime())
+            (path.clone(), Body::new(pieces), format.mime())
         })
         .collect();
     let info = FeedInfo {
@@ -319,7 +349,7 @@ mod tests {
         let todo = feeds.select(keys);
         let renderer = ContentRenderer::new(config, site.post_links.clone(), DateTime::UNIX_EPOCH.fixed_offset());
         texts.load(site, &renderer, todo.iter().flat_map(|f| &f.entries));
-        render(config, &feeds, &todo, texts, previous, Storage::Heap)
+        render(config, &feeds, &todo, texts, &mut Fragments::default(), previous, Storage::Heap)
     }
 
     fn sorted(mut paths: Vec<String>) -> Vec<String> {
@@ -377,10 +407,10 @@ mod tests {
         let mut texts = EntryTexts::default();
         let (with_view, _) = render_site(&on, &site, &mut texts, &Snapshot::default(), None);
         let xsl = &with_view.files[stylesheet::PATH];
-        assert_eq!(xsl.bytes, stylesheet::BYTES);
+        assert_eq!(xsl.body.to_bytes(), stylesheet::BYTES);
         assert_eq!(xsl.mime, "text/xsl; charset=utf-8");
         for (path, href) in [("feed.xml", "feed.xsl"), ("feed/by_tag/a.rss", "../../feed.xsl")] {
-            let text = String::from_utf8(with_view.files[path].bytes.to_vec()).unwrap();
+            let text = String::from_utf8(with_view.files[path].body.to_bytes().to_vec()).unwrap();
             let doc = roxmltree::Document::parse(&text).unwrap();
             let pi = doc.root().children().find_map(|n| n.pi()).expect("a processing instruction");
             assert_eq!(pi.target, "xml-stylesheet");
@@ -394,7 +424,7 @@ mod tests {
         assert!(!without.files.contains_key(stylesheet::PATH));
         assert!(changed.contains(&stylesheet::PATH.to_string()) && changed.contains(&"feed.xml".to_string()));
         for (path, file) in &without.files {
-            assert!(!String::from_utf8_lossy(&file.bytes).contains("xml-stylesheet"), "{path}");
+            assert!(!String::from_utf8_lossy(&file.body.to_bytes()).contains("xml-stylesheet"), "{path}");
             assert!(file.policy.is_none() && file.page_mime.is_none(), "{path}");
         }
     }
@@ -412,8 +442,9 @@ mod tests {
         texts.load(&site, &renderer, todo.iter().flat_map(|f| &f.entries));
         // Gone from disk once the site layer has made the texts: the bytes still carry them.
         fs::remove_dir_all(dir.path().join("site")).unwrap();
-        let (snapshot, _) = render(&config, &feeds, &todo, &texts, &Snapshot::default(), Storage::Heap);
-        let atom = String::from_utf8(snapshot.files["feed.xml"].bytes.to_vec()).unwrap();
+        let (snapshot, _) =
+            render(&config, &feeds, &todo, &texts, &mut Fragments::default(), &Snapshot::default(), Storage::Heap);
+        let atom = String::from_utf8(snapshot.files["feed.xml"].body.to_bytes().to_vec()).unwrap();
         assert!(atom.contains("Text that only the file holds."), "{atom}");
     }
 
@@ -451,7 +482,7 @@ mod tests {
         let mut kept = Rendered::new(text.clone(), Format::Atom.mime());
         kept.move_to_memfile();
         assert!(kept.memfile().is_some());
-        assert_eq!(kept.bytes, text);
+        assert_eq!(kept.body.to_bytes(), text);
         assert_eq!(kept.etag, file.etag);
     }
 }

@@ -1,60 +1,93 @@
-//! Atom 1.0 bytes for one feed, written with `atom_syndication`.
+//! Atom 1.0 bytes, written with `atom_syndication`: each post's `<entry>` once, and each feed as
+//! its head, the `<entry>` bytes of its posts, and its tail.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use atom_syndication::extension::Extension;
 use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig};
+use bytes::Bytes;
 
-use super::{FeedInput, Format, GENERATOR};
+use super::{concat, entry_author, FeedInput, Format, GENERATOR};
+use crate::config::Config;
+use crate::post::{EntryText, Post};
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
+const ATOM_NS_ATTRIBUTE: &[u8] = b" xmlns=\"http://www.w3.org/2005/Atom\"";
+/// The id of the placeholder entry that marks where a feed's entries go.
+const SLOT_ID: &str = "urn:postfeed:entries";
+const NO_INDENT: WriteConfig = WriteConfig { write_document_declaration: false, indent_size: None };
 
+/// The whole feed in one buffer.
 pub fn render(input: &FeedInput) -> Vec<u8> {
+    let entries: Vec<Bytes> =
+        input.entries.iter().zip(input.texts).map(|(post, text)| entry(input.config, post, text)).collect();
+    concat(&document(input, &entries))
+}
+
+/// The post's `<entry>` element, as every Atom feed that shows the post holds it (the feed's root
+/// declares the namespaces).
+pub(crate) fn entry(config: &Config, post: &Post, text: &EntryText) -> Bytes {
+    fragment(&entry_of(config, post, text))
+}
+
+fn entry_of(config: &Config, post: &Post, text: &EntryText) -> Entry {
+    let (name, author) = entry_author(config, post, text);
+    let mut entry = Entry {
+        title: Text::plain(post.title.clone()),
+        id: post.id.clone(),
+        updated: post.updated,
+        published: Some(post.date),
+        authors: vec![person(name, author)],
+        links: vec![Link {
+            href: post.url.clone(),
+            rel: "alternate".into(),
+            mime_type: Some("text/html".into()),
+            title: Some(post.title.clone()),
+            ..Link::default()
+        }],
+        categories: post
+            .categories
+            .iter()
+            .chain(&post.tags)
+            .map(|term| Category { term: term.clone(), ..Category::default() })
+            .collect(),
+        summary: text.summary.clone().map(Text::plain),
+        content: text.content.as_ref().map(|html| Content {
+            value: Some(html.clone()),
+            content_type: Some("html".into()),
+            ..Content::default()
+        }),
+        ..Entry::default()
+    };
+    if let Some(image) = &post.image {
+        entry.extensions.insert("media".into(), media_thumbnail(image));
+    }
+    entry
+}
+
+/// An entry's bytes as they appear inside a feed: written alone, without the Atom namespace
+/// declaration that a standalone entry carries and the feed's root already makes.
+fn fragment(entry: &Entry) -> Bytes {
+    let mut bytes = Vec::new();
+    entry.write_with_config(&mut bytes, NO_INDENT).expect("writing to memory cannot fail");
+    if bytes.get(6..6 + ATOM_NS_ATTRIBUTE.len()) == Some(ATOM_NS_ATTRIBUTE) {
+        bytes.drain(6..6 + ATOM_NS_ATTRIBUTE.len());
+    }
+    // Kept for as long as a feed shows the post: no spare capacity.
+    bytes.shrink_to_fit();
+    Bytes::from(bytes)
+}
+
+/// The feed in pieces: its head, `entries` (the `<entry>` bytes of `input.entries`, in order),
+/// and its tail.
+pub(crate) fn document(input: &FeedInput, entries: &[Bytes]) -> Vec<Bytes> {
     let config = input.config;
-    let site_url = config.site.url.to_string();
     let mut namespaces = BTreeMap::new();
-    let entries: Vec<Entry> = input
-        .entries
-        .iter()
-        .zip(input.texts)
-        .map(|(post, text)| {
-            let mut entry = Entry {
-                title: Text::plain(post.title.clone()),
-                id: post.id.clone(),
-                updated: post.updated,
-                published: Some(post.date),
-                authors: vec![{
-                    let (name, author) = input.author(post, text);
-                    person(name, author)
-                }],
-                links: vec![Link {
-                    href: post.url.clone(),
-                    rel: "alternate".into(),
-                    mime_type: Some("text/html".into()),
-                    title: Some(post.title.clone()),
-                    ..Link::default()
-                }],
-                categories: post
-                    .categories
-                    .iter()
-                    .chain(&post.tags)
-                    .map(|term| Category { term: term.clone(), ..Category::default() })
-                    .collect(),
-                summary: text.summary.clone().map(Text::plain),
-                content: text.content.as_ref().map(|html| Content {
-                    value: Some(html.clone()),
-                    content_type: Some("html".into()),
-                    ..Content::default()
-                }),
-                ..Entry::default()
-            };
-            if let Some(image) = &post.image {
-                namespaces.insert("media".to_string(), MEDIA_NS.to_string());
-                entry.extensions.insert("media".into(), media_thumbnail(image));
-            }
-            entry
-        })
-        .collect();
+    if input.entries.iter().any(|post| post.image.is_some()) {
+        namespaces.insert("media".to_string(), MEDIA_NS.to_string());
+    }
+    let (slot, slot_bytes) = slot();
     let feed = Feed {
         title: Text::plain(input.title()),
         subtitle: (!config.site.description.is_empty()).then(|| Text::plain(config.site.description.clone())),
@@ -68,7 +101,12 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
                 mime_type: Some(Format::Atom.media_type().into()),
                 ..Link::default()
             },
-            Link { href: site_url, rel: "alternate".into(), mime_type: Some("text/html".into()), ..Link::default() },
+            Link {
+                href: config.site.url.to_string(),
+                rel: "alternate".into(),
+                mime_type: Some("text/html".into()),
+                ..Link::default()
+            },
         ]
         .into_iter()
         .chain(input.hubs().map(|hub| Link { href: hub.to_string(), rel: "hub".into(), ..Link::default() }))
@@ -79,18 +117,24 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
             version: Some(env!("CARGO_PKG_VERSION").into()),
         }),
         lang: input.language(),
-        entries,
+        entries: vec![slot.clone()],
         namespaces,
         ..Feed::default()
     };
-    let mut bytes = Vec::with_capacity(input.size_hint());
+    let mut bytes = Vec::new();
     feed.write_with_config(&mut bytes, WriteConfig { write_document_declaration: true, indent_size: None })
         .expect("writing to memory cannot fail");
-    input.add_stylesheet(&mut bytes, Format::Atom);
-    bytes.push(b'\n');
-    // Kept for as long as the feed is served: no spare capacity.
-    bytes.shrink_to_fit();
-    bytes
+    super::pieces(input, Format::Atom, super::split_at_slot(bytes, slot_bytes), entries, None)
+}
+
+/// The placeholder entry and its bytes, made once.
+fn slot() -> &'static (Entry, Bytes) {
+    static SLOT: OnceLock<(Entry, Bytes)> = OnceLock::new();
+    SLOT.get_or_init(|| {
+        let entry = Entry { id: SLOT_ID.into(), ..Entry::default() };
+        let bytes = fragment(&entry);
+        (entry, bytes)
+    })
 }
 
 fn person(name: &str, author: Option<&crate::post::Author>) -> Person {

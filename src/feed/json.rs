@@ -4,13 +4,16 @@
 //! (categories, then tags), summaries and content. Struct fields serialize in declaration order
 //! and no map is used, so equal input gives equal bytes.
 
+use bytes::Bytes;
 use serde::Serialize;
 
-use super::{FeedInput, Format};
+use super::{concat, entry_author, FeedInput, Format};
+use crate::config::Config;
 use crate::post::{Author, EntryText, Post};
 
 /// The `version` every JSON Feed 1.1 document starts with.
 pub(crate) const VERSION: &str = "https://jsonfeed.org/version/1.1";
+const EMPTY_ITEMS: &[u8] = b"\"items\":[]";
 
 #[derive(Serialize)]
 struct JsonFeed<'a> {
@@ -65,9 +68,24 @@ struct Item<'a> {
     tags: Vec<&'a str>,
 }
 
+/// The whole feed in one buffer.
 pub fn render(input: &FeedInput) -> Vec<u8> {
+    let items: Vec<Bytes> =
+        input.entries.iter().zip(input.texts).map(|(post, text)| item(input.config, post, text)).collect();
+    concat(&document(input, &items))
+}
+
+/// The post's item object, as every JSON feed that shows the post holds it.
+pub(crate) fn item(config: &Config, post: &Post, text: &EntryText) -> Bytes {
+    let mut bytes = serde_json::to_vec(&item_of(config, post, text)).expect("writing to memory cannot fail");
+    bytes.shrink_to_fit();
+    Bytes::from(bytes)
+}
+
+/// The feed in pieces: its head (up to `"items":[`), `items` (the item objects of
+/// `input.entries`, in order, with commas between them), and its tail.
+pub(crate) fn document(input: &FeedInput, items: &[Bytes]) -> Vec<Bytes> {
     let site = &input.config.site;
-    let items = input.entries.iter().zip(input.texts).map(|(post, text)| item(input, post, text)).collect();
     let feed = JsonFeed {
         version: VERSION,
         title: input.title(),
@@ -77,20 +95,20 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
         language: input.language(),
         authors: site.author.iter().map(|name| JsonAuthor { name, url: None }).collect(),
         hubs: input.hubs().map(|url| Hub { kind: "WebSub", url }).collect(),
-        items,
+        items: Vec::new(),
     };
-    let mut bytes = Vec::with_capacity(input.size_hint());
-    serde_json::to_writer(&mut bytes, &feed).expect("writing to memory cannot fail");
-    bytes.push(b'\n');
-    // Kept for as long as the feed is served: no spare capacity.
-    bytes.shrink_to_fit();
-    bytes
+    let bytes = serde_json::to_vec(&feed).expect("writing to memory cannot fail");
+    // `items` is the last field, so the document ends with it: `…,"items":[]}`.
+    let (mut head, rest) = super::split_at_slot(bytes, EMPTY_ITEMS);
+    head.extend_from_slice(b"\"items\":[");
+    let tail = [&b"]"[..], &rest].concat();
+    super::pieces(input, Format::Json, (head, tail), items, Some(b","))
 }
 
-fn item<'a>(input: &'a FeedInput, post: &'a Post, text: &'a EntryText) -> Item<'a> {
+fn item_of<'a>(config: &'a Config, post: &'a Post, text: &'a EntryText) -> Item<'a> {
     let content_html = text.content.as_deref();
     let summary = text.summary.as_deref();
-    let (author, author_details) = input.author(post, text);
+    let (author, author_details) = entry_author(config, post, text);
     Item {
         id: &post.id,
         url: &post.url,

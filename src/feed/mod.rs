@@ -2,6 +2,7 @@
 //! each lives and what it is called, and their bytes ([`atom`], [`rss`], [`json`]).
 
 pub mod atom;
+pub(crate) mod fragments;
 pub mod json;
 pub(crate) mod lifecycle;
 pub mod rss;
@@ -11,6 +12,7 @@ pub(crate) mod stylesheet;
 pub(crate) use crate::config::FeedPaths;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::Config;
@@ -155,30 +157,9 @@ impl FeedInput<'_> {
         urls::file_url(&self.config.site, &self.key.path(&self.config.feeds.paths, format))
     }
 
-    /// About how many bytes the feed will take: its texts, escaped, plus each entry's metadata.
-    /// Sizing the buffer once avoids a doubling that would leave a third of it unused.
-    pub(crate) fn size_hint(&self) -> usize {
-        let texts: usize = self
-            .texts
-            .iter()
-            .map(|t| t.summary.as_ref().map_or(0, String::len) + t.content.as_ref().map_or(0, String::len))
-            .sum();
-        2048 + texts + texts / 4 + self.entries.len() * 1024
-    }
-
     /// The newest entry's `updated`; the epoch for an empty feed, never the clock.
     pub(crate) fn updated(&self) -> DateTime<FixedOffset> {
         self.entries.iter().map(|p| p.updated.max(p.date)).max().unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())
-    }
-
-    /// The entry's author as its text found it (the post's or the site's, with what
-    /// `_data/authors` says of them), else the post's, else the site's name, else the site's
-    /// title: Atom needs a name.
-    pub(crate) fn author<'p>(&'p self, post: &'p Post, text: &'p EntryText) -> (&'p str, Option<&'p Author>) {
-        match text.author.as_ref().or(post.author.as_ref()) {
-            Some(author) => (&author.name, Some(author)),
-            None => (self.config.site.author.as_deref().unwrap_or(&self.config.site.title), None),
-        }
     }
 
     /// Adds the browser view's `<?xml-stylesheet?>` to the feed's bytes, when it is on.
@@ -199,6 +180,62 @@ impl FeedInput<'_> {
 }
 
 pub(crate) const GENERATOR: &str = "postfeed";
+
+/// The entry's author as its text found it (the post's or the site's, with what `_data/authors`
+/// says of them), else the post's, else the site's name, else the site's title: Atom needs a name.
+pub(crate) fn entry_author<'p>(
+    config: &'p Config,
+    post: &'p Post,
+    text: &'p EntryText,
+) -> (&'p str, Option<&'p Author>) {
+    match text.author.as_ref().or(post.author.as_ref()) {
+        Some(author) => (&author.name, Some(author)),
+        None => (config.site.author.as_deref().unwrap_or(&config.site.title), None),
+    }
+}
+
+/// `document`, a feed as its crate wrote it around one placeholder entry whose bytes are `slot`,
+/// cut into what comes before the placeholder and what comes after it.
+pub(crate) fn split_at_slot(mut document: Vec<u8>, slot: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let at = memchr::memmem::find(&document, slot).expect("the placeholder entry is in the document");
+    let tail = document[at + slot.len()..].to_vec();
+    document.truncate(at);
+    (document, tail)
+}
+
+/// A feed's pieces: `head` (with the browser view's instruction, when it is on), `entries` (with
+/// `separator` between them), and `tail` (with the final newline).
+pub(crate) fn pieces(
+    input: &FeedInput,
+    format: Format,
+    (mut head, mut tail): (Vec<u8>, Vec<u8>),
+    entries: &[Bytes],
+    separator: Option<&'static [u8]>,
+) -> Vec<Bytes> {
+    input.add_stylesheet(&mut head, format);
+    tail.push(b'\n');
+    head.shrink_to_fit();
+    tail.shrink_to_fit();
+    let mut pieces = Vec::with_capacity(entries.len() * 2 + 2);
+    pieces.push(Bytes::from(head));
+    for (n, entry) in entries.iter().enumerate() {
+        if let (Some(separator), true) = (separator, n > 0) {
+            pieces.push(Bytes::from_static(separator));
+        }
+        pieces.push(entry.clone());
+    }
+    pieces.push(Bytes::from(tail));
+    pieces
+}
+
+/// Pieces joined into one buffer.
+pub(crate) fn concat(pieces: &[Bytes]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(pieces.iter().map(Bytes::len).sum());
+    for piece in pieces {
+        bytes.extend_from_slice(piece);
+    }
+    bytes
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,61 +1,126 @@
-//! RSS 2.0 bytes for one feed, written with the `rss` crate (atom:link, content:encoded, dc:creator).
+//! RSS 2.0 bytes, written with the `rss` crate (atom:link, content:encoded, dc:creator): each
+//! post's `<item>` once, and each feed as its head, the `<item>` bytes of its posts, and its tail.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use rss::extension::atom::{AtomExtension, Link as AtomLink};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::Extension;
 use rss::{Category, Channel, Guid, Item};
 
-use super::{FeedInput, Format, GENERATOR};
+use bytes::Bytes;
+
+use super::{concat, entry_author, FeedInput, Format, GENERATOR};
+use crate::config::Config;
+use crate::post::{EntryText, Post};
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
+const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
+/// The title of the placeholder item that marks where a feed's items go.
+const SLOT_TITLE: &str = "urn:postfeed:items";
 
+/// The whole feed in one buffer.
 pub fn render(input: &FeedInput) -> Vec<u8> {
+    let entries = || input.entries.iter().zip(input.texts);
+    let items: Vec<Bytes> = entries().map(|(post, text)| item(input.config, post, text)).collect();
+    let uses = entries().fold(Uses::default(), |uses, (post, text)| uses.and(Uses::of(input.config, post, text)));
+    concat(&document(input, &items, uses))
+}
+
+/// The post's `<item>` element, as every RSS feed that shows the post holds it (the feed's root
+/// declares the namespaces).
+pub(crate) fn item(config: &Config, post: &Post, text: &EntryText) -> Bytes {
+    fragment(item_of(config, post, text))
+}
+
+fn item_of(config: &Config, post: &Post, text: &EntryText) -> Item {
+    // `author` holds an e-mail address by the RSS spec; names go to dc:creator.
+    let (name, known) = entry_author(config, post, text);
+    let (author, creator) = match known.and_then(|a| a.email.as_ref()) {
+        Some(email) => (Some(format!("{email} ({name})")), None),
+        None => (None, Some(name.to_string())),
+    };
+    let mut item = Item {
+        title: Some(post.title.clone()),
+        link: Some(post.url.clone()),
+        // Plain text, and RSS readers show `description` as HTML.
+        description: text.summary.as_deref().map(|s| crate::markup::text_as_html(s).into_owned()),
+        author,
+        categories: post
+            .categories
+            .iter()
+            .chain(&post.tags)
+            .map(|c| Category { name: c.clone(), domain: None })
+            .collect(),
+        guid: Some(guid(post)),
+        pub_date: Some(post.date.to_rfc2822()),
+        content: text.content.clone(),
+        dublin_core_ext: creator.map(|c| DublinCoreExtension { creators: vec![c], ..DublinCoreExtension::default() }),
+        ..Item::default()
+    };
+    if let Some(image) = &post.image {
+        let mut attrs = BTreeMap::new();
+        attrs.insert("url".to_string(), image.clone());
+        let thumbnail = Extension { name: "media:thumbnail".into(), attrs, ..Extension::default() };
+        item.extensions.entry("media".into()).or_default().insert("thumbnail".into(), vec![thumbnail]);
+    }
+    item
+}
+
+/// An item's bytes as they appear inside a feed. The `rss` crate writes items only as part of a
+/// channel, so the item is written in an otherwise empty one and cut out: nothing else in it can
+/// hold `<item>` or `</item>`.
+fn fragment(item: Item) -> Bytes {
+    let channel = Channel { items: vec![item], ..Channel::default() };
+    let bytes = channel.write_to(Vec::new()).expect("writing to memory cannot fail");
+    let start = memchr::memmem::find(&bytes, b"<item>").expect("the channel holds an item");
+    let end = memchr::memmem::rfind(&bytes, b"</item>").expect("the channel holds an item") + b"</item>".len();
+    Bytes::copy_from_slice(&bytes[start..end])
+}
+
+/// The namespaces items use besides RSS's own. The items are written apart from the channel, so
+/// the channel declares what they say they use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Uses {
+    content: bool,
+    dc: bool,
+    media: bool,
+}
+
+impl Uses {
+    /// What the item of `post` uses.
+    pub(crate) fn of(config: &Config, post: &Post, text: &EntryText) -> Uses {
+        Uses {
+            content: text.content.is_some(),
+            dc: entry_author(config, post, text).1.and_then(|a| a.email.as_ref()).is_none(),
+            media: post.image.is_some(),
+        }
+    }
+
+    /// What either uses.
+    pub(crate) fn and(self, other: Uses) -> Uses {
+        Uses { content: self.content || other.content, dc: self.dc || other.dc, media: self.media || other.media }
+    }
+}
+
+/// The feed in pieces: its head, `items` (the `<item>` bytes of `input.entries`, in order), and
+/// its tail; `uses` is what the items use, together.
+pub(crate) fn document(input: &FeedInput, items: &[Bytes], uses: Uses) -> Vec<Bytes> {
     let config = input.config;
     let mut namespaces = BTreeMap::new();
-    namespaces.insert("atom".to_string(), "http://www.w3.org/2005/Atom".to_string());
-    let items: Vec<Item> = input
-        .entries
-        .iter()
-        .zip(input.texts)
-        .map(|(post, text)| {
-            // `author` holds an e-mail address by the RSS spec; names go to dc:creator.
-            let (name, known) = input.author(post, text);
-            let (author, creator) = match known.and_then(|a| a.email.as_ref()) {
-                Some(email) => (Some(format!("{email} ({name})")), None),
-                None => (None, Some(name.to_string())),
-            };
-            let mut item = Item {
-                title: Some(post.title.clone()),
-                link: Some(post.url.clone()),
-                // Plain text, and RSS readers show `description` as HTML.
-                description: text.summary.as_deref().map(|s| crate::markup::text_as_html(s).into_owned()),
-                author,
-                categories: post
-                    .categories
-                    .iter()
-                    .chain(&post.tags)
-                    .map(|c| Category { name: c.clone(), domain: None })
-                    .collect(),
-                guid: Some(guid(post)),
-                pub_date: Some(post.date.to_rfc2822()),
-                content: text.content.clone(),
-                dublin_core_ext: creator
-                    .map(|c| DublinCoreExtension { creators: vec![c], ..DublinCoreExtension::default() }),
-                ..Item::default()
-            };
-            if let Some(image) = &post.image {
-                namespaces.insert("media".to_string(), MEDIA_NS.to_string());
-                let mut attrs = BTreeMap::new();
-                attrs.insert("url".to_string(), image.clone());
-                let thumbnail = Extension { name: "media:thumbnail".into(), attrs, ..Extension::default() };
-                item.extensions.entry("media".into()).or_default().insert("thumbnail".into(), vec![thumbnail]);
-            }
-            item
-        })
-        .collect();
+    namespaces.insert("atom".to_string(), rss::extension::atom::NAMESPACE.to_string());
+    for (used, prefix, uri) in [
+        (uses.content, "content", CONTENT_NS),
+        (uses.dc, "dc", rss::extension::dublincore::NAMESPACE),
+        (uses.media, "media", MEDIA_NS),
+    ] {
+        if used {
+            namespaces.insert(prefix.to_string(), uri.to_string());
+        }
+    }
     let description = if config.site.description.is_empty() { input.title() } else { config.site.description.clone() };
+    let (slot, slot_bytes) = slot();
     let channel = Channel {
         title: input.title(),
         link: config.site.url.to_string(),
@@ -73,17 +138,22 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
             .chain(input.hubs().map(|hub| AtomLink { href: hub.to_string(), rel: "hub".into(), ..AtomLink::default() }))
             .collect(),
         }),
-        items,
+        items: vec![slot.clone()],
         namespaces,
         ..Channel::default()
     };
-    let mut bytes = Vec::with_capacity(input.size_hint());
-    channel.write_to(&mut bytes).expect("writing to memory cannot fail");
-    input.add_stylesheet(&mut bytes, Format::Rss);
-    bytes.push(b'\n');
-    // Kept for as long as the feed is served: no spare capacity.
-    bytes.shrink_to_fit();
-    bytes
+    let bytes = channel.write_to(Vec::new()).expect("writing to memory cannot fail");
+    super::pieces(input, Format::Rss, super::split_at_slot(bytes, slot_bytes), items, None)
+}
+
+/// The placeholder item and its bytes, made once.
+fn slot() -> &'static (Item, Bytes) {
+    static SLOT: OnceLock<(Item, Bytes)> = OnceLock::new();
+    SLOT.get_or_init(|| {
+        let item = Item { title: Some(SLOT_TITLE.into()), ..Item::default() };
+        let bytes = fragment(item.clone());
+        (item, bytes)
+    })
 }
 
 /// The post's URL as a permalink guid; an id pinned in front matter, as it is, otherwise.

@@ -314,10 +314,10 @@ mod tests {
         assert_eq!(header(&response, header::CONTENT_ENCODING), Some("gzip"));
         assert_eq!(header(&response, header::ETAG), Some(format!("\"{opaque}-gz\"").as_str()));
         let gz = body(response);
-        assert!(gz.len() < feed.bytes.len());
+        assert!(gz.len() < feed.body.to_bytes().len());
         let mut plain = Vec::new();
         flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut plain).unwrap();
-        assert_eq!(plain, feed.bytes);
+        assert_eq!(plain, feed.body.to_bytes());
 
         let response = get(&served, &uri, &[("accept-encoding", "gzip, deflate, br, zstd")]);
         assert_eq!(header(&response, header::CONTENT_ENCODING), Some("br"));
@@ -325,7 +325,7 @@ mod tests {
         let br = body(response);
         let mut plain = Vec::new();
         brotli::Decompressor::new(&br[..], 4096).read_to_end(&mut plain).unwrap();
-        assert_eq!(plain, feed.bytes);
+        assert_eq!(plain, feed.body.to_bytes());
     }
 
     #[test]

@@ -8,11 +8,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Response, Uri};
 
-use super::{respond, Served};
+use super::{respond, ResponseBody, Served};
 use crate::config::Config;
 use crate::feed::{FeedKey, Format};
 use crate::snapshot::{FeedInfo, Rendered, Snapshot};
@@ -46,7 +46,7 @@ pub(super) fn served() -> Served {
     Served::new(Arc::new(snapshot), &config)
 }
 
-pub(super) fn request(served: &Served, method: Method, uri: &str, headers: &[(&str, &str)]) -> Response<Full<Bytes>> {
+pub(super) fn request(served: &Served, method: Method, uri: &str, headers: &[(&str, &str)]) -> Response<ResponseBody> {
     let uri = Uri::from_str(uri).unwrap();
     let mut map = HeaderMap::new();
     for (name, value) in headers {
@@ -55,16 +55,16 @@ pub(super) fn request(served: &Served, method: Method, uri: &str, headers: &[(&s
     respond(served, &method, &uri, &map, 300, SystemTime::now())
 }
 
-pub(super) fn get(served: &Served, uri: &str, headers: &[(&str, &str)]) -> Response<Full<Bytes>> {
+pub(super) fn get(served: &Served, uri: &str, headers: &[(&str, &str)]) -> Response<ResponseBody> {
     request(served, Method::GET, uri, headers)
 }
 
-pub(super) fn body(response: Response<Full<Bytes>>) -> Bytes {
+pub(super) fn body(response: Response<ResponseBody>) -> Bytes {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     runtime.block_on(response.into_body().collect()).unwrap().to_bytes()
 }
 
-pub(super) fn header(response: &Response<Full<Bytes>>, name: HeaderName) -> Option<&str> {
+pub(super) fn header(response: &Response<ResponseBody>, name: HeaderName) -> Option<&str> {
     response.headers().get(name).map(|v| v.to_str().unwrap())
 }
 

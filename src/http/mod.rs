@@ -1,8 +1,9 @@
-//! Everything HTTP, one job per file: [`pages`] (index, OPML, health; what a path names),
+//! Everything HTTP, one job per file: [`body`] (response bodies sent piece by piece), [`pages`] (index, OPML, health; what a path names),
 //! [`respond`] (one request to one response, pure, the clock passed in), [`conditional`]
 //! (validators and content codings), [`server`] (the accept loop: limits, timeouts, shutdown) and
 //! [`sendfile`] (identity bodies from memory files).
 
+mod body;
 mod conditional;
 #[cfg(test)]
 mod fixtures;
@@ -11,6 +12,7 @@ mod respond;
 mod sendfile;
 mod server;
 
+pub use body::ResponseBody;
 pub use pages::Served;
 pub use respond::respond;
 pub(crate) use server::{serve, HttpLimits};

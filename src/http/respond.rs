@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode, Uri};
 
+use super::body::ResponseBody;
 use super::conditional::{negotiate, not_modified, wants_page, Coding, VariantTags};
 use super::pages::{Served, Target, HEALTH_TEXT};
 use crate::memfile::MemFile;
@@ -34,7 +34,7 @@ pub fn respond(
     headers: &HeaderMap,
     max_age: u32,
     now: SystemTime,
-) -> Response<Full<Bytes>> {
+) -> Response<ResponseBody> {
     let head = *method == Method::HEAD;
     let raw_path = uri.path();
     if !raw_path.starts_with('/') {
@@ -67,7 +67,7 @@ pub fn respond(
 }
 
 /// `/metrics`: `text` (the Prometheus text format) to GET and HEAD, never cached; 405 otherwise.
-pub(crate) fn metrics_page(text: String, method: &Method) -> Response<Full<Bytes>> {
+pub(crate) fn metrics_page(text: String, method: &Method) -> Response<ResponseBody> {
     if *method != Method::GET && *method != Method::HEAD {
         let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n", false);
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -75,7 +75,7 @@ pub(crate) fn metrics_page(text: String, method: &Method) -> Response<Full<Bytes
     }
     let length = text.len();
     let body = if *method == Method::HEAD { Bytes::new() } else { Bytes::from(text) };
-    let mut response = Response::new(Full::new(body));
+    let mut response = Response::new(ResponseBody::from(body));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
@@ -85,9 +85,9 @@ pub(crate) fn metrics_page(text: String, method: &Method) -> Response<Full<Bytes
 }
 
 /// A small text response, e.g. an error; HEAD gets the same headers and no body.
-fn plain(status: StatusCode, text: &'static str, head: bool) -> Response<Full<Bytes>> {
+fn plain(status: StatusCode, text: &'static str, head: bool) -> Response<ResponseBody> {
     let body = if head { Bytes::new() } else { Bytes::from_static(text.as_bytes()) };
-    let mut response = Response::new(Full::new(body));
+    let mut response = Response::new(ResponseBody::from(body));
     *response.status_mut() = status;
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(TEXT_MIME));
@@ -102,14 +102,14 @@ fn representation(
     max_age: u32,
     head: bool,
     now: SystemTime,
-) -> Response<Full<Bytes>> {
+) -> Response<ResponseBody> {
     let coding = negotiate(headers);
     let tags = VariantTags::of(&file.etag);
     // When these bytes were first made, not the newest entry's date: an edit or a deletion
     // must change Last-Modified, and it must never lie in the future (RFC 9110 8.8.2.1).
     let modified = whole_seconds(file.modified);
     let last_modified = modified.min(now);
-    let mut response = Response::new(Full::new(Bytes::new()));
+    let mut response = Response::new(ResponseBody::default());
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, header_value(format!("public, max-age={max_age}")));
     if file.page_mime.is_some() {
@@ -127,10 +127,11 @@ fn representation(
     }
 
     let body = match coding {
-        Coding::Brotli => file.brotli().clone(),
-        Coding::Gzip => file.gzip().clone(),
-        Coding::Identity => file.bytes.clone(),
+        Coding::Brotli => ResponseBody::from(file.brotli().clone()),
+        Coding::Gzip => ResponseBody::from(file.gzip().clone()),
+        Coding::Identity => ResponseBody::of(&file.body),
     };
+    let length = hyper::body::Body::size_hint(&body).exact().unwrap_or(0);
     let mime = file.page_mime.filter(|_| wants_page(headers)).unwrap_or(file.mime);
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     if let Some(policy) = file.policy {
@@ -140,12 +141,12 @@ fn representation(
     if let Some(name) = coding.header() {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
     }
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     if !head {
         if let (Coding::Identity, Some(memfile)) = (coding, file.memfile()) {
             response.extensions_mut().insert(Sendfile(Arc::clone(memfile)));
         }
-        *response.body_mut() = Full::new(body);
+        *response.body_mut() = body;
     }
     response
 }
@@ -232,12 +233,12 @@ mod tests {
         assert_eq!(header(&response, header::VARY), Some("accept-encoding"));
         assert_eq!(header(&response, header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
         assert_eq!(header(&response, header::CONTENT_ENCODING), None);
-        assert_eq!(header(&response, header::CONTENT_LENGTH), Some(feed.bytes.len().to_string().as_str()));
-        assert_eq!(body(response), feed.bytes);
+        assert_eq!(header(&response, header::CONTENT_LENGTH), Some(feed.body.to_bytes().len().to_string().as_str()));
+        assert_eq!(body(response), feed.body.to_bytes());
 
         let rss = get(&served, "/feed/news.rss?utm=x", &[]);
         assert_eq!(header(&rss, header::CONTENT_TYPE), Some("application/rss+xml; charset=utf-8"));
-        assert_eq!(body(rss), file(&served, "feed/news.rss").bytes);
+        assert_eq!(body(rss), file(&served, "feed/news.rss").body.to_bytes());
     }
 
     #[test]
@@ -272,7 +273,7 @@ mod tests {
         assert_eq!(header(&response, header::CONTENT_TYPE), Some("application/feed+json"));
         assert_eq!(header(&response, header::ETAG), Some(feed.etag.as_str()));
         assert_eq!(header(&response, header::VARY), Some("accept-encoding"));
-        assert_eq!(body(response), feed.bytes);
+        assert_eq!(body(response), feed.body.to_bytes());
         for (accept, encoding, bytes) in [("gzip", "gzip", feed.gzip()), ("br", "br", feed.brotli())] {
             let response = get(&served, "/feed/news.json", &[("accept-encoding", accept)]);
             assert_eq!(header(&response, header::CONTENT_ENCODING), Some(encoding));
@@ -292,7 +293,7 @@ mod tests {
         assert!(uri.starts_with("/feed/by_tag/%E8%8D%86"), "{uri}");
         let response = get(&served, &uri, &[]);
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(body(response), file(&served, &format!("feed/by_tag/{TAG}.xml")).bytes);
+        assert_eq!(body(response), file(&served, &format!("feed/by_tag/{TAG}.xml")).body.to_bytes());
         let lowercase_escapes = get(&served, &uri.to_ascii_lowercase(), &[]);
         assert_eq!(lowercase_escapes.status(), StatusCode::OK);
     }

@@ -302,13 +302,13 @@ mod tests {
         assert!(head.contains("content-encoding: gzip"), "{head}");
         let mut plain = Vec::new();
         flate2::read::GzDecoder::new(&raw[split + 4..]).read_to_end(&mut plain).unwrap();
-        assert_eq!(plain, current.load().snapshot().files[&format!("feed/by_tag/{TAG}.xml")].bytes);
+        assert_eq!(plain, current.load().snapshot().files[&format!("feed/by_tag/{TAG}.xml")].body.to_bytes());
 
         // HEAD keeps the real Content-Length on the wire.
         let mut stream = TcpStream::connect(addr).await.unwrap();
         stream.write_all(b"HEAD /feed.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
         let text = read_response(&mut stream).await.to_ascii_lowercase();
-        let length = current.load().snapshot().files["feed.xml"].bytes.len();
+        let length = current.load().snapshot().files["feed.xml"].body.to_bytes().len();
         assert!(text.contains(&format!("content-length: {length}\r\n")), "{text}");
         assert!(text.ends_with("\r\n\r\n"), "{text}");
 
@@ -383,9 +383,9 @@ mod tests {
         assert!(rest.starts_with(b"HTTP/1.1 200 OK"), "{}", String::from_utf8_lossy(&rest[..second_head]));
         let served_now = current.load();
         let tag_file = &served_now.snapshot().files[&format!("feed/by_tag/{TAG}.xml")];
-        assert_eq!(&rest[second_head..], &tag_file.bytes[..]);
+        assert_eq!(&rest[second_head..], &tag_file.body.to_bytes()[..]);
         let sent = memfile::BYTES_SENT.load(std::sync::atomic::Ordering::Relaxed) - sent_before;
-        assert!(sent >= (big.len() + tag_file.bytes.len()) as u64, "only {sent} bytes went by sendfile");
+        assert!(sent >= (big.len() + tag_file.body.to_bytes().len()) as u64, "only {sent} bytes went by sendfile");
 
         stop.send(()).unwrap();
         tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap();

@@ -64,7 +64,7 @@ fn served() -> &'static Served {
         for (path, file) in &snapshot.files {
             // The browser view's stylesheet is no feed; tests/it/browser.rs checks what it makes.
             if path != "feed.xsl" {
-                assert_eq!(unsafe_feed(&file.bytes), None, "{path}");
+                assert_eq!(unsafe_feed(&file.body.to_bytes()), None, "{path}");
             }
         }
         Served::new(Arc::new(snapshot), &config)

@@ -134,7 +134,7 @@ fn config(root: &Path, out: &Path) -> Config {
 }
 
 fn bytes_of(snapshot: &Snapshot) -> BTreeMap<String, Vec<u8>> {
-    snapshot.files.iter().map(|(k, v)| (k.clone(), v.bytes.to_vec())).collect()
+    snapshot.files.iter().map(|(k, v)| (k.clone(), v.body.to_bytes().to_vec())).collect()
 }
 
 proptest! {

@@ -1,0 +1,110 @@
+//! Each entry's bytes made once per format and shared: every feed that shows a post holds the same
+//! `<entry>`, `<item>` or JSON item bytes, kept here while the post and its text stay the same.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rayon::prelude::*;
+
+use super::{atom, json, rss, Feed, Format};
+use crate::config::Config;
+use crate::post::{EntryText, Post};
+
+/// One post's bytes in each format made so far, and the post and text they were made from.
+#[derive(Debug)]
+struct Fragment {
+    post: Arc<Post>,
+    text: Arc<EntryText>,
+    bytes: [Option<Bytes>; 3],
+    /// What its RSS item uses, for the channel to declare.
+    rss_uses: rss::Uses,
+}
+
+fn slot(format: Format) -> usize {
+    match format {
+        Format::Atom => 0,
+        Format::Rss => 1,
+        Format::Json => 2,
+    }
+}
+
+/// The entries' bytes, by post source path.
+#[derive(Debug, Default)]
+pub(crate) struct Fragments {
+    by_source: HashMap<String, Fragment>,
+}
+
+impl Fragments {
+    /// Makes, on all cores, the fragments that `feeds` need and that are not held yet for the
+    /// same post (the same `Arc`: the site makes a new one whenever the file changes) and the same
+    /// text.
+    pub(crate) fn prepare<T>(&mut self, config: &Config, feeds: &[Feed], text_of: T)
+    where
+        T: Fn(&Post) -> Arc<EntryText>,
+    {
+        let formats: BTreeSet<Format> = feeds.iter().flat_map(|f| f.files.iter().map(|(format, _)| *format)).collect();
+        let mut needed: HashMap<&str, (&Arc<Post>, Arc<EntryText>)> = HashMap::new();
+        for post in feeds.iter().flat_map(|feed| &feed.entries) {
+            if needed.contains_key(post.source.as_str()) {
+                continue;
+            }
+            let text = text_of(post);
+            let held = self.by_source.get(&post.source).is_some_and(|held| {
+                Arc::ptr_eq(&held.post, post)
+                    && Arc::ptr_eq(&held.text, &text)
+                    && formats.iter().all(|f| held.bytes[slot(*f)].is_some())
+            });
+            if !held {
+                needed.insert(&post.source, (post, text));
+            }
+        }
+        let made: Vec<(String, Fragment)> = needed
+            .into_par_iter()
+            .map(|(source, (post, text))| {
+                let mut bytes = [None, None, None];
+                for &format in &formats {
+                    bytes[slot(format)] = Some(render(config, format, post, &text));
+                }
+                let rss_uses = rss::Uses::of(config, post, &text);
+                (source.to_string(), Fragment { post: Arc::clone(post), text, bytes, rss_uses })
+            })
+            .collect();
+        self.by_source.extend(made);
+    }
+
+    /// The bytes of `post` in `format`, if they were made for this very post.
+    pub(crate) fn get(&self, post: &Arc<Post>, format: Format) -> Option<&Bytes> {
+        let held = self.by_source.get(&post.source)?;
+        Arc::ptr_eq(&held.post, post).then(|| held.bytes[slot(format)].as_ref()).flatten()
+    }
+
+    /// What the RSS item of `post` uses, if it was made for this very post.
+    pub(crate) fn rss_uses(&self, post: &Arc<Post>) -> Option<rss::Uses> {
+        let held = self.by_source.get(&post.source)?;
+        Arc::ptr_eq(&held.post, post).then_some(held.rss_uses)
+    }
+
+    /// Drops the fragments of the posts `keep` says no longer matter.
+    pub(crate) fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.by_source.retain(|source, _| keep(source));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_source.len()
+    }
+
+    /// The bytes held, all formats together.
+    pub(crate) fn bytes(&self) -> usize {
+        self.by_source.values().flat_map(|f| f.bytes.iter().flatten()).map(Bytes::len).sum()
+    }
+}
+
+/// One post's bytes in `format`.
+pub(crate) fn render(config: &Config, format: Format, post: &Post, text: &EntryText) -> Bytes {
+    match format {
+        Format::Atom => atom::entry(config, post, text),
+        Format::Rss => rss::item(config, post, text),
+        Format::Json => json::item(config, post, text),
+    }
+}
