@@ -89,7 +89,8 @@ impl Build {
         self.lifecycle.observe(&self.site, &self.config.feeds, now, None);
         let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(None);
-        let found = self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries));
+        let found =
+            self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries), |_, _| false);
         self.problems.extend(found.iter().map(Problem::template));
     }
 
@@ -137,7 +138,11 @@ impl Build {
         self.lifecycle.observe(&self.site, &self.config.feeds, now, keys);
         let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(keys);
-        let found = self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries));
+        let fragments = &self.fragments;
+        let found =
+            self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries), |post, version| {
+                fragments.holds(post, version)
+            });
         self.problems.extend(found.iter().map(Problem::template));
         let (mut next, mut changed) =
             snapshot::render(&self.config, &feeds, &todo, &self.texts, &mut self.fragments, previous, storage);
@@ -153,6 +158,8 @@ impl Build {
         self.texts.retain_feeds(|key| feeds.contains(key));
         let texts = &self.texts;
         self.fragments.retain(|source| texts.get(source).is_some());
+        let fragments = &self.fragments;
+        self.texts.strip(|source, version| fragments.made_from(source, version));
         // What `/problems` lists: the posts' problems, `_config.yml`'s, and the templates' of the
         // entries in feeds.
         let mut problems = problem::post_problems(&self.site);
@@ -197,7 +204,8 @@ impl Build {
         self.lifecycle.observe(&self.site, &self.config.feeds, now, None);
         let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(None);
-        let found = self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries));
+        let found =
+            self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries), |_, _| false);
         self.problems.extend(found.iter().map(Problem::template));
         let texts = &self.texts;
         // None held: holding every entry's bytes in every format until the last feed is written
@@ -342,6 +350,50 @@ mod tests {
         let (full, _) = fresh.render(now, &Snapshot::default(), None, Storage::Heap);
         for (path, file) in &full.files {
             assert!(second.files[path].body == file.body, "{path}");
+        }
+    }
+
+    /// The entry contents an XML parser reads in the Atom feed at `path` of `snapshot`.
+    fn contents(snapshot: &Snapshot, path: &str) -> Vec<String> {
+        let text = String::from_utf8(snapshot.files[path].body.to_bytes().to_vec()).unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        doc.descendants().filter(|n| n.has_tag_name("content")).map(|n| n.text().unwrap_or("").to_string()).collect()
+    }
+
+    #[test]
+    fn the_daemon_keeps_an_entrys_bytes_not_its_text_and_makes_the_text_again_when_it_needs_it() {
+        let dir = tempfile::tempdir().unwrap();
+        write_post(dir.path(), 1, "a");
+        write_post(dir.path(), 2, "a");
+        let mut build = Build::load(config(dir.path(), 10)).unwrap();
+        let now = Utc::now();
+        let (first, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
+        assert_eq!(build.texts.len(), 2, "the texts' problems are kept");
+        assert_eq!(build.texts.bytes(), 0, "a summary or content is kept beside the bytes made from it");
+
+        // A new post in #a: the feeds that show P1 and P2 are made again, from their kept bytes.
+        let p3 = write_post(dir.path(), 3, "a");
+        let changes = build.refresh(&[p3]);
+        let (second, _) = build.render(now, &first, Some(&changes.feeds), Storage::Heap);
+        assert_eq!(build.texts.bytes(), 0);
+        // Should the entries' bytes ever go while their stripped texts stay, the texts are made
+        // again: an entry is never made from a stripped text.
+        build.fragments = Fragments::default();
+        let (third, _) = build.render(now, &second, None, Storage::Heap);
+
+        let mut fresh = Build::load_with(config(dir.path(), 10), build.lifecycle.clone()).unwrap();
+        let (full, _) = fresh.render(now, &Snapshot::default(), None, Storage::Heap);
+        for snapshot in [&second, &third] {
+            for path in ["feed.xml", "feed/by_tag/a.xml"] {
+                let contents = contents(snapshot, path);
+                assert_eq!(contents.len(), 3, "{path}: {contents:?}");
+                for day in 1..=3 {
+                    assert!(contents.iter().any(|c| c.contains(&format!("Body {day}."))), "{path}: {contents:?}");
+                }
+            }
+            for (path, file) in &full.files {
+                assert!(snapshot.files[path].body == file.body, "{path}");
+            }
         }
     }
 

@@ -170,7 +170,10 @@ pub(crate) fn render(
     previous: &Snapshot,
     storage: Storage,
 ) -> (Snapshot, Vec<String>) {
-    fragments.prepare(config, todo, |post| text_of(texts, post));
+    fragments.prepare(config, todo, |post| match texts.versioned(&post.source) {
+        Some((version, text)) => (Some(version), Arc::clone(text)),
+        None => (None, Arc::default()),
+    });
     let fragments = &*fragments;
     let rendered: Vec<RenderedFeed> = todo
         .par_iter()
@@ -348,7 +351,7 @@ mod tests {
         let feeds = FeedSet::new(site, &config.feeds, &Lifecycle::new(&config.feeds), Utc::now());
         let todo = feeds.select(keys);
         let renderer = ContentRenderer::new(config, site.post_links.clone(), DateTime::UNIX_EPOCH.fixed_offset());
-        texts.load(site, &renderer, todo.iter().flat_map(|f| &f.entries));
+        texts.load(site, &renderer, todo.iter().flat_map(|f| &f.entries), |_, _| false);
         render(config, &feeds, &todo, texts, &mut Fragments::default(), previous, Storage::Heap)
     }
 
@@ -439,7 +442,7 @@ mod tests {
         let todo = feeds.select(None);
         let mut texts = EntryTexts::default();
         let renderer = ContentRenderer::new(&config, site.post_links.clone(), DateTime::UNIX_EPOCH.fixed_offset());
-        texts.load(&site, &renderer, todo.iter().flat_map(|f| &f.entries));
+        texts.load(&site, &renderer, todo.iter().flat_map(|f| &f.entries), |_, _| false);
         // Gone from disk once the site layer has made the texts: the bytes still carry them.
         fs::remove_dir_all(dir.path().join("site")).unwrap();
         let (snapshot, _) =

@@ -11,15 +11,20 @@ use super::{atom, json, rss, Feed, Format};
 use crate::config::Config;
 use crate::post::{EntryText, Post};
 
-/// One post's bytes in each format made so far, and the post and text they were made from.
+/// One post's bytes in each format made so far, the post they were made from and the version of
+/// its text (see [`crate::site::EntryTexts`]; `None`: it had none). The text itself is not kept:
+/// once the bytes are made, they are what the entry shows.
 #[derive(Debug)]
 struct Fragment {
     post: Arc<Post>,
-    text: Arc<EntryText>,
+    version: Option<u64>,
     bytes: [Option<Bytes>; 3],
     /// What its RSS item uses, for the channel to declare.
     rss_uses: rss::Uses,
 }
+
+/// A post's text and its version (`None`: the post has no text).
+pub(crate) type VersionedText = (Option<u64>, Arc<EntryText>);
 
 fn slot(format: Format) -> usize {
     match format {
@@ -38,39 +43,53 @@ pub(crate) struct Fragments {
 impl Fragments {
     /// Makes, on all cores, the fragments that `feeds` need and that are not held yet for the
     /// same post (the same `Arc`: the site makes a new one whenever the file changes) and the same
-    /// text.
+    /// version of its text. `text_of` gives a post's text and its version.
     pub(crate) fn prepare<T>(&mut self, config: &Config, feeds: &[Feed], text_of: T)
     where
-        T: Fn(&Post) -> Arc<EntryText>,
+        T: Fn(&Post) -> VersionedText,
     {
         let formats: BTreeSet<Format> = feeds.iter().flat_map(|f| f.files.iter().map(|(format, _)| *format)).collect();
-        let mut needed: HashMap<&str, (&Arc<Post>, Arc<EntryText>)> = HashMap::new();
+        let mut needed: HashMap<&str, (&Arc<Post>, VersionedText)> = HashMap::new();
         for post in feeds.iter().flat_map(|feed| &feed.entries) {
             if needed.contains_key(post.source.as_str()) {
                 continue;
             }
-            let text = text_of(post);
-            let held = self.by_source.get(&post.source).is_some_and(|held| {
-                Arc::ptr_eq(&held.post, post)
-                    && Arc::ptr_eq(&held.text, &text)
-                    && formats.iter().all(|f| held.bytes[slot(*f)].is_some())
-            });
+            let (version, text) = text_of(post);
+            let held = version.is_some_and(|version| self.holds(post, version))
+                && self
+                    .by_source
+                    .get(&post.source)
+                    .is_some_and(|held| formats.iter().all(|f| held.bytes[slot(*f)].is_some()));
             if !held {
-                needed.insert(&post.source, (post, text));
+                needed.insert(&post.source, (post, (version, text)));
             }
         }
         let made: Vec<(String, Fragment)> = needed
             .into_par_iter()
-            .map(|(source, (post, text))| {
+            .map(|(source, (post, (version, text)))| {
                 let mut bytes = [None, None, None];
                 for &format in &formats {
                     bytes[slot(format)] = Some(render(config, format, post, &text));
                 }
                 let rss_uses = rss::Uses::of(config, post, &text);
-                (source.to_string(), Fragment { post: Arc::clone(post), text, bytes, rss_uses })
+                (source.to_string(), Fragment { post: Arc::clone(post), version, bytes, rss_uses })
             })
             .collect();
         self.by_source.extend(made);
+    }
+
+    /// Whether the bytes held for `post` were made from this very post and version `version` of
+    /// its text.
+    pub(crate) fn holds(&self, post: &Arc<Post>, version: u64) -> bool {
+        self.by_source
+            .get(&post.source)
+            .is_some_and(|held| Arc::ptr_eq(&held.post, post) && held.version == Some(version))
+    }
+
+    /// Whether the bytes held for the post at `source` were made from version `version` of its
+    /// text (from whichever parse of the post: [`Fragments::holds`] checks that).
+    pub(crate) fn made_from(&self, source: &str, version: u64) -> bool {
+        self.by_source.get(source).is_some_and(|held| held.version == Some(version))
     }
 
     /// The bytes of `post` in `format`, if they were made for this very post.

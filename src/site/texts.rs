@@ -1,9 +1,12 @@
 //! Entry texts (summary and content) of the posts feeds show. Made in the site layer, so that
 //! rendering never touches a file: a post's file is read again, checked against the hash of the
 //! bytes the post was parsed from, and turned into feed text. Kept while some feed shows the post,
-//! so memory holds the texts of those posts only, never of every post in the site.
+//! so memory holds the texts of those posts only, never of every post in the site. The daemon
+//! strips a text down to its problems once the entry's bytes are made from it
+//! ([`EntryTexts::strip`]): from then on the bytes are what the entry shows.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -13,14 +16,24 @@ use crate::post::{EntryText, Post};
 use crate::scan::Candidate;
 use crate::template;
 
-/// A post's entry text and the hash of the file bytes it was made from.
-type Versioned = (u64, Arc<EntryText>);
+/// A post's entry text, the hash of the file bytes it was made from, and its version: a number
+/// no other text made here has, which the entry bytes made from the text remember.
+#[derive(Debug)]
+struct Versioned {
+    hash: u64,
+    version: u64,
+    text: Arc<EntryText>,
+    /// Only the problems are left: the entry's bytes were made and hold the rest.
+    stripped: bool,
+}
+
+static NEXT_VERSION: AtomicU64 = AtomicU64::new(0);
 
 /// The texts of the posts in feeds, by source path, each for one version (content hash) of its
 /// file; and which posts each feed shows, so that a text goes when no feed shows its post.
 #[derive(Debug, Default)]
 pub(crate) struct EntryTexts {
-    /// Source path to the hash of the bytes the text was made from, and the text.
+    /// Source path to the text and what it was made from.
     texts: HashMap<String, Versioned>,
     /// The posts (source paths) each feed showed when it was last rendered.
     shown: HashMap<FeedKey, Vec<String>>,
@@ -31,42 +44,65 @@ pub(crate) struct EntryTexts {
 impl EntryTexts {
     /// The text of the post at `source`, as [`EntryTexts::load`] left it.
     pub(crate) fn get(&self, source: &str) -> Option<&Arc<EntryText>> {
-        self.texts.get(source).map(|(_, text)| text)
+        self.texts.get(source).map(|held| &held.text)
+    }
+
+    /// The text of the post at `source` and its version.
+    pub(crate) fn versioned(&self, source: &str) -> Option<(u64, &Arc<EntryText>)> {
+        self.texts.get(source).map(|held| (held.version, &held.text))
     }
 
     /// Makes sure each of `posts` has the text of the file version it was parsed from: a cached
     /// text of that version is kept, the others are made on all cores. A post whose file changed
     /// since it was parsed gets no text (the watcher has reported the change or will, and the
-    /// entry must not carry text that belongs to other metadata). Returns the template problems
-    /// of the texts it made.
+    /// entry must not carry text that belongs to other metadata). A stripped text counts only
+    /// while `bytes_held` says the entry's bytes made from it (post and version) are still there.
+    /// Returns the template problems of the texts it made.
     pub(crate) fn load<'p>(
         &mut self,
         site: &Site,
         renderer: &ContentRenderer,
         posts: impl IntoIterator<Item = &'p Arc<Post>>,
+        bytes_held: impl Fn(&Arc<Post>, u64) -> bool,
     ) -> Vec<template::Problem> {
         let mut needed: BTreeMap<&str, &Arc<Post>> = BTreeMap::new();
         for post in posts {
-            let fresh = self.texts.get(&post.source).is_some_and(|(hash, _)| Some(*hash) == site.hash_of(&post.source));
+            let fresh = self.texts.get(&post.source).is_some_and(|held| {
+                Some(held.hash) == site.hash_of(&post.source) && (!held.stripped || bytes_held(post, held.version))
+            });
             if !fresh {
                 needed.entry(&post.source).or_insert(post);
             }
         }
-        let made: Vec<(String, Option<Versioned>)> = needed
+        let made: Vec<(String, Option<(u64, EntryText)>)> = needed
             .into_par_iter()
             .map(|(source, post)| (source.to_string(), make_text(site, renderer, post)))
             .collect();
         let mut problems = Vec::new();
         for (source, text) in made {
             match text {
-                Some(text) => {
-                    problems.extend(text.1.problems.iter().cloned());
-                    self.texts.insert(source, text)
+                Some((hash, text)) => {
+                    problems.extend(text.problems.iter().cloned());
+                    // Unique in the process, so that no set of texts ever reuses another's versions.
+                    let version = NEXT_VERSION.fetch_add(1, Ordering::Relaxed);
+                    self.texts.insert(source, Versioned { hash, version, text: Arc::new(text), stripped: false })
                 }
                 None => self.texts.remove(&source),
             };
         }
         problems
+    }
+
+    /// Keeps only the problems of each text whose entry bytes `bytes_made` says were made from it
+    /// (source path and version): summary, content and author are then in those bytes, and
+    /// holding them twice would cost about a third of what a shown post costs the daemon.
+    pub(crate) fn strip(&mut self, bytes_made: impl Fn(&str, u64) -> bool) {
+        for (source, held) in &mut self.texts {
+            if !held.stripped && bytes_made(source, held.version) {
+                held.text = Arc::new(EntryText { problems: held.text.problems.clone(), ..EntryText::default() });
+                held.stripped = true;
+            }
+        }
     }
 
     /// Records that the feed `key` now shows `entries`; texts of posts that no feed shows any
@@ -104,7 +140,7 @@ impl EntryTexts {
 
     /// The template problems of every text held, that is of every entry some feed shows.
     pub(crate) fn problems(&self) -> impl Iterator<Item = &template::Problem> {
-        self.texts.values().flat_map(|(_, text)| text.problems.iter())
+        self.texts.values().flat_map(|held| held.text.problems.iter())
     }
 
     /// How many posts have a text.
@@ -114,12 +150,12 @@ impl EntryTexts {
 
     /// Bytes of text held, for debug logs.
     pub(crate) fn bytes(&self) -> usize {
-        self.texts.values().flat_map(|(_, t)| [&t.summary, &t.content]).flatten().map(String::len).sum()
+        self.texts.values().flat_map(|held| [&held.text.summary, &held.text.content]).flatten().map(String::len).sum()
     }
 }
 
 /// A post's entry text from its file, if the file still holds the bytes the post was parsed from.
-fn make_text(site: &Site, renderer: &ContentRenderer, post: &Post) -> Option<Versioned> {
+fn make_text(site: &Site, renderer: &ContentRenderer, post: &Post) -> Option<(u64, EntryText)> {
     let path = site.path_of(&post.source)?;
     let candidate = Candidate::new(post.source.clone(), path.to_path_buf());
     let bytes = site.tree.read(&candidate, site.max_post_bytes).ok()?.bytes;
@@ -128,5 +164,5 @@ fn make_text(site: &Site, renderer: &ContentRenderer, post: &Post) -> Option<Ver
         return None;
     }
     let text = renderer.entry_text(post, &bytes)?;
-    Some((hash, Arc::new(text)))
+    Some((hash, text))
 }
