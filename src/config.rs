@@ -29,6 +29,11 @@ pub struct Config {
     pub(crate) feeds: FeedsConfig,
     pub server: ServerConfig,
     pub(crate) websub: WebSubConfig,
+    /// `state.dir`, else systemd's `$STATE_DIRECTORY`: where postfeed keeps what it may rebuild
+    /// (the post index). `None`: nowhere.
+    pub(crate) state_dir: Option<PathBuf>,
+    /// `state.index`: keep the parsed posts in the state folder for the next start.
+    pub(crate) post_index: bool,
     /// The site's `_config.yml`, when it has one: templates see it as `site.*`.
     pub(crate) jekyll: Option<std::sync::Arc<JekyllConfig>>,
     /// Where each setting's value came from, in the order `check --show-config` lists them.
@@ -43,6 +48,8 @@ pub enum Origin {
     JekyllConfig(Option<usize>),
     ConfigToml,
     CommandLine,
+    /// An environment variable, such as systemd's `STATE_DIRECTORY`.
+    Environment(&'static str),
 }
 
 impl std::fmt::Display for Origin {
@@ -53,6 +60,7 @@ impl std::fmt::Display for Origin {
             Origin::JekyllConfig(None) => f.write_str("_config.yml"),
             Origin::ConfigToml => f.write_str("config.toml"),
             Origin::CommandLine => f.write_str("command line"),
+            Origin::Environment(name) => write!(f, "${name}"),
         }
     }
 }
@@ -161,6 +169,8 @@ struct RawConfig {
     server: RawServer,
     #[serde(default)]
     websub: RawWebSub,
+    #[serde(default)]
+    state: RawState,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,6 +190,13 @@ struct RawSite {
     timezone: Option<String>,
     permalink: Option<String>,
     excerpt_separator: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    dir: Option<PathBuf>,
+    index: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -365,11 +382,30 @@ impl Config {
                 resolve(raw.output.dir, "feeds")
             }
         };
+        let state_dir = match raw.state.dir {
+            Some(dir) => {
+                origins.set("state.dir", Origin::ConfigToml);
+                Some(base.join(dir))
+            }
+            // systemd sets it for `StateDirectory=` (several folders are separated by `:`).
+            None => match std::env::var_os("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
+                Some(dirs) => {
+                    origins.set("state.dir", Origin::Environment("STATE_DIRECTORY"));
+                    std::env::split_paths(&dirs).next()
+                }
+                None => {
+                    origins.set("state.dir", Origin::Default);
+                    None
+                }
+            },
+        };
         Ok(Config {
             site,
             source_dir,
             archive_dirs,
             output_dir,
+            state_dir,
+            post_index: raw.state.index.unwrap_or(true),
             feeds: FeedsConfig {
                 limit,
                 content,
@@ -406,6 +442,12 @@ impl Config {
         })
     }
 
+    /// The post index file for this site, when there is a state folder and the index is on.
+    pub(crate) fn post_index_file(&self) -> Option<PathBuf> {
+        let dir = self.state_dir.as_ref().filter(|_| self.post_index)?;
+        Some(crate::site::post_index::file_for(dir, &self.source_dir))
+    }
+
     /// Each setting that can come from more than one place, with its value and where it came from.
     pub fn describe(&self) -> Vec<(&'static str, String, &Origin)> {
         let site = &self.site;
@@ -426,6 +468,7 @@ impl Config {
                 "feed.tags.path" => self.feeds.paths.tags_dir.clone(),
                 "source.dir" => self.source_dir.display().to_string(),
                 "output.dir" => self.output_dir.display().to_string(),
+                "state.dir" => self.state_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
                 _ => String::new(),
             }
         };

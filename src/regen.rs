@@ -20,6 +20,7 @@ pub fn regen(config: &Config) -> Result<()> {
     let (stats, feeds, files) = build.render_to_folder(Utc::now())?;
     Reporter::Regen.report(build.take_problems());
     tracing::debug!("rendered and wrote {files} files in {:?} ({})", writing.elapsed(), crate::logging::memory());
+    build.site.wait_for_index();
     println!(
         "postfeed: {}: {} written, {} unchanged, {} removed in {} ({:.0} ms)",
         build.summary(feeds, files),
@@ -46,6 +47,7 @@ pub fn check(config: &Config, format: CheckFormat) -> Result<Counts> {
     build.make_texts(Utc::now());
     problems.extend(build.take_problems());
     let counts = Reporter::Check(format).report(problems);
+    build.site.wait_for_index();
     eprintln!(
         "postfeed check: {} posts read; {} errors, {} notes",
         build.site.post_count(),

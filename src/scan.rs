@@ -26,11 +26,16 @@ impl Candidate {
     }
 }
 
-/// What tells a file's version apart without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What tells a file's version apart without reading it: size and mtime, and the inode and ctime,
+/// which every write, rename over and `touch` moves on, whatever mtime is set to afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Stamp {
     pub(crate) len: u64,
     pub(crate) modified: Option<SystemTime>,
+    pub(crate) device: u64,
+    pub(crate) inode: u64,
+    /// ctime as seconds and nanoseconds since the epoch.
+    pub(crate) changed: (i64, i64),
 }
 
 impl Stamp {
@@ -39,8 +44,15 @@ impl Stamp {
         fs::metadata(path).ok().map(|meta| Stamp::from_metadata(&meta))
     }
 
-    fn from_metadata(meta: &fs::Metadata) -> Stamp {
-        Stamp { len: meta.len(), modified: meta.modified().ok() }
+    pub(crate) fn from_metadata(meta: &fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            device: meta.dev(),
+            inode: meta.ino(),
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use url::Url;
 use crate::urls::has_scheme;
 
 /// How a body is turned into HTML, decided by the file extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Markup {
     Markdown,
     /// HTML and every other extension: used as it is, as Jekyll's identity converter does.

@@ -19,7 +19,7 @@ use front_matter::{Field, FrontMatter, SplitError};
 
 /// A post as a feed needs it. The body is not kept: it is read again when an entry is rendered,
 /// so a site of 100,000 posts costs memory for its metadata only.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Post {
     /// Path relative to the source root, `/`-separated; the post's identity in the site.
     pub(crate) source: String,
@@ -52,13 +52,13 @@ pub struct Post {
 
 /// Lines (1-based, the file's) of the keys that gave a post its categories and its tags; `None`
 /// when the names came from folders or `_config.yml` defaults only.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TaxonomyLines {
     pub(crate) categories: Option<usize>,
     pub(crate) tags: Option<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Author {
     pub(crate) name: String,
     pub(crate) email: Option<String>,
@@ -132,13 +132,13 @@ impl PostError {
 
 /// Something in a post that is read other than as written: the post is kept, and this is
 /// reported. The line is the file's, where known.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PostWarning {
     pub(crate) line: Option<usize>,
     pub(crate) kind: PostWarningKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub(crate) enum PostWarningKind {
     #[error("front matter sets {0:?} more than once; the last value is used")]
     RepeatedKey(String),

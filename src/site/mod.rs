@@ -11,10 +11,12 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::post::{self, Post, PostError, PostErrorKind};
 use crate::scan::{self, Candidate, Found, ReadError, Stamp, Tree};
+use post_index::PostIndex;
 
 mod content;
 mod index;
 mod links;
+pub(crate) mod post_index;
 mod texts;
 
 pub use content::ContentRenderer;
@@ -54,6 +56,10 @@ pub(crate) struct Site {
     pub(crate) post_links: Arc<PostLinks>,
     /// The site's URL (with its base path and a final `/`): post URLs minus this are URL paths.
     site_url: String,
+    /// The thread writing the post index after a load, if one is.
+    index_writer: Option<std::thread::JoinHandle<()>>,
+    /// How many posts the load took from the post index instead of reading their files.
+    pub(crate) from_index: usize,
 }
 
 /// What one refresh changed.
@@ -85,17 +91,29 @@ impl Site {
             links: HashMap::new(),
             post_links: Arc::default(),
             site_url: config.site.url.to_string(),
+            index_writer: None,
+            from_index: 0,
         };
-        // Files are read and parsed on all cores while the walk goes on.
+        let scan_started = std::time::SystemTime::now();
+        let index_file = config.post_index_file();
+        let known = index_file.as_deref().map(|file| PostIndex::load(file, config)).unwrap_or_default();
+        let from_index = std::sync::atomic::AtomicUsize::new(0);
+        // Files are read and parsed on all cores while the walk goes on, unless the index has them.
         let parsed: Vec<(Candidate, Read)> = site
             .tree
             .walk(&site.tree.root)?
             .par_bridge()
             .map(|found| match found {
-                Found::Post(c) => {
-                    let read = read_and_parse(&site.tree, &c, site.max_post_bytes, config);
-                    (c, read)
-                }
+                Found::Post(c) => match indexed(&known, &c) {
+                    Some(read) => {
+                        from_index.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        (c, read)
+                    }
+                    None => {
+                        let read = read_and_parse(&site.tree, &c, site.max_post_bytes, config);
+                        (c, read)
+                    }
+                },
                 Found::Problem(source, error) => {
                     // Reported under its path; it has no file to keep.
                     let problem = not_read(&source, error);
@@ -103,13 +121,23 @@ impl Site {
                 }
             })
             .collect();
-        tracing::debug!("read and parse: {:?} ({})", started.elapsed(), crate::logging::memory());
+        site.from_index = from_index.into_inner();
+        tracing::debug!(
+            "read and parse: {:?}, {} of {} posts in the index taken from it ({})",
+            started.elapsed(),
+            site.from_index,
+            known.len(),
+            crate::logging::memory()
+        );
+        drop(known);
         let mut posts = Vec::with_capacity(parsed.len());
+        let mut linked = std::collections::HashSet::new();
         for (candidate, read) in parsed {
             match read {
                 Read::Parsed { post, hash, stamp, is_link } => {
                     if is_link {
                         site.note_link(&candidate);
+                        linked.insert(candidate.source.clone());
                     }
                     let loaded = Loaded { post: Arc::from(post), stamp: Some(stamp), hash, path: candidate.path };
                     posts.push((candidate.source, loaded));
@@ -128,7 +156,27 @@ impl Site {
         posts.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         site.posts = posts.into_iter().collect();
         tracing::debug!("indexed: {:?} ({})", started.elapsed(), crate::logging::memory());
+        if let Some(file) = index_file {
+            // Links are read every time: their stamp is the target's, which may lie outside.
+            let records: Vec<post_index::Record> = site
+                .posts
+                .iter()
+                .filter(|(source, _)| !linked.contains(*source))
+                .filter_map(|(source, loaded)| {
+                    Some((source.clone(), loaded.stamp?, loaded.hash, Arc::clone(&loaded.post)))
+                })
+                .collect();
+            site.index_writer = Some(spawn_index_writer(file, config.clone(), scan_started, records));
+        }
         Ok(site)
+    }
+
+    /// Waits until the post index written after the load is on disk (`regen` does, before it
+    /// exits; the daemon lets it finish on its own).
+    pub(crate) fn wait_for_index(&mut self) {
+        if let Some(writer) = self.index_writer.take() {
+            let _ = writer.join();
+        }
     }
 
     /// Folds in whatever happened at `paths` (files or folders, created, changed or gone). Files
@@ -418,6 +466,46 @@ impl Site {
     pub(crate) fn index_keys(&self) -> impl Iterator<Item = &FeedKey> {
         self.index.keys()
     }
+}
+
+/// The post the index holds for `candidate`, if its file still has the stamp recorded (a `stat`
+/// instead of a read and a parse). Links are never taken from the index.
+fn indexed(index: &PostIndex, candidate: &Candidate) -> Option<Read> {
+    if index.len() == 0 {
+        return None;
+    }
+    let meta = std::fs::symlink_metadata(&candidate.path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let stamp = Stamp::from_metadata(&meta);
+    let (post, hash) = index.lookup(&candidate.source, &stamp)?;
+    Some(Read::Parsed { post: Box::new(post), hash, stamp, is_link: false })
+}
+
+/// Writes the post index on a thread of its own, at low priority, so that the first feeds are
+/// not held up by it.
+fn spawn_index_writer(
+    file: std::path::PathBuf,
+    config: Config,
+    scan_started: std::time::SystemTime,
+    records: Vec<post_index::Record>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        // SAFETY: setpriority on this thread's own id changes nothing but its scheduling.
+        unsafe {
+            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+        }
+        let started = std::time::Instant::now();
+        match post_index::write(&file, &config, scan_started, &records) {
+            Ok(kept) => {
+                tracing::debug!("post index: {kept} posts written to {} in {:?}", file.display(), started.elapsed())
+            }
+            Err(e) => {
+                tracing::warn!("cannot write the post index {}: {e}; the next start reads every post", file.display())
+            }
+        }
+    })
 }
 
 /// A file read for the site.
