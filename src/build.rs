@@ -36,6 +36,10 @@ pub struct Build {
     pub(crate) lifecycle: Lifecycle,
 }
 
+/// How many feeds' entries have their texts and bytes made together in a render (see
+/// [`Build::render`]): 256 feeds of 20 entries hold at most 5,120 texts at once.
+const FEEDS_PER_SLICE: usize = 256;
+
 impl Build {
     /// Reads and parses the whole source tree, and the feed state the output folder keeps,
     /// rendering nothing.
@@ -138,12 +142,22 @@ impl Build {
         self.lifecycle.observe(&self.site, &self.config.feeds, now, keys);
         let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(keys);
-        let fragments = &self.fragments;
-        let found =
-            self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries), |post, version| {
-                fragments.holds(post, version)
+        // Texts and entry bytes are made for a slice of the feeds at a time, and each text is
+        // stripped once its entry's bytes are made: a full render of a large site holds one
+        // slice's texts at most, not every text beside every entry's bytes.
+        for slice in todo.chunks(FEEDS_PER_SLICE) {
+            let fragments = &self.fragments;
+            let posts = || slice.iter().flat_map(|feed| &feed.entries);
+            let found =
+                self.texts.load(&self.site, &self.renderer, posts(), |post, version| fragments.holds(post, version));
+            self.problems.extend(found.iter().map(Problem::template));
+            let texts = &self.texts;
+            self.fragments.prepare(&self.config, slice, |post| snapshot::versioned_text(texts, post));
+            let fragments = &self.fragments;
+            self.texts.strip(posts().map(|post| post.source.as_str()), |source, version| {
+                fragments.made_from(source, version)
             });
-        self.problems.extend(found.iter().map(Problem::template));
+        }
         let (mut next, mut changed) =
             snapshot::render(&self.config, &feeds, &todo, &self.texts, &mut self.fragments, previous, storage);
         for (path, bytes) in self.side_files(&next.gone) {
@@ -158,8 +172,6 @@ impl Build {
         self.texts.retain_feeds(|key| feeds.contains(key));
         let texts = &self.texts;
         self.fragments.retain(|source| texts.get(source).is_some());
-        let fragments = &self.fragments;
-        self.texts.strip(|source, version| fragments.made_from(source, version));
         // What `/problems` lists: the posts' problems, `_config.yml`'s, and the templates' of the
         // entries in feeds.
         let mut problems = problem::post_problems(&self.site);

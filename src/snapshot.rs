@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::body::Body;
 use crate::config::Config;
-use crate::feed::fragments::Fragments;
+use crate::feed::fragments::{Fragments, VersionedText};
 use crate::feed::rss::Uses;
 use crate::feed::{self, stylesheet, Feed, FeedInput, FeedKey, FeedSet, Format};
 use crate::memfile::MemFile;
@@ -170,10 +170,7 @@ pub(crate) fn render(
     previous: &Snapshot,
     storage: Storage,
 ) -> (Snapshot, Vec<String>) {
-    fragments.prepare(config, todo, |post| match texts.versioned(&post.source) {
-        Some((version, text)) => (Some(version), Arc::clone(text)),
-        None => (None, Arc::default()),
-    });
+    fragments.prepare(config, todo, |post| versioned_text(texts, post));
     let fragments = &*fragments;
     let rendered: Vec<RenderedFeed> = todo
         .par_iter()
@@ -258,6 +255,14 @@ pub(crate) fn stylesheet_file() -> FeedFile {
 
 /// One rendered file: output-relative path, bytes and MIME type.
 pub(crate) type FeedFile = (String, Body, &'static str);
+
+/// The text of `post` and its version, for [`Fragments::prepare`].
+pub(crate) fn versioned_text(texts: &EntryTexts, post: &Post) -> VersionedText {
+    match texts.versioned(&post.source) {
+        Some((version, text)) => (Some(version), Arc::clone(text)),
+        None => (None, Arc::default()),
+    }
+}
 
 /// The text of `post`; an entry without one (its file changed since it was parsed) has neither
 /// summary nor content until the change is read.

@@ -93,14 +93,21 @@ impl EntryTexts {
         problems
     }
 
-    /// Keeps only the problems of each text whose entry bytes `bytes_made` says were made from it
-    /// (source path and version): summary, content and author are then in those bytes, and
-    /// holding them twice would cost about a third of what a shown post costs the daemon.
-    pub(crate) fn strip(&mut self, bytes_made: impl Fn(&str, u64) -> bool) {
-        for (source, held) in &mut self.texts {
-            if !held.stripped && bytes_made(source, held.version) {
-                held.text = Arc::new(EntryText { problems: held.text.problems.clone(), ..EntryText::default() });
-                held.stripped = true;
+    /// Keeps only the problems of the texts of `sources` whose entry bytes `bytes_made` says were
+    /// made from them (source path and version): summary, content and author are then in those
+    /// bytes, and holding them twice would cost about a third of what a shown post costs the
+    /// daemon.
+    pub(crate) fn strip<'s>(
+        &mut self,
+        sources: impl IntoIterator<Item = &'s str>,
+        bytes_made: impl Fn(&str, u64) -> bool,
+    ) {
+        for source in sources {
+            if let Some(held) = self.texts.get_mut(source) {
+                if !held.stripped && bytes_made(source, held.version) {
+                    held.text = Arc::new(EntryText { problems: held.text.problems.clone(), ..EntryText::default() });
+                    held.stripped = true;
+                }
             }
         }
     }
