@@ -137,6 +137,11 @@ pub(crate) fn write(
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
+    // One write at a time in this process (a reload may start one while the last is under way);
+    // other processes (a `regen` beside the daemon) write temporary files of their own.
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = WRITING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    remove_abandoned(path);
     let tmp = temporary_path(path);
     let result = (|| {
         let mut file = std::io::BufWriter::new(fs::File::create(&tmp)?);
@@ -158,10 +163,34 @@ fn changed_at(stamp: &Stamp) -> Option<SystemTime> {
     SystemTime::UNIX_EPOCH.checked_add(Duration::new(u64::try_from(secs).ok()?, u32::try_from(nanos).ok()?))
 }
 
+/// `posts-….index.<pid>.tmp`: this process's temporary file for the index at `path`.
 fn temporary_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
+    name.push(format!(".{}.tmp", std::process::id()));
     path.with_file_name(name)
+}
+
+/// Removes temporary files of the index at `path` that a process stopped while writing left
+/// behind (untouched for an hour: no write takes that long).
+fn remove_abandoned(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let prefix = format!("{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else { continue };
+        let abandoned = file_name.starts_with(&prefix)
+            && file_name.ends_with(".tmp")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > Duration::from_secs(3600)));
+        if abandoned {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// What a post's parse depends on besides its file: the settings `post::parse` and the site's
@@ -311,6 +340,19 @@ mod tests {
             assert_eq!(PostIndex::load(&file, &date).len(), 0);
             assert_eq!(load(&date).posts.len(), 1);
         }
+
+        // A temporary file a stopped process left an hour ago goes at the next write; a fresh
+        // one (another process writing now) stays.
+        let stale = file.with_file_name(format!("{}.1.tmp", file.file_name().unwrap().to_str().unwrap()));
+        let fresh = file.with_file_name(format!("{}.2.tmp", file.file_name().unwrap().to_str().unwrap()));
+        for tmp in [&stale, &fresh] {
+            fs::write(tmp, b"partial").unwrap();
+        }
+        let hour_ago = SystemTime::now() - Duration::from_secs(3700);
+        fs::File::options().write(true).open(&stale).unwrap().set_modified(hour_ago).unwrap();
+        rewrite_index(&date, &site, SystemTime::now() + Duration::from_secs(10));
+        assert!(!stale.exists() && fresh.exists());
+        assert_eq!(PostIndex::load(&file, &date).len(), 1);
 
         // `state.index = false`, or no state folder: no index file at all.
         let off = Config::parse(
