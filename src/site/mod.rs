@@ -131,13 +131,11 @@ impl Site {
         );
         drop(known);
         let mut posts = Vec::with_capacity(parsed.len());
-        let mut linked = std::collections::HashSet::new();
         for (candidate, read) in parsed {
             match read {
                 Read::Parsed { post, hash, stamp, is_link } => {
                     if is_link {
                         site.note_link(&candidate);
-                        linked.insert(candidate.source.clone());
                     }
                     let loaded = Loaded { post: Arc::from(post), stamp: Some(stamp), hash, path: candidate.path };
                     posts.push((candidate.source, loaded));
@@ -157,7 +155,8 @@ impl Site {
         site.posts = posts.into_iter().collect();
         tracing::debug!("indexed: {:?} ({})", started.elapsed(), crate::logging::memory());
         if let Some(file) = index_file {
-            // Links are read every time: their stamp is the target's, which may lie outside.
+            // Links are read every time (`indexed` never takes one): their stamp is the target's.
+            let linked: std::collections::HashSet<&String> = site.links.values().flatten().collect();
             let records: Vec<post_index::Record> = site
                 .posts
                 .iter()

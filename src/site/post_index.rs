@@ -29,7 +29,7 @@ const MAGIC: &[u8; 8] = b"pfindex\0";
 const SETTLE: Duration = Duration::from_secs(2);
 
 /// One post file as it was read.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct Entry {
     stamp: Stamp,
     /// The bytes' content hash.
