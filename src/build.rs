@@ -313,12 +313,26 @@ mod tests {
         snapshot.files[path].body.pieces()
     }
 
-    /// The piece of `path` that holds `needle`.
-    fn piece_with<'s>(snapshot: &'s Snapshot, path: &str, needle: &str) -> &'s bytes::Bytes {
-        let mut found =
-            pieces_of(snapshot, path).iter().filter(|p| memchr::memmem::find(p, needle.as_bytes()).is_some());
-        let piece = found.next().unwrap_or_else(|| panic!("{needle} not in {path}"));
-        assert!(found.next().is_none(), "{needle} in two pieces of {path}");
+    /// Where the pieces of the entry of `path` that links to `post` are, from its `<entry>` or
+    /// `<item>` to its end tag, and their bytes joined.
+    fn entry_pieces(snapshot: &Snapshot, path: &str, post: &str) -> (Vec<*const u8>, Vec<u8>) {
+        let pieces = pieces_of(snapshot, path);
+        let holds = |piece: &bytes::Bytes, needle: &[u8]| memchr::memmem::find(piece, needle).is_some();
+        let start = pieces
+            .iter()
+            .position(|p| (p.starts_with(b"<entry>") || p.starts_with(b"<item>")) && holds(p, post.as_bytes()))
+            .unwrap_or_else(|| panic!("{post} not in {path}"));
+        let end =
+            start + pieces[start..].iter().position(|p| p.ends_with(b"</entry>") || p.ends_with(b"</item>")).unwrap();
+        let entry = &pieces[start..=end];
+        (entry.iter().map(|p| p.as_ptr()).collect(), entry.concat())
+    }
+
+    /// The one piece of `path` that is exactly `needle`.
+    fn piece_equal_to<'s>(snapshot: &'s Snapshot, path: &str, needle: &str) -> &'s bytes::Bytes {
+        let mut found = pieces_of(snapshot, path).iter().filter(|p| p[..] == *needle.as_bytes());
+        let piece = found.next().unwrap_or_else(|| panic!("{needle} not a piece of {path}"));
+        assert!(found.next().is_none(), "{needle} twice in {path}");
         piece
     }
 
@@ -334,9 +348,10 @@ mod tests {
         {
             // Two feeds, one allocation per entry: P1's and P2's bytes are the same memory in both.
             for post in ["p1.html", "p2.html"] {
-                let (in_site, in_tag) = (piece_with(&first, site, post), piece_with(&first, tag, post));
-                assert_eq!(in_site.as_ptr(), in_tag.as_ptr(), "{post} in {site} and {tag}");
-                assert!(in_site.starts_with(if id == "<id>" { b"<entry>" } else { b"<item>" }), "{in_site:?}");
+                let ((in_site, bytes), (in_tag, _)) =
+                    (entry_pieces(&first, site, post), entry_pieces(&first, tag, post));
+                assert_eq!(in_site, in_tag, "{post} in {site} and {tag}");
+                assert!(memchr::memmem::find(&bytes, id.as_bytes()).is_some(), "{bytes:?}");
             }
             // And the feeds are whole documents that an XML parser reads, entries included.
             let text = String::from_utf8(first.files[site].body.to_bytes().to_vec()).unwrap();
@@ -345,17 +360,24 @@ mod tests {
             assert_eq!(entries, 2, "{text}");
         }
 
+        // An entry's Atom and RSS bytes hold one copy of its escaped content, and of its summary.
+        for text in ["&lt;p&gt;Body 1.&lt;/p&gt;", "Body 1."] {
+            let (atom, rss) = (piece_equal_to(&first, "feed.xml", text), piece_equal_to(&first, "feed.rss", text));
+            assert_eq!(atom.as_ptr(), rss.as_ptr(), "{text}");
+            assert_eq!(piece_equal_to(&first, "feed/by_tag/a.rss", text).as_ptr(), atom.as_ptr(), "{text}");
+        }
+
         // P2 edited: its bytes are made again, P1's stay the very same.
         fs::write(&p2, "---\ntitle: P2 again\ntags: [a]\n---\nEdited.\n").unwrap();
         let changes = build.refresh(&[p2]);
         let (second, changed) = build.render(now, &first, Some(&changes.feeds), Storage::Heap);
         assert!(changed.contains(&"feed/by_tag/a.xml".to_string()));
-        let p1 = piece_with(&first, "feed/by_tag/a.xml", "p1.html").as_ptr();
-        assert_eq!(piece_with(&second, "feed/by_tag/a.xml", "p1.html").as_ptr(), p1);
-        assert_eq!(piece_with(&second, "feed.xml", "p1.html").as_ptr(), p1);
-        let edited = piece_with(&second, "feed/by_tag/a.xml", "p2.html");
-        assert!(memchr::memmem::find(edited, b"P2 again").is_some());
-        assert_eq!(edited.as_ptr(), piece_with(&second, "feed.xml", "p2.html").as_ptr());
+        let (p1, _) = entry_pieces(&first, "feed/by_tag/a.xml", "p1.html");
+        assert_eq!(entry_pieces(&second, "feed/by_tag/a.xml", "p1.html").0, p1);
+        assert_eq!(entry_pieces(&second, "feed.xml", "p1.html").0, p1);
+        let (edited, bytes) = entry_pieces(&second, "feed/by_tag/a.xml", "p2.html");
+        assert!(memchr::memmem::find(&bytes, b"P2 again").is_some());
+        assert_eq!(edited, entry_pieces(&second, "feed.xml", "p2.html").0);
 
         // What the updates made is what one full render of the same tree makes, byte for byte.
         assert_full_render(&build, dir.path(), now, &second);
@@ -424,8 +446,8 @@ mod tests {
         }
         for path in ["feed/by_tag/a.xml", "feed/by_tag/a.rss"] {
             assert!(snapshot.files[path].memfile().is_none(), "{path}");
-            // head, two entries, tail
-            assert_eq!(pieces_of(&snapshot, path).len(), 4, "{path}");
+            // head, two entries (each around its shared content and summary), tail
+            assert_eq!(pieces_of(&snapshot, path).len(), 2 + 2 * 5, "{path}");
         }
     }
 

@@ -14,7 +14,7 @@ use crate::body::Body;
 use crate::config::Config;
 use crate::feed::fragments::{Fragments, VersionedText};
 use crate::feed::rss::Uses;
-use crate::feed::{self, stylesheet, Feed, FeedInput, FeedKey, FeedSet, Format};
+use crate::feed::{self, stylesheet, EntryBytes, Feed, FeedInput, FeedKey, FeedSet, Format};
 use crate::memfile::MemFile;
 use crate::post::{EntryText, Post};
 use crate::problem::Problem;
@@ -285,7 +285,7 @@ pub(crate) fn render_feed(
         .files
         .iter()
         .map(|(format, path)| {
-            let entries: Vec<Bytes> = feed
+            let entries: Vec<EntryBytes> = feed
                 .entries
                 .iter()
                 .zip(&entry_texts)
@@ -492,5 +492,52 @@ mod tests {
         assert!(kept.memfile().is_some());
         assert_eq!(kept.body.to_bytes(), text);
         assert_eq!(kept.etag, file.etag);
+    }
+
+    #[test]
+    fn shared_texts_are_spliced_where_their_markers_are_written_and_nowhere_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let hostile = format!("{} and {} ]]>", feed::CONTENT_MARKER, feed::SUMMARY_MARKER);
+        let path = dir.path().join("site/_posts/2021-01-05-x.md");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let front = format!("title: \"{hostile}\"\nauthor: \"{hostile}\"\ndescription: \"a & b ]]> {hostile}\"");
+        fs::write(&path, format!("---\n{front}\n---\nFish &amp; chips ]]&gt; <b>{hostile}</b>\n")).unwrap();
+        let plain = dir.path().join("site/_posts/2021-01-06-y.md");
+        fs::write(&plain, "---\ntitle: Y\ndescription: plain words\n---\nWords.\n").unwrap();
+        let site = Site::load(&config).unwrap();
+        let (snapshot, _) = render_site(&config, &site, &mut EntryTexts::default(), &Snapshot::default(), None);
+
+        let read = |path: &str| feed_rs::parser::parse(&snapshot.files[path].body.to_bytes()[..]).unwrap();
+        let (atom, rss) = (read("feed.xml"), read("feed.rss"));
+        for (feed, name) in [(&atom, "Atom"), (&rss, "RSS")] {
+            let entry = feed.entries.iter().find(|e| e.links[0].href.ends_with("x.html")).unwrap();
+            assert_eq!(entry.title.as_ref().unwrap().content, hostile, "{name}");
+            let content = entry.content.as_ref().and_then(|c| c.body.as_deref()).unwrap();
+            let in_html = hostile.replace('>', "&gt;");
+            assert_eq!(content, format!("<p>Fish &amp; chips ]]&gt; <b>{in_html}</b></p>"), "{name}");
+            let summary = &entry.summary.as_ref().unwrap().content;
+            // Atom's summary is text; RSS's description is HTML, so its text escaped once more.
+            let expected = format!("a & b ]]> {hostile}");
+            let expected = if name == "RSS" { crate::markup::text_as_html(&expected).into_owned() } else { expected };
+            assert_eq!(*summary, expected, "{name}");
+        }
+        // Each writes its own escaped summary when they differ, and one shared copy when not.
+        let pieces = |path: &str| snapshot.files[path].body.pieces().to_vec();
+        let (atom, rss) = (pieces("feed.xml"), pieces("feed.rss"));
+        let shared = |needle: &[u8]| {
+            let find = |pieces: &[bytes::Bytes]| {
+                pieces
+                    .iter()
+                    .find(|p| p.starts_with(needle))
+                    .map(|p| p.as_ptr())
+                    .unwrap_or_else(|| panic!("{needle:?}"))
+            };
+            find(&atom) == find(&rss)
+        };
+        assert!(shared(b"plain words"));
+        assert!(shared(b"&lt;p&gt;Words."));
+        assert!(shared(b"&lt;p&gt;Fish"));
+        assert!(!shared(b"a &amp;"));
     }
 }

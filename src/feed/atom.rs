@@ -8,7 +8,10 @@ use atom_syndication::extension::Extension;
 use atom_syndication::{Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig};
 use bytes::Bytes;
 
-use super::{concat, entry_author, FeedInput, Format, GENERATOR};
+use super::{
+    concat, entry_author, splice, EntryBytes, FeedInput, Format, Hole, SharedTexts, CONTENT_MARKER, GENERATOR,
+    SUMMARY_MARKER,
+};
 use crate::config::Config;
 use crate::post::{EntryText, Post};
 
@@ -20,15 +23,39 @@ const NO_INDENT: WriteConfig = WriteConfig { write_document_declaration: false, 
 
 /// The whole feed in one buffer.
 pub fn render(input: &FeedInput) -> Vec<u8> {
-    let entries: Vec<Bytes> =
-        input.entries.iter().zip(input.texts).map(|(post, text)| entry(input.config, post, text)).collect();
+    let entries: Vec<EntryBytes> = input
+        .entries
+        .iter()
+        .zip(input.texts)
+        .map(|(post, text)| entry(input.config, post, text, &SharedTexts::of(text)))
+        .collect();
     concat(&document(input, &entries))
 }
 
 /// The post's `<entry>` element, as every Atom feed that shows the post holds it (the feed's root
-/// declares the namespaces).
-pub(crate) fn entry(config: &Config, post: &Post, text: &EntryText) -> Bytes {
-    fragment(&entry_of(config, post, text))
+/// declares the namespaces), around its `shared` content and summary.
+pub(crate) fn entry(config: &Config, post: &Post, text: &EntryText, shared: &SharedTexts) -> EntryBytes {
+    let mut entry = entry_of(config, post, text);
+    let mut holes = Vec::new();
+    if let (Some(summary), Some(escaped)) = (&mut entry.summary, &shared.summary) {
+        summary.value = SUMMARY_MARKER.into();
+        holes.push(Hole {
+            before: b"<summary>",
+            span: SUMMARY_MARKER.as_bytes(),
+            after: b"</summary>",
+            text: escaped.clone(),
+        });
+    }
+    if let (Some(content), Some(escaped)) = (&mut entry.content, &shared.content) {
+        content.value = Some(CONTENT_MARKER.into());
+        holes.push(Hole {
+            before: b"<content type=\"html\">",
+            span: CONTENT_MARKER.as_bytes(),
+            after: b"</content>",
+            text: escaped.clone(),
+        });
+    }
+    splice(&fragment(&entry), holes)
 }
 
 fn entry_of(config: &Config, post: &Post, text: &EntryText) -> Entry {
@@ -68,20 +95,18 @@ fn entry_of(config: &Config, post: &Post, text: &EntryText) -> Entry {
 
 /// An entry's bytes as they appear inside a feed: written alone, without the Atom namespace
 /// declaration that a standalone entry carries and the feed's root already makes.
-fn fragment(entry: &Entry) -> Bytes {
+fn fragment(entry: &Entry) -> Vec<u8> {
     let mut bytes = Vec::new();
     entry.write_with_config(&mut bytes, NO_INDENT).expect("writing to memory cannot fail");
     if bytes.get(6..6 + ATOM_NS_ATTRIBUTE.len()) == Some(ATOM_NS_ATTRIBUTE) {
         bytes.drain(6..6 + ATOM_NS_ATTRIBUTE.len());
     }
-    // Kept for as long as a feed shows the post: no spare capacity.
-    bytes.shrink_to_fit();
-    Bytes::from(bytes)
+    bytes
 }
 
 /// The feed in pieces: its head, `entries` (the `<entry>` bytes of `input.entries`, in order),
 /// and its tail.
-pub(crate) fn document(input: &FeedInput, entries: &[Bytes]) -> Vec<Bytes> {
+pub(crate) fn document(input: &FeedInput, entries: &[EntryBytes]) -> Vec<Bytes> {
     let config = input.config;
     let mut namespaces = BTreeMap::new();
     if input.entries.iter().any(|post| post.image.is_some()) {
@@ -132,7 +157,7 @@ fn slot() -> &'static (Entry, Bytes) {
     static SLOT: OnceLock<(Entry, Bytes)> = OnceLock::new();
     SLOT.get_or_init(|| {
         let entry = Entry { id: SLOT_ID.into(), ..Entry::default() };
-        let bytes = fragment(&entry);
+        let bytes = Bytes::from(fragment(&entry));
         (entry, bytes)
     })
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rayon::prelude::*;
 
-use super::{atom, json, rss, Feed, Format};
+use super::{atom, json, rss, EntryBytes, Feed, Format, SharedTexts};
 use crate::config::Config;
 use crate::post::{EntryText, Post};
 
@@ -18,7 +18,7 @@ use crate::post::{EntryText, Post};
 struct Fragment {
     post: Arc<Post>,
     version: Option<u64>,
-    bytes: [Option<Bytes>; 3],
+    bytes: [Option<EntryBytes>; 3],
     /// What its RSS item uses, for the channel to declare.
     rss_uses: rss::Uses,
 }
@@ -67,9 +67,10 @@ impl Fragments {
         let made: Vec<(String, Fragment)> = needed
             .into_par_iter()
             .map(|(source, (post, (version, text)))| {
+                let shared = SharedTexts::of(&text);
                 let mut bytes = [None, None, None];
                 for &format in &formats {
-                    bytes[slot(format)] = Some(render(config, format, post, &text));
+                    bytes[slot(format)] = Some(render_sharing(config, format, post, &text, &shared));
                 }
                 let rss_uses = rss::Uses::of(config, post, &text);
                 (source.to_string(), Fragment { post: Arc::clone(post), version, bytes, rss_uses })
@@ -93,7 +94,7 @@ impl Fragments {
     }
 
     /// The bytes of `post` in `format`, if they were made for this very post.
-    pub(crate) fn get(&self, post: &Arc<Post>, format: Format) -> Option<&Bytes> {
+    pub(crate) fn get(&self, post: &Arc<Post>, format: Format) -> Option<&EntryBytes> {
         let held = self.by_source.get(&post.source)?;
         Arc::ptr_eq(&held.post, post).then(|| held.bytes[slot(format)].as_ref()).flatten()
     }
@@ -113,17 +114,30 @@ impl Fragments {
         self.by_source.len()
     }
 
-    /// The bytes held, all formats together.
+    /// The bytes held, all formats together, what they share counted once.
     pub(crate) fn bytes(&self) -> usize {
-        self.by_source.values().flat_map(|f| f.bytes.iter().flatten()).map(Bytes::len).sum()
+        self.by_source
+            .values()
+            .map(|fragment| {
+                let mut pieces: Vec<&Bytes> = fragment.bytes.iter().flatten().flat_map(EntryBytes::pieces).collect();
+                pieces.sort_by_key(|piece| (piece.as_ptr(), piece.len()));
+                pieces.dedup_by_key(|piece| (piece.as_ptr(), piece.len()));
+                pieces.iter().map(|piece| piece.len()).sum::<usize>()
+            })
+            .sum()
     }
 }
 
 /// One post's bytes in `format`.
-pub(crate) fn render(config: &Config, format: Format, post: &Post, text: &EntryText) -> Bytes {
+pub(crate) fn render(config: &Config, format: Format, post: &Post, text: &EntryText) -> EntryBytes {
+    render_sharing(config, format, post, text, &SharedTexts::of(text))
+}
+
+/// One post's bytes in `format`, around the escaped texts its other formats share.
+fn render_sharing(config: &Config, format: Format, post: &Post, text: &EntryText, shared: &SharedTexts) -> EntryBytes {
     match format {
-        Format::Atom => atom::entry(config, post, text),
-        Format::Rss => rss::item(config, post, text),
+        Format::Atom => atom::entry(config, post, text, shared),
+        Format::Rss => rss::item(config, post, text, shared),
         Format::Json => json::item(config, post, text),
     }
 }

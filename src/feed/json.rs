@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::{concat, entry_author, FeedInput, Format};
+use super::{concat, entry_author, EntryBytes, FeedInput, Format};
 use crate::config::Config;
 use crate::post::{Author, EntryText, Post};
 
@@ -70,21 +70,21 @@ struct Item<'a> {
 
 /// The whole feed in one buffer.
 pub fn render(input: &FeedInput) -> Vec<u8> {
-    let items: Vec<Bytes> =
+    let items: Vec<EntryBytes> =
         input.entries.iter().zip(input.texts).map(|(post, text)| item(input.config, post, text)).collect();
     concat(&document(input, &items))
 }
 
 /// The post's item object, as every JSON feed that shows the post holds it.
-pub(crate) fn item(config: &Config, post: &Post, text: &EntryText) -> Bytes {
+pub(crate) fn item(config: &Config, post: &Post, text: &EntryText) -> EntryBytes {
     let mut bytes = serde_json::to_vec(&item_of(config, post, text)).expect("writing to memory cannot fail");
     bytes.shrink_to_fit();
-    Bytes::from(bytes)
+    EntryBytes::whole(Bytes::from(bytes))
 }
 
 /// The feed in pieces: its head (up to `"items":[`), `items` (the item objects of
 /// `input.entries`, in order, with commas between them), and its tail.
-pub(crate) fn document(input: &FeedInput, items: &[Bytes]) -> Vec<Bytes> {
+pub(crate) fn document(input: &FeedInput, items: &[EntryBytes]) -> Vec<Bytes> {
     let site = &input.config.site;
     let feed = JsonFeed {
         version: VERSION,

@@ -209,23 +209,112 @@ pub(crate) fn pieces(
     input: &FeedInput,
     format: Format,
     (mut head, mut tail): (Vec<u8>, Vec<u8>),
-    entries: &[Bytes],
+    entries: &[EntryBytes],
     separator: Option<&'static [u8]>,
 ) -> Vec<Bytes> {
     input.add_stylesheet(&mut head, format);
     tail.push(b'\n');
     head.shrink_to_fit();
     tail.shrink_to_fit();
-    let mut pieces = Vec::with_capacity(entries.len() * 2 + 2);
+    let mut pieces = Vec::with_capacity(entries.iter().map(|e| e.pieces().len() + 1).sum::<usize>() + 2);
     pieces.push(Bytes::from(head));
     for (n, entry) in entries.iter().enumerate() {
         if let (Some(separator), true) = (separator, n > 0) {
             pieces.push(Bytes::from_static(separator));
         }
-        pieces.push(entry.clone());
+        pieces.extend(entry.pieces().iter().cloned());
     }
     pieces.push(Bytes::from(tail));
     pieces
+}
+
+/// One entry's bytes in one format, in the pieces a feed holds them as. The Atom and RSS bytes of
+/// an entry share its escaped content (and its summary, when both formats escape it alike), so
+/// the largest part of an entry is held once however many formats show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EntryBytes(Box<[Bytes]>);
+
+impl EntryBytes {
+    /// Bytes that share nothing.
+    pub(crate) fn whole(bytes: Bytes) -> EntryBytes {
+        EntryBytes(Box::new([bytes]))
+    }
+
+    pub(crate) fn pieces(&self) -> &[Bytes] {
+        &self.0
+    }
+}
+
+/// An entry's content and summary escaped as XML text, once for both its Atom and RSS bytes:
+/// Atom's `<content type="html">` and RSS's `<content:encoded>` hold the same escaped HTML; Atom's
+/// `<summary>` is plain text and RSS's `<description>` HTML, which escape alike unless the summary
+/// has `&`, `<` or `>`.
+#[derive(Debug, Default)]
+pub(crate) struct SharedTexts {
+    content: Option<Bytes>,
+    summary: Option<Bytes>,
+    summary_as_html: Option<Bytes>,
+}
+
+impl SharedTexts {
+    pub(crate) fn of(text: &EntryText) -> SharedTexts {
+        let escaped = |text: &str| Bytes::from(htmlize::escape_text(text).into_owned());
+        let summary = text.summary.as_deref().map(escaped);
+        let summary_as_html = match (&summary, text.summary.as_deref().map(crate::markup::text_as_html)) {
+            (Some(_), Some(std::borrow::Cow::Owned(html))) => Some(escaped(&html)),
+            (summary, _) => summary.clone(),
+        };
+        SharedTexts { content: text.content.as_deref().map(escaped), summary, summary_as_html }
+    }
+}
+
+/// Where a marker stands in an entry as its crate wrote it: `span` (the marker, with what the
+/// crate put around it, such as CDATA) is found with `before` and `after` beside it, which no
+/// escaped text can hold, so a title or a name that holds the marker is never taken for it.
+pub(crate) struct Hole {
+    pub(super) before: &'static [u8],
+    pub(super) span: &'static [u8],
+    pub(super) after: &'static [u8],
+    pub(super) text: Bytes,
+}
+
+/// What stands in for an entry's content in the element its crate writes, to be spliced out.
+pub(crate) const CONTENT_MARKER: &str = "\u{e000}postfeed:content\u{e001}";
+/// What stands in for an entry's summary.
+pub(crate) const SUMMARY_MARKER: &str = "\u{e000}postfeed:summary\u{e001}";
+
+/// `written` with each hole's span replaced by its text, as pieces that keep the text shared.
+pub(crate) fn splice(written: &[u8], holes: Vec<Hole>) -> EntryBytes {
+    let mut cuts: Vec<(usize, usize, Bytes)> = holes
+        .into_iter()
+        .map(|hole| {
+            let needle = [hole.before, hole.span, hole.after].concat();
+            let at = memchr::memmem::find(written, &needle).expect("the marker is where its crate writes it");
+            let start = at + hole.before.len();
+            (start, start + hole.span.len(), hole.text)
+        })
+        .collect();
+    cuts.sort_by_key(|cut| cut.0);
+    let mut kept = Vec::with_capacity(written.len() - cuts.iter().map(|(start, end, _)| end - start).sum::<usize>());
+    let mut bounds = Vec::with_capacity(cuts.len());
+    let mut from = 0;
+    for (start, end, _) in &cuts {
+        kept.extend_from_slice(&written[from..*start]);
+        bounds.push(kept.len());
+        from = *end;
+    }
+    kept.extend_from_slice(&written[from..]);
+    let kept = Bytes::from(kept);
+    let mut pieces = Vec::with_capacity(cuts.len() * 2 + 1);
+    let mut from = 0;
+    for ((_, _, text), bound) in cuts.into_iter().zip(bounds) {
+        pieces.push(kept.slice(from..bound));
+        pieces.push(text);
+        from = bound;
+    }
+    pieces.push(kept.slice(from..));
+    pieces.retain(|piece| !piece.is_empty());
+    EntryBytes(pieces.into_boxed_slice())
 }
 
 /// Pieces joined into one buffer.

@@ -11,7 +11,10 @@ use rss::{Category, Channel, Guid, Item};
 
 use bytes::Bytes;
 
-use super::{concat, entry_author, FeedInput, Format, GENERATOR};
+use super::{
+    concat, entry_author, splice, EntryBytes, FeedInput, Format, Hole, SharedTexts, CONTENT_MARKER, GENERATOR,
+    SUMMARY_MARKER,
+};
 use crate::config::Config;
 use crate::post::{EntryText, Post};
 
@@ -23,16 +26,42 @@ const SLOT_TITLE: &str = "urn:postfeed:items";
 /// The whole feed in one buffer.
 pub fn render(input: &FeedInput) -> Vec<u8> {
     let entries = || input.entries.iter().zip(input.texts);
-    let items: Vec<Bytes> = entries().map(|(post, text)| item(input.config, post, text)).collect();
+    let items: Vec<EntryBytes> =
+        entries().map(|(post, text)| item(input.config, post, text, &SharedTexts::of(text))).collect();
     let uses = entries().fold(Uses::default(), |uses, (post, text)| uses.and(Uses::of(input.config, post, text)));
     concat(&document(input, &items, uses))
 }
 
 /// The post's `<item>` element, as every RSS feed that shows the post holds it (the feed's root
-/// declares the namespaces).
-pub(crate) fn item(config: &Config, post: &Post, text: &EntryText) -> Bytes {
-    fragment(item_of(config, post, text))
+/// declares the namespaces), around its `shared` content and summary. Both go escaped rather than
+/// in CDATA, so they are the very bytes its Atom entry holds: the same text to an XML reader.
+pub(crate) fn item(config: &Config, post: &Post, text: &EntryText, shared: &SharedTexts) -> EntryBytes {
+    let mut item = item_of(config, post, text);
+    let mut holes = Vec::new();
+    if let (Some(description), Some(escaped)) = (&mut item.description, &shared.summary_as_html) {
+        *description = SUMMARY_MARKER.into();
+        holes.push(Hole {
+            before: b"<description>",
+            span: SUMMARY_CDATA.as_bytes(),
+            after: b"</description>",
+            text: escaped.clone(),
+        });
+    }
+    if let (Some(content), Some(escaped)) = (&mut item.content, &shared.content) {
+        *content = CONTENT_MARKER.into();
+        holes.push(Hole {
+            before: b"<content:encoded>",
+            span: CONTENT_CDATA.as_bytes(),
+            after: b"</content:encoded>",
+            text: escaped.clone(),
+        });
+    }
+    splice(&fragment(item), holes)
 }
+
+/// The markers as the `rss` crate writes `description` and `content:encoded`: in CDATA.
+const SUMMARY_CDATA: &str = concat!("<![CDATA[", "\u{e000}postfeed:summary\u{e001}", "]]>");
+const CONTENT_CDATA: &str = concat!("<![CDATA[", "\u{e000}postfeed:content\u{e001}", "]]>");
 
 fn item_of(config: &Config, post: &Post, text: &EntryText) -> Item {
     // `author` holds an e-mail address by the RSS spec; names go to dc:creator.
@@ -71,12 +100,14 @@ fn item_of(config: &Config, post: &Post, text: &EntryText) -> Item {
 /// An item's bytes as they appear inside a feed. The `rss` crate writes items only as part of a
 /// channel, so the item is written in an otherwise empty one and cut out: nothing else in it can
 /// hold `<item>` or `</item>`.
-fn fragment(item: Item) -> Bytes {
+fn fragment(item: Item) -> Vec<u8> {
     let channel = Channel { items: vec![item], ..Channel::default() };
-    let bytes = channel.write_to(Vec::new()).expect("writing to memory cannot fail");
+    let mut bytes = channel.write_to(Vec::new()).expect("writing to memory cannot fail");
     let start = memchr::memmem::find(&bytes, b"<item>").expect("the channel holds an item");
     let end = memchr::memmem::rfind(&bytes, b"</item>").expect("the channel holds an item") + b"</item>".len();
-    Bytes::copy_from_slice(&bytes[start..end])
+    bytes.truncate(end);
+    bytes.drain(..start);
+    bytes
 }
 
 /// The namespaces items use besides RSS's own. The items are written apart from the channel, so
@@ -106,7 +137,7 @@ impl Uses {
 
 /// The feed in pieces: its head, `items` (the `<item>` bytes of `input.entries`, in order), and
 /// its tail; `uses` is what the items use, together.
-pub(crate) fn document(input: &FeedInput, items: &[Bytes], uses: Uses) -> Vec<Bytes> {
+pub(crate) fn document(input: &FeedInput, items: &[EntryBytes], uses: Uses) -> Vec<Bytes> {
     let config = input.config;
     let mut namespaces = BTreeMap::new();
     namespaces.insert("atom".to_string(), rss::extension::atom::NAMESPACE.to_string());
@@ -151,7 +182,7 @@ fn slot() -> &'static (Item, Bytes) {
     static SLOT: OnceLock<(Item, Bytes)> = OnceLock::new();
     SLOT.get_or_init(|| {
         let item = Item { title: Some(SLOT_TITLE.into()), ..Item::default() };
-        let bytes = fragment(item.clone());
+        let bytes = Bytes::from(fragment(item.clone()));
         (item, bytes)
     })
 }
