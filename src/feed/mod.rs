@@ -258,7 +258,12 @@ pub(crate) struct SharedTexts {
 
 impl SharedTexts {
     pub(crate) fn of(text: &EntryText) -> SharedTexts {
-        let escaped = |text: &str| Bytes::from(htmlize::escape_text(text).into_owned());
+        let escaped = |text: &str| {
+            let mut escaped = htmlize::escape_text(text).into_owned();
+            // Held for as long as a feed shows the entry: no spare capacity.
+            escaped.shrink_to_fit();
+            Bytes::from(escaped)
+        };
         let summary = text.summary.as_deref().map(escaped);
         let summary_as_html = match (&summary, text.summary.as_deref().map(crate::markup::text_as_html)) {
             (Some(_), Some(std::borrow::Cow::Owned(html))) => Some(escaped(&html)),
