@@ -1,7 +1,7 @@
 //! The site's posts by the names Liquid's `{% post_url %}` and `{% link %}` look them up with,
 //! kept in step with the site as posts come and go.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 use crate::template::SiteIndex;
@@ -17,8 +17,10 @@ pub(crate) struct PostLinks {
 struct Inner {
     /// Source path (`_posts/2020-01-02-a.md`) to URL path without baseurl (`/2020/01/02/a.html`).
     by_source: HashMap<String, String>,
-    /// `post_url` name to the source paths that answer to it; the first in path order wins.
-    by_name: HashMap<String, BTreeSet<String>>,
+    /// `post_url` name to the source paths that answer to it, in path order; the first wins.
+    /// Nearly always one path: a sorted `Vec` holds it in one small allocation, where a set
+    /// would take a whole tree node per name.
+    by_name: HashMap<String, Vec<String>>,
 }
 
 impl PostLinks {
@@ -26,7 +28,10 @@ impl PostLinks {
     pub(crate) fn insert(&self, source: &str, url_path: String) {
         let mut inner = self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         for name in post_url_names(source) {
-            inner.by_name.entry(name).or_default().insert(source.to_string());
+            let sources = inner.by_name.entry(name).or_default();
+            if let Err(at) = sources.binary_search_by(|s| s.as_str().cmp(source)) {
+                sources.insert(at, source.to_string());
+            }
         }
         inner.by_source.insert(source.to_string(), url_path);
     }
@@ -39,7 +44,7 @@ impl PostLinks {
         }
         for name in post_url_names(source) {
             if let Some(sources) = inner.by_name.get_mut(&name) {
-                sources.remove(source);
+                sources.retain(|s| s != source);
                 if sources.is_empty() {
                     inner.by_name.remove(&name);
                 }
