@@ -5,6 +5,7 @@
 
 #![warn(unreachable_pub)]
 
+mod allocator;
 pub mod body;
 pub mod build;
 pub mod cli;

@@ -382,6 +382,8 @@ fn run(folder: &OutputFolder, queue: Receiver<Job>, mut latest: Arc<Snapshot>, m
             }
             None => folder.write_snapshot(&latest, &BTreeSet::new()),
         };
+        // Writing is the last step of an update: what it read and freed goes back now.
+        crate::allocator::release_free_pages();
         match result {
             Ok(stats) => {
                 if behind {

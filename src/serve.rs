@@ -101,7 +101,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
         root_identity: None,
         websub,
     };
-    state.observe();
+    state.after_update();
 
     let listener = match inherited {
         Some(std_listener) => {
@@ -130,6 +130,8 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
             true
         }
     };
+    // What writing the folder read and freed goes back before the daemon settles.
+    tokio::task::block_in_place(crate::allocator::release_free_pages);
     state.output = Some(
         OutputWriter::start(dir, places, Arc::clone(&state.snapshot), behind)
             .context("cannot start the output writer")?,
@@ -253,7 +255,10 @@ impl State {
     }
 
     /// The site's counts into the metrics.
-    fn observe(&self) {
+    /// After every update: the counts for the metrics, and the memory the render freed given
+    /// back to the system.
+    fn after_update(&self) {
+        crate::allocator::release_free_pages();
         let site = &self.build.site;
         self.metrics.site(
             site.post_count(),
@@ -301,7 +306,7 @@ impl State {
             crate::build::feeds_and_files(crate::build::feeds_of(&changed), changed.len()),
             started.elapsed().as_secs_f64() * 1000.0
         );
-        self.observe();
+        self.after_update();
         self.metrics.update(what, started.elapsed());
         // A look that found nothing (a start-up catch-up, a rescan of an unchanged tree) is no
         // news at the info level.
@@ -327,7 +332,7 @@ impl State {
         if !changed.is_empty() || next.problems != self.snapshot.problems {
             self.publish(next, Some(&changed));
         }
-        self.observe();
+        self.after_update();
         self.metrics.update("templates", started.elapsed());
         info!(
             "update (_data or _includes): every entry rendered again; {} changed in {:.1} ms",
@@ -358,7 +363,7 @@ impl State {
             info!("{line}");
             self.publish(next, Some(&changed));
         }
-        self.observe();
+        self.after_update();
         self.metrics.update("scheduled", started.elapsed());
     }
 
@@ -422,7 +427,7 @@ impl State {
                     Err(e) => error!("cannot start the output writer: {e}; feeds are served but not written"),
                 }
                 self.publish(snapshot, None);
-                self.observe();
+                self.after_update();
                 self.metrics.update("reload", started.elapsed());
                 systemd::status(&self.summary());
                 info!("reloaded: {} in {} ms", self.summary(), started.elapsed().as_millis());
