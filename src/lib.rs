@@ -31,6 +31,7 @@ pub use site::ContentRenderer;
 pub mod snapshot;
 mod systemd;
 pub mod template;
+mod threads;
 mod urls;
 mod watch;
 mod websub;

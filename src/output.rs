@@ -126,10 +126,11 @@ impl OutputFolder {
             Removed,
             Absent,
         }
-        // On all cores: a batch of new posts changes hundreds of feeds, and each rename over an old
-        // file makes ext4 start writing the new one's data.
+        // One file after another, on the writer's own low-priority thread: written on all cores,
+        // the files of one update took both cores from the next (a batch of 500 new posts is
+        // several updates, and changes hundreds of feeds).
         let done: Vec<Done> = changed
-            .par_iter()
+            .iter()
             .map(|rel| {
                 let path = self.dir.join(rel);
                 let bytes = snapshot
@@ -357,6 +358,8 @@ impl Drop for OutputWriter {
 }
 
 fn run(folder: &OutputFolder, queue: Receiver<Job>, mut latest: Arc<Snapshot>, mut behind: bool) {
+    // Feeds are served from memory; the folder follows without taking cores from the next update.
+    crate::threads::lower_priority();
     // Paths to write from `latest`; `None` means the whole folder.
     let mut pending: Option<BTreeSet<String>> = if behind { None } else { Some(BTreeSet::new()) };
     let mut open = true;

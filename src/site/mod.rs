@@ -491,10 +491,7 @@ fn spawn_index_writer(
     records: Vec<post_index::Record>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        // SAFETY: setpriority on this thread's own id changes nothing but its scheduling.
-        unsafe {
-            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
-        }
+        crate::threads::lower_priority();
         let started = std::time::Instant::now();
         match post_index::write(&file, &config, scan_started, &records) {
             Ok(kept) => {
