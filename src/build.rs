@@ -400,12 +400,18 @@ mod tests {
         doc.descendants().filter(|n| n.has_tag_name("content")).map(|n| n.text().unwrap_or("").to_string()).collect()
     }
 
-    #[test]
-    fn the_daemon_keeps_an_entrys_bytes_not_its_text_and_makes_the_text_again_when_it_needs_it() {
+    /// A site of P1 and P2, both tagged `a`, loaded with feeds of 10 entries.
+    fn two_posts_in_a() -> (tempfile::TempDir, Build) {
         let dir = tempfile::tempdir().unwrap();
         write_post(dir.path(), 1, "a");
         write_post(dir.path(), 2, "a");
-        let mut build = Build::load(config(dir.path(), 10)).unwrap();
+        let build = Build::load(config(dir.path(), 10)).unwrap();
+        (dir, build)
+    }
+
+    #[test]
+    fn the_daemon_keeps_an_entrys_bytes_not_its_text_and_makes_the_text_again_when_it_needs_it() {
+        let (dir, mut build) = two_posts_in_a();
         let now = Utc::now();
         let (first, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
         assert_eq!(build.texts.len(), 2, "the texts' problems are kept");
@@ -435,10 +441,7 @@ mod tests {
 
     #[test]
     fn the_daemon_keeps_the_site_feed_in_one_memory_file_and_the_others_in_pieces() {
-        let dir = tempfile::tempdir().unwrap();
-        write_post(dir.path(), 1, "a");
-        write_post(dir.path(), 2, "a");
-        let mut build = Build::load(config(dir.path(), 10)).unwrap();
+        let (_dir, mut build) = two_posts_in_a();
         let (snapshot, _) = build.render(Utc::now(), &Snapshot::default(), None, Storage::MemFiles);
         for path in ["feed.xml", "feed.rss"] {
             assert!(snapshot.files[path].memfile().is_some(), "{path}");

@@ -35,10 +35,9 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
 /// The post's `<entry>` element, as every Atom feed that shows the post holds it (the feed's root
 /// declares the namespaces), around its `shared` content and summary.
 pub(crate) fn entry(config: &Config, post: &Post, text: &EntryText, shared: &SharedTexts) -> EntryBytes {
-    let mut entry = entry_of(config, post, text);
+    let entry = entry_of(config, post, text);
     let mut holes = Vec::new();
-    if let (Some(summary), Some(escaped)) = (&mut entry.summary, &shared.summary) {
-        summary.value = SUMMARY_MARKER.into();
+    if let (Some(_), Some(escaped)) = (&entry.summary, &shared.summary) {
         holes.push(Hole {
             before: b"<summary>",
             span: SUMMARY_MARKER.as_bytes(),
@@ -46,8 +45,7 @@ pub(crate) fn entry(config: &Config, post: &Post, text: &EntryText, shared: &Sha
             text: escaped.clone(),
         });
     }
-    if let (Some(content), Some(escaped)) = (&mut entry.content, &shared.content) {
-        content.value = Some(CONTENT_MARKER.into());
+    if let (Some(_), Some(escaped)) = (&entry.content, &shared.content) {
         holes.push(Hole {
             before: b"<content type=\"html\">",
             span: CONTENT_MARKER.as_bytes(),
@@ -79,9 +77,10 @@ fn entry_of(config: &Config, post: &Post, text: &EntryText) -> Entry {
             .chain(&post.tags)
             .map(|term| Category { term: term.clone(), ..Category::default() })
             .collect(),
-        summary: text.summary.clone().map(Text::plain),
-        content: text.content.as_ref().map(|html| Content {
-            value: Some(html.clone()),
+        // The summary and the content are spliced in where their markers are written (`entry`).
+        summary: text.summary.as_ref().map(|_| Text::plain(SUMMARY_MARKER)),
+        content: text.content.as_ref().map(|_| Content {
+            value: Some(CONTENT_MARKER.into()),
             content_type: Some("html".into()),
             ..Content::default()
         }),

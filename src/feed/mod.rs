@@ -283,10 +283,24 @@ pub(crate) struct Hole {
     pub(super) text: Bytes,
 }
 
+/// The marker literals, as macros so that a format can also name them inside `concat!` (RSS
+/// writes them in CDATA).
+macro_rules! content_marker {
+    () => {
+        "\u{e000}postfeed:content\u{e001}"
+    };
+}
+macro_rules! summary_marker {
+    () => {
+        "\u{e000}postfeed:summary\u{e001}"
+    };
+}
+pub(crate) use {content_marker, summary_marker};
+
 /// What stands in for an entry's content in the element its crate writes, to be spliced out.
-pub(crate) const CONTENT_MARKER: &str = "\u{e000}postfeed:content\u{e001}";
+pub(crate) const CONTENT_MARKER: &str = content_marker!();
 /// What stands in for an entry's summary.
-pub(crate) const SUMMARY_MARKER: &str = "\u{e000}postfeed:summary\u{e001}";
+pub(crate) const SUMMARY_MARKER: &str = summary_marker!();
 
 /// `written` with each hole's span replaced by its text, as pieces that keep the text shared.
 pub(crate) fn splice(written: &[u8], holes: Vec<Hole>) -> EntryBytes {

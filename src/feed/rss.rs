@@ -36,10 +36,9 @@ pub fn render(input: &FeedInput) -> Vec<u8> {
 /// declares the namespaces), around its `shared` content and summary. Both go escaped rather than
 /// in CDATA, so they are the very bytes its Atom entry holds: the same text to an XML reader.
 pub(crate) fn item(config: &Config, post: &Post, text: &EntryText, shared: &SharedTexts) -> EntryBytes {
-    let mut item = item_of(config, post, text);
+    let item = item_of(config, post, text);
     let mut holes = Vec::new();
-    if let (Some(description), Some(escaped)) = (&mut item.description, &shared.summary_as_html) {
-        *description = SUMMARY_MARKER.into();
+    if let (Some(_), Some(escaped)) = (&item.description, &shared.summary_as_html) {
         holes.push(Hole {
             before: b"<description>",
             span: SUMMARY_CDATA.as_bytes(),
@@ -47,8 +46,7 @@ pub(crate) fn item(config: &Config, post: &Post, text: &EntryText, shared: &Shar
             text: escaped.clone(),
         });
     }
-    if let (Some(content), Some(escaped)) = (&mut item.content, &shared.content) {
-        *content = CONTENT_MARKER.into();
+    if let (Some(_), Some(escaped)) = (&item.content, &shared.content) {
         holes.push(Hole {
             before: b"<content:encoded>",
             span: CONTENT_CDATA.as_bytes(),
@@ -60,8 +58,8 @@ pub(crate) fn item(config: &Config, post: &Post, text: &EntryText, shared: &Shar
 }
 
 /// The markers as the `rss` crate writes `description` and `content:encoded`: in CDATA.
-const SUMMARY_CDATA: &str = concat!("<![CDATA[", "\u{e000}postfeed:summary\u{e001}", "]]>");
-const CONTENT_CDATA: &str = concat!("<![CDATA[", "\u{e000}postfeed:content\u{e001}", "]]>");
+const SUMMARY_CDATA: &str = concat!("<![CDATA[", super::summary_marker!(), "]]>");
+const CONTENT_CDATA: &str = concat!("<![CDATA[", super::content_marker!(), "]]>");
 
 fn item_of(config: &Config, post: &Post, text: &EntryText) -> Item {
     // `author` holds an e-mail address by the RSS spec; names go to dc:creator.
@@ -73,8 +71,8 @@ fn item_of(config: &Config, post: &Post, text: &EntryText) -> Item {
     let mut item = Item {
         title: Some(post.title.clone()),
         link: Some(post.url.clone()),
-        // Plain text, and RSS readers show `description` as HTML.
-        description: text.summary.as_deref().map(|s| crate::markup::text_as_html(s).into_owned()),
+        // The summary and the content are spliced in where their markers are written (`item`).
+        description: text.summary.as_ref().map(|_| SUMMARY_MARKER.into()),
         author,
         categories: post
             .categories
@@ -84,7 +82,7 @@ fn item_of(config: &Config, post: &Post, text: &EntryText) -> Item {
             .collect(),
         guid: Some(guid(post)),
         pub_date: Some(post.date.to_rfc2822()),
-        content: text.content.clone(),
+        content: text.content.as_ref().map(|_| CONTENT_MARKER.into()),
         dublin_core_ext: creator.map(|c| DublinCoreExtension { creators: vec![c], ..DublinCoreExtension::default() }),
         ..Item::default()
     };
