@@ -139,6 +139,7 @@ impl Build {
         storage: Storage,
     ) -> (Snapshot, Vec<String>) {
         let started = std::time::Instant::now();
+        self.site.settle(now, self.config.feeds.limit, keys, &self.config);
         self.lifecycle.observe(&self.site, &self.config.feeds, now, keys);
         let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(keys);
@@ -184,7 +185,7 @@ impl Build {
         }
         if keys.is_none() {
             tracing::debug!(
-                "rendered {} files, {} bytes, from {} entry texts of {} bytes, as {} entries of {} bytes, in {:?} ({})",
+                "rendered {} files, {} bytes, from {} entry texts of {} bytes, as {} entries of {} bytes, in {:?}; {} archived posts asleep ({})",
                 next.files.len(),
                 next.files.values().map(|f| f.body.len()).sum::<usize>(),
                 self.texts.len(),
@@ -192,6 +193,7 @@ impl Build {
                 self.fragments.len(),
                 self.fragments.bytes(),
                 started.elapsed(),
+                self.site.sleeping(),
                 crate::logging::memory()
             );
         }
@@ -213,6 +215,7 @@ impl Build {
     /// made, keeping none: the same bytes [`Build::render`] makes, without holding them all.
     /// Returns what the writes did, and how many feeds and files there are.
     pub(crate) fn render_to_folder(&mut self, now: DateTime<Utc>) -> Result<(WriteStats, usize, usize)> {
+        self.site.settle(now, self.config.feeds.limit, None, &self.config);
         self.lifecycle.observe(&self.site, &self.config.feeds, now, None);
         let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(None);

@@ -270,6 +270,7 @@ pub(crate) fn post_problems(site: &Site) -> Vec<Problem> {
     for post in site.posts() {
         problems.extend(post.warnings.iter().map(|w| Problem::kept(&post.source, w)));
     }
+    problems.extend(site.sleeping_warnings().map(|(source, w)| Problem::kept(source, w)));
     problems
 }
 
@@ -285,9 +286,7 @@ pub(crate) fn sorted(problems: Vec<Problem>) -> Vec<Problem> {
 pub(crate) fn problems_of(site: &Site, source: &str) -> Vec<Problem> {
     let mut problems: Vec<Problem> =
         site.problem(source).map(|error| file_problem(site, source, error)).into_iter().collect();
-    if let Some(post) = site.post(source) {
-        problems.extend(post.warnings.iter().map(|w| Problem::kept(source, w)));
-    }
+    problems.extend(site.warnings_of(source).iter().map(|w| Problem::kept(source, w)));
     problems
 }
 
@@ -331,21 +330,26 @@ fn first_carriers<'a>(
     if wanted.is_empty() {
         return places;
     }
-    // `posts()` is in path order; an unpublished post is no reason for a feed.
-    for post in site.posts().filter(|p| p.published) {
-        for key in crate::site::keys_of(post) {
-            if wanted.contains(&key) && !places.contains_key(&key) {
-                let line = match &key {
-                    // A name from the post's folders has no key in its front matter.
-                    FeedKey::Category(name) if from_folder(&post.source, name) => None,
-                    FeedKey::Category(_) => post.taxonomy_lines.categories,
-                    _ => post.taxonomy_lines.tags,
-                };
-                places.insert(key, (post.source.clone(), line));
+    // An unpublished post is no reason for a feed; sleeping posts are all published.
+    let awake = site
+        .posts()
+        .filter(|p| p.published)
+        .map(|post| (post.source.as_str(), crate::site::keys_of(post), post.taxonomy_lines));
+    let asleep = site.sleeping_names().map(|(source, keys, lines)| (source, keys.to_vec(), lines));
+    for (source, keys, lines) in awake.chain(asleep) {
+        for key in keys {
+            if !wanted.contains(&key)
+                || places.get(&key).is_some_and(|(first, _): &(String, _)| first.as_str() < source)
+            {
+                continue;
             }
-        }
-        if places.len() == wanted.len() {
-            break;
+            let line = match &key {
+                // A name from the post's folders has no key in its front matter.
+                FeedKey::Category(name) if from_folder(source, name) => None,
+                FeedKey::Category(_) => lines.categories,
+                _ => lines.tags,
+            };
+            places.insert(key, (source.to_string(), line));
         }
     }
     places

@@ -24,7 +24,7 @@ pub enum FeedKey {
 /// holds the post itself, so an index entry costs a pointer, not copies of its strings.
 #[derive(Debug, Clone)]
 pub(super) struct Order {
-    newest_first: Reverse<(i64, u32)>,
+    pub(super) newest_first: Reverse<(i64, u32)>,
     pub(super) post: Arc<Post>,
 }
 
@@ -39,7 +39,7 @@ impl Order {
         (secs, nanos) <= (now.timestamp(), now.timestamp_subsec_nanos())
     }
 
-    fn sort_key(&self) -> (&Reverse<(i64, u32)>, &str, &str) {
+    pub(super) fn sort_key(&self) -> (&Reverse<(i64, u32)>, &str, &str) {
         (&self.newest_first, &self.post.url, &self.post.source)
     }
 }

@@ -14,6 +14,7 @@ use crate::scan::{self, Candidate, Found, ReadError, Stamp, Tree};
 use post_index::PostIndex;
 
 mod content;
+mod dormant;
 mod index;
 mod links;
 pub(crate) mod post_index;
@@ -47,8 +48,10 @@ pub(crate) struct Site {
     /// Sorted, so the posts below a folder are one range.
     posts: BTreeMap<String, Loaded>,
     problems: BTreeMap<String, PostError>,
-    /// Published posts (future ones included) per feed, in feed order.
+    /// Published posts (future ones included) per feed, in feed order. Sleeping posts are not in it.
     index: BTreeMap<FeedKey, BTreeSet<Order>>,
+    /// Archived posts no feed shows, not kept parsed (see [`Site::settle`]).
+    dormant: dormant::Dormant,
     /// Posts that are symbolic links, by the file they point at: an edit of the target is
     /// reported under the target's path.
     links: HashMap<PathBuf, BTreeSet<String>>,
@@ -88,6 +91,7 @@ impl Site {
             posts: BTreeMap::new(),
             problems: BTreeMap::new(),
             index: BTreeMap::new(),
+            dormant: dormant::Dormant::default(),
             links: HashMap::new(),
             post_links: Arc::default(),
             site_url: config.site.url.to_string(),
@@ -212,6 +216,12 @@ impl Site {
                     candidates.insert(source.clone(), (candidate, false));
                 }
             }
+            for (source, _) in self.dormant.range(&start) {
+                if below(source) {
+                    let candidate = Candidate::new(source.clone(), self.tree.root.join(source));
+                    candidates.insert(source.clone(), (candidate, false));
+                }
+            }
             let known_problems: Vec<String> = self
                 .problems
                 .range(start..)
@@ -263,7 +273,7 @@ impl Site {
                 let stamp = Stamp::of(&c.path);
                 let read = match stamp {
                     None => None,
-                    Some(_) if !force && self.posts.get(&c.source).is_some_and(|l| l.stamp == stamp) => {
+                    Some(_) if !force && self.file_of(&c.source).is_some_and(|(known, _)| known == stamp) => {
                         Some(Read::Unchanged)
                     }
                     Some(_) => Some(read_and_parse(&self.tree, &c, self.max_post_bytes, config)),
@@ -275,17 +285,19 @@ impl Site {
             match read {
                 None => {
                     self.problems.remove(&candidate.source);
-                    if let Some(old) = self.remove(&candidate.source) {
+                    if let Some(keys) = self.remove(&candidate.source) {
                         changes.removed += 1;
-                        changes.feeds.extend(keys_of(&old));
+                        changes.feeds.extend(keys);
                     }
                 }
                 Some(Read::Unchanged) => {}
                 Some(Read::Parsed { hash, stamp, .. })
-                    if self.posts.get(&candidate.source).is_some_and(|l| l.hash == hash) =>
+                    if self.file_of(&candidate.source).is_some_and(|(_, known)| known == hash) =>
                 {
                     if let Some(loaded) = self.posts.get_mut(&candidate.source) {
                         loaded.stamp = Some(stamp);
+                    } else if let Some(record) = self.dormant.get_mut(&candidate.source) {
+                        record.stamp = Some(stamp);
                     }
                     // Back to the bytes of the version kept: nothing is wrong any more.
                     self.problems.remove(&candidate.source);
@@ -308,15 +320,15 @@ impl Site {
     fn store(&mut self, candidate: Candidate, read: Read, changes: &mut Changes, keep_last_good: bool) {
         let read = match read {
             Read::Failed(error)
-                if keep_last_good && error.kind.is_parse_failure() && self.posts.contains_key(&candidate.source) =>
+                if keep_last_good && error.kind.is_parse_failure() && self.file_of(&candidate.source).is_some() =>
             {
                 self.problems.insert(candidate.source, error);
                 return;
             }
             other => other,
         };
-        if let Some(old) = self.remove(&candidate.source) {
-            changes.feeds.extend(keys_of(&old));
+        if let Some(keys) = self.remove(&candidate.source) {
+            changes.feeds.extend(keys);
         }
         self.problems.remove(&candidate.source);
         match read {
@@ -351,7 +363,12 @@ impl Site {
         }
     }
 
-    fn remove(&mut self, source: &str) -> Option<Arc<Post>> {
+    /// Takes the post at `source` out of the site; returns the feeds it was in.
+    fn remove(&mut self, source: &str) -> Option<Vec<FeedKey>> {
+        if let Some(record) = self.dormant.remove(source) {
+            self.post_links.remove(source);
+            return Some(record.keys.into_vec());
+        }
         let loaded = self.posts.remove(source)?;
         self.post_links.remove(source);
         self.links.retain(|_, sources| {
@@ -369,26 +386,138 @@ impl Site {
                 }
             }
         }
-        Some(loaded.post)
+        Some(keys_of(&loaded.post))
+    }
+
+    /// The stamp and the content hash of the file at `source`, awake or asleep, if it is a post.
+    fn file_of(&self, source: &str) -> Option<(Option<Stamp>, u64)> {
+        match self.posts.get(source) {
+            Some(loaded) => Some((loaded.stamp, loaded.hash)),
+            None => self.dormant.get(source).map(|record| (record.stamp, record.hash)),
+        }
     }
 
     /// The entries of one feed at `now`: published, not in the future, newest first, at most
     /// `limit`. A post that is both in `_posts` and in an archive folder (copied, or caught
     /// half-way through a move) is one entry, the one in `_posts`.
     pub(crate) fn entries(&self, key: &FeedKey, now: DateTime<Utc>, limit: usize) -> Vec<Arc<Post>> {
-        let Some(set) = self.index.get(key) else { return Vec::new() };
+        self.walk(key, now, limit).0
+    }
+
+    /// [`Site::entries`], and where the list goes on past them, if it does (see [`Full`]).
+    fn walk(&self, key: &FeedKey, now: DateTime<Utc>, limit: usize) -> (Vec<Arc<Post>>, Option<Full<'_>>) {
+        let Some(set) = self.index.get(key) else { return (Vec::new(), None) };
         let mut entries: Vec<Arc<Post>> = Vec::with_capacity(limit.min(set.len()));
+        let mut last = None;
         for order in set.iter().filter(|o| o.is_visible_at(now)) {
             let post = &order.post;
             let twin = entries.iter().position(|taken| taken.id == post.id && (taken.archived || post.archived));
-            match twin {
-                Some(i) if entries[i].archived && !post.archived => entries[i] = Arc::clone(post),
-                Some(_) => {}
-                None if entries.len() == limit => break,
-                None => entries.push(Arc::clone(post)),
+            match (twin, last) {
+                (Some(i), _) if entries[i].archived && !post.archived => entries[i] = Arc::clone(post),
+                (Some(_), _) => {}
+                (None, Some(last)) if entries.len() == limit => return (entries, Some(Full { last, past: order })),
+                (None, _) => {
+                    entries.push(Arc::clone(post));
+                    last = Some(order);
+                }
             }
         }
-        entries
+        (entries, None)
+    }
+
+    /// Puts to sleep the archived posts no feed shows at `now`, and first wakes the sleeping
+    /// posts of the feeds in `keys` (every feed when `None`) that may have to show one again.
+    /// Sleeping keeps a [`dormant::Record`] instead of the parsed post: the archive grows by
+    /// every post that moves, and nearly all of it is out of sight. What feeds show is the same
+    /// either way (`settling_never_changes_the_feeds`); it is called before each render.
+    pub(crate) fn settle(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: usize,
+        keys: Option<&BTreeSet<FeedKey>>,
+        config: &Config,
+    ) {
+        // A feed wakes its sleepers when it shows fewer than `limit` entries or when its first
+        // sleeper comes before the last post it shows: those may belong in sight.
+        let mut waking: BTreeSet<String> = BTreeSet::new();
+        let feeds: Vec<&FeedKey> = match keys {
+            Some(keys) => keys.iter().filter(|key| self.dormant.has_key(key)).collect(),
+            None => self.dormant.keys().collect(),
+        };
+        for key in feeds {
+            let first = self.dormant.first(key);
+            let in_sight =
+                |full: Full| first.is_some_and(|(time, url, source)| (time, &**url, &**source) < full.last.sort_key());
+            if self.walk(key, now, limit).1.is_none_or(in_sight) {
+                waking.extend(self.dormant.sources_of(key));
+            }
+        }
+        let woken = waking.len();
+        for source in waking {
+            let candidate = Candidate::new(source.clone(), self.tree.root.join(&source));
+            let read = read_and_parse(&self.tree, &candidate, self.max_post_bytes, config);
+            // Its feeds are being rendered anyway: what changes is not reported again.
+            self.store(candidate, read, &mut Changes::default(), false);
+        }
+        // The first post past each feed's entries, for the feeds that are full.
+        let mut past: HashMap<&FeedKey, Option<&Order>> = HashMap::new();
+        let lists: Vec<&FeedKey> = match keys {
+            Some(keys) => keys.iter().collect(),
+            None => self.index.keys().collect(),
+        };
+        let mut candidates: BTreeSet<&str> = BTreeSet::new();
+        for key in lists {
+            let cut = *past.entry(key).or_insert_with(|| self.walk(key, now, limit).1.map(|full| full.past));
+            if let (Some(cut), Some(set)) = (cut, self.index.get(key)) {
+                candidates.extend(set.range(cut..).filter(|o| o.post.archived).map(|o| o.post.source.as_str()));
+            }
+        }
+        let mut sleepers: Vec<String> = Vec::new();
+        for source in candidates {
+            let Some(loaded) = self.posts.get(source) else { continue };
+            // A symbolic link is read through its own path, which a record does not keep.
+            if loaded.path != self.tree.root.join(source) {
+                continue;
+            }
+            let order = Order::of(&loaded.post);
+            let out_of_sight = keys_of(&loaded.post).iter().all(|key| {
+                let Some((key, _)) = self.index.get_key_value(key) else { return false };
+                let cut = *past.entry(key).or_insert_with(|| self.walk(key, now, limit).1.map(|full| full.past));
+                cut.is_some_and(|cut| order >= *cut)
+            });
+            if out_of_sight {
+                sleepers.push(source.to_string());
+            }
+        }
+        let slept = sleepers.len();
+        for source in sleepers {
+            self.put_to_sleep(&source);
+        }
+        if woken + slept > 0 {
+            tracing::debug!("archived posts: {woken} woken, {slept} put to sleep, {} asleep", self.dormant.len());
+        }
+    }
+
+    /// Replaces the post at `source` by its [`dormant::Record`] (see [`Site::settle`]).
+    fn put_to_sleep(&mut self, source: &str) {
+        let Some(loaded) = self.posts.remove(source) else { return };
+        let order = Order::of(&loaded.post);
+        let keys = keys_of(&loaded.post);
+        for key in &keys {
+            if let Some(set) = self.index.get_mut(key) {
+                set.remove(&order);
+            }
+        }
+        let post = &loaded.post;
+        let place = (order.newest_first, loaded.post.url.as_str().into(), source.into());
+        let record = dormant::Record {
+            stamp: loaded.stamp,
+            hash: loaded.hash,
+            keys: keys.into_boxed_slice(),
+            warnings: post.warnings.clone().into_boxed_slice(),
+            taxonomy_lines: post.taxonomy_lines,
+        };
+        self.dormant.insert(source.to_string(), record, place);
     }
 
     /// Whether the list of `key` has a post visible at `now` (archived ones included).
@@ -428,18 +557,37 @@ impl Site {
         self.posts.get(source).map(|l| l.hash)
     }
 
-    /// The post parsed from the file at `source`, if it parsed.
-    pub(crate) fn post(&self, source: &str) -> Option<&Arc<Post>> {
-        self.posts.get(source).map(|l| &l.post)
-    }
-
     /// Parsed posts, including unpublished ones.
     pub(crate) fn posts(&self) -> impl Iterator<Item = &Arc<Post>> {
         self.posts.values().map(|l| &l.post)
     }
 
+    /// Posts that parsed, sleeping ones included.
     pub(crate) fn post_count(&self) -> usize {
-        self.posts.len()
+        self.posts.len() + self.dormant.len()
+    }
+
+    /// How many archived posts sleep (see [`Site::settle`]).
+    pub(crate) fn sleeping(&self) -> usize {
+        self.dormant.len()
+    }
+
+    /// The warnings of the sleeping posts, which [`Site::posts`] does not list.
+    pub(crate) fn sleeping_warnings(&self) -> impl Iterator<Item = (&str, &post::PostWarning)> {
+        self.dormant.iter().flat_map(|(source, record)| record.warnings.iter().map(move |w| (source.as_str(), w)))
+    }
+
+    /// The warnings of the post at `source`, awake or asleep.
+    pub(crate) fn warnings_of(&self, source: &str) -> &[post::PostWarning] {
+        match self.posts.get(source) {
+            Some(loaded) => &loaded.post.warnings,
+            None => self.dormant.get(source).map_or(&[], |record| &record.warnings),
+        }
+    }
+
+    /// Each sleeping post's source path, feeds and the lines its names were read from.
+    pub(crate) fn sleeping_names(&self) -> impl Iterator<Item = (&str, &[FeedKey], post::TaxonomyLines)> {
+        self.dormant.iter().map(|(source, record)| (source.as_str(), &record.keys[..], record.taxonomy_lines))
     }
 
     /// Files under `_posts` that are not in the feeds, and why; and the posts kept as they were
@@ -451,7 +599,7 @@ impl Site {
     /// Whether the post at `source` is in the feeds as it was last parsed, its file being broken
     /// now (see `server.keep_last_good`).
     pub(crate) fn kept_last_good(&self, source: &str) -> bool {
-        self.problems.contains_key(source) && self.posts.contains_key(source)
+        self.problems.contains_key(source) && self.file_of(source).is_some()
     }
 
     /// Why the file at `source` is not in the feeds (or, when [`Site::kept_last_good`], is in
@@ -502,6 +650,15 @@ fn spawn_index_writer(
             }
         }
     })
+}
+
+/// Where a feed's list goes on past the entries it shows.
+#[derive(Clone, Copy)]
+struct Full<'a> {
+    /// The post that took the last place.
+    last: &'a Order,
+    /// The first post past the entries: it and all after it are out of sight.
+    past: &'a Order,
 }
 
 /// A file read for the site.

@@ -14,7 +14,9 @@ use proptest::prelude::*;
 
 const CATEGORIES: [&str; 4] = ["jingzhouribao", "renminribao", "a b", "C++"];
 const TAGS: [&str; 4] = ["荆州日报新闻", "金融", "C", "x/y"];
-const FOLDERS: [&str; 3] = ["_posts", "business/_posts", "_posts/2022"];
+/// `old_post` is the archive folder: posts moved there stay in their category and tag feeds, and
+/// those past the newest `limit` of every feed they are in sleep (not kept parsed) until needed.
+const FOLDERS: [&str; 4] = ["_posts", "business/_posts", "_posts/2022", "old_post"];
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -28,13 +30,13 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..3usize, 0..12u8, 1..28u8, 0..4usize, 0..4usize, any::<u8>())
+        4 => (0..4usize, 0..12u8, 1..28u8, 0..4usize, 0..4usize, any::<u8>())
             .prop_map(|(folder, slot, day, category, tag, body)| Op::Create { folder, slot, day, category, tag, body }),
         3 => (0..12u8, 1..28u8, 0..4usize, any::<u8>()).prop_map(|(slot, day, tag, body)| Op::Edit { slot, day, tag, body }),
-        2 => (0..12u8, 0..3usize, 0..12u8).prop_map(|(slot, to_folder, to_slot)| Op::Rename { slot, to_folder, to_slot }),
+        2 => (0..12u8, 0..4usize, 0..12u8).prop_map(|(slot, to_folder, to_slot)| Op::Rename { slot, to_folder, to_slot }),
         2 => (0..12u8).prop_map(|slot| Op::Delete { slot }),
         1 => (0..12u8).prop_map(|slot| Op::Break { slot }),
-        1 => (0..3usize).prop_map(|folder| Op::RemoveFolder { folder }),
+        1 => (0..4usize).prop_map(|folder| Op::RemoveFolder { folder }),
     ]
 }
 
@@ -126,7 +128,7 @@ impl Tree {
 /// until its file parses again (tests/it/problems.rs covers it).
 fn config(root: &Path, out: &Path) -> Config {
     let text = format!(
-        "[site]\nurl = \"https://news.example.com\"\ntitle = \"T\"\ntimezone = \"Asia/Shanghai\"\n[source]\ndir = \"{}\"\n[output]\ndir = \"{}\"\n[feeds]\nlimit = 3\n[server]\nkeep_last_good = false\n",
+        "[site]\nurl = \"https://news.example.com\"\ntitle = \"T\"\ntimezone = \"Asia/Shanghai\"\n[source]\ndir = \"{}\"\narchive = [\"old_post\"]\n[output]\ndir = \"{}\"\n[feeds]\nlimit = 3\n[server]\nkeep_last_good = false\n",
         root.display(),
         out.display()
     );
