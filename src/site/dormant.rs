@@ -305,51 +305,85 @@ mod site_tests {
 
 #[cfg(test)]
 mod properties {
+    use std::collections::BTreeSet;
     use std::fs;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     use proptest::prelude::*;
 
-    use super::site_tests::{config, shown, truth};
+    use super::site_tests::{config, shown, truth, LIMIT};
+    use crate::config::Config;
     use crate::site::Site;
 
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    /// A post: archived or not, its day, its category (of 2), its tags (a subset of 3), and
+    /// when it comes: 0 before the load, 1 after it, 2 after it and deleted in the last step.
+    type Spec = (bool, u32, usize, u8, u8);
 
+    fn spec() -> impl Strategy<Value = Spec> {
+        (any::<bool>(), 1..28u32, 0..2usize, 0..8u8, 0..3u8)
+    }
+
+    fn write(root: &Path, i: usize, &(archived, day, category, tags, _): &Spec) -> PathBuf {
+        let folder = if archived { "old_post" } else { "_posts" };
+        let path = root.join(format!("{folder}/2021-12-{day:02}-p{i}.md"));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let tags: Vec<&str> =
+            ["x", "y", "z"].into_iter().enumerate().filter(|(b, _)| tags & (1 << b) != 0).map(|(_, t)| t).collect();
+        // Same-second posts in one feed: ties are broken by URL, then by path.
+        let text = format!(
+            "---\ntitle: p{i}\ndate: 2021-12-{day:02} 08:00:00 +0800\ncategories: [c{category}]\ntags: [{}]\n---\nbody\n",
+            tags.join(", ")
+        );
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn asleep(site: &Site) -> BTreeSet<String> {
+        site.dormant.iter().map(|(source, _)| source.clone()).collect()
+    }
+
+    /// What a fresh load settled at once puts to sleep: every archived post out of sight.
+    fn all_out_of_sight(config: &Config) -> BTreeSet<String> {
+        let mut site = Site::load(config).unwrap();
+        site.settle(chrono::Utc::now(), LIMIT, None, config);
+        asleep(&site)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// After each step (load, new posts, deletions) the feeds show what a fresh load shows,
+        /// and exactly the posts a fresh load would put to sleep are asleep: none is missed by
+        /// the incremental settle, and none is asleep that a feed shows.
         #[test]
-        /// Each post: archived or not, its day, its category (of 2), its tags (a subset of 3),
-        /// and whether it is deleted after the first settle.
-        fn feeds_show_what_a_fresh_load_shows_after_sleeping_and_waking(
-            specs in prop::collection::vec((any::<bool>(), 1..28u32, 0..2usize, 0..8u8, any::<bool>()), 1..24)
-        ) {
+        fn settling_step_by_step_equals_settling_a_fresh_load(specs in prop::collection::vec(spec(), 1..28)) {
             let dir = tempfile::tempdir().unwrap();
             let root = fs::canonicalize(dir.path()).unwrap();
-            let mut doomed: Vec<PathBuf> = Vec::new();
-            for (i, &(archived, day, category, tags, deleted)) in specs.iter().enumerate() {
-                let folder = if archived { "old_post" } else { "_posts" };
-                let path = root.join(format!("{folder}/2021-12-{day:02}-p{i}.md"));
-                fs::create_dir_all(path.parent().unwrap()).unwrap();
-                let tags: Vec<&str> = ["x", "y", "z"].into_iter().enumerate().filter(|(b, _)| tags & (1 << b) != 0).map(|(_, t)| t).collect();
-                // Same-second posts in one feed: ties are broken by URL, then by path.
-                let text = format!(
-                    "---\ntitle: p{i}\ndate: 2021-12-{day:02} 08:00:00 +0800\ncategories: [c{category}]\ntags: [{}]\n---\nbody\n",
-                    tags.join(", ")
-                );
-                fs::write(&path, text).unwrap();
-                if deleted {
-                    doomed.push(path);
-                }
+            for (i, spec) in specs.iter().enumerate().filter(|(_, s)| s.4 == 0) {
+                write(&root, i, spec);
             }
             let config = config(&root);
             let mut site = Site::load(&config).unwrap();
-            site.settle(chrono::Utc::now(), super::site_tests::LIMIT, None, &config);
+            site.settle(chrono::Utc::now(), LIMIT, None, &config);
             prop_assert_eq!(shown(&site), truth(&config));
+            prop_assert_eq!(asleep(&site), all_out_of_sight(&config));
+
+            let added: Vec<PathBuf> =
+                specs.iter().enumerate().filter(|(_, s)| s.4 > 0).map(|(i, spec)| write(&root, i, spec)).collect();
+            let changes = site.refresh(&added, &config);
+            site.settle(chrono::Utc::now(), LIMIT, Some(&changes.feeds), &config);
+            prop_assert_eq!(shown(&site), truth(&config));
+            prop_assert_eq!(asleep(&site), all_out_of_sight(&config));
+
+            let doomed: Vec<PathBuf> =
+                specs.iter().enumerate().filter(|(_, s)| s.4 == 2).map(|(i, spec)| write(&root, i, spec)).collect();
             for path in &doomed {
                 fs::remove_file(path).unwrap();
             }
             let changes = site.refresh(&doomed, &config);
-            site.settle(chrono::Utc::now(), super::site_tests::LIMIT, Some(&changes.feeds), &config);
+            site.settle(chrono::Utc::now(), LIMIT, Some(&changes.feeds), &config);
             prop_assert_eq!(shown(&site), truth(&config));
+            prop_assert_eq!(asleep(&site), all_out_of_sight(&config));
             prop_assert_eq!(site.post_count(), specs.len() - doomed.len());
         }
     }

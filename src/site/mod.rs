@@ -52,6 +52,11 @@ pub(crate) struct Site {
     index: BTreeMap<FeedKey, BTreeSet<Order>>,
     /// Archived posts no feed shows, not kept parsed (see [`Site::settle`]).
     dormant: dormant::Dormant,
+    /// Per feed, the first post past its entries when [`Site::settle`] last looked (`None`: the
+    /// list ended before `limit`), marked stale once the list changes.
+    cuts: HashMap<FeedKey, Cut>,
+    /// Archived posts stored since the last [`Site::settle`]: they may be out of sight already.
+    unsettled: BTreeSet<String>,
     /// Posts that are symbolic links, by the file they point at: an edit of the target is
     /// reported under the target's path.
     links: HashMap<PathBuf, BTreeSet<String>>,
@@ -92,6 +97,8 @@ impl Site {
             problems: BTreeMap::new(),
             index: BTreeMap::new(),
             dormant: dormant::Dormant::default(),
+            cuts: HashMap::new(),
+            unsettled: BTreeSet::new(),
             links: HashMap::new(),
             post_links: Arc::default(),
             site_url: config.site.url.to_string(),
@@ -337,8 +344,12 @@ impl Site {
                 if post.published {
                     let order = Order::of(&post);
                     for key in keys_of(&post) {
+                        self.mark_changed(&key);
                         changes.feeds.insert(key.clone());
                         self.index.entry(key).or_default().insert(order.clone());
+                    }
+                    if post.archived {
+                        self.unsettled.insert(candidate.source.clone());
                     }
                 }
                 if is_link {
@@ -378,6 +389,7 @@ impl Site {
         if loaded.post.published {
             let order = Order::of(&loaded.post);
             for key in keys_of(&loaded.post) {
+                self.mark_changed(&key);
                 if let Some(set) = self.index.get_mut(&key) {
                     set.remove(&order);
                     if set.is_empty() {
@@ -387,6 +399,13 @@ impl Site {
             }
         }
         Some(keys_of(&loaded.post))
+    }
+
+    /// Notes that the list of `key` changed: where its entries end must be looked up again.
+    fn mark_changed(&mut self, key: &FeedKey) {
+        if let Some(cut) = self.cuts.get_mut(key) {
+            cut.fresh = false;
+        }
     }
 
     /// The stamp and the content hash of the file at `source`, awake or asleep, if it is a post.
@@ -411,7 +430,7 @@ impl Site {
         let mut last = None;
         for order in set.iter().filter(|o| o.is_visible_at(now)) {
             let post = &order.post;
-            let twin = entries.iter().position(|taken| taken.id == post.id && (taken.archived || post.archived));
+            let twin = entries.iter().position(|taken| (taken.archived || post.archived) && taken.id == post.id);
             match (twin, last) {
                 (Some(i), _) if entries[i].archived && !post.archived => entries[i] = Arc::clone(post),
                 (Some(_), _) => {}
@@ -459,34 +478,51 @@ impl Site {
             // Its feeds are being rendered anyway: what changes is not reported again.
             self.store(candidate, read, &mut Changes::default(), false);
         }
-        // The first post past each feed's entries, for the feeds that are full.
-        let mut past: HashMap<&FeedKey, Option<&Order>> = HashMap::new();
-        let lists: Vec<&FeedKey> = match keys {
-            Some(keys) => keys.iter().collect(),
-            None => self.index.keys().collect(),
-        };
-        let mut candidates: BTreeSet<&str> = BTreeSet::new();
-        for key in lists {
-            let cut = *past.entry(key).or_insert_with(|| self.walk(key, now, limit).1.map(|full| full.past));
-            if let (Some(cut), Some(set)) = (cut, self.index.get(key)) {
-                candidates.extend(set.range(cut..).filter(|o| o.post.archived).map(|o| o.post.source.as_str()));
+        // Who may have gone out of sight since the last settle: the archived posts stored since,
+        // and in each feed named in `keys` those between where its entries end now and where they
+        // ended before (newer posts pushed them past). Posts further down were looked at then.
+        let mut candidates: BTreeSet<String> = std::mem::take(&mut self.unsettled);
+        let lists: Vec<FeedKey> = match keys {
+            Some(keys) => keys.iter().cloned().collect(),
+            None => {
+                self.cuts.clear();
+                self.index.keys().cloned().collect()
             }
+        };
+        for key in lists {
+            let now_past = self.walk(&key, now, limit).1.map(|full| full.past.clone());
+            let before = self.cuts.insert(key.clone(), Cut { past: now_past.clone(), fresh: true });
+            let (Some(from), Some(set)) = (now_past, self.index.get(&key)) else { continue };
+            let range = match before.and_then(|cut| cut.past) {
+                Some(to) if to > from => set.range(&from..&to),
+                // The entries end further down than before (posts left): nothing new is past them.
+                Some(_) => continue,
+                None => set.range(&from..),
+            };
+            candidates.extend(range.filter(|o| o.post.archived).map(|o| o.post.source.clone()));
         }
         let mut sleepers: Vec<String> = Vec::new();
         for source in candidates {
-            let Some(loaded) = self.posts.get(source) else { continue };
+            let Some(loaded) = self.posts.get(&source) else { continue };
             // A symbolic link is read through its own path, which a record does not keep.
-            if loaded.path != self.tree.root.join(source) {
+            if !loaded.post.archived || !loaded.post.published || loaded.path != self.tree.root.join(&source) {
                 continue;
             }
-            let order = Order::of(&loaded.post);
-            let out_of_sight = keys_of(&loaded.post).iter().all(|key| {
-                let Some((key, _)) = self.index.get_key_value(key) else { return false };
-                let cut = *past.entry(key).or_insert_with(|| self.walk(key, now, limit).1.map(|full| full.past));
-                cut.is_some_and(|cut| order >= *cut)
+            let post = Arc::clone(&loaded.post);
+            let order = Order::of(&post);
+            let out_of_sight = keys_of(&post).into_iter().all(|key| {
+                let past = match self.cuts.get(&key) {
+                    Some(cut) if cut.fresh => cut.past.clone(),
+                    _ => {
+                        let past = self.walk(&key, now, limit).1.map(|full| full.past.clone());
+                        self.cuts.insert(key, Cut { past: past.clone(), fresh: true });
+                        past
+                    }
+                };
+                past.is_some_and(|past| order >= past)
             });
             if out_of_sight {
-                sleepers.push(source.to_string());
+                sleepers.push(source);
             }
         }
         let slept = sleepers.len();
@@ -650,6 +686,14 @@ fn spawn_index_writer(
             }
         }
     })
+}
+
+/// Where a feed's entries ended when [`Site::settle`] last looked.
+#[derive(Debug, Clone)]
+struct Cut {
+    past: Option<Order>,
+    /// Whether the list is as it was then.
+    fresh: bool,
 }
 
 /// Where a feed's list goes on past the entries it shows.
