@@ -280,6 +280,38 @@ mod site_tests {
     }
 
     #[test]
+    fn a_sleeping_post_whose_file_breaks_is_reported_and_left_out_once_a_feed_needs_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = fs::canonicalize(dir.path()).unwrap();
+        let live: Vec<PathBuf> =
+            (10..=12).map(|d| write(&root, &format!("_posts/2021-12-{d}-live.md"), d, "t")).collect();
+        let old = write(&root, "old_post/2021-12-01-old.md", 1, "t");
+        let source = "old_post/2021-12-01-old.md";
+        let config = config(&root);
+        assert!(config.server.keep_last_good);
+        let mut site = Site::load(&config).unwrap();
+        settle(&mut site, &config, None);
+        assert_eq!(site.sleeping(), 1);
+        // Broken while asleep: kept as it was (asleep), and reported as such.
+        fs::write(&old, "---\ntitle: [unclosed\n---\nbody\n").unwrap();
+        let changes = site.refresh(std::slice::from_ref(&old), &config);
+        settle(&mut site, &config, Some(&changes.feeds));
+        assert_eq!(site.sleeping(), 1);
+        assert!(site.kept_last_good(source));
+        // A feed needs it again: there is no parsed version to show, so it is left out.
+        for path in &live {
+            fs::remove_file(path).unwrap();
+        }
+        let changes = site.refresh(&live, &config);
+        settle(&mut site, &config, Some(&changes.feeds));
+        assert_eq!(site.sleeping(), 0);
+        assert!(shown(&site).is_empty());
+        assert!(!site.kept_last_good(source));
+        let problems: Vec<String> = crate::problem::post_problems(&site).iter().map(|p| p.to_string()).collect();
+        assert!(problems.iter().any(|p| p.contains(source) && p.contains("YAML")), "{problems:?}");
+    }
+
+    #[test]
     fn a_sleeping_post_s_warnings_are_still_reported() {
         let dir = tempfile::tempdir().unwrap();
         let root = fs::canonicalize(dir.path()).unwrap();
