@@ -545,7 +545,7 @@ impl Site {
             }
         }
         let post = &loaded.post;
-        let place = (order.newest_first, loaded.post.url.as_str().into(), source.into());
+        let place = (order.newest_first, post.url.as_str().into(), source.into());
         let record = dormant::Record {
             stamp: loaded.stamp,
             hash: loaded.hash,
