@@ -37,6 +37,8 @@ pub struct ContentRenderer {
     authors: HashMap<String, Author>,
     /// What went wrong reading `_data`.
     data_problems: Vec<template::Problem>,
+    /// The source tree's archive folders: an archived post is rendered as the post it was.
+    tree: crate::scan::Tree,
 }
 
 impl ContentRenderer {
@@ -76,6 +78,19 @@ impl ContentRenderer {
             site_author: site_author(config),
             authors,
             data_problems,
+            tree: crate::scan::Tree::new(&config.source_dir, &config.output_dir)
+                .with_archives(&config.archive_dirs, &config.source_dir),
+        }
+    }
+
+    /// The source path a post's text is rendered as: an archived post's path from before its
+    /// move (`old_post/x.md` as `_posts/x.md`), like its link and id, so that a move leaves its
+    /// entry as it was. Front-matter defaults and `page.path` use it; messages and
+    /// `include_relative` use the file's own path.
+    fn read_as<'p>(&self, post: &'p Post) -> Cow<'p, str> {
+        match self.tree.archived_as(&post.source) {
+            Some(path) => Cow::Owned(path),
+            None => Cow::Borrowed(&post.source),
         }
     }
 
@@ -88,7 +103,7 @@ impl ContentRenderer {
     pub fn entry_text(&self, post: &Post, bytes: &[u8]) -> Option<EntryText> {
         let text = std::str::from_utf8(bytes).ok()?;
         let split = front_matter::split(text).ok()?;
-        let fm = post::with_defaults(front_matter::parse_yaml(split.yaml).ok()?, &post.source, &self.site);
+        let fm = post::with_defaults(front_matter::parse_yaml(split.yaml).ok()?, &self.read_as(post), &self.site);
         let body_line = u32::try_from(split.yaml_first_line + split.yaml.matches('\n').count() + 1).unwrap_or(0);
         let mut render = Render::new(self, post, &fm, split.yaml, body_line);
         let content = self.with_content.then(|| self.finish(post, &render.html(split.body)));
@@ -101,7 +116,7 @@ impl ContentRenderer {
     pub fn content_html(&self, post: &Post, bytes: &[u8]) -> Option<String> {
         let text = std::str::from_utf8(bytes).ok()?;
         let split = front_matter::split(text).ok()?;
-        let fm = post::with_defaults(front_matter::parse_yaml(split.yaml).ok()?, &post.source, &self.site);
+        let fm = post::with_defaults(front_matter::parse_yaml(split.yaml).ok()?, &self.read_as(post), &self.site);
         let mut render = Render::new(self, post, &fm, split.yaml, 1);
         Some(self.finish(post, &render.html(split.body)))
     }
@@ -184,7 +199,10 @@ impl<'a> Render<'a> {
     fn html(&mut self, text: &str) -> String {
         let text = normalize_newlines(&markup::xml_safe(text)).into_owned();
         let text = if self.liquid && (text.contains("{{") || text.contains("{%")) {
-            let page = self.page.get_or_insert_with(|| page_object(self.post, self.fm, self.yaml, &self.renderer.site));
+            let renderer = self.renderer;
+            let (post, fm, yaml) = (self.post, self.fm, self.yaml);
+            let page =
+                self.page.get_or_insert_with(|| page_object(post, &renderer.read_as(post), fm, yaml, &renderer.site));
             let rendered = self.renderer.engine.render(&Entry {
                 path: &self.post.source,
                 body: &text,
@@ -276,7 +294,7 @@ fn normalize_newlines(text: &str) -> Cow<'_, str> {
 
 /// Liquid's `page` for a post: its front matter (with the `_config.yml` defaults) with YAML's
 /// types, and what Jekyll adds: `url`, `id`, `date`, `categories`, `tags`, `slug`, `path`.
-fn page_object(post: &Post, fm: &FrontMatter, yaml: &str, site: &SiteConfig) -> Object {
+fn page_object(post: &Post, path: &str, fm: &FrontMatter, yaml: &str, site: &SiteConfig) -> Object {
     let mut page = match serde_yaml::from_str::<serde_yaml::Value>(yaml).map(template::from_yaml) {
         Ok(Value::Object(object)) => object,
         _ => Object::new(),
@@ -309,8 +327,8 @@ fn page_object(post: &Post, fm: &FrontMatter, yaml: &str, site: &SiteConfig) -> 
     if !page.contains_key("title") {
         page.insert("title".into(), Value::scalar(post.title.clone()));
     }
-    page.insert("path".into(), Value::scalar(post.source.clone()));
-    page.insert("relative_path".into(), Value::scalar(post.source.clone()));
+    page.insert("path".into(), Value::scalar(path.to_string()));
+    page.insert("relative_path".into(), Value::scalar(path.to_string()));
     page.insert("collection".into(), Value::scalar("posts"));
     page
 }

@@ -131,6 +131,39 @@ fn regen_keeps_archived_entries_in_a_category_whose_posts_moved_and_never_in_the
 }
 
 #[test]
+fn a_moved_post_is_rendered_as_the_post_it_was_so_its_category_feed_keeps_its_bytes() {
+    let ws = site();
+    // `page.path` and a front-matter default scoped to `_posts`: both name the post's folder.
+    fs::write(
+        ws.site().join("_config.yml"),
+        "defaults:\n  - scope:\n      path: \"_posts\"\n    values:\n      desk: 财经部\n",
+    )
+    .unwrap();
+    fs::write(
+        ws.site().join("_posts/2021-12-03-c.md"),
+        post(
+            "title: weekly 3\ndate: 2021-12-03 10:00:00 +0800\ncategories: weekly\ntags: 周刊",
+            "Filed by {{ page.desk }} from {{ page.path }}.",
+        ),
+    )
+    .unwrap();
+    let (config, out) = config(&ws, "moved", true, 30);
+    regen_ok(&config);
+    let before: Vec<Vec<u8>> =
+        ["feed/weekly.xml", "feed/weekly.rss"].iter().map(|rel| fs::read(out.join(rel)).unwrap()).collect();
+    let entry = support::read_feed(&out.join("feed/weekly.xml")).feed.entries.remove(0);
+    let text = entry.content.and_then(|c| c.body).unwrap_or_default();
+    assert!(text.contains("Filed by 财经部 from _posts/2021-12-03-c.md."), "{text}");
+
+    fs::create_dir_all(ws.site().join("old_post")).unwrap();
+    fs::rename(ws.site().join("_posts/2021-12-03-c.md"), ws.site().join("old_post/2021-12-03-c.md")).unwrap();
+    regen_ok(&config);
+    let after: Vec<Vec<u8>> =
+        ["feed/weekly.xml", "feed/weekly.rss"].iter().map(|rel| fs::read(out.join(rel)).unwrap()).collect();
+    assert!(before == after, "the move changed the category feed:\n{}", String::from_utf8_lossy(&after[0]));
+}
+
+#[test]
 fn regen_archive_holds_only_the_latest_entries_and_category_feeds_mix_live_and_archived() {
     let ws = site();
     for day in 10..15 {
