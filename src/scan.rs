@@ -120,6 +120,11 @@ impl Tree {
         Tree { root: canonical(root), output: canonical(output), archives: Vec::new() }
     }
 
+    /// The tree `config` names: its source folder, output folder and archive folders.
+    pub(crate) fn of(config: &crate::config::Config) -> Tree {
+        Tree::new(&config.source_dir, &config.output_dir).with_archives(&config.archive_dirs, &config.source_dir)
+    }
+
     /// The same tree with archive folders (absolute paths below the root, as the config has them).
     pub(crate) fn with_archives(mut self, folders: &[PathBuf], configured_root: &Path) -> Tree {
         self.archives = folders

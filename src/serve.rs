@@ -393,8 +393,7 @@ impl State {
         };
         config.server.listen = self.build.config.server.listen;
         let started = Instant::now();
-        let tree =
-            Tree::new(&config.source_dir, &config.output_dir).with_archives(&config.archive_dirs, &config.source_dir);
+        let tree = Tree::of(&config);
         let root_identity = identity(&tree.root);
         let watcher = watch(&tree, &config.server);
         // The same output folder keeps the running feed state (the writer may not have written

@@ -78,8 +78,7 @@ impl ContentRenderer {
             site_author: site_author(config),
             authors,
             data_problems,
-            tree: crate::scan::Tree::new(&config.source_dir, &config.output_dir)
-                .with_archives(&config.archive_dirs, &config.source_dir),
+            tree: crate::scan::Tree::of(config),
         }
     }
 

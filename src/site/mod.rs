@@ -88,8 +88,7 @@ impl Site {
     /// Scans and parses the whole tree, on all cores.
     pub(crate) fn load(config: &Config) -> std::io::Result<Site> {
         let started = std::time::Instant::now();
-        let tree =
-            Tree::new(&config.source_dir, &config.output_dir).with_archives(&config.archive_dirs, &config.source_dir);
+        let tree = Tree::of(config);
         let mut site = Site {
             tree,
             max_post_bytes: config.feeds.max_post_bytes,
@@ -376,12 +375,11 @@ impl Site {
 
     /// Takes the post at `source` out of the site; returns the feeds it was in.
     fn remove(&mut self, source: &str) -> Option<Vec<FeedKey>> {
+        self.post_links.remove(source);
         if let Some(record) = self.dormant.remove(source) {
-            self.post_links.remove(source);
             return Some(record.keys.into_vec());
         }
         let loaded = self.posts.remove(source)?;
-        self.post_links.remove(source);
         self.links.retain(|_, sources| {
             sources.remove(source);
             !sources.is_empty()
