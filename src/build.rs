@@ -125,7 +125,21 @@ impl Build {
 
     /// Folds what happened at `paths` into the site.
     pub fn refresh(&mut self, paths: &[PathBuf]) -> Changes {
-        self.site.refresh(paths, &self.config)
+        let changes = self.site.refresh(paths, &self.config);
+        // A post moved with its bytes (into an archive folder, most often) keeps its text and
+        // entry bytes instead of having them made again under its new path.
+        let mut carried = 0;
+        for moved in &changes.moved {
+            let post = self.site.post(&moved.to);
+            if let (Some(post), Some(version)) = (post, self.texts.carry(&moved.from, &moved.to, &moved.keys)) {
+                self.fragments.carry(&moved.from, post, version);
+                carried += 1;
+            }
+        }
+        if !changes.moved.is_empty() {
+            tracing::debug!("{} posts moved with their bytes; {carried} kept their entries", changes.moved.len());
+        }
+        changes
     }
 
     /// Renders the feeds named in `keys` (every feed when `None`) as they are at `now`, on top of
@@ -439,6 +453,76 @@ mod tests {
                 }
             }
             assert_full_render(&build, dir.path(), now, snapshot);
+        }
+    }
+
+    #[test]
+    fn a_post_moved_into_the_archive_keeps_its_text_and_entry_bytes_unless_they_depend_on_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        let config = || {
+            let text = format!(
+                "[site]\nurl = \"https://example.org\"\n[source]\ndir = \"{}\"\narchive = [\"old_post\"]\n\
+                 [output]\ndir = \"{}\"\n[feeds]\nlimit = 10\n",
+                site.display(),
+                dir.path().join("out").display()
+            );
+            Config::parse(&text, Path::new("/")).unwrap()
+        };
+        let bodies = [
+            ("2021-01-01-plain.md", "Plain body."),
+            // Reads its neighbour: `old_post/note.txt` is not `_posts/note.txt`.
+            ("2021-01-02-near.md", "Note: {% include_relative note.txt %}"),
+            // Its problem names its path, which the move changes.
+            ("2021-01-03-broken.md", "Broken {% no_such_tag %} body."),
+        ];
+        fs::create_dir_all(site.join("_posts")).unwrap();
+        fs::create_dir_all(site.join("old_post")).unwrap();
+        for (name, body) in bodies {
+            fs::write(site.join("_posts").join(name), format!("---\ntitle: {name}\ntags: [a]\n---\n{body}\n")).unwrap();
+        }
+        fs::write(site.join("_posts/note.txt"), "written next to the live posts").unwrap();
+        fs::write(site.join("old_post/note.txt"), "written next to the archived posts").unwrap();
+        let mut build = Build::load(config()).unwrap();
+        let now = Utc::now();
+        let (first, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
+        let version_of = |build: &Build, source: &str| build.texts.versioned(source).unwrap().0;
+        let before: Vec<u64> = bodies.iter().map(|(name, _)| version_of(&build, &format!("_posts/{name}"))).collect();
+        let (plain_atom, _) = entry_pieces(&first, "feed/by_tag/a.xml", "plain.html");
+        let (plain_rss, _) = entry_pieces(&first, "feed/by_tag/a.rss", "plain.html");
+
+        // Moved the way the seed's job moves them: the new file written, the old one removed.
+        let mut paths = Vec::new();
+        for (name, _) in bodies {
+            let (from, to) = (site.join("_posts").join(name), site.join("old_post").join(name));
+            fs::rename(&from, &to).unwrap();
+            paths.extend([from, to]);
+        }
+        let changes = build.refresh(&paths);
+        let moved: Vec<(String, String)> =
+            bodies.iter().map(|(name, _)| (format!("_posts/{name}"), format!("old_post/{name}"))).collect();
+        assert_eq!(changes.moved.iter().map(|m| (m.from.clone(), m.to.clone())).collect::<Vec<_>>(), moved);
+        let (second, _) = build.render(now, &first, Some(&changes.feeds), Storage::Heap);
+
+        // The plain post's text and its bytes in both formats are the very ones made before the move.
+        assert_eq!(version_of(&build, "old_post/2021-01-01-plain.md"), before[0]);
+        assert_eq!(entry_pieces(&second, "feed/by_tag/a.xml", "plain.html").0, plain_atom);
+        assert_eq!(entry_pieces(&second, "feed/by_tag/a.rss", "plain.html").0, plain_rss);
+        // The two others are made again at their new paths: the neighbour read is the archive's,
+        // and the problem names the file where it now is.
+        assert_ne!(version_of(&build, "old_post/2021-01-02-near.md"), before[1]);
+        assert_ne!(version_of(&build, "old_post/2021-01-03-broken.md"), before[2]);
+        assert!(contents(&second, "feed/by_tag/a.xml").iter().any(|c| c.contains("next to the archived posts")));
+        let problems: Vec<String> = build.texts.problems().map(|p| p.path.clone()).collect();
+        assert_eq!(problems, ["old_post/2021-01-03-broken.md"]);
+        assert!(build.texts.get("_posts/2021-01-01-plain.md").is_none());
+
+        // And the feeds are what a fresh start on the moved tree makes.
+        let mut fresh = Build::load_with(config(), build.lifecycle.clone()).unwrap();
+        let (full, _) = fresh.render(now, &Snapshot::default(), None, Storage::Heap);
+        assert_eq!(full.files.keys().collect::<Vec<_>>(), second.files.keys().collect::<Vec<_>>());
+        for (path, file) in &full.files {
+            assert!(second.files[path].body == file.body, "{path}");
         }
     }
 

@@ -105,6 +105,17 @@ impl Fragments {
         Arc::ptr_eq(&held.post, post).then_some(held.rss_uses)
     }
 
+    /// Files the bytes made for the post at `old` from version `version` of its text under `post`,
+    /// the same post read from the same bytes at a new path (entries never show the path).
+    pub(crate) fn carry(&mut self, old: &str, post: &Arc<Post>, version: u64) {
+        if self.by_source.get(old).is_some_and(|held| held.version == Some(version)) {
+            if let Some(mut fragment) = self.by_source.remove(old) {
+                fragment.post = Arc::clone(post);
+                self.by_source.insert(post.source.clone(), fragment);
+            }
+        }
+    }
+
     /// Drops the fragments of the posts `keep` says no longer matter.
     pub(crate) fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         self.by_source.retain(|source, _| keep(source));

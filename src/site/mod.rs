@@ -82,6 +82,19 @@ pub struct Changes {
     pub(crate) removed: usize,
     /// Feeds whose entries may differ now.
     pub feeds: BTreeSet<FeedKey>,
+    /// Posts that moved with nothing else changed: the same bytes, read as the same post (into or
+    /// out of an archive folder, see [`Tree::archived_as`]), so their entry text and bytes still
+    /// hold under the new path.
+    pub(crate) moved: Vec<Moved>,
+}
+
+/// A post that moved from `from` to `to` with its bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Moved {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    /// The feeds it was in before the move.
+    pub(crate) keys: Vec<FeedKey>,
 }
 
 impl Site {
@@ -193,6 +206,8 @@ impl Site {
     /// changed, so a rescan of the whole tree costs a `stat` per unchanged post.
     pub(crate) fn refresh(&mut self, paths: &[PathBuf], config: &Config) -> Changes {
         let mut changes = Changes::default();
+        // Awake posts whose files are gone, by the source they are read as: one may have moved.
+        let mut gone: HashMap<String, (String, u64, Arc<Post>)> = HashMap::new();
         // source -> (candidate, read even if the stamp is unchanged)
         let mut candidates: BTreeMap<String, (Candidate, bool)> = BTreeMap::new();
         // Files that were not posts are read again every time (no stamp is kept for them); the
@@ -291,6 +306,11 @@ impl Site {
             match read {
                 None => {
                     self.problems.remove(&candidate.source);
+                    if let Some(loaded) = self.posts.get(&candidate.source) {
+                        let read_as =
+                            self.tree.archived_as(&candidate.source).unwrap_or_else(|| candidate.source.clone());
+                        gone.insert(read_as, (candidate.source.clone(), loaded.hash, Arc::clone(&loaded.post)));
+                    }
                     if let Some(keys) = self.remove(&candidate.source) {
                         changes.removed += 1;
                         changes.feeds.extend(keys);
@@ -318,7 +338,36 @@ impl Site {
                 }
             }
         }
+        if !gone.is_empty() {
+            changes.moved = self.moves_among(&changes.read, &gone);
+        }
         changes
+    }
+
+    /// Which of the posts just `read` are posts of `gone` (by the source they are read as) moved
+    /// to a new path with their bytes, and so everything a feed shows of them, unchanged.
+    fn moves_among(&self, read: &[String], gone: &HashMap<String, (String, u64, Arc<Post>)>) -> Vec<Moved> {
+        let mut moved = Vec::new();
+        for source in read {
+            let Some(loaded) = self.posts.get(source) else { continue };
+            let read_as = self.tree.archived_as(source).unwrap_or_else(|| source.clone());
+            let Some((old_source, hash, old)) = gone.get(&read_as) else { continue };
+            let same_post = || {
+                let mut new = Post::clone(&loaded.post);
+                new.source.clone_from(&old.source);
+                new.archived = old.archived;
+                new == **old
+            };
+            if loaded.hash == *hash && old_source != source && same_post() {
+                moved.push(Moved { from: old_source.clone(), to: source.clone(), keys: keys_of(old) });
+            }
+        }
+        moved
+    }
+
+    /// The post at `source`, if it is awake.
+    pub(crate) fn post(&self, source: &str) -> Option<&Arc<Post>> {
+        self.posts.get(source).map(|loaded| &loaded.post)
     }
 
     /// Puts what was read at `candidate` in the site. With `keep_last_good`, a post whose file no

@@ -25,6 +25,10 @@ struct Versioned {
     text: Arc<EntryText>,
     /// Only the problems are left: the entry's bytes were made and hold the rest.
     stripped: bool,
+    /// The same text holds for the same bytes at another path read as the same post (see
+    /// [`EntryTexts::carry`]): it has no problem (whose messages name the path) and does not read
+    /// its file's neighbours with `include_relative`.
+    movable: bool,
 }
 
 static NEXT_VERSION: AtomicU64 = AtomicU64::new(0);
@@ -74,18 +78,20 @@ impl EntryTexts {
                 needed.entry(&post.source).or_insert(post);
             }
         }
-        let made: Vec<(String, Option<(u64, EntryText)>)> = needed
+        let made: Vec<(String, Option<Made>)> = needed
             .into_par_iter()
             .map(|(source, post)| (source.to_string(), make_text(site, renderer, post)))
             .collect();
         let mut problems = Vec::new();
         for (source, text) in made {
             match text {
-                Some((hash, text)) => {
+                Some(Made { hash, text, reads_neighbours }) => {
                     problems.extend(text.problems.iter().cloned());
                     // Unique in the process, so that no set of texts ever reuses another's versions.
                     let version = NEXT_VERSION.fetch_add(1, Ordering::Relaxed);
-                    self.texts.insert(source, Versioned { hash, version, text: Arc::new(text), stripped: false })
+                    let movable = text.problems.is_empty() && !reads_neighbours;
+                    let text = Arc::new(text);
+                    self.texts.insert(source, Versioned { hash, version, text, stripped: false, movable })
                 }
                 None => self.texts.remove(&source),
             };
@@ -110,6 +116,29 @@ impl EntryTexts {
                 }
             }
         }
+    }
+
+    /// Files the text of the post at `old` under `new`, where the same bytes now are and are read
+    /// as the same post: the feeds that showed it (some of `keys`, the feeds it was in) are
+    /// counted as showing it at its new path, so the text lasts while they do. Returns the text's
+    /// version, or `None` (nothing carried) when there was no text or it may differ at the new
+    /// path (see [`Versioned::movable`]).
+    pub(crate) fn carry(&mut self, old: &str, new: &str, keys: &[FeedKey]) -> Option<u64> {
+        if self.texts.get(old).is_none_or(|held| !held.movable) || self.texts.contains_key(new) {
+            return None;
+        }
+        let held = self.texts.remove(old)?;
+        let version = held.version;
+        self.texts.insert(new.to_string(), held);
+        if let Some(count) = self.uses.remove(old) {
+            *self.uses.entry(new.to_string()).or_default() += count;
+        }
+        for key in keys {
+            for source in self.shown.get_mut(key).into_iter().flatten().filter(|source| *source == old) {
+                new.clone_into(source);
+            }
+        }
+        Some(version)
     }
 
     /// Records that the feed `key` now shows `entries`; texts of posts that no feed shows any
@@ -161,8 +190,16 @@ impl EntryTexts {
     }
 }
 
+/// A text just made, the hash of the bytes it was made from, and whether those may read their
+/// file's neighbours (`include_relative`).
+struct Made {
+    hash: u64,
+    text: EntryText,
+    reads_neighbours: bool,
+}
+
 /// A post's entry text from its file, if the file still holds the bytes the post was parsed from.
-fn make_text(site: &Site, renderer: &ContentRenderer, post: &Post) -> Option<(u64, EntryText)> {
+fn make_text(site: &Site, renderer: &ContentRenderer, post: &Post) -> Option<Made> {
     let path = site.path_of(&post.source)?;
     let candidate = Candidate::new(post.source.clone(), path.to_path_buf());
     let bytes = site.tree.read(&candidate, site.max_post_bytes).ok()?.bytes;
@@ -171,5 +208,6 @@ fn make_text(site: &Site, renderer: &ContentRenderer, post: &Post) -> Option<(u6
         return None;
     }
     let text = renderer.entry_text(post, &bytes)?;
-    Some((hash, text))
+    let reads_neighbours = memchr::memmem::find(&bytes, b"include_relative").is_some();
+    Some(Made { hash, text, reads_neighbours })
 }
