@@ -152,6 +152,7 @@ impl Site {
             known.len(),
             crate::logging::memory()
         );
+        let known_len = known.len();
         drop(known);
         let mut posts = Vec::with_capacity(parsed.len());
         for (candidate, read) in parsed {
@@ -188,7 +189,13 @@ impl Site {
                     Some((source.clone(), loaded.stamp?, loaded.hash, Arc::clone(&loaded.post)))
                 })
                 .collect();
-            site.index_writer = Some(spawn_index_writer(file, config.clone(), scan_started, records));
+            // Every post came from the index, and the index holds no other: it would be written
+            // again as it is.
+            if site.from_index == records.len() && known_len == records.len() {
+                tracing::debug!("post index: unchanged, not written again");
+            } else {
+                site.index_writer = Some(spawn_index_writer(file, config.clone(), scan_started, records));
+            }
         }
         Ok(site)
     }

@@ -318,6 +318,29 @@ mod tests {
     }
 
     #[test]
+    fn a_start_that_took_every_post_from_the_index_leaves_the_index_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), "date");
+        write_post(dir.path(), 1, "One");
+        let p2 = write_post(dir.path(), 2, "Two");
+        let first = load(&config);
+        rewrite_index(&config, &first, SystemTime::now() + Duration::from_secs(10));
+        let file = config.post_index_file().unwrap();
+        let written = fs::read(&file).unwrap();
+
+        // Nothing changed: nothing to write (it cost a core for half a second at 100,000 posts).
+        let second = load(&config);
+        assert_eq!(second.from_index, 2);
+        assert!(fs::read(&file).unwrap() == written, "the index was written again");
+
+        // A post deleted: the index has one too many, and is written again.
+        fs::remove_file(&p2).unwrap();
+        let third = load(&config);
+        assert_eq!((third.from_index, third.posts.len()), (1, 1));
+        assert!(fs::read(&file).unwrap() != written, "the index still lists a deleted post");
+    }
+
+    #[test]
     fn an_index_of_another_configuration_a_damaged_one_or_none_is_not_used() {
         let dir = tempfile::tempdir().unwrap();
         let date = config(dir.path(), "date");
