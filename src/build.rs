@@ -475,14 +475,20 @@ mod tests {
             ("2021-01-02-near.md", "Note: {% include_relative note.txt %}"),
             // Its problem names its path, which the move changes.
             ("2021-01-03-broken.md", "Broken {% no_such_tag %} body."),
+            // Reads its neighbour through an include, which resolves it from the post's folder.
+            ("2021-01-04-via.md", "Via: {% include snip.html %}"),
+            // Looks a post up by its path, which the move changes.
+            ("2021-01-05-linker.md", "See [the plain one]({% link _posts/2021-01-01-plain.md %})."),
         ];
         fs::create_dir_all(site.join("_posts")).unwrap();
         fs::create_dir_all(site.join("old_post")).unwrap();
+        fs::create_dir_all(site.join("_includes")).unwrap();
         for (name, body) in bodies {
             fs::write(site.join("_posts").join(name), format!("---\ntitle: {name}\ntags: [a]\n---\n{body}\n")).unwrap();
         }
         fs::write(site.join("_posts/note.txt"), "written next to the live posts").unwrap();
         fs::write(site.join("old_post/note.txt"), "written next to the archived posts").unwrap();
+        fs::write(site.join("_includes/snip.html"), "{% include_relative note.txt %}").unwrap();
         let mut build = Build::load(config()).unwrap();
         let now = Utc::now();
         let (first, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
@@ -490,6 +496,9 @@ mod tests {
         let before: Vec<u64> = bodies.iter().map(|(name, _)| version_of(&build, &format!("_posts/{name}"))).collect();
         let (plain_atom, _) = entry_pieces(&first, "feed/by_tag/a.xml", "plain.html");
         let (plain_rss, _) = entry_pieces(&first, "feed/by_tag/a.rss", "plain.html");
+        assert!(
+            contents(&first, "feed/by_tag/a.xml").iter().filter(|c| c.contains("next to the live posts")).count() == 2
+        );
 
         // Moved the way the seed's job moves them: the new file written, the old one removed.
         let mut paths = Vec::new();
@@ -508,14 +517,24 @@ mod tests {
         assert_eq!(version_of(&build, "old_post/2021-01-01-plain.md"), before[0]);
         assert_eq!(entry_pieces(&second, "feed/by_tag/a.xml", "plain.html").0, plain_atom);
         assert_eq!(entry_pieces(&second, "feed/by_tag/a.rss", "plain.html").0, plain_rss);
-        // The two others are made again at their new paths: the neighbour read is the archive's,
-        // and the problem names the file where it now is.
-        assert_ne!(version_of(&build, "old_post/2021-01-02-near.md"), before[1]);
-        assert_ne!(version_of(&build, "old_post/2021-01-03-broken.md"), before[2]);
-        assert!(contents(&second, "feed/by_tag/a.xml").iter().any(|c| c.contains("next to the archived posts")));
-        let problems: Vec<String> = build.texts.problems().map(|p| p.path.clone()).collect();
-        assert_eq!(problems, ["old_post/2021-01-03-broken.md"]);
         assert!(build.texts.get("_posts/2021-01-01-plain.md").is_none());
+        // The others are made again at their new paths: the neighbour read is the archive's, the
+        // problems name the files where they now are, and the link finds no page at the old path.
+        for (k, (name, _)) in bodies.iter().enumerate().skip(1) {
+            assert_ne!(version_of(&build, &format!("old_post/{name}")), before[k], "{name}");
+        }
+        let shown = contents(&second, "feed/by_tag/a.xml");
+        assert!(shown.iter().filter(|c| c.contains("next to the archived posts")).count() == 2, "{shown:?}");
+        let mut problems: Vec<(String, crate::template::ProblemKind)> =
+            build.texts.problems().map(|p| (p.path.clone(), p.kind)).collect();
+        problems.sort();
+        assert_eq!(
+            problems,
+            [
+                ("old_post/2021-01-03-broken.md".to_string(), crate::template::ProblemKind::UnknownTag),
+                ("old_post/2021-01-05-linker.md".to_string(), crate::template::ProblemKind::Link),
+            ]
+        );
 
         // And the feeds are what a fresh start on the moved tree makes.
         let mut fresh = Build::load_with(config(), build.lifecycle.clone()).unwrap();

@@ -376,6 +376,10 @@ pub struct EntryText {
     pub author: Option<Author>,
     /// What went wrong in the post's Liquid: reported, never shown to readers.
     pub problems: Vec<crate::template::Problem>,
+    /// Whether its Liquid read a file next to the post or looked a post up by path or name
+    /// ([`crate::template::Rendered::reads_paths`]): the same bytes at another path may make
+    /// another text.
+    pub reads_paths: bool,
 }
 
 /// The body of a post's file; `None` if it no longer parses.

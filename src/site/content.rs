@@ -107,7 +107,8 @@ impl ContentRenderer {
         let mut render = Render::new(self, post, &fm, split.yaml, body_line);
         let content = self.with_content.then(|| self.finish(post, &render.html(split.body)));
         let summary = self.summary(&mut render, &fm, split.body);
-        Some(EntryText { summary, content, author: self.author(post), problems: render.problems })
+        let reads_paths = render.reads_paths;
+        Some(EntryText { summary, content, author: self.author(post), problems: render.problems, reads_paths })
     }
 
     /// The post's content as feed HTML from its body: rendered as [`ContentRenderer::entry_text`]
@@ -180,6 +181,8 @@ struct Render<'a> {
     liquid: bool,
     page: Option<Object>,
     problems: Vec<template::Problem>,
+    /// Whether any of its templates read paths ([`template::Rendered::reads_paths`]).
+    reads_paths: bool,
 }
 
 impl<'a> Render<'a> {
@@ -191,7 +194,7 @@ impl<'a> Render<'a> {
         body_line: u32,
     ) -> Render<'a> {
         let liquid = !matches!(fm.get("render_with_liquid"), Some(Field::Scalar(off)) if off == "false");
-        Render { renderer, post, fm, yaml, body_line, liquid, page: None, problems: Vec::new() }
+        Render { renderer, post, fm, yaml, body_line, liquid, page: None, problems: Vec::new(), reads_paths: false }
     }
 
     /// Liquid, then the post's converter (kramdown for Markdown, none for HTML).
@@ -208,6 +211,7 @@ impl<'a> Render<'a> {
                 body_line: self.body_line,
                 page: page.clone(),
             });
+            self.reads_paths |= rendered.reads_paths;
             for problem in rendered.problems {
                 if !self.problems.contains(&problem) {
                     self.problems.push(problem);

@@ -191,7 +191,7 @@ impl Site {
                 .collect();
             // Every post came from the index, and the index holds no other: it would be written
             // again as it is.
-            if site.from_index == records.len() && known_len == records.len() {
+            if known_len > 0 && site.from_index == records.len() && known_len == records.len() {
                 tracing::debug!("post index: unchanged, not written again");
             } else {
                 site.index_writer = Some(spawn_index_writer(file, config.clone(), scan_started, records));

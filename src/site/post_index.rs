@@ -338,6 +338,13 @@ mod tests {
         let third = load(&config);
         assert_eq!((third.from_index, third.posts.len()), (1, 1));
         assert!(fs::read(&file).unwrap() != written, "the index still lists a deleted post");
+
+        // No post left and a damaged index: taking nothing from nothing is no reason to keep it.
+        fs::remove_file(dir.path().join("site/_posts/2021-01-01-p1.md")).unwrap();
+        fs::write(&file, b"damaged").unwrap();
+        let fourth = load(&config);
+        assert_eq!(fourth.posts.len(), 0);
+        assert!(fs::read(&file).unwrap() != b"damaged", "a damaged index is kept");
     }
 
     #[test]

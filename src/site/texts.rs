@@ -26,8 +26,8 @@ struct Versioned {
     /// Only the problems are left: the entry's bytes were made and hold the rest.
     stripped: bool,
     /// The same text holds for the same bytes at another path read as the same post (see
-    /// [`EntryTexts::carry`]): it has no problem (whose messages name the path) and does not read
-    /// its file's neighbours with `include_relative`.
+    /// [`EntryTexts::carry`]): it has no problem (whose messages name the path), and its Liquid
+    /// neither read a file next to the post nor looked a post up ([`EntryText::reads_paths`]).
     movable: bool,
 }
 
@@ -78,18 +78,18 @@ impl EntryTexts {
                 needed.entry(&post.source).or_insert(post);
             }
         }
-        let made: Vec<(String, Option<Made>)> = needed
+        let made: Vec<(String, Option<(u64, EntryText)>)> = needed
             .into_par_iter()
             .map(|(source, post)| (source.to_string(), make_text(site, renderer, post)))
             .collect();
         let mut problems = Vec::new();
         for (source, text) in made {
             match text {
-                Some(Made { hash, text, reads_neighbours }) => {
+                Some((hash, text)) => {
                     problems.extend(text.problems.iter().cloned());
                     // Unique in the process, so that no set of texts ever reuses another's versions.
                     let version = NEXT_VERSION.fetch_add(1, Ordering::Relaxed);
-                    let movable = text.problems.is_empty() && !reads_neighbours;
+                    let movable = text.problems.is_empty() && !text.reads_paths;
                     let text = Arc::new(text);
                     self.texts.insert(source, Versioned { hash, version, text, stripped: false, movable })
                 }
@@ -190,16 +190,8 @@ impl EntryTexts {
     }
 }
 
-/// A text just made, the hash of the bytes it was made from, and whether those may read their
-/// file's neighbours (`include_relative`).
-struct Made {
-    hash: u64,
-    text: EntryText,
-    reads_neighbours: bool,
-}
-
 /// A post's entry text from its file, if the file still holds the bytes the post was parsed from.
-fn make_text(site: &Site, renderer: &ContentRenderer, post: &Post) -> Option<Made> {
+fn make_text(site: &Site, renderer: &ContentRenderer, post: &Post) -> Option<(u64, EntryText)> {
     let path = site.path_of(&post.source)?;
     let candidate = Candidate::new(post.source.clone(), path.to_path_buf());
     let bytes = site.tree.read(&candidate, site.max_post_bytes).ok()?.bytes;
@@ -208,6 +200,5 @@ fn make_text(site: &Site, renderer: &ContentRenderer, post: &Post) -> Option<Mad
         return None;
     }
     let text = renderer.entry_text(post, &bytes)?;
-    let reads_neighbours = memchr::memmem::find(&bytes, b"include_relative").is_some();
-    Some(Made { hash, text, reads_neighbours })
+    Some((hash, text))
 }

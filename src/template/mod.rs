@@ -230,6 +230,10 @@ pub struct Rendered {
     /// Include files the render asked for (found or not), as site-relative paths, sorted: a change
     /// to any of them changes the output.
     pub includes: Vec<String>,
+    /// Whether the render read a file next to the post (`include_relative`, in the post or in an
+    /// include) or looked a post up by its path or name (`link`, `post_url`): the output may
+    /// differ when the post, or another, moves.
+    pub reads_paths: bool,
 }
 
 /// Whether Jekyll renders Liquid in a page with this front matter (`render_with_liquid: false`
@@ -304,7 +308,12 @@ impl Engine {
     /// Renders `entry`'s Liquid. A body without `{{` or `{%` is returned as it is, without parsing.
     pub fn render(&self, entry: &Entry<'_>) -> Rendered {
         if !lexer::has_markup(entry.body) {
-            return Rendered { output: entry.body.to_owned(), problems: Vec::new(), includes: Vec::new() };
+            return Rendered {
+                output: entry.body.to_owned(),
+                problems: Vec::new(),
+                includes: Vec::new(),
+                reads_paths: false,
+            };
         }
         render::render_entry(&self.language, &self.shared, entry)
     }

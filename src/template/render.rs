@@ -166,6 +166,9 @@ pub(crate) struct RenderState {
     pub includes: BTreeSet<String>,
     /// The post being rendered (for `include_relative`).
     pub entry_path: Arc<str>,
+    /// Whether the render read a file next to the post or looked a post up (see
+    /// [`Rendered::reads_paths`]).
+    pub reads_paths: bool,
 }
 
 impl RenderState {
@@ -367,5 +370,5 @@ pub(crate) fn render_entry(language: &Arc<Language>, shared: &Shared, entry: &En
     problems.sort();
     problems.dedup();
     let includes = std::mem::take(&mut st.includes).into_iter().collect();
-    Rendered { output, problems, includes }
+    Rendered { output, problems, includes, reads_paths: st.reads_paths }
 }

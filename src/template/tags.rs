@@ -363,7 +363,8 @@ impl Renderable for Include {
             return Ok(());
         }
         let (depth, entry_path) = {
-            let st = state(runtime.registers());
+            let mut st = state(runtime.registers());
+            st.reads_paths |= self.kind == IncludeKind::Relative;
             (st.frames.len(), st.entry_path.clone())
         };
         if depth > self.shared.limits.max_include_depth {
@@ -443,6 +444,7 @@ impl Renderable for Link {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
         let target = self.path.evaluate(runtime);
         let target = target.trim();
+        state(runtime.registers()).reads_paths = true;
         let found = if self.post { self.shared.index.post_url(target) } else { self.shared.index.link(target) };
         match found {
             Some(url) => {
