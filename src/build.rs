@@ -125,7 +125,7 @@ impl Build {
 
     /// Folds what happened at `paths` into the site.
     pub fn refresh(&mut self, paths: &[PathBuf]) -> Changes {
-        let changes = self.site.refresh(paths, &self.config);
+        let mut changes = self.site.refresh(paths, &self.config);
         // A post moved with its bytes (into an archive folder, most often) keeps its text and
         // entry bytes instead of having them made again under its new path.
         let mut carried = 0;
@@ -138,6 +138,16 @@ impl Build {
         }
         if !changes.moved.is_empty() {
             tracing::debug!("{} posts moved with their bytes; {carried} kept their entries", changes.moved.len());
+        }
+        // Posts came or went: an entry whose `post_url` or `link` would now find another post, or
+        // none, or one where it found none, is made again, and so are the feeds that show it.
+        if changes.files_read > 0 || changes.removed > 0 {
+            let links = self.site.post_links.clone();
+            for source in self.texts.drop_stale(|lookup| lookup.holds(links.as_ref())) {
+                if let Some(post) = self.site.post(&source) {
+                    changes.feeds.extend(crate::site::keys_of(post));
+                }
+            }
         }
         changes
     }
@@ -542,6 +552,62 @@ mod tests {
         assert_eq!(full.files.keys().collect::<Vec<_>>(), second.files.keys().collect::<Vec<_>>());
         for (path, file) in &full.files {
             assert!(second.files[path].body == file.body, "{path}");
+        }
+    }
+
+    #[test]
+    fn an_entry_whose_post_url_finds_another_post_after_an_update_is_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        let write = |path: &str, text: &str| {
+            let path = site.join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, text).unwrap();
+            path
+        };
+        // Alone in #a, so that only its lookup can make #a change.
+        write(
+            "_posts/2021-01-01-l.md",
+            "---\ntitle: L\ntags: [a]\n---\nSee [later]({% post_url 2021-01-05-later %}).\n",
+        );
+        let mut build = Build::load(config(dir.path(), 10)).unwrap();
+        let now = Utc::now();
+        let (mut snapshot, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
+        let link_in_a = |snapshot: &Snapshot| {
+            let text = String::from_utf8(snapshot.files["feed/by_tag/a.xml"].body.to_bytes().to_vec()).unwrap();
+            let doc = roxmltree::Document::parse(&text).unwrap();
+            let content = doc.descendants().find(|n| n.has_tag_name("content")).unwrap().text().unwrap().to_string();
+            let wrapped = format!("<div>{content}</div>");
+            let html = roxmltree::Document::parse(&wrapped).unwrap();
+            let anchor = html.descendants().find(|n| n.has_tag_name("a"));
+            anchor.map(|a| a.attribute("href").unwrap().to_string())
+        };
+        // No such post yet: the tag is left out (and reported), the Markdown link has no target.
+        assert_eq!(link_in_a(&snapshot).as_deref(), Some(""));
+        assert_eq!(build.texts.problems().count(), 1);
+
+        // The post it names appears, in another feed: #a is made again, and the link is there.
+        let later = write("_posts/2021-01-05-later.md", "---\ntitle: Later\ntags: [b]\n---\nLater.\n");
+        let steps: [(Vec<PathBuf>, &str); 3] = [
+            (vec![later.clone()], "https://example.org/2021/01/05/later.html"),
+            // It moves to a folder that changes its URL, not its name.
+            (vec![later.clone(), site.join("news")], "https://example.org/news/2021/01/05/later.html"),
+            // It goes.
+            (vec![site.join("news")], ""),
+        ];
+        for (step, (paths, expected)) in steps.into_iter().enumerate() {
+            if step == 1 {
+                fs::create_dir_all(site.join("news/_posts")).unwrap();
+                fs::rename(&later, site.join("news/_posts/2021-01-05-later.md")).unwrap();
+            } else if step == 2 {
+                fs::remove_dir_all(site.join("news")).unwrap();
+            }
+            let changes = build.refresh(&paths);
+            let (next, _) = build.render(now, &snapshot, Some(&changes.feeds), Storage::Heap);
+            snapshot = next;
+            assert_eq!(link_in_a(&snapshot).as_deref(), Some(expected), "step {step}");
+            assert_eq!(build.texts.problems().count(), usize::from(expected.is_empty()), "step {step}");
+            assert_full_render(&build, dir.path(), now, &snapshot);
         }
     }
 

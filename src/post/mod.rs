@@ -380,6 +380,8 @@ pub struct EntryText {
     /// ([`crate::template::Rendered::reads_paths`]): the same bytes at another path may make
     /// another text.
     pub reads_paths: bool,
+    /// The posts its Liquid looked up and what it found ([`crate::template::Rendered::lookups`]).
+    pub lookups: Vec<crate::template::Lookup>,
 }
 
 /// The body of a post's file; `None` if it no longer parses.

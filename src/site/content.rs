@@ -107,8 +107,9 @@ impl ContentRenderer {
         let mut render = Render::new(self, post, &fm, split.yaml, body_line);
         let content = self.with_content.then(|| self.finish(post, &render.html(split.body)));
         let summary = self.summary(&mut render, &fm, split.body);
-        let reads_paths = render.reads_paths;
-        Some(EntryText { summary, content, author: self.author(post), problems: render.problems, reads_paths })
+        let (reads_paths, lookups) = (render.reads_paths, render.lookups);
+        let author = self.author(post);
+        Some(EntryText { summary, content, author, problems: render.problems, reads_paths, lookups })
     }
 
     /// The post's content as feed HTML from its body: rendered as [`ContentRenderer::entry_text`]
@@ -183,6 +184,8 @@ struct Render<'a> {
     problems: Vec<template::Problem>,
     /// Whether any of its templates read paths ([`template::Rendered::reads_paths`]).
     reads_paths: bool,
+    /// The posts its templates looked up ([`template::Rendered::lookups`]).
+    lookups: Vec<template::Lookup>,
 }
 
 impl<'a> Render<'a> {
@@ -194,7 +197,18 @@ impl<'a> Render<'a> {
         body_line: u32,
     ) -> Render<'a> {
         let liquid = !matches!(fm.get("render_with_liquid"), Some(Field::Scalar(off)) if off == "false");
-        Render { renderer, post, fm, yaml, body_line, liquid, page: None, problems: Vec::new(), reads_paths: false }
+        Render {
+            renderer,
+            post,
+            fm,
+            yaml,
+            body_line,
+            liquid,
+            page: None,
+            problems: Vec::new(),
+            reads_paths: false,
+            lookups: Vec::new(),
+        }
     }
 
     /// Liquid, then the post's converter (kramdown for Markdown, none for HTML).
@@ -212,6 +226,11 @@ impl<'a> Render<'a> {
                 page: page.clone(),
             });
             self.reads_paths |= rendered.reads_paths;
+            for lookup in rendered.lookups {
+                if !self.lookups.contains(&lookup) {
+                    self.lookups.push(lookup);
+                }
+            }
             for problem in rendered.problems {
                 if !self.problems.contains(&problem) {
                     self.problems.push(problem);

@@ -29,6 +29,9 @@ struct Versioned {
     /// [`EntryTexts::carry`]): it has no problem (whose messages name the path), and its Liquid
     /// neither read a file next to the post nor looked a post up ([`EntryText::reads_paths`]).
     movable: bool,
+    /// The posts its Liquid looked up and what it found: the text is stale once one of them would
+    /// be found elsewhere (see [`EntryTexts::drop_stale`]).
+    lookups: Vec<template::Lookup>,
 }
 
 static NEXT_VERSION: AtomicU64 = AtomicU64::new(0);
@@ -85,13 +88,14 @@ impl EntryTexts {
         let mut problems = Vec::new();
         for (source, text) in made {
             match text {
-                Some((hash, text)) => {
+                Some((hash, mut text)) => {
                     problems.extend(text.problems.iter().cloned());
+                    let lookups = std::mem::take(&mut text.lookups);
                     // Unique in the process, so that no set of texts ever reuses another's versions.
                     let version = NEXT_VERSION.fetch_add(1, Ordering::Relaxed);
                     let movable = text.problems.is_empty() && !text.reads_paths;
                     let text = Arc::new(text);
-                    self.texts.insert(source, Versioned { hash, version, text, stripped: false, movable })
+                    self.texts.insert(source, Versioned { hash, version, text, stripped: false, movable, lookups })
                 }
                 None => self.texts.remove(&source),
             };
@@ -139,6 +143,22 @@ impl EntryTexts {
             }
         }
         Some(version)
+    }
+
+    /// Drops the texts that looked a post up and would now find something else (`holds` says
+    /// whether a lookup still finds what it found: a post added, removed or moved), so that they
+    /// are made again; returns their posts' source paths, whose feeds must be rendered again.
+    pub(crate) fn drop_stale(&mut self, holds: impl Fn(&template::Lookup) -> bool) -> Vec<String> {
+        let stale: Vec<String> = self
+            .texts
+            .iter()
+            .filter(|(_, held)| held.lookups.iter().any(|lookup| !holds(lookup)))
+            .map(|(source, _)| source.clone())
+            .collect();
+        for source in &stale {
+            self.texts.remove(source);
+        }
+        stale
     }
 
     /// Records that the feed `key` now shows `entries`; texts of posts that no feed shows any

@@ -234,6 +234,26 @@ pub struct Rendered {
     /// include) or looked a post up by its path or name (`link`, `post_url`): the output may
     /// differ when the post, or another, moves.
     pub reads_paths: bool,
+    /// The posts it looked up and what it found, sorted, without duplicates: the output changes
+    /// when one of them would be found elsewhere, or not at all, or found when it was not.
+    pub lookups: Vec<Lookup>,
+}
+
+/// A post looked up by `{% post_url name %}` (`post`) or `{% link path %}`, and the URL path
+/// found (`None`: no such post).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Lookup {
+    pub post: bool,
+    pub target: String,
+    pub found: Option<String>,
+}
+
+impl Lookup {
+    /// Whether `index` finds what this lookup found.
+    pub fn holds(&self, index: &dyn SiteIndex) -> bool {
+        let now = if self.post { index.post_url(&self.target) } else { index.link(&self.target) };
+        now == self.found
+    }
 }
 
 /// Whether Jekyll renders Liquid in a page with this front matter (`render_with_liquid: false`
@@ -313,6 +333,7 @@ impl Engine {
                 problems: Vec::new(),
                 includes: Vec::new(),
                 reads_paths: false,
+                lookups: Vec::new(),
             };
         }
         render::render_entry(&self.language, &self.shared, entry)

@@ -169,6 +169,8 @@ pub(crate) struct RenderState {
     /// Whether the render read a file next to the post or looked a post up (see
     /// [`Rendered::reads_paths`]).
     pub reads_paths: bool,
+    /// The posts looked up (see [`Rendered::lookups`]).
+    pub lookups: BTreeSet<super::Lookup>,
 }
 
 impl RenderState {
@@ -370,5 +372,6 @@ pub(crate) fn render_entry(language: &Arc<Language>, shared: &Shared, entry: &En
     problems.sort();
     problems.dedup();
     let includes = std::mem::take(&mut st.includes).into_iter().collect();
-    Rendered { output, problems, includes, reads_paths: st.reads_paths }
+    let lookups = std::mem::take(&mut st.lookups).into_iter().collect();
+    Rendered { output, problems, includes, reads_paths: st.reads_paths, lookups }
 }

@@ -444,8 +444,12 @@ impl Renderable for Link {
     fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
         let target = self.path.evaluate(runtime);
         let target = target.trim();
-        state(runtime.registers()).reads_paths = true;
         let found = if self.post { self.shared.index.post_url(target) } else { self.shared.index.link(target) };
+        {
+            let mut st = state(runtime.registers());
+            st.reads_paths = true;
+            st.lookups.insert(super::Lookup { post: self.post, target: target.to_owned(), found: found.clone() });
+        }
         match found {
             Some(url) => {
                 let url = super::filters::relative_url(&self.shared.baseurl, &url);
