@@ -41,8 +41,16 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn post_text(day: u8, category: usize, tag: usize, body: u8) -> String {
+    // Some posts look another slot's post up, which may come, move, change its URL or go.
+    let other = body % 12;
+    let stem = format!("2021-12-{:02}-post-{other}", other % 28 + 1);
+    let lookup = match body % 3 {
+        0 => format!("\n[其他]({{% post_url {stem} %}})\n"),
+        1 => format!("\n[其他]({{% link _posts/{stem}.md %}})\n"),
+        _ => String::new(),
+    };
     format!(
-        "---\ntitle: \"第{body}号 post {day}\"\ndate: 2021-12-{day:02} 08:{:02}:00 +0800\ncategories: [\"{}\"]\ntags: [\"{}\"]\n---\n<p>正文 {body}</p>\n\n[link](/x/{body}.html)\n",
+        "---\ntitle: \"第{body}号 post {day}\"\ndate: 2021-12-{day:02} 08:{:02}:00 +0800\ncategories: [\"{}\"]\ntags: [\"{}\"]\n---\n<p>正文 {body}</p>\n\n[link](/x/{body}.html)\n{lookup}",
         body % 60,
         CATEGORIES[category],
         TAGS[tag]
