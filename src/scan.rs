@@ -148,6 +148,11 @@ impl Tree {
         }
     }
 
+    /// The source a post file is read as: its [`Tree::archived_as`] path, else its own.
+    pub(crate) fn read_as<'s>(&self, source: &'s str) -> std::borrow::Cow<'s, str> {
+        self.archived_as(source).map_or(std::borrow::Cow::Borrowed(source), std::borrow::Cow::Owned)
+    }
+
     /// Whether `path` is an archive folder or lies below one.
     fn in_archive(&self, path: &Path) -> bool {
         let Ok(rel) = path.strip_prefix(&self.root) else { return false };

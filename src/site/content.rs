@@ -87,10 +87,7 @@ impl ContentRenderer {
     /// entry as it was. Front-matter defaults and `page.path` use it; messages and
     /// `include_relative` use the file's own path.
     fn read_as<'p>(&self, post: &'p Post) -> Cow<'p, str> {
-        match self.tree.archived_as(&post.source) {
-            Some(path) => Cow::Owned(path),
-            None => Cow::Borrowed(&post.source),
-        }
+        self.tree.read_as(&post.source)
     }
 
     /// What went wrong reading the site's `_data` folder.

@@ -314,8 +314,7 @@ impl Site {
                 None => {
                     self.problems.remove(&candidate.source);
                     if let Some(loaded) = self.posts.get(&candidate.source) {
-                        let read_as =
-                            self.tree.archived_as(&candidate.source).unwrap_or_else(|| candidate.source.clone());
+                        let read_as = self.tree.read_as(&candidate.source).into_owned();
                         gone.insert(read_as, (candidate.source.clone(), loaded.hash, Arc::clone(&loaded.post)));
                     }
                     if let Some(keys) = self.remove(&candidate.source) {
@@ -357,8 +356,7 @@ impl Site {
         let mut moved = Vec::new();
         for source in read {
             let Some(loaded) = self.posts.get(source) else { continue };
-            let read_as = self.tree.archived_as(source).unwrap_or_else(|| source.clone());
-            let Some((old_source, hash, old)) = gone.get(&read_as) else { continue };
+            let Some((old_source, hash, old)) = gone.get(&*self.tree.read_as(source)) else { continue };
             let same_post = || {
                 let mut new = Post::clone(&loaded.post);
                 new.source.clone_from(&old.source);

@@ -283,8 +283,8 @@ mod tests {
         assert_eq!(second.from_index, 3);
         assert_eq!(contents(&second), contents(&first));
 
-        // An edit changes the stamp: that post is read again, the others are still taken. (Each
-        // start writes the index anew; here again as if the files had settled.)
+        // An edit changes the stamp: that post is read again, the others are still taken. (The
+        // index is written again here as if the files had settled.)
         rewrite_index(&config, &second, SystemTime::now() + Duration::from_secs(10));
         fs::write(&p2, "---\ntitle: Two, edited\ntags: [t2]\n---\nBody 2.\n").unwrap();
         let third = load(&config);
