@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use crate::config::Config;
+use crate::entry_store::{self, Keep, Store};
 use crate::feed::fragments::Fragments;
 use crate::feed::lifecycle::{self, Lifecycle};
 use crate::feed::{FeedKey, FeedSet};
@@ -34,6 +35,8 @@ pub struct Build {
     problems: Vec<Problem>,
     /// Which category and tag feeds once existed, and since when they have no post in `_posts`.
     pub(crate) lifecycle: Lifecycle,
+    /// The entries kept in the state folder between runs.
+    store: Option<Store>,
 }
 
 /// How many feeds' entries have their texts and bytes made together in a render (see
@@ -53,6 +56,8 @@ impl Build {
         if !config.source_dir.is_dir() {
             bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
         }
+        // Read while the posts are, and taken before the renderer reads `_data` and `_includes`.
+        let store = Store::open(&config);
         let site = Site::load(&config)
             .with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
         // `site.time`: the newest post's date rather than the clock, so the same tree renders the
@@ -69,11 +74,15 @@ impl Build {
             renderer,
             problems,
             lifecycle,
+            store,
         })
     }
 
     /// Reads `_data` and `_includes` again: every entry text is made anew at the next render.
     pub(crate) fn reload_templates(&mut self) {
+        if let Some(store) = &mut self.store {
+            store.fingerprint = entry_store::fingerprint(&self.config);
+        }
         let time = self.site.posts().map(|p| p.date).max().unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
         self.renderer = ContentRenderer::new(&self.config, self.site.post_links.clone(), time);
         self.problems.extend(self.renderer.data_problems().iter().map(Problem::template));
@@ -167,22 +176,23 @@ impl Build {
         self.lifecycle.observe(&self.site, &self.config.feeds, now, keys);
         let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(keys);
-        // Texts and entry bytes are made for a slice of the feeds at a time, and each text is
-        // stripped once its entry's bytes are made: a full render of a large site holds one
-        // slice's texts at most, not every text beside every entry's bytes.
-        for slice in todo.chunks(FEEDS_PER_SLICE) {
-            let fragments = &self.fragments;
-            let posts = || slice.iter().flat_map(|feed| &feed.entries);
-            let found =
-                self.texts.load(&self.site, &self.renderer, posts(), |post, version| fragments.holds(post, version));
-            self.problems.extend(found.iter().map(Problem::template));
-            let texts = &self.texts;
-            self.fragments.prepare(&self.config, slice, |post| snapshot::versioned_text(texts, post));
-            let fragments = &self.fragments;
-            self.texts.strip(posts().map(|post| post.source.as_str()), |source, version| {
-                fragments.made_from(source, version)
-            });
-        }
+        let first_with_store = reuse_kept_entries(
+            &mut self.store,
+            &self.site,
+            &self.renderer,
+            &mut self.texts,
+            &mut self.fragments,
+            &todo,
+        );
+        make_entries(
+            &self.config,
+            &self.site,
+            &self.renderer,
+            &mut self.texts,
+            &mut self.fragments,
+            &mut self.problems,
+            &todo,
+        );
         let (mut next, mut changed) =
             snapshot::render(&self.config, &feeds, &todo, &self.texts, &mut self.fragments, previous, storage);
         for (path, bytes) in self.side_files(&next.gone) {
@@ -197,6 +207,9 @@ impl Build {
         self.texts.retain_feeds(|key| feeds.contains(key));
         let texts = &self.texts;
         self.fragments.retain(|source| texts.get(source).is_some());
+        if first_with_store {
+            self.keep_entries(true);
+        }
         // What `/problems` lists: the posts' problems, `_config.yml`'s, and the templates' of the
         // entries in feeds.
         let mut problems = problem::post_problems(&self.site);
@@ -224,6 +237,49 @@ impl Build {
         (next, changed)
     }
 
+    /// Writes the entries the feeds now show to the state folder, if texts were made since it was
+    /// last written (on a thread of its own if `on_thread`): what `serve` does after its first
+    /// render and when it stops.
+    pub(crate) fn keep_entries(&mut self, on_thread: bool) {
+        let Some(store) = &self.store else { return };
+        let made = self.texts.made();
+        if !store.is_behind(made) {
+            return;
+        }
+        let site_posts_read = self.renderer.has_read_site_posts();
+        let site_time = self.renderer.site_time();
+        let entries: Vec<Keep> = self
+            .fragments
+            .held()
+            .filter_map(|(post, version, bytes, rss_uses)| {
+                let made = self.texts.storable(&post.source).filter(|made| Some(made.version) == version)?;
+                // Once a template read `site.posts`, any Liquid may have: such texts depend on
+                // every post, which nothing records.
+                if made.liquid && site_posts_read {
+                    return None;
+                }
+                Some(Keep {
+                    post: Arc::clone(post),
+                    hash: made.hash,
+                    liquid: made.liquid.then(|| (site_time, made.lookups.to_vec())),
+                    bytes: bytes.clone(),
+                    rss_uses,
+                })
+            })
+            .collect();
+        if let Some(store) = &mut self.store {
+            store.write(entries, made, on_thread);
+        }
+    }
+
+    /// Waits until the entries the first render kept are in the state folder.
+    #[cfg(test)]
+    pub(crate) fn wait_for_kept_entries(&mut self) {
+        if let Some(store) = &mut self.store {
+            store.wait();
+        }
+    }
+
     /// `27 posts read, 1 skipped; 10 feeds (20 files)`: the words `regen` and `serve` both use
     /// for what a build holds.
     pub(crate) fn summary(&self, feeds: usize, files: usize) -> String {
@@ -243,13 +299,36 @@ impl Build {
         self.lifecycle.observe(&self.site, &self.config.feeds, now, None);
         let feeds = FeedSet::new(&self.site, &self.config.feeds, &self.lifecycle, now);
         let todo = feeds.select(None);
-        let found =
-            self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries), |_, _| false);
-        self.problems.extend(found.iter().map(Problem::template));
+        let keeping = reuse_kept_entries(
+            &mut self.store,
+            &self.site,
+            &self.renderer,
+            &mut self.texts,
+            &mut self.fragments,
+            &todo,
+        );
+        let no_fragments = Fragments::default();
+        let fragments = if keeping {
+            // Each entry's bytes are made once and held, to be kept in the state folder.
+            make_entries(
+                &self.config,
+                &self.site,
+                &self.renderer,
+                &mut self.texts,
+                &mut self.fragments,
+                &mut self.problems,
+                &todo,
+            );
+            &self.fragments
+        } else {
+            let found =
+                self.texts.load(&self.site, &self.renderer, todo.iter().flat_map(|feed| &feed.entries), |_, _| false);
+            self.problems.extend(found.iter().map(Problem::template));
+            // None held: holding every entry's bytes in every format until the last feed is
+            // written would more than double regen's peak memory for ~2 % of its CPU time.
+            &no_fragments
+        };
         let texts = &self.texts;
-        // None held: holding every entry's bytes in every format until the last feed is written
-        // would more than double regen's peak memory for ~2 % of its CPU time.
-        let fragments = &Fragments::default();
         let side = self.side_files(&feeds.retired_paths());
         let feed_files = todo.par_iter().flat_map_iter(|feed| {
             let (_, files) = snapshot::render_feed(&self.config, feed, texts, fragments);
@@ -260,8 +339,77 @@ impl Build {
         let folder = OutputFolder::new(&self.config.output_dir).owning(self.lifecycle.owned_paths());
         let stats = folder.sync(files, &BTreeSet::new())?;
         folder.write_side(side.iter().map(|(rel, bytes)| (rel.as_str(), bytes.as_slice())))?;
+        if keeping {
+            self.keep_entries(false);
+        }
         // Feed files only: the stylesheet is no feed, and `serve` counts the same way.
         Ok((stats, todo.len(), todo.iter().map(|feed| feed.files.len()).sum()))
+    }
+}
+
+/// The first time a build with a state folder renders: the entries kept there by an earlier
+/// run that still hold for the posts of `todo` are filed as if made now (see
+/// [`crate::entry_store`]). Returns whether it did look.
+fn reuse_kept_entries(
+    store: &mut Option<Store>,
+    site: &Site,
+    renderer: &ContentRenderer,
+    texts: &mut EntryTexts,
+    fragments: &mut Fragments,
+    todo: &[crate::feed::Feed],
+) -> bool {
+    let Some(store) = store else { return false };
+    let Some(mut stash) = store.take_stash() else { return false };
+    let fingerprint = store.fingerprint;
+    let (kept, mut reused) = (stash.len(), 0);
+    if stash.written_with(fingerprint) {
+        let links = site.post_links.clone();
+        let mut formats = [false; 3];
+        for (format, _) in todo.iter().flat_map(|feed| &feed.files) {
+            formats[crate::feed::fragments::slot(*format)] = true;
+        }
+        for post in todo.iter().flat_map(|feed| &feed.entries) {
+            let now = entry_store::Now {
+                hash: site.hash_of(&post.source),
+                site_time: renderer.site_time(),
+                index: links.as_ref(),
+                formats,
+            };
+            let Some(reuse) = stash.take(&post.source, fingerprint).and_then(|kept| kept.reuse(post, &now)) else {
+                continue;
+            };
+            let version = texts.adopt(&post.source, reuse.hash, reuse.liquid, reuse.lookups);
+            fragments.adopt(post, version, reuse.bytes, reuse.rss_uses);
+            reused += 1;
+        }
+    }
+    // What the file holds counts as written unless some of it went unused.
+    store.written(if reused == kept { texts.made() } else { u64::MAX });
+    tracing::debug!("kept entries: {reused} of {kept} reused");
+    true
+}
+
+/// Makes the texts and entry bytes the feeds of `todo` need, a slice of the feeds at a time; each
+/// text is stripped once its entry's bytes are made, so that a full render of a large site holds
+/// one slice's texts at most, not every text beside every entry's bytes.
+fn make_entries(
+    config: &Config,
+    site: &Site,
+    renderer: &ContentRenderer,
+    texts: &mut EntryTexts,
+    fragments: &mut Fragments,
+    problems: &mut Vec<Problem>,
+    todo: &[crate::feed::Feed],
+) {
+    for slice in todo.chunks(FEEDS_PER_SLICE) {
+        let posts = || slice.iter().flat_map(|feed| &feed.entries);
+        let held = &*fragments;
+        let found = texts.load(site, renderer, posts(), |post, version| held.holds(post, version));
+        problems.extend(found.iter().map(Problem::template));
+        let made = &*texts;
+        fragments.prepare(config, slice, |post| snapshot::versioned_text(made, post));
+        let held = &*fragments;
+        texts.strip(posts().map(|post| post.source.as_str()), |source, version| held.made_from(source, version));
     }
 }
 

@@ -448,6 +448,12 @@ impl Config {
         Some(crate::site::post_index::file_for(dir, &self.source_dir))
     }
 
+    /// The file of entries kept between runs, when there is a state folder and the index is on.
+    pub(crate) fn entry_store_file(&self) -> Option<PathBuf> {
+        let dir = self.state_dir.as_ref().filter(|_| self.post_index)?;
+        Some(crate::entry_store::file_for(dir, &self.source_dir))
+    }
+
     /// Each setting that can come from more than one place, with its value and where it came from.
     pub fn describe(&self) -> Vec<(&'static str, String, &Origin)> {
         let site = &self.site;

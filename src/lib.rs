@@ -11,6 +11,7 @@ pub mod build;
 pub mod cli;
 pub mod config;
 mod csp;
+mod entry_store;
 pub mod feed;
 pub mod http;
 pub mod logging;

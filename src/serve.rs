@@ -210,6 +210,8 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     if let Some(output) = state.output.take() {
         tokio::task::block_in_place(|| output.finish());
     }
+    // The entries made since the start go to the state folder for the next one.
+    tokio::task::block_in_place(|| state.build.keep_entries(false));
     // Freeing every post, feed text and memory file one by one took most of a second on a site
     // of 7,000 posts, between "stopped" and the exit; the process ends now and the kernel frees
     // them at once. The watcher's inotify thread ends with the process too.

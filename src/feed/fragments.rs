@@ -26,7 +26,8 @@ struct Fragment {
 /// A post's text and its version (`None`: the post has no text).
 pub(crate) type VersionedText = (Option<u64>, Arc<EntryText>);
 
-fn slot(format: Format) -> usize {
+/// Where [`Fragments`] holds an entry's bytes in `format`: Atom, RSS, then JSON.
+pub(crate) fn slot(format: Format) -> usize {
     match format {
         Format::Atom => 0,
         Format::Rss => 1,
@@ -114,6 +115,25 @@ impl Fragments {
                 self.by_source.insert(post.source.clone(), fragment);
             }
         }
+    }
+
+    /// Files bytes kept from an earlier run (see [`crate::entry_store`]) for `post`, as made from
+    /// version `version` of its text.
+    pub(crate) fn adopt(
+        &mut self,
+        post: &Arc<Post>,
+        version: u64,
+        bytes: [Option<EntryBytes>; 3],
+        rss_uses: rss::Uses,
+    ) {
+        let fragment = Fragment { post: Arc::clone(post), version: Some(version), bytes, rss_uses };
+        self.by_source.insert(post.source.clone(), fragment);
+    }
+
+    /// Every entry's bytes held: the post and the version of its text they were made from, the
+    /// bytes by [`slot`], and what the RSS item uses.
+    pub(crate) fn held(&self) -> impl Iterator<Item = (&Arc<Post>, Option<u64>, &[Option<EntryBytes>; 3], rss::Uses)> {
+        self.by_source.values().map(|held| (&held.post, held.version, &held.bytes, held.rss_uses))
     }
 
     /// Drops the fragments of the posts `keep` says no longer matter.

@@ -240,6 +240,11 @@ impl EntryBytes {
         EntryBytes(Box::new([bytes]))
     }
 
+    /// Bytes in the pieces given.
+    pub(crate) fn from_pieces(pieces: Vec<Bytes>) -> EntryBytes {
+        EntryBytes(pieces.into_boxed_slice())
+    }
+
     pub(crate) fn pieces(&self) -> &[Bytes] {
         &self.0
     }

@@ -110,7 +110,7 @@ fn fragment(item: Item) -> Vec<u8> {
 
 /// The namespaces items use besides RSS's own. The items are written apart from the channel, so
 /// the channel declares what they say they use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Uses {
     content: bool,
     dc: bool,

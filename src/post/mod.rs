@@ -376,12 +376,22 @@ pub struct EntryText {
     pub author: Option<Author>,
     /// What went wrong in the post's Liquid: reported, never shown to readers.
     pub problems: Vec<crate::template::Problem>,
-    /// Whether its Liquid read a file next to the post or looked a post up by path or name
-    /// ([`crate::template::Rendered::reads_paths`]): the same bytes at another path may make
-    /// another text.
-    pub reads_paths: bool,
+    /// Whether its Liquid ran: the text may then also depend on `site.time`, `site.posts` and
+    /// the posts it looked up, besides the post, `_config.yml`, `_data` and `_includes`.
+    pub liquid: bool,
+    /// Whether its Liquid read a file next to the post
+    /// ([`crate::template::Rendered::reads_beside`]).
+    pub reads_beside: bool,
     /// The posts its Liquid looked up and what it found ([`crate::template::Rendered::lookups`]).
     pub lookups: Vec<crate::template::Lookup>,
+}
+
+impl EntryText {
+    /// Whether the same bytes at another path may make another text: its Liquid read a file next
+    /// to the post or looked a post up by path or name.
+    pub fn reads_paths(&self) -> bool {
+        self.reads_beside || !self.lookups.is_empty()
+    }
 }
 
 /// The body of a post's file; `None` if it no longer parses.

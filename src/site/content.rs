@@ -90,6 +90,17 @@ impl ContentRenderer {
         self.tree.read_as(&post.source)
     }
 
+    /// `site.time`: what a text whose Liquid ran may depend on besides its post.
+    pub(crate) fn site_time(&self) -> DateTime<FixedOffset> {
+        self.engine.site_time()
+    }
+
+    /// Whether some template has read `site.posts`, so that a text whose Liquid ran may depend
+    /// on every post.
+    pub(crate) fn has_read_site_posts(&self) -> bool {
+        self.engine.has_read_site_posts()
+    }
+
     /// What went wrong reading the site's `_data` folder.
     pub(crate) fn data_problems(&self) -> &[template::Problem] {
         &self.data_problems
@@ -104,9 +115,9 @@ impl ContentRenderer {
         let mut render = Render::new(self, post, &fm, split.yaml, body_line);
         let content = self.with_content.then(|| self.finish(post, &render.html(split.body)));
         let summary = self.summary(&mut render, &fm, split.body);
-        let (reads_paths, lookups) = (render.reads_paths, render.lookups);
+        let (liquid, reads_beside, lookups) = (render.ran_liquid, render.reads_beside, render.lookups);
         let author = self.author(post);
-        Some(EntryText { summary, content, author, problems: render.problems, reads_paths, lookups })
+        Some(EntryText { summary, content, author, problems: render.problems, liquid, reads_beside, lookups })
     }
 
     /// The post's content as feed HTML from its body: rendered as [`ContentRenderer::entry_text`]
@@ -179,8 +190,11 @@ struct Render<'a> {
     liquid: bool,
     page: Option<Object>,
     problems: Vec<template::Problem>,
-    /// Whether any of its templates read paths ([`template::Rendered::reads_paths`]).
-    reads_paths: bool,
+    /// Whether Liquid ran on any of its texts.
+    ran_liquid: bool,
+    /// Whether any of its templates read a file next to the post
+    /// ([`template::Rendered::reads_beside`]).
+    reads_beside: bool,
     /// The posts its templates looked up ([`template::Rendered::lookups`]).
     lookups: Vec<template::Lookup>,
 }
@@ -203,7 +217,8 @@ impl<'a> Render<'a> {
             liquid,
             page: None,
             problems: Vec::new(),
-            reads_paths: false,
+            ran_liquid: false,
+            reads_beside: false,
             lookups: Vec::new(),
         }
     }
@@ -222,7 +237,8 @@ impl<'a> Render<'a> {
                 body_line: self.body_line,
                 page: page.clone(),
             });
-            self.reads_paths |= rendered.reads_paths;
+            self.ran_liquid = true;
+            self.reads_beside |= rendered.reads_beside;
             for lookup in rendered.lookups {
                 if !self.lookups.contains(&lookup) {
                     self.lookups.push(lookup);

@@ -120,6 +120,7 @@ impl Site {
         let scan_started = std::time::SystemTime::now();
         let index_file = config.post_index_file();
         let known = index_file.as_deref().map(|file| PostIndex::load(file, config)).unwrap_or_default();
+        tracing::debug!("post index: {} posts read in {:?}", known.len(), started.elapsed());
         let from_index = std::sync::atomic::AtomicUsize::new(0);
         // Files are read and parsed on all cores while the walk goes on, unless the index has them.
         let parsed: Vec<(Candidate, Read)> = site

@@ -163,16 +163,16 @@ fn changed_at(stamp: &Stamp) -> Option<SystemTime> {
     SystemTime::UNIX_EPOCH.checked_add(Duration::new(u64::try_from(secs).ok()?, u32::try_from(nanos).ok()?))
 }
 
-/// `posts-….index.<pid>.tmp`: this process's temporary file for the index at `path`.
-fn temporary_path(path: &Path) -> PathBuf {
+/// `posts-….index.<pid>.tmp`: this process's temporary file for the file at `path`.
+pub(crate) fn temporary_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".{}.tmp", std::process::id()));
     path.with_file_name(name)
 }
 
-/// Removes temporary files of the index at `path` that a process stopped while writing left
+/// Removes temporary files of the file at `path` that a process stopped while writing left
 /// behind (untouched for an hour: no write takes that long).
-fn remove_abandoned(path: &Path) {
+pub(crate) fn remove_abandoned(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return;
     };
@@ -197,19 +197,25 @@ fn remove_abandoned(path: &Path) {
 /// reading of files use, and the program itself (its version, size and mtime, so that a rebuilt
 /// binary never trusts what an older one parsed).
 fn fingerprint(config: &Config) -> u64 {
-    let program = std::env::current_exe()
-        .and_then(fs::metadata)
-        .map(|meta| format!("{:?}", Stamp::from_metadata(&meta)))
-        .unwrap_or_default();
     let text = format!(
-        "{SCHEMA}\n{}\n{program}\n{:?}\n{:?}\n{:?}\n{}",
-        env!("CARGO_PKG_VERSION"),
+        "{SCHEMA}\n{}\n{:?}\n{:?}\n{:?}\n{}",
+        program_identity(),
         config.site,
         config.source_dir,
         config.archive_dirs,
         config.feeds.max_post_bytes
     );
     xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+}
+
+/// The program's version, and its file's size and mtime: what it stores is read back only by the
+/// very same build.
+pub(crate) fn program_identity() -> String {
+    let program = std::env::current_exe()
+        .and_then(fs::metadata)
+        .map(|meta| format!("{:?}", Stamp::from_metadata(&meta)))
+        .unwrap_or_default();
+    format!("{} {program}", env!("CARGO_PKG_VERSION"))
 }
 
 /// The index file for the site at `source_dir` in the state folder `state_dir`: one per site, so

@@ -32,9 +32,31 @@ struct Versioned {
     /// The posts its Liquid looked up and what it found: the text is stale once one of them would
     /// be found elsewhere (see [`EntryTexts::drop_stale`]).
     lookups: Vec<template::Lookup>,
+    /// Whether Liquid ran on it ([`EntryText::liquid`]).
+    liquid: bool,
+    /// Whether its entry may be kept for the next run ([`EntryTexts::storable`]): no problem
+    /// (reported again by every run that makes it) and no file read beside the post (whose
+    /// changes nothing records).
+    storable: bool,
+}
+
+/// What an entry kept for the next run was made from, besides its post: see
+/// [`crate::entry_store`].
+#[derive(Debug)]
+pub(crate) struct Made<'t> {
+    pub(crate) version: u64,
+    /// The content hash of the file the text was made from.
+    pub(crate) hash: u64,
+    pub(crate) liquid: bool,
+    pub(crate) lookups: &'t [template::Lookup],
 }
 
 static NEXT_VERSION: AtomicU64 = AtomicU64::new(0);
+
+/// A version number unique in the process, so that no set of texts ever reuses another's.
+fn next_version() -> u64 {
+    NEXT_VERSION.fetch_add(1, Ordering::Relaxed)
+}
 
 /// The texts of the posts in feeds, by source path, each for one version (content hash) of its
 /// file; and which posts each feed shows, so that a text goes when no feed shows its post.
@@ -46,6 +68,8 @@ pub(crate) struct EntryTexts {
     shown: HashMap<FeedKey, Vec<String>>,
     /// How many feeds show each post.
     uses: HashMap<String, usize>,
+    /// How many texts were made in all.
+    made: u64,
 }
 
 impl EntryTexts {
@@ -74,10 +98,7 @@ impl EntryTexts {
     ) -> Vec<template::Problem> {
         let mut needed: BTreeMap<&str, &Arc<Post>> = BTreeMap::new();
         for post in posts {
-            let fresh = self.texts.get(&post.source).is_some_and(|held| {
-                Some(held.hash) == site.hash_of(&post.source) && (!held.stripped || bytes_held(post, held.version))
-            });
-            if !fresh {
+            if !self.is_fresh(site, post, |version| bytes_held(post, version)) {
                 needed.entry(&post.source).or_insert(post);
             }
         }
@@ -86,21 +107,65 @@ impl EntryTexts {
             .map(|(source, post)| (source.to_string(), make_text(site, renderer, post)))
             .collect();
         let mut problems = Vec::new();
+        self.made += made.len() as u64;
         for (source, text) in made {
             match text {
                 Some((hash, mut text)) => {
                     problems.extend(text.problems.iter().cloned());
+                    let movable = text.problems.is_empty() && !text.reads_paths();
+                    let storable = text.problems.is_empty() && !text.reads_beside;
                     let lookups = std::mem::take(&mut text.lookups);
-                    // Unique in the process, so that no set of texts ever reuses another's versions.
-                    let version = NEXT_VERSION.fetch_add(1, Ordering::Relaxed);
-                    let movable = text.problems.is_empty() && !text.reads_paths;
+                    let liquid = text.liquid;
                     let text = Arc::new(text);
-                    self.texts.insert(source, Versioned { hash, version, text, stripped: false, movable, lookups })
+                    let held = Versioned {
+                        hash,
+                        version: next_version(),
+                        text,
+                        stripped: false,
+                        movable,
+                        lookups,
+                        liquid,
+                        storable,
+                    };
+                    self.texts.insert(source, held)
                 }
                 None => self.texts.remove(&source),
             };
         }
         problems
+    }
+
+    /// Whether the post has the text of the file version it was parsed from, and, if the text
+    /// was stripped, `bytes_held` says its entry's bytes are still there (see [`EntryTexts::load`]).
+    pub(crate) fn is_fresh(&self, site: &Site, post: &Post, bytes_held: impl Fn(u64) -> bool) -> bool {
+        self.texts.get(&post.source).is_some_and(|held| {
+            Some(held.hash) == site.hash_of(&post.source) && (!held.stripped || bytes_held(held.version))
+        })
+    }
+
+    /// What the text of the post at `source` was made from, if its entry may be kept for the next
+    /// run.
+    pub(crate) fn storable(&self, source: &str) -> Option<Made<'_>> {
+        let held = self.texts.get(source).filter(|held| held.storable)?;
+        Some(Made { version: held.version, hash: held.hash, liquid: held.liquid, lookups: &held.lookups })
+    }
+
+    /// Files a text kept from an earlier run for the post at `source`: only its entry's bytes were
+    /// kept, so it counts as stripped, with no problem. Returns its version, for those bytes.
+    pub(crate) fn adopt(&mut self, source: &str, hash: u64, liquid: bool, lookups: Vec<template::Lookup>) -> u64 {
+        let version = next_version();
+        let held = Versioned {
+            hash,
+            version,
+            text: Arc::new(EntryText::default()),
+            stripped: true,
+            movable: lookups.is_empty(),
+            lookups,
+            liquid,
+            storable: true,
+        };
+        self.texts.insert(source.to_string(), held);
+        version
     }
 
     /// Keeps only the problems of the texts of `sources` whose entry bytes `bytes_made` says were
@@ -197,6 +262,11 @@ impl EntryTexts {
     /// The template problems of every text held, that is of every entry some feed shows.
     pub(crate) fn problems(&self) -> impl Iterator<Item = &template::Problem> {
         self.texts.values().flat_map(|held| held.text.problems.iter())
+    }
+
+    /// How many texts were made in all (kept ones adopted not counted).
+    pub(crate) fn made(&self) -> u64 {
+        self.made
     }
 
     /// How many posts have a text.

@@ -231,17 +231,24 @@ pub struct Rendered {
     /// to any of them changes the output.
     pub includes: Vec<String>,
     /// Whether the render read a file next to the post (`include_relative`, in the post or in an
-    /// include) or looked a post up by its path or name (`link`, `post_url`): the output may
-    /// differ when the post, or another, moves.
-    pub reads_paths: bool,
+    /// include): the output may differ when the post moves, or when that file changes.
+    pub reads_beside: bool,
     /// The posts it looked up and what it found, sorted, without duplicates: the output changes
     /// when one of them would be found elsewhere, or not at all, or found when it was not.
     pub lookups: Vec<Lookup>,
 }
 
+impl Rendered {
+    /// Whether the output depends on where posts are: it read a file next to the post, or looked
+    /// a post up by its path or name (`link`, `post_url`).
+    pub fn reads_paths(&self) -> bool {
+        self.reads_beside || !self.lookups.is_empty()
+    }
+}
+
 /// A post looked up by `{% post_url name %}` (`post`) or `{% link path %}`, and the URL path
 /// found (`None`: no such post).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Lookup {
     pub post: bool,
     pub target: String,
@@ -325,6 +332,16 @@ impl Engine {
         Engine { language, shared }
     }
 
+    /// `site.time`, which is also "now" for the date filters.
+    pub fn site_time(&self) -> DateTime<FixedOffset> {
+        self.shared.site.time()
+    }
+
+    /// Whether some template has read `site.posts`: then any output may depend on every post.
+    pub fn has_read_site_posts(&self) -> bool {
+        self.shared.site.posts_read()
+    }
+
     /// Renders `entry`'s Liquid. A body without `{{` or `{%` is returned as it is, without parsing.
     pub fn render(&self, entry: &Entry<'_>) -> Rendered {
         if !lexer::has_markup(entry.body) {
@@ -332,7 +349,7 @@ impl Engine {
                 output: entry.body.to_owned(),
                 problems: Vec::new(),
                 includes: Vec::new(),
-                reads_paths: false,
+                reads_beside: false,
                 lookups: Vec::new(),
             };
         }

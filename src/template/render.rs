@@ -166,9 +166,8 @@ pub(crate) struct RenderState {
     pub includes: BTreeSet<String>,
     /// The post being rendered (for `include_relative`).
     pub entry_path: Arc<str>,
-    /// Whether the render read a file next to the post or looked a post up (see
-    /// [`Rendered::reads_paths`]).
-    pub reads_paths: bool,
+    /// Whether the render read a file next to the post (see [`Rendered::reads_beside`]).
+    pub reads_beside: bool,
     /// The posts looked up (see [`Rendered::lookups`]).
     pub lookups: BTreeSet<super::Lookup>,
 }
@@ -373,5 +372,5 @@ pub(crate) fn render_entry(language: &Arc<Language>, shared: &Shared, entry: &En
     problems.dedup();
     let includes = std::mem::take(&mut st.includes).into_iter().collect();
     let lookups = std::mem::take(&mut st.lookups).into_iter().collect();
-    Rendered { output, problems, includes, reads_paths: st.reads_paths, lookups }
+    Rendered { output, problems, includes, reads_beside: st.reads_beside, lookups }
 }

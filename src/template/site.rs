@@ -45,6 +45,11 @@ impl SiteObject {
         self.fields.as_object_ref()
     }
 
+    /// Whether `site.posts` was asked for.
+    pub(crate) fn posts_read(&self) -> bool {
+        self.posts.get().is_some()
+    }
+
     fn posts(&self) -> &Value {
         self.posts.get_or_init(|| Value::Array(self.index.posts()))
     }

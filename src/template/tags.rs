@@ -364,7 +364,7 @@ impl Renderable for Include {
         }
         let (depth, entry_path) = {
             let mut st = state(runtime.registers());
-            st.reads_paths |= self.kind == IncludeKind::Relative;
+            st.reads_beside |= self.kind == IncludeKind::Relative;
             (st.frames.len(), st.entry_path.clone())
         };
         if depth > self.shared.limits.max_include_depth {
@@ -447,7 +447,6 @@ impl Renderable for Link {
         let found = if self.post { self.shared.index.post_url(target) } else { self.shared.index.link(target) };
         {
             let mut st = state(runtime.registers());
-            st.reads_paths = true;
             st.lookups.insert(super::Lookup { post: self.post, target: target.to_owned(), found: found.clone() });
         }
         match found {

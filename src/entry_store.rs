@@ -1,0 +1,583 @@
+//! Entries kept in the state folder between runs: the bytes each shown post's entry was made
+//! into, in every format, and what they were made from, so that a start-up or a reload makes
+//! again only the entries whose post, site or program changed since. Like the post index, the
+//! store is never trusted over the files. An entry is used only for a post parsed from a file
+//! with the very content hash it was made from, into the very same post, by the same program with
+//! the same settings, `_data` and `_includes`; an entry whose Liquid ran also needs the same
+//! `site.time`, and each post it looked up found where it was. Entries with a template problem
+//! (which every run that makes them reports), or whose Liquid read a file beside the post (which
+//! nothing records), are not kept.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::feed::{rss, EntryBytes};
+use crate::post::Post;
+use crate::template::{Lookup, SiteIndex};
+
+/// Bumped whenever what is stored changes shape.
+const SCHEMA: u32 = 1;
+
+/// The first bytes of a store file, before its schema number.
+const MAGIC: &[u8; 8] = b"pfentry\0";
+
+/// What a store file holds after its magic bytes and schema number: the lengths of its two parts
+/// and a checksum over both (the file is not synced, so a crash may leave it cut short).
+const FRAME: usize = 24;
+
+/// One entry as stored. Its pieces follow the list of entries, in order.
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored {
+    source: String,
+    /// The content hash of the file its text was made from.
+    hash: u64,
+    /// [`post_digest`] of the post its bytes were made from.
+    post: u64,
+    /// `site.time` when its Liquid ran (see [`Liquid`]); `None`: no Liquid ran.
+    liquid: Option<Liquid>,
+    /// The lengths of its distinct pieces of bytes, in the order they are stored.
+    pieces: Vec<u32>,
+    /// For each format of [`crate::feed::fragments::slot`], its bytes as indexes into `pieces`:
+    /// Atom and RSS share the escaped content, and so do the entries read back.
+    formats: [Option<Vec<u32>>; 3],
+    rss_uses: rss::Uses,
+}
+
+/// What an entry whose Liquid ran depends on besides its post, the settings, `_data` and
+/// `_includes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Liquid {
+    /// `site.time`, as seconds since the epoch and the offset in seconds.
+    time: (i64, i32),
+    /// The posts it looked up and what each found.
+    lookups: Vec<Lookup>,
+}
+
+impl Liquid {
+    fn of(time: DateTime<FixedOffset>, lookups: Vec<Lookup>) -> Liquid {
+        Liquid { time: (time.timestamp(), time.offset().local_minus_utc()), lookups }
+    }
+}
+
+/// The list of entries, as written: the pieces go to the second part of the file.
+#[derive(Debug, Serialize, Deserialize)]
+struct Index {
+    fingerprint: u64,
+    entries: Vec<Stored>,
+}
+
+/// One entry to keep: the post and text version its bytes were made from, and the bytes.
+pub(crate) struct Keep {
+    pub(crate) post: Arc<Post>,
+    /// The content hash of the file its text was made from.
+    pub(crate) hash: u64,
+    /// When its Liquid ran: `site.time` and the posts it looked up.
+    pub(crate) liquid: Option<(DateTime<FixedOffset>, Vec<Lookup>)>,
+    pub(crate) bytes: [Option<EntryBytes>; 3],
+    pub(crate) rss_uses: rss::Uses,
+}
+
+/// An entry read back, not yet checked against the site.
+#[derive(Debug)]
+pub(crate) struct Kept {
+    hash: u64,
+    post: u64,
+    liquid: Option<Liquid>,
+    bytes: [Option<EntryBytes>; 3],
+    rss_uses: rss::Uses,
+}
+
+/// What a run may reuse of a kept entry: its bytes, and what its text looked up.
+pub(crate) struct Reuse {
+    pub(crate) hash: u64,
+    pub(crate) liquid: bool,
+    pub(crate) lookups: Vec<Lookup>,
+    pub(crate) bytes: [Option<EntryBytes>; 3],
+    pub(crate) rss_uses: rss::Uses,
+}
+
+/// What the site says an entry must have been made from to be reused.
+pub(crate) struct Now<'a> {
+    /// The content hash of the file the post was parsed from.
+    pub(crate) hash: Option<u64>,
+    pub(crate) site_time: DateTime<FixedOffset>,
+    pub(crate) index: &'a dyn SiteIndex,
+    /// The formats the feeds need ([`crate::feed::fragments::slot`] order).
+    pub(crate) formats: [bool; 3],
+}
+
+impl Kept {
+    /// The entry's bytes and what they need, if they were made from `post` as the site now has
+    /// it (see the module's notes).
+    pub(crate) fn reuse(self, post: &Post, now: &Now<'_>) -> Option<Reuse> {
+        let same_post = Some(self.hash) == now.hash && self.post == post_digest(post);
+        let formats = now.formats.iter().zip(&self.bytes).all(|(needed, held)| !needed || held.is_some());
+        let liquid_holds = self.liquid.as_ref().is_none_or(|liquid| {
+            liquid.time == Liquid::of(now.site_time, Vec::new()).time
+                && liquid.lookups.iter().all(|lookup| lookup.holds(now.index))
+        });
+        (same_post && formats && liquid_holds).then(|| Reuse {
+            hash: self.hash,
+            liquid: self.liquid.is_some(),
+            lookups: self.liquid.map(|liquid| liquid.lookups).unwrap_or_default(),
+            bytes: self.bytes,
+            rss_uses: self.rss_uses,
+        })
+    }
+}
+
+/// The entries of a store file, by source path, for the fingerprint they were written with.
+#[derive(Debug, Default)]
+pub(crate) struct Stash {
+    fingerprint: u64,
+    entries: HashMap<String, Kept>,
+}
+
+impl Stash {
+    /// The entries of the store at `path`. A missing file is an empty stash; an unreadable,
+    /// foreign or damaged one is too, logged.
+    pub(crate) fn read(path: &Path) -> Stash {
+        let bytes = match fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Stash::default(),
+            Err(e) => {
+                tracing::warn!("cannot read the kept entries {}: {e}; every entry is made", path.display());
+                return Stash::default();
+            }
+        };
+        match decode(&bytes) {
+            Ok(stash) => stash,
+            Err(why) => {
+                tracing::info!("{} is not usable ({why}); every entry is made", path.display());
+                Stash::default()
+            }
+        }
+    }
+
+    /// Takes the entry kept for the post at `source`, if it was written with `fingerprint`.
+    pub(crate) fn take(&mut self, source: &str, fingerprint: u64) -> Option<Kept> {
+        if self.fingerprint != fingerprint {
+            return None;
+        }
+        self.entries.remove(source)
+    }
+
+    /// How many entries it holds, for the debug log.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it was written with `fingerprint`.
+    pub(crate) fn written_with(&self, fingerprint: u64) -> bool {
+        self.fingerprint == fingerprint
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<Stash, String> {
+    let rest = bytes
+        .strip_prefix(MAGIC.as_slice())
+        .and_then(|rest| rest.strip_prefix(&SCHEMA.to_le_bytes()))
+        .ok_or("not a store of kept entries of this version")?;
+    if rest.len() < FRAME {
+        return Err("cut short".into());
+    }
+    let number = |at: usize| u64::from_le_bytes(rest[at..at + 8].try_into().expect("8 bytes"));
+    let (index_len, pieces_len, checksum) = (number(0), number(8), number(16));
+    let body = &rest[FRAME..];
+    if Some(body.len() as u64) != index_len.checked_add(pieces_len) || xxhash_rust::xxh3::xxh3_64(body) != checksum {
+        return Err("cut short or damaged".into());
+    }
+    let (index, pieces) = body.split_at(usize::try_from(index_len).map_err(|e| e.to_string())?);
+    let index: Index = postcard::from_bytes(index).map_err(|e| e.to_string())?;
+    let mut at = 0usize;
+    let mut entries = HashMap::with_capacity(index.entries.len());
+    for stored in index.entries {
+        let mut distinct = Vec::with_capacity(stored.pieces.len());
+        for len in &stored.pieces {
+            let end = at + *len as usize;
+            // Copied, so that no entry kept in memory holds on to the whole file.
+            distinct.push(Bytes::copy_from_slice(pieces.get(at..end).ok_or("a piece out of bounds")?));
+            at = end;
+        }
+        let mut bytes: [Option<EntryBytes>; 3] = [None, None, None];
+        for (slot, indexes) in stored.formats.iter().enumerate() {
+            if let Some(indexes) = indexes {
+                let of_format: Option<Vec<Bytes>> =
+                    indexes.iter().map(|i| distinct.get(*i as usize).cloned()).collect();
+                bytes[slot] = Some(EntryBytes::from_pieces(of_format.ok_or("a piece index out of bounds")?));
+            }
+        }
+        let kept =
+            Kept { hash: stored.hash, post: stored.post, liquid: stored.liquid, bytes, rss_uses: stored.rss_uses };
+        entries.insert(stored.source, kept);
+    }
+    Ok(Stash { fingerprint: index.fingerprint, entries })
+}
+
+/// Writes `entries` to the store at `path` with `fingerprint`, atomically (a temporary file
+/// renamed over it), creating its folder if needed. Returns how many were written.
+pub(crate) fn write(path: &Path, fingerprint: u64, entries: &[Keep]) -> std::io::Result<usize> {
+    let mut stored = Vec::with_capacity(entries.len());
+    let mut pieces: Vec<&Bytes> = Vec::new();
+    for keep in entries {
+        // Pieces shared between formats are written once, by where they are in memory.
+        let mut distinct: Vec<&Bytes> = Vec::new();
+        let mut formats: [Option<Vec<u32>>; 3] = [None, None, None];
+        for (slot, bytes) in keep.bytes.iter().enumerate() {
+            let Some(bytes) = bytes else { continue };
+            let indexes = bytes
+                .pieces()
+                .iter()
+                .map(|piece| {
+                    let same = |held: &&Bytes| held.as_ptr() == piece.as_ptr() && held.len() == piece.len();
+                    let at = distinct.iter().position(same).unwrap_or_else(|| {
+                        distinct.push(piece);
+                        distinct.len() - 1
+                    });
+                    u32::try_from(at).expect("an entry has few pieces")
+                })
+                .collect();
+            formats[slot] = Some(indexes);
+        }
+        let Ok(lengths) = distinct.iter().map(|piece| u32::try_from(piece.len())).collect::<Result<Vec<u32>, _>>()
+        else {
+            continue;
+        };
+        stored.push(Stored {
+            source: keep.post.source.clone(),
+            hash: keep.hash,
+            post: post_digest(&keep.post),
+            liquid: keep.liquid.clone().map(|(time, lookups)| Liquid::of(time, lookups)),
+            pieces: lengths,
+            formats,
+            rss_uses: keep.rss_uses,
+        });
+        pieces.extend(distinct);
+    }
+    let count = stored.len();
+    let index = postcard::to_allocvec(&Index { fingerprint, entries: stored }).map_err(std::io::Error::other)?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(&index);
+    pieces.iter().for_each(|piece| hasher.update(piece));
+    let pieces_len: u64 = pieces.iter().map(|piece| piece.len() as u64).sum();
+
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    // One write at a time in this process; other processes write temporary files of their own.
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = WRITING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    crate::site::post_index::remove_abandoned(path);
+    let tmp = crate::site::post_index::temporary_path(path);
+    let result = (|| {
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, fs::File::create(&tmp)?);
+        file.write_all(MAGIC)?;
+        file.write_all(&SCHEMA.to_le_bytes())?;
+        for number in [index.len() as u64, pieces_len, hasher.digest()] {
+            file.write_all(&number.to_le_bytes())?;
+        }
+        file.write_all(&index)?;
+        for piece in &pieces {
+            file.write_all(piece)?;
+        }
+        file.flush()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|()| count)
+}
+
+/// A digest of everything a post parsed into: an entry is reused only for the same post.
+fn post_digest(post: &Post) -> u64 {
+    postcard::to_allocvec(post).map_or(0, |bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
+}
+
+/// What every entry depends on besides its post: the program (as for the post index), the
+/// settings that reach entries, `_config.yml`, and the bytes of every file in `_data` and
+/// `_includes`.
+pub(crate) fn fingerprint(config: &Config) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let settings = format!(
+        "{SCHEMA}\n{}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        crate::site::post_index::program_identity(),
+        config.site,
+        config.feeds,
+        config.source_dir,
+        config.archive_dirs,
+        config.jekyll.as_ref().map(|jekyll| &jekyll.raw),
+    );
+    hasher.update(settings.as_bytes());
+    for folder in ["_data", "_includes"] {
+        let walk = walkdir::WalkDir::new(config.source_dir.join(folder)).follow_links(true).sort_by_file_name();
+        for entry in walk.into_iter().flatten().filter(|entry| entry.file_type().is_file()) {
+            hasher.update(entry.path().as_os_str().as_encoded_bytes());
+            hasher.update(&[0]);
+            match fs::read(entry.path()) {
+                Ok(bytes) => {
+                    hasher.update(&(bytes.len() as u64).to_le_bytes());
+                    hasher.update(&bytes);
+                }
+                Err(e) => hasher.update(e.to_string().as_bytes()),
+            }
+        }
+    }
+    hasher.digest()
+}
+
+/// The store of a site in the state folder, as a build uses it.
+pub(crate) struct Store {
+    file: PathBuf,
+    /// What the entries made now depend on besides their posts ([`fingerprint`]), taken before
+    /// the renderer read `_data` and `_includes`.
+    pub(crate) fingerprint: u64,
+    /// The file's entries, read on a thread of their own until the first render takes them.
+    reading: Option<std::thread::JoinHandle<Stash>>,
+    /// How many entry texts had been made when the file was last written or read.
+    made_at_write: u64,
+    /// The last write, when it runs on a thread: the next waits for it.
+    writing: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Store {
+    /// Starts reading the store of the site `config` describes, if it has a state folder.
+    pub(crate) fn open(config: &Config) -> Option<Store> {
+        let file = config.entry_store_file()?;
+        let reading = {
+            let file = file.clone();
+            std::thread::spawn(move || Stash::read(&file))
+        };
+        Some(Store { fingerprint: fingerprint(config), file, reading: Some(reading), made_at_write: 0, writing: None })
+    }
+
+    /// The entries read, the first time it is asked; `None` after.
+    pub(crate) fn take_stash(&mut self) -> Option<Stash> {
+        let reading = self.reading.take()?;
+        Some(reading.join().unwrap_or_else(|_| {
+            tracing::warn!("reading the kept entries failed; every entry is made");
+            Stash::default()
+        }))
+    }
+
+    /// Records that the file holds what `made` texts left (`u64::MAX`: it needs writing anyway).
+    pub(crate) fn written(&mut self, made: u64) {
+        self.made_at_write = made;
+    }
+
+    /// Whether entry texts were made (`made` in all) since the file was last written or read.
+    pub(crate) fn is_behind(&self, made: u64) -> bool {
+        made != self.made_at_write
+    }
+
+    /// Waits for the last write on a thread of its own.
+    #[cfg(test)]
+    pub(crate) fn wait(&mut self) {
+        if let Some(writing) = self.writing.take() {
+            let _ = writing.join();
+        }
+    }
+
+    /// Writes `entries` as what `made` texts left, here or on a thread of its own.
+    pub(crate) fn write(&mut self, entries: Vec<Keep>, made: u64, on_thread: bool) {
+        self.made_at_write = made;
+        if let Some(writing) = self.writing.take() {
+            let _ = writing.join();
+        }
+        let (file, fingerprint) = (self.file.clone(), self.fingerprint);
+        let write = move || {
+            let started = std::time::Instant::now();
+            match write(&file, fingerprint, &entries) {
+                Ok(count) => {
+                    tracing::debug!("kept entries: {count} written to {} in {:?}", file.display(), started.elapsed())
+                }
+                Err(e) => tracing::warn!(
+                    "cannot write the kept entries {}: {e}; the next start makes every entry",
+                    file.display()
+                ),
+            }
+        };
+        if on_thread {
+            self.writing = Some(std::thread::spawn(move || {
+                crate::threads::lower_priority();
+                write();
+            }));
+        } else {
+            write();
+        }
+    }
+}
+
+/// The store file for the site at `source_dir` in the state folder `state_dir`.
+pub(crate) fn file_for(state_dir: &Path, source_dir: &Path) -> PathBuf {
+    let site = xxhash_rust::xxh3::xxh3_64(source_dir.as_os_str().as_encoded_bytes());
+    state_dir.join(format!("entries-{site:016x}.store"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::build::Build;
+    use crate::snapshot::{Snapshot, Storage};
+
+    /// A site whose posts each depend on something else besides their own file.
+    const POSTS: [(&str, &str); 6] = [
+        ("2021-01-01-plain.md", "Only *Markdown*."),
+        ("2021-01-02-include.md", "{% include note.html text=\"hi\" %} in {{ site.time | date: \"%Y-%m\" }}"),
+        ("2021-01-03-lookup.md", "[the target]({% post_url 2021-01-04-target %})"),
+        (TARGET, "The target."),
+        ("2021-01-05-problem.md", "before {% youtube abc %} after"),
+        ("2021-01-06-beside.md", "{% include_relative snippet.txt %}"),
+    ];
+
+    const TARGET: &str = "2021-01-04-target.md";
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let path = root.join("site").join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    fn post(root: &Path, name: &str, body: &str) {
+        write(root, &format!("_posts/{name}"), &format!("---\ntitle: {name}\n---\n{body}\n"));
+    }
+
+    fn site(root: &Path) {
+        write(root, "_includes/note.html", "<em>{{ include.text }}</em>");
+        write(root, "_posts/snippet.txt", "snippet one");
+        for (name, body) in POSTS {
+            post(root, name, body);
+        }
+    }
+
+    fn config(root: &Path, title: &str, state: bool) -> Config {
+        let state =
+            if state { format!("[state]\ndir = \"{}\"\n", root.join("state").display()) } else { String::new() };
+        let text = format!(
+            "[site]\nurl = \"https://example.org\"\ntitle = \"{title}\"\n[source]\ndir = \"{}\"\n[output]\ndir = \"{}\"\n{state}",
+            root.join("site").display(),
+            root.join("out").display()
+        );
+        Config::parse(&text, Path::new("/")).unwrap()
+    }
+
+    /// A start of the daemon: every feed rendered, with the state folder or without. Returns how
+    /// many entry texts it made (the others were reused), and the snapshot.
+    fn start(root: &Path, title: &str, state: bool) -> (u64, Snapshot) {
+        let mut build = Build::load(config(root, title, state)).unwrap();
+        let now = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
+        let (snapshot, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
+        build.wait_for_kept_entries();
+        (build.texts.made(), snapshot)
+    }
+
+    /// Starts with the state folder, asserts that it renders what a start without one renders,
+    /// file for file and problem for problem, and returns how many entry texts it made.
+    fn start_again(root: &Path, title: &str) -> u64 {
+        let (made, kept) = start(root, title, true);
+        let (_, fresh) = start(root, title, false);
+        assert_eq!(kept.files.keys().collect::<Vec<_>>(), fresh.files.keys().collect::<Vec<_>>());
+        for (path, file) in &fresh.files {
+            assert!(kept.files[path].body == file.body, "{path} differs from a render without kept entries");
+        }
+        assert_eq!(kept.problems, fresh.problems);
+        made
+    }
+
+    fn store_file(root: &Path) -> PathBuf {
+        config(root, "T", true).entry_store_file().unwrap()
+    }
+
+    #[test]
+    fn a_start_reuses_the_kept_entries_that_still_hold_and_renders_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        site(root);
+        assert_eq!(start(root, "T", true).0, 6);
+        // The post with a template problem and the one that read a file beside it are made again
+        // every time; the others are reused.
+        assert_eq!(start_again(root, "T"), 2);
+        assert_eq!(start_again(root, "T"), 2);
+
+        // Its file edited: that post's entry is made again.
+        post(root, POSTS[0].0, "Edited *Markdown*.");
+        assert_eq!(start_again(root, "T"), 3);
+        assert_eq!(start_again(root, "T"), 2);
+
+        // The post `post_url` found moves to another URL, then goes, then comes back: the entry
+        // that looked it up is made again each time (while it finds nothing, a problem, always).
+        write(root, &format!("_posts/{TARGET}"), "---\ntitle: Target\npermalink: /moved/\n---\nMoved.\n");
+        assert_eq!(start_again(root, "T"), 4);
+        assert_eq!(start_again(root, "T"), 2);
+        fs::remove_file(root.join("site/_posts").join(TARGET)).unwrap();
+        assert_eq!(start_again(root, "T"), 3);
+        assert_eq!(start_again(root, "T"), 3);
+        post(root, TARGET, "Back.");
+        assert_eq!(start_again(root, "T"), 4);
+        assert_eq!(start_again(root, "T"), 2);
+
+        // A newer post moves `site.time`: the entries whose Liquid ran are made again.
+        post(root, "2021-02-01-newest.md", "Newest.");
+        assert_eq!(start_again(root, "T"), 5);
+        assert_eq!(start_again(root, "T"), 2);
+
+        // An include changed, or a setting: every entry is made again.
+        write(root, "_includes/note.html", "<strong>{{ include.text }}</strong>");
+        assert_eq!(start_again(root, "T"), 7);
+        assert_eq!(start_again(root, "T"), 2);
+        assert_eq!(start_again(root, "Another title"), 7);
+        assert_eq!(start_again(root, "Another title"), 2);
+    }
+
+    #[test]
+    fn once_a_template_reads_site_posts_no_entry_whose_liquid_ran_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        site(root);
+        post(root, "2021-01-07-count.md", "{{ site.posts | size }} posts");
+        assert_eq!(start(root, "T", true).0, 7);
+        // Kept: the posts without Liquid only.
+        assert_eq!(start_again(root, "T"), 5);
+        // A post added changes `site.posts` (not `site.time`: it is older than the newest).
+        post(root, "2020-12-31-older.md", "Older.");
+        assert_eq!(start_again(root, "T"), 6);
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_store_is_left_aside_and_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        site(root);
+        start(root, "T", true);
+        let file = store_file(root);
+        let whole = fs::read(&file).unwrap();
+        let damaged: [(&str, Vec<u8>); 4] = [
+            ("cut short", whole[..whole.len() - 10].to_vec()),
+            ("a byte changed", {
+                let mut bytes = whole.clone();
+                let last = bytes.len() - 1;
+                bytes[last] ^= 1;
+                bytes
+            }),
+            ("another schema", [&MAGIC[..], &(SCHEMA + 1).to_le_bytes()[..], &whole[12..]].concat()),
+            ("empty", Vec::new()),
+        ];
+        for (what, bytes) in damaged {
+            fs::write(&file, bytes).unwrap();
+            assert_eq!(start_again(root, "T"), 6, "{what}");
+            assert_eq!(start_again(root, "T"), 2, "{what}: not written again");
+        }
+    }
+}
