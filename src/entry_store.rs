@@ -55,16 +55,15 @@ struct Stored {
 /// `_includes`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Liquid {
-    /// `site.time`, as seconds since the epoch and the offset in seconds.
+    /// `site.time` ([`stored_time`]).
     time: (i64, i32),
     /// The posts it looked up and what each found.
     lookups: Vec<Lookup>,
 }
 
-impl Liquid {
-    fn of(time: DateTime<FixedOffset>, lookups: Vec<Lookup>) -> Liquid {
-        Liquid { time: (time.timestamp(), time.offset().local_minus_utc()), lookups }
-    }
+/// `site.time` as stored: seconds since the epoch and the offset in seconds.
+fn stored_time(time: DateTime<FixedOffset>) -> (i64, i32) {
+    (time.timestamp(), time.offset().local_minus_utc())
 }
 
 /// The list of entries, as written: the pieces go to the second part of the file.
@@ -121,7 +120,7 @@ impl Kept {
         let same_post = Some(self.hash) == now.hash && self.post == post_digest(post);
         let formats = now.formats.iter().zip(&self.bytes).all(|(needed, held)| !needed || held.is_some());
         let liquid_holds = self.liquid.as_ref().is_none_or(|liquid| {
-            liquid.time == Liquid::of(now.site_time, Vec::new()).time
+            liquid.time == stored_time(now.site_time)
                 && liquid.lookups.iter().all(|lookup| lookup.holds(now.index))
         });
         (same_post && formats && liquid_holds).then(|| Reuse {
@@ -255,7 +254,7 @@ pub(crate) fn write(path: &Path, fingerprint: u64, entries: &[Keep]) -> std::io:
             source: keep.post.source.clone(),
             hash: keep.hash,
             post: post_digest(&keep.post),
-            liquid: keep.liquid.clone().map(|(time, lookups)| Liquid::of(time, lookups)),
+            liquid: keep.liquid.clone().map(|(time, lookups)| Liquid { time: stored_time(time), lookups }),
             pieces: lengths,
             formats,
             rss_uses: keep.rss_uses,
@@ -579,5 +578,73 @@ mod tests {
             assert_eq!(start_again(root, "T"), 6, "{what}");
             assert_eq!(start_again(root, "T"), 2, "{what}: not written again");
         }
+    }
+
+    #[test]
+    fn what_the_daemon_made_after_its_first_render_is_kept_when_it_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        site(root);
+        let mut build = Build::load(config(root, "T", true)).unwrap();
+        let now = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
+        let (first, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
+        build.wait_for_kept_entries();
+        // An older post arrives while it runs (`site.time` stays), then it stops.
+        post(root, "2020-12-01-late.md", "Late.");
+        let changes = build.refresh(&[root.join("site/_posts/2020-12-01-late.md")]);
+        build.render(now, &first, Some(&changes.feeds), Storage::Heap);
+        build.keep_entries(false);
+        assert_eq!(start_again(root, "T"), 2, "the late post's entry was not kept");
+    }
+
+    #[test]
+    fn regen_keeps_and_reuses_entries_and_writes_the_same_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        site(root);
+        let now = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
+        let regen = |state: bool, out: &str| {
+            let mut config = config(root, "T", state);
+            config.output_dir = root.join(out);
+            let mut build = Build::load(config).unwrap();
+            build.render_to_folder(now).unwrap();
+            build.texts.made()
+        };
+        let files = |out: &str| -> Vec<(PathBuf, Vec<u8>)> {
+            let mut files: Vec<_> = walkdir::WalkDir::new(root.join(out))
+                .sort_by_file_name()
+                .into_iter()
+                .flatten()
+                .filter(|e| e.file_type().is_file())
+                .map(|e| (e.path().strip_prefix(root.join(out)).unwrap().to_path_buf(), fs::read(e.path()).unwrap()))
+                .collect();
+            files.sort();
+            files
+        };
+        assert_eq!(regen(true, "kept"), 6);
+        regen(false, "fresh");
+        assert_eq!(files("kept"), files("fresh"));
+        fs::remove_dir_all(root.join("kept")).unwrap();
+        assert_eq!(regen(true, "kept"), 2);
+        assert_eq!(files("kept"), files("fresh"));
+        assert!(files("fresh").iter().any(|(path, _)| path.ends_with("feed.xml")));
+    }
+
+    #[test]
+    fn the_file_is_written_again_only_when_it_would_change() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for day in 1..=3 {
+            post(root, &format!("2021-01-0{day}-p{day}.md"), "Plain.");
+        }
+        assert_eq!(start(root, "T", true).0, 3);
+        let written = fs::metadata(store_file(root)).unwrap();
+        assert_eq!(start_again(root, "T"), 0);
+        assert_eq!(fs::metadata(store_file(root)).unwrap().ino(), written.ino(), "written again as it was");
+        // A post deleted: its entry leaves the file, though no entry is made.
+        fs::remove_file(root.join("site/_posts/2021-01-01-p1.md")).unwrap();
+        assert_eq!(start_again(root, "T"), 0);
+        assert!(fs::metadata(store_file(root)).unwrap().len() < written.len());
     }
 }
