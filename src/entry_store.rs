@@ -120,8 +120,7 @@ impl Kept {
         let same_post = Some(self.hash) == now.hash && self.post == post_digest(post);
         let formats = now.formats.iter().zip(&self.bytes).all(|(needed, held)| !needed || held.is_some());
         let liquid_holds = self.liquid.as_ref().is_none_or(|liquid| {
-            liquid.time == stored_time(now.site_time)
-                && liquid.lookups.iter().all(|lookup| lookup.holds(now.index))
+            liquid.time == stored_time(now.site_time) && liquid.lookups.iter().all(|lookup| lookup.holds(now.index))
         });
         (same_post && formats && liquid_holds).then(|| Reuse {
             hash: self.hash,

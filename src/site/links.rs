@@ -27,13 +27,21 @@ impl PostLinks {
     /// Records the post at `source` as published at `url_path`.
     pub(crate) fn insert(&self, source: &str, url_path: String) {
         let mut inner = self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        for name in post_url_names(source) {
-            let sources = inner.by_name.entry(name).or_default();
-            if let Err(at) = sources.binary_search_by(|s| s.as_str().cmp(source)) {
-                sources.insert(at, source.to_string());
-            }
+        inner.insert(source, post_url_names(source), url_path);
+    }
+
+    /// Records each post `(source, url_path)` of `posts` at once: their names worked out on all
+    /// cores, the maps grown once.
+    pub(crate) fn extend(&self, posts: Vec<(&str, String)>) {
+        use rayon::prelude::*;
+        let named: Vec<(&str, Vec<String>, String)> =
+            posts.into_par_iter().map(|(source, url_path)| (source, post_url_names(source), url_path)).collect();
+        let mut inner = self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        inner.by_source.reserve(named.len());
+        inner.by_name.reserve(named.iter().map(|(_, names, _)| names.len()).sum());
+        for (source, names, url_path) in named {
+            inner.insert(source, names, url_path);
         }
-        inner.by_source.insert(source.to_string(), url_path);
     }
 
     /// Forgets the post at `source`.
@@ -50,6 +58,18 @@ impl PostLinks {
                 }
             }
         }
+    }
+}
+
+impl Inner {
+    fn insert(&mut self, source: &str, names: Vec<String>, url_path: String) {
+        for name in names {
+            let sources = self.by_name.entry(name).or_default();
+            if let Err(at) = sources.binary_search_by(|s| s.as_str().cmp(source)) {
+                sources.insert(at, source.to_string());
+            }
+        }
+        self.by_source.insert(source.to_string(), url_path);
     }
 }
 
@@ -114,5 +134,26 @@ mod tests {
         assert_eq!(links.post_url("2020-01-02-a").as_deref(), Some("/a/a.html"));
         links.remove("a/_posts/2020-01-02-a.md");
         assert_eq!(links.post_url("2020-01-02-a").as_deref(), Some("/b/a.html"));
+    }
+
+    #[test]
+    fn posts_recorded_at_once_are_found_as_if_recorded_one_by_one() {
+        let posts = [
+            ("b/_posts/2020-01-02-a.md", "/b/a.html"),
+            ("a/_posts/2020-01-02-a.md", "/a/a.html"),
+            ("_posts/desk/2020-01-04-c.md", "/2020/01/04/c.html"),
+        ];
+        let (one_by_one, at_once) = (PostLinks::default(), PostLinks::default());
+        for (source, url) in posts {
+            one_by_one.insert(source, url.into());
+        }
+        at_once.extend(posts.iter().map(|(source, url)| (*source, url.to_string())).collect());
+        for name in ["2020-01-02-a", "a/2020-01-02-a", "b/2020-01-02-a", "desk/2020-01-04-c", "2020-01-04-c", "x"] {
+            assert_eq!(at_once.post_url(name), one_by_one.post_url(name), "{name}");
+        }
+        assert_eq!(at_once.post_url("2020-01-02-a").as_deref(), Some("/a/a.html"));
+        for (source, url) in posts {
+            assert_eq!(at_once.link(source).as_deref(), Some(url));
+        }
     }
 }

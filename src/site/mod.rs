@@ -119,33 +119,71 @@ impl Site {
         };
         let scan_started = std::time::SystemTime::now();
         let index_file = config.post_index_file();
-        let known = index_file.as_deref().map(|file| PostIndex::load(file, config)).unwrap_or_default();
-        tracing::debug!("post index: {} posts read in {:?}", known.len(), started.elapsed());
-        let from_index = std::sync::atomic::AtomicUsize::new(0);
-        // Files are read and parsed on all cores while the walk goes on, unless the index has them.
-        let parsed: Vec<(Candidate, Read)> = site
-            .tree
-            .walk(&site.tree.root)?
-            .par_bridge()
-            .map(|found| match found {
-                Found::Post(c) => match indexed(&known, &c) {
-                    Some(read) => {
-                        from_index.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        (c, read)
+        let parse = |c: Candidate| {
+            let read = read_and_parse(&site.tree, &c, site.max_post_bytes, config);
+            (c, read)
+        };
+        let found_problem = |source: String, error| {
+            // Reported under its path; it has no file to keep.
+            let problem = not_read(&source, error);
+            (Candidate::new(source, PathBuf::new()), Read::Failed(problem))
+        };
+        let (known, parsed, from_index): (PostIndex, Vec<(Candidate, Read)>, usize) = match index_file.as_deref() {
+            // The index is read on a thread of its own while the walk `stat`s every post file on
+            // all cores; then the files whose stamp it records are taken from it, and the others
+            // read and parsed.
+            Some(file) => {
+                let (known, found) = std::thread::scope(|scope| {
+                    let loading = scope.spawn(|| PostIndex::load(file, config));
+                    let found: std::io::Result<Vec<(Found, Option<Stamp>)>> =
+                        site.tree.walk(&site.tree.root).map(|walk| {
+                            walk.par_bridge()
+                                .map(|found| {
+                                    let stamp = match &found {
+                                        Found::Post(c) => stamp_of(c),
+                                        Found::Problem(..) => None,
+                                    };
+                                    (found, stamp)
+                                })
+                                .collect()
+                        });
+                    (loading.join().unwrap_or_default(), found)
+                });
+                tracing::debug!("post index: {} posts read, files found, in {:?}", known.len(), started.elapsed());
+                let mut known = known;
+                let (mut parsed, mut to_read) = (Vec::new(), Vec::new());
+                // Taken out of the index, not copied: one pass, then the rest on all cores.
+                for (found, stamp) in found? {
+                    match found {
+                        Found::Post(c) => match stamp.and_then(|stamp| indexed(&mut known, &c, stamp)) {
+                            Some(read) => parsed.push((c, read)),
+                            None => to_read.push(Found::Post(c)),
+                        },
+                        problem @ Found::Problem(..) => to_read.push(problem),
                     }
-                    None => {
-                        let read = read_and_parse(&site.tree, &c, site.max_post_bytes, config);
-                        (c, read)
-                    }
-                },
-                Found::Problem(source, error) => {
-                    // Reported under its path; it has no file to keep.
-                    let problem = not_read(&source, error);
-                    (Candidate::new(source, PathBuf::new()), Read::Failed(problem))
                 }
-            })
-            .collect();
-        site.from_index = from_index.into_inner();
+                let from_index = parsed.len();
+                parsed.par_extend(to_read.into_par_iter().map(|found| match found {
+                    Found::Post(c) => parse(c),
+                    Found::Problem(source, error) => found_problem(source, error),
+                }));
+                (known, parsed, from_index)
+            }
+            // Files are read and parsed on all cores while the walk goes on.
+            None => {
+                let parsed = site
+                    .tree
+                    .walk(&site.tree.root)?
+                    .par_bridge()
+                    .map(|found| match found {
+                        Found::Post(c) => parse(c),
+                        Found::Problem(source, error) => found_problem(source, error),
+                    })
+                    .collect();
+                (PostIndex::default(), parsed, 0)
+            }
+        };
+        site.from_index = from_index;
         tracing::debug!(
             "read and parse: {:?}, {} of {} posts in the index taken from it ({})",
             started.elapsed(),
@@ -172,9 +210,13 @@ impl Site {
             }
         }
         site.index = bulk_index(posts.iter().map(|(_, loaded)| &loaded.post));
-        for (source, loaded) in posts.iter().filter(|(_, loaded)| loaded.post.published) {
-            site.post_links.insert(source, url_path(&site.site_url, &loaded.post.url));
-        }
+        site.post_links.extend(
+            posts
+                .iter()
+                .filter(|(_, loaded)| loaded.post.published)
+                .map(|(source, loaded)| (source.as_str(), url_path(&site.site_url, &loaded.post.url)))
+                .collect(),
+        );
         // Sorted first on all cores, so the map is built in one pass.
         posts.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         site.posts = posts.into_iter().collect();
@@ -704,18 +746,17 @@ impl Site {
     }
 }
 
-/// The post the index holds for `candidate`, if its file still has the stamp recorded (a `stat`
-/// instead of a read and a parse). Links are never taken from the index.
-fn indexed(index: &PostIndex, candidate: &Candidate) -> Option<Read> {
-    if index.len() == 0 {
-        return None;
-    }
+/// The stamp of a post file that may be taken from the index: `None` for a symbolic link (never
+/// taken from it) or a file that cannot be `stat`ed.
+fn stamp_of(candidate: &Candidate) -> Option<Stamp> {
     let meta = std::fs::symlink_metadata(&candidate.path).ok()?;
-    if !meta.is_file() {
-        return None;
-    }
-    let stamp = Stamp::from_metadata(&meta);
-    let (post, hash) = index.lookup(&candidate.source, &stamp)?;
+    meta.is_file().then(|| Stamp::from_metadata(&meta))
+}
+
+/// The post the index holds for `candidate`, if its file still has the stamp recorded (a `stat`
+/// instead of a read and a parse).
+fn indexed(index: &mut PostIndex, candidate: &Candidate, stamp: Stamp) -> Option<Read> {
+    let (post, hash) = index.take(&candidate.source, &stamp)?;
     Some(Read::Parsed { post: Box::new(post), hash, stamp, is_link: false })
 }
 

@@ -66,7 +66,10 @@ struct EntryRef<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct PostIndex {
     trusted_before: Option<SystemTime>,
+    /// The posts not taken yet.
     entries: HashMap<String, Entry>,
+    /// How many it held when read.
+    read: usize,
 }
 
 impl PostIndex {
@@ -87,9 +90,11 @@ impl PostIndex {
             return PostIndex::default();
         };
         match postcard::from_bytes::<Stored>(body) {
-            Ok(stored) if stored.fingerprint == fingerprint(config) => {
-                PostIndex { trusted_before: Some(stored.trusted_before), entries: stored.entries.into_iter().collect() }
-            }
+            Ok(stored) if stored.fingerprint == fingerprint(config) => PostIndex {
+                trusted_before: Some(stored.trusted_before),
+                read: stored.entries.len(),
+                entries: stored.entries.into_iter().collect(),
+            },
             Ok(_) => {
                 tracing::info!("the post index was written with another configuration or program; every post is read");
                 PostIndex::default()
@@ -101,16 +106,20 @@ impl PostIndex {
         }
     }
 
-    /// The post the file at `source` parsed into, and its content hash, if the index holds it
-    /// for a file with this very `stamp`, settled before the index's scan.
-    pub(crate) fn lookup(&self, source: &str, stamp: &Stamp) -> Option<(Post, u64)> {
+    /// Takes out the post the file at `source` parsed into, and its content hash, if the index
+    /// holds it for a file with this very `stamp`, settled before the index's scan.
+    pub(crate) fn take(&mut self, source: &str, stamp: &Stamp) -> Option<(Post, u64)> {
         let trusted_before = self.trusted_before?;
         let entry = self.entries.get(source)?;
-        (entry.stamp == *stamp && changed_at(stamp)? < trusted_before).then(|| (entry.post.clone(), entry.hash))
+        if entry.stamp != *stamp || changed_at(stamp)? >= trusted_before {
+            return None;
+        }
+        self.entries.remove(source).map(|entry| (entry.post, entry.hash))
     }
 
+    /// How many posts it held when read.
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.read
     }
 }
 
