@@ -646,4 +646,94 @@ mod tests {
         assert_eq!(start_again(root, "T"), 0);
         assert!(fs::metadata(store_file(root)).unwrap().len() < written.len());
     }
+
+    /// A change between two starts, for the proptest below.
+    #[derive(Debug, Clone)]
+    enum Change {
+        /// The post in `slot` written (created or edited): its day and which body it has.
+        Post {
+            slot: u8,
+            day: u8,
+            body: u8,
+        },
+        Delete {
+            slot: u8,
+        },
+        /// The include every Liquid post uses, or the file one reads beside it, rewritten.
+        Include {
+            text: u8,
+        },
+        Beside {
+            text: u8,
+        },
+    }
+
+    fn change() -> impl proptest::strategy::Strategy<Value = Change> {
+        use proptest::prelude::*;
+        prop_oneof![
+            5 => (0..6u8, 1..28u8, any::<u8>()).prop_map(|(slot, day, body)| Change::Post { slot, day, body }),
+            2 => (0..6u8).prop_map(|slot| Change::Delete { slot }),
+            1 => any::<u8>().prop_map(|text| Change::Include { text }),
+            1 => any::<u8>().prop_map(|text| Change::Beside { text }),
+        ]
+    }
+
+    fn name(slot: u8) -> String {
+        format!("2021-03-{:02}-slot{slot}.md", slot + 1)
+    }
+
+    fn apply(root: &Path, change: &Change) {
+        match *change {
+            Change::Post { slot, day, body } => {
+                let other = name(body % 6);
+                let other = other.trim_end_matches(".md");
+                let text = match body % 7 {
+                    0 => format!("Plain {body}."),
+                    1 => format!("{{% include note.html text=\"{body}\" %}}"),
+                    2 => format!("[other]({{% post_url {other} %}})"),
+                    3 => format!("[other]({{% link _posts/{other}.md %}})"),
+                    4 => format!("{{{{ site.time | date: \"%F\" }}}} {body}"),
+                    5 => format!("{{% include_relative snippet.txt %}} {body}"),
+                    _ => format!("{{% nosuchtag %}} {body}"),
+                };
+                // The date in the front matter moves the post in time (and `site.time` with it)
+                // while its file keeps its name.
+                let path = format!("_posts/{}", name(slot));
+                write(root, &path, &format!("---\ntitle: S{slot}\ndate: 2021-03-{day:02}\n---\n{text}\n"));
+            }
+            Change::Delete { slot } => {
+                let _ = fs::remove_file(root.join("site/_posts").join(name(slot)));
+            }
+            Change::Include { text } => {
+                write(root, "_includes/note.html", &format!("<em>{text}{{{{ include.text }}}}</em>"))
+            }
+            Change::Beside { text } => write(root, "_posts/snippet.txt", &format!("snippet {text}")),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 32, ..Default::default() })]
+
+        /// After any changes between starts, a start with the entries kept by the last one renders
+        /// what a start without them renders (`start_again` compares them file for file).
+        #[test]
+        fn starts_with_kept_entries_render_what_fresh_starts_render(
+            batches in proptest::collection::vec(proptest::collection::vec(change(), 1..4), 1..6)
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path();
+            write(root, "_includes/note.html", "<em>{{ include.text }}</em>");
+            write(root, "_posts/snippet.txt", "snippet");
+            for slot in 0..3 {
+                apply(root, &Change::Post { slot, day: slot + 1, body: slot });
+            }
+            start(root, "T", true);
+            for batch in &batches {
+                for change in batch {
+                    apply(root, change);
+                }
+                start_again(root, "T");
+            }
+        }
+    }
 }
