@@ -143,15 +143,17 @@ impl Stash {
     /// The entries of the store at `path`. A missing file is an empty stash; an unreadable,
     /// foreign or damaged one is too, logged.
     pub(crate) fn read(path: &Path) -> Stash {
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
+        let opened = fs::File::open(path).and_then(|file| Ok((file.metadata()?.len(), file)));
+        let (len, file) = match opened {
+            Ok(opened) => opened,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Stash::default(),
             Err(e) => {
                 tracing::warn!("cannot read the kept entries {}: {e}; every entry is made", path.display());
                 return Stash::default();
             }
         };
-        match decode(&bytes) {
+        // Read piece by piece, not whole: the file is about as large as the entries it holds.
+        match decode(&mut std::io::BufReader::with_capacity(1 << 20, file), len) {
             Ok(stash) => stash,
             Err(why) => {
                 tracing::info!("{} is not usable ({why}); every entry is made", path.display());
@@ -179,31 +181,39 @@ impl Stash {
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<Stash, String> {
-    let rest = bytes
-        .strip_prefix(MAGIC.as_slice())
-        .and_then(|rest| rest.strip_prefix(&SCHEMA.to_le_bytes()))
-        .ok_or("not a store of kept entries of this version")?;
-    if rest.len() < FRAME {
-        return Err("cut short".into());
+/// The entries of a store file of `len` bytes read from `file`.
+fn decode(file: &mut impl std::io::Read, len: u64) -> Result<Stash, String> {
+    let mut read = |n: usize| -> Result<Vec<u8>, String> {
+        let mut bytes = vec![0; n];
+        file.read_exact(&mut bytes).map_err(|e| format!("cut short: {e}"))?;
+        Ok(bytes)
+    };
+    let head = read(MAGIC.len() + 4).map_err(|_| "not a store of kept entries of this version")?;
+    if head[..MAGIC.len()] != MAGIC[..] || head[MAGIC.len()..] != SCHEMA.to_le_bytes() {
+        return Err("not a store of kept entries of this version".into());
     }
-    let number = |at: usize| u64::from_le_bytes(rest[at..at + 8].try_into().expect("8 bytes"));
+    let frame = read(FRAME)?;
+    let number = |at: usize| u64::from_le_bytes(frame[at..at + 8].try_into().expect("8 bytes"));
     let (index_len, pieces_len, checksum) = (number(0), number(8), number(16));
-    let body = &rest[FRAME..];
-    if Some(body.len() as u64) != index_len.checked_add(pieces_len) || xxhash_rust::xxh3::xxh3_64(body) != checksum {
+    // The lengths are checked against the file's before anything is allocated by them.
+    if Some(len)
+        != index_len.checked_add(pieces_len).and_then(|body| body.checked_add((MAGIC.len() + 4 + FRAME) as u64))
+    {
         return Err("cut short or damaged".into());
     }
-    let (index, pieces) = body.split_at(usize::try_from(index_len).map_err(|e| e.to_string())?);
-    let index: Index = postcard::from_bytes(index).map_err(|e| e.to_string())?;
-    let mut at = 0usize;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let index = read(usize::try_from(index_len).map_err(|e| e.to_string())?)?;
+    hasher.update(&index);
+    let index: Index = postcard::from_bytes(&index).map_err(|e| e.to_string())?;
+    let mut left = pieces_len;
     let mut entries = HashMap::with_capacity(index.entries.len());
     for stored in index.entries {
         let mut distinct = Vec::with_capacity(stored.pieces.len());
-        for len in &stored.pieces {
-            let end = at + *len as usize;
-            // Copied, so that no entry kept in memory holds on to the whole file.
-            distinct.push(Bytes::copy_from_slice(pieces.get(at..end).ok_or("a piece out of bounds")?));
-            at = end;
+        for piece_len in &stored.pieces {
+            left = left.checked_sub(u64::from(*piece_len)).ok_or("a piece out of bounds")?;
+            let piece = read(*piece_len as usize)?;
+            hasher.update(&piece);
+            distinct.push(Bytes::from(piece));
         }
         let mut bytes: [Option<EntryBytes>; 3] = [None, None, None];
         for (slot, indexes) in stored.formats.iter().enumerate() {
@@ -216,6 +226,9 @@ fn decode(bytes: &[u8]) -> Result<Stash, String> {
         let kept =
             Kept { hash: stored.hash, post: stored.post, liquid: stored.liquid, bytes, rss_uses: stored.rss_uses };
         entries.insert(stored.source, kept);
+    }
+    if left != 0 || hasher.digest() != checksum {
+        return Err("damaged".into());
     }
     Ok(Stash { fingerprint: index.fingerprint, entries })
 }
@@ -561,7 +574,7 @@ mod tests {
         start(root, "T", true);
         let file = store_file(root);
         let whole = fs::read(&file).unwrap();
-        let damaged: [(&str, Vec<u8>); 4] = [
+        let damaged: [(&str, Vec<u8>); 5] = [
             ("cut short", whole[..whole.len() - 10].to_vec()),
             ("a byte changed", {
                 let mut bytes = whole.clone();
@@ -571,6 +584,11 @@ mod tests {
             }),
             ("another schema", [&MAGIC[..], &(SCHEMA + 1).to_le_bytes()[..], &whole[12..]].concat()),
             ("empty", Vec::new()),
+            ("a length forged", {
+                let mut bytes = whole.clone();
+                bytes[12..20].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+                bytes
+            }),
         ];
         for (what, bytes) in damaged {
             fs::write(&file, bytes).unwrap();
