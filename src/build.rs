@@ -56,7 +56,7 @@ impl Build {
         if !config.source_dir.is_dir() {
             bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
         }
-        // Read while the posts are, and taken before the renderer reads `_data` and `_includes`.
+        // Read while the posts are.
         let store = Store::open(&config);
         let site = Site::load(&config)
             .with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
@@ -64,6 +64,10 @@ impl Build {
         // same bytes.
         let time = site.posts().map(|p| p.date).max().unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
         let renderer = ContentRenderer::new(&config, site.post_links.clone(), time);
+        let mut store = store;
+        if let Some(store) = &mut store {
+            store.fingerprint = entry_store::fingerprint(&config, renderer.data_hash());
+        }
         let mut problems = problem::config_problems(&config);
         problems.extend(renderer.data_problems().iter().map(Problem::template));
         Ok(Build {
@@ -80,11 +84,15 @@ impl Build {
 
     /// Reads `_data` and `_includes` again: every entry text is made anew at the next render.
     pub(crate) fn reload_templates(&mut self) {
-        if let Some(store) = &mut self.store {
-            store.fingerprint = entry_store::fingerprint(&self.config);
-        }
         let time = self.site.posts().map(|p| p.date).max().unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
         self.renderer = ContentRenderer::new(&self.config, self.site.post_links.clone(), time);
+        if let Some(store) = &mut self.store {
+            store.fingerprint = entry_store::fingerprint(&self.config, self.renderer.data_hash());
+            // Every entry is made anew, and the count of texts made starts again: the file is
+            // behind whatever that count says.
+            store.written(u64::MAX);
+            store.forget_reused();
+        }
         self.problems.extend(self.renderer.data_problems().iter().map(Problem::template));
         self.texts = EntryTexts::default();
         self.fragments = Fragments::default();
@@ -241,9 +249,13 @@ impl Build {
     /// last written (on a thread of its own if `on_thread`): what `serve` does after its first
     /// render and when it stops.
     pub(crate) fn keep_entries(&mut self, on_thread: bool) {
-        let Some(store) = &self.store else { return };
+        let Some(store) = &mut self.store else { return };
         let made = self.texts.made();
         if !store.is_behind(made) {
+            // A write started after the first render must not be cut short by the exit.
+            if !on_thread {
+                store.wait();
+            }
             return;
         }
         let site_posts_read = self.renderer.has_read_site_posts();
@@ -267,8 +279,11 @@ impl Build {
                 })
             })
             .collect();
-        if let Some(store) = &mut self.store {
-            store.write(entries, made, on_thread);
+        let read = self.renderer.includes_read();
+        let Some(store) = &mut self.store else { return };
+        match store.includes(read) {
+            Some(includes) => store.write(entries, includes, made, on_thread),
+            None => tracing::info!("an include changed while entries were made from it; no entry is kept"),
         }
     }
 
@@ -362,7 +377,8 @@ fn reuse_kept_entries(
     let Some(mut stash) = store.take_stash() else { return false };
     let fingerprint = store.fingerprint;
     let (kept, mut reused) = (stash.len(), 0);
-    if stash.written_with(fingerprint) {
+    if stash.holds(fingerprint, |name| renderer.include_hash(name)) {
+        store.reused(stash.includes().to_vec());
         let links = site.post_links.clone();
         let mut formats = [false; 3];
         for (format, _) in todo.iter().flat_map(|feed| &feed.files) {

@@ -70,6 +70,9 @@ fn stored_time(time: DateTime<FixedOffset>) -> (i64, i32) {
 #[derive(Debug, Serialize, Deserialize)]
 struct Index {
     fingerprint: u64,
+    /// Each include the templates read, and a hash of what it gave: the entries hold while every
+    /// one of them gives the same.
+    includes: Vec<(String, u64)>,
     entries: Vec<Stored>,
 }
 
@@ -136,6 +139,7 @@ impl Kept {
 #[derive(Debug, Default)]
 pub(crate) struct Stash {
     fingerprint: u64,
+    includes: Vec<(String, u64)>,
     entries: HashMap<String, Kept>,
 }
 
@@ -175,9 +179,15 @@ impl Stash {
         self.entries.len()
     }
 
-    /// Whether it was written with `fingerprint`.
-    pub(crate) fn written_with(&self, fingerprint: u64) -> bool {
-        self.fingerprint == fingerprint
+    /// Whether it was written with `fingerprint`, and each include it records gives what it gave
+    /// then (`include_hash` says what one gives now).
+    pub(crate) fn holds(&self, fingerprint: u64, include_hash: impl Fn(&str) -> u64) -> bool {
+        self.fingerprint == fingerprint && self.includes.iter().all(|(name, hash)| include_hash(name) == *hash)
+    }
+
+    /// The includes it records, and what each gave.
+    pub(crate) fn includes(&self) -> &[(String, u64)] {
+        &self.includes
     }
 }
 
@@ -230,12 +240,18 @@ fn decode(file: &mut impl std::io::Read, len: u64) -> Result<Stash, String> {
     if left != 0 || hasher.digest() != checksum {
         return Err("damaged".into());
     }
-    Ok(Stash { fingerprint: index.fingerprint, entries })
+    Ok(Stash { fingerprint: index.fingerprint, includes: index.includes, entries })
 }
 
-/// Writes `entries` to the store at `path` with `fingerprint`, atomically (a temporary file
-/// renamed over it), creating its folder if needed. Returns how many were written.
-pub(crate) fn write(path: &Path, fingerprint: u64, entries: &[Keep]) -> std::io::Result<usize> {
+/// Writes `entries` to the store at `path` with `fingerprint` and the includes they may have read,
+/// atomically (a temporary file renamed over it), creating its folder if needed. Returns how many
+/// were written.
+pub(crate) fn write(
+    path: &Path,
+    fingerprint: u64,
+    includes: Vec<(String, u64)>,
+    entries: &[Keep],
+) -> std::io::Result<usize> {
     let mut stored = Vec::with_capacity(entries.len());
     let mut pieces: Vec<&Bytes> = Vec::new();
     for keep in entries {
@@ -274,7 +290,8 @@ pub(crate) fn write(path: &Path, fingerprint: u64, entries: &[Keep]) -> std::io:
         pieces.extend(distinct);
     }
     let count = stored.len();
-    let index = postcard::to_allocvec(&Index { fingerprint, entries: stored }).map_err(std::io::Error::other)?;
+    let index =
+        postcard::to_allocvec(&Index { fingerprint, includes, entries: stored }).map_err(std::io::Error::other)?;
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(&index);
     pieces.iter().for_each(|piece| hasher.update(piece));
@@ -313,13 +330,12 @@ fn post_digest(post: &Post) -> u64 {
     postcard::to_allocvec(post).map_or(0, |bytes| xxhash_rust::xxh3::xxh3_64(&bytes))
 }
 
-/// What every entry depends on besides its post: the program (as for the post index), the
-/// settings that reach entries, `_config.yml`, and the bytes of every file in `_data` and
-/// `_includes`.
-pub(crate) fn fingerprint(config: &Config) -> u64 {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+/// What every entry depends on besides its post and the includes it read: the program (as for
+/// the post index), the settings that reach entries, `_config.yml`, and `site.data` as the
+/// renderer read it (`data_hash`).
+pub(crate) fn fingerprint(config: &Config, data_hash: u64) -> u64 {
     let settings = format!(
-        "{SCHEMA}\n{}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        "{SCHEMA}\n{}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{data_hash}",
         crate::site::post_index::program_identity(),
         config.site,
         config.feeds,
@@ -327,29 +343,14 @@ pub(crate) fn fingerprint(config: &Config) -> u64 {
         config.archive_dirs,
         config.jekyll.as_ref().map(|jekyll| &jekyll.raw),
     );
-    hasher.update(settings.as_bytes());
-    for folder in ["_data", "_includes"] {
-        let walk = walkdir::WalkDir::new(config.source_dir.join(folder)).follow_links(true).sort_by_file_name();
-        for entry in walk.into_iter().flatten().filter(|entry| entry.file_type().is_file()) {
-            hasher.update(entry.path().as_os_str().as_encoded_bytes());
-            hasher.update(&[0]);
-            match fs::read(entry.path()) {
-                Ok(bytes) => {
-                    hasher.update(&(bytes.len() as u64).to_le_bytes());
-                    hasher.update(&bytes);
-                }
-                Err(e) => hasher.update(e.to_string().as_bytes()),
-            }
-        }
-    }
-    hasher.digest()
+    xxhash_rust::xxh3::xxh3_64(settings.as_bytes())
 }
 
 /// The store of a site in the state folder, as a build uses it.
 pub(crate) struct Store {
     file: PathBuf,
-    /// What the entries made now depend on besides their posts ([`fingerprint`]), taken before
-    /// the renderer read `_data` and `_includes`.
+    /// What the entries made now depend on besides their posts and includes ([`fingerprint`]),
+    /// set once the renderer has read `_data`.
     pub(crate) fingerprint: u64,
     /// The file's entries, read on a thread of their own until the first render takes them.
     reading: Option<std::thread::JoinHandle<Stash>>,
@@ -357,6 +358,9 @@ pub(crate) struct Store {
     made_at_write: u64,
     /// The last write, when it runs on a thread: the next waits for it.
     writing: Option<std::thread::JoinHandle<()>>,
+    /// The includes that the entries reused from the file read, and what each gave: they hold
+    /// for those entries, whose Liquid did not run again.
+    reused_includes: Vec<(String, u64)>,
 }
 
 impl Store {
@@ -367,7 +371,14 @@ impl Store {
             let file = file.clone();
             std::thread::spawn(move || Stash::read(&file))
         };
-        Some(Store { fingerprint: fingerprint(config), file, reading: Some(reading), made_at_write: 0, writing: None })
+        Some(Store {
+            fingerprint: 0,
+            file,
+            reading: Some(reading),
+            made_at_write: 0,
+            writing: None,
+            reused_includes: Vec::new(),
+        })
     }
 
     /// The entries read, the first time it is asked; `None` after.
@@ -377,6 +388,29 @@ impl Store {
             tracing::warn!("reading the kept entries failed; every entry is made");
             Stash::default()
         }))
+    }
+
+    /// Records that the entries reused from the file read `includes` (see [`Stash::includes`]).
+    pub(crate) fn reused(&mut self, includes: Vec<(String, u64)>) {
+        self.reused_includes = includes;
+    }
+
+    /// Forgets what [`Store::reused`] recorded: every entry is made anew.
+    pub(crate) fn forget_reused(&mut self) {
+        self.reused_includes.clear();
+    }
+
+    /// The includes the entries to keep may have read: those of the reused entries and those
+    /// the renderer read (`read`), or `None` when one of them gave two things (it changed during
+    /// the run, and the entries were made from both).
+    pub(crate) fn includes(&self, read: Vec<(String, u64)>) -> Option<Vec<(String, u64)>> {
+        let mut all: std::collections::BTreeMap<String, u64> = self.reused_includes.iter().cloned().collect();
+        for (name, hash) in read {
+            if *all.entry(name).or_insert(hash) != hash {
+                return None;
+            }
+        }
+        Some(all.into_iter().collect())
     }
 
     /// Records that the file holds what `made` texts left (`u64::MAX`: it needs writing anyway).
@@ -390,15 +424,15 @@ impl Store {
     }
 
     /// Waits for the last write on a thread of its own.
-    #[cfg(test)]
     pub(crate) fn wait(&mut self) {
         if let Some(writing) = self.writing.take() {
             let _ = writing.join();
         }
     }
 
-    /// Writes `entries` as what `made` texts left, here or on a thread of its own.
-    pub(crate) fn write(&mut self, entries: Vec<Keep>, made: u64, on_thread: bool) {
+    /// Writes `entries`, which may have read `includes`, as what `made` texts left, here or on a
+    /// thread of its own.
+    pub(crate) fn write(&mut self, entries: Vec<Keep>, includes: Vec<(String, u64)>, made: u64, on_thread: bool) {
         self.made_at_write = made;
         if let Some(writing) = self.writing.take() {
             let _ = writing.join();
@@ -406,7 +440,7 @@ impl Store {
         let (file, fingerprint) = (self.file.clone(), self.fingerprint);
         let write = move || {
             let started = std::time::Instant::now();
-            match write(&file, fingerprint, &entries) {
+            match write(&file, fingerprint, includes, &entries) {
                 Ok(count) => {
                     tracing::debug!("kept entries: {count} written to {} in {:?}", file.display(), started.elapsed())
                 }
@@ -446,7 +480,10 @@ mod tests {
     /// A site whose posts each depend on something else besides their own file.
     const POSTS: [(&str, &str); 6] = [
         ("2021-01-01-plain.md", "Only *Markdown*."),
-        ("2021-01-02-include.md", "{% include note.html text=\"hi\" %} in {{ site.time | date: \"%Y-%m\" }}"),
+        (
+            "2021-01-02-include.md",
+            "{% include note.html text=\"hi\" %} in {{ site.time | date: \"%Y-%m\" }}, {{ site.data.site.motto }}",
+        ),
         ("2021-01-03-lookup.md", "[the target]({% post_url 2021-01-04-target %})"),
         (TARGET, "The target."),
         ("2021-01-05-problem.md", "before {% youtube abc %} after"),
@@ -467,6 +504,7 @@ mod tests {
 
     fn site(root: &Path) {
         write(root, "_includes/note.html", "<em>{{ include.text }}</em>");
+        write(root, "_data/site.yml", "motto: one\n");
         write(root, "_posts/snippet.txt", "snippet one");
         for (name, body) in POSTS {
             post(root, name, body);
@@ -544,8 +582,11 @@ mod tests {
         assert_eq!(start_again(root, "T"), 5);
         assert_eq!(start_again(root, "T"), 2);
 
-        // An include changed, or a setting: every entry is made again.
+        // An include changed, `_data`, or a setting: every entry is made again.
         write(root, "_includes/note.html", "<strong>{{ include.text }}</strong>");
+        assert_eq!(start_again(root, "T"), 7);
+        assert_eq!(start_again(root, "T"), 2);
+        write(root, "_data/site.yml", "motto: two\n");
         assert_eq!(start_again(root, "T"), 7);
         assert_eq!(start_again(root, "T"), 2);
         assert_eq!(start_again(root, "Another title"), 7);
@@ -612,6 +653,41 @@ mod tests {
         build.render(now, &first, Some(&changes.feeds), Storage::Heap);
         build.keep_entries(false);
         assert_eq!(start_again(root, "T"), 2, "the late post's entry was not kept");
+    }
+
+    #[test]
+    fn an_include_changed_while_a_start_reads_it_is_checked_by_what_was_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        site(root);
+        let now = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
+        // The include says A when the load begins and B when the render reads it; the entries
+        // are kept, and the include goes back to A before the next start.
+        let mut build = Build::load(config(root, "T", true)).unwrap();
+        write(root, "_includes/note.html", "<b>B {{ include.text }}</b>");
+        build.render(now, &Snapshot::default(), None, Storage::Heap);
+        build.wait_for_kept_entries();
+        write(root, "_includes/note.html", "<em>{{ include.text }}</em>");
+        // Every entry is made again, as for any change of an include read.
+        assert_eq!(start_again(root, "T"), 6);
+        assert_eq!(start_again(root, "T"), 2);
+    }
+
+    #[test]
+    fn entries_made_again_for_a_changed_include_are_kept_when_the_daemon_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        site(root);
+        let mut build = Build::load(config(root, "T", true)).unwrap();
+        let now = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
+        let (first, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
+        build.wait_for_kept_entries();
+        // What `serve` does when `_includes` changes: every entry made again.
+        write(root, "_includes/note.html", "<strong>{{ include.text }}</strong>");
+        build.reload_templates();
+        build.render(now, &first, None, Storage::Heap);
+        build.keep_entries(false);
+        assert_eq!(start_again(root, "T"), 2, "the entries made after the change were not kept");
     }
 
     #[test]

@@ -405,6 +405,8 @@ impl State {
             lifecycle.set_retire_after(&config.feeds);
             lifecycle
         });
+        // What the running build made goes to the state folder first, for the new one to reuse.
+        tokio::task::block_in_place(|| self.build.keep_entries(false));
         match tokio::task::block_in_place(|| first_build(config, lifecycle)) {
             Ok((build, snapshot, rendered_at)) => {
                 self.root_identity = root_identity;

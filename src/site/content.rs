@@ -17,7 +17,7 @@ use crate::markup;
 use crate::post::body::{self, Markup};
 use crate::post::front_matter::{self, Field, FrontMatter};
 use crate::post::{self, Author, EntryText, Post};
-use crate::template::{self, Engine, Entry, SiteContext, SiteFiles, SiteIndex};
+use crate::template::{self, Engine, Entry, RecordedFiles, SiteContext, SiteFiles, SiteIndex};
 
 /// Liquid's block tags: an excerpt cut inside one of them gets its end tag, as Jekyll adds it.
 const LIQUID_BLOCKS: [&str; 9] = ["if", "unless", "for", "case", "capture", "comment", "raw", "tablerow", "highlight"];
@@ -39,6 +39,10 @@ pub struct ContentRenderer {
     data_problems: Vec<template::Problem>,
     /// The source tree's archive folders: an archived post is rendered as the post it was.
     tree: crate::scan::Tree,
+    /// `_includes`, remembering what each include read.
+    files: Arc<RecordedFiles>,
+    /// A hash of `site.data` as read.
+    data_hash: u64,
 }
 
 impl ContentRenderer {
@@ -53,6 +57,11 @@ impl ContentRenderer {
         };
         let (data, data_problems) = template::load_data(&config.source_dir);
         let authors = data_authors(&data);
+        let data_hash = {
+            let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+            hash_value(&Value::Object(data.clone()), &mut hasher);
+            hasher.digest()
+        };
         let (origin, baseurl) = split_site_url(&config.site.url);
         let mut context = SiteContext::empty(&origin, &baseurl);
         if let Value::Object(object) = template::from_yaml(raw.clone()) {
@@ -62,7 +71,8 @@ impl ContentRenderer {
         context.data = data;
         context.time = time;
         context.timezone = Some(config.site.timezone);
-        context.files = Arc::new(SiteFiles::new(&config.source_dir, config.feeds.max_post_bytes));
+        let files = Arc::new(RecordedFiles::new(SiteFiles::new(&config.source_dir, config.feeds.max_post_bytes)));
+        context.files = files.clone();
         context.index = links;
         let for_markdownify = markdown.clone();
         context.markdownify = Arc::new(move |text: &str| markdown::render(text, &for_markdownify));
@@ -79,7 +89,25 @@ impl ContentRenderer {
             authors,
             data_problems,
             tree: crate::scan::Tree::of(config),
+            files,
+            data_hash,
         }
+    }
+
+    /// A hash of `site.data` as this renderer read it.
+    pub(crate) fn data_hash(&self) -> u64 {
+        self.data_hash
+    }
+
+    /// Each include the templates read so far, and a hash of what it gave.
+    pub(crate) fn includes_read(&self) -> Vec<(String, u64)> {
+        self.files.includes_read()
+    }
+
+    /// The hash of what the include `name` gives now, as [`ContentRenderer::includes_read`]
+    /// records it.
+    pub(crate) fn include_hash(&self, name: &str) -> u64 {
+        self.files.include_hash(name)
     }
 
     /// The source path a post's text is rendered as: an archived post's path from before its
@@ -430,6 +458,38 @@ fn data_authors(data: &Object) -> HashMap<String, Author> {
         out.insert(key.to_string(), author);
     }
     out
+}
+
+/// Feeds a Liquid value into `hasher`, objects by sorted key, so that the same data gives the same
+/// hash in every run (Liquid's objects are hash maps).
+fn hash_value(value: &Value, hasher: &mut xxhash_rust::xxh3::Xxh3) {
+    match value {
+        Value::Scalar(scalar) => {
+            hasher.update(b"s");
+            let text = liquid_core::ValueView::to_kstr(scalar);
+            hasher.update(&(text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+            hasher.update(liquid_core::ValueView::type_name(scalar).as_bytes());
+        }
+        Value::Array(items) => {
+            hasher.update(b"a");
+            hasher.update(&(items.len() as u64).to_le_bytes());
+            items.iter().for_each(|item| hash_value(item, hasher));
+        }
+        Value::Object(object) => {
+            hasher.update(b"o");
+            hasher.update(&(object.len() as u64).to_le_bytes());
+            let mut keys: Vec<_> = object.keys().collect();
+            keys.sort();
+            for key in keys {
+                hasher.update(&(key.len() as u64).to_le_bytes());
+                hasher.update(key.as_bytes());
+                hash_value(&object[key], hasher);
+            }
+        }
+        Value::State(state) => hasher.update(format!("t{state:?}").as_bytes()),
+        Value::Nil => hasher.update(b"n"),
+    }
 }
 
 #[cfg(test)]

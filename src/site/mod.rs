@@ -119,6 +119,16 @@ impl Site {
         };
         let scan_started = std::time::SystemTime::now();
         let index_file = config.post_index_file();
+        // An index that cannot serve is not waited for: every file is read as the walk finds it.
+        let usable_index = index_file.as_deref().filter(|file| PostIndex::may_serve(file, config));
+        if let (Some(file), None) = (index_file.as_deref(), usable_index) {
+            if file.exists() {
+                tracing::info!(
+                    "the post index {} is damaged or was written with another configuration or program; every post is read",
+                    file.display()
+                );
+            }
+        }
         let parse = |c: Candidate| {
             let read = read_and_parse(&site.tree, &c, site.max_post_bytes, config);
             (c, read)
@@ -128,7 +138,7 @@ impl Site {
             let problem = not_read(&source, error);
             (Candidate::new(source, PathBuf::new()), Read::Failed(problem))
         };
-        let (known, parsed, from_index): (PostIndex, Vec<(Candidate, Read)>, usize) = match index_file.as_deref() {
+        let (known, parsed, from_index): (PostIndex, Vec<(Candidate, Read)>, usize) = match usable_index {
             // The index is read on a thread of its own while the walk `stat`s every post file on
             // all cores; then the files whose stamp it records are taken from it, and the others
             // read and parsed.

@@ -106,6 +106,23 @@ impl PostIndex {
         }
     }
 
+    /// Whether the index at `path` may hold posts for this configuration and program, from its
+    /// first bytes only: when not, a load reads every file without waiting for the index.
+    pub(crate) fn may_serve(path: &Path, config: &Config) -> bool {
+        use std::io::Read;
+        let mut head = Vec::with_capacity(MAGIC.len() + 4 + 10);
+        let read = fs::File::open(path).and_then(|file| file.take(head.capacity() as u64).read_to_end(&mut head));
+        let Some(body) = read
+            .ok()
+            .and_then(|_| head.strip_prefix(MAGIC.as_slice()))
+            .and_then(|rest| rest.strip_prefix(&SCHEMA.to_le_bytes()))
+        else {
+            return false;
+        };
+        // `Stored` begins with the fingerprint.
+        postcard::take_from_bytes::<u64>(body).is_ok_and(|(stored, _)| stored == fingerprint(config))
+    }
+
     /// Takes out the post the file at `source` parsed into, and its content hash, if the index
     /// holds it for a file with this very `stamp`, settled before the index's scan.
     pub(crate) fn take(&mut self, source: &str, stamp: &Stamp) -> Option<(Post, u64)> {
@@ -409,5 +426,22 @@ mod tests {
         let none =
             Config::parse("[site]\nurl = \"https://example.org\"\n[source]\ndir = \"site\"\n", dir.path()).unwrap();
         assert_eq!(none.state_dir.is_some(), std::env::var_os("STATE_DIRECTORY").is_some_and(|v| !v.is_empty()));
+    }
+
+    #[test]
+    fn an_index_is_waited_for_only_when_its_first_bytes_say_it_may_serve() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write_post(root, 1, "One");
+        let (same, other) = (config(root, "/:title.html"), config(root, "/:year/:title.html"));
+        load(&same);
+        let file = same.post_index_file().unwrap();
+        assert!(PostIndex::may_serve(&file, &same));
+        assert!(!PostIndex::may_serve(&file, &other));
+        let mut bytes = fs::read(&file).unwrap();
+        bytes[0] ^= 1;
+        fs::write(&file, &bytes).unwrap();
+        assert!(!PostIndex::may_serve(&file, &same));
+        assert!(!PostIndex::may_serve(&root.join("none"), &same));
     }
 }

@@ -80,6 +80,51 @@ impl Files for SiteFiles {
     }
 }
 
+/// [`SiteFiles`] that remember what each `include` read: its name and a hash of the text (or of
+/// why there was none), so that a later run can tell whether the includes read are the same.
+#[derive(Debug)]
+pub struct RecordedFiles {
+    inner: SiteFiles,
+    read: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl RecordedFiles {
+    pub fn new(inner: SiteFiles) -> RecordedFiles {
+        RecordedFiles { inner, read: std::sync::Mutex::default() }
+    }
+
+    /// Each include read so far, by name, and the hash of what it gave.
+    pub fn includes_read(&self) -> Vec<(String, u64)> {
+        let read = self.read.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        read.iter().map(|(name, hash)| (name.clone(), *hash)).collect()
+    }
+
+    /// The hash of what `include name` gives now, without recording it.
+    pub fn include_hash(&self, name: &str) -> u64 {
+        outcome_hash(&self.inner.include(name))
+    }
+}
+
+fn outcome_hash(outcome: &Result<Arc<str>, IncludeError>) -> u64 {
+    match outcome {
+        Ok(text) => xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
+        Err(error) => xxhash_rust::xxh3::xxh3_64(format!("\0{error:?}").as_bytes()),
+    }
+}
+
+impl Files for RecordedFiles {
+    fn include(&self, name: &str) -> Result<Arc<str>, IncludeError> {
+        let outcome = self.inner.include(name);
+        let mut read = self.read.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        read.insert(name.to_string(), outcome_hash(&outcome));
+        outcome
+    }
+
+    fn include_relative(&self, post_path: &str, name: &str) -> Result<Arc<str>, IncludeError> {
+        self.inner.include_relative(post_path, name)
+    }
+}
+
 /// No include files at all.
 pub(crate) struct NoFiles;
 

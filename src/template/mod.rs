@@ -25,7 +25,7 @@ use liquid_core::parser::Language;
 use liquid_core::Object;
 
 pub use data::{from_json, from_yaml, load_data};
-pub use files::{IncludeError, SiteFiles};
+pub use files::{IncludeError, RecordedFiles, SiteFiles};
 pub(crate) use filters::to_liquid_time;
 
 use prepare::IncludeKind;
