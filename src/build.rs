@@ -57,14 +57,13 @@ impl Build {
             bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
         }
         // Read while the posts are.
-        let store = Store::open(&config);
+        let mut store = Store::open(&config);
         let site = Site::load(&config)
             .with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
         // `site.time`: the newest post's date rather than the clock, so the same tree renders the
         // same bytes.
         let time = site.posts().map(|p| p.date).max().unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
         let renderer = ContentRenderer::new(&config, site.post_links.clone(), time);
-        let mut store = store;
         if let Some(store) = &mut store {
             store.fingerprint = entry_store::fingerprint(&config, renderer.data_hash());
         }
@@ -246,8 +245,8 @@ impl Build {
     }
 
     /// Writes the entries the feeds now show to the state folder, if texts were made since it was
-    /// last written (on a thread of its own if `on_thread`): what `serve` does after its first
-    /// render and when it stops.
+    /// last written (on a thread of its own if `on_thread`): after the first render, at the end
+    /// of a `regen`, and when the daemon reloads or stops (which also waits for a write under way).
     pub(crate) fn keep_entries(&mut self, on_thread: bool) {
         let Some(store) = &mut self.store else { return };
         let made = self.texts.made();
@@ -384,14 +383,11 @@ fn reuse_kept_entries(
         for (format, _) in todo.iter().flat_map(|feed| &feed.files) {
             formats[crate::feed::fragments::slot(*format)] = true;
         }
+        let now = entry_store::Now { site_time: renderer.site_time(), index: links.as_ref(), formats };
         for post in todo.iter().flat_map(|feed| &feed.entries) {
-            let now = entry_store::Now {
-                hash: site.hash_of(&post.source),
-                site_time: renderer.site_time(),
-                index: links.as_ref(),
-                formats,
-            };
-            let Some(reuse) = stash.take(&post.source, fingerprint).and_then(|kept| kept.reuse(post, &now)) else {
+            let hash = site.hash_of(&post.source);
+            let Some(reuse) = stash.take(&post.source, fingerprint).and_then(|kept| kept.reuse(post, hash, &now))
+            else {
                 continue;
             };
             let version = texts.adopt(&post.source, reuse.hash, reuse.liquid, reuse.lookups);

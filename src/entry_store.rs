@@ -108,8 +108,6 @@ pub(crate) struct Reuse {
 
 /// What the site says an entry must have been made from to be reused.
 pub(crate) struct Now<'a> {
-    /// The content hash of the file the post was parsed from.
-    pub(crate) hash: Option<u64>,
     pub(crate) site_time: DateTime<FixedOffset>,
     pub(crate) index: &'a dyn SiteIndex,
     /// The formats the feeds need ([`crate::feed::fragments::slot`] order).
@@ -117,10 +115,10 @@ pub(crate) struct Now<'a> {
 }
 
 impl Kept {
-    /// The entry's bytes and what they need, if they were made from `post` as the site now has
-    /// it (see the module's notes).
-    pub(crate) fn reuse(self, post: &Post, now: &Now<'_>) -> Option<Reuse> {
-        let same_post = Some(self.hash) == now.hash && self.post == post_digest(post);
+    /// The entry's bytes and what they need, if they were made from `post`, parsed from a file
+    /// with content hash `hash`, as the site now has it (see the module's notes).
+    pub(crate) fn reuse(self, post: &Post, hash: Option<u64>, now: &Now<'_>) -> Option<Reuse> {
+        let same_post = Some(self.hash) == hash && self.post == post_digest(post);
         let formats = now.formats.iter().zip(&self.bytes).all(|(needed, held)| !needed || held.is_some());
         let liquid_holds = self.liquid.as_ref().is_none_or(|liquid| {
             liquid.time == stored_time(now.site_time) && liquid.lookups.iter().all(|lookup| lookup.holds(now.index))
@@ -525,11 +523,20 @@ mod tests {
     /// A start of the daemon: every feed rendered, with the state folder or without. Returns how
     /// many entry texts it made (the others were reused), and the snapshot.
     fn start(root: &Path, title: &str, state: bool) -> (u64, Snapshot) {
-        let mut build = Build::load(config(root, title, state)).unwrap();
-        let now = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
-        let (snapshot, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
-        build.wait_for_kept_entries();
+        let (build, snapshot) = running(Build::load(config(root, title, state)).unwrap());
         (build.texts.made(), snapshot)
+    }
+
+    /// The clock every render here is made at.
+    fn now() -> chrono::DateTime<Utc> {
+        Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap()
+    }
+
+    /// `build` after its first render, with what that render kept written.
+    fn running(mut build: Build) -> (Build, Snapshot) {
+        let (snapshot, _) = build.render(now(), &Snapshot::default(), None, Storage::Heap);
+        build.wait_for_kept_entries();
+        (build, snapshot)
     }
 
     /// Starts with the state folder, asserts that it renders what a start without one renders,
@@ -643,14 +650,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         site(root);
-        let mut build = Build::load(config(root, "T", true)).unwrap();
-        let now = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
-        let (first, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
-        build.wait_for_kept_entries();
+        let (mut build, first) = running(Build::load(config(root, "T", true)).unwrap());
         // An older post arrives while it runs (`site.time` stays), then it stops.
         post(root, "2020-12-01-late.md", "Late.");
         let changes = build.refresh(&[root.join("site/_posts/2020-12-01-late.md")]);
-        build.render(now, &first, Some(&changes.feeds), Storage::Heap);
+        build.render(now(), &first, Some(&changes.feeds), Storage::Heap);
         build.keep_entries(false);
         assert_eq!(start_again(root, "T"), 2, "the late post's entry was not kept");
     }
@@ -660,13 +664,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         site(root);
-        let now = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
         // The include says A when the load begins and B when the render reads it; the entries
         // are kept, and the include goes back to A before the next start.
-        let mut build = Build::load(config(root, "T", true)).unwrap();
+        let build = Build::load(config(root, "T", true)).unwrap();
         write(root, "_includes/note.html", "<b>B {{ include.text }}</b>");
-        build.render(now, &Snapshot::default(), None, Storage::Heap);
-        build.wait_for_kept_entries();
+        running(build);
         write(root, "_includes/note.html", "<em>{{ include.text }}</em>");
         // Every entry is made again, as for any change of an include read.
         assert_eq!(start_again(root, "T"), 6);
@@ -678,14 +680,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         site(root);
-        let mut build = Build::load(config(root, "T", true)).unwrap();
-        let now = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
-        let (first, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
-        build.wait_for_kept_entries();
+        let (mut build, first) = running(Build::load(config(root, "T", true)).unwrap());
         // What `serve` does when `_includes` changes: every entry made again.
         write(root, "_includes/note.html", "<strong>{{ include.text }}</strong>");
         build.reload_templates();
-        build.render(now, &first, None, Storage::Heap);
+        build.render(now(), &first, None, Storage::Heap);
         build.keep_entries(false);
         assert_eq!(start_again(root, "T"), 2, "the entries made after the change were not kept");
     }
