@@ -94,6 +94,16 @@ pub(crate) enum Found {
     Problem(String, ReadError),
 }
 
+impl Found {
+    /// The path, relative to the source root, of what was found.
+    pub(crate) fn source(&self) -> &str {
+        match self {
+            Found::Post(candidate) => &candidate.source,
+            Found::Problem(source, _) => source,
+        }
+    }
+}
+
 /// Files that are not posts but change what the feeds hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Settings {

@@ -107,9 +107,43 @@ fn parse_offset(text: &str) -> Option<FixedOffset> {
     FixedOffset::east_opt(sign * (h * 3600 + m * 60))
 }
 
+/// A date as the state folder stores it: seconds and nanoseconds since the epoch and the offset in
+/// seconds, which read back without parsing text (chrono's own form is RFC 3339, and parsing
+/// 200,000 of those was a tenth of a start-up from the post index).
+pub(crate) mod stored {
+    use chrono::{DateTime, FixedOffset};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(date: &DateTime<FixedOffset>, to: S) -> Result<S::Ok, S::Error> {
+        (date.timestamp(), date.timestamp_subsec_nanos(), date.offset().local_minus_utc()).serialize(to)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<DateTime<FixedOffset>, D::Error> {
+        let (secs, nanos, offset) = <(i64, u32, i32)>::deserialize(from)?;
+        let invalid = || serde::de::Error::custom("a stored date out of range");
+        let offset = FixedOffset::east_opt(offset).ok_or_else(invalid)?;
+        Ok(DateTime::from_timestamp(secs, nanos).ok_or_else(invalid)?.with_timezone(&offset))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_date_reads_back_with_its_instant_offset_and_nanoseconds() {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Held(#[serde(with = "stored")] DateTime<FixedOffset>);
+        for text in ["2021-12-24T08:59:45.123456789+08:00", "1969-07-20T20:17:40-05:30", "2038-01-19T03:14:08Z"] {
+            let date = DateTime::parse_from_rfc3339(text).unwrap();
+            let bytes = postcard::to_allocvec(&Held(date)).unwrap();
+            let back = postcard::from_bytes::<Held>(&bytes).unwrap().0;
+            assert_eq!(back.to_rfc3339(), date.to_rfc3339());
+        }
+        // An offset of a day or more is no offset: the bytes are damaged, not a date.
+        let bytes = postcard::to_allocvec(&(0_i64, 0_u32, 86_400_i32)).unwrap();
+        assert!(postcard::from_bytes::<Held>(&bytes).is_err());
+    }
 
     fn p(text: &str) -> Option<String> {
         parse_date(text, chrono_tz::Asia::Shanghai).map(|d| d.to_rfc3339())

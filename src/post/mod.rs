@@ -24,7 +24,9 @@ pub struct Post {
     /// Path relative to the source root, `/`-separated; the post's identity in the site.
     pub(crate) source: String,
     pub(crate) title: String,
+    #[serde(with = "date::stored")]
     pub(crate) date: DateTime<FixedOffset>,
+    #[serde(with = "date::stored")]
     pub(crate) updated: DateTime<FixedOffset>,
     pub(crate) categories: Vec<String>,
     pub(crate) tags: Vec<String>,

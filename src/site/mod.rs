@@ -162,8 +162,11 @@ impl Site {
                 tracing::debug!("post index: {} posts read, files found, in {:?}", known.len(), started.elapsed());
                 let mut known = known;
                 let (mut parsed, mut to_read) = (Vec::new(), Vec::new());
-                // Taken out of the index, not copied: one pass, then the rest on all cores.
-                for (found, stamp) in found? {
+                // In source order, as the index holds its posts: they are taken out, not copied,
+                // in one pass beside the files; then the rest are read on all cores.
+                let mut found = found?;
+                found.par_sort_unstable_by(|(a, _), (b, _)| a.source().cmp(b.source()));
+                for (found, stamp) in found {
                     match found {
                         Found::Post(c) => match stamp.and_then(|stamp| indexed(&mut known, &c, stamp)) {
                             Some(read) => parsed.push((c, read)),
@@ -238,9 +241,7 @@ impl Site {
                 .posts
                 .iter()
                 .filter(|(source, _)| !linked.contains(*source))
-                .filter_map(|(source, loaded)| {
-                    Some((source.clone(), loaded.stamp?, loaded.hash, Arc::clone(&loaded.post)))
-                })
+                .filter_map(|(_, loaded)| Some((loaded.stamp?, loaded.hash, Arc::clone(&loaded.post))))
                 .collect();
             // Every post came from the index, and the index holds no other: it would be written
             // again as it is.

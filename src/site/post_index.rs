@@ -4,7 +4,6 @@
 //! entry is used only while the file's stamp is the one recorded, and never for a file changed
 //! in the seconds before the index's scan began, whose stamp could hide a second write.
 
-use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,7 +17,7 @@ use crate::post::Post;
 use crate::scan::Stamp;
 
 /// Bumped whenever what is stored changes shape.
-const SCHEMA: u32 = 1;
+const SCHEMA: u32 = 2;
 
 /// The first bytes of an index file, before its schema number.
 const MAGIC: &[u8; 8] = b"pfindex\0";
@@ -28,7 +27,7 @@ const MAGIC: &[u8; 8] = b"pfindex\0";
 /// the same stamp.
 const SETTLE: Duration = Duration::from_secs(2);
 
-/// One post file as it was read.
+/// One post file as it was read; the post's `source` is its key.
 #[derive(Debug, Deserialize)]
 struct Entry {
     stamp: Stamp,
@@ -44,7 +43,8 @@ struct Stored {
     fingerprint: u64,
     /// Files whose ctime is not before this are never taken from the index.
     trusted_before: SystemTime,
-    entries: Vec<(String, Entry)>,
+    /// In the order of their sources, as written.
+    entries: Vec<Entry>,
 }
 
 /// The same, as written: the posts are borrowed from the site.
@@ -52,7 +52,7 @@ struct Stored {
 struct StoredRef<'a> {
     fingerprint: u64,
     trusted_before: SystemTime,
-    entries: Vec<(&'a str, EntryRef<'a>)>,
+    entries: Vec<EntryRef<'a>>,
 }
 
 #[derive(Serialize)]
@@ -62,14 +62,21 @@ struct EntryRef<'a> {
     post: &'a Post,
 }
 
-/// The posts of an index file that may be used for this configuration.
-#[derive(Debug, Default)]
+/// The posts of an index file that may be used for this configuration, taken in the order of
+/// their sources: a start-up matches its files against them in one pass, with no map to build.
+#[derive(Debug)]
 pub(crate) struct PostIndex {
     trusted_before: Option<SystemTime>,
-    /// The posts not taken yet.
-    entries: HashMap<String, Entry>,
+    /// The posts not passed yet, in source order.
+    entries: std::iter::Peekable<std::vec::IntoIter<Entry>>,
     /// How many it held when read.
     read: usize,
+}
+
+impl Default for PostIndex {
+    fn default() -> PostIndex {
+        PostIndex { trusted_before: None, entries: Vec::new().into_iter().peekable(), read: 0 }
+    }
 }
 
 impl PostIndex {
@@ -90,11 +97,15 @@ impl PostIndex {
             return PostIndex::default();
         };
         match postcard::from_bytes::<Stored>(body) {
-            Ok(stored) if stored.fingerprint == fingerprint(config) => PostIndex {
-                trusted_before: Some(stored.trusted_before),
-                read: stored.entries.len(),
-                entries: stored.entries.into_iter().collect(),
-            },
+            Ok(stored) if stored.fingerprint == fingerprint(config) => {
+                // Written in source order (were it not, posts would only be missed and read).
+                let entries = stored.entries;
+                PostIndex {
+                    trusted_before: Some(stored.trusted_before),
+                    read: entries.len(),
+                    entries: entries.into_iter().peekable(),
+                }
+            }
             Ok(_) => {
                 tracing::info!("the post index was written with another configuration or program; every post is read");
                 PostIndex::default()
@@ -124,14 +135,16 @@ impl PostIndex {
     }
 
     /// Takes out the post the file at `source` parsed into, and its content hash, if the index
-    /// holds it for a file with this very `stamp`, settled before the index's scan.
+    /// holds it for a file with this very `stamp`, settled before the index's scan. Sources must
+    /// be asked for in ascending order: the posts before `source` are passed for good.
     pub(crate) fn take(&mut self, source: &str, stamp: &Stamp) -> Option<(Post, u64)> {
         let trusted_before = self.trusted_before?;
-        let entry = self.entries.get(source)?;
+        while self.entries.next_if(|entry| entry.post.source.as_str() < source).is_some() {}
+        let entry = self.entries.next_if(|entry| entry.post.source == source)?;
         if entry.stamp != *stamp || changed_at(stamp)? >= trusted_before {
             return None;
         }
-        self.entries.remove(source).map(|entry| (entry.post, entry.hash))
+        Some((entry.post, entry.hash))
     }
 
     /// How many posts it held when read.
@@ -140,9 +153,9 @@ impl PostIndex {
     }
 }
 
-/// One post to record: its source path, the stamp and content hash of the file it was read
-/// from, and what it parsed into.
-pub(crate) type Record = (String, Stamp, u64, Arc<Post>);
+/// One post to record: the stamp and content hash of the file it was read from, and what it
+/// parsed into (which names its source).
+pub(crate) type Record = (Stamp, u64, Arc<Post>);
 
 /// Writes the index of `records`, read by a scan that began at `scan_started`, to `path`:
 /// atomically (a temporary file renamed over it), creating its folder if needed. Posts whose file
@@ -154,11 +167,12 @@ pub(crate) fn write(
     records: &[Record],
 ) -> std::io::Result<usize> {
     let trusted_before = scan_started.checked_sub(SETTLE).unwrap_or(SystemTime::UNIX_EPOCH);
-    let entries: Vec<(&str, EntryRef)> = records
+    let mut entries: Vec<EntryRef> = records
         .iter()
-        .filter(|(_, stamp, _, _)| changed_at(stamp).is_some_and(|changed| changed < trusted_before))
-        .map(|(source, stamp, hash, post)| (source.as_str(), EntryRef { stamp: *stamp, hash: *hash, post }))
+        .filter(|(stamp, _, _)| changed_at(stamp).is_some_and(|changed| changed < trusted_before))
+        .map(|(stamp, hash, post)| EntryRef { stamp: *stamp, hash: *hash, post })
         .collect();
+    entries.sort_unstable_by(|a, b| a.post.source.cmp(&b.post.source));
     let stored = StoredRef { fingerprint: fingerprint(config), trusted_before, entries };
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
@@ -280,7 +294,7 @@ mod tests {
 
     /// The site's posts as the index would record them.
     fn records(site: &Site) -> Vec<Record> {
-        site.posts.iter().map(|(source, l)| (source.clone(), l.stamp.unwrap(), l.hash, Arc::clone(&l.post))).collect()
+        site.posts.values().map(|l| (l.stamp.unwrap(), l.hash, Arc::clone(&l.post))).collect()
     }
 
     /// Writes the index of `site` as if its scan had begun at `scan_started`.
