@@ -2,12 +2,17 @@
 //! kept in step with the site as posts come and go.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
+use crate::post::Post;
 use crate::template::SiteIndex;
 
 /// Post URL paths by source path and by `post_url` name. Shared with the template engine, which
 /// may look a post up from any rendering thread while the site layer holds no lock.
+///
+/// The maps are built the first time they are needed (a template looks a post up, or the site
+/// changes), or by [`PostLinks::settle`]: the posts a start-up records all at once only wait
+/// in a list, so a site whose templates never ask costs its start-up nothing for them.
 #[derive(Debug, Default)]
 pub(crate) struct PostLinks {
     inner: RwLock<Inner>,
@@ -21,32 +26,34 @@ struct Inner {
     /// Nearly always one path: a sorted `Vec` holds it in one small allocation, where a set
     /// would take a whole tree node per name.
     by_name: HashMap<String, Vec<String>>,
+    /// Posts recorded by [`PostLinks::extend`] and not in the maps yet, with the site's URL their
+    /// URL paths are taken below.
+    waiting: Option<(String, Vec<Arc<Post>>)>,
 }
 
 impl PostLinks {
     /// Records the post at `source` as published at `url_path`.
     pub(crate) fn insert(&self, source: &str, url_path: String) {
-        let mut inner = self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut inner = self.write();
         inner.insert(source, post_url_names(source), url_path);
     }
 
-    /// Records each post `(source, url_path)` of `posts` at once: their names worked out on all
-    /// cores, the maps grown once.
-    pub(crate) fn extend(&self, posts: Vec<(&str, String)>) {
-        use rayon::prelude::*;
-        let named: Vec<(&str, Vec<String>, String)> =
-            posts.into_par_iter().map(|(source, url_path)| (source, post_url_names(source), url_path)).collect();
-        let mut inner = self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        inner.by_source.reserve(named.len());
-        inner.by_name.reserve(named.iter().map(|(_, names, _)| names.len()).sum());
-        for (source, names, url_path) in named {
-            inner.insert(source, names, url_path);
-        }
+    /// Records the published `posts` of a site at `site_url` all at once, to be worked into the
+    /// maps when they are first needed.
+    pub(crate) fn extend(&self, site_url: &str, posts: Vec<Arc<Post>>) {
+        // Any posts still waiting are worked in first, by `write`.
+        self.write().waiting = Some((site_url.to_string(), posts));
+    }
+
+    /// Builds the maps now, if posts are waiting: the daemon does it on a thread of its own once
+    /// it serves, so that neither a template nor the first update waits for it.
+    pub(crate) fn settle(&self) {
+        drop(self.write());
     }
 
     /// Forgets the post at `source`.
     pub(crate) fn remove(&self, source: &str) {
-        let mut inner = self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut inner = self.write();
         if inner.by_source.remove(source).is_none() {
             return;
         }
@@ -59,9 +66,43 @@ impl PostLinks {
             }
         }
     }
+
+    /// The maps, with every waiting post in them.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        {
+            let inner = self.inner.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if inner.waiting.is_none() {
+                return inner;
+            }
+        }
+        drop(self.write());
+        self.inner.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        let mut inner = self.inner.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((site_url, posts)) = inner.waiting.take() {
+            inner.work_in(&site_url, posts);
+        }
+        inner
+    }
 }
 
 impl Inner {
+    /// Puts `posts` into the maps: their names worked out on all cores, the maps grown once.
+    fn work_in(&mut self, site_url: &str, posts: Vec<Arc<Post>>) {
+        use rayon::prelude::*;
+        let named: Vec<(&str, Vec<String>, String)> = posts
+            .par_iter()
+            .map(|post| (post.source.as_str(), post_url_names(&post.source), super::url_path(site_url, &post.url)))
+            .collect();
+        self.by_source.reserve(named.len());
+        self.by_name.reserve(named.iter().map(|(_, names, _)| names.len()).sum());
+        for (source, names, url_path) in named {
+            self.insert(source, names, url_path);
+        }
+    }
+
     fn insert(&mut self, source: &str, names: Vec<String>, url_path: String) {
         for name in names {
             let sources = self.by_name.entry(name).or_default();
@@ -75,13 +116,13 @@ impl Inner {
 
 impl SiteIndex for PostLinks {
     fn post_url(&self, name: &str) -> Option<String> {
-        let inner = self.inner.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let inner = self.read();
         let source = inner.by_name.get(name.trim().trim_start_matches('/'))?.first()?;
         inner.by_source.get(source).cloned()
     }
 
     fn link(&self, path: &str) -> Option<String> {
-        let inner = self.inner.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let inner = self.read();
         inner.by_source.get(path.trim().trim_start_matches('/')).cloned()
     }
 }
@@ -136,24 +177,51 @@ mod tests {
         assert_eq!(links.post_url("2020-01-02-a").as_deref(), Some("/b/a.html"));
     }
 
+    /// Posts of a site at `https://example.org`, each with the URL its permalink gives.
+    fn posts(sources: &[&str]) -> (String, Vec<Arc<Post>>) {
+        let config =
+            crate::config::Config::parse("[site]\nurl = \"https://example.org\"\n", std::path::Path::new("/")).unwrap();
+        let posts = sources
+            .iter()
+            .map(|source| Arc::new(crate::post::parse(source, b"---\ntitle: t\n---\nx\n", &config.site).unwrap()))
+            .collect();
+        (config.site.url.to_string(), posts)
+    }
+
     #[test]
     fn posts_recorded_at_once_are_found_as_if_recorded_one_by_one() {
-        let posts = [
-            ("b/_posts/2020-01-02-a.md", "/b/a.html"),
-            ("a/_posts/2020-01-02-a.md", "/a/a.html"),
-            ("_posts/desk/2020-01-04-c.md", "/2020/01/04/c.html"),
-        ];
+        let sources = ["b/_posts/2020-01-02-a.md", "a/_posts/2020-01-02-a.md", "_posts/desk/2020-01-04-c.md"];
+        let (site_url, posts) = posts(&sources);
         let (one_by_one, at_once) = (PostLinks::default(), PostLinks::default());
-        for (source, url) in posts {
-            one_by_one.insert(source, url.into());
+        for post in &posts {
+            one_by_one.insert(&post.source, super::super::url_path(&site_url, &post.url));
         }
-        at_once.extend(posts.iter().map(|(source, url)| (*source, url.to_string())).collect());
+        at_once.extend(&site_url, posts.clone());
         for name in ["2020-01-02-a", "a/2020-01-02-a", "b/2020-01-02-a", "desk/2020-01-04-c", "2020-01-04-c", "x"] {
             assert_eq!(at_once.post_url(name), one_by_one.post_url(name), "{name}");
         }
-        assert_eq!(at_once.post_url("2020-01-02-a").as_deref(), Some("/a/a.html"));
-        for (source, url) in posts {
-            assert_eq!(at_once.link(source).as_deref(), Some(url));
+        assert_eq!(at_once.post_url("2020-01-02-a").as_deref(), Some("/a/2020/01/02/a.html"));
+        for source in sources {
+            assert_eq!(at_once.link(source), one_by_one.link(source), "{source}");
+            assert!(at_once.link(source).is_some());
         }
+    }
+
+    #[test]
+    fn changes_made_before_the_first_lookup_come_after_the_posts_recorded_at_once() {
+        let (more_url, more) = posts(&["_posts/2020-01-04-c.md"]);
+        let (site_url, posts) = posts(&["_posts/2020-01-02-a.md", "_posts/2020-01-03-b.md"]);
+        let links = PostLinks::default();
+        links.extend(&more_url, more);
+        links.extend(&site_url, posts);
+        // Removed and recorded again elsewhere before anything looked: the maps are built first,
+        // so the later change wins.
+        links.remove("_posts/2020-01-02-a.md");
+        links.insert("_posts/2020-01-03-b.md", "/moved/b.html".into());
+        links.settle();
+        assert_eq!(links.post_url("2020-01-02-a"), None);
+        assert_eq!(links.link("_posts/2020-01-02-a.md"), None);
+        assert_eq!(links.post_url("2020-01-03-b").as_deref(), Some("/moved/b.html"));
+        assert_eq!(links.post_url("2020-01-04-c").as_deref(), Some("/2020/01/04/c.html"));
     }
 }

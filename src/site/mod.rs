@@ -224,10 +224,11 @@ impl Site {
         }
         site.index = bulk_index(posts.iter().map(|(_, loaded)| &loaded.post));
         site.post_links.extend(
+            &site.site_url,
             posts
                 .iter()
                 .filter(|(_, loaded)| loaded.post.published)
-                .map(|(source, loaded)| (source.as_str(), url_path(&site.site_url, &loaded.post.url)))
+                .map(|(_, loaded)| Arc::clone(&loaded.post))
                 .collect(),
         );
         // Sorted first on all cores, so the map is built in one pass.
@@ -826,7 +827,7 @@ enum Read {
 
 /// Whether the file at `source` is named like a post (`2021-12-24-slug.md`).
 /// A post's URL as a path below the site's URL (`/2020/01/02/a.html`), as templates use it.
-fn url_path(site_url: &str, url: &str) -> String {
+pub(super) fn url_path(site_url: &str, url: &str) -> String {
     match url.strip_prefix(site_url) {
         Some(rest) => format!("/{rest}"),
         None => url.to_string(),
