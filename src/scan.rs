@@ -195,10 +195,11 @@ impl Tree {
         fs::read_dir(start)?;
         let walker = WalkDir::new(start).follow_links(false).into_iter();
         let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_type().is_dir() || self.enter_dir(e.path()));
-        Ok(walker.filter_map(|entry| self.found(entry)))
+        let mut folder = Folder::default();
+        Ok(walker.filter_map(move |entry| self.found(entry, &mut folder)))
     }
 
-    fn found(&self, entry: walkdir::Result<walkdir::DirEntry>) -> Option<Found> {
+    fn found(&self, entry: walkdir::Result<walkdir::DirEntry>, folder: &mut Folder) -> Option<Found> {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -207,14 +208,28 @@ impl Tree {
                 return Some(Found::Problem(source, ReadError::Unreadable(e.to_string())));
             }
         };
-        if entry.file_type().is_dir()
-            || !self.in_posts(entry.path())
-            || ignored_name(&entry.file_name().to_string_lossy())
-        {
+        if entry.file_type().is_dir() {
             return None;
         }
-        let source = source_name(&self.root, entry.path());
-        if entry.path().to_str().is_none() {
+        // The files of a folder come one after another: what their folder says is worked out
+        // once for them all.
+        let parent = entry.path().parent().unwrap_or(Path::new(""));
+        if folder.path != parent {
+            parent.clone_into(&mut folder.path);
+            folder.in_posts = self.in_posts(entry.path());
+            folder.prefix = source_name(&self.root, parent);
+            if !folder.prefix.is_empty() {
+                folder.prefix.push('/');
+            }
+            folder.is_utf8 = parent.to_str().is_some();
+        }
+        let name = entry.file_name().to_string_lossy();
+        if !folder.in_posts || ignored_name(&name) {
+            return None;
+        }
+        let mut source = folder.prefix.clone();
+        push_escaped(&mut source, entry.file_name());
+        if !folder.is_utf8 || matches!(name, std::borrow::Cow::Owned(_)) {
             return Some(Found::Problem(source, ReadError::NameNotUtf8));
         }
         let file_type = Some(entry.file_type());
@@ -372,25 +387,40 @@ impl Tree {
     }
 }
 
+/// The folder of the files a walk is passing: its path, whether files in it can be posts, the
+/// start of their source names (`_posts/`), and whether its path is UTF-8.
+#[derive(Default)]
+struct Folder {
+    path: PathBuf,
+    in_posts: bool,
+    prefix: String,
+    is_utf8: bool,
+}
+
 /// Paths inside the source tree are reported relative to it, `/`-separated. Bytes that are not
 /// UTF-8 are written as `\xFF`, so two names that differ only in them stay two names (a lossy
 /// conversion would give both the same `\u{FFFD}`), and a report says which bytes to fix.
 pub(crate) fn source_name(root: &Path, path: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt as _;
     let rel = path.strip_prefix(root).unwrap_or(path);
     let mut name = String::with_capacity(rel.as_os_str().len());
     for (i, c) in rel.components().enumerate() {
         if i > 0 {
             name.push('/');
         }
-        for chunk in c.as_os_str().as_bytes().utf8_chunks() {
-            name.push_str(chunk.valid());
-            for byte in chunk.invalid() {
-                name.push_str(&format!("\\x{byte:02X}"));
-            }
-        }
+        push_escaped(&mut name, c.as_os_str());
     }
     name
+}
+
+/// Appends one file or folder name to `to`, its bytes that are not UTF-8 written as `\xFF`.
+fn push_escaped(to: &mut String, name: &std::ffi::OsStr) {
+    use std::os::unix::ffi::OsStrExt as _;
+    for chunk in name.as_bytes().utf8_chunks() {
+        to.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            to.push_str(&format!("\\x{byte:02X}"));
+        }
+    }
 }
 
 /// Names Jekyll skips (leading `.`, `_`, `#`, `~`, trailing `~`), which also covers editors'
@@ -411,6 +441,60 @@ mod tests {
         fs::write(&path, text).unwrap();
         let tree = Tree::new(&dir.path().join("site"), &dir.path().join("out"));
         (dir, tree, path)
+    }
+
+    #[test]
+    fn the_walk_names_every_file_as_its_own_path_would_name_it() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("site");
+        let files: &[&[u8]] = &[
+            b"_posts/2024-01-01-a.md",
+            b"_posts/2024-01-02-b.md",
+            b"_posts/desk/2024-01-03-c.md",
+            b"_posts/desk/deeper/2024-01-04-d.md",
+            b"_posts/2024-01-05-e.md",
+            b"_posts/.2024-01-06-hidden.md",
+            b"_posts/2024-01-07-backup.md~",
+            b"_posts/2024-01-08-bad\xffname.md",
+            b"_posts/caf\xe9/2024-01-09-in-a-latin1-folder.md",
+            b"news/_posts/2024-01-10-f.md",
+            b"news/2024-01-11-not-in-posts.md",
+            b"2024-01-12-at-the-root.md",
+            b"old_post/2024-01-13-archived.md",
+            b"old_post/news/_posts/2024-01-14-archived.md",
+        ];
+        for file in files {
+            let path = root.join(std::ffi::OsStr::from_bytes(file));
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, "---\n---\n").unwrap();
+        }
+        let tree = Tree::new(&root, &dir.path().join("out")).with_archives(&[root.join("old_post")], &root);
+        let mut walked: Vec<(String, bool)> = tree
+            .walk(&root)
+            .unwrap()
+            .map(|found| match found {
+                Found::Post(c) => (c.source, true),
+                Found::Problem(source, error) => {
+                    assert!(matches!(error, ReadError::NameNotUtf8), "{source}: {error:?}");
+                    (source, false)
+                }
+            })
+            .collect();
+        walked.sort();
+        // Each file on its own: in a posts or archive folder, not a skipped name, named by its
+        // whole path, and a problem when some part of that path is not UTF-8.
+        let mut expected: Vec<(String, bool)> = files
+            .iter()
+            .map(|file| root.join(std::ffi::OsStr::from_bytes(file)))
+            .filter(|path| tree.in_posts(path) && !ignored_name(&path.file_name().unwrap().to_string_lossy()))
+            .map(|path| (source_name(&root, &path), path.to_str().is_some()))
+            .collect();
+        expected.sort();
+        assert_eq!(walked, expected);
+        assert_eq!(expected.len(), 10);
+        assert!(expected.contains(&("_posts/caf\\xE9/2024-01-09-in-a-latin1-folder.md".to_string(), false)));
+        assert!(expected.contains(&("_posts/2024-01-08-bad\\xFFname.md".to_string(), false)));
     }
 
     #[test]

@@ -139,15 +139,17 @@ impl Site {
             (Candidate::new(source, PathBuf::new()), Read::Failed(problem))
         };
         let (known, parsed, from_index): (PostIndex, Vec<(Candidate, Read)>, usize) = match usable_index {
-            // The index is read on a thread of its own while the walk `stat`s every post file on
-            // all cores; then the files whose stamp it records are taken from it, and the others
-            // read and parsed.
+            // The index is read on a thread of its own while the walk lists the post files (on
+            // one core: handing each file to another core as it is found cost more than the
+            // `stat`) and then `stat`s them on all cores; then the files whose stamp it records
+            // are taken from it, and the others read and parsed.
             Some(file) => {
                 let (known, found) = std::thread::scope(|scope| {
                     let loading = scope.spawn(|| PostIndex::load(file, config));
                     let found: std::io::Result<Vec<(Found, Option<Stamp>)>> =
                         site.tree.walk(&site.tree.root).map(|walk| {
-                            walk.par_bridge()
+                            walk.collect::<Vec<Found>>()
+                                .into_par_iter()
                                 .map(|found| {
                                     let stamp = match &found {
                                         Found::Post(c) => stamp_of(c),
