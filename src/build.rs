@@ -212,8 +212,12 @@ impl Build {
             self.texts.show(&feed.key, &feed.entries);
         }
         self.texts.retain_feeds(|key| feeds.contains(key));
-        let texts = &self.texts;
-        self.fragments.retain(|source| texts.get(source).is_some());
+        // The entry bytes go with their texts.
+        for source in self.texts.take_dropped() {
+            if self.texts.get(&source).is_none() {
+                self.fragments.remove(&source);
+            }
+        }
         if first_with_store {
             self.keep_entries(true);
         }
@@ -480,6 +484,7 @@ mod tests {
         let (snapshot, _) = build.render(now, &snapshot, Some(&changes.feeds), Storage::Heap);
         assert!(build.texts.get(P1).is_none(), "the text of a post in no feed is kept");
         assert!(build.texts.get(P2).is_some() && build.texts.get(P3).is_some());
+        assert_eq!(fragment_sources(&build), [P2, P3], "the entry bytes of a post in no feed are kept");
 
         // P2 deleted: #b is kept, empty (it once existed), and P2's text is dropped.
         fs::remove_file(&p2).unwrap();
@@ -488,12 +493,20 @@ mod tests {
         assert_eq!(snapshot.feeds[&FeedKey::Tag("b".into())].entries, 0);
         assert!(build.texts.get(P2).is_none(), "the text of a deleted post is kept");
         assert_eq!(build.texts.len(), 1);
+        assert_eq!(fragment_sources(&build), [P3], "the entry bytes of a deleted post are kept");
 
         // What the updates kept is what a full build of the same tree and feed state keeps.
         let mut fresh = Build::load_with(config(dir.path(), 1), build.lifecycle.clone()).unwrap();
         let (full, _) = fresh.render(now, &Snapshot::default(), None, Storage::Heap);
         assert_eq!(fresh.texts.len(), build.texts.len());
         assert_eq!(full.files.keys().collect::<Vec<_>>(), snapshot.files.keys().collect::<Vec<_>>());
+    }
+
+    /// The posts whose entry bytes the build holds, in path order.
+    fn fragment_sources(build: &Build) -> Vec<String> {
+        let mut sources: Vec<String> = build.fragments.held().map(|(post, ..)| post.source.clone()).collect();
+        sources.sort();
+        sources
     }
 
     fn pieces_of<'s>(snapshot: &'s Snapshot, path: &str) -> &'s [bytes::Bytes] {

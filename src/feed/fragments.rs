@@ -136,9 +136,9 @@ impl Fragments {
         self.by_source.values().map(|held| (&held.post, held.version, &held.bytes, held.rss_uses))
     }
 
-    /// Drops the fragments of the posts `keep` says no longer matter.
-    pub(crate) fn retain(&mut self, keep: impl Fn(&str) -> bool) {
-        self.by_source.retain(|source, _| keep(source));
+    /// Drops the bytes of the entry of the post at `source`.
+    pub(crate) fn remove(&mut self, source: &str) {
+        self.by_source.remove(source);
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -97,12 +97,17 @@ impl Dormant {
         self.per_key.keys()
     }
 
-    /// The sleeping posts of the feed `key`, by source path.
-    pub(super) fn sources_of(&self, key: &FeedKey) -> Vec<String> {
-        if !self.has_key(key) {
+    /// The sleeping posts of any of the feeds `keys`, by source path: one pass over the records
+    /// for all of them, however many feeds wake at once.
+    pub(super) fn sources_of(&self, keys: &std::collections::HashSet<&FeedKey>) -> Vec<String> {
+        if !keys.iter().any(|key| self.has_key(key)) {
             return Vec::new();
         }
-        self.records.iter().filter(|(_, r)| r.keys.contains(key)).map(|(source, _)| source.clone()).collect()
+        self.records
+            .iter()
+            .filter(|(_, r)| r.keys.iter().any(|key| keys.contains(key)))
+            .map(|(source, _)| source.clone())
+            .collect()
     }
 
     /// The sleeping posts whose source path starts with `prefix`, in path order.
@@ -145,7 +150,11 @@ mod tests {
         dormant.insert("old/1.md".into(), record(&[a.clone(), b.clone()]), place(10, "u1"));
         dormant.insert("old/2.md".into(), record(std::slice::from_ref(&a)), place(20, "u2"));
         assert!(dormant.has_key(&a) && dormant.has_key(&b));
-        assert_eq!(dormant.sources_of(&a), ["old/1.md", "old/2.md"]);
+        let of = |keys: &[&FeedKey]| dormant.sources_of(&keys.iter().copied().collect());
+        assert_eq!(of(&[&a]), ["old/1.md", "old/2.md"]);
+        assert_eq!(of(&[&b]), ["old/1.md"]);
+        assert_eq!(of(&[&a, &b]), ["old/1.md", "old/2.md"]);
+        assert_eq!(of(&[&FeedKey::Site]), Vec::<String>::new());
         // The newer post comes first; on the same date, the URL decides.
         assert_eq!(dormant.first(&a), Some(&place(20, "u2")));
         assert_eq!(dormant.first(&b), Some(&place(10, "u1")));
@@ -156,7 +165,7 @@ mod tests {
         dormant.insert("old/1.md".into(), record(std::slice::from_ref(&a)), place(10, "u1"));
         assert!(!dormant.has_key(&b));
         assert!(dormant.remove("old/1.md").is_some());
-        assert_eq!(dormant.sources_of(&a), ["old/2.md"]);
+        assert_eq!(dormant.sources_of(&[&a].into()), ["old/2.md"]);
         assert!(dormant.remove("old/2.md").is_some());
         assert!(!dormant.has_key(&a) && dormant.keys().next().is_none());
         assert_eq!(dormant.len(), 0);

@@ -1,7 +1,7 @@
 //! The in-memory site: every post by source path, kept sorted per feed ([`index`]), updated file
 //! by file; and the entry texts of the posts in feeds ([`texts`]), read from their files on demand.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -567,23 +567,31 @@ impl Site {
     ) {
         // A feed wakes its sleepers when it shows fewer than `limit` entries or when its first
         // sleeper comes before the last post it shows: those may belong in sight.
-        let mut waking: BTreeSet<String> = BTreeSet::new();
         let feeds: Vec<&FeedKey> = match keys {
             Some(keys) => keys.iter().filter(|key| self.dormant.has_key(key)).collect(),
             None => self.dormant.keys().collect(),
         };
-        for key in feeds {
-            let first = self.dormant.first(key);
-            let in_sight =
-                |full: Full| first.is_some_and(|(time, url, source)| (time, &**url, &**source) < full.last.sort_key());
-            if self.walk(key, now, limit).1.is_none_or(in_sight) {
-                waking.extend(self.dormant.sources_of(key));
-            }
-        }
+        let waking_feeds: HashSet<&FeedKey> = feeds
+            .into_iter()
+            .filter(|key| {
+                let first = self.dormant.first(key);
+                let in_sight = |full: Full| {
+                    first.is_some_and(|(time, url, source)| (time, &**url, &**source) < full.last.sort_key())
+                };
+                self.walk(key, now, limit).1.is_none_or(in_sight)
+            })
+            .collect();
+        let waking = self.dormant.sources_of(&waking_feeds);
         let woken = waking.len();
-        for source in waking {
-            let candidate = Candidate::new(source.clone(), self.tree.root.join(&source));
-            let read = read_and_parse(&self.tree, &candidate, self.max_post_bytes, config);
+        let reads: Vec<(Candidate, Read)> = waking
+            .into_par_iter()
+            .map(|source| {
+                let candidate = Candidate::new(source.clone(), self.tree.root.join(&source));
+                let read = read_and_parse(&self.tree, &candidate, self.max_post_bytes, config);
+                (candidate, read)
+            })
+            .collect();
+        for (candidate, read) in reads {
             // Its feeds are being rendered anyway: what changes is not reported again.
             self.store(candidate, read, &mut Changes::default(), false);
         }

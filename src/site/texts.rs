@@ -70,9 +70,24 @@ pub(crate) struct EntryTexts {
     uses: HashMap<String, usize>,
     /// How many texts were made in all.
     made: u64,
+    /// Posts whose text was dropped since [`EntryTexts::take_dropped`], so that what is held
+    /// beside the texts (the entries' bytes) is dropped with them, without a pass over all.
+    dropped: Vec<String>,
 }
 
 impl EntryTexts {
+    /// The posts whose text was dropped since the last call (some may have one again since).
+    pub(crate) fn take_dropped(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.dropped)
+    }
+
+    /// Drops the text of the post at `source`, noting it.
+    fn drop_text(&mut self, source: &str) -> Option<Versioned> {
+        let held = self.texts.remove(source)?;
+        self.dropped.push(source.to_string());
+        Some(held)
+    }
+
     /// The text of the post at `source`, as [`EntryTexts::load`] left it.
     pub(crate) fn get(&self, source: &str) -> Option<&Arc<EntryText>> {
         self.texts.get(source).map(|held| &held.text)
@@ -129,7 +144,7 @@ impl EntryTexts {
                     };
                     self.texts.insert(source, held)
                 }
-                None => self.texts.remove(&source),
+                None => self.drop_text(&source),
             };
         }
         problems
@@ -196,7 +211,7 @@ impl EntryTexts {
         if self.texts.get(old).is_none_or(|held| !held.movable) || self.texts.contains_key(new) {
             return None;
         }
-        let held = self.texts.remove(old)?;
+        let held = self.drop_text(old)?;
         let version = held.version;
         self.texts.insert(new.to_string(), held);
         if let Some(count) = self.uses.remove(old) {
@@ -221,7 +236,7 @@ impl EntryTexts {
             .map(|(source, _)| source.clone())
             .collect();
         for source in &stale {
-            self.texts.remove(source);
+            self.drop_text(source);
         }
         stale
     }
@@ -253,7 +268,7 @@ impl EntryTexts {
                 *count -= 1;
                 if *count == 0 {
                     self.uses.remove(&source);
-                    self.texts.remove(&source);
+                    self.drop_text(&source);
                 }
             }
         }
