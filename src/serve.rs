@@ -119,12 +119,6 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
         let _ = http_stopped.await;
     }));
     debug!("serving from memory after {} ms", started.elapsed().as_millis());
-    // Built while nothing waits, so that neither a template nor the first update has to.
-    let links = Arc::clone(&state.build.site.post_links);
-    std::thread::spawn(move || {
-        crate::threads::lower_priority();
-        links.settle();
-    });
     // Ready (the log line, READY=1) once the output folder is in step too, so whoever waits for
     // readiness finds the files written.
     let dir = state.build.config.output_dir.clone();
@@ -236,6 +230,13 @@ fn first_build(config: Config, lifecycle: Option<Lifecycle>) -> Result<(Build, S
     };
     let now = Utc::now();
     let (snapshot, _) = build.render(now, &Snapshot::default(), None, Storage::MemFiles);
+    // The `post_url` names are filed while the daemon starts serving, at low priority, so that
+    // neither a template nor the first update waits for them.
+    let links = Arc::clone(&build.site.post_links);
+    std::thread::spawn(move || {
+        crate::threads::lower_priority();
+        links.settle();
+    });
     Ok((build, snapshot, now))
 }
 

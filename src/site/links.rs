@@ -89,17 +89,13 @@ impl PostLinks {
 }
 
 impl Inner {
-    /// Puts `posts` into the maps: their names worked out on all cores, the maps grown once.
+    /// Puts `posts` into the maps, grown once. On this thread alone: it holds the lock, and a
+    /// rayon worker waiting for other cores could pick up a render that waits for the lock.
     fn work_in(&mut self, site_url: &str, posts: Vec<Arc<Post>>) {
-        use rayon::prelude::*;
-        let named: Vec<(&str, Vec<String>, String)> = posts
-            .par_iter()
-            .map(|post| (post.source.as_str(), post_url_names(&post.source), super::url_path(site_url, &post.url)))
-            .collect();
-        self.by_source.reserve(named.len());
-        self.by_name.reserve(named.iter().map(|(_, names, _)| names.len()).sum());
-        for (source, names, url_path) in named {
-            self.insert(source, names, url_path);
+        self.by_source.reserve(posts.len());
+        self.by_name.reserve(posts.len());
+        for post in posts {
+            self.insert(&post.source, post_url_names(&post.source), super::url_path(site_url, &post.url));
         }
     }
 
@@ -223,5 +219,27 @@ mod tests {
         assert_eq!(links.link("_posts/2020-01-02-a.md"), None);
         assert_eq!(links.post_url("2020-01-03-b").as_deref(), Some("/moved/b.html"));
         assert_eq!(links.post_url("2020-01-04-c").as_deref(), Some("/2020/01/04/c.html"));
+    }
+
+    #[test]
+    fn lookups_from_many_rendering_threads_at_once_all_find_their_posts() {
+        use rayon::prelude::*;
+        let sources: Vec<String> = (0..5000).map(|i| format!("_posts/{}/2020-02-01-p{i}.md", i % 50)).collect();
+        let (site_url, posts) = posts(&sources.iter().map(String::as_str).collect::<Vec<_>>());
+        let links = Arc::new(PostLinks::default());
+        links.extend(&site_url, posts);
+        // The first lookup builds the maps while the others wait for the lock; each then finds
+        // its post. Run where a hang is a failure, on more threads than cores.
+        let (done, finished) = std::sync::mpsc::channel();
+        let looking = Arc::clone(&links);
+        std::thread::spawn(move || {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(8).build().unwrap();
+            let found = pool.install(|| {
+                (0..2000).into_par_iter().filter(|i| looking.post_url(&format!("2020-02-01-p{i}")).is_some()).count()
+            });
+            let _ = done.send(found);
+        });
+        let found = finished.recv_timeout(std::time::Duration::from_secs(60)).expect("lookups waited for each other");
+        assert_eq!(found, 2000);
     }
 }

@@ -97,15 +97,12 @@ impl PostIndex {
             return PostIndex::default();
         };
         match postcard::from_bytes::<Stored>(body) {
-            Ok(stored) if stored.fingerprint == fingerprint(config) => {
-                // Written in source order (were it not, posts would only be missed and read).
-                let entries = stored.entries;
-                PostIndex {
-                    trusted_before: Some(stored.trusted_before),
-                    read: entries.len(),
-                    entries: entries.into_iter().peekable(),
-                }
-            }
+            // Written in source order (were it not, posts would only be missed, and read).
+            Ok(stored) if stored.fingerprint == fingerprint(config) => PostIndex {
+                trusted_before: Some(stored.trusted_before),
+                read: stored.entries.len(),
+                entries: stored.entries.into_iter().peekable(),
+            },
             Ok(_) => {
                 tracing::info!("the post index was written with another configuration or program; every post is read");
                 PostIndex::default()
