@@ -248,12 +248,12 @@ impl Build {
         (next, changed)
     }
 
-    /// Writes the entries the feeds now show to the state folder, if texts were made since it was
-    /// last written (on a thread of its own if `on_thread`): after the first render, at the end
+    /// Writes the entries the feeds now show to the state folder, if texts that may be kept were
+    /// made since it was last written (on a thread of its own if `on_thread`): after the first render, at the end
     /// of a `regen`, and when the daemon reloads or stops (which also waits for a write under way).
     pub(crate) fn keep_entries(&mut self, on_thread: bool) {
         let Some(store) = &mut self.store else { return };
-        let made = self.texts.made();
+        let made = self.texts.made_storable();
         if !store.is_behind(made) {
             // A write started after the first render must not be cut short by the exit.
             if !on_thread {
@@ -400,7 +400,7 @@ fn reuse_kept_entries(
         }
     }
     // What the file holds counts as written unless some of it went unused.
-    store.written(if reused == kept { texts.made() } else { u64::MAX });
+    store.written(if reused == kept { texts.made_storable() } else { u64::MAX });
     tracing::debug!("kept entries: {reused} of {kept} reused");
     true
 }

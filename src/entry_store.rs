@@ -738,6 +738,17 @@ mod tests {
         fs::remove_file(root.join("site/_posts/2021-01-01-p1.md")).unwrap();
         assert_eq!(start_again(root, "T"), 0);
         assert!(fs::metadata(store_file(root)).unwrap().len() < written.len());
+
+        // An entry that can never be kept (a template problem) is made at every start, and is no
+        // reason to write the file again; an entry that can be is.
+        post(root, "2021-01-05-plugin.md", "Before {% youtube abc %} after.");
+        assert_eq!(start_again(root, "T"), 1);
+        let written = fs::metadata(store_file(root)).unwrap();
+        assert_eq!(start_again(root, "T"), 1);
+        assert_eq!(fs::metadata(store_file(root)).unwrap().ino(), written.ino(), "written again for nothing");
+        post(root, "2021-01-06-p6.md", "Plain.");
+        assert_eq!(start_again(root, "T"), 2);
+        assert_ne!(fs::metadata(store_file(root)).unwrap().ino(), written.ino(), "a new entry not kept");
     }
 
     /// A change between two starts, for the proptest below.

@@ -70,6 +70,9 @@ pub(crate) struct EntryTexts {
     uses: HashMap<String, usize>,
     /// How many texts were made in all.
     made: u64,
+    /// How many of them may be kept in the state folder: the file is behind only when one of
+    /// those was made.
+    made_storable: u64,
     /// Posts whose text was dropped since [`EntryTexts::take_dropped`], so that what is held
     /// beside the texts (the entries' bytes) is dropped with them, without a pass over all.
     dropped: Vec<String>,
@@ -129,6 +132,7 @@ impl EntryTexts {
                     problems.extend(text.problems.iter().cloned());
                     let movable = text.problems.is_empty() && !text.reads_paths();
                     let storable = text.problems.is_empty() && !text.reads_beside;
+                    self.made_storable += u64::from(storable);
                     let lookups = std::mem::take(&mut text.lookups);
                     let liquid = text.liquid;
                     let text = Arc::new(text);
@@ -280,8 +284,15 @@ impl EntryTexts {
     }
 
     /// How many texts were made in all (kept ones adopted not counted).
+    #[cfg(test)]
     pub(crate) fn made(&self) -> u64 {
         self.made
+    }
+
+    /// How many texts were made that may be kept in the state folder (no template problem, no
+    /// file read beside the post): an entry that can never be kept is no reason to write it.
+    pub(crate) fn made_storable(&self) -> u64 {
+        self.made_storable
     }
 
     /// How many posts have a text.
