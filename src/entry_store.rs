@@ -694,12 +694,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         site(root);
-        let now = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
         let regen = |state: bool, out: &str| {
             let mut config = config(root, "T", state);
             config.output_dir = root.join(out);
             let mut build = Build::load(config).unwrap();
-            build.render_to_folder(now).unwrap();
+            build.render_to_folder(now()).unwrap();
             build.texts.made()
         };
         let files = |out: &str| -> Vec<(PathBuf, Vec<u8>)> {
