@@ -17,7 +17,7 @@ use crate::feed::lifecycle::{self, Lifecycle};
 use crate::feed::{FeedKey, FeedSet};
 use crate::output::{OutputFolder, WriteStats};
 use crate::problem::{self, Problem};
-use crate::site::{Changes, ContentRenderer, EntryTexts, Site};
+use crate::site::{Changes, ContentRenderer, EntryTexts, Prefetched, Site};
 use crate::snapshot::{self, Snapshot, Storage};
 
 /// A site and what its feeds need between renders.
@@ -141,7 +141,12 @@ impl Build {
 
     /// Folds what happened at `paths` into the site.
     pub fn refresh(&mut self, paths: &[PathBuf]) -> Changes {
-        let mut changes = self.site.refresh(paths, &self.config);
+        self.refresh_with(paths, Prefetched::default())
+    }
+
+    /// [`Build::refresh`], with the posts read while the batch gathered (see [`crate::site::Prefetch`]).
+    pub(crate) fn refresh_with(&mut self, paths: &[PathBuf], early: Prefetched) -> Changes {
+        let mut changes = self.site.refresh_with(paths, &self.config, early);
         // A post moved with its bytes (into an archive folder, most often) keeps its text and
         // entry bytes instead of having them made again under its new path.
         let mut carried = 0;

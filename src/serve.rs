@@ -14,7 +14,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{debug, error, info, warn};
 
 use crate::build::Build;
-use crate::config::{Config, ServerConfig, Sources};
+use crate::config::{Config, Sources};
 use crate::feed::lifecycle::Lifecycle;
 use crate::feed::FeedKey;
 use crate::http::{self, HttpLimits, Served};
@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::output::{OutputFolder, OutputWriter};
 use crate::problem::{self, Reporter};
 use crate::scan::{Settings, Tree};
+use crate::site::{Prefetch, Prefetched};
 use crate::snapshot::{Snapshot, Storage};
 use crate::systemd;
 use crate::watch::{Batch, SourceWatcher};
@@ -145,7 +146,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     // post written while the feeds were being built is folded in now, not missed.
     let mut watcher = state.start_watcher();
     let root = state.build.site.tree.root.clone();
-    state.update(&[root], "catch-up");
+    state.update(&[root], "catch-up", Prefetched::default());
 
     let watchdog = systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600));
     let mut watchdog_tick = tokio::time::interval(watchdog);
@@ -158,7 +159,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
             .map(|d| (d - Utc::now()).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(Duration::from_secs(86_400));
         tokio::select! {
-            batch = next_batch(&watcher) => {
+            (batch, early) = next_batch(&watcher) => {
                 match batch {
                     Batch::Paths(paths) => match paths.iter().filter_map(|p| state.build.site.tree.settings_at(p)).max() {
                         // A broken `_config.yml` keeps the running configuration, as SIGHUP does.
@@ -168,13 +169,13 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
                                 watcher = new_watcher;
                             }
                         }
-                        Some(Settings::Templates) => state.rerender(&paths),
-                        None => state.update(&paths, "files"),
+                        Some(Settings::Templates) => state.rerender(&paths, early),
+                        None => state.update(&paths, "files", early),
                     },
                     Batch::Rescan(reason) => {
                         warn!("full rescan: {reason}");
                         let root = state.build.site.tree.root.clone();
-                        state.update(&[root], "rescan");
+                        state.update(&[root], "rescan", early);
                     }
                 }
             }
@@ -186,7 +187,7 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
                     info!("source folder {} is back or was replaced: rescanning", state.build.site.tree.root.display());
                     watcher = state.start_watcher();
                     let root = state.build.site.tree.root.clone();
-                    state.update(&[root], "rescan");
+                    state.update(&[root], "rescan", Prefetched::default());
                 } else if watcher.is_some() && !state.build.site.tree.root.is_dir() {
                     warn!("source folder {} is gone: serving the last feeds until it comes back", state.build.site.tree.root.display());
                     watcher = None;
@@ -249,11 +250,22 @@ fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(1024)
 }
 
-async fn next_batch(watcher: &Option<SourceWatcher>) -> Batch {
-    match watcher {
-        Some(w) => w.next_batch().await,
+/// The next batch of changed paths, and the posts read while it gathered.
+async fn next_batch(watch: &Option<Watch>) -> (Batch, Prefetched) {
+    match watch {
+        Some(watch) => {
+            let batch = watch.events.next_batch().await;
+            (batch, watch.early.take())
+        }
         None => std::future::pending().await,
     }
+}
+
+/// A watch on the source tree: batches of changed paths, and a thread reading the posts among
+/// them as they come, so that an update finds them parsed (see [`Prefetch`]).
+struct Watch {
+    events: SourceWatcher,
+    early: Arc<Prefetch>,
 }
 
 impl State {
@@ -277,13 +289,13 @@ impl State {
         );
     }
 
-    fn start_watcher(&mut self) -> Option<SourceWatcher> {
+    fn start_watcher(&mut self) -> Option<Watch> {
         self.root_identity = identity(&self.build.site.tree.root);
-        watch(&self.build.site.tree, &self.build.config.server)
+        watch(&self.build.site.tree, &self.build.config)
     }
 
     /// Folds changed paths into the site and publishes a new snapshot if any feed changed.
-    fn update(&mut self, paths: &[PathBuf], what: &str) {
+    fn update(&mut self, paths: &[PathBuf], what: &str, early: Prefetched) {
         if !self.build.site.tree.root.is_dir() {
             // Deleted, unmounted or being replaced: keep the last feeds rather than empty ones;
             // housekeeping rescans when it is back.
@@ -293,7 +305,7 @@ impl State {
         let started = Instant::now();
         let now = Utc::now();
         let (changes, next, changed) = tokio::task::block_in_place(|| {
-            let changes = self.build.refresh(paths);
+            let changes = self.build.refresh_with(paths, early);
             let mut keys = changes.feeds.clone();
             keys.extend(self.build.feeds_due_between(self.rendered_at, now));
             let (next, changed) = self.render(now, &keys);
@@ -308,9 +320,13 @@ impl State {
             self.publish(next, Some(&changed));
         }
         let line = format!(
-            "update ({what}): {} paths, {} post files read, {} removed; {} changed in {:.1} ms",
+            "update ({what}): {} paths, {} post files read{}, {} removed; {} changed in {:.1} ms",
             paths.len(),
             changes.files_read,
+            match changes.read_early {
+                0 => String::new(),
+                early => format!(" ({early} of them as the batch gathered)"),
+            },
             changes.removed,
             crate::build::feeds_and_files(crate::build::feeds_of(&changed), changed.len()),
             started.elapsed().as_secs_f64() * 1000.0
@@ -328,11 +344,11 @@ impl State {
 
     /// `_data` or `_includes` changed: every entry is rendered again (with whatever else changed
     /// in the same batch).
-    fn rerender(&mut self, paths: &[PathBuf]) {
+    fn rerender(&mut self, paths: &[PathBuf], early: Prefetched) {
         let started = Instant::now();
         let now = Utc::now();
         let (next, changed) = tokio::task::block_in_place(|| {
-            self.build.refresh(paths);
+            self.build.refresh_with(paths, early);
             self.build.reload_templates();
             self.build.render(now, &self.snapshot, None, Storage::MemFiles)
         });
@@ -392,7 +408,7 @@ impl State {
     /// SIGHUP: read the config again and rebuild everything; a broken config keeps the old one.
     /// Returns the watcher for the new configuration, started before its rebuild (so nothing
     /// written meanwhile is missed), or `None` when the old configuration stays.
-    fn reload(&mut self, sources: &Sources) -> Option<Option<SourceWatcher>> {
+    fn reload(&mut self, sources: &Sources) -> Option<Option<Watch>> {
         let mut config = match Config::load_from(sources) {
             Ok(c) => c,
             Err(e) => {
@@ -404,7 +420,7 @@ impl State {
         let started = Instant::now();
         let tree = Tree::of(&config);
         let root_identity = identity(&tree.root);
-        let watcher = watch(&tree, &config.server);
+        let watcher = watch(&tree, &config);
         // The same output folder keeps the running feed state (the writer may not have written
         // its newest version yet); another one has its own.
         let lifecycle = (config.output_dir == self.build.config.output_dir).then(|| {
@@ -469,13 +485,27 @@ fn changed_feed_urls(config: &Config, previous: &Snapshot, next: &Snapshot, chan
 
 /// Watches `tree` for changes, by inotify or by polling as configured; `None` (logged) when the
 /// source folder cannot be watched, until housekeeping sees it again.
-fn watch(tree: &Tree, server: &ServerConfig) -> Option<SourceWatcher> {
+fn watch(tree: &Tree, config: &Config) -> Option<Watch> {
+    let server = &config.server;
     let poll = server.poll.then(|| Duration::from_millis(server.poll_interval_ms));
+    let early = match Prefetch::start(tree.clone(), config.clone()) {
+        Ok(early) => Arc::new(early),
+        Err(e) => {
+            error!("cannot start a thread: {e}; feeds will not follow changes");
+            return None;
+        }
+    };
+    let noticed = Arc::clone(&early);
     let relevant = tree.clone();
-    match SourceWatcher::start(&tree.root, Duration::from_millis(server.quiet_ms), poll, move |p| {
-        relevant.may_matter(p) || relevant.settings_at(p).is_some() || p == relevant.root
-    }) {
-        Ok(w) => Some(w),
+    let watching = SourceWatcher::start(
+        &tree.root,
+        Duration::from_millis(server.quiet_ms),
+        poll,
+        move |p| relevant.may_matter(p) || relevant.settings_at(p).is_some() || p == relevant.root,
+        move |p| noticed.note(p),
+    );
+    match watching {
+        Ok(events) => Some(Watch { events, early }),
         Err(e) => {
             error!("{e:#}; feeds will not follow changes until the source folder is watchable");
             None

@@ -43,12 +43,14 @@ pub(crate) struct SourceWatcher {
 
 impl SourceWatcher {
     /// Watches `root` recursively. `relevant` filters paths (ignored names, the output folder);
-    /// `poll` selects polling at that interval for file systems without inotify.
+    /// `noticed` is told of each relevant path as its event arrives, before the batch it joins
+    /// is delivered; `poll` selects polling at that interval for file systems without inotify.
     pub(crate) fn start(
         root: &Path,
         quiet: Duration,
         poll: Option<Duration>,
         relevant: impl Fn(&Path) -> bool + Send + Sync + 'static,
+        noticed: impl Fn(&Path) + Send + Sync + 'static,
     ) -> Result<SourceWatcher> {
         let pending = Arc::new(Mutex::new(Pending::default()));
         let wake = Arc::new(Notify::new());
@@ -66,6 +68,7 @@ impl SourceWatcher {
                     }
                     for path in event.paths {
                         if relevant(&path) {
+                            noticed(&path);
                             pending.paths.insert(path);
                         }
                     }
@@ -155,7 +158,7 @@ mod tests {
     use super::*;
 
     fn watch(root: &Path, quiet_ms: u64) -> SourceWatcher {
-        SourceWatcher::start(root, Duration::from_millis(quiet_ms), None, |_| true).unwrap()
+        SourceWatcher::start(root, Duration::from_millis(quiet_ms), None, |_| true, |_| {}).unwrap()
     }
 
     #[tokio::test]

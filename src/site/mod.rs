@@ -18,6 +18,7 @@ mod dormant;
 mod index;
 mod links;
 pub(crate) mod post_index;
+mod prefetch;
 mod texts;
 
 pub use content::ContentRenderer;
@@ -25,6 +26,7 @@ pub(crate) use index::keys_of;
 pub use index::FeedKey;
 use index::{bulk_index, Order};
 use links::PostLinks;
+pub(crate) use prefetch::{Prefetch, Prefetched};
 pub(crate) use texts::EntryTexts;
 
 struct Loaded {
@@ -78,6 +80,8 @@ pub struct Changes {
     /// Their source names, so that their problems can be reported (a catch-up scan names only
     /// the root).
     pub(crate) read: Vec<String>,
+    /// How many of the files read were read while the batch gathered (see [`Prefetch`]).
+    pub(crate) read_early: usize,
     /// Posts that are gone.
     pub(crate) removed: usize,
     /// Feeds whose entries may differ now.
@@ -268,7 +272,14 @@ impl Site {
     /// Folds in whatever happened at `paths` (files or folders, created, changed or gone). Files
     /// named in `paths` are read again; files found under a named folder only if their stamp
     /// changed, so a rescan of the whole tree costs a `stat` per unchanged post.
+    #[cfg(test)]
     pub(crate) fn refresh(&mut self, paths: &[PathBuf], config: &Config) -> Changes {
+        self.refresh_with(paths, config, Prefetched::default())
+    }
+
+    /// [`Site::refresh`], with posts read while the batch gathered: a file whose stamp is still
+    /// the one it was read with is not read again.
+    pub(crate) fn refresh_with(&mut self, paths: &[PathBuf], config: &Config, mut early: Prefetched) -> Changes {
         let mut changes = Changes::default();
         // Awake posts whose files are gone, by the source they are read as: one may have moved.
         let mut gone: HashMap<String, (String, u64, Arc<Post>)> = HashMap::new();
@@ -351,22 +362,31 @@ impl Site {
                 Err(_) => {}
             }
         }
-        let work: Vec<(Candidate, bool)> = candidates.into_values().collect();
-        let results: Vec<(Candidate, Option<Read>)> = work
-            .into_par_iter()
+        let work: Vec<(Candidate, bool, Option<Read>)> = candidates
+            .into_values()
             .map(|(c, force)| {
-                let stamp = Stamp::of(&c.path);
-                let read = match stamp {
-                    None => None,
-                    Some(_) if !force && self.file_of(&c.source).is_some_and(|(known, _)| known == stamp) => {
-                        Some(Read::Unchanged)
-                    }
-                    Some(_) => Some(read_and_parse(&self.tree, &c, self.max_post_bytes, config)),
-                };
-                (c, read)
+                let read = early.take(&c.path);
+                (c, force, read)
             })
             .collect();
-        for (candidate, read) in results {
+        let results: Vec<(Candidate, Option<Read>, bool)> = work
+            .into_par_iter()
+            .map(|(c, force, early)| {
+                let stamp = Stamp::of(&c.path);
+                match (stamp, early) {
+                    (None, _) => (c, None, false),
+                    (Some(_), _) if !force && self.file_of(&c.source).is_some_and(|(known, _)| known == stamp) => {
+                        (c, Some(Read::Unchanged), false)
+                    }
+                    (Some(now), Some(read @ Read::Parsed { stamp: then, .. })) if then == now => (c, Some(read), true),
+                    (Some(_), _) => {
+                        let read = read_and_parse(&self.tree, &c, self.max_post_bytes, config);
+                        (c, Some(read), false)
+                    }
+                }
+            })
+            .collect();
+        for (candidate, read, early) in results {
             match read {
                 None => {
                     self.problems.remove(&candidate.source);
@@ -396,6 +416,7 @@ impl Site {
                 }
                 Some(read) => {
                     changes.files_read += 1;
+                    changes.read_early += usize::from(early);
                     changes.read.push(candidate.source.clone());
                     self.store(candidate, read, &mut changes, config.server.keep_last_good);
                 }
@@ -890,5 +911,68 @@ fn read_and_parse(tree: &Tree, candidate: &Candidate, limit: u64, config: &Confi
             }
         }
         Err(e) => Read::Failed(not_read(&candidate.source, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A site at `root` with an archive folder, `old_post`.
+    pub(super) fn config(root: &Path) -> Config {
+        let text = format!(
+            "[site]\nurl = \"https://news.example.com\"\ntitle = \"T\"\n[source]\ndir = \"{}\"\narchive = [\"old_post\"]\n[output]\ndir = \"{}\"\n",
+            root.display(),
+            root.join("_site").display()
+        );
+        Config::parse(&text, Path::new("/")).unwrap()
+    }
+
+    fn post_text(title: &str) -> String {
+        format!("---\ntitle: {title}\ndate: 2021-12-01 08:00:00 +0800\ncategories: [paper]\n---\nbody\n")
+    }
+
+    /// What [`prefetch::Prefetch`] would have read at `path` now, with its title replaced, so that
+    /// the test sees whether the refresh used it or read the file itself.
+    fn early_read(site: &Site, config: &Config, path: &Path, title: &str) -> Prefetched {
+        let candidate = site.tree.candidate(path).unwrap();
+        let mut read = read_and_parse(&site.tree, &candidate, site.max_post_bytes, config);
+        let Read::Parsed { post, .. } = &mut read else { panic!("not parsed") };
+        post.title = title.to_string();
+        let mut early = Prefetched::default();
+        early.insert(path.to_path_buf(), read);
+        early
+    }
+
+    #[test]
+    fn a_post_read_early_is_used_while_its_file_keeps_the_stamp_it_was_read_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("_posts")).unwrap();
+        let config = config(root);
+        let mut site = Site::load(&config).unwrap();
+        let source = "_posts/2021-12-01-a.md";
+        let path = root.join(source);
+
+        std::fs::write(&path, post_text("On disk")).unwrap();
+        let early = early_read(&site, &config, &path, "Read early");
+        let changes = site.refresh_with(std::slice::from_ref(&path), &config, early);
+        assert_eq!(changes.read, [source]);
+        assert_eq!(site.post(source).unwrap().title, "Read early", "the early read was not used");
+
+        // Read early, then written again: the refresh reads the file.
+        let early = early_read(&site, &config, &path, "Read early");
+        std::fs::write(&path, post_text("Written since")).unwrap();
+        site.refresh_with(std::slice::from_ref(&path), &config, early);
+        assert_eq!(site.post(source).unwrap().title, "Written since", "an early read of older bytes was used");
+
+        // Read early, then replaced by a rename with bytes of the same length.
+        let early = early_read(&site, &config, &path, "Read early");
+        let other = root.join("_posts/.2021-12-01-a.md.tmp");
+        std::fs::write(&other, post_text("Renamed since")).unwrap();
+        assert_eq!(std::fs::metadata(&other).unwrap().len(), std::fs::metadata(&path).unwrap().len());
+        std::fs::rename(&other, &path).unwrap();
+        site.refresh_with(std::slice::from_ref(&path), &config, early);
+        assert_eq!(site.post(source).unwrap().title, "Renamed since", "an early read of a replaced file was used");
     }
 }

@@ -162,7 +162,8 @@ fn an_idle_start_up_logs_no_update_and_a_change_logs_one() {
     let line = daemon.wait_for("an update line", CHANGE_WAIT, || {
         daemon.log().lines().find(|l| l.contains("update (files)")).map(str::to_string)
     });
-    assert!(line.contains("1 post files read, 0 removed; "), "{line}");
+    // The post may have been read as the batch gathered, or not, as the machine's load has it.
+    assert!(line.contains(" paths, 1 post files read") && line.contains(", 0 removed; "), "{line}");
     assert!(line.contains(" feeds (") && line.contains(" files) changed in "), "{line}");
 
     // SIGTERM: "stopped" is the last line, and the process is gone with status 0.
