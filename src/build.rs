@@ -29,7 +29,7 @@ pub struct Build {
     /// The bytes of those posts' entries in each format, shared by the feeds that show them.
     fragments: Fragments,
     /// Makes entry texts for this version of `_config.yml`, `_data` and `_includes`.
-    renderer: ContentRenderer,
+    renderer: Arc<ContentRenderer>,
     /// Problems found since they were last taken: `_config.yml`'s notes and `_data` on loading,
     /// then the templates of the entries each render made.
     problems: Vec<Problem>,
@@ -63,7 +63,7 @@ impl Build {
         // `site.time`: the newest post's date rather than the clock, so the same tree renders the
         // same bytes.
         let time = site.posts().map(|p| p.date).max().unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
-        let renderer = ContentRenderer::new(&config, site.post_links.clone(), time);
+        let renderer = Arc::new(ContentRenderer::new(&config, site.post_links.clone(), time));
         if let Some(store) = &mut store {
             store.fingerprint = entry_store::fingerprint(&config, renderer.data_hash());
         }
@@ -84,7 +84,7 @@ impl Build {
     /// Reads `_data` and `_includes` again: every entry text is made anew at the next render.
     pub(crate) fn reload_templates(&mut self) {
         let time = self.site.posts().map(|p| p.date).max().unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
-        self.renderer = ContentRenderer::new(&self.config, self.site.post_links.clone(), time);
+        self.renderer = Arc::new(ContentRenderer::new(&self.config, self.site.post_links.clone(), time));
         if let Some(store) = &mut self.store {
             store.fingerprint = entry_store::fingerprint(&self.config, self.renderer.data_hash());
             // Every entry is made anew, and the count of texts made starts again: the file is
@@ -95,6 +95,11 @@ impl Build {
         self.problems.extend(self.renderer.data_problems().iter().map(Problem::template));
         self.texts = EntryTexts::default();
         self.fragments = Fragments::default();
+    }
+
+    /// What makes the entry texts now: the same until `_data` or `_includes` change.
+    pub(crate) fn renderer(&self) -> Arc<ContentRenderer> {
+        Arc::clone(&self.renderer)
     }
 
     /// The template problems found since the last call: in `_data` when loading, then in the
@@ -145,7 +150,10 @@ impl Build {
     }
 
     /// [`Build::refresh`], with the posts read while the batch gathered (see [`crate::site::Prefetch`]).
-    pub(crate) fn refresh_with(&mut self, paths: &[PathBuf], early: Prefetched) -> Changes {
+    pub(crate) fn refresh_with(&mut self, paths: &[PathBuf], mut early: Prefetched) -> Changes {
+        for text in early.take_texts(&self.renderer) {
+            self.texts.offer(text.source, text.hash, text.text);
+        }
         let mut changes = self.site.refresh_with(paths, &self.config, early);
         // A post moved with its bytes (into an archive folder, most often) keeps its text and
         // entry bytes instead of having them made again under its new path.
@@ -205,6 +213,7 @@ impl Build {
             &mut self.problems,
             &todo,
         );
+        self.texts.withdraw_offers();
         let (mut next, mut changed) =
             snapshot::render(&self.config, &feeds, &todo, &self.texts, &mut self.fragments, previous, storage);
         for (path, bytes) in self.side_files(&next.gone) {
@@ -471,6 +480,7 @@ mod tests {
     const P1: &str = "_posts/2021-01-01-p1.md";
     const P2: &str = "_posts/2021-01-02-p2.md";
     const P3: &str = "_posts/2021-01-03-p3.md";
+    const P4: &str = "_posts/2021-01-04-p4.md";
 
     #[test]
     fn texts_of_posts_that_left_every_feed_are_dropped_on_updates() {
@@ -612,6 +622,51 @@ mod tests {
         write_post(dir.path(), 2, "a");
         let build = Build::load(config(dir.path(), 10)).unwrap();
         (dir, build)
+    }
+
+    /// An entry text made ahead of the update, as [`crate::site::Prefetch`] makes them, from
+    /// the bytes with `hash` of the post at `source`, by `renderer`; its content says so.
+    fn early_text(renderer: Arc<ContentRenderer>, source: &str, hash: u64) -> Prefetched {
+        let text = crate::post::EntryText { content: Some("<p>Made early.</p>".into()), ..Default::default() };
+        let mut early = Prefetched::default();
+        early.offer_text(crate::site::EarlyText { source: source.into(), hash, renderer, text });
+        early
+    }
+
+    #[test]
+    fn a_text_made_ahead_is_used_only_for_the_bytes_and_the_renderer_it_was_made_with() {
+        let (dir, mut build) = two_posts_in_a();
+        let now = Utc::now();
+        let (mut snapshot, _) = build.render(now, &Snapshot::default(), None, Storage::Heap);
+        let p3 = write_post(dir.path(), 3, "a");
+        let hash = crate::site::content_hash(&fs::read(&p3).unwrap());
+        let shows_early =
+            |snapshot: &Snapshot| contents(snapshot, "feed/by_tag/a.xml").iter().any(|c| c.contains("Made early."));
+
+        // Another renderer (`_data` or `_includes` changed since): made again.
+        let other = Arc::new(ContentRenderer::new(&build.config, build.site.post_links.clone(), now.fixed_offset()));
+        let changes = build.refresh_with(std::slice::from_ref(&p3), early_text(other, P3, hash));
+        (snapshot, _) = build.render(now, &snapshot, Some(&changes.feeds), Storage::Heap);
+        assert!(!shows_early(&snapshot), "a text made by another renderer was used");
+
+        // Other bytes: made again.
+        fs::write(&p3, "---\ntitle: P3\ntags: [a]\n---\nBody 3, edited.\n").unwrap();
+        let changes = build.refresh_with(std::slice::from_ref(&p3), early_text(build.renderer(), P3, hash));
+        (snapshot, _) = build.render(now, &snapshot, Some(&changes.feeds), Storage::Heap);
+        assert!(!shows_early(&snapshot), "a text made from other bytes was used");
+        assert!(contents(&snapshot, "feed/by_tag/a.xml").iter().any(|c| c.contains("Body 3, edited.")));
+
+        // A new post, and a text made from its bytes by the build's renderer: used, and counted
+        // as made for the state folder.
+        let p4 = write_post(dir.path(), 4, "a");
+        let hash = crate::site::content_hash(&fs::read(&p4).unwrap());
+        let made = build.texts.made_storable();
+        let changes = build.refresh_with(std::slice::from_ref(&p4), early_text(build.renderer(), P4, hash));
+        (snapshot, _) = build.render(now, &snapshot, Some(&changes.feeds), Storage::Heap);
+        let contents = contents(&snapshot, "feed/by_tag/a.xml");
+        assert_eq!(contents.iter().filter(|c| c.contains("Made early.")).count(), 1, "{contents:?}");
+        assert!(!contents.iter().any(|c| c.contains("Body 4.")), "{contents:?}");
+        assert_eq!(build.texts.made_storable(), made + 1);
     }
 
     #[test]

@@ -169,7 +169,12 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
                                 watcher = new_watcher;
                             }
                         }
-                        Some(Settings::Templates) => state.rerender(&paths, early),
+                        Some(Settings::Templates) => {
+                            state.rerender(&paths, early);
+                            if let Some(watch) = &watcher {
+                                watch.early.make_texts_with(state.build.renderer());
+                            }
+                        }
                         None => state.update(&paths, "files", early),
                     },
                     Batch::Rescan(reason) => {
@@ -291,7 +296,9 @@ impl State {
 
     fn start_watcher(&mut self) -> Option<Watch> {
         self.root_identity = identity(&self.build.site.tree.root);
-        watch(&self.build.site.tree, &self.build.config)
+        let watch = watch(&self.build.site.tree, &self.build.config)?;
+        watch.early.make_texts_with(self.build.renderer());
+        Some(watch)
     }
 
     /// Folds changed paths into the site and publishes a new snapshot if any feed changed.
@@ -434,6 +441,9 @@ impl State {
             Ok((build, snapshot, rendered_at)) => {
                 self.root_identity = root_identity;
                 self.build = build;
+                if let Some(watch) = &watcher {
+                    watch.early.make_texts_with(self.build.renderer());
+                }
                 self.rendered_at = rendered_at;
                 // Other hubs: the old publisher's tasks finish what they hold; the new one
                 // announces every feed that this rebuild changed.

@@ -26,6 +26,8 @@ pub(crate) use index::keys_of;
 pub use index::FeedKey;
 use index::{bulk_index, Order};
 use links::PostLinks;
+#[cfg(test)]
+pub(crate) use prefetch::EarlyText;
 pub(crate) use prefetch::{Prefetch, Prefetched};
 pub(crate) use texts::EntryTexts;
 
@@ -886,8 +888,18 @@ fn not_read(source: &str, error: ReadError) -> PostError {
 }
 
 fn read_and_parse(tree: &Tree, candidate: &Candidate, limit: u64, config: &Config) -> Read {
+    read_and_parse_keeping_bytes(tree, candidate, limit, config).0
+}
+
+/// [`read_and_parse`], with the bytes of a post that parsed.
+fn read_and_parse_keeping_bytes(
+    tree: &Tree,
+    candidate: &Candidate,
+    limit: u64,
+    config: &Config,
+) -> (Read, Option<Vec<u8>>) {
     if !is_post_name(&candidate.source) {
-        return Read::Failed(undated(&candidate.source));
+        return (Read::Failed(undated(&candidate.source)), None);
     }
     // A file in an archive folder is read as the post it was in `_posts`, so that its link and id
     // stay those its subscribers already have; it keeps its own source path.
@@ -902,15 +914,16 @@ fn read_and_parse(tree: &Tree, candidate: &Candidate, limit: u64, config: &Confi
                         post.source = candidate.source.clone();
                         post.archived = true;
                     }
-                    Read::Parsed { post: Box::new(post), hash, stamp: file.stamp, is_link: file.is_link }
+                    let read = Read::Parsed { post: Box::new(post), hash, stamp: file.stamp, is_link: file.is_link };
+                    (read, Some(file.bytes))
                 }
                 Err(mut e) => {
                     e.path = PathBuf::from(&candidate.source);
-                    Read::Failed(e)
+                    (Read::Failed(e), None)
                 }
             }
         }
-        Err(e) => Read::Failed(not_read(&candidate.source, e)),
+        Err(e) => (Read::Failed(not_read(&candidate.source, e)), None),
     }
 }
 

@@ -2,7 +2,10 @@
 //! thread of its own reads and parses the posts among them at once, so that the update at the
 //! window's end finds most of its files already parsed instead of reading them all then. A read
 //! counts only if it began after the last change the watcher saw at its path, and only while the
-//! file still has the stamp it was read with ([`Prefetched::take`]).
+//! file still has the stamp it was read with ([`Prefetched::take`]). A post outside the archive
+//! folders whose file holds no Liquid also gets its entry text made, as a new post needs one; a
+//! text counts only for the same bytes and the renderer it was made with
+//! ([`Prefetched::take_texts`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +13,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use rayon::prelude::*;
 
-use super::{is_post_name, read_and_parse, Read};
+use super::{is_post_name, read_and_parse_keeping_bytes, ContentRenderer, Read};
 use crate::config::Config;
+use crate::post::EntryText;
 use crate::scan::Tree;
 
 /// The reads kept between two updates: which paths changed, in order, and what was read at each.
@@ -24,8 +28,24 @@ struct Ledger {
     /// Changes not read yet.
     queue: Vec<(PathBuf, u64)>,
     /// What was read at each path, after the change numbered.
-    read: HashMap<PathBuf, (u64, Read)>,
+    read: HashMap<PathBuf, (u64, Early)>,
+    /// What makes entry texts now, if anything.
+    renderer: Option<Arc<ContentRenderer>>,
     stopped: bool,
+}
+
+/// What was read at a path: the post, and its entry text if it was made.
+struct Early {
+    read: Read,
+    text: Option<EarlyText>,
+}
+
+/// An entry text made from a post's bytes (`hash`), by `renderer`.
+pub(crate) struct EarlyText {
+    pub(crate) source: String,
+    pub(crate) hash: u64,
+    pub(crate) renderer: Arc<ContentRenderer>,
+    pub(crate) text: EntryText,
 }
 
 impl Ledger {
@@ -44,9 +64,9 @@ impl Ledger {
 
     /// Files what was read at `path` after `change`, unless the path changed again meanwhile
     /// (that change is queued, and read afterwards) or the reads were taken since.
-    fn finish(&mut self, path: PathBuf, change: u64, read: Read) {
+    fn finish(&mut self, path: PathBuf, change: u64, early: Early) {
         if self.last_change.get(&path) == Some(&change) {
-            self.read.insert(path, (change, read));
+            self.read.insert(path, (change, early));
         }
     }
 
@@ -56,12 +76,14 @@ impl Ledger {
         let read = std::mem::take(&mut self.read);
         let last_change = std::mem::take(&mut self.last_change);
         self.queue.clear();
-        let reads = read
-            .into_iter()
-            .filter(|(path, (change, _))| last_change.get(path) == Some(change))
-            .map(|(path, (_, read))| (path, read))
-            .collect();
-        Prefetched { reads }
+        let mut taken = Prefetched::default();
+        for (path, (change, early)) in read {
+            if last_change.get(&path) == Some(&change) {
+                taken.texts.extend(early.text);
+                taken.reads.insert(path, early.read);
+            }
+        }
+        taken
     }
 }
 
@@ -102,6 +124,11 @@ impl Prefetch {
     pub(crate) fn take(&self) -> Prefetched {
         self.shared.ledger().take()
     }
+
+    /// Entry texts are made with `renderer` from now on (none before the first call).
+    pub(crate) fn make_texts_with(&self, renderer: Arc<ContentRenderer>) {
+        self.shared.ledger().renderer = Some(renderer);
+    }
 }
 
 impl Drop for Prefetch {
@@ -114,7 +141,7 @@ impl Drop for Prefetch {
 fn read_while_running(shared: &Shared, tree: &Tree, config: &Config) {
     let limit = config.feeds.max_post_bytes;
     loop {
-        let claimed = {
+        let (claimed, renderer) = {
             let mut ledger = shared.ledger();
             while ledger.queue.is_empty() && !ledger.stopped {
                 ledger = shared.wake.wait(ledger).unwrap_or_else(|e| e.into_inner());
@@ -122,30 +149,58 @@ fn read_while_running(shared: &Shared, tree: &Tree, config: &Config) {
             if ledger.stopped {
                 return;
             }
-            ledger.claim()
+            (ledger.claim(), ledger.renderer.clone())
         };
-        let reads: Vec<(PathBuf, u64, Read)> = claimed
+        let reads: Vec<(PathBuf, u64, Early)> = claimed
             .into_par_iter()
             .filter_map(|(path, change)| {
                 let candidate = tree.candidate(&path).filter(|c| is_post_name(&c.source))?;
-                let read = read_and_parse(tree, &candidate, limit, config);
-                matches!(read, Read::Parsed { .. }).then_some((path, change, read))
+                let (read, bytes) = read_and_parse_keeping_bytes(tree, &candidate, limit, config);
+                let Read::Parsed { post, hash, .. } = &read else { return None };
+                let text = renderer
+                    .as_ref()
+                    .zip(bytes)
+                    .and_then(|(renderer, bytes)| early_text(renderer, post, *hash, &bytes));
+                Some((path, change, Early { read, text }))
             })
             .collect();
         let mut ledger = shared.ledger();
-        for (path, change, read) in reads {
-            ledger.finish(path, change, read);
+        for (path, change, early) in reads {
+            ledger.finish(path, change, early);
         }
     }
 }
 
-/// Posts read at the paths that changed since the last update, each after its last change.
+/// The entry text of a post that a new file most likely is: outside the archive folders, and
+/// with no Liquid in its file (whose output may depend on the rest of the site). `None` also when
+/// the text has a problem or depends on something besides the post.
+fn early_text(renderer: &Arc<ContentRenderer>, post: &crate::post::Post, hash: u64, bytes: &[u8]) -> Option<EarlyText> {
+    if post.archived || std::str::from_utf8(bytes).map_or(true, crate::template::has_markup) {
+        return None;
+    }
+    let text = renderer.entry_text(post, bytes)?;
+    let plain = !text.liquid && !text.reads_beside && text.lookups.is_empty() && text.problems.is_empty();
+    plain.then(|| EarlyText { source: post.source.clone(), hash, renderer: Arc::clone(renderer), text })
+}
+
+/// Posts read at the paths that changed since the last update, each after its last change, and
+/// the entry texts made of some of them.
 #[derive(Default)]
 pub(crate) struct Prefetched {
     reads: HashMap<PathBuf, Read>,
+    texts: Vec<EarlyText>,
 }
 
 impl Prefetched {
+    /// The entry texts made with `renderer` (the others are dropped). The site takes the reads
+    /// afterwards, and [`super::EntryTexts`] uses a text only for a post parsed from the same
+    /// bytes.
+    pub(crate) fn take_texts(&mut self, renderer: &Arc<ContentRenderer>) -> Vec<EarlyText> {
+        let mut texts = std::mem::take(&mut self.texts);
+        texts.retain(|early| Arc::ptr_eq(&early.renderer, renderer));
+        texts
+    }
+
     /// What was read at `path`, if anything; [`super::Site::refresh_with`] uses it only if the
     /// file still has the stamp it was read with (a file replaced, or changed by a write the
     /// watcher has not reported yet, is read again).
@@ -162,6 +217,11 @@ impl Prefetched {
     pub(super) fn insert(&mut self, path: PathBuf, read: Read) {
         self.reads.insert(path, read);
     }
+
+    #[cfg(test)]
+    pub(crate) fn offer_text(&mut self, text: EarlyText) {
+        self.texts.push(text);
+    }
 }
 
 #[cfg(test)]
@@ -170,9 +230,11 @@ mod tests {
     use crate::post::{PostError, PostErrorKind};
     use crate::scan::Stamp;
 
-    fn failed(n: u64) -> Read {
+    fn failed(n: u64) -> Early {
         // A read's outcome that tells reads apart: the size in the error.
-        Read::Failed(PostError::new("_posts/2020-01-01-a.md", PostErrorKind::TooLarge { size: n, limit: 0 }))
+        let read =
+            Read::Failed(PostError::new("_posts/2020-01-01-a.md", PostErrorKind::TooLarge { size: n, limit: 0 }));
+        Early { read, text: None }
     }
 
     fn size_of(read: &Read) -> u64 {
@@ -211,28 +273,45 @@ mod tests {
     }
 
     #[test]
-    fn the_thread_reads_the_posts_it_is_told_of_and_nothing_else() {
+    fn the_thread_reads_the_posts_it_is_told_of_and_makes_texts_of_the_new_plain_ones() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("site");
         std::fs::create_dir_all(root.join("_posts")).unwrap();
-        let path = root.join("_posts/2020-01-01-a.md");
-        std::fs::write(&path, "---\ntitle: First\n---\nbody\n").unwrap();
-        std::fs::write(root.join("_posts/notes.md"), "---\ntitle: Not a post\n---\n").unwrap();
-        std::fs::write(root.join("about.md"), "---\ntitle: A page\n---\n").unwrap();
+        std::fs::create_dir_all(root.join("old_post")).unwrap();
+        let write = |name: &str, text: &str| std::fs::write(root.join(name), text).unwrap();
+        write("_posts/2020-01-01-plain.md", "---\ntitle: Plain\n---\nPlain body.\n");
+        write("_posts/2020-01-02-liquid.md", "---\ntitle: Liquid\n---\nOn {{ site.title }}.\n");
+        write("old_post/2020-01-03-archived.md", "---\ntitle: Archived\n---\nArchived body.\n");
+        write("_posts/notes.md", "---\ntitle: Not a post\n---\n");
+        write("about.md", "---\ntitle: A page\n---\n");
         let config = super::super::tests::config(&root);
-        let prefetch = Prefetch::start(Tree::of(&config), config).unwrap();
-        for name in ["_posts/2020-01-01-a.md", "_posts", "_posts/notes.md", "about.md", "_posts/2020-01-02-gone.md"] {
+        let prefetch = Prefetch::start(Tree::of(&config), config.clone()).unwrap();
+        let links: Arc<super::super::PostLinks> = Arc::default();
+        let renderer = Arc::new(ContentRenderer::new(&config, links, chrono::Utc::now().fixed_offset()));
+        prefetch.make_texts_with(Arc::clone(&renderer));
+        let posts = ["_posts/2020-01-01-plain.md", "_posts/2020-01-02-liquid.md", "old_post/2020-01-03-archived.md"];
+        let others = ["_posts", "_posts/notes.md", "about.md", "_posts/2020-01-04-gone.md"];
+        for name in posts.iter().chain(&others) {
             prefetch.note(&root.join(name));
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while prefetch.shared.ledger().read.is_empty() && std::time::Instant::now() < deadline {
+        while prefetch.shared.ledger().read.len() < posts.len() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        // The other paths were claimed with it, in the same pass.
+        // The other paths were claimed with them, in the same pass.
         let mut taken = prefetch.take();
-        assert_eq!(taken.len(), 1, "only the post is read");
-        let Some(Read::Parsed { post, stamp, .. }) = taken.take(&path) else { panic!("the post was not read") };
-        assert_eq!(post.title, "First");
-        assert_eq!(Some(stamp), Stamp::of(&path));
+        assert_eq!(taken.len(), posts.len(), "only the posts are read");
+        for name in posts {
+            let path = root.join(name);
+            let Some(Read::Parsed { post, stamp, .. }) = taken.take(&path) else { panic!("{name} was not read") };
+            assert_eq!(Some(stamp), Stamp::of(&path));
+            assert_eq!(post.source, name);
+        }
+        let texts = taken.take_texts(&renderer);
+        let made: Vec<&str> = texts.iter().map(|early| early.source.as_str()).collect();
+        assert_eq!(made, ["_posts/2020-01-01-plain.md"], "texts are made of plain posts outside the archive only");
+        let content = texts[0].text.content.as_deref().unwrap_or_default();
+        assert!(content.contains("Plain body."), "{content}");
+        assert_eq!(texts[0].hash, crate::site::content_hash(&std::fs::read(root.join(posts[0])).unwrap()));
     }
 }

@@ -76,6 +76,10 @@ pub(crate) struct EntryTexts {
     /// Posts whose text was dropped since [`EntryTexts::take_dropped`], so that what is held
     /// beside the texts (the entries' bytes) is dropped with them, without a pass over all.
     dropped: Vec<String>,
+    /// Texts made before they were needed (see [`crate::site::Prefetch`]), by source path, with
+    /// the hash of the bytes they were made from: [`EntryTexts::load`] takes one instead of
+    /// making it if the post was parsed from those bytes.
+    offered: HashMap<String, (u64, EntryText)>,
 }
 
 impl EntryTexts {
@@ -89,6 +93,17 @@ impl EntryTexts {
         let held = self.texts.remove(source)?;
         self.dropped.push(source.to_string());
         Some(held)
+    }
+
+    /// Offers a text made from the bytes with `hash` of the post at `source`, by the renderer
+    /// that [`EntryTexts::load`] is given next.
+    pub(crate) fn offer(&mut self, source: String, hash: u64, text: EntryText) {
+        self.offered.insert(source, (hash, text));
+    }
+
+    /// Drops the offered texts that no load took.
+    pub(crate) fn withdraw_offers(&mut self) {
+        self.offered = HashMap::new();
     }
 
     /// The text of the post at `source`, as [`EntryTexts::load`] left it.
@@ -120,10 +135,21 @@ impl EntryTexts {
                 needed.entry(&post.source).or_insert(post);
             }
         }
-        let made: Vec<(String, Option<(u64, EntryText)>)> = needed
+        let mut offered = Vec::new();
+        if !self.offered.is_empty() {
+            needed.retain(|source, _| match self.offered.remove(*source) {
+                Some((hash, text)) if Some(hash) == site.hash_of(source) => {
+                    offered.push((source.to_string(), Some((hash, text))));
+                    false
+                }
+                _ => true,
+            });
+        }
+        let mut made: Vec<(String, Option<(u64, EntryText)>)> = needed
             .into_par_iter()
             .map(|(source, post)| (source.to_string(), make_text(site, renderer, post)))
             .collect();
+        made.append(&mut offered);
         let mut problems = Vec::new();
         self.made += made.len() as u64;
         for (source, text) in made {

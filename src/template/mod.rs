@@ -27,6 +27,7 @@ use liquid_core::Object;
 pub use data::{from_json, from_yaml, load_data};
 pub use files::{IncludeError, RecordedFiles, SiteFiles};
 pub(crate) use filters::to_liquid_time;
+pub(crate) use lexer::has_markup;
 
 use prepare::IncludeKind;
 
