@@ -207,6 +207,37 @@ fn serve_follows_created_edited_renamed_and_deleted_posts() {
     assert!(daemon.get("/feed/news.xml").status == 200 && output.join("feed/news.xml").is_file());
 }
 
+#[test]
+fn a_post_written_over_and_over_within_one_quiet_window_is_served_as_last_written() {
+    let first = "_posts/2021-03-01-first.md";
+    let ws = Workspace::with_posts(&[(first, post("title: First\ndate: 2021-03-01 09:00:00 +0800", "First."))]);
+    let (config, _) = ws.config("rewrites", &Settings::default());
+    let text = fs::read_to_string(&config).unwrap() + "[server]\nquiet_ms = 400\n";
+    fs::write(&config, text).unwrap();
+    let daemon = Daemon::start(&config);
+    daemon.wait_titles("/feed", "the starting post", |t| has(t, "First"));
+    // Rewritten in place (truncated, then written), with bytes of the same length each time, and
+    // then replaced by a rename: each version may be read as the window runs, and only the last
+    // may be served.
+    let path = ws.site().join("_posts/2021-03-02-draft.md");
+    let version = |n: u32| post(&format!("title: Draft {n}\ndate: 2021-03-02 09:00:00 +0800"), &format!("Body {n}."));
+    for n in 1..=6 {
+        fs::write(&path, version(n)).unwrap();
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let staged = ws.site().join("_posts/.draft.tmp");
+    fs::write(&staged, version(7)).unwrap();
+    fs::rename(&staged, &path).unwrap();
+    daemon.wait_titles("/feed", "the last version", |t| has(t, "Draft 7"));
+    // Another window later, nothing older came back.
+    std::thread::sleep(Duration::from_millis(1000));
+    let feed = daemon.feed("/feed.xml").expect("site feed");
+    let titles: Vec<String> = feed.entries.iter().map(support::title).collect();
+    assert_eq!(titles, ["Draft 7", "First"]);
+    let content = support::content(&feed.entries[0]);
+    assert!(content.contains("Body 7.") && !content.contains("Body 6."), "{content}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2. HTTP
 
