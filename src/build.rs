@@ -53,11 +53,22 @@ impl Build {
 
     /// [`Build::load`] with the feed state already known (a reload of the daemon).
     pub(crate) fn load_with(config: Config, lifecycle: Lifecycle) -> Result<Build> {
+        Build::load_parts(config, lifecycle, true)
+    }
+
+    /// [`Build::load`] for `check`, which renders no feed: the entries kept in the state folder
+    /// are neither read nor written.
+    pub(crate) fn load_for_check(config: Config) -> Result<Build> {
+        let lifecycle = Lifecycle::load(&config.output_dir, &config.feeds);
+        Build::load_parts(config, lifecycle, false)
+    }
+
+    fn load_parts(config: Config, lifecycle: Lifecycle, with_kept_entries: bool) -> Result<Build> {
         if !config.source_dir.is_dir() {
             bail!("source folder {} does not exist or is not a folder", config.source_dir.display());
         }
         // Read while the posts are.
-        let mut store = Store::open(&config);
+        let mut store = if with_kept_entries { Store::open(&config) } else { None };
         let site = Site::load(&config)
             .with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
         // `site.time`: the newest post's date rather than the clock, so the same tree renders the
@@ -515,6 +526,24 @@ mod tests {
         let (full, _) = fresh.render(now, &Snapshot::default(), None, Storage::Heap);
         assert_eq!(fresh.texts.len(), build.texts.len());
         assert_eq!(full.files.keys().collect::<Vec<_>>(), snapshot.files.keys().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn check_neither_reads_nor_writes_the_kept_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        write_post(dir.path(), 1, "a");
+        let text = format!(
+            "[site]\nurl = \"https://example.org\"\n[source]\ndir = \"{}\"\n[output]\ndir = \"{}\"\n[state]\ndir = \"{}\"\n",
+            dir.path().join("site").display(),
+            dir.path().join("out").display(),
+            dir.path().join("state").display()
+        );
+        let config = Config::parse(&text, Path::new("/")).unwrap();
+        assert!(Build::load(config.clone()).unwrap().store.is_some(), "regen and serve keep entries");
+        let mut build = Build::load_for_check(config).unwrap();
+        assert!(build.store.is_none(), "check opened the kept entries");
+        build.make_texts(Utc::now());
+        assert!(build.texts.get(P1).is_some());
     }
 
     /// The posts whose entry bytes the build holds, in path order.

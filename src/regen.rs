@@ -40,7 +40,7 @@ pub fn regen(config: &Config) -> Result<()> {
 /// of the posts, their templates and the category and tag names on stdout in `format`, with a
 /// count on stderr; returns the counts.
 pub fn check(config: &Config, format: CheckFormat) -> Result<Counts> {
-    let mut build = Build::load(config.clone())?;
+    let mut build = Build::load_for_check(config.clone())?;
     let mut problems = problem::post_problems(&build.site);
     problems.extend(problem::name_problems(&build.site, &build.config.feeds.paths));
     // The entries' Liquid is run (no feed is rendered) to find what their templates lack.
