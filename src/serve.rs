@@ -178,9 +178,11 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
                         None => state.update(&paths, "files", early),
                     },
                     Batch::Rescan(reason) => {
+                        // Events were lost: what was read early may have changed since, unseen.
                         warn!("full rescan: {reason}");
+                        drop(early);
                         let root = state.build.site.tree.root.clone();
-                        state.update(&[root], "rescan", early);
+                        state.update(&[root], "rescan", Prefetched::default());
                     }
                 }
             }

@@ -380,7 +380,10 @@ impl Site {
                     (Some(_), _) if !force && self.file_of(&c.source).is_some_and(|(known, _)| known == stamp) => {
                         (c, Some(Read::Unchanged), false)
                     }
-                    (Some(now), Some(read @ Read::Parsed { stamp: then, .. })) if then == now => (c, Some(read), true),
+                    // A linked post is read again: its target's events come under another path.
+                    (Some(now), Some(read @ Read::Parsed { stamp: then, is_link: false, .. })) if then == now => {
+                        (c, Some(read), true)
+                    }
                     (Some(_), _) => {
                         let read = read_and_parse(&self.tree, &c, self.max_post_bytes, config);
                         (c, Some(read), false)
@@ -987,5 +990,36 @@ mod tests {
         std::fs::rename(&other, &path).unwrap();
         site.refresh_with(std::slice::from_ref(&path), &config, early);
         assert_eq!(site.post(source).unwrap().title, "Renamed since", "an early read of a replaced file was used");
+
+        // Read early, then written in place with bytes of the same length and the old mtime put
+        // back: the change time still tells.
+        let early = early_read(&site, &config, &path, "Read early");
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::fs::write(&path, post_text("Same length")).unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_times(std::fs::FileTimes::new().set_modified(modified)).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), modified);
+        site.refresh_with(std::slice::from_ref(&path), &config, early);
+        assert_eq!(site.post(source).unwrap().title, "Same length", "an early read of older bytes was used");
+    }
+
+    #[test]
+    fn a_linked_post_is_read_again_by_the_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("_posts")).unwrap();
+        std::fs::write(root.join("target.md"), post_text("On disk")).unwrap();
+        let source = "_posts/2021-12-01-linked.md";
+        let path = root.join(source);
+        std::os::unix::fs::symlink(root.join("target.md"), &path).unwrap();
+        let config = config(root);
+        let mut site = Site::load(&config).unwrap();
+        assert_eq!(site.post(source).unwrap().title, "On disk");
+        // Its target changes under another path, whose events an early read of the link is not
+        // checked against.
+        std::fs::write(root.join("target.md"), post_text("Changed")).unwrap();
+        let early = early_read(&site, &config, &path, "Read early");
+        site.refresh_with(std::slice::from_ref(&path), &config, early);
+        assert_eq!(site.post(source).unwrap().title, "Changed", "an early read of a linked post was used");
     }
 }

@@ -18,9 +18,19 @@ use crate::config::Config;
 use crate::post::EntryText;
 use crate::scan::Tree;
 
+/// At most this many paths are read early between two updates, and at most this many entry texts
+/// made: a burst beyond it (a first `git clone`, an `rsync` of the archive) is read by the update
+/// itself, and memory never holds the texts of posts no feed may show.
+const MAX_EARLY_READS: usize = 20_000;
+const MAX_EARLY_TEXTS: usize = 2_000;
+
 /// The reads kept between two updates: which paths changed, in order, and what was read at each.
-#[derive(Default)]
 struct Ledger {
+    /// How many paths may be noted, and texts made, until the reads are taken.
+    max_reads: usize,
+    max_texts: usize,
+    /// Texts that may still be made until the reads are taken.
+    texts_left: usize,
     /// The number the next change gets.
     next: u64,
     /// The number of the last change seen at each path.
@@ -48,12 +58,43 @@ pub(crate) struct EarlyText {
     pub(crate) text: EntryText,
 }
 
+impl Default for Ledger {
+    fn default() -> Ledger {
+        Ledger::with_limits(MAX_EARLY_READS, MAX_EARLY_TEXTS)
+    }
+}
+
 impl Ledger {
+    fn with_limits(max_reads: usize, max_texts: usize) -> Ledger {
+        Ledger {
+            max_reads,
+            max_texts,
+            texts_left: max_texts,
+            next: 0,
+            last_change: HashMap::new(),
+            queue: Vec::new(),
+            read: HashMap::new(),
+            renderer: None,
+            stopped: false,
+        }
+    }
+
+    /// A path changed. Past `max_reads` paths, a new one is left to the update.
     fn note(&mut self, path: &Path) {
+        if self.last_change.len() >= self.max_reads && !self.last_change.contains_key(path) {
+            return;
+        }
         let change = self.next;
         self.next += 1;
         self.last_change.insert(path.to_path_buf(), change);
         self.queue.push((path.to_path_buf(), change));
+    }
+
+    /// May one more text be made before the reads are taken?
+    fn may_make_text(&mut self) -> bool {
+        let may = self.texts_left > 0;
+        self.texts_left = self.texts_left.saturating_sub(1);
+        may
     }
 
     /// The changes to read now: the last one of each path (an earlier one would be read in vain).
@@ -63,10 +104,13 @@ impl Ledger {
     }
 
     /// Files what was read at `path` after `change`, unless the path changed again meanwhile
-    /// (that change is queued, and read afterwards) or the reads were taken since.
-    fn finish(&mut self, path: PathBuf, change: u64, early: Early) {
+    /// (that change is queued, and read afterwards) or the reads were taken since. Returns what
+    /// it did not keep, or replaced, for the caller to drop once the ledger is unlocked.
+    fn finish(&mut self, path: PathBuf, change: u64, early: Early) -> Option<Early> {
         if self.last_change.get(&path) == Some(&change) {
-            self.read.insert(path, (change, early));
+            self.read.insert(path, (change, early)).map(|(_, replaced)| replaced)
+        } else {
+            Some(early)
         }
     }
 
@@ -76,6 +120,7 @@ impl Ledger {
         let read = std::mem::take(&mut self.read);
         let last_change = std::mem::take(&mut self.last_change);
         self.queue.clear();
+        self.texts_left = self.max_texts;
         let mut taken = Prefetched::default();
         for (path, (change, early)) in read {
             if last_change.get(&path) == Some(&change) {
@@ -156,28 +201,38 @@ fn read_while_running(shared: &Shared, tree: &Tree, config: &Config) {
             .filter_map(|(path, change)| {
                 let candidate = tree.candidate(&path).filter(|c| is_post_name(&c.source))?;
                 let (read, bytes) = read_and_parse_keeping_bytes(tree, &candidate, limit, config);
-                let Read::Parsed { post, hash, .. } = &read else { return None };
-                let text = renderer
-                    .as_ref()
-                    .zip(bytes)
-                    .and_then(|(renderer, bytes)| early_text(renderer, post, *hash, &bytes));
+                // A linked post's target changes under another path, whose events this read
+                // would not be checked against: the update reads it itself.
+                let Read::Parsed { post, hash, is_link: false, .. } = &read else { return None };
+                let text = match (&renderer, bytes) {
+                    (Some(renderer), Some(bytes))
+                        if is_plain_new_post(post, &bytes) && shared.ledger().may_make_text() =>
+                    {
+                        early_text(renderer, post, *hash, &bytes)
+                    }
+                    _ => None,
+                };
                 Some((path, change, Early { read, text }))
             })
             .collect();
         let mut ledger = shared.ledger();
-        for (path, change, early) in reads {
-            ledger.finish(path, change, early);
-        }
+        let unused: Vec<Early> =
+            reads.into_iter().filter_map(|(path, change, early)| ledger.finish(path, change, early)).collect();
+        drop(ledger);
+        drop(unused);
     }
 }
 
-/// The entry text of a post that a new file most likely is: outside the archive folders, and
-/// with no Liquid in its file (whose output may depend on the rest of the site). `None` also when
-/// the text has a problem or depends on something besides the post.
+/// Whether the post is what a new file most likely is, and its text depends on nothing else:
+/// outside the archive folders, and with no Liquid in its file (whose output may depend on the
+/// rest of the site).
+fn is_plain_new_post(post: &crate::post::Post, bytes: &[u8]) -> bool {
+    !post.archived && std::str::from_utf8(bytes).is_ok_and(|text| !crate::template::has_markup(text))
+}
+
+/// The entry text of a plain post; `None` when it has a problem or depends on something besides
+/// the post after all.
 fn early_text(renderer: &Arc<ContentRenderer>, post: &crate::post::Post, hash: u64, bytes: &[u8]) -> Option<EarlyText> {
-    if post.archived || std::str::from_utf8(bytes).map_or(true, crate::template::has_markup) {
-        return None;
-    }
     let text = renderer.entry_text(post, bytes)?;
     let plain = !text.liquid && !text.reads_beside && text.lookups.is_empty() && text.problems.is_empty();
     plain.then(|| EarlyText { source: post.source.clone(), hash, renderer: Arc::clone(renderer), text })
@@ -270,6 +325,26 @@ mod tests {
         ledger.finish(a.clone(), 3, failed(3));
         assert!(ledger.take().reads.is_empty());
         assert!(ledger.last_change.is_empty() && ledger.queue.is_empty() && ledger.read.is_empty());
+    }
+
+    #[test]
+    fn a_burst_past_the_limits_is_left_to_the_update() {
+        let path = |n: u32| PathBuf::from(format!("/s/_posts/{n}"));
+        let mut ledger = Ledger::with_limits(2, 1);
+        for n in 0..3 {
+            ledger.note(&path(n));
+        }
+        // A path already noted still counts its changes: its earlier read must not be used.
+        ledger.note(&path(0));
+        assert_eq!(ledger.claim(), [(path(1), 1), (path(0), 2)]);
+        assert!(ledger.may_make_text() && !ledger.may_make_text(), "more texts than the limit");
+        assert!(ledger.finish(path(1), 1, failed(1)).is_none());
+        assert!(ledger.finish(path(1), 0, failed(0)).is_some(), "a read of an older change was kept");
+        assert_eq!(ledger.take().reads.len(), 1);
+        // The next window starts afresh.
+        assert!(ledger.may_make_text());
+        ledger.note(&path(2));
+        assert_eq!(ledger.claim(), [(path(2), 3)]);
     }
 
     #[test]
