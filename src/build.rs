@@ -696,6 +696,20 @@ mod tests {
         assert_eq!(contents.iter().filter(|c| c.contains("Made early.")).count(), 1, "{contents:?}");
         assert!(!contents.iter().any(|c| c.contains("Body 4.")), "{contents:?}");
         assert_eq!(build.texts.made_storable(), made + 1);
+
+        // A text offered for a post no feed needs is not kept past the render.
+        let p5 = write_post(dir.path(), 5, "a");
+        let mut early = early_text(build.renderer(), "_posts/2020-01-01-none.md", 1);
+        early.offer_text(crate::site::EarlyText {
+            source: "_posts/2020-01-02-none.md".into(),
+            hash: 2,
+            renderer: build.renderer(),
+            text: crate::post::EntryText::default(),
+        });
+        let changes = build.refresh_with(std::slice::from_ref(&p5), early);
+        assert_eq!(build.texts.offers(), 2);
+        build.render(now, &snapshot, Some(&changes.feeds), Storage::Heap);
+        assert_eq!(build.texts.offers(), 0, "offered texts outlived the render");
     }
 
     #[test]

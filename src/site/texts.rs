@@ -106,6 +106,11 @@ impl EntryTexts {
         self.offered = HashMap::new();
     }
 
+    #[cfg(test)]
+    pub(crate) fn offers(&self) -> usize {
+        self.offered.len()
+    }
+
     /// The text of the post at `source`, as [`EntryTexts::load`] left it.
     pub(crate) fn get(&self, source: &str) -> Option<&Arc<EntryText>> {
         self.texts.get(source).map(|held| &held.text)
