@@ -155,7 +155,7 @@ pub enum Storage {
 }
 
 /// One feed's files (Atom, RSS, JSON Feed: those configured) and what the index shows of it.
-type RenderedFeed = (FeedKey, FeedInfo, Vec<(String, Rendered)>);
+type RenderedFeed = (FeedKey, FeedInfo, Vec<(String, Option<Rendered>)>);
 
 /// Renders the feeds in `todo` (drawn from `feeds`) on top of `previous`, and drops the feeds
 /// `feeds` no longer has. Returns the new snapshot and the paths whose bytes changed. Touches no
@@ -176,11 +176,16 @@ pub(crate) fn render(
         .par_iter()
         .map(|feed| {
             let (info, files) = render_feed(config, feed, texts, fragments);
-            // `render_feed` gives one file per format of `feed.files`, in that order.
+            // `render_feed` gives one file per format of `feed.files`, in that order. A file
+            // whose bytes are those already served stays as it is (`None`): its ETag, date and
+            // memory file hold.
             let files = files
                 .into_iter()
                 .zip(&feed.files)
                 .map(|((path, bytes, mime), (format, _))| {
+                    if previous.files.get(&path).is_some_and(|old| old.body == bytes) {
+                        return (path, None);
+                    }
                     let mut file = Rendered::new(bytes, mime);
                     if config.feeds.browser_view && stylesheet::applies_to(*format) {
                         file.page_mime = Some(stylesheet::PAGE_MIME);
@@ -189,7 +194,7 @@ pub(crate) fn render(
                     if storage == Storage::MemFiles && feed.key == FeedKey::Site {
                         file.move_to_memfile();
                     }
-                    (path, file)
+                    (path, Some(file))
                 })
                 .collect();
             (feed.key.clone(), info, files)
@@ -214,9 +219,8 @@ pub(crate) fn render(
         next.gone = Arc::new(retired);
     }
     for (key, info, files) in rendered {
-        for (path, mut file) in files {
-            let same = next.files.get(&path).is_some_and(|old| old.body == file.body);
-            if !same {
+        for (path, file) in files {
+            if let Some(mut file) = file {
                 // HTTP dates have whole seconds: a second version within the same second must
                 // still get a later Last-Modified, or If-Modified-Since would hide it.
                 if let Some(old) = next.files.get(&path) {
