@@ -304,11 +304,19 @@ impl Build {
                     liquid: made.liquid.then(|| (site_time, made.lookups.to_vec())),
                     bytes: bytes.clone(),
                     rss_uses,
+                    reused: made.adopted,
                 })
             })
             .collect();
         let read = self.renderer.includes_read();
         let Some(store) = &mut self.store else { return };
+        if store.holds_exactly(&entries) {
+            store.written(made);
+            if !on_thread {
+                store.wait();
+            }
+            return;
+        }
         match store.includes(read) {
             Some(includes) => store.write(entries, includes, made, on_thread),
             None => tracing::info!("an include changed while entries were made from it; no entry is kept"),
@@ -426,6 +434,7 @@ fn reuse_kept_entries(
     }
     // What the file holds counts as written unless some of it went unused.
     store.written(if reused == kept { texts.made_storable() } else { u64::MAX });
+    store.reused_all((reused == kept).then_some(kept));
     tracing::debug!("kept entries: {reused} of {kept} reused");
     true
 }

@@ -85,6 +85,8 @@ pub(crate) struct Keep {
     pub(crate) liquid: Option<(DateTime<FixedOffset>, Vec<Lookup>)>,
     pub(crate) bytes: [Option<EntryBytes>; 3],
     pub(crate) rss_uses: rss::Uses,
+    /// Reused from the file, not made by this run.
+    pub(crate) reused: bool,
 }
 
 /// An entry read back, not yet checked against the site.
@@ -354,6 +356,9 @@ pub(crate) struct Store {
     reading: Option<std::thread::JoinHandle<Stash>>,
     /// How many entry texts had been made when the file was last written or read.
     made_at_write: u64,
+    /// How many entries the file holds when every one of them was reused: then a run that would
+    /// keep those same entries, and no entry it made, has nothing to write.
+    all_reused: Option<usize>,
     /// The last write, when it runs on a thread: the next waits for it.
     writing: Option<std::thread::JoinHandle<()>>,
     /// The includes that the entries reused from the file read, and what each gave: they hold
@@ -374,6 +379,7 @@ impl Store {
             file,
             reading: Some(reading),
             made_at_write: 0,
+            all_reused: None,
             writing: None,
             reused_includes: Vec::new(),
         })
@@ -421,6 +427,18 @@ impl Store {
         made != self.made_at_write
     }
 
+    /// Records whether every entry the file held was reused, `held` of them.
+    pub(crate) fn reused_all(&mut self, held: Option<usize>) {
+        self.all_reused = held;
+    }
+
+    /// Whether the file already holds exactly `entries`: all of them reused from it, and as many
+    /// as it held. (Texts made since, such as those a template reading `site.posts` keeps out of
+    /// the file, are then no reason to write it again.)
+    pub(crate) fn holds_exactly(&self, entries: &[Keep]) -> bool {
+        self.all_reused == Some(entries.len()) && entries.iter().all(|entry| entry.reused)
+    }
+
     /// Waits for the last write on a thread of its own.
     pub(crate) fn wait(&mut self) {
         if let Some(writing) = self.writing.take() {
@@ -432,6 +450,8 @@ impl Store {
     /// thread of its own.
     pub(crate) fn write(&mut self, entries: Vec<Keep>, includes: Vec<(String, u64)>, made: u64, on_thread: bool) {
         self.made_at_write = made;
+        // The file no longer holds only what was reused from it.
+        self.all_reused = None;
         if let Some(writing) = self.writing.take() {
             let _ = writing.join();
         }
@@ -746,6 +766,26 @@ mod tests {
         assert_eq!(start_again(root, "T"), 1);
         assert_eq!(fs::metadata(store_file(root)).unwrap().ino(), written.ino(), "written again for nothing");
         post(root, "2021-01-06-p6.md", "Plain.");
+        assert_eq!(start_again(root, "T"), 2);
+        assert_ne!(fs::metadata(store_file(root)).unwrap().ino(), written.ino(), "a new entry not kept");
+    }
+
+    #[test]
+    fn a_site_whose_templates_read_site_posts_writes_the_file_only_when_it_would_change() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        post(root, "2021-01-01-p1.md", "Plain.");
+        post(root, "2021-01-02-p2.md", "Plain.");
+        // Its Liquid reads `site.posts`, so no Liquid entry is kept: it is made at every start.
+        post(root, "2021-01-03-count.md", "One of {{ site.posts | size }} posts.");
+        assert_eq!(start(root, "T", true).0, 3);
+        let written = fs::metadata(store_file(root)).unwrap();
+        for _ in 0..2 {
+            assert_eq!(start_again(root, "T"), 1);
+            assert_eq!(fs::metadata(store_file(root)).unwrap().ino(), written.ino(), "written again for nothing");
+        }
+        post(root, "2021-01-04-p4.md", "Plain.");
         assert_eq!(start_again(root, "T"), 2);
         assert_ne!(fs::metadata(store_file(root)).unwrap().ino(), written.ino(), "a new entry not kept");
     }

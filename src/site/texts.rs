@@ -38,6 +38,8 @@ struct Versioned {
     /// (reported again by every run that makes it) and no file read beside the post (whose
     /// changes nothing records).
     storable: bool,
+    /// Its entry was kept by an earlier run and reused, not made ([`EntryTexts::adopt`]).
+    adopted: bool,
 }
 
 /// What an entry kept for the next run was made from, besides its post: see
@@ -49,6 +51,8 @@ pub(crate) struct Made<'t> {
     pub(crate) hash: u64,
     pub(crate) liquid: bool,
     pub(crate) lookups: &'t [template::Lookup],
+    /// It was reused from the state folder, not made by this run.
+    pub(crate) adopted: bool,
 }
 
 static NEXT_VERSION: AtomicU64 = AtomicU64::new(0);
@@ -176,6 +180,7 @@ impl EntryTexts {
                         lookups,
                         liquid,
                         storable,
+                        adopted: false,
                     };
                     self.texts.insert(source, held)
                 }
@@ -197,7 +202,13 @@ impl EntryTexts {
     /// run.
     pub(crate) fn storable(&self, source: &str) -> Option<Made<'_>> {
         let held = self.texts.get(source).filter(|held| held.storable)?;
-        Some(Made { version: held.version, hash: held.hash, liquid: held.liquid, lookups: &held.lookups })
+        Some(Made {
+            version: held.version,
+            hash: held.hash,
+            liquid: held.liquid,
+            lookups: &held.lookups,
+            adopted: held.adopted,
+        })
     }
 
     /// Files a text kept from an earlier run for the post at `source`: only its entry's bytes were
@@ -213,6 +224,7 @@ impl EntryTexts {
             lookups,
             liquid,
             storable: true,
+            adopted: true,
         };
         self.texts.insert(source.to_string(), held);
         version
