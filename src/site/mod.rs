@@ -271,16 +271,16 @@ impl Site {
         }
     }
 
-    /// Folds in whatever happened at `paths` (files or folders, created, changed or gone). Files
-    /// named in `paths` are read again; files found under a named folder only if their stamp
-    /// changed, so a rescan of the whole tree costs a `stat` per unchanged post.
+    /// [`Site::refresh_with`] with nothing read early.
     #[cfg(test)]
     pub(crate) fn refresh(&mut self, paths: &[PathBuf], config: &Config) -> Changes {
         self.refresh_with(paths, config, Prefetched::default())
     }
 
-    /// [`Site::refresh`], with posts read while the batch gathered: a file whose stamp is still
-    /// the one it was read with is not read again.
+    /// Folds in whatever happened at `paths` (files or folders, created, changed or gone). Files
+    /// named in `paths` are read again; files found under a named folder only if their stamp
+    /// changed, so a rescan of the whole tree costs a `stat` per unchanged post. A file `early`
+    /// holds a read of, taken with the stamp it still has, is not read again (see [`Prefetch`]).
     pub(crate) fn refresh_with(&mut self, paths: &[PathBuf], config: &Config, mut early: Prefetched) -> Changes {
         let mut changes = Changes::default();
         // Awake posts whose files are gone, by the source they are read as: one may have moved.
