@@ -1,8 +1,10 @@
 //! Posts read while the quiet window runs. The watcher names each path it sees change, and a
 //! thread of its own reads and parses the posts among them at once, so that the update at the
 //! window's end finds most of its files already parsed instead of reading them all then. A read
-//! counts only if it began after the last change the watcher saw at its path, and only while the
-//! file still has the stamp it was read with ([`Prefetched::take`]). A post outside the archive
+//! counts only if it began after the last change the watcher saw at its path ([`Ledger`]), and
+//! only while the file still has the stamp it was read with ([`super::Site::refresh_with`]). It
+//! is never used for a linked post, nor after a rescan, and a burst past [`MAX_EARLY_READS`] is
+//! left to the update. A post outside the archive
 //! folders whose file holds no Liquid also gets its entry text made, as a new post needs one; a
 //! text counts only for the same bytes and the renderer it was made with
 //! ([`Prefetched::take_texts`]).
