@@ -144,6 +144,24 @@ mod tests {
     }
 
     #[test]
+    fn shared_pieces_are_equal_and_what_follows_them_still_counts() {
+        let entry = Bytes::from(b"<entry>shared</entry>".to_vec());
+        let a = Body::new(vec![Bytes::from_static(b"<feed>"), entry.clone(), Bytes::from_static(b"</feed>")]);
+        // The same entry bytes, cut elsewhere and followed by other bytes of the same length.
+        let differs = Body::new(vec![
+            Bytes::from_static(b"<feed>"),
+            entry.slice(..7),
+            entry.slice(7..),
+            Bytes::from_static(b"</deef>"),
+        ]);
+        assert_ne!(a, differs);
+        let same =
+            Body::new(vec![Bytes::from(b"<feed><entry>".to_vec()), entry.slice(7..), Bytes::from_static(b"</feed>")]);
+        assert_eq!(a, same);
+        assert_eq!(same, a);
+    }
+
+    #[test]
     fn bodies_are_equal_by_their_bytes_whatever_their_pieces() {
         let whole = body(&["<feed><entry/></feed>"]);
         let cut = body(&["<feed>", "", "<entry/>", "</feed>"]);

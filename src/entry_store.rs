@@ -402,6 +402,7 @@ impl Store {
     /// Forgets what [`Store::reused`] recorded: every entry is made anew.
     pub(crate) fn forget_reused(&mut self) {
         self.reused_includes.clear();
+        self.all_reused = None;
     }
 
     /// The includes the entries to keep may have read: those of the reused entries and those
@@ -788,6 +789,15 @@ mod tests {
         post(root, "2021-01-04-p4.md", "Plain.");
         assert_eq!(start_again(root, "T"), 2);
         assert_ne!(fs::metadata(store_file(root)).unwrap().ino(), written.ino(), "a new entry not kept");
+
+        // A daemon that reused every entry, then saw one of them edited, keeps the new one.
+        let written = fs::metadata(store_file(root)).unwrap();
+        let (mut build, snapshot) = running(Build::load(config(root, "T", true)).unwrap());
+        post(root, "2021-01-01-p1.md", "Edited.");
+        let changes = build.refresh(&[root.join("site/_posts/2021-01-01-p1.md")]);
+        build.render(now(), &snapshot, Some(&changes.feeds), Storage::Heap);
+        build.keep_entries(false);
+        assert_ne!(fs::metadata(store_file(root)).unwrap().ino(), written.ino(), "an edited entry not kept");
     }
 
     /// A change between two starts, for the proptest below.

@@ -2,7 +2,7 @@
 //! compressed bodies made on demand), rendered from the feed set and the entry texts the site
 //! layer made. No file is read or written here.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
@@ -172,34 +172,6 @@ pub(crate) fn render(
 ) -> (Snapshot, Vec<String>) {
     fragments.prepare(config, todo, |post| versioned_text(texts, post));
     let fragments = &*fragments;
-    let rendered: Vec<RenderedFeed> = todo
-        .par_iter()
-        .map(|feed| {
-            let (info, files) = render_feed(config, feed, texts, fragments);
-            // `render_feed` gives one file per format of `feed.files`, in that order. A file
-            // whose bytes are those already served stays as it is (`None`): its ETag, date and
-            // memory file hold.
-            let files = files
-                .into_iter()
-                .zip(&feed.files)
-                .map(|((path, bytes, mime), (format, _))| {
-                    if previous.files.get(&path).is_some_and(|old| old.body == bytes) {
-                        return (path, None);
-                    }
-                    let mut file = Rendered::new(bytes, mime);
-                    if config.feeds.browser_view && stylesheet::applies_to(*format) {
-                        file.page_mime = Some(stylesheet::PAGE_MIME);
-                        file.policy = Some(stylesheet::feed_policy());
-                    }
-                    if storage == Storage::MemFiles && feed.key == FeedKey::Site {
-                        file.move_to_memfile();
-                    }
-                    (path, Some(file))
-                })
-                .collect();
-            (feed.key.clone(), info, files)
-        })
-        .collect();
 
     let mut next = previous.clone();
     // Feeds that are gone (no visible post left, or disabled).
@@ -218,17 +190,56 @@ pub(crate) fn render(
     if *next.gone != retired {
         next.gone = Arc::new(retired);
     }
+
+    // Paths that two feeds of `todo` share (a configuration can make a tag's and a category's
+    // feed the same file): the last one rendered wins, as the merge below compares each with
+    // what is there by then.
+    let mut seen = HashSet::new();
+    let shared: HashSet<&str> =
+        todo.iter().flat_map(|feed| &feed.files).map(|(_, path)| path.as_str()).filter(|p| !seen.insert(*p)).collect();
+    let served = &next.files;
+    let rendered: Vec<RenderedFeed> = todo
+        .par_iter()
+        .map(|feed| {
+            let (info, files) = render_feed(config, feed, texts, fragments);
+            // `render_feed` gives one file per format of `feed.files`, in that order. A file
+            // whose bytes are those already served stays as it is (`None`), found so on all
+            // cores: its ETag, date and memory file hold.
+            let files = files
+                .into_iter()
+                .zip(&feed.files)
+                .map(|((path, bytes, mime), (format, _))| {
+                    if !shared.contains(path.as_str()) && served.get(&path).is_some_and(|old| old.body == bytes) {
+                        return (path, None);
+                    }
+                    let mut file = Rendered::new(bytes, mime);
+                    if config.feeds.browser_view && stylesheet::applies_to(*format) {
+                        file.page_mime = Some(stylesheet::PAGE_MIME);
+                        file.policy = Some(stylesheet::feed_policy());
+                    }
+                    if storage == Storage::MemFiles && feed.key == FeedKey::Site {
+                        file.move_to_memfile();
+                    }
+                    (path, Some(file))
+                })
+                .collect();
+            (feed.key.clone(), info, files)
+        })
+        .collect();
+
     for (key, info, files) in rendered {
-        for (path, file) in files {
-            if let Some(mut file) = file {
-                // HTTP dates have whole seconds: a second version within the same second must
-                // still get a later Last-Modified, or If-Modified-Since would hide it.
-                if let Some(old) = next.files.get(&path) {
-                    file.modified = file.modified.max(old.modified + std::time::Duration::from_secs(1));
-                }
-                changed.push(path.clone());
-                next.files.insert(path, Arc::new(file));
+        for (path, mut file) in files.into_iter().filter_map(|(path, file)| Some((path, file?))) {
+            // Changed bytes most often differ early (the feed's date): this costs little.
+            if next.files.get(&path).is_some_and(|old| old.body == file.body) {
+                continue;
             }
+            // HTTP dates have whole seconds: a second version within the same second must
+            // still get a later Last-Modified, or If-Modified-Since would hide it.
+            if let Some(old) = next.files.get(&path) {
+                file.modified = file.modified.max(old.modified + std::time::Duration::from_secs(1));
+            }
+            changed.push(path.clone());
+            next.files.insert(path, Arc::new(file));
         }
         next.feeds.insert(key, info);
     }
@@ -408,6 +419,41 @@ mod tests {
         assert!(!next.feeds.contains_key(&FeedKey::Tag("b".into())));
         assert!(!next.files.contains_key("feed/by_tag/b.xml"));
         assert!(Arc::ptr_eq(&again.files["feed/by_tag/a.xml"], &next.files["feed/by_tag/a.xml"]));
+    }
+
+    #[test]
+    fn a_file_two_feeds_share_is_the_last_rendered_ones_and_stays_when_the_other_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("site/_posts")).unwrap();
+        // Tag feeds in `feed/`, where the category feeds are (`feed.tags.path` in `_config.yml`):
+        // tag `x` and category `x` are both `feed/x.xml`.
+        let mut config = config(dir.path());
+        config.feeds.paths = crate::config::FeedPaths::new(None, Some("feed/"));
+        let write = |name: &str, front: &str| {
+            fs::write(dir.path().join("site/_posts").join(name), format!("---\n{front}\n---\nBody.\n")).unwrap()
+        };
+        write("2021-01-01-in-category.md", "title: In the category\ncategories: [x]");
+        write("2021-01-02-tagged.md", "title: Tagged\ntags: [x]");
+        let site = Site::load(&config).unwrap();
+        let mut texts = EntryTexts::default();
+        let titles = |snapshot: &Snapshot| {
+            let text = String::from_utf8(snapshot.files["feed/x.xml"].body.to_bytes().to_vec()).unwrap();
+            let doc = roxmltree::Document::parse(&text).unwrap();
+            let entries = doc.descendants().filter(|n| n.has_tag_name("entry"));
+            entries
+                .map(|e| e.children().find(|c| c.has_tag_name("title")).unwrap().text().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        let (first, _) = render_site(&config, &site, &mut texts, &Snapshot::default(), None);
+        let both = [FeedKey::Category("x".into()), FeedKey::Tag("x".into())];
+        let last = render_site(&config, &site, &mut texts, &first, Some(&both.iter().cloned().collect())).0;
+        assert_eq!(titles(&last), titles(&first), "the feed rendered last does not win");
+
+        // Category feeds turned off: the category's feed is gone, the tag's stays at the path.
+        config.feeds.categories = false;
+        let (next, _) = render_site(&config, &site, &mut texts, &last, Some(&both.iter().cloned().collect()));
+        assert!(next.files.contains_key("feed/x.xml"), "the tag feed's file went with the category's");
+        assert_eq!(titles(&next), ["Tagged"]);
     }
 
     #[test]

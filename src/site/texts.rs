@@ -258,7 +258,9 @@ impl EntryTexts {
         if self.texts.get(old).is_none_or(|held| !held.movable) || self.texts.contains_key(new) {
             return None;
         }
-        let held = self.drop_text(old)?;
+        let mut held = self.drop_text(old)?;
+        // The kept entries hold it under its old path: it is no longer what they hold.
+        held.adopted = false;
         let version = held.version;
         self.texts.insert(new.to_string(), held);
         if let Some(count) = self.uses.remove(old) {
