@@ -184,7 +184,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod site_tests {
+pub(super) mod site_tests {
     use std::collections::BTreeMap;
     use std::fs;
     use std::path::{Path, PathBuf};
@@ -196,7 +196,8 @@ mod site_tests {
 
     pub(super) const LIMIT: usize = 3;
 
-    pub(super) fn config(root: &Path) -> Config {
+    /// A site at `root` with an archive folder, `old_post`, and feeds of [`LIMIT`] entries.
+    pub(in crate::site) fn config(root: &Path) -> Config {
         let text = format!(
             "[site]\nurl = \"https://news.example.com\"\ntitle = \"T\"\n[source]\ndir = \"{}\"\narchive = [\"old_post\"]\n[output]\ndir = \"{}\"\n[feeds]\nlimit = {LIMIT}\n",
             root.display(),

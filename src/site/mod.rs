@@ -932,17 +932,8 @@ fn read_and_parse_keeping_bytes(
 
 #[cfg(test)]
 mod tests {
+    use super::dormant::site_tests::config;
     use super::*;
-
-    /// A site at `root` with an archive folder, `old_post`.
-    pub(super) fn config(root: &Path) -> Config {
-        let text = format!(
-            "[site]\nurl = \"https://news.example.com\"\ntitle = \"T\"\n[source]\ndir = \"{}\"\narchive = [\"old_post\"]\n[output]\ndir = \"{}\"\n",
-            root.display(),
-            root.join("_site").display()
-        );
-        Config::parse(&text, Path::new("/")).unwrap()
-    }
 
     fn post_text(title: &str) -> String {
         format!("---\ntitle: {title}\ndate: 2021-12-01 08:00:00 +0800\ncategories: [paper]\n---\nbody\n")

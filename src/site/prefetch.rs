@@ -361,7 +361,7 @@ mod tests {
         write("old_post/2020-01-03-archived.md", "---\ntitle: Archived\n---\nArchived body.\n");
         write("_posts/notes.md", "---\ntitle: Not a post\n---\n");
         write("about.md", "---\ntitle: A page\n---\n");
-        let config = super::super::tests::config(&root);
+        let config = super::super::dormant::site_tests::config(&root);
         let prefetch = Prefetch::start(Tree::of(&config), config.clone()).unwrap();
         let links: Arc<super::super::PostLinks> = Arc::default();
         let renderer = Arc::new(ContentRenderer::new(&config, links, chrono::Utc::now().fixed_offset()));
