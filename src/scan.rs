@@ -1,6 +1,7 @@
 //! Finding post files in a source tree, and reading one safely (size limit, no escape by symlink).
 //! The first stage of the flow: it knows files and folders, not what a post is.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -54,6 +55,13 @@ impl Stamp {
             changed: (meta.ctime(), meta.ctime_nsec()),
         }
     }
+}
+
+/// The paths whose stamps differ between `before` and `after`, including those in only one.
+pub(crate) fn changed_between(before: &BTreeMap<PathBuf, Stamp>, after: &BTreeMap<PathBuf, Stamp>) -> Vec<PathBuf> {
+    let gone = before.keys().filter(|path| !after.contains_key(*path));
+    let new_or_changed = after.iter().filter(|(path, stamp)| before.get(*path) != Some(stamp)).map(|(path, _)| path);
+    gone.chain(new_or_changed).cloned().collect()
 }
 
 /// A post file's bytes and what was learnt opening it.
@@ -302,6 +310,32 @@ impl Tree {
         }
     }
 
+    /// The weightiest of what `settings_at` says of `paths`.
+    pub(crate) fn settings_among(&self, paths: &[PathBuf]) -> Option<Settings> {
+        paths.iter().filter_map(|p| self.settings_at(p)).max()
+    }
+
+    /// The stamp of every file that `settings_at` names (`_config.yml`, `_config.yaml` and the
+    /// files under `_data/` and `_includes/`), by path. Two of them taken apart tell which
+    /// settings changed in between, when no watcher was looking.
+    pub(crate) fn settings_stamps(&self) -> BTreeMap<PathBuf, Stamp> {
+        let configs = ["_config.yml", "_config.yaml"].map(|name| self.root.join(name));
+        let folders = ["_data", "_includes"].map(|name| self.root.join(name));
+        let files = folders
+            .iter()
+            .flat_map(|folder| WalkDir::new(folder).into_iter().filter_map(Result::ok))
+            .filter(|entry| !entry.file_type().is_dir())
+            .map(walkdir::DirEntry::into_path);
+        configs
+            .into_iter()
+            .chain(files)
+            .filter_map(|path| {
+                let meta = fs::symlink_metadata(&path).ok()?;
+                Some((path, Stamp::from_metadata(&meta)))
+            })
+            .collect()
+    }
+
     /// Whether a folder between the root and `path` is a symbolic link: such paths are never
     /// read, as the walk never enters linked folders.
     pub(crate) fn through_link(&self, path: &Path) -> bool {
@@ -495,6 +529,41 @@ mod tests {
         assert_eq!(expected.len(), 10);
         assert!(expected.contains(&("_posts/caf\\xE9/2024-01-09-in-a-latin1-folder.md".to_string(), false)));
         assert!(expected.contains(&("_posts/2024-01-08-bad\\xFFname.md".to_string(), false)));
+    }
+
+    #[test]
+    fn settings_stamps_hold_config_data_and_includes_and_nothing_else() {
+        let (dir, tree, post) = tree_with_post("---\ntitle: A\n---\n");
+        let site = dir.path().join("site");
+        for (file, text) in [
+            ("_config.yml", "url: https://a.example\n"),
+            ("_data/people/team.yml", "- Ann\n"),
+            ("_includes/note.html", "<p>note</p>"),
+            ("_layouts/post.html", "{{ content }}"),
+            ("about.md", "About"),
+        ] {
+            fs::create_dir_all(site.join(file).parent().unwrap()).unwrap();
+            fs::write(site.join(file), text).unwrap();
+        }
+        let before = tree.settings_stamps();
+        let names: Vec<_> = before.keys().map(|p| p.strip_prefix(&tree.root).unwrap().to_str().unwrap()).collect();
+        assert_eq!(names, ["_config.yml", "_data/people/team.yml", "_includes/note.html"]);
+        assert_eq!(tree.settings_among(&before.keys().cloned().collect::<Vec<_>>()), Some(Settings::Config));
+        assert_eq!(tree.settings_among(&[post]), None);
+
+        // A write of the same length in the same second still moves the stamp (ctime, inode).
+        let team = site.join("_data/people/team.yml");
+        fs::write(site.join("swap"), "- Bob\n").unwrap();
+        fs::rename(site.join("swap"), &team).unwrap();
+        let moved = changed_between(&before, &tree.settings_stamps());
+        assert_eq!(moved, [tree.root.join("_data/people/team.yml")]);
+        assert_eq!(tree.settings_among(&moved), Some(Settings::Templates));
+        // A file gone and one new are changes too.
+        fs::remove_file(site.join("_includes/note.html")).unwrap();
+        fs::write(site.join("_includes/new.html"), "new").unwrap();
+        let changed = changed_between(&before, &tree.settings_stamps());
+        let names: Vec<_> = changed.iter().map(|p| p.strip_prefix(&tree.root).unwrap().to_str().unwrap()).collect();
+        assert_eq!(names, ["_includes/note.html", "_data/people/team.yml", "_includes/new.html"]);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The daemon: first build, then a loop that folds file changes, the passing of time (future
 //! posts), reloads and shutdown into new snapshots, which the HTTP side picks up atomically.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use crate::http::{self, HttpLimits, Served};
 use crate::metrics::Metrics;
 use crate::output::{OutputFolder, OutputWriter};
 use crate::problem::{self, Reporter};
-use crate::scan::{Settings, Tree};
+use crate::scan::{Settings, Stamp, Tree};
 use crate::site::{Prefetch, Prefetched};
 use crate::snapshot::{Snapshot, Storage};
 use crate::systemd;
@@ -31,6 +31,9 @@ use crate::websub::Publisher;
 /// Runs `postfeed serve` until SIGTERM or SIGINT.
 pub fn run(sources: Sources, listen: Option<SocketAddr>) -> Result<()> {
     let mut config = Config::load_from(&sources)?;
+    // Taken before anything in `_data/` or `_includes/` is read, to be compared once watching
+    // has begun: a change made during the first build is not missed.
+    let settings = Tree::of(&config).settings_stamps();
     if let Some(listen) = listen {
         config.server.listen = listen;
     }
@@ -44,7 +47,7 @@ pub fn run(sources: Sources, listen: Option<SocketAddr>) -> Result<()> {
         .thread_name("postfeed")
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(daemon(sources, config, inherited));
+    let result = runtime.block_on(daemon(sources, config, settings, inherited));
     // Dropping the runtime waits for its blocking threads to finish and go idle; there is
     // nothing left for them to do, and the process is about to end.
     runtime.shutdown_background();
@@ -75,7 +78,12 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().filter(|m| m.is_dir()).map(|m| (m.dev(), m.ino()))
 }
 
-async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::TcpListener>) -> Result<()> {
+async fn daemon(
+    sources: Sources,
+    config: Config,
+    settings: BTreeMap<PathBuf, Stamp>,
+    inherited: Option<std::net::TcpListener>,
+) -> Result<()> {
     // Handled from the start, so a SIGTERM or SIGHUP during the first build or right after
     // READY=1 is not fatal (SIGHUP's default action ends a process).
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
@@ -143,10 +151,16 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
     debug!("memory: {}; feeds in memory files: {} bytes", crate::logging::memory(), state.snapshot.memfile_bytes());
     // Watching starts once serving has (setting up inotify on a big tree takes a good part of a
     // second), then one stat of every post catches what changed since the first scan began: a
-    // post written while the feeds were being built is folded in now, not missed.
+    // post written while the feeds were being built is folded in now, not missed. The same for
+    // `_config.yml`, `_data/` and `_includes/`, against their stamps from before the build.
     let mut watcher = state.start_watcher();
     let root = state.build.site.tree.root.clone();
     state.update(&[root], "catch-up", Prefetched::default());
+    let changed = crate::scan::changed_between(&settings, &state.build.site.tree.settings_stamps());
+    if let Some(settings) = state.build.site.tree.settings_among(&changed) {
+        info!("{} files of the site's settings changed during the first build", changed.len());
+        state.settings_changed(settings, &changed, Prefetched::default(), &sources, &mut watcher);
+    }
 
     let watchdog = systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600));
     let mut watchdog_tick = tokio::time::interval(watchdog);
@@ -161,20 +175,8 @@ async fn daemon(sources: Sources, config: Config, inherited: Option<std::net::Tc
         tokio::select! {
             (batch, early) = next_batch(&watcher) => {
                 match batch {
-                    Batch::Paths(paths) => match paths.iter().filter_map(|p| state.build.site.tree.settings_at(p)).max() {
-                        // A broken `_config.yml` keeps the running configuration, as SIGHUP does.
-                        Some(Settings::Config) => {
-                            info!("_config.yml changed: reading the site again");
-                            if let Some(new_watcher) = state.reload(&sources) {
-                                watcher = new_watcher;
-                            }
-                        }
-                        Some(Settings::Templates) => {
-                            state.rerender(&paths, early);
-                            if let Some(watch) = &watcher {
-                                watch.early.make_texts_with(state.build.renderer());
-                            }
-                        }
+                    Batch::Paths(paths) => match state.build.site.tree.settings_among(&paths) {
+                        Some(settings) => state.settings_changed(settings, &paths, early, &sources, &mut watcher),
                         None => state.update(&paths, "files", early),
                     },
                     Batch::Rescan(reason) => {
@@ -301,6 +303,33 @@ impl State {
         let watch = watch(&self.build.site.tree, &self.build.config)?;
         watch.early.make_texts_with(self.build.renderer());
         Some(watch)
+    }
+
+    /// `_config.yml` changed: the site is read again. `_data/` or `_includes/`: every entry is
+    /// rendered again, with the rest of `paths`.
+    fn settings_changed(
+        &mut self,
+        settings: Settings,
+        paths: &[PathBuf],
+        early: Prefetched,
+        sources: &Sources,
+        watcher: &mut Option<Watch>,
+    ) {
+        match settings {
+            // A broken `_config.yml` keeps the running configuration, as SIGHUP does.
+            Settings::Config => {
+                info!("_config.yml changed: reading the site again");
+                if let Some(new_watcher) = self.reload(sources) {
+                    *watcher = new_watcher;
+                }
+            }
+            Settings::Templates => {
+                self.rerender(paths, early);
+                if let Some(watch) = watcher {
+                    watch.early.make_texts_with(self.build.renderer());
+                }
+            }
+        }
     }
 
     /// Folds changed paths into the site and publishes a new snapshot if any feed changed.

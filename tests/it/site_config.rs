@@ -206,6 +206,83 @@ fn serve_follows_config_data_and_includes_and_keeps_the_last_good_config() {
     assert!(daemon.wait_exit(EXIT_WAIT).success(), "{}", daemon.log());
 }
 
+/// A site whose first build keeps the debug binary busy for a second or more after it has read
+/// `_config.yml` and `_data/`: eight posts in the feed loop 20,000 times each in Liquid.
+fn slow_site() -> Workspace {
+    let ws = Workspace::with_posts(&[(
+        "_config.yml",
+        "title: Old Title\nurl: https://slow.example.com\nfeed:\n  posts_limit: 8\n".to_string(),
+    )]);
+    ws.write("_data/desk.yml", "motto: Old motto\n");
+    for day in 1..=8 {
+        ws.write(
+            &format!("_posts/2024-01-0{day}-slow.md"),
+            post(
+                &format!("title: Slow {day}\ndate: 2024-01-0{day} 08:00:00 +0800"),
+                "{% for i in (1..20000) %}{% assign x = i %}{% endfor %}Motto: {{ site.data.desk.motto }}.\n",
+            ),
+        );
+    }
+    ws
+}
+
+/// Starts the daemon on `ws`, and 300 ms later, while the first build renders, applies `edit` to
+/// the site folder: after the settings were read and before watching began, so only comparing
+/// them with their stamps from before the build can see it.
+fn start_and_edit_during_the_first_build(
+    ws: &Workspace,
+    edit: impl FnOnce(&std::path::Path) + Send + 'static,
+) -> Daemon {
+    let (config, _) = folders_only_config(ws);
+    let editing = std::thread::spawn({
+        let site = ws.site();
+        move || {
+            std::thread::sleep(Duration::from_millis(300));
+            edit(&site);
+            std::time::Instant::now()
+        }
+    });
+    let daemon = Daemon::start(&config);
+    let serving = std::time::Instant::now();
+    let edited = editing.join().unwrap();
+    // Daemon::start polls every 20 ms: the daemon was up at most that long before `serving`.
+    assert!(
+        edited + Duration::from_millis(100) < serving,
+        "the first build ended too soon after the edit for this test to mean anything"
+    );
+    daemon
+}
+
+const RERENDER_WAIT: Duration = Duration::from_secs(20);
+
+#[test]
+fn data_edited_during_the_first_build_is_not_missed() {
+    let ws = slow_site();
+    let daemon = start_and_edit_during_the_first_build(&ws, |site| {
+        fs::write(site.join("_data/desk.yml"), "motto: New motto\n").unwrap();
+    });
+    let mottos = |daemon: &Daemon| -> Option<Vec<String>> {
+        let feed = daemon.feed("/feed.xml")?;
+        Some(feed.entries.iter().filter_map(|e| e.content.as_ref()?.body.clone()).collect())
+    };
+    daemon.wait_for("every entry rendered with the data edited during the first build", RERENDER_WAIT, || {
+        mottos(&daemon).filter(|m| m.len() == 8 && m.iter().all(|c| c.contains("New motto"))).map(|_| ())
+    });
+}
+
+#[test]
+fn config_yml_edited_during_the_first_build_is_not_missed() {
+    let ws = slow_site();
+    let daemon = start_and_edit_during_the_first_build(&ws, |site| {
+        let jekyll = fs::read_to_string(site.join("_config.yml")).unwrap();
+        fs::write(site.join("_config.yml"), jekyll.replace("title: Old Title", "title: New Title")).unwrap();
+    });
+    let feed_title = |daemon: &Daemon| daemon.feed("/feed.xml").and_then(|f| f.title).map(|t| t.content);
+    daemon.wait_for("the site title edited during the first build", RERENDER_WAIT, || {
+        (feed_title(&daemon)? == "New Title").then_some(())
+    });
+}
+
 #[test]
 fn template_problems_are_reported_with_path_and_line_and_never_shown() {
     let ws = jekyll_site();
