@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use rayon::prelude::*;
 
 use crate::config::Config;
@@ -43,6 +43,18 @@ pub struct Build {
 /// [`Build::render`]): 256 feeds of 20 entries hold at most 5,120 texts at once.
 const FEEDS_PER_SLICE: usize = 256;
 
+/// `site.time`: the date of the newest post that Jekyll would publish now (not `published:
+/// false`, not in the future, not in an archive folder) rather than the clock, so that the same
+/// tree renders the same bytes.
+fn site_time(site: &Site) -> DateTime<FixedOffset> {
+    let now = Utc::now();
+    site.posts()
+        .filter(|p| p.published && !p.archived && p.date <= now)
+        .map(|p| p.date)
+        .max()
+        .unwrap_or(DateTime::UNIX_EPOCH.fixed_offset())
+}
+
 impl Build {
     /// Reads and parses the whole source tree, and the feed state the output folder keeps,
     /// rendering nothing.
@@ -71,9 +83,7 @@ impl Build {
         let mut store = if with_kept_entries { Store::open(&config) } else { None };
         let site = Site::load(&config)
             .with_context(|| format!("cannot read source folder {}", config.source_dir.display()))?;
-        // `site.time`: the newest post's date rather than the clock, so the same tree renders the
-        // same bytes.
-        let time = site.posts().map(|p| p.date).max().unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
+        let time = site_time(&site);
         let renderer = Arc::new(ContentRenderer::new(&config, site.post_links.clone(), time));
         if let Some(store) = &mut store {
             store.fingerprint = entry_store::fingerprint(&config, renderer.data_hash());
@@ -94,7 +104,7 @@ impl Build {
 
     /// Reads `_data` and `_includes` again: every entry text is made anew at the next render.
     pub(crate) fn reload_templates(&mut self) {
-        let time = self.site.posts().map(|p| p.date).max().unwrap_or(DateTime::UNIX_EPOCH.fixed_offset());
+        let time = site_time(&self.site);
         self.renderer = Arc::new(ContentRenderer::new(&self.config, self.site.post_links.clone(), time));
         if let Some(store) = &mut self.store {
             store.fingerprint = entry_store::fingerprint(&self.config, self.renderer.data_hash());
@@ -181,8 +191,10 @@ impl Build {
         }
         // Posts came or went: an entry whose `post_url` or `link` would now find another post, or
         // none, or one where it found none, is made again, and so are the feeds that show it.
+        // And one that read `site.posts`, whatever changed.
         if changes.files_read > 0 || changes.removed > 0 {
             let links = self.site.post_links.clone();
+            self.renderer.forget_posts();
             for source in self.texts.drop_stale(|lookup| lookup.holds(links.as_ref())) {
                 if let Some(post) = self.site.post(&source) {
                     changes.feeds.extend(crate::site::keys_of(post));
@@ -501,6 +513,17 @@ mod tests {
     const P2: &str = "_posts/2021-01-02-p2.md";
     const P3: &str = "_posts/2021-01-03-p3.md";
     const P4: &str = "_posts/2021-01-04-p4.md";
+
+    #[test]
+    fn site_time_is_the_newest_post_jekyll_would_publish_now() {
+        let dir = tempfile::tempdir().unwrap();
+        write_post(dir.path(), 2, "a");
+        let posts = dir.path().join("site/_posts");
+        fs::write(posts.join("2021-03-01-hidden.md"), "---\npublished: false\n---\nx\n").unwrap();
+        fs::write(posts.join("2999-01-01-scheduled.md"), "---\ntitle: Later\n---\nx\n").unwrap();
+        let build = Build::load(config(dir.path(), 5)).unwrap();
+        assert_eq!(build.renderer.site_time().to_rfc3339(), "2021-01-02T00:00:00+00:00");
+    }
 
     #[test]
     fn texts_of_posts_that_left_every_feed_are_dropped_on_updates() {

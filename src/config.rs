@@ -251,6 +251,26 @@ pub(crate) const DEFAULT_MAX_POST_BYTES: u64 = 16 * 1024 * 1024;
 pub(crate) const DEFAULT_RETIRE_AFTER_DAYS: u32 = 30;
 
 impl Config {
+    /// `site.author` as jekyll-feed reads it: a name, or a map with `name`, `email` and `uri`.
+    pub(crate) fn site_author(&self) -> Option<crate::post::Author> {
+        let name = self.site.author.clone()?;
+        let map = self.jekyll.as_ref().and_then(|j| j.get("author")).filter(|f| matches!(f, Field::Map(_)));
+        let text = |key: &str| {
+            map.and_then(|m| m.get(key))
+                .and_then(Field::as_text)
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+        };
+        // The map counts only when it is where the name came from, not overridden by config.toml.
+        let from_map = text("name").as_deref() == Some(name.as_str());
+        Some(crate::post::Author {
+            name,
+            email: from_map.then(|| text("email")).flatten(),
+            uri: from_map.then(|| text("uri")).flatten(),
+        })
+    }
+
     /// Reads and checks the file at `path`, and the site's `_config.yml` under it; relative paths
     /// in it resolve from its folder.
     pub fn load(path: &Path) -> Result<Config> {

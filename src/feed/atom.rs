@@ -117,7 +117,7 @@ pub(crate) fn document(input: &FeedInput, entries: &[EntryBytes]) -> Vec<Bytes> 
         subtitle: (!config.site.description.is_empty()).then(|| Text::plain(config.site.description.clone())),
         id: input.self_url(Format::Atom),
         updated: input.updated(),
-        authors: config.site.author.iter().map(|a| person(a, None)).collect(),
+        authors: config.site_author().iter().map(|a| person(&a.name, Some(a))).collect(),
         links: [
             Link {
                 href: input.self_url(Format::Atom),

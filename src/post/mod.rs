@@ -257,6 +257,11 @@ fn build(
         .iter()
         .find_map(|k| text(k).and_then(|t| date::parse_date(&t, site.timezone)))
         .unwrap_or(date);
+    // Jekyll reads every date into the site's zone (`Time#localtime` under `TZ`): `page.date`
+    // and jekyll-feed's `published` show the same instant in that zone, whatever offset the
+    // front matter wrote.
+    let (date, updated) =
+        (date.with_timezone(&site.timezone).fixed_offset(), updated.with_timezone(&site.timezone).fixed_offset());
 
     // The permalink uses the names as Jekyll has them; feeds show them decoded.
     let url_categories = categories(source, fm);
@@ -386,13 +391,16 @@ pub struct EntryText {
     pub reads_beside: bool,
     /// The posts its Liquid looked up and what it found ([`crate::template::Rendered::lookups`]).
     pub lookups: Vec<crate::template::Lookup>,
+    /// Whether its Liquid read `site.posts` ([`crate::template::Rendered::reads_posts`]).
+    pub reads_posts: bool,
 }
 
 impl EntryText {
     /// Whether the same bytes at another path may make another text: its Liquid read a file next
-    /// to the post or looked a post up by path or name.
+    /// to the post, looked a post up by path or name, or read `site.posts` (which lists the post
+    /// by its path).
     pub fn reads_paths(&self) -> bool {
-        self.reads_beside || !self.lookups.is_empty()
+        self.reads_beside || !self.lookups.is_empty() || self.reads_posts
     }
 }
 

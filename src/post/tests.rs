@@ -92,8 +92,13 @@ fn dates_front_matter_wins_and_bad_ones_warn() {
     assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
     assert!(p.warnings[0].to_string().contains("+0800"));
     assert_eq!(p.warnings[0].line, Some(2), "the line of `date:` in the file");
-    let p = post("_posts/2021-01-01-x.md", "---\ndate: \"2013-05-06 02:12:52 +0200\"\n---\n");
-    assert_eq!(p.date.to_rfc3339(), "2013-05-06T02:12:52+02:00");
+    // The instant written, in the site's zone, as Jekyll has it (`page.date`, `published`).
+    let p = post(
+        "_posts/2021-01-01-x.md",
+        "---\ndate: \"2013-05-06 02:12:52 +0200\"\nupdated: 2013-05-07 01:00:00 -0500\n---\n",
+    );
+    assert_eq!(p.date.to_rfc3339(), "2013-05-06T08:12:52+08:00");
+    assert_eq!(p.updated.to_rfc3339(), "2013-05-07T14:00:00+08:00");
     // Date parts of the URL are in the site's zone.
     assert_eq!(p.url, "https://news.example.com/2013/05/06/x.html");
     let p = post("_posts/2021-01-01-x.md", "---\ndate: 2021-01-01 23:30:00 +0000\n---\n");

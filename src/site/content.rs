@@ -85,7 +85,7 @@ impl ContentRenderer {
             site_url: config.site.url.clone(),
             sanitize: config.feeds.sanitize,
             with_content: config.feeds.content == ContentMode::Full,
-            site_author: site_author(config),
+            site_author: config.site_author(),
             authors,
             data_problems,
             tree: crate::scan::Tree::of(config),
@@ -129,6 +129,11 @@ impl ContentRenderer {
         self.engine.has_read_site_posts()
     }
 
+    /// The site's posts changed: the next text that reads `site.posts` sees them as they are.
+    pub(crate) fn forget_posts(&self) {
+        self.engine.forget_posts();
+    }
+
     /// What went wrong reading the site's `_data` folder.
     pub(crate) fn data_problems(&self) -> &[template::Problem] {
         &self.data_problems
@@ -141,11 +146,24 @@ impl ContentRenderer {
         let fm = post::with_defaults(front_matter::parse_yaml(split.yaml).ok()?, &self.read_as(post), &self.site);
         let body_line = u32::try_from(split.yaml_first_line + split.yaml.matches('\n').count() + 1).unwrap_or(0);
         let mut render = Render::new(self, post, &fm, split.yaml, body_line);
-        let content = self.with_content.then(|| self.finish(post, &render.html(split.body)));
+        // jekyll-feed's `post.feed.excerpt_only | default: site.feed.excerpt_only`.
+        let excerpt_only =
+            fm.get("feed").and_then(|feed| feed.get("excerpt_only")).is_some_and(crate::config::jekyll::truthy);
+        let content = (self.with_content && !excerpt_only).then(|| self.finish(post, &render.html(split.body)));
         let summary = self.summary(&mut render, &fm, split.body);
-        let (liquid, reads_beside, lookups) = (render.ran_liquid, render.reads_beside, render.lookups);
+        let (liquid, reads_beside, lookups, reads_posts) =
+            (render.ran_liquid, render.reads_beside, render.lookups, render.reads_posts);
         let author = self.author(post);
-        Some(EntryText { summary, content, author, problems: render.problems, liquid, reads_beside, lookups })
+        Some(EntryText {
+            summary,
+            content,
+            author,
+            problems: render.problems,
+            liquid,
+            reads_beside,
+            lookups,
+            reads_posts,
+        })
     }
 
     /// The post's content as feed HTML from its body: rendered as [`ContentRenderer::entry_text`]
@@ -225,6 +243,8 @@ struct Render<'a> {
     reads_beside: bool,
     /// The posts its templates looked up ([`template::Rendered::lookups`]).
     lookups: Vec<template::Lookup>,
+    /// Whether any of its templates read `site.posts`.
+    reads_posts: bool,
 }
 
 impl<'a> Render<'a> {
@@ -248,6 +268,7 @@ impl<'a> Render<'a> {
             ran_liquid: false,
             reads_beside: false,
             lookups: Vec::new(),
+            reads_posts: false,
         }
     }
 
@@ -267,6 +288,7 @@ impl<'a> Render<'a> {
             });
             self.ran_liquid = true;
             self.reads_beside |= rendered.reads_beside;
+            self.reads_posts |= rendered.reads_posts;
             for lookup in rendered.lookups {
                 if !self.lookups.contains(&lookup) {
                     self.lookups.push(lookup);
@@ -371,16 +393,10 @@ fn page_object(post: &Post, path: &str, fm: &FrontMatter, yaml: &str, site: &Sit
         Some(rest) => format!("/{rest}"),
         None => post.url.clone(),
     };
-    let id = match url_path.rsplit_once('.') {
-        Some((stem, ext)) if !ext.contains('/') => stem.to_string(),
-        _ => url_path.trim_end_matches('/').to_string(),
-    };
     let strings = |items: &[String]| Value::Array(items.iter().map(|s| Value::scalar(s.clone())).collect());
-    let slug = post.source.rsplit('/').next().unwrap_or_default();
-    let slug = slug.rsplit_once('.').map_or(slug, |(stem, _)| stem);
-    let slug = slug.splitn(4, '-').nth(3).unwrap_or(slug);
+    let slug = slug_of(&post.source);
+    page.insert("id".into(), Value::scalar(page_id(&url_path)));
     page.insert("url".into(), Value::scalar(url_path));
-    page.insert("id".into(), Value::scalar(id));
     page.insert("date".into(), Value::scalar(template::to_liquid_time(post.date)));
     page.insert("categories".into(), strings(&post.categories));
     page.insert("tags".into(), strings(&post.tags));
@@ -394,6 +410,21 @@ fn page_object(post: &Post, path: &str, fm: &FrontMatter, yaml: &str, site: &Sit
     page.insert("relative_path".into(), Value::scalar(path.to_string()));
     page.insert("collection".into(), Value::scalar("posts"));
     page
+}
+
+/// Jekyll's `page.id`: the URL path without its extension, or without its trailing `/`.
+pub(super) fn page_id(url_path: &str) -> String {
+    match url_path.rsplit_once('.') {
+        Some((stem, ext)) if !ext.contains('/') => stem.to_string(),
+        _ => url_path.trim_end_matches('/').to_string(),
+    }
+}
+
+/// Jekyll's `page.slug` from the file name: `2020-01-02-a-title.md` is `a-title`.
+pub(super) fn slug_of(source: &str) -> &str {
+    let slug = source.rsplit('/').next().unwrap_or_default();
+    let slug = slug.rsplit_once('.').map_or(slug, |(stem, _)| stem);
+    slug.splitn(4, '-').nth(3).unwrap_or(slug)
 }
 
 /// A front-matter value as Liquid sees it; numbers and booleans regain their type.
@@ -422,22 +453,6 @@ fn split_site_url(url: &Url) -> (String, String) {
     let path = url.path().trim_end_matches('/').to_string();
     let origin = url.as_str().strip_suffix(url.path()).unwrap_or(url.as_str()).to_string();
     (origin, path)
-}
-
-/// `site.author` as jekyll-feed reads it: a name, or a map with `name`, `email` and `uri`.
-fn site_author(config: &Config) -> Option<Author> {
-    let name = config.site.author.clone()?;
-    let map = config.jekyll.as_ref().and_then(|j| j.get("author")).filter(|f| matches!(f, Field::Map(_)));
-    let text = |key: &str| {
-        map.and_then(|m| m.get(key)).and_then(Field::as_text).map(str::trim).filter(|t| !t.is_empty()).map(String::from)
-    };
-    // The map counts only when it is where the name came from, not overridden by config.toml.
-    let from_map = text("name").as_deref() == Some(name.as_str());
-    Some(Author {
-        name,
-        email: from_map.then(|| text("email")).flatten(),
-        uri: from_map.then(|| text("uri")).flatten(),
-    })
 }
 
 /// `site.data.authors` as name, e-mail and URI by key.

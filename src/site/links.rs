@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::post::Post;
+use liquid_core::{Object, Value};
+
 use crate::template::SiteIndex;
 
 /// Post URL paths by source path and by `post_url` name. Shared with the template engine, which
@@ -26,16 +28,18 @@ struct Inner {
     /// Nearly always one path: a sorted `Vec` holds it in one small allocation, where a set
     /// would take a whole tree node per name.
     by_name: HashMap<String, Vec<String>>,
+    /// The published posts by source path, for `site.posts`.
+    posts: HashMap<String, Arc<Post>>,
     /// Posts recorded by [`PostLinks::extend`] and not in the maps yet, with the site's URL their
     /// URL paths are taken below.
     waiting: Option<(String, Vec<Arc<Post>>)>,
 }
 
 impl PostLinks {
-    /// Records the post at `source` as published at `url_path`.
-    pub(crate) fn insert(&self, source: &str, url_path: String) {
+    /// Records the published `post` as published at `url_path`.
+    pub(crate) fn insert(&self, post: &Arc<Post>, url_path: String) {
         let mut inner = self.write();
-        inner.insert(source, post_url_names(source), url_path);
+        inner.insert(post, post_url_names(&post.source), url_path);
     }
 
     /// Records the published `posts` of a site at `site_url` all at once, to be worked into the
@@ -54,6 +58,7 @@ impl PostLinks {
     /// Forgets the post at `source`.
     pub(crate) fn remove(&self, source: &str) {
         let mut inner = self.write();
+        inner.posts.remove(source);
         if inner.by_source.remove(source).is_none() {
             return;
         }
@@ -94,12 +99,16 @@ impl Inner {
     fn work_in(&mut self, site_url: &str, posts: Vec<Arc<Post>>) {
         self.by_source.reserve(posts.len());
         self.by_name.reserve(posts.len());
+        self.posts.reserve(posts.len());
         for post in posts {
-            self.insert(&post.source, post_url_names(&post.source), super::url_path(site_url, &post.url));
+            let url_path = super::url_path(site_url, &post.url);
+            self.insert(&post, post_url_names(&post.source), url_path);
         }
     }
 
-    fn insert(&mut self, source: &str, names: Vec<String>, url_path: String) {
+    fn insert(&mut self, post: &Arc<Post>, names: Vec<String>, url_path: String) {
+        let source = post.source.as_str();
+        self.posts.insert(source.to_string(), Arc::clone(post));
         for name in names {
             let sources = self.by_name.entry(name).or_default();
             if let Err(at) = sources.binary_search_by(|s| s.as_str().cmp(source)) {
@@ -121,6 +130,49 @@ impl SiteIndex for PostLinks {
         let inner = self.read();
         inner.by_source.get(path.trim().trim_start_matches('/')).cloned()
     }
+
+    /// The posts Jekyll publishes now (not archived, not in the future), newest first; posts of
+    /// one date in reverse path order, as Jekyll sorts them and `site.posts` reverses them.
+    fn posts(&self) -> Vec<Value> {
+        let inner = self.read();
+        let now = chrono::Utc::now();
+        let mut posts: Vec<(&Arc<Post>, &str)> = inner
+            .posts
+            .values()
+            .filter(|post| !post.archived && post.date <= now)
+            .filter_map(|post| Some((post, inner.by_source.get(&post.source)?.as_str())))
+            .collect();
+        posts.sort_unstable_by(|(a, _), (b, _)| (b.date, &b.source).cmp(&(a.date, &a.source)));
+        posts.into_iter().map(|(post, url_path)| post_value(post, url_path)).collect()
+    }
+}
+
+/// A post as an item of `site.posts`: what Jekyll's post drop gives that the site keeps of a post
+/// (its front matter is not kept, nor its content or excerpt).
+fn post_value(post: &Post, url_path: &str) -> Value {
+    let strings = |items: &[String]| Value::Array(items.iter().map(|s| Value::scalar(s.clone())).collect());
+    let mut item = Object::new();
+    item.insert("title".into(), Value::scalar(post.title.clone()));
+    item.insert("url".into(), Value::scalar(url_path.to_string()));
+    item.insert("id".into(), Value::scalar(super::content::page_id(url_path)));
+    item.insert("date".into(), Value::scalar(crate::template::to_liquid_time(post.date)));
+    item.insert("categories".into(), strings(&post.categories));
+    item.insert("tags".into(), strings(&post.tags));
+    item.insert("slug".into(), Value::scalar(super::content::slug_of(&post.source).to_string()));
+    item.insert("path".into(), Value::scalar(post.source.clone()));
+    item.insert("relative_path".into(), Value::scalar(post.source.clone()));
+    item.insert("collection".into(), Value::scalar("posts"));
+    item.insert("draft".into(), Value::scalar(false));
+    if let Some(author) = &post.author {
+        item.insert("author".into(), Value::scalar(author.name.clone()));
+    }
+    if let Some(image) = &post.image {
+        item.insert("image".into(), Value::scalar(image.clone()));
+    }
+    if let Some(lang) = &post.lang {
+        item.insert("lang".into(), Value::scalar(lang.clone()));
+    }
+    Value::Object(item)
 }
 
 /// The names `{% post_url %}` finds a post by, as Jekyll 4 matches them: the file name without
@@ -149,9 +201,9 @@ mod tests {
     #[test]
     fn posts_are_found_by_name_and_by_path_until_removed() {
         let links = PostLinks::default();
-        links.insert("_posts/2020-01-02-a.md", "/2020/01/02/a.html".into());
-        links.insert("news/_posts/2020-01-03-b.markdown", "/news/2020/01/03/b.html".into());
-        links.insert("_posts/desk/2020-01-04-c.md", "/2020/01/04/c.html".into());
+        links.insert(&post_at("_posts/2020-01-02-a.md"), "/2020/01/02/a.html".into());
+        links.insert(&post_at("news/_posts/2020-01-03-b.markdown"), "/news/2020/01/03/b.html".into());
+        links.insert(&post_at("_posts/desk/2020-01-04-c.md"), "/2020/01/04/c.html".into());
         assert_eq!(links.post_url("2020-01-02-a").as_deref(), Some("/2020/01/02/a.html"));
         assert_eq!(links.post_url("/news/2020-01-03-b").as_deref(), Some("/news/2020/01/03/b.html"));
         assert_eq!(links.post_url("2020-01-03-b").as_deref(), Some("/news/2020/01/03/b.html"));
@@ -166,11 +218,15 @@ mod tests {
     #[test]
     fn of_two_posts_with_one_name_the_first_by_path_wins() {
         let links = PostLinks::default();
-        links.insert("b/_posts/2020-01-02-a.md", "/b/a.html".into());
-        links.insert("a/_posts/2020-01-02-a.md", "/a/a.html".into());
+        links.insert(&post_at("b/_posts/2020-01-02-a.md"), "/b/a.html".into());
+        links.insert(&post_at("a/_posts/2020-01-02-a.md"), "/a/a.html".into());
         assert_eq!(links.post_url("2020-01-02-a").as_deref(), Some("/a/a.html"));
         links.remove("a/_posts/2020-01-02-a.md");
         assert_eq!(links.post_url("2020-01-02-a").as_deref(), Some("/b/a.html"));
+    }
+
+    fn post_at(source: &str) -> Arc<Post> {
+        posts(&[source]).1.remove(0)
     }
 
     /// Posts of a site at `https://example.org`, each with the URL its permalink gives.
@@ -190,7 +246,7 @@ mod tests {
         let (site_url, posts) = posts(&sources);
         let (one_by_one, at_once) = (PostLinks::default(), PostLinks::default());
         for post in &posts {
-            one_by_one.insert(&post.source, super::super::url_path(&site_url, &post.url));
+            one_by_one.insert(post, super::super::url_path(&site_url, &post.url));
         }
         at_once.extend(&site_url, posts.clone());
         for name in ["2020-01-02-a", "a/2020-01-02-a", "b/2020-01-02-a", "desk/2020-01-04-c", "2020-01-04-c", "x"] {
@@ -213,7 +269,7 @@ mod tests {
         // Removed and recorded again elsewhere before anything looked: the maps are built first,
         // so the later change wins.
         links.remove("_posts/2020-01-02-a.md");
-        links.insert("_posts/2020-01-03-b.md", "/moved/b.html".into());
+        links.insert(&post_at("_posts/2020-01-03-b.md"), "/moved/b.html".into());
         links.settle();
         assert_eq!(links.post_url("2020-01-02-a"), None);
         assert_eq!(links.link("_posts/2020-01-02-a.md"), None);
@@ -241,5 +297,46 @@ mod tests {
         });
         let found = finished.recv_timeout(std::time::Duration::from_secs(60)).expect("lookups waited for each other");
         assert_eq!(found, 2000);
+    }
+
+    #[test]
+    fn site_posts_are_the_published_posts_newest_first_as_jekyll_lists_them() {
+        use liquid_core::ValueView;
+        let config = crate::config::Config::parse(
+            "[site]\nurl = \"https://example.org\"\ntimezone = \"Asia/Shanghai\"\n",
+            std::path::Path::new("/"),
+        )
+        .unwrap();
+        let post = |source: &str, front: &str| {
+            let text = format!("---\n{front}\n---\nx\n");
+            Arc::new(crate::post::parse(source, text.as_bytes(), &config.site).unwrap())
+        };
+        let links = PostLinks::default();
+        let site_url = config.site.url.to_string();
+        let all = [
+            post("_posts/2020-01-02-older.md", "title: Older\ntags: [a, b]"),
+            post("_posts/2020-01-03-b-same-day.md", "title: Same day B\ncategories: news"),
+            post("_posts/2020-01-03-a-same-day.md", "title: Same day A"),
+            post("_posts/2999-01-01-future.md", "title: Future"),
+            post("_posts/2020-01-05-gone.md", "title: Gone"),
+        ];
+        let mut archived = (*post("old_post/2020-01-04-archived.md", "title: Archived")).clone();
+        archived.archived = true;
+        links.extend(&site_url, all.to_vec());
+        links.insert(&Arc::new(archived), "/2020/01/04/archived.html".into());
+        links.remove("_posts/2020-01-05-gone.md");
+
+        let listed = links.posts();
+        let field = |item: &Value, key: &str| item.as_object().unwrap().get(key).map(|v| v.to_kstr().into_owned());
+        let titles: Vec<_> = listed.iter().map(|item| field(item, "title").unwrap()).collect();
+        assert_eq!(titles, ["Same day B", "Same day A", "Older"]);
+        let newest = &listed[0];
+        assert_eq!(field(newest, "url").as_deref(), Some("/news/2020/01/03/b-same-day.html"));
+        assert_eq!(field(newest, "id").as_deref(), Some("/news/2020/01/03/b-same-day"));
+        assert_eq!(field(newest, "slug").as_deref(), Some("b-same-day"));
+        assert_eq!(field(newest, "path").as_deref(), Some("_posts/2020-01-03-b-same-day.md"));
+        assert_eq!(field(newest, "date").as_deref(), Some("2020-01-03 00:00:00 +0800"));
+        let tags = listed[2].as_object().unwrap().get("tags").unwrap().to_value();
+        assert_eq!(tags, Value::Array(vec![Value::scalar("a"), Value::scalar("b")]));
     }
 }

@@ -492,7 +492,7 @@ impl Site {
                     self.note_link(&candidate);
                 }
                 if post.published {
-                    self.post_links.insert(&candidate.source, url_path(&self.site_url, &post.url));
+                    self.post_links.insert(&post, url_path(&self.site_url, &post.url));
                 }
                 self.posts.insert(candidate.source, Loaded { post, stamp: Some(stamp), hash, path: candidate.path });
             }

@@ -34,6 +34,8 @@ struct Versioned {
     lookups: Vec<template::Lookup>,
     /// Whether Liquid ran on it ([`EntryText::liquid`]).
     liquid: bool,
+    /// Whether its Liquid read `site.posts`: the text is stale once any post changed.
+    reads_posts: bool,
     /// Whether its entry may be kept for the next run ([`EntryTexts::storable`]): no problem
     /// (reported again by every run that makes it) and no file read beside the post (whose
     /// changes nothing records).
@@ -169,7 +171,7 @@ impl EntryTexts {
                     let storable = text.problems.is_empty() && !text.reads_beside;
                     self.made_storable += u64::from(storable);
                     let lookups = std::mem::take(&mut text.lookups);
-                    let liquid = text.liquid;
+                    let (liquid, reads_posts) = (text.liquid, text.reads_posts);
                     let text = Arc::new(text);
                     let held = Versioned {
                         hash,
@@ -179,6 +181,7 @@ impl EntryTexts {
                         movable,
                         lookups,
                         liquid,
+                        reads_posts,
                         storable,
                         adopted: false,
                     };
@@ -223,6 +226,8 @@ impl EntryTexts {
             movable: lookups.is_empty(),
             lookups,
             liquid,
+            // No entry whose Liquid read `site.posts` is kept (see `Build::keep_entries`).
+            reads_posts: false,
             storable: true,
             adopted: true,
         };
@@ -274,14 +279,15 @@ impl EntryTexts {
         Some(version)
     }
 
-    /// Drops the texts that looked a post up and would now find something else (`holds` says
-    /// whether a lookup still finds what it found: a post added, removed or moved), so that they
-    /// are made again; returns their posts' source paths, whose feeds must be rendered again.
+    /// Posts changed: drops the texts that read `site.posts`, and those that looked a post up and
+    /// would now find something else (`holds` says whether a lookup still finds what it found: a
+    /// post added, removed or moved), so that they are made again; returns their posts' source
+    /// paths, whose feeds must be rendered again.
     pub(crate) fn drop_stale(&mut self, holds: impl Fn(&template::Lookup) -> bool) -> Vec<String> {
         let stale: Vec<String> = self
             .texts
             .iter()
-            .filter(|(_, held)| held.lookups.iter().any(|lookup| !holds(lookup)))
+            .filter(|(_, held)| held.reads_posts || held.lookups.iter().any(|lookup| !holds(lookup)))
             .map(|(source, _)| source.clone())
             .collect();
         for source in &stale {

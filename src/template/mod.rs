@@ -237,6 +237,8 @@ pub struct Rendered {
     /// The posts it looked up and what it found, sorted, without duplicates: the output changes
     /// when one of them would be found elsewhere, or not at all, or found when it was not.
     pub lookups: Vec<Lookup>,
+    /// Whether the render read `site.posts`: the output may change with any post.
+    pub reads_posts: bool,
 }
 
 impl Rendered {
@@ -343,6 +345,11 @@ impl Engine {
         self.shared.site.posts_read()
     }
 
+    /// The site's posts changed: a render that reads `site.posts` from now on gets them anew.
+    pub fn forget_posts(&self) {
+        self.shared.site.forget_posts();
+    }
+
     /// Renders `entry`'s Liquid. A body without `{{` or `{%` is returned as it is, without parsing.
     pub fn render(&self, entry: &Entry<'_>) -> Rendered {
         if !lexer::has_markup(entry.body) {
@@ -352,6 +359,7 @@ impl Engine {
                 includes: Vec::new(),
                 reads_beside: false,
                 lookups: Vec::new(),
+                reads_posts: false,
             };
         }
         render::render_entry(&self.language, &self.shared, entry)

@@ -15,6 +15,7 @@ use liquid_core::runtime::{PartialStore, Registers, Runtime, RuntimeBuilder, Tem
 use liquid_core::Renderable;
 
 use super::prepare::{Prepared, Special};
+use super::site::SiteView;
 use super::{Entry, Limits, Problem, ProblemKind, Rendered, Shared};
 
 /// What the placeholder tags of the template being parsed refer to.
@@ -332,8 +333,9 @@ pub(crate) fn render_entry(language: &Arc<Language>, shared: &Shared, entry: &En
 
     let page = Value::Object(entry.page.clone());
     let jekyll = jekyll_object();
+    let site = SiteView::new(&shared.site);
     let mut globals: HashMap<KStringCow<'_>, &dyn ValueView> = HashMap::new();
-    globals.insert(KStringCow::from_static("site"), &shared.site);
+    globals.insert(KStringCow::from_static("site"), &site);
     globals.insert(KStringCow::from_static("page"), &page);
     globals.insert(KStringCow::from_static("jekyll"), &jekyll);
     let globals: &dyn ObjectView = &globals;
@@ -372,5 +374,5 @@ pub(crate) fn render_entry(language: &Arc<Language>, shared: &Shared, entry: &En
     problems.dedup();
     let includes = std::mem::take(&mut st.includes).into_iter().collect();
     let lookups = std::mem::take(&mut st.lookups).into_iter().collect();
-    Rendered { output, problems, includes, reads_beside: st.reads_beside, lookups }
+    Rendered { output, problems, includes, reads_beside: st.reads_beside, lookups, reads_posts: site.read_posts() }
 }

@@ -1,8 +1,10 @@
 //! The `site` variable: `_config.yml` values, `site.data`, `site.time`, `site.url`, `site.baseurl`,
 //! and `site.posts`, which is asked of the site layer only when a template reads it.
 
+use std::cell::OnceCell;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, FixedOffset};
 
@@ -14,7 +16,11 @@ use super::{SiteContext, SiteIndex};
 pub(crate) struct SiteObject {
     /// Everything but `posts`.
     fields: Value,
-    posts: OnceLock<Value>,
+    /// `site.posts` as last asked of the site layer; `None` until a template reads it, and again
+    /// once the posts changed.
+    posts: Mutex<Option<Arc<Value>>>,
+    /// Whether any template has read `site.posts`.
+    posts_read: AtomicBool,
     index: Arc<dyn SiteIndex>,
     time: DateTime<FixedOffset>,
 }
@@ -33,7 +39,13 @@ impl SiteObject {
         fields.insert("url".into(), Value::scalar(site.url.clone()));
         fields.insert("baseurl".into(), Value::scalar(site.baseurl.clone()));
         fields.insert("time".into(), Value::scalar(super::filters::to_liquid_time(site.time)));
-        SiteObject { fields: Value::Object(fields), posts: OnceLock::new(), index: site.index.clone(), time: site.time }
+        SiteObject {
+            fields: Value::Object(fields),
+            posts: Mutex::new(None),
+            posts_read: AtomicBool::new(false),
+            index: site.index.clone(),
+            time: site.time,
+        }
     }
 
     /// `site.time`, which is also "now" for the date filters.
@@ -45,13 +57,52 @@ impl SiteObject {
         self.fields.as_object_ref()
     }
 
-    /// Whether `site.posts` was asked for.
+    /// Whether `site.posts` was ever asked for.
     pub(crate) fn posts_read(&self) -> bool {
+        self.posts_read.load(Ordering::Relaxed)
+    }
+
+    /// The posts changed: the next render that reads `site.posts` asks the site layer again.
+    pub(crate) fn forget_posts(&self) {
+        *self.posts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+
+    fn posts(&self) -> Arc<Value> {
+        self.posts_read.store(true, Ordering::Relaxed);
+        let mut posts = self.posts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(posts.get_or_insert_with(|| Arc::new(Value::Array(self.index.posts()))))
+    }
+}
+
+/// `site` as one render sees it: `site.posts` is taken once, when the render first reads it, and
+/// stays the same to its end.
+pub(crate) struct SiteView<'s> {
+    site: &'s SiteObject,
+    posts: OnceCell<Arc<Value>>,
+}
+
+impl fmt::Debug for SiteView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.site.fmt(f)
+    }
+}
+
+impl<'s> SiteView<'s> {
+    pub(crate) fn new(site: &'s SiteObject) -> SiteView<'s> {
+        SiteView { site, posts: OnceCell::new() }
+    }
+
+    /// Whether this render read `site.posts`: its output depends on every post.
+    pub(crate) fn read_posts(&self) -> bool {
         self.posts.get().is_some()
     }
 
+    fn object(&self) -> &Object {
+        self.site.object()
+    }
+
     fn posts(&self) -> &Value {
-        self.posts.get_or_init(|| Value::Array(self.index.posts()))
+        self.posts.get_or_init(|| self.site.posts())
     }
 
     fn full(&self) -> Value {
@@ -74,7 +125,7 @@ impl AsObjectRef for Value {
     }
 }
 
-impl ValueView for SiteObject {
+impl ValueView for SiteView<'_> {
     fn as_debug(&self) -> &dyn fmt::Debug {
         self
     }
@@ -101,7 +152,7 @@ impl ValueView for SiteObject {
     }
 }
 
-impl ObjectView for SiteObject {
+impl ObjectView for SiteView<'_> {
     fn as_value(&self) -> &dyn ValueView {
         self
     }

@@ -185,8 +185,22 @@ fn build_both(name: &str) -> Option<(Entries, Entries, support::Run)> {
     };
     run.assert_code(0);
     let ours = read_feed(&out.join("feed.xml"));
-    let by_id = |entries: &[Entry]| entries.iter().map(|e| (e.id.clone(), seen(e))).collect::<BTreeMap<_, _>>();
-    Some((by_id(&theirs.feed.entries), by_id(&ours.feed.entries), run))
+    // The feed's own author is compared too, as a pseudo-entry with nothing else.
+    let by_id = |feed: &feed_rs::model::Feed| {
+        let mut entries = feed.entries.iter().map(|e| (e.id.clone(), seen(e))).collect::<BTreeMap<_, _>>();
+        let author = feed.authors.first().map(|p| (p.name.trim().to_string(), p.email.clone(), p.uri.clone()));
+        let empty = || String::new();
+        let feed_author = Seen {
+            title: empty(),
+            text: empty(),
+            targets: Vec::new(),
+            summary: empty(),
+            author: author.unwrap_or_default(),
+        };
+        entries.insert("(the feed itself)".to_string(), feed_author);
+        entries
+    };
+    Some((by_id(&theirs.feed), by_id(&ours.feed), run))
 }
 
 /// A difference from jekyll-feed that postfeed makes on purpose, as the README names it.

@@ -283,6 +283,39 @@ fn config_yml_edited_during_the_first_build_is_not_missed() {
     });
 }
 
+/// An entry that lists `site.posts` follows the posts as the daemon runs: a post added, retitled
+/// or deleted shows in it after the usual update, as a new `jekyll build` would show it.
+#[test]
+fn serve_renders_again_the_entries_that_list_site_posts_when_posts_change() {
+    let ws = jekyll_site();
+    ws.write(
+        "_posts/2024-01-05-index.md",
+        post(
+            "title: Index\ndate: 2024-01-05 08:00:00 +0800",
+            "{% for p in site.posts %}[{{ p.title }}]({{ p.url | relative_url }}) {% endfor %}Count: {{ site.posts | size }}.\n",
+        ),
+    );
+    let (config, _) = folders_only_config(&ws);
+    let daemon = Daemon::start(&config);
+    let index = |daemon: &Daemon| {
+        let feed = daemon.feed("/feed.xml")?;
+        let entry = feed.entries.iter().find(|e| title(e) == "Index")?.clone();
+        entry.content.and_then(|c| c.body)
+    };
+    let first = index(&daemon).expect("the index post is in the site feed");
+    assert!(first.contains("Count: 4.") && first.contains(">Third</a>"), "{first}");
+    assert!(first.contains("/daily/news/first/"), "links are the posts' URLs: {first}");
+
+    ws.write("_posts/2024-01-04-added.md", post("title: Added later\ndate: 2024-01-04 09:00:00 +0800", "New."));
+    daemon.wait_for("the index listing the added post", CHANGE_WAIT, || {
+        index(&daemon).filter(|c| c.contains(">Added later</a>") && c.contains("Count: 5.")).map(|_| ())
+    });
+    fs::remove_file(ws.site().join("_posts/2024-01-03-second.md")).unwrap();
+    daemon.wait_for("the index without the deleted post", CHANGE_WAIT, || {
+        index(&daemon).filter(|c| !c.contains(">Second</a>") && c.contains("Count: 4.")).map(|_| ())
+    });
+}
+
 #[test]
 fn template_problems_are_reported_with_path_and_line_and_never_shown() {
     let ws = jekyll_site();
