@@ -80,11 +80,30 @@ pub(crate) enum TagFeeds {
     On { only: Option<Vec<String>>, except: Vec<String>, path: Option<String> },
 }
 
+/// Whether `path` resolves to a place inside `root`, links followed.
+fn inside(root: &Path, path: &Path) -> bool {
+    match (root.canonicalize(), path.canonicalize()) {
+        (Ok(root), Ok(path)) => path.starts_with(root),
+        _ => false,
+    }
+}
+
 impl JekyllConfig {
     /// Reads `_config.yml` (or `_config.yaml`) from the site root; `Ok(None)` when there is none.
     pub(crate) fn load(site_root: &Path) -> Result<Option<JekyllConfig>, JekyllConfigError> {
         for name in CONFIG_NAMES {
             let path = site_root.join(name);
+            match std::fs::metadata(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                // A FIFO would hang the read; a link out of the site would publish its values.
+                Ok(meta) if !meta.is_file() => {
+                    return Err(JekyllConfigError { path, line: None, message: "not a regular file".into() });
+                }
+                Ok(_) if !inside(site_root, &path) => {
+                    return Err(JekyllConfigError { path, line: None, message: "links outside the site".into() });
+                }
+                _ => {}
+            }
             match std::fs::read(&path) {
                 Ok(bytes) => {
                     let text = String::from_utf8(bytes).map_err(|e| JekyllConfigError {

@@ -17,6 +17,11 @@ pub fn load_data(site_root: &Path) -> (Object, Vec<Problem>) {
     let mut problems = Vec::new();
     let dir = site_root.join("_data");
     let data = match dir.canonicalize() {
+        // A `_data` that is a link out of the site would publish whatever it points at.
+        Ok(canonical) if !site_root.canonicalize().is_ok_and(|root| canonical.starts_with(root)) => {
+            problems.push(problem("_data", 0, "links outside the site; site.data is left empty".into()));
+            Object::new()
+        }
         Ok(canonical) => read_folder(&dir, &canonical, "_data", 0, &mut problems),
         Err(_) => Object::new(),
     };
@@ -77,7 +82,12 @@ fn problem(path: &str, line: u32, message: String) -> Problem {
 }
 
 fn read_file(path: &Path, extension: &str) -> Result<Value, (u32, String)> {
-    let size = std::fs::metadata(path).map_err(|e| (0, e.to_string()))?.len();
+    let meta = std::fs::metadata(path).map_err(|e| (0, e.to_string()))?;
+    // Reading a FIFO or a device would wait for a writer that may never come.
+    if !meta.is_file() {
+        return Err((0, "not a regular file".to_owned()));
+    }
+    let size = meta.len();
     if size > MAX_DATA_FILE_BYTES {
         return Err((0, format!("larger than {MAX_DATA_FILE_BYTES} bytes")));
     }

@@ -446,3 +446,82 @@ fn awkward_tag_names_get_safe_distinct_feed_paths_inside_by_tag() {
     // Site feeds, and one Atom and one RSS feed per non-empty tag: nothing for "".
     assert_eq!(all.len(), 2 + 2 * tags.len(), "{:?}", all.keys());
 }
+
+/// A site whose `_config.yml` has a `url`, with `extra` written into it, regenerated with no
+/// config file.
+fn regen_jekyll_site(extra: impl FnOnce(&Workspace)) -> (Workspace, Run, std::path::PathBuf) {
+    let ws = Workspace::with_posts(&[
+        ("_config.yml", "title: Quay\nurl: https://quay.example.org\n".to_string()),
+        ("_posts/2024-01-02-data.md", post("title: Data\ndate: 2024-01-02 08:00:00 +0800", "Data: {{ site.data | jsonify }}")),
+    ]);
+    extra(&ws);
+    let out = ws.root().join("out");
+    let run = support::postfeed_in(
+        ws.root(),
+        [std::ffi::OsStr::new("regen"), "--source".as_ref(), ws.site().as_os_str(), "--output".as_ref(), out.as_os_str()],
+    );
+    (ws, run, out)
+}
+
+fn data_entry(out: &std::path::Path) -> String {
+    let feed = read_feed(&out.join("feed.xml")).feed;
+    let entry = feed.entries.iter().find(|e| title(e) == "Data").expect("the post is in the feed");
+    entry.content.as_ref().and_then(|c| c.body.clone()).unwrap_or_default()
+}
+
+/// `_data` may not be a link out of the site: what it points at would be published.
+#[test]
+fn a_data_folder_linked_out_of_the_site_is_not_read() {
+    let (_ws, run, out) = regen_jekyll_site(|ws| {
+        let secret = ws.root().join("secret");
+        fs::create_dir_all(&secret).unwrap();
+        fs::write(secret.join("keys.yml"), "token: TOP-SECRET-YAML\n").unwrap();
+        std::os::unix::fs::symlink("../secret", ws.site().join("_data")).unwrap();
+    });
+    run.assert_code(0);
+    assert!(
+        run.stderr.lines().any(|l| l.contains("_data") && l.contains("links outside the site")),
+        "the refusal is reported:\n{run}"
+    );
+    let html = data_entry(&out);
+    assert!(!html.contains("TOP-SECRET"), "{html}");
+    assert!(html.contains("Data: {}"), "site.data is empty: {html}");
+}
+
+/// A FIFO in `_data` (or as `_config.yml`) is reported, never read: reading it would wait for a
+/// writer forever.
+#[test]
+fn a_fifo_among_the_settings_is_reported_not_read() {
+    let mkfifo = |path: &std::path::Path| {
+        let made = std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo runs");
+        assert!(made.success());
+    };
+    let (_ws, run, out) = regen_jekyll_site(|ws| {
+        fs::create_dir_all(ws.site().join("_data")).unwrap();
+        fs::write(ws.site().join("_data/desk.yml"), "motto: Tides\n").unwrap();
+        mkfifo(&ws.site().join("_data/pipe.yml"));
+    });
+    run.assert_code(0);
+    assert!(run.stderr.lines().any(|l| l.contains("_data/pipe.yml") && l.contains("not a regular file")), "{run}");
+    assert!(data_entry(&out).contains("Tides"), "the other data files are read");
+
+    let (_ws, run, _) = regen_jekyll_site(|ws| {
+        fs::remove_file(ws.site().join("_config.yml")).unwrap();
+        mkfifo(&ws.site().join("_config.yml"));
+    });
+    assert_ne!(run.code, Some(0), "{run}");
+    assert!(run.stderr.contains("_config.yml") && run.stderr.contains("not a regular file"), "{run}");
+}
+
+/// `_config.yml` linked out of the site is refused: its values would show in `site.*`.
+#[test]
+fn a_config_yml_linked_out_of_the_site_is_refused() {
+    let (_ws, run, _) = regen_jekyll_site(|ws| {
+        fs::write(ws.root().join("outside.yml"), "title: Quay\nurl: https://quay.example.org\nsecret: TOP-SECRET\n")
+            .unwrap();
+        fs::remove_file(ws.site().join("_config.yml")).unwrap();
+        std::os::unix::fs::symlink("../outside.yml", ws.site().join("_config.yml")).unwrap();
+    });
+    assert_ne!(run.code, Some(0), "{run}");
+    assert!(run.stderr.contains("_config.yml") && run.stderr.contains("links outside the site"), "{run}");
+}
