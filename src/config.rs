@@ -256,18 +256,14 @@ impl Config {
         let name = self.site.author.clone()?;
         let map = self.jekyll.as_ref().and_then(|j| j.get("author")).filter(|f| matches!(f, Field::Map(_)));
         let text = |key: &str| {
-            map.and_then(|m| m.get(key))
-                .and_then(Field::as_text)
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(String::from)
+            map.and_then(|m| m.get(key)).and_then(Field::as_text).map(crate::post::clean).filter(|t| !t.is_empty())
         };
         // The map counts only when it is where the name came from, not overridden by config.toml.
         let from_map = text("name").as_deref() == Some(name.as_str());
         Some(crate::post::Author {
             name,
             email: from_map.then(|| text("email")).flatten(),
-            uri: from_map.then(|| text("uri")).flatten(),
+            uri: from_map.then(|| text("uri")).flatten().and_then(|uri| crate::urls::web_link(&uri)),
         })
     }
 
@@ -621,6 +617,13 @@ fn site_config(raw: RawSite, jekyll: Option<&JekyllConfig>, origins: &mut Origin
     let jekyll_separator = jekyll.and_then(|j| j.excerpt_separator().map(|s| (s, j.line_of("excerpt_separator"))));
     let excerpt_separator =
         origins.pick("site.excerpt_separator", raw.excerpt_separator, jekyll_separator, "\n\n".to_string());
+    // What XML cannot hold never reaches a feed.
+    let (title, description, author, language) = (
+        crate::post::clean(&title),
+        crate::post::clean(&description),
+        crate::post::clean(&author),
+        crate::post::clean(&language),
+    );
     Ok(SiteConfig {
         title: if title.trim().is_empty() { url.host_str().unwrap_or("postfeed").to_string() } else { title },
         url,

@@ -42,6 +42,25 @@ pub(crate) fn has_scheme(text: &str) -> bool {
         && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
 }
 
+/// A link from front matter, `_config.yml` or `_data` that a reader may follow or load (an
+/// author's page, a thumbnail): XML-safe, and only if it is an http or https URL as a browser
+/// reads it (tabs and newlines dropped, case ignored). `None` for `javascript:`, `data:` and the
+/// like, and for what is no URL.
+pub(crate) fn web_link(text: &str) -> Option<String> {
+    let cleaned = crate::post::clean(text);
+    let parsed = url::Url::parse(&cleaned).ok()?;
+    matches!(parsed.scheme(), "http" | "https").then_some(cleaned)
+}
+
+/// Whether a pinned entry id may be used as written: any scheme but those that run or embed
+/// something when a reader follows the id (`javascript:`, `vbscript:`, `data:`).
+pub(crate) fn harmless_id(text: &str) -> bool {
+    match url::Url::parse(text.trim()) {
+        Ok(parsed) => !matches!(parsed.scheme(), "javascript" | "vbscript" | "livescript" | "data" | "file" | "blob"),
+        Err(_) => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +115,27 @@ mod tests {
             crate::config::Config::parse("[site]\nurl = \"https://example.org/blog\"\n", std::path::Path::new("/"))
                 .expect("config");
         assert_eq!(absolute(&config.site, "/feed.xml"), "https://example.org/blog/feed.xml");
+    }
+
+    #[test]
+    fn only_web_links_pass_as_links_and_script_schemes_never_as_ids() {
+        assert_eq!(web_link(" https://e.org/about/ ").as_deref(), Some("https://e.org/about/"));
+        assert_eq!(web_link("HTTP://e.org").as_deref(), Some("HTTP://e.org"));
+        for bad in [
+            "javascript:alert(1)",
+            "java\tscript:alert(1)",
+            " JaVaScRiPt:x",
+            "data:image/svg+xml,<svg onload=x>",
+            "vbscript:x",
+            "/relative",
+            "mailto:a@e.org",
+            "ftp\u{1}://x",
+        ] {
+            assert_eq!(web_link(bad), None, "{bad:?}");
+        }
+        assert!(harmless_id("tag:e.org,2020:1") && harmless_id("urn:uuid:1") && harmless_id("https://e.org/1"));
+        for bad in ["javascript:alert(1)", "java\tscript:alert(1)", "DATA:text/html,x", "vbscript:x"] {
+            assert!(!harmless_id(bad), "{bad:?}");
+        }
     }
 }

@@ -301,11 +301,12 @@ fn build(
         basename: name.basename,
         output_ext: &output_ext,
     };
-    let template = nonempty("permalink").unwrap_or_else(|| site.permalink.clone());
+    // What XML cannot hold never reaches a link.
+    let template = nonempty("permalink").map(|p| clean(&p)).unwrap_or_else(|| site.permalink.clone());
     let path = permalink::render(&template, &placeholders);
     let url = absolute(site, &path);
 
-    let pinned_id = nonempty("id").or_else(|| nonempty("guid"));
+    let pinned_id = nonempty("id").or_else(|| nonempty("guid")).filter(|pinned| crate::urls::harmless_id(pinned));
     let id_pinned = pinned_id.is_some();
     let id = match pinned_id {
         Some(pinned) if has_scheme(pinned.trim()) => clean(&pinned),
@@ -326,11 +327,11 @@ fn build(
         None => None,
     }
     .filter(|s| !s.trim().is_empty())
-    .map(|s| {
+    .and_then(|s| {
         if has_scheme(s.trim()) {
-            clean(&s)
+            crate::urls::web_link(&s)
         } else {
-            absolute(site, &encode_path(&format!("/{}", s.trim().trim_start_matches('/'))))
+            Some(absolute(site, &encode_path(&format!("/{}", s.trim().trim_start_matches('/')))))
         }
     });
 
@@ -504,7 +505,8 @@ fn author(fm: &FrontMatter) -> Option<Author> {
             let get = |k: &str| field.get(k).and_then(Field::as_text).map(clean).filter(|s| !s.trim().is_empty());
             let email = get("email");
             let name = get("name").map(|n| clean_name(&n)).filter(|n| !n.is_empty());
-            Author { name: name.or_else(|| email.clone())?, email, uri: get("uri").or_else(|| get("url")) }
+            let uri = get("uri").or_else(|| get("url")).and_then(|u| crate::urls::web_link(&u));
+            Author { name: name.or_else(|| email.clone())?, email, uri }
         }
         other => Author { name: clean_name(other.as_text()?), email: None, uri: None },
     };

@@ -166,9 +166,17 @@ fn authors_summaries_images_ids() {
 fn pinned_ids_and_images_with_a_scheme_are_kept_as_written() {
     // A scheme by RFC 3986's syntax is enough (crate::urls::has_scheme), as for links in the
     // body: a URL that does not parse is not turned into a path of the site.
-    let p = post("_posts/2021-01-01-x.md", "---\nid: \" http://exa mple.org/1 \"\nimage: tag:x,2021:a.png\n---\n");
+    let p = post(
+        "_posts/2021-01-01-x.md",
+        "---\nid: \" http://exa mple.org/1 \"\nimage: https://cdn.example.org/a.png\n---\n",
+    );
     assert_eq!(p.id, "http://exa mple.org/1");
-    assert_eq!(p.image.as_deref(), Some("tag:x,2021:a.png"));
+    assert_eq!(p.image.as_deref(), Some("https://cdn.example.org/a.png"));
+    // An image a reader loads must be a web URL; an id must not run or embed anything.
+    let p = post("_posts/2021-01-01-x.md", "---\nid: tag:x,2021:a\nimage: tag:x,2021:a.png\n---\n");
+    assert_eq!((p.id.as_str(), p.image), ("tag:x,2021:a", None));
+    let p = post("_posts/2021-01-01-x.md", "---\nid: \"javascript:alert(1)\"\nimage: \"data:image/svg+xml,<svg onload=alert(1)>\"\nauthor: {name: Eve, uri: \"javascript:alert(1)\"}\n---\n");
+    assert_eq!((p.id.as_str(), p.image, p.author.unwrap().uri), ("https://news.example.com/2021/01/01/x", None, None));
     let p = post("_posts/2021-01-01-x.md", "---\nid: a b:c\nimage: \" /img/a b.png\"\n---\n");
     assert_eq!(p.id, "https://news.example.com/a%20b:c");
     assert_eq!(p.image.as_deref(), Some("https://news.example.com/img/a%20b.png"));

@@ -467,8 +467,8 @@ fn data_authors(data: &Object) -> HashMap<String, Author> {
         };
         let author = Author {
             name: post::clean(&markup::decode_references(&text("name").unwrap_or_else(|| key.to_string()))),
-            email: text("email"),
-            uri: text("uri"),
+            email: text("email").map(|email| post::clean(&email)),
+            uri: text("uri").and_then(|uri| crate::urls::web_link(&uri)),
         };
         out.insert(key.to_string(), author);
     }

@@ -452,13 +452,22 @@ fn awkward_tag_names_get_safe_distinct_feed_paths_inside_by_tag() {
 fn regen_jekyll_site(extra: impl FnOnce(&Workspace)) -> (Workspace, Run, std::path::PathBuf) {
     let ws = Workspace::with_posts(&[
         ("_config.yml", "title: Quay\nurl: https://quay.example.org\n".to_string()),
-        ("_posts/2024-01-02-data.md", post("title: Data\ndate: 2024-01-02 08:00:00 +0800", "Data: {{ site.data | jsonify }}")),
+        (
+            "_posts/2024-01-02-data.md",
+            post("title: Data\ndate: 2024-01-02 08:00:00 +0800", "Data: {{ site.data | jsonify }}"),
+        ),
     ]);
     extra(&ws);
     let out = ws.root().join("out");
     let run = support::postfeed_in(
         ws.root(),
-        [std::ffi::OsStr::new("regen"), "--source".as_ref(), ws.site().as_os_str(), "--output".as_ref(), out.as_os_str()],
+        [
+            std::ffi::OsStr::new("regen"),
+            "--source".as_ref(),
+            ws.site().as_os_str(),
+            "--output".as_ref(),
+            out.as_os_str(),
+        ],
     );
     (ws, run, out)
 }
@@ -524,4 +533,63 @@ fn a_config_yml_linked_out_of_the_site_is_refused() {
     });
     assert_ne!(run.code, Some(0), "{run}");
     assert!(run.stderr.contains("_config.yml") && run.stderr.contains("links outside the site"), "{run}");
+}
+
+/// Characters XML cannot hold, in `_config.yml`, a front-matter `permalink` and
+/// `_data/authors.yml`, and script URLs in metadata: every feed stays well-formed (roxmltree is
+/// strict), and no link a reader follows or loads has a scheme other than http or https.
+#[test]
+fn metadata_never_breaks_the_xml_nor_carries_script_links() {
+    let ws = Workspace::with_posts(&[
+        (
+            "_config.yml",
+            "title: \"Quay\\x01 Daily\\uFFFE\"\nurl: https://quay.example.org\ndescription: \"Notes\\x08\"\nlang: \"en\\x0B\"\nauthor:\n  name: \"Desk\\x02\"\n  uri: \"javascript:alert(1)\"\n"
+                .to_string(),
+        ),
+        ("_data/authors.yml", "eve:\n  name: Eve\n  email: \"eve\\x01@example.org\"\n  uri: \"java\\tscript:alert(2)\"\n".to_string()),
+        ("_posts/2024-01-02-a.md", post("title: A\npermalink: \"/a\\x01b\\uFFFE/\"\nauthor: eve", "Body.")),
+        (
+            "_posts/2024-01-03-b.md",
+            post("title: B\nimage: \"data:image/svg+xml,<svg onload=alert(3)>\"\nid: \"javascript:alert(4)\"", "Body."),
+        ),
+    ]);
+    let out = ws.root().join("out");
+    let run = support::postfeed_in(
+        ws.root(),
+        [
+            std::ffi::OsStr::new("regen"),
+            "--source".as_ref(),
+            ws.site().as_os_str(),
+            "--output".as_ref(),
+            out.as_os_str(),
+        ],
+    );
+    run.assert_code(0);
+    let mut checked = 0;
+    for (rel, bytes) in tree(&out) {
+        if !(rel.ends_with(".xml") || rel.ends_with(".rss")) {
+            continue;
+        }
+        let text = String::from_utf8(bytes).unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{rel} is not well-formed: {e}"));
+        for node in doc.descendants() {
+            for attr in node.attributes() {
+                assert!(
+                    !attr.value().to_ascii_lowercase().contains("script:") && !attr.value().starts_with("data:"),
+                    "{rel}: {attr:?}"
+                );
+            }
+            if let Some(text) = node.text() {
+                let lower = text.to_ascii_lowercase();
+                assert!(
+                    !lower.contains("javascript:") && !lower.contains("java\tscript:") && !lower.starts_with("data:"),
+                    "{rel}: {text:?}"
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 2, "Atom and RSS site feeds at least: {checked}");
+    let feed = read_feed(&out.join("feed.xml")).feed;
+    assert_eq!(feed.title.unwrap().content, "Quay Daily");
 }
