@@ -63,7 +63,65 @@ const FILTERS: &[(&str, Func)] = &[
     ("times", |_, i, a| arithmetic(i, a, Op::Times)),
     ("divided_by", |_, i, a| arithmetic(i, a, Op::DividedBy)),
     ("modulo", |_, i, a| arithmetic(i, a, Op::Modulo)),
+    // Liquid's own, with the size of the result checked before it is made: one `replace` or
+    // `join` can make a value far larger than its input and arguments.
+    ("replace", |c, i, a| replace(c, i, a)),
+    ("join", |c, i, a| join(c, i, a)),
+    ("split", |c, i, a| split(c, i, a)),
 ];
+
+/// Liquid's `split`, as Ruby's `String#split` does it: `" "` splits on runs of whitespace and
+/// ignores leading ones, `""` into characters, anything else on itself; empty strings at the
+/// end are dropped.
+fn split(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Result<Value, String> {
+    let text = if input.is_nil() { Default::default() } else { input.to_kstr() };
+    let pattern = arg_str(args, 0).unwrap_or_else(|| " ".to_string());
+    // Every piece costs a value besides its text: checked before they are made.
+    let most_pieces =
+        if pattern.is_empty() { text.chars().count() } else { text.matches(pattern.as_str()).count() + 1 };
+    if text.len() + most_pieces.saturating_mul(48) > super::render::values_left(c.runtime.registers()) {
+        return Err("the result would be larger than the limit".into());
+    }
+    let mut pieces: Vec<&str> = if pattern == " " {
+        text.split_whitespace().collect()
+    } else if pattern.is_empty() {
+        text.char_indices().map(|(at, ch)| &text[at..at + ch.len_utf8()]).collect()
+    } else {
+        text.split(pattern.as_str()).collect()
+    };
+    while pieces.last().is_some_and(|piece| piece.is_empty()) {
+        pieces.pop();
+    }
+    Ok(Value::Array(pieces.into_iter().map(|piece| Value::scalar(piece.to_string())).collect()))
+}
+
+/// Liquid's `replace`: every `search` in the input replaced.
+fn replace(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Result<Value, String> {
+    let text = if input.is_nil() { Default::default() } else { input.to_kstr() };
+    let search = arg_str(args, 0).unwrap_or_default();
+    let with = arg_str(args, 1).unwrap_or_default();
+    let count = if search.is_empty() { text.chars().count() + 1 } else { text.matches(search.as_str()).count() };
+    let size = (text.len() + count.saturating_mul(with.len())).saturating_sub(count * search.len());
+    if size > super::render::values_left(c.runtime.registers()) {
+        return Err("the result would be larger than the limit".into());
+    }
+    Ok(Value::scalar(text.replace(search.as_str(), &with)))
+}
+
+/// Liquid's `join`: the items as text, with `separator` (a space by default) between them.
+fn join(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Result<Value, String> {
+    let separator = args.first().map_or_else(|| " ".to_string(), |v| v.to_kstr().to_string());
+    let items: Vec<String> = match input.as_array() {
+        Some(array) => array.values().map(|item| item.to_kstr().to_string()).collect(),
+        None if input.is_nil() => Vec::new(),
+        None => vec![input.to_kstr().to_string()],
+    };
+    let size = items.iter().map(String::len).sum::<usize>() + items.len().saturating_mul(separator.len());
+    if size > super::render::values_left(c.runtime.registers()) {
+        return Err("the result would be larger than the limit".into());
+    }
+    Ok(Value::scalar(items.join(&separator)))
+}
 
 /// An output value as Ruby's `to_s` shows it where liquid-rust differs: floats keep their `.0`,
 /// lists are their items' texts joined.
@@ -248,7 +306,6 @@ pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
         Box::new(stdlib::EscapeOnce),
         Box::new(stdlib::First),
         Box::new(stdlib::Floor),
-        Box::new(stdlib::Join),
         Box::new(stdlib::Last),
         Box::new(stdlib::Lstrip),
         Box::new(stdlib::Map),
@@ -259,7 +316,6 @@ pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
         Box::new(stdlib::Prepend),
         Box::new(stdlib::Remove),
         Box::new(stdlib::RemoveFirst),
-        Box::new(stdlib::Replace),
         Box::new(stdlib::ReplaceFirst),
         Box::new(stdlib::Reverse),
         Box::new(stdlib::Round),
@@ -267,7 +323,6 @@ pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
         Box::new(stdlib::Size),
         Box::new(stdlib::Slice),
         Box::new(stdlib::SortNatural),
-        Box::new(stdlib::Split),
         Box::new(stdlib::Strip),
         Box::new(stdlib::StripHtml),
         Box::new(stdlib::StripNewlines),
@@ -353,6 +408,22 @@ impl fmt::Display for LenientCall {
 
 impl Filter for LenientCall {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
+        charged(runtime, self.evaluate_leniently(input, runtime))
+    }
+}
+
+/// A filter's result, charged to the render's budget for values.
+fn charged(runtime: &dyn Runtime, result: Result<Value>) -> Result<Value> {
+    let value = result?;
+    if super::render::charge_values(runtime.registers(), super::render::value_bytes(&value)) {
+        Ok(value)
+    } else {
+        Err(Error::with_msg("values larger than the limit"))
+    }
+}
+
+impl LenientCall {
+    fn evaluate_leniently(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
         let error = match self.inner.evaluate(input, runtime) {
             Ok(value) => return Ok(value),
             Err(error) => error,
@@ -434,7 +505,9 @@ impl Filter for Call {
         let args: Vec<Value> =
             self.args.iter().map(|e| e.try_evaluate(runtime).map_or(Value::Nil, |v| v.into_owned())).collect();
         let ctx = Ctx { shared: &self.shared, runtime };
-        (self.func)(&ctx, input, &args).map_err(|message| Error::with_msg(format!("filter `{}`: {message}", self.name)))
+        let result = (self.func)(&ctx, input, &args)
+            .map_err(|message| Error::with_msg(format!("filter `{}`: {message}", self.name)));
+        charged(runtime, result)
     }
 }
 

@@ -108,6 +108,9 @@ pub struct Limits {
     pub max_steps: u64,
     /// Most bytes written in one render, counted at every include level.
     pub max_output_bytes: usize,
+    /// Most bytes of values made in one render by filters and assignments (`assign`, `capture`),
+    /// each counted whole, so that a string doubled in a loop stops long before memory does.
+    pub max_value_bytes: usize,
     /// Most broken tags dropped and retried before the text is given without Liquid.
     pub max_attempts: usize,
 }
@@ -121,6 +124,7 @@ impl Default for Limits {
             max_range: 100_000,
             max_steps: 2_000_000,
             max_output_bytes: 64 * 1024 * 1024,
+            max_value_bytes: 64 * 1024 * 1024,
             max_attempts: 32,
         }
     }

@@ -147,6 +147,7 @@ fn compile_with(
 pub(crate) struct Budget {
     pub steps_left: Cell<u64>,
     pub output_left: Cell<usize>,
+    pub values_left: Cell<usize>,
     /// Set when a budget ran out: the render is abandoned, not retried.
     pub exhausted: RefCell<Option<String>>,
 }
@@ -183,6 +184,39 @@ impl RenderState {
 
 pub(crate) fn state(registers: &Registers) -> std::cell::RefMut<'_, RenderState> {
     registers.get_mut::<RenderState>()
+}
+
+/// Charges `bytes` of values made (a filter's result, a variable assigned) to the render's budget.
+/// False once it is spent: the render is then abandoned, as when the output budget runs out.
+pub(crate) fn charge_values(registers: &Registers, bytes: usize) -> bool {
+    let st = state(registers);
+    let left = st.budget.values_left.get();
+    if bytes > left {
+        st.budget.exhausted.replace(Some("the template makes values larger than the limit".into()));
+        st.budget.values_left.set(0);
+        st.budget.output_left.set(0);
+        return false;
+    }
+    st.budget.values_left.set(left - bytes);
+    true
+}
+
+/// What is left of the render's budget for values.
+pub(crate) fn values_left(registers: &Registers) -> usize {
+    state(registers).budget.values_left.get()
+}
+
+/// About how many bytes `value` holds: its text, and every item of its lists and maps.
+pub(crate) fn value_bytes(value: &dyn ValueView) -> usize {
+    if let Some(array) = value.as_array() {
+        array.values().map(|item| 16 + value_bytes(item)).sum()
+    } else if let Some(object) = value.as_object() {
+        object.iter().map(|(key, item)| 16 + key.len() + value_bytes(item)).sum()
+    } else if let Some(scalar) = value.as_scalar() {
+        scalar.to_kstr().len()
+    } else {
+        0
+    }
 }
 
 /// A buffer that stops accepting bytes when the render's output budget is spent.
@@ -303,6 +337,10 @@ impl<P: Runtime> Runtime for Lax<P> {
         Ok(self.parent.get(path).unwrap_or(ValueCow::Owned(Value::Nil)))
     }
     fn set_global(&self, name: liquid_core::model::KString, val: Value) -> Option<Value> {
+        // `assign` and `capture` land here; once the budget is spent the value is not kept.
+        if !charge_values(self.registers(), value_bytes(&val)) {
+            return self.parent.set_global(name, Value::Nil);
+        }
         self.parent.set_global(name, val)
     }
     fn set_index(&self, name: liquid_core::model::KString, val: Value) -> Option<Value> {
@@ -345,6 +383,7 @@ pub(crate) fn render_entry(language: &Arc<Language>, shared: &Shared, entry: &En
         st.budget = Rc::new(Budget {
             steps_left: Cell::new(limits.max_steps),
             output_left: Cell::new(limits.max_output_bytes),
+            values_left: Cell::new(limits.max_value_bytes),
             exhausted: RefCell::new(None),
         });
         st.entry_path = path.clone();

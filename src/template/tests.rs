@@ -298,6 +298,52 @@ fn output_size_is_limited() {
     assert!(rendered.problems.iter().any(|p| p.kind == ProblemKind::Limit));
 }
 
+/// Values that double or multiply stop at the budget for values, with the default limits: each
+/// of these would need gigabytes, and the process would abort, if they ran to their end.
+#[test]
+fn values_that_grow_without_bound_stop_at_the_limit() {
+    let bodies = [
+        // `append` doubling a string 40 times: 16 bytes to 16 TB.
+        "{% assign s = 'xxxxxxxxxxxxxxxx' %}{% for i in (1..40) %}{% assign s = s | append: s %}{% endfor %}{{ s | size }}",
+        // `capture` doubling.
+        "{% capture s %}xxxxxxxxxxxxxxxx{% endcapture %}{% for i in (1..40) %}{% capture s %}{{ s }}{{ s }}{% endcapture %}{% endfor %}{{ s | size }}",
+        // One `replace` that turns each of a million characters into a megabyte.
+        "{% assign m = 'xxxxxxxxxxxxxxxx' %}{% for i in (1..16) %}{% assign m = m | append: m %}{% endfor %}{% assign n = m | slice: 0, 1048576 %}{{ n | replace: 'x', m | size }}",
+        // `split: ''` of 64 MB: 64 million values.
+        "{% assign m = 'xxxxxxxxxxxxxxxx' %}{% for i in (1..22) %}{% assign m = m | append: m %}{% endfor %}{{ m | split: '' | size }}",
+        // `join` of many items with a huge separator.
+        "{% assign m = 'xxxxxxxxxxxxxxxx' %}{% for i in (1..20) %}{% assign m = m | append: m %}{% endfor %}{% assign a = (1..100000) %}{{ a | join: m | size }}",
+    ];
+    for body in bodies {
+        let rendered = render(&format!("before {body} after"));
+        // Spent on the way (the render stops), or refused before it is made (the tag goes).
+        let stopped = |p: &Problem| p.kind == ProblemKind::Limit || p.message.contains("larger than the limit");
+        assert!(rendered.problems.iter().any(stopped), "{body}: {:?}", rendered.problems);
+        // The text is kept without its Liquid.
+        let output = &rendered.output;
+        assert!(output.starts_with("before ") && output.ends_with(" after") && output.len() < 64, "{body}: {output}");
+    }
+    // Below the limit, the same shapes render.
+    assert_eq!(
+        clean("{% assign s = 'ab' %}{% for i in (1..10) %}{% assign s = s | append: s %}{% endfor %}{{ s | size }}"),
+        "2048"
+    );
+    assert_eq!(clean("{{ 'a,b' | replace: ',', '--' }}"), "a--b");
+}
+
+/// `split` as Ruby's `String#split`: runs of whitespace for `" "`, characters for `""`, empty
+/// strings at the end dropped (liquid-rust's own keeps them).
+#[test]
+fn split_as_ruby_splits() {
+    let parts = |body: &str| clean(&format!("{{% assign p = {body} %}}{{{{ p | size }}}}:{{{{ p | join: '|' }}}}"));
+    assert_eq!(parts("'a,b,,' | split: ','"), "2:a|b");
+    assert_eq!(parts("',a,b' | split: ','"), "3:|a|b");
+    assert_eq!(parts("'  a  b ' | split: ' '"), "2:a|b");
+    assert_eq!(parts("'abc' | split: ''"), "3:a|b|c");
+    assert_eq!(parts("'' | split: ','"), "0:");
+    assert_eq!(parts("'a-b' | split: '-'"), "2:a|b");
+}
+
 #[test]
 fn deep_nesting_is_refused_not_overflowed() {
     let body = "{% if true %}".repeat(5000) + "x" + &"{% endif %}".repeat(5000);
