@@ -73,6 +73,8 @@ impl ProblemKind {
             ProblemKind::KeptLastGood(_) => Severity::Error,
             ProblemKind::Kept(PostWarningKind::NotADate { .. }) => Severity::Error,
             ProblemKind::Kept(PostWarningKind::RepeatedKey(_)) => Severity::Note,
+            // The feeds lose names the author wrote.
+            ProblemKind::Kept(PostWarningKind::TooManyNames { .. }) => Severity::Error,
             ProblemKind::SharedFeedPath { .. } => Severity::Error,
             ProblemKind::NotPlainName { .. } => Severity::Note,
             // An unknown filter passes its value through, as Jekyll's Liquid does; every other
@@ -105,6 +107,7 @@ impl ProblemKind {
             ProblemKind::KeptLastGood(_) => "kept_last_good",
             ProblemKind::Kept(PostWarningKind::NotADate { .. }) => "bad_date",
             ProblemKind::Kept(PostWarningKind::RepeatedKey(_)) => "repeated_key",
+            ProblemKind::Kept(PostWarningKind::TooManyNames { .. }) => "too_many_names",
             ProblemKind::SharedFeedPath { .. } => "shared_feed_path",
             ProblemKind::NotPlainName { .. } => "not_plain_name",
             ProblemKind::Template { kind, .. } => match kind {

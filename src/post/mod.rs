@@ -146,7 +146,14 @@ pub(crate) enum PostWarningKind {
     RepeatedKey(String),
     #[error("date {value:?} is not a date; using the file name's date {file_date}")]
     NotADate { value: String, file_date: String },
+    #[error("{count} {key}; only the first {MAX_NAMES_PER_POST} make feeds and are listed in entries")]
+    TooManyNames { key: String, count: usize },
 }
+
+/// Most categories, and most tags, that one post puts in feeds. Each name is a feed that lists
+/// every name of the post's entry: a post with thousands would make output that grows with the
+/// square of their number. The corpora's posts have at most 11.
+pub(crate) const MAX_NAMES_PER_POST: usize = 100;
 
 impl fmt::Display for PostWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -265,8 +272,18 @@ fn build(
 
     // The permalink uses the names as Jekyll has them; feeds show them decoded.
     let url_categories = categories(source, fm);
-    let categories = decoded_names(&url_categories);
-    let tags = decoded_names(&taxonomy(fm, "tag", "tags"));
+    let mut categories = decoded_names(&url_categories);
+    let mut tags = decoded_names(&taxonomy(fm, "tag", "tags"));
+    for (names, key, line) in [(&mut categories, "categories", "category"), (&mut tags, "tags", "tag")] {
+        if names.len() > MAX_NAMES_PER_POST {
+            let line = line_of(line).or_else(|| line_of(key));
+            warnings.push(PostWarning {
+                line,
+                kind: PostWarningKind::TooManyNames { key: key.to_string(), count: names.len() },
+            });
+            names.truncate(MAX_NAMES_PER_POST);
+        }
+    }
     // The key `taxonomy` reads: the singular one wins unless it is null.
     let key_line = |singular: &str, plural: &str| match fm.get(singular) {
         Some(field) if !matches!(field, Field::Null) => line_of(singular),

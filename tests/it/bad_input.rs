@@ -593,3 +593,42 @@ fn metadata_never_breaks_the_xml_nor_carries_script_links() {
     let feed = read_feed(&out.join("feed.xml")).feed;
     assert_eq!(feed.title.unwrap().content, "Quay Daily");
 }
+
+/// A post with a thousand categories and tags makes at most 100 feeds of each, not a thousand
+/// feeds that each list a thousand names (output growing with the square of their number).
+#[test]
+fn a_post_with_a_thousand_names_makes_a_hundred_feeds_of_each_and_is_reported() {
+    let names = |prefix: &str| (0..1000).map(|i| format!("{prefix}{i}")).collect::<Vec<_>>().join(", ");
+    let front = format!("title: Many\ncategories: [{}]\ntags: [{}]", names("c"), names("t"));
+    let ws = Workspace::with_posts(&[
+        ("_config.yml", "title: Quay\nurl: https://quay.example.org\n".to_string()),
+        ("_posts/2024-01-02-many.md", post(&front, "Many names.")),
+        ("_posts/2024-01-03-plain.md", post("title: Plain\ncategories: [news]\ntags: [t5]", "Plain.")),
+    ]);
+    let out = ws.root().join("out");
+    let run = support::postfeed_in(
+        ws.root(),
+        [
+            std::ffi::OsStr::new("regen"),
+            "--source".as_ref(),
+            ws.site().as_os_str(),
+            "--output".as_ref(),
+            out.as_os_str(),
+        ],
+    );
+    run.assert_code(0);
+    let about = run.stderr_lines_about("_posts/2024-01-02-many.md");
+    for key in ["1000 categories", "1000 tags"] {
+        assert!(about.iter().any(|l| l.contains(key) && l.contains("only the first 100")), "{key}:\n{run}");
+    }
+    let atom: Vec<String> = tree(&out).into_keys().filter(|p| p.ends_with(".xml")).collect();
+    // The site feed, 100 + 1 categories (news), 100 tags (t5 is among them).
+    assert_eq!(atom.len(), 1 + 101 + 100, "{atom:?}");
+    let entry_names = |path: &str| {
+        let feed = read_feed(&out.join(path)).feed;
+        feed.entries.iter().find(|e| title(e) == "Many").map(|e| e.categories.len())
+    };
+    assert_eq!(entry_names("feed.xml"), Some(200), "the entry lists the names kept");
+    assert!(out.join("feed/c99.xml").is_file() && !out.join("feed/c100.xml").exists());
+    assert!(out.join("feed/news.xml").is_file() && out.join("feed/by_tag/t5.xml").is_file());
+}
