@@ -218,11 +218,53 @@ fn checked_attribute<'a>(_element: &str, attribute: &str, value: &'a str) -> Opt
         BASE.with_borrow(|base| base.as_ref().and_then(|base| body::absolute_attribute(attribute, value, base)));
     let value = absolute.map_or(Cow::Borrowed(value), Cow::Owned);
     let allowed = match attribute {
-        "href" | "src" => allowed_url(&value),
+        // Only the classes kramdown and Rouge write: a class a reader's own stylesheet knows
+        // (`modal`, `fixed-top`) could lay the entry over the reader's page.
+        "class" => {
+            let kept: Vec<&str> = value.split_ascii_whitespace().filter(|class| known_class(class)).collect();
+            return (!kept.is_empty()).then(|| Cow::Owned(kept.join(" ")));
+        }
+        "role" => value.starts_with("doc-"),
+        "rel" => value == "footnote",
         "srcset" => value.split([',', ' ', '\t', '\n', '\r', '\x0c']).all(allowed_url),
         _ => !scheme_of(&value).is_some_and(|s| matches!(s.as_str(), "javascript" | "vbscript" | "livescript")),
     };
     allowed.then_some(value)
+}
+
+/// Classes kramdown writes (footnotes, `language-x` on code), Rouge writes (the wrappers, the
+/// line-number table, its one- to three-letter token classes) and pulldown-cmark writes.
+fn known_class(class: &str) -> bool {
+    const NAMED: &[&str] = &[
+        "highlight",
+        "highlighter-rouge",
+        "rouge-table",
+        "rouge-code",
+        "rouge-gutter",
+        "gutter",
+        "code",
+        "lineno",
+        "footnote",
+        "footnotes",
+        "reversefootnote",
+        "footnote-reference",
+        "footnote-definition",
+        "footnote-definition-label",
+    ];
+    if NAMED.contains(&class) {
+        return true;
+    }
+    if let Some(language) = class.strip_prefix("language-") {
+        return !language.is_empty() && language.chars().all(|c| c.is_ascii_alphanumeric() || "+#._-".contains(c));
+    }
+    // Rouge's token classes: `k`, `nf`, `s2`, `err`, `cpf`…
+    let bytes = class.as_bytes();
+    matches!(class, "err" | "cpf")
+        || (!bytes.is_empty()
+            && bytes.len() <= 3
+            && bytes[0].is_ascii_lowercase()
+            && bytes.get(1).is_none_or(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && bytes.get(2).is_none_or(u8::is_ascii_digit))
 }
 
 fn allowed_url(value: &str) -> bool {
@@ -399,5 +441,14 @@ mod tests {
         ] {
             assert_eq!(sanitize(html, None), html);
         }
+    }
+
+    #[test]
+    fn only_the_classes_roles_and_rels_of_kramdown_and_rouge_are_kept() {
+        let html = r#"<div class="modal fade show position-fixed highlighter-rouge" role="dialog"><pre class="highlight"><code class="language-c++ x"><span class="nf">f</span><span class="btn-primary">g</span></code></pre></div><p><a href="https://e.org" class="btn stretched-link footnote" rel="nofollow">x</a></p>"#;
+        assert_eq!(
+            sanitize(html, None),
+            r#"<div class="highlighter-rouge"><pre class="highlight"><code class="language-c++ x"><span class="nf">f</span><span>g</span></code></pre></div><p><a href="https://e.org" class="footnote">x</a></p>"#
+        );
     }
 }

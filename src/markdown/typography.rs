@@ -271,7 +271,9 @@ fn push_run(
 /// `&name;`, `&#123;` or `&#x1F;` at the start of `text`.
 fn entity_len(text: &str) -> Option<usize> {
     let body = text.strip_prefix('&')?;
-    let end = body.find(';')?;
+    // Entity names are short: looking further for the `;` made a text of many `&` quadratic.
+    let window = &body.as_bytes()[..body.len().min(48)];
+    let end = memchr::memchr(b';', window)?;
     let name = &body[..end];
     let valid = if let Some(number) = name.strip_prefix('#') {
         match number.strip_prefix(['x', 'X']) {

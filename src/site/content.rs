@@ -149,7 +149,18 @@ impl ContentRenderer {
         // jekyll-feed's `post.feed.excerpt_only | default: site.feed.excerpt_only`.
         let excerpt_only =
             fm.get("feed").and_then(|feed| feed.get("excerpt_only")).is_some_and(crate::config::jekyll::truthy);
-        let content = (self.with_content && !excerpt_only).then(|| self.finish(post, &render.html(split.body)));
+        let content = (self.with_content && !excerpt_only).then(|| {
+            let html = render.html(split.body);
+            if let Some(why) = markup::too_costly_to_parse(&html) {
+                render.problems.push(template::Problem {
+                    path: post.source.clone(),
+                    line: 0,
+                    kind: template::ProblemKind::Limit,
+                    message: format!("{why}; the content is shown as plain text"),
+                });
+            }
+            self.finish(post, &html)
+        });
         let summary = self.summary(&mut render, &fm, split.body);
         let (liquid, reads_beside, lookups, reads_posts) =
             (render.ran_liquid, render.reads_beside, render.lookups, render.reads_posts);
@@ -180,6 +191,10 @@ impl ContentRenderer {
     /// makes the links absolute in its own parse and checks the final URLs, so its output is the
     /// last word; without it, lol_html rewrites the links.
     fn finish(&self, post: &Post, html: &str) -> String {
+        // No HTML parser is given a tree it would take minutes over.
+        if markup::too_costly_to_parse(html).is_some() {
+            return post::clean(&format!("<p>{}</p>", markup::text_as_html(&markup::plain_text(html))));
+        }
         let base = Url::parse(&post.url).unwrap_or_else(|_| self.site_url.clone());
         if self.sanitize {
             post::clean(&crate::sanitize::sanitize(html, Some(&base)))

@@ -113,6 +113,10 @@ pub struct Limits {
     pub max_value_bytes: usize,
     /// Most broken tags dropped and retried before the text is given without Liquid.
     pub max_attempts: usize,
+    /// Most tags and outputs parsed for one render, over every attempt: a text with more than
+    /// this is given without its Liquid, and one with many gets fewer attempts (liquid-rust's
+    /// parser reads about a thousand tags a millisecond, so each attempt costs the whole text).
+    pub max_parsed_items: usize,
 }
 
 impl Default for Limits {
@@ -126,6 +130,7 @@ impl Default for Limits {
             max_output_bytes: 64 * 1024 * 1024,
             max_value_bytes: 64 * 1024 * 1024,
             max_attempts: 32,
+            max_parsed_items: 100_000,
         }
     }
 }

@@ -104,6 +104,13 @@ pub(crate) fn compile(
     compile_with(prepared, language, limits, dropped, false, found)
 }
 
+/// How many broken tags a text may drop and be parsed again: fewer the more tags it has, so
+/// that all its attempts together parse at most `limits.max_parsed_items` tags.
+fn attempts(prepared: &Prepared, limits: &Limits) -> usize {
+    let items = prepared.liquid_items().count().max(1);
+    (limits.max_parsed_items / items).clamp(1, limits.max_attempts)
+}
+
 /// [`compile`], with step markers before each tag and output when `markers` is set.
 fn compile_with(
     prepared: &Prepared,
@@ -113,7 +120,22 @@ fn compile_with(
     markers: bool,
     found: &mut Vec<(u32, ProblemKind, String)>,
 ) -> Compiled {
-    for _ in 0..limits.max_attempts {
+    let items = prepared.liquid_items().count();
+    if items > limits.max_parsed_items {
+        found.push((
+            0,
+            ProblemKind::Limit,
+            format!(
+                "more than {} Liquid tags and outputs: the text is kept without its Liquid",
+                limits.max_parsed_items
+            ),
+        ));
+        dropped.extend(prepared.liquid_items());
+        let written = prepared.write(&dropped, true, markers);
+        let template = parse_with(&written.text, prepared, language).unwrap_or_else(|_| Template::new(Vec::new()));
+        return Compiled { template, dropped, markers };
+    }
+    for _ in 0..attempts(prepared, limits) {
         let written = prepared.write(&dropped, false, markers);
         let error = match parse_with(&written.text, prepared, language) {
             Ok(template) => return Compiled { template, dropped, markers },
@@ -283,7 +305,7 @@ pub(crate) fn render_recovering(
         }
         let mut st = state(runtime.registers());
         let culprit = st.frames.last().and_then(|f| f.at).filter(|c| !current.dropped.contains(c));
-        let Some(culprit) = culprit.filter(|_| current.dropped.len() < limits.max_attempts) else {
+        let Some(culprit) = culprit.filter(|_| current.dropped.len() < attempts(prepared, limits)) else {
             let line = culprit.map_or(0, |c| prepared.line_of(c));
             st.report(line, ProblemKind::Render, format!("{error}; the text is kept without its Liquid"));
             drop(st);

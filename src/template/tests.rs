@@ -344,6 +344,28 @@ fn split_as_ruby_splits() {
     assert_eq!(parts("'a-b' | split: '-'"), "2:a|b");
 }
 
+/// A text with more tags than an engine may parse for one render is given without its Liquid; one
+/// with many broken tags gets fewer attempts, so all of them together parse at most as many.
+#[test]
+fn parsing_is_bounded_by_the_tags_it_reads() {
+    let limits = Limits { max_parsed_items: 10, ..Limits::default() };
+    let rendered = render_in(&engine_with(&[], limits), &"a{{ 'b' }}".repeat(11));
+    assert_eq!(rendered.output, "a".repeat(11));
+    assert!(rendered.problems.iter().any(|p| p.kind == ProblemKind::Limit && p.message.contains("more than 10")));
+    let limits = Limits { max_parsed_items: 10, ..Limits::default() };
+    assert_eq!(render_in(&engine_with(&[], limits), &"a{{ 'b' }}".repeat(10)).output, "ab".repeat(10));
+
+    // Five broken tags among five good ones: 10 tags, so 4 attempts of 40; the fifth broken
+    // tag is one too many and the text is kept without its Liquid.
+    let limits = Limits { max_parsed_items: 40, ..Limits::default() };
+    let body = "{% if %}x{% endif %}{{ 'y' }}".repeat(5);
+    let rendered = render_in(&engine_with(&[], limits), &body);
+    assert_eq!(rendered.output, "x".repeat(5));
+    assert!(rendered.problems.iter().any(|p| p.message.contains("too many Liquid errors")), "{:?}", rendered.problems);
+    let limits = Limits { max_parsed_items: 100, ..Limits::default() };
+    assert_eq!(render_in(&engine_with(&[], limits), &body).output, "xy".repeat(5), "10 attempts are enough");
+}
+
 #[test]
 fn deep_nesting_is_refused_not_overflowed() {
     let body = "{% if true %}".repeat(5000) + "x" + &"{% endif %}".repeat(5000);

@@ -632,3 +632,43 @@ fn a_post_with_a_thousand_names_makes_a_hundred_feeds_of_each_and_is_reported() 
     assert!(out.join("feed/c99.xml").is_file() && !out.join("feed/c100.xml").exists());
     assert!(out.join("feed/news.xml").is_file() && out.join("feed/by_tag/t5.xml").is_file());
 }
+
+/// HTML an HTML parser would take minutes over (its time grows with the square of the nesting,
+/// and of the `&` in one run of text) is shown as plain text, with a report; the other posts are
+/// untouched.
+#[test]
+fn html_too_costly_to_parse_is_shown_as_plain_text_and_reported() {
+    let ws = Workspace::with_posts(&[
+        ("_config.yml", "title: Quay\nurl: https://quay.example.org\n".to_string()),
+        ("_posts/2024-01-02-deep.html", format!("---\ntitle: Deep\n---\n{}deep end", "<ul><li>".repeat(2000))),
+        ("_posts/2024-01-03-amps.md", post("title: Amps", &format!("{} amps end", "&".repeat(60_000)))),
+        ("_posts/2024-01-04-fine.md", post("title: Fine", "A *fine* post with <b>bold</b> & more.")),
+    ]);
+    let out = ws.root().join("out");
+    let run = support::postfeed_in(
+        ws.root(),
+        [
+            std::ffi::OsStr::new("regen"),
+            "--source".as_ref(),
+            ws.site().as_os_str(),
+            "--output".as_ref(),
+            out.as_os_str(),
+        ],
+    );
+    run.assert_code(0);
+    assert!(
+        run.stderr_lines_about("_posts/2024-01-02-deep.html").iter().any(|l| l.contains("nested more than 512")),
+        "{run}"
+    );
+    assert!(run.stderr_lines_about("_posts/2024-01-03-amps.md").iter().any(|l| l.contains("plain text")), "{run}");
+    let feed = read_feed(&out.join("feed.xml")).feed;
+    let html = |name: &str| {
+        let entry = feed.entries.iter().find(|e| title(e) == name).unwrap();
+        entry.content.as_ref().and_then(|c| c.body.clone()).unwrap()
+    };
+    let deep = html("Deep");
+    assert!(deep.ends_with("deep end</p>") && !deep.contains("<ul>"), "{}", &deep[deep.len().saturating_sub(80)..]);
+    let amps = html("Amps");
+    assert!(amps.starts_with("<p>&amp;&amp;") && amps.ends_with("amps end</p>"));
+    assert_eq!(html("Fine"), "<p>A <em>fine</em> post with <b>bold</b> &amp; more.</p>");
+}
