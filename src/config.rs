@@ -245,7 +245,7 @@ struct RawServer {
 /// The names `feeds.formats` accepts.
 const FORMATS: [&str; 3] = ["atom", "rss", "json"];
 
-pub(crate) const DEFAULT_LIMIT: usize = 20;
+pub(crate) const DEFAULT_LIMIT: usize = 10;
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub(crate) const DEFAULT_MAX_POST_BYTES: u64 = 16 * 1024 * 1024;
 pub(crate) const DEFAULT_RETIRE_AFTER_DAYS: u32 = 30;
@@ -660,7 +660,7 @@ mod tests {
         assert_eq!(c.site.url.as_str(), "https://example.org/blog/");
         assert_eq!(c.source_dir, Path::new("/srv/site/."));
         assert_eq!(c.output_dir, Path::new("/srv/site/feeds"));
-        assert_eq!(c.feeds.limit, 20);
+        assert_eq!(c.feeds.limit, 10, "jekyll-feed's posts_limit");
         assert!(c.feeds.atom && c.feeds.rss && c.feeds.categories && c.feeds.tags);
         assert_eq!(c.site.timezone, Tz::UTC);
         assert_eq!(c.site.permalink, "/:categories/:year/:month/:day/:title:output_ext");

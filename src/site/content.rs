@@ -421,6 +421,10 @@ fn page_object(post: &Post, path: &str, fm: &FrontMatter, yaml: &str, site: &Sit
     if !page.contains_key("title") {
         page.insert("title".into(), Value::scalar(post.title.clone()));
     }
+    let name = post.source.rsplit('/').next().unwrap_or_default();
+    page.insert("name".into(), Value::scalar(name.to_string()));
+    page.insert("ext".into(), Value::scalar(name.rfind('.').map_or("", |dot| &name[dot..]).to_string()));
+    page.insert("draft".into(), Value::scalar(false));
     page.insert("path".into(), Value::scalar(path.to_string()));
     page.insert("relative_path".into(), Value::scalar(path.to_string()));
     page.insert("collection".into(), Value::scalar("posts"));
