@@ -2,7 +2,7 @@
 //! bodies that lie in a memory file sent with `sendfile(2)` instead of copied through `write(2)`.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -35,7 +35,6 @@ impl Tracked {
     /// what goes out is always exactly what hyper asked to write.
     fn poll_send(&mut self, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
         let file = self.outgoing.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
-        let mut bufs = bufs;
         if let Some(file) = file {
             let from_file = bufs.iter().position(|b| !b.is_empty() && file.offset_of(b).is_some());
             match from_file {
@@ -43,11 +42,24 @@ impl Tracked {
                     let (slice, offset) = (&bufs[i], file.offset_of(&bufs[i]).unwrap_or_default());
                     return self.poll_sendfile(cx, &file, offset, slice.len());
                 }
-                Some(i) => bufs = &bufs[..i],
+                // The head before the file's bytes: held back (`MSG_MORE`) so that it leaves in
+                // the same segments as the start of the body, not in a small packet of its own.
+                Some(i) => return self.poll_send_more(cx, &bufs[..i]),
                 None => {}
             }
         }
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_send_more(&self, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        loop {
+            std::task::ready!(self.stream.poll_write_ready(cx))?;
+            let socket = self.stream.as_fd();
+            match self.stream.try_io(Interest::WRITABLE, || send_with_more_to_come(socket, bufs)) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return Poll::Ready(result),
+            }
+        }
     }
 
     fn poll_sendfile(&self, cx: &mut Context<'_>, file: &MemFile, offset: u64, len: usize) -> Poll<io::Result<usize>> {
@@ -59,6 +71,24 @@ impl Tracked {
                 result => return Poll::Ready(result),
             }
         }
+    }
+}
+
+/// Writes `bufs` to `socket` with `MSG_MORE`: the kernel waits for what follows (the body, sent
+/// by `sendfile`) before sending a segment that is not full.
+fn send_with_more_to_come(socket: BorrowedFd<'_>, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: a zeroed msghdr is valid; `IoSlice` has `iovec`'s layout on Unix, and the slices
+    // outlive the call.
+    let sent = unsafe {
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = bufs.as_ptr().cast_mut().cast::<libc::iovec>();
+        message.msg_iovlen = bufs.len().min(1024) as _;
+        libc::sendmsg(socket.as_raw_fd(), &message, libc::MSG_MORE | libc::MSG_NOSIGNAL)
+    };
+    if sent < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(sent as usize)
     }
 }
 
