@@ -809,7 +809,7 @@ fn render_with(
     item: &dyn ValueView,
 ) -> std::result::Result<String, String> {
     let mut scope = Object::new();
-    scope.insert(variable.to_owned().into(), item.to_value());
+    scope.insert(super::lexer::renamed(variable).into_owned().into(), item.to_value());
     let frame = super::render::lax(StackFrame::new(c.runtime, &scope));
     liquid_core::Renderable::render(template, &frame).map_err(|e| e.to_string())
 }
@@ -818,7 +818,7 @@ fn render_with(
 fn select_exp(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value], first: bool) -> std::result::Result<Value, String> {
     let (Some(variable), Some(expression)) = (arg_str(args, 0), arg_str(args, 1)) else { return Ok(input.to_value()) };
     let Some(items) = items(input) else { return Ok(input.to_value()) };
-    let condition = parse_exp(c, &format!("{{% if {expression} %}}1{{% endif %}}"))?;
+    let condition = parse_exp(c, &format!("{{% if {} %}}1{{% endif %}}", super::lexer::normalize(&expression)))?;
     let mut kept = Vec::new();
     for item in items {
         if render_with(c, &condition, &variable, item)? == "1" {
@@ -866,7 +866,7 @@ fn group_by(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result:
 fn group_by_exp(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Result<Value, String> {
     let (Some(variable), Some(expression)) = (arg_str(args, 0), arg_str(args, 1)) else { return Ok(input.to_value()) };
     let Some(items) = items(input) else { return Ok(input.to_value()) };
-    let template = parse_exp(c, &format!("{{{{ {expression} }}}}"))?;
+    let template = parse_exp(c, &format!("{{{{ {} }}}}", super::lexer::normalize(&expression)))?;
     let mut groups = Vec::new();
     for item in items {
         push_group(&mut groups, render_with(c, &template, &variable, item)?, item.to_value());

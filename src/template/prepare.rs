@@ -259,8 +259,10 @@ impl Prepared {
             Emit::Liquid(liquid) => {
                 let output = liquid.strip_prefix("{{ ").and_then(|l| l.strip_suffix(&format!(" | {SHOW} }}}}")));
                 Some(match output {
-                    Some(inner) => format!("{{{{ {} }}}}", inner.trim_matches(lexer::is_ruby_space)).into(),
-                    None => liquid.as_str().into(),
+                    Some(inner) => {
+                        format!("{{{{ {} }}}}", lexer::restore_names(inner.trim_matches(lexer::is_ruby_space))).into()
+                    }
+                    None => lexer::restore_names(liquid),
                 })
             }
             _ => None,
@@ -433,7 +435,7 @@ impl Reader<'_> {
             self.problem(line, ProblemKind::Limit, format!("`{{{{{}}}}}` {why}; it is left out", excerpt(markup)));
             return;
         }
-        let cleaned = self.known_filters(markup, line);
+        let cleaned = self.known_filters(&lexer::normalize(markup), line);
         let item = self.push(line, Emit::Liquid(format!("{{{{ {cleaned} | {SHOW} }}}}")));
         self.items[item].step_before = true;
     }
@@ -495,7 +497,8 @@ impl Reader<'_> {
             "include_relative" => self.include(IncludeKind::Relative, markup, line),
             "include_cached" => self.include(IncludeKind::Cached, markup, line),
             "link" => {
-                let special = Special::Link { path: markup.trim_start_matches(lexer::is_ruby_space).to_owned(), line };
+                let path = lexer::normalize_outputs(markup.trim_start_matches(lexer::is_ruby_space)).into_owned();
+                let special = Special::Link { path, line };
                 self.special("link", special, line);
             }
             "post_url" => {
@@ -504,7 +507,7 @@ impl Reader<'_> {
                 self.special("post_url", special, line);
             }
             "highlight" => self.highlight(markup, line),
-            "for" => match parse_for(markup, line) {
+            "for" => match parse_for(&lexer::normalize(markup), line) {
                 Some(special) => {
                     self.specials.push(special);
                     let item = self.push(line, Emit::Special("for", self.specials.len() - 1));
@@ -521,11 +524,12 @@ impl Reader<'_> {
                     self.open("for", item, line);
                 }
             },
-            "else" | "elsif" | "when" => self.branch(name, markup, line),
+            "else" | "elsif" | "when" => self.branch(name, &lexer::normalize(markup), line),
             _ if STANDARD_BLOCKS.contains(&name) => {
                 let is_loop = name == "tablerow";
+                let markup = lexer::normalize(markup);
                 let (markup, range) =
-                    if is_loop { self.bounded_range(markup, line) } else { (markup.to_owned(), None) };
+                    if is_loop { self.bounded_range(&markup, line) } else { (markup.into_owned(), None) };
                 let item = self.push(line, Emit::Liquid(format!("{{% {name} {markup} %}}")));
                 self.items[item].step_before = true;
                 self.items[item].step_after = is_loop;
@@ -533,13 +537,16 @@ impl Reader<'_> {
                 self.open(name, item, line);
             }
             "assign" => {
+                let markup = lexer::normalize(markup);
                 let markup = match markup.split_once('=') {
                     Some((target, value)) => format!("{} = {}", target.trim(), self.known_filters(value, line)),
-                    None => markup.to_owned(),
+                    None => markup.into_owned(),
                 };
                 self.simple(format!("{{% assign {markup} %}}"), line);
             }
-            _ if STANDARD_TAGS.contains(&name) => self.simple(format!("{{% {name} {markup} %}}"), line),
+            _ if STANDARD_TAGS.contains(&name) => {
+                self.simple(format!("{{% {name} {} %}}", lexer::normalize(markup)), line)
+            }
             _ => match name.strip_prefix("end") {
                 Some(opened) if !opened.is_empty() => self.close(opened, line),
                 _ => self.unknown(i, name, line),
@@ -712,6 +719,19 @@ impl Reader<'_> {
     fn include(&mut self, kind: IncludeKind, markup: &str, line: u32) {
         match parse_include(markup) {
             Ok((file, params, bad_params)) => {
+                // Variables are named in liquid-rust's input as the rest of the template names them.
+                let file = lexer::normalize_outputs(&file).into_owned();
+                let params = params.map(|params| {
+                    params
+                        .into_iter()
+                        .map(|(key, value)| match value {
+                            ParamValue::Variable(name) => {
+                                (key, ParamValue::Variable(lexer::normalize(&name).into_owned()))
+                            }
+                            text => (key, text),
+                        })
+                        .collect()
+                });
                 if let Some(bad) = bad_params {
                     self.problem(
                         line,

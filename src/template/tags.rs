@@ -722,7 +722,10 @@ impl Renderable for For {
             }
             let i = i as i64;
             let mut forloop = Object::new();
-            forloop.insert("name".into(), Value::scalar(format!("{}-{}", self.var, self.line)));
+            forloop.insert(
+                "name".into(),
+                Value::scalar(format!("{}-{}", super::lexer::restore_names(&self.var), self.line)),
+            );
             forloop.insert("length".into(), Value::scalar(length));
             forloop.insert("index".into(), Value::scalar(i + 1));
             forloop.insert("index0".into(), Value::scalar(i));

@@ -491,3 +491,48 @@ fn a_syntax_error_names_the_markup_as_the_author_wrote_it() {
     let tag = render("A {% if 1 = %}b{% endif %}");
     assert!(tag.problems.iter().any(|p| p.kind == ProblemKind::Syntax), "{:?}", tag.problems);
 }
+
+#[test]
+fn variables_named_after_keywords_are_ordinary_variables() {
+    // liquid-rust reads `nil_count` as `nil` and `_count`; Ruby Liquid reads one name.
+    assert_eq!(clean("{% assign empty_msg = \"m\" %}{{ empty_msg }}|{{ nil_count }}|{% assign nil_count = 3 %}{{ nil_count | plus: 1 }}"), "m||4");
+    assert_eq!(clean("{% assign false_alarm = false %}[{% if false_alarm %}SECRET{% endif %}][{% if null_x %}SECRET{% else %}shown{% endif %}]"), "[][shown]");
+    assert_eq!(
+        clean("{% for true_x in page.tags %}{{ true_x }}{{ forloop.name | slice: 0, 6 }};{% endfor %}"),
+        "atrue_x;btrue_x;"
+    );
+    assert_eq!(clean("{% capture blank_slate %}B{% endcapture %}{{ blank_slate }}{% assign t = page.tags | where_exp: 'nil_t', 'nil_t == \"b\"' %}{{ t }}"), "Bb");
+    assert_eq!(clean("{% assign nil_x = 'k' %}{{ site.data.authors[page.author].name }}{{ page.nil_x }}{{ 'nil_x' | append: nil_x }}"), "Alicenil_xk");
+    let mut page = page();
+    page.insert("nil_x".into(), Value::scalar("P"));
+    page.insert("empty_list".into(), Value::Array(Vec::new()));
+    let rendered = engine(&[]).render(&Entry {
+        path: "_posts/2020-01-02-hello.md",
+        body: "{{ page.nil_x }}{{ page.empty_list | size }}{{ page['nil_x'] }}",
+        body_line: 4,
+        page,
+    });
+    assert_eq!((rendered.output.as_str(), rendered.problems.len()), ("P0P", 0));
+}
+
+#[test]
+fn includes_share_the_renamed_variables() {
+    let engine = engine(&[
+        ("a.html", "{{ include.p }}/{{ nil_v }}{% assign blank_z = 'z' %}"),
+        ("true-{{ nil_v }}.html", "dyn"),
+        ("true-1.html", "dyn1"),
+    ]);
+    let rendered = render_in(
+        &engine,
+        "{% assign nil_v = 1 %}{% include a.html p=nil_v %}|{{ blank_z }}|{% include true-{{ nil_v }}.html %}",
+    );
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    assert_eq!(rendered.output, "1/1|z|dyn1");
+}
+
+#[test]
+fn messages_name_variables_as_the_author_wrote_them() {
+    let rendered = render("{{ nil_x[ }}");
+    assert_eq!(rendered.problems.len(), 1, "{:?}", rendered.problems);
+    assert!(rendered.problems[0].message.starts_with("`{{ nil_x[ }}`"), "{}", rendered.problems[0].message);
+}

@@ -118,6 +118,15 @@ const FILES: &[(&str, &str)] = &[
          <p>{% assign words = 'b a c' | split: ' ' %}{{ words | sort | first }}{{ words | last }} {{ 'x' | append: site.title | size }}</p>",
     ),
     (
+        "_posts/2021-07-08-keyword-names.html",
+        "---\ntitle: Keyword names\nnil_value: N\ntrue_story: T\nempty_list: []\n---\n\
+         {% assign empty_msg = 'm' %}{% assign nil_count = 3 %}{% assign false_alarm = false %}{% capture blank_slate %}B{% endcapture %}\n\
+         <p>[{{ empty_msg }}] [{{ nil_count | plus: 1 }}] [{{ nil_value }}] [{{ page.nil_value }}{{ page.true_story }}{{ page.empty_list | size }}] [{{ blank_slate }}]</p>\n\
+         <p>[{% if false_alarm %}SECRET{% endif %}] [{% if empty_msg %}if-ok{% endif %}] [{% if nil_count > 2 %}nc-ok{% endif %}] [{% unless null_thing %}unless-ok{% endunless %}]</p>\n\
+         <p>{% for true_x in page.empty_list %}never{% else %}none{% endfor %} {% for nil_p in site.data.ranks limit: 2 %}{{ nil_p.name }};{% endfor %}</p>\n\
+         <p>{{ site.data.ranks | where_exp: 'empty_p', 'empty_p.rank == 2' | map: 'name' | join: ',' }}</p>",
+    ),
+    (
         "_posts/2021-05-06-problems.html",
         "---\ntitle: Problems\n---\n\
          <p>before</p>\n\
@@ -220,7 +229,7 @@ fn posts_render_as_jekyll_renders_them() {
         assert_eq!(support::html_urls(&rendered.output), support::html_urls(&jekyll_html), "link targets of {path}");
         compared += 1;
     }
-    assert_eq!(compared, 5);
+    assert_eq!(compared, 6);
 
     // What Jekyll refuses to build, postfeed renders without the broken part and reports it.
     let text = fs::read_to_string(tmp.path().join("problems.html")).unwrap();
