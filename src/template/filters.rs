@@ -67,7 +67,7 @@ const FILTERS: &[(&str, Func)] = &[
 
 /// An output value as Ruby's `to_s` shows it where liquid-rust differs: floats keep their `.0`,
 /// lists are their items' texts joined.
-fn show(input: &dyn ValueView) -> Value {
+pub(crate) fn show(input: &dyn ValueView) -> Value {
     if let Some(array) = input.as_array() {
         let shown: String = array.values().map(|v| show(v).to_kstr().to_string()).collect();
         return Value::scalar(shown);
@@ -814,14 +814,21 @@ fn render_with(
     liquid_core::Renderable::render(template, &frame).map_err(|e| e.to_string())
 }
 
-/// `where_exp` (all matches) and `find_exp` (the first).
+/// `where_exp` (all matches) and `find_exp` (the first), with the condition read as Jekyll reads it
+/// (Liquid's strict parser) and evaluated as `if` evaluates it.
 fn select_exp(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value], first: bool) -> std::result::Result<Value, String> {
+    use super::condition::{self, Context};
     let (Some(variable), Some(expression)) = (arg_str(args, 0), arg_str(args, 1)) else { return Ok(input.to_value()) };
     let Some(items) = items(input) else { return Ok(input.to_value()) };
-    let condition = parse_exp(c, &format!("{{% if {} %}}1{{% endif %}}", super::lexer::normalize(&expression)))?;
+    let condition = condition::parse(&super::lexer::normalize(&expression), Context::WhereExp)
+        .map_err(|e| format!("cannot read `{expression}`: {e}"))?;
+    let variable = super::lexer::renamed(&variable).into_owned();
     let mut kept = Vec::new();
     for item in items {
-        if render_with(c, &condition, &variable, item)? == "1" {
+        let mut scope = Object::new();
+        scope.insert(variable.clone().into(), item.to_value());
+        let frame = super::render::lax(StackFrame::new(c.runtime, &scope));
+        if condition.evaluate(&frame)? {
             if first {
                 return Ok(item.to_value());
             }
@@ -953,7 +960,7 @@ fn number_of_words(s: &str, mode: Option<&str>) -> i64 {
 }
 
 /// Ruby's `inspect` of a Liquid value.
-fn inspect(v: &dyn ValueView) -> String {
+pub(crate) fn inspect(v: &dyn ValueView) -> String {
     if v.is_nil() {
         return "nil".into();
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use liquid_core::parser::Language;
 
+use super::condition::{self, Condition};
 use super::lexer::{self, Kind, Token};
 use super::{Limits, ProblemKind};
 
@@ -72,6 +73,11 @@ pub(crate) enum Special {
     },
     /// Text output as it is: the body of `{% raw %}`.
     Literal(Arc<str>),
+    /// The condition of an `if`, `unless` or `elsif`, and its markup as written (for messages).
+    Condition {
+        condition: Arc<Condition>,
+        markup: String,
+    },
     /// A counted range `(start..stop)` of a `tablerow`, evaluated with a size limit into `var`.
     Range {
         start: String,
@@ -265,6 +271,10 @@ impl Prepared {
                     None => lexer::restore_names(liquid),
                 })
             }
+            Emit::Special(tag, n) => match self.specials.get(*n)? {
+                Special::Condition { markup, .. } => Some(format!("{{% {tag} {markup} %}}").into()),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -280,8 +290,8 @@ impl Prepared {
         let parts = lexer::tag_parts(liquid);
         Some(match parts.map(|p| p.name) {
             Some(name) if STANDARD_BLOCKS.contains(&name) => format!("{liquid}{{% end{name} %}}"),
-            Some("else") => format!("{{% if true %}}{liquid}{{% endif %}}"),
-            Some("elsif") => format!("{{% if true %}}{liquid}{{% endif %}}"),
+            // Written by postfeed (`{% else %}`), or an `elsif` placeholder: nothing to test.
+            Some("else" | "elsif") => return None,
             Some("when") => format!("{{% case 1 %}}{liquid}{{% endcase %}}"),
             Some(name) if name.starts_with("end") => String::new(),
             _ => liquid.clone(),
@@ -524,7 +534,8 @@ impl Reader<'_> {
                     self.open("for", item, line);
                 }
             },
-            "else" | "elsif" | "when" => self.branch(name, &lexer::normalize(markup), line),
+            "if" | "unless" => self.conditional(name, markup, line),
+            "else" | "elsif" | "when" => self.branch(name, markup, line),
             _ if STANDARD_BLOCKS.contains(&name) => {
                 let is_loop = name == "tablerow";
                 let markup = lexer::normalize(markup);
@@ -622,8 +633,47 @@ impl Reader<'_> {
         if matches!(self.items[opener].emit, Emit::Nothing) {
             return;
         }
-        let item = self.push(line, Emit::Liquid(format!("{{% {name} {markup} %}}")));
+        let emit = match name {
+            // Ruby Liquid ignores what follows `else` (`{% else if x %}` is an `else`).
+            "else" => Emit::Liquid("{% else %}".into()),
+            "elsif" => match self.condition(name, markup, line) {
+                Some(n) => Emit::Special("elsif", n),
+                None => return,
+            },
+            _ => Emit::Liquid(format!("{{% {name} {} %}}", lexer::normalize(markup))),
+        };
+        let item = self.push(line, emit);
         self.items[opener].linked.push(item);
+    }
+
+    /// `{% if %}` and `{% unless %}`: a block placeholder for the condition, read here.
+    fn conditional(&mut self, name: &str, markup: &str, line: u32) {
+        let tag = if name == "if" { "if" } else { "unless" };
+        let item = match self.condition(name, markup, line) {
+            Some(n) => {
+                let item = self.push(line, Emit::Special(tag, n));
+                self.items[item].step_before = true;
+                item
+            }
+            None => self.push(line, Emit::Nothing),
+        };
+        self.open(name, item, line);
+    }
+
+    /// Reads a condition into the side table; `None` (reported) when Liquid cannot read it.
+    fn condition(&mut self, tag: &str, markup: &str, line: u32) -> Option<usize> {
+        match condition::parse(&lexer::normalize(markup), condition::Context::Tag) {
+            Ok(condition) => {
+                let markup = markup.to_owned();
+                self.specials.push(Special::Condition { condition: Arc::new(condition), markup });
+                Some(self.specials.len() - 1)
+            }
+            Err(why) => {
+                let shown = excerpt(&format!("{tag} {markup}"));
+                self.problem(line, ProblemKind::Syntax, format!("`{shown}`: {why}; the tag is left out"));
+                None
+            }
+        }
     }
 
     fn unknown(&mut self, i: usize, name: &str, line: u32) {

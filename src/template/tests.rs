@@ -536,3 +536,52 @@ fn messages_name_variables_as_the_author_wrote_them() {
     assert_eq!(rendered.problems.len(), 1, "{:?}", rendered.problems);
     assert!(rendered.problems[0].message.starts_with("`{{ nil_x[ }}`"), "{}", rendered.problems[0].message);
 }
+
+#[test]
+fn conditions_compare_as_ruby_does() {
+    // `nil == false` is false in Ruby (true in liquid-rust); so is every equality across kinds.
+    assert_eq!(
+        clean("[{% if page.comments == false %}A{% endif %}][{% unless page.toc == false %}B{% endunless %}][{% if page.x != false %}C{% endif %}][{% if false == nil %}D{% endif %}][{% if page.x == nil %}E{% endif %}]"),
+        "[][B][C][][E]"
+    );
+    assert_eq!(
+        clean("[{% if '1' == 1 %}A{% endif %}][{% if page.title == true %}B{% endif %}][{% if 1 == 1.0 %}C{% endif %}][{% if page.tags == page.tags %}D{% endif %}]"),
+        "[][][C][D]"
+    );
+    // `empty` asks the other side `empty?`; nil has no such method, and nothing has `blank?` in Jekyll.
+    assert_eq!(
+        clean("[{% if page.x == empty %}A{% endif %}][{% if '' == empty %}B{% endif %}][{% if '' == blank %}C{% endif %}][{% if empty %}D{% endif %}][{% assign e = '' | split: ',' %}{% if e == empty %}E{% endif %}]"),
+        "[][B][][D][E]"
+    );
+    // `and` and `or` group from the right, with no precedence.
+    assert_eq!(
+        clean("[{% if false and true or true %}A{% endif %}][{% if true or false and false %}B{% endif %}]"),
+        "[][B]"
+    );
+    assert_eq!(
+        clean("[{% if page.tags contains 'a' %}A{% endif %}][{% if page.title contains 'ell' %}B{% endif %}][{% if page.x contains 'a' %}C{% endif %}][{% if (1..3) contains 2 %}D{% endif %}][{% if 2 > 1.5 and 'b' > 'a' %}E{% endif %}]"),
+        "[A][B][][D][E]"
+    );
+    assert_eq!(clean("{% unless page.x %}u{% elsif true %}no{% endunless %}{% unless true %}no{% elsif page.title %}e{% else %}no{% endunless %}"), "ue");
+    assert_eq!(clean("{% if false %}a{% elsif page.nothing %}b{% else if page.title %}c{% endif %}"), "c");
+}
+
+#[test]
+fn where_exp_compares_as_ruby_does() {
+    assert_eq!(
+        clean("{{ site.data.authors | where_exp: 'a', 'a.active == false' | size }}{{ site.data.authors | where_exp: 'a', 'a.active != true' | size }}{{ page.tags | find_exp: 't', 't == \"b\" or t == \"c\"' }}"),
+        "01b"
+    );
+}
+
+#[test]
+fn a_comparison_ruby_refuses_is_an_error() {
+    let rendered = render("a{% if 1 < '2' %}b{% endif %}c");
+    assert_eq!(rendered.problems.len(), 1, "{:?}", rendered.problems);
+    assert!(
+        rendered.problems[0].message.contains("comparison of Integer with String failed"),
+        "{:?}",
+        rendered.problems
+    );
+    assert!(rendered.problems[0].message.starts_with("`{% if 1 < '2' %}`"), "{:?}", rendered.problems);
+}

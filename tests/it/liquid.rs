@@ -127,6 +127,16 @@ const FILES: &[(&str, &str)] = &[
          <p>{{ site.data.ranks | where_exp: 'empty_p', 'empty_p.rank == 2' | map: 'name' | join: ',' }}</p>",
     ),
     (
+        "_posts/2021-08-09-conditions.html",
+        "---\ntitle: Conditions\nt: true\nf: false\nn: 5\n---\n\
+         <p>[{% if page.comments == false %}A{% endif %}] [{% unless page.toc == false %}B{% endunless %}] [{% if page.x != false %}C{% endif %}] [{% if page.f == false %}D{% endif %}] [{% if false == nil %}E{% endif %}] [{% if page.x == nil %}F{% endif %}]</p>\n\
+         <p>[{% if page.x == empty %}A{% endif %}] [{% if '' == empty %}B{% endif %}] [{% if '' == blank %}C{% endif %}] [{% if page.x == blank %}D{% endif %}] [{% if empty %}E{% endif %}] [{% if page.x != blank %}F{% endif %}]</p>\n\
+         <p>[{% if '1' == 1 %}A{% endif %}] [{% if page.title == true %}B{% endif %}] [{% if 1 == 1.0 %}C{% endif %}] [{% if page.n > 4.5 and page.title >= 'C' %}D{% endif %}] [{% if page.n < nil %}E{% endif %}]</p>\n\
+         <p>[{% if page.f and page.t or page.t %}A{% endif %}] [{% if page.t or page.f and page.f %}B{% endif %}] [{% if page.title contains 'ond' %}C{% endif %}] [{% if page.x contains 'a' %}D{% endif %}] [{% if (1..3) contains 2 %}E{% endif %}]</p>\n\
+         <p>[{% unless page.t %}A{% elsif page.f %}B{% else %}C{% endunless %}] [{% if page.f %}A{% else if page.t %}B{% endif %}] [{% if page.f %}A{% elsif page.n==5 %}B{% endif %}]</p>\n\
+         <p>[{{ site.data.ranks | where_exp: 'p', 'p.rank == false' | size }}] [{{ site.data.ranks | where_exp: 'p', 'p.rank != 2' | map: 'name' | join: ',' }}] {% assign b = site.data.ranks | find_exp: 'p', 'p.rank == nil' %}[{{ b.name }}]</p>",
+    ),
+    (
         "_posts/2021-05-06-problems.html",
         "---\ntitle: Problems\n---\n\
          <p>before</p>\n\
@@ -229,7 +239,7 @@ fn posts_render_as_jekyll_renders_them() {
         assert_eq!(support::html_urls(&rendered.output), support::html_urls(&jekyll_html), "link targets of {path}");
         compared += 1;
     }
-    assert_eq!(compared, 6);
+    assert_eq!(compared, 7);
 
     // What Jekyll refuses to build, postfeed renders without the broken part and reports it.
     let text = fs::read_to_string(tmp.path().join("problems.html")).unwrap();
