@@ -199,10 +199,12 @@ pub(crate) fn renamed(name: &str) -> Cow<'_, str> {
 }
 
 /// Tag or output markup rewritten so that liquid-rust's grammar reads it as Ruby Liquid does:
-/// a variable whose name starts with `nil`, `null`, `true`, `false`, `empty` or `blank`
-/// (`empty_msg`, `nil_count`) is renamed (see [`renamed`]), everywhere it is named, so that
-/// assignments and uses still meet; properties (`page.nil_x`), filter names, keyword arguments
-/// and quoted text keep their names.
+/// - a variable whose name starts with `nil`, `null`, `true`, `false`, `empty` or `blank`
+///   (`empty_msg`, `nil_count`) is renamed (see [`renamed`]), everywhere it is named, so that
+///   assignments and uses still meet; properties (`page.nil_x`), filter names, keyword arguments
+///   and quoted text keep their names;
+/// - an integer literal too large for 64 bits, which liquid-rust's parser panics on, becomes a
+///   float literal (`9999999999999999999.0`): Ruby keeps it exact, liquid-rust has nothing larger.
 pub(crate) fn normalize(markup: &str) -> Cow<'_, str> {
     let bytes = markup.as_bytes();
     let mut out: Option<String> = None;
@@ -215,7 +217,7 @@ pub(crate) fn normalize(markup: &str) -> Cow<'_, str> {
             continue;
         }
         let previous = i.checked_sub(1).map(|p| bytes[p]);
-        // A name right after a single `.` is a property, not a value.
+        // A name or number right after a single `.` is a property or a fraction, not a value.
         let after_dot = previous == Some(b'.') && (i < 2 || bytes[i - 2] != b'.');
         if b.is_ascii_alphabetic() || b == b'_' {
             let end = i + bytes[i..].iter().take_while(|&&c| is_name_byte(c)).count();
@@ -231,8 +233,20 @@ pub(crate) fn normalize(markup: &str) -> Cow<'_, str> {
             }
             i = end;
         } else if b.is_ascii_digit() {
-            // A number, or the digits that start something else (`2nil`): not a name.
-            i += bytes[i..].iter().take_while(|&&c| is_name_byte(c)).count();
+            let digits = bytes[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let end = i + digits;
+            let fraction = bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
+            // liquid-rust's integers take a sign (names never start with digits, so a `-` before
+            // them is not part of a name).
+            let start = if matches!(previous, Some(b'-' | b'+')) { i - 1 } else { i };
+            if !fraction && !after_dot && markup[start..end].parse::<i64>().is_err() {
+                let out = out.get_or_insert_with(|| String::with_capacity(markup.len() + 8));
+                out.push_str(&markup[copied..end]);
+                out.push_str(".0");
+                copied = end;
+            }
+            // Letters right after digits (`2nil`) are not a name either.
+            i = end + bytes[end..].iter().take_while(|c| c.is_ascii_alphabetic() || **c == b'_').count();
         } else {
             i += 1;
         }
@@ -339,6 +353,28 @@ mod tests {
         }
         assert_eq!(renamed("nil_x"), "pfk_nil_x");
         assert_eq!(renamed("page"), "page");
+    }
+
+    #[test]
+    fn integers_past_64_bits_become_floats() {
+        assert_eq!(normalize("9999999999999999999 | plus: 1"), "9999999999999999999.0 | plus: 1");
+        assert_eq!(normalize("x | minus: -99999999999999999999"), "x | minus: -99999999999999999999.0");
+        assert_eq!(normalize("(1..99999999999999999999)"), "(1..99999999999999999999.0)");
+        assert_eq!(normalize("a[99999999999999999999]"), "a[99999999999999999999.0]");
+        assert_eq!(normalize("9223372036854775808"), "9223372036854775808.0");
+        assert_eq!(normalize("99999999999999999999abc"), "99999999999999999999.0abc");
+        assert_eq!(normalize("2-99999999999999999999"), "2-99999999999999999999.0");
+        for same in [
+            "9223372036854775807",
+            "-9223372036854775808",
+            "1.99999999999999999999",
+            "99999999999999999999.5",
+            "x99999999999999999999",
+            "'99999999999999999999'",
+            "a.99999999999999999999",
+        ] {
+            assert_eq!(normalize(same), same);
+        }
     }
 
     #[test]

@@ -585,3 +585,12 @@ fn a_comparison_ruby_refuses_is_an_error() {
     );
     assert!(rendered.problems[0].message.starts_with("`{% if 1 < '2' %}`"), "{:?}", rendered.problems);
 }
+
+#[test]
+fn integers_past_64_bits_are_read_as_floats_not_a_panic() {
+    // Ruby keeps them exact; liquid-rust's parser panicked on them. As floats, the sum prints as Jekyll's.
+    assert_eq!(
+        clean("{{ 9999999999999999999 | plus: 1 }}|{% assign big = -99999999999999999999 %}{% if big < 5 %}lt{% endif %}|{{ 9223372036854775807 }}"),
+        "10000000000000000000|lt|9223372036854775807"
+    );
+}

@@ -134,7 +134,8 @@ const FILES: &[(&str, &str)] = &[
          <p>[{% if '1' == 1 %}A{% endif %}] [{% if page.title == true %}B{% endif %}] [{% if 1 == 1.0 %}C{% endif %}] [{% if page.n > 4.5 and page.title >= 'C' %}D{% endif %}] [{% if page.n < nil %}E{% endif %}]</p>\n\
          <p>[{% if page.f and page.t or page.t %}A{% endif %}] [{% if page.t or page.f and page.f %}B{% endif %}] [{% if page.title contains 'ond' %}C{% endif %}] [{% if page.x contains 'a' %}D{% endif %}] [{% if (1..3) contains 2 %}E{% endif %}]</p>\n\
          <p>[{% unless page.t %}A{% elsif page.f %}B{% else %}C{% endunless %}] [{% if page.f %}A{% else if page.t %}B{% endif %}] [{% if page.f %}A{% elsif page.n==5 %}B{% endif %}]</p>\n\
-         <p>[{{ site.data.ranks | where_exp: 'p', 'p.rank == false' | size }}] [{{ site.data.ranks | where_exp: 'p', 'p.rank != 2' | map: 'name' | join: ',' }}] {% assign b = site.data.ranks | find_exp: 'p', 'p.rank == nil' %}[{{ b.name }}]</p>",
+         <p>[{{ site.data.ranks | where_exp: 'p', 'p.rank == false' | size }}] [{{ site.data.ranks | where_exp: 'p', 'p.rank != 2' | map: 'name' | join: ',' }}] {% assign b = site.data.ranks | find_exp: 'p', 'p.rank == nil' %}[{{ b.name }}]</p>\n\
+         <p>[{{ 9999999999999999999 | plus: 1 }}] [{% if 99999999999999999999 > 5 %}gt{% endif %}]</p>",
     ),
     (
         "_posts/2021-05-06-problems.html",
