@@ -594,3 +594,19 @@ fn integers_past_64_bits_are_read_as_floats_not_a_panic() {
         "10000000000000000000|lt|9223372036854775807"
     );
 }
+
+#[test]
+fn sample_map_and_default_follow_jekyll() {
+    // `sample` is random in Jekyll; postfeed takes the first items.
+    assert_eq!(clean("{{ page.tags | sample }}|{{ page.tags | sample: 2 | join: ',' }}|{{ 'abc' | sample }}|{{ page.nothing | sample }}"), "a|a,b|abc|");
+    // `map` of one hash maps a list of one; items without the property give nil, which is kept.
+    assert_eq!(
+        clean("{{ site.data.authors.alice | map: 'name' }}|{{ site.data.authors | find: 'name', 'Alice' | map: 'name' }}|{{ page.nothing | map: 'x' | size }}|{{ 'Ann' | map: 'n' }}|{{ page.tags | map: 'x' | size }}"),
+        "Alice|Alice|0|n|2"
+    );
+    // Liquid 5's `allow_false` keeps false; nil and "" still get the default.
+    assert_eq!(
+        clean("{{ 'a' | default: 'b', allow_false: true }}|{{ false | default: 'b', allow_false: true }}|{{ nil | default: 'b', allow_false: true }}|{{ '' | default: 'b', allow_false: true }}|{{ false | default: 'b' }}|{{ nil | default }}."),
+        "a|false|b|b|b|."
+    );
+}

@@ -138,6 +138,13 @@ const FILES: &[(&str, &str)] = &[
          <p>[{{ 9999999999999999999 | plus: 1 }}] [{% if 99999999999999999999 > 5 %}gt{% endif %}]</p>",
     ),
     (
+        "_posts/2021-09-10-list-filters.html",
+        "---\ntitle: List filters\nlist: [x, y, z]\nnested: [[a, b], [c]]\n---\n\
+         <p>[{{ page.list | sample | size }}] [{{ page.list | sample: 2 | size }}] [{{ 'abc' | sample }}] [{{ page.nothing | sample }}]</p>\n\
+         <p>[{{ site.data.authors.alice | map: 'name' }}] [{{ site.data.ranks | find: 'name', 'Cy' | map: 'name' | join: ',' }}] [{{ site.data.ranks | map: 'rank' | size }}] [{{ page.nothing | map: 'x' | size }}] [{{ 'Ann' | map: 'n' }}] [{{ page.nested | map: 'x' | size }}]</p>\n\
+         <p>[{{ 'a' | default: 'b', allow_false: true }}] [{{ false | default: 'b', allow_false: true }}] [{{ nil | default: 'b', allow_false: true }}] [{{ '' | default: 'b', allow_false: true }}] [{{ false | default: 'b' }}] [{{ page.list | default: 'b' }}] [{{ nil | default }}]</p>",
+    ),
+    (
         "_posts/2021-05-06-problems.html",
         "---\ntitle: Problems\n---\n\
          <p>before</p>\n\
@@ -240,7 +247,7 @@ fn posts_render_as_jekyll_renders_them() {
         assert_eq!(support::html_urls(&rendered.output), support::html_urls(&jekyll_html), "link targets of {path}");
         compared += 1;
     }
-    assert_eq!(compared, 7);
+    assert_eq!(compared, 8);
 
     // What Jekyll refuses to build, postfeed renders without the broken part and reports it.
     let text = fs::read_to_string(tmp.path().join("problems.html")).unwrap();
