@@ -403,8 +403,169 @@ fn strict_parse(markup: &str, context: Context) -> Result<Condition, String> {
 
 // ---- The lax parser --------------------------------------------------------------------------
 
-fn lax_parse(_markup: &str) -> Result<Condition, String> {
-    Err("Liquid cannot read this condition".into())
+/// Ruby's `\s`.
+fn is_space(c: u8) -> bool {
+    is_ruby_space(c as char)
+}
+
+/// The character at byte `i`, if any.
+fn char_at(s: &str, i: usize) -> Option<char> {
+    s.get(i..).and_then(|rest| rest.chars().next())
+}
+
+/// The character that ends at byte `i`, if any.
+fn char_before(s: &str, i: usize) -> Option<char> {
+    s.get(..i).and_then(|before| before.chars().next_back())
+}
+
+/// A word character for Ruby's `\b` (which, unlike its `\w`, takes letters beyond ASCII).
+fn is_word(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_alphanumeric() || c == '_')
+}
+
+fn boundary(s: &str, i: usize) -> bool {
+    is_word(char_before(s, i)) != is_word(char_at(s, i))
+}
+
+/// Where Liquid's `QuotedFragment` (`"[^"]*"|'[^']*'|(?:[^\s,\|'"]|QuotedString)+`) matched at
+/// `i` ends.
+fn quoted_fragment_end(s: &str, i: usize) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let closing = |at: usize| memchr::memchr(bytes[at], &bytes[at + 1..]).map(|c| at + 1 + c + 1);
+    if matches!(bytes.get(i), Some(b'"' | b'\'')) {
+        if let Some(end) = closing(i) {
+            return Some(end);
+        }
+    }
+    let mut j = i;
+    while j < bytes.len() {
+        match bytes[j] {
+            b'"' | b'\'' => match closing(j) {
+                Some(end) => j = end,
+                None => break,
+            },
+            b',' | b'|' => break,
+            b if is_space(b) => break,
+            _ => j += 1,
+        }
+    }
+    (j > i).then_some(j)
+}
+
+/// Where `\b(?:\s?and\s?|\s?or\s?)\b` matched at `i` ends.
+fn operator_end(s: &str, i: usize) -> Option<usize> {
+    let bytes = s.as_bytes();
+    if !boundary(s, i) {
+        return None;
+    }
+    let space_at = |at: usize| bytes.get(at).is_some_and(|b| is_space(*b));
+    for word in ["and", "or"] {
+        for lead in [1, 0] {
+            if lead == 1 && !space_at(i) {
+                continue;
+            }
+            let start = i + lead;
+            if !s.get(start..).is_some_and(|rest| rest.starts_with(word)) {
+                continue;
+            }
+            let after = start + word.len();
+            for trail in [1, 0] {
+                if trail == 1 && !space_at(after) {
+                    continue;
+                }
+                if boundary(s, after + trail) {
+                    return Some(after + trail);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn skip_spaces(s: &str, mut i: usize) -> usize {
+    while s.as_bytes().get(i).is_some_and(|b| is_space(*b)) {
+        i += 1;
+    }
+    i
+}
+
+/// Where the expression part of Liquid's `ExpressionsAndOperators` matched at `i` ends: fragments
+/// and the spaces after them, up to a fragment that starts with `and` or `or`.
+fn expression_end(s: &str, i: usize) -> Option<usize> {
+    let mut end = None;
+    let mut at = i;
+    loop {
+        let start = skip_spaces(s, at);
+        if start >= s.len() || operator_end(s, start).is_some() {
+            return end;
+        }
+        let fragment_end = quoted_fragment_end(s, start).unwrap_or_else(|| {
+            start + s[start..].find(|c: char| c.is_ascii() && is_space(c as u8)).unwrap_or(s.len() - start)
+        });
+        at = skip_spaces(s, fragment_end);
+        end = Some(at);
+    }
+}
+
+/// `markup.scan(ExpressionsAndOperators)`: expressions and the `and`/`or` between them.
+fn scan_expressions(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        if let Some(end) = operator_end(s, i).or_else(|| expression_end(s, i)) {
+            parts.push(&s[i..end]);
+            i = end;
+        } else {
+            i += char_at(s, i).map_or(1, char::len_utf8);
+        }
+    }
+    parts
+}
+
+/// Liquid's `If::Syntax` (`(QuotedFragment)\s*([=!<>a-z_]+)?\s*(QuotedFragment)?`), found anywhere
+/// in `expression`: a comparison, or `None` when the expression holds no fragment.
+fn syntax(expression: &str, context: Context) -> Option<Comparison> {
+    let (start, left_end) = (0..expression.len())
+        .filter(|&i| expression.is_char_boundary(i))
+        .find_map(|i| Some((i, quoted_fragment_end(expression, i)?)))?;
+    let at = skip_spaces(expression, left_end);
+    let op_len = expression.as_bytes()[at..]
+        .iter()
+        .take_while(|b| matches!(b, b'=' | b'!' | b'<' | b'>' | b'a'..=b'z' | b'_'))
+        .count();
+    let op = (op_len > 0).then(|| expression[at..at + op_len].to_owned());
+    let right_start = skip_spaces(expression, at + op_len);
+    let right = quoted_fragment_end(expression, right_start).map(|end| &expression[right_start..end]);
+    Some(Comparison {
+        left: parse_operand(&expression[start..left_end], context),
+        op,
+        right: right.map_or(Operand::Nil, |r| parse_operand(r, context)),
+    })
+}
+
+/// Liquid's lax parser, which Jekyll's `warn` mode falls back to: it reads `{% if !x %}`,
+/// `{% if a && b %}` and `{% if (x) %}` as `{% if x %}` and `{% if a %}`, as Jekyll renders them.
+fn lax_parse(markup: &str) -> Result<Condition, String> {
+    const CANNOT: &str = "Liquid cannot read this condition";
+    let mut parts = scan_expressions(markup);
+    let last = parts.pop().ok_or(CANNOT)?;
+    let mut comparisons = vec![syntax(last, Context::Tag).ok_or(CANNOT)?];
+    let mut joins = Vec::new();
+    while let Some(operator) = parts.pop() {
+        let expression = parts.pop().unwrap_or("");
+        comparisons.push(syntax(expression, Context::Tag).ok_or(CANNOT)?);
+        joins.push(match operator.trim_matches(|c: char| is_ruby_space(c) || c == '\0') {
+            "and" => Join::And,
+            "or" => Join::Or,
+            _ => return Err(CANNOT.into()),
+        });
+    }
+    // Read from the end; the chain runs from the start.
+    comparisons.reverse();
+    joins.reverse();
+    let mut comparisons = comparisons.into_iter();
+    let first = comparisons.next().ok_or(CANNOT)?;
+    Ok(Condition { first, rest: joins.into_iter().zip(comparisons).collect() })
 }
 
 // ---- Evaluation ------------------------------------------------------------------------------
@@ -776,6 +937,46 @@ mod tests {
     fn where_exp_takes_only_what_the_strict_parser_reads() {
         assert!(parse("p.a == =", Context::WhereExp).is_err());
         assert!(parse("!p.a", Context::WhereExp).is_err());
+    }
+
+    #[test]
+    fn what_the_strict_parser_refuses_the_lax_parser_reads() {
+        // `!x`, `(x)` and `x;` are `x`; `a && b` and `a || b` are `a`.
+        for markup in [
+            "!page.t",
+            "(page.t)",
+            "page.t;",
+            "page.t && page.f",
+            "page.t || page.f",
+            "page.t &&page.f",
+            "page.t, page.f",
+        ] {
+            let c = parsed(markup);
+            assert_eq!((&c.first.left, &c.first.op, c.rest.len()), (&lookup(&["page", "t"]), &None, 0), "{markup}");
+        }
+        let c = parsed("(page.f or page.t)");
+        assert_eq!(c.first.left, lookup(&["page", "f"]));
+        assert_eq!(
+            c.rest,
+            vec![(Join::Or, Comparison { left: lookup(&["page", "t"]), op: None, right: Operand::Nil })]
+        );
+        let c = parsed("page.f or (page.t) and x == 'a b'");
+        assert_eq!(c.rest[0].0, Join::Or);
+        assert_eq!(c.rest[1].0, Join::And);
+        assert_eq!(c.rest[1].1.right, Operand::Str("a b".into()));
+        // An operator Liquid does not know is read, and fails when evaluated, as in Ruby.
+        assert_eq!(parsed("x = 1").first.op.as_deref(), Some("="));
+        for unreadable in ["", "  ", "a and", "and a", ",", "a and or b"] {
+            assert!(parse(unreadable, Context::Tag).is_err(), "{unreadable:?}");
+        }
+    }
+
+    #[test]
+    fn the_lax_scan_splits_at_and_and_or_as_ruby_does() {
+        assert_eq!(scan_expressions("a and b or c"), vec!["a ", "and ", "b ", "or ", "c"]);
+        assert_eq!(scan_expressions("band andy"), vec!["band andy"]);
+        assert_eq!(scan_expressions("x contains \"and or\" and y"), vec!["x contains \"and or\" ", "and ", "y"]);
+        assert_eq!(scan_expressions("\"x\"and y"), vec!["\"x\"", "and ", "y"]);
     }
 
     #[test]

@@ -113,6 +113,10 @@ struct Item {
     step_after: bool,
     /// A range placeholder goes before this item.
     range_before: Option<usize>,
+    /// For `if` and `unless`: the item of its end tag. Dropping the block drops everything up to
+    /// it, text included: its condition could not be evaluated, and showing a body the condition
+    /// may hide would show what Jekyll does not.
+    body_end: Option<usize>,
 }
 
 /// A problem found while reading the template, with its line in the file.
@@ -159,6 +163,8 @@ struct Open {
     item: usize,
     /// For `case`: whether a `when` was seen (nothing before the first one is rendered).
     seen_when: bool,
+    /// For `if` and `unless`: a condition could not be read, so the block goes with its content.
+    hidden: bool,
 }
 
 impl Prepared {
@@ -194,8 +200,20 @@ impl Prepared {
                 for &other in &it.linked {
                     self.dropping(other, dropped);
                 }
+                if let Some(end) = it.body_end {
+                    for inner in item + 1..end {
+                        if !matches!(self.items[inner].emit, Emit::Text(..)) {
+                            self.dropping(inner, dropped);
+                        }
+                    }
+                }
             }
         }
+    }
+
+    /// Whether dropping `item` drops the content of its block too.
+    pub(crate) fn drops_content(&self, item: usize) -> bool {
+        self.items.get(item).is_some_and(|i| i.body_end.is_some())
     }
 
     /// liquid-rust's input without the `dropped` items. With `text_only`, every Liquid item goes.
@@ -203,9 +221,16 @@ impl Prepared {
     pub(crate) fn write(&self, dropped: &HashSet<usize>, text_only: bool, markers: bool) -> Written {
         let mut text = String::with_capacity(self.source.len() + self.items.len() * 8);
         let mut starts = Vec::with_capacity(self.items.len());
+        // The blocks dropped with their content.
+        let mut hidden: Vec<(usize, usize)> =
+            dropped.iter().filter_map(|&i| Some((i, self.items.get(i)?.body_end?))).collect();
+        hidden.sort_unstable();
         for (index, item) in self.items.iter().enumerate() {
             let is_text = matches!(item.emit, Emit::Text(..));
             if (dropped.contains(&index) || text_only) && !is_text {
+                continue;
+            }
+            if is_text && !text_only && hidden.iter().any(|&(start, end)| start < index && index < end) {
                 continue;
             }
             if let Some(range) = item.range_before {
@@ -358,6 +383,7 @@ impl Reader<'_> {
             step_before: false,
             step_after: false,
             range_before: None,
+            body_end: None,
         });
         self.items.len() - 1
     }
@@ -492,11 +518,19 @@ impl Reader<'_> {
         let name = parts.name;
         let markup = parts.markup.trim_end_matches(lexer::is_ruby_space);
         if let Some(why) = self.too_complex(markup) {
-            self.problem(line, ProblemKind::Limit, format!("`{{% {name} %}}` {why}; it is left out"));
-            // Still open the block so that its end tag pairs up.
+            let what = if matches!(name, "if" | "unless") {
+                "the block is left out, with its content"
+            } else {
+                "it is left out"
+            };
+            self.problem(line, ProblemKind::Limit, format!("`{{% {name} %}}` {why}; {what}"));
+            // Still open the block so that its end tag pairs up; a condition not read hides its content.
             if STANDARD_BLOCKS.contains(&name) || name == "highlight" {
                 let item = self.push(line, Emit::Nothing);
                 self.open(name, item, line);
+                if matches!(name, "if" | "unless") {
+                    self.hide_open_block(item);
+                }
             }
             return i + 1;
         }
@@ -584,7 +618,7 @@ impl Reader<'_> {
             // Its end tag will find no opener and be reported as well.
             return;
         }
-        self.stack.push(Open { name: name.to_owned(), item, seen_when: false });
+        self.stack.push(Open { name: name.to_owned(), item, seen_when: false, hidden: false });
     }
 
     fn close(&mut self, opened: &str, line: u32) {
@@ -610,6 +644,16 @@ impl Reader<'_> {
         };
         let end = self.push(line, emit);
         self.items[open.item].linked.push(end);
+        if open.hidden {
+            for item in &mut self.items[open.item..=end] {
+                item.emit = Emit::Nothing;
+                item.step_before = false;
+                item.step_after = false;
+                item.range_before = None;
+            }
+        } else if matches!(opened, "if" | "unless") {
+            self.items[open.item].body_end = Some(end);
+        }
     }
 
     fn branch(&mut self, name: &str, markup: &str, line: u32) {
@@ -638,7 +682,12 @@ impl Reader<'_> {
             "else" => Emit::Liquid("{% else %}".into()),
             "elsif" => match self.condition(name, markup, line) {
                 Some(n) => Emit::Special("elsif", n),
-                None => return,
+                None => {
+                    if let Some(open) = self.stack.last_mut() {
+                        open.hidden = true;
+                    }
+                    return;
+                }
             },
             _ => Emit::Liquid(format!("{{% {name} {} %}}", lexer::normalize(markup))),
         };
@@ -649,15 +698,25 @@ impl Reader<'_> {
     /// `{% if %}` and `{% unless %}`: a block placeholder for the condition, read here.
     fn conditional(&mut self, name: &str, markup: &str, line: u32) {
         let tag = if name == "if" { "if" } else { "unless" };
-        let item = match self.condition(name, markup, line) {
+        let (item, hidden) = match self.condition(name, markup, line) {
             Some(n) => {
                 let item = self.push(line, Emit::Special(tag, n));
                 self.items[item].step_before = true;
-                item
+                (item, false)
             }
-            None => self.push(line, Emit::Nothing),
+            None => (self.push(line, Emit::Nothing), true),
         };
         self.open(name, item, line);
+        if hidden {
+            self.hide_open_block(item);
+        }
+    }
+
+    /// Marks the block just opened at `item` to go with its content when it closes.
+    fn hide_open_block(&mut self, item: usize) {
+        if let Some(open) = self.stack.last_mut().filter(|o| o.item == item) {
+            open.hidden = true;
+        }
     }
 
     /// Reads a condition into the side table; `None` (reported) when Liquid cannot read it.
@@ -670,7 +729,11 @@ impl Reader<'_> {
             }
             Err(why) => {
                 let shown = excerpt(&format!("{tag} {markup}"));
-                self.problem(line, ProblemKind::Syntax, format!("`{shown}`: {why}; the tag is left out"));
+                self.problem(
+                    line,
+                    ProblemKind::Syntax,
+                    format!("`{shown}`: {why}; the block is left out, with its content"),
+                );
                 None
             }
         }

@@ -257,7 +257,9 @@ pub(crate) fn render_recovering(
         let line = prepared.line_of(culprit);
         let what =
             prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(&m))).unwrap_or_default();
-        st.report(line, ProblemKind::Render, format!("{what}{error}; it is left out"));
+        let gone =
+            if prepared.drops_content(culprit) { "the block is left out, with its content" } else { "it is left out" };
+        st.report(line, ProblemKind::Render, format!("{what}{error}; {gone}"));
         drop(st);
         let mut dropped = current.dropped.clone();
         prepared.dropping(culprit, &mut dropped);
