@@ -304,6 +304,11 @@ impl Prepared {
         }
     }
 
+    /// Whether `item` is a tag or output handed to liquid-rust as written (not text or a placeholder).
+    pub(crate) fn is_liquid(&self, item: usize) -> bool {
+        matches!(self.items.get(item).map(|i| &i.emit), Some(Emit::Liquid(_)))
+    }
+
     /// Item indexes of every Liquid item, in order: candidates when an error names no position.
     pub(crate) fn liquid_items(&self) -> impl Iterator<Item = usize> + '_ {
         self.items.iter().enumerate().filter(|(_, i)| matches!(i.emit, Emit::Liquid(_))).map(|(n, _)| n)

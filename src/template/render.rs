@@ -122,7 +122,9 @@ fn compile_with(
             let at = written.starts.partition_point(|&(start, _)| start <= offset);
             at.checked_sub(1).map(|i| written.starts[i].1)
         });
-        let culprit = located.filter(|item| !dropped.contains(item)).or_else(|| {
+        // liquid-rust places some errors (those met inside a block's body) off their token: only a
+        // tag or output of the template is taken at its word, anything else is looked for.
+        let culprit = located.filter(|&item| !dropped.contains(&item) && prepared.is_liquid(item)).or_else(|| {
             prepared
                 .liquid_items()
                 .filter(|item| !dropped.contains(item))

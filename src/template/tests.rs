@@ -649,3 +649,13 @@ fn an_if_whose_condition_cannot_be_used_goes_with_its_content() {
     // As in Ruby, an operator is only a problem when it is reached.
     assert_eq!(clean("{% if true or x = 1 %}ok{% endif %}"), "ok");
 }
+
+#[test]
+fn an_output_liquid_cannot_read_in_a_loop_is_reported_once_at_its_markup() {
+    // liquid-rust placed this error on the text before the output, which was reported without markup.
+    let rendered = render("{% for b in page.tags %}[{{ b[\"书名\"] }}] [{{ b.书名 }}] {% endfor %}");
+    assert_eq!(rendered.output, "[] [] [] [] ");
+    assert_eq!(rendered.problems.len(), 1, "{:?}", rendered.problems);
+    assert_eq!(rendered.problems[0].kind, ProblemKind::OutputSyntax);
+    assert!(rendered.problems[0].message.starts_with("`{{ b.书名 }}`"), "{:?}", rendered.problems);
+}
