@@ -805,9 +805,9 @@ impl ParseBlock for IfParser {
                     let mut tokens = tag.into_tokens();
                     branches.push((Some(condition_at(placeholder_index(&mut tokens)?)?), Vec::new()));
                 }
+                // Branches after an `else` are kept but never reached, as in Ruby Liquid.
                 liquid_core::parser::BlockElement::Tag(tag) if tag.name() == "else" => {
-                    branches.push((None, block.parse_all(options)?));
-                    break;
+                    branches.push((None, Vec::new()))
                 }
                 element => {
                     let body = &mut branches.last_mut().expect("one branch at least").1;

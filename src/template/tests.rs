@@ -564,6 +564,8 @@ fn conditions_compare_as_ruby_does() {
     );
     assert_eq!(clean("{% unless page.x %}u{% elsif true %}no{% endunless %}{% unless true %}no{% elsif page.title %}e{% else %}no{% endunless %}"), "ue");
     assert_eq!(clean("{% if false %}a{% elsif page.nothing %}b{% else if page.title %}c{% endif %}"), "c");
+    // Branches after an `else` are never reached.
+    assert_eq!(clean("{% if false %}a{% else %}b{% elsif true %}c{% else %}d{% endif %}"), "b");
 }
 
 #[test]
