@@ -515,6 +515,9 @@ fn scan_expressions(s: &str) -> Vec<&str> {
         if let Some(end) = operator_end(s, i).or_else(|| expression_end(s, i)) {
             parts.push(&s[i..end]);
             i = end;
+        } else if s.as_bytes()[i].is_ascii() && is_space(s.as_bytes()[i]) {
+            // No later space of the run starts a match either (no word boundary between spaces).
+            i = skip_spaces(s, i);
         } else {
             i += char_at(s, i).map_or(1, char::len_utf8);
         }
@@ -977,6 +980,10 @@ mod tests {
         assert_eq!(scan_expressions("band andy"), vec!["band andy"]);
         assert_eq!(scan_expressions("x contains \"and or\" and y"), vec!["x contains \"and or\" ", "and ", "y"]);
         assert_eq!(scan_expressions("\"x\"and y"), vec!["\"x\"", "and ", "y"]);
+        let spaced = format!("and{}and", " ".repeat(20_000));
+        let started = std::time::Instant::now();
+        assert_eq!(scan_expressions(&spaced), vec!["and", "and"]);
+        assert!(started.elapsed() < std::time::Duration::from_millis(200), "{:?}", started.elapsed());
     }
 
     #[test]
