@@ -1,6 +1,7 @@
 //! Jekyll's tags for liquid-rust: `include` (and `include_relative`, `include_cached`), `highlight`,
-//! `link`, `post_url`, plus the placeholders the reading pass writes: `raw` text, pass-through
-//! blocks for unknown plugin blocks, bounded ranges, and the step markers that meter a render.
+//! `link`, `post_url`, Ruby Liquid's `for`, and `if`/`unless` with the conditions of `condition.rs`,
+//! plus the placeholders the reading pass writes: `raw` text, pass-through blocks for unknown plugin
+//! blocks, bounded ranges, and the step markers that meter a render.
 
 use std::fmt;
 use std::io::Write;
