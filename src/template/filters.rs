@@ -50,6 +50,7 @@ const FILTERS: &[(&str, Func)] = &[
     ("normalize_whitespace", |_, i, _| Ok(Value::scalar(i.to_kstr().split_whitespace().collect::<Vec<_>>().join(" ")))),
     ("inspect", |_, i, _| Ok(Value::scalar(xml_escape(&inspect(i))))),
     ("to_integer", |_, i, _| Ok(Value::scalar(to_integer(i)))),
+    ("sample", sample),
     (super::prepare::SHOW, |_, i, _| Ok(show(i))),
     // Standard filters whose liquid-rust version differs from Ruby Liquid's.
     ("size", |_, i, _| Ok(Value::scalar(size(i)))),
@@ -58,6 +59,8 @@ const FILTERS: &[(&str, Func)] = &[
     ("capitalize", |_, i, _| Ok(Value::scalar(capitalize(&ruby_to_s(i))))),
     ("url_encode", |_, i, _| Ok(nil_or(i, cgi_escape))),
     ("split", |_, i, a| Ok(Value::Array(ruby_split(&ruby_to_s(i), &arg_str(a, 0).unwrap_or_default())))),
+    ("map", map),
+    ("default", default),
     ("plus", |_, i, a| arithmetic(i, a, Op::Plus)),
     ("minus", |_, i, a| arithmetic(i, a, Op::Minus)),
     ("times", |_, i, a| arithmetic(i, a, Op::Times)),
@@ -125,7 +128,7 @@ fn join(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Resu
 
 /// An output value as Ruby's `to_s` shows it where liquid-rust differs: floats keep their `.0`,
 /// lists are their items' texts joined.
-fn show(input: &dyn ValueView) -> Value {
+pub(crate) fn show(input: &dyn ValueView) -> Value {
     if let Some(array) = input.as_array() {
         let shown: String = array.values().map(|v| show(v).to_kstr().to_string()).collect();
         return Value::scalar(shown);
@@ -299,7 +302,6 @@ pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
         Box::new(stdlib::Ceil),
         Box::new(stdlib::Compact),
         Box::new(stdlib::Concat),
-        Box::new(stdlib::Default),
         Box::new(stdlib::DividedBy),
         Box::new(stdlib::Downcase),
         Box::new(stdlib::Escape),
@@ -308,7 +310,6 @@ pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
         Box::new(stdlib::Floor),
         Box::new(stdlib::Last),
         Box::new(stdlib::Lstrip),
-        Box::new(stdlib::Map),
         Box::new(stdlib::Minus),
         Box::new(stdlib::Modulo),
         Box::new(stdlib::NewlineToBr),
@@ -371,7 +372,7 @@ impl Fallback {
             | "floor" | "round" => Fallback::Number,
             "first" | "last" => Fallback::Nil,
             "size" => Fallback::Zero,
-            "join" | "map" | "sort_natural" | "uniq" | "reverse" | "compact" | "concat" | "push" | "pop" | "shift"
+            "join" | "sort_natural" | "uniq" | "reverse" | "compact" | "concat" | "push" | "pop" | "shift"
             | "unshift" => Fallback::List,
             _ => Fallback::Text,
         }
@@ -474,7 +475,8 @@ impl FilterReflection for JekyllFilter {
 impl ParseFilter for JekyllFilter {
     fn parse(&self, arguments: FilterArguments<'_>) -> Result<Box<dyn Filter>> {
         let args = arguments.positional.collect();
-        Ok(Box::new(Call { name: self.name, func: self.func, args, shared: self.shared.clone() }))
+        let keywords = arguments.keyword.map(|(name, value)| (name.to_owned(), value)).collect();
+        Ok(Box::new(Call { name: self.name, func: self.func, args, keywords, shared: self.shared.clone() }))
     }
     fn reflection(&self) -> &dyn FilterReflection {
         self
@@ -485,6 +487,8 @@ struct Call {
     name: &'static str,
     func: Func,
     args: Vec<Expression>,
+    /// `name: value` arguments, which Ruby Liquid passes as a hash after the others.
+    keywords: Vec<(String, Expression)>,
     shared: Arc<Shared>,
 }
 
@@ -502,8 +506,12 @@ impl fmt::Display for Call {
 
 impl Filter for Call {
     fn evaluate(&self, input: &dyn ValueView, runtime: &dyn Runtime) -> Result<Value> {
-        let args: Vec<Value> =
-            self.args.iter().map(|e| e.try_evaluate(runtime).map_or(Value::Nil, |v| v.into_owned())).collect();
+        let value = |e: &Expression| e.try_evaluate(runtime).map_or(Value::Nil, |v| v.into_owned());
+        let mut args: Vec<Value> = self.args.iter().map(value).collect();
+        if !self.keywords.is_empty() {
+            let options: Object = self.keywords.iter().map(|(k, e)| (k.clone().into(), value(e))).collect();
+            args.push(Value::Object(options));
+        }
         let ctx = Ctx { shared: &self.shared, runtime };
         let result = (self.func)(&ctx, input, &args)
             .map_err(|message| Error::with_msg(format!("filter `{}`: {message}", self.name)));
@@ -882,19 +890,26 @@ fn render_with(
     item: &dyn ValueView,
 ) -> std::result::Result<String, String> {
     let mut scope = Object::new();
-    scope.insert(variable.to_owned().into(), item.to_value());
+    scope.insert(super::lexer::renamed(variable).into_owned().into(), item.to_value());
     let frame = super::render::lax(StackFrame::new(c.runtime, &scope));
     liquid_core::Renderable::render(template, &frame).map_err(|e| e.to_string())
 }
 
-/// `where_exp` (all matches) and `find_exp` (the first).
+/// `where_exp` (all matches) and `find_exp` (the first), with the condition read as Jekyll reads it
+/// (Liquid's strict parser) and evaluated as `if` evaluates it.
 fn select_exp(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value], first: bool) -> std::result::Result<Value, String> {
+    use super::condition::{self, Context};
     let (Some(variable), Some(expression)) = (arg_str(args, 0), arg_str(args, 1)) else { return Ok(input.to_value()) };
     let Some(items) = items(input) else { return Ok(input.to_value()) };
-    let condition = parse_exp(c, &format!("{{% if {expression} %}}1{{% endif %}}"))?;
+    let condition = condition::parse(&super::lexer::normalize(&expression), Context::WhereExp)
+        .map_err(|e| format!("cannot read `{expression}`: {e}"))?;
+    let variable = super::lexer::renamed(&variable).into_owned();
     let mut kept = Vec::new();
     for item in items {
-        if render_with(c, &condition, &variable, item)? == "1" {
+        let mut scope = Object::new();
+        scope.insert(variable.clone().into(), item.to_value());
+        let frame = super::render::lax(StackFrame::new(c.runtime, &scope));
+        if condition.evaluate(&frame)? {
             if first {
                 return Ok(item.to_value());
             }
@@ -939,7 +954,7 @@ fn group_by(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result:
 fn group_by_exp(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Result<Value, String> {
     let (Some(variable), Some(expression)) = (arg_str(args, 0), arg_str(args, 1)) else { return Ok(input.to_value()) };
     let Some(items) = items(input) else { return Ok(input.to_value()) };
-    let template = parse_exp(c, &format!("{{{{ {expression} }}}}"))?;
+    let template = parse_exp(c, &format!("{{{{ {} }}}}", super::lexer::normalize(&expression)))?;
     let mut groups = Vec::new();
     for item in items {
         push_group(&mut groups, render_with(c, &template, &variable, item)?, item.to_value());
@@ -1025,8 +1040,86 @@ fn number_of_words(s: &str, mode: Option<&str>) -> i64 {
     }
 }
 
+/// Liquid's `map`: the property of each item of a list (nested lists flattened), of a hash as a
+/// list of one, of nothing for nil; a string item gives the property's text if it holds it (Ruby's
+/// `String#[]`), an item without properties nil.
+fn map(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Result<Value, String> {
+    fn flatten<'v>(v: &'v dyn ValueView, out: &mut Vec<&'v dyn ValueView>) {
+        match v.as_array() {
+            Some(array) => array.values().for_each(|item| flatten(item, out)),
+            None => out.push(v),
+        }
+    }
+    let property = args.first().map(|p| ruby_to_s(p)).unwrap_or_default();
+    let mut items = Vec::new();
+    if !input.is_nil() {
+        flatten(input, &mut items);
+    }
+    let mut mapped = Vec::with_capacity(items.len());
+    for item in items {
+        let value = if property == "to_liquid" {
+            item.to_value()
+        } else if let Some(object) = item.as_object() {
+            object.get(&property).map_or(Value::Nil, |v| v.to_value())
+        } else {
+            match item.as_scalar() {
+                Some(s) if s.type_name() == "string" => {
+                    if s.to_kstr().contains(property.as_str()) {
+                        Value::scalar(property.clone())
+                    } else {
+                        Value::Nil
+                    }
+                }
+                Some(s) if s.type_name() == "whole number" => {
+                    return Err(format!("cannot select the property '{property}'"));
+                }
+                _ => Value::Nil,
+            }
+        };
+        mapped.push(value);
+    }
+    Ok(Value::Array(mapped))
+}
+
+/// Jekyll's `sample`, made deterministic: the first item of a list (Jekyll picks one at random),
+/// or with a count the first that many; anything but a list as it is.
+fn sample(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Result<Value, String> {
+    let Some(array) = input.as_array() else { return Ok(input.to_value()) };
+    // Liquid's `to_integer`, and 1 where it fails, as Jekyll rescues it.
+    let count = match args.first().and_then(|a| a.as_scalar()) {
+        None => 1,
+        Some(n) if n.type_name() == "whole number" => n.to_integer().unwrap_or(1),
+        Some(n) if n.type_name() == "string" => n.to_kstr().trim().parse::<i64>().unwrap_or(1),
+        Some(_) => 1,
+    };
+    if count == 1 {
+        return Ok(array.first().map_or(Value::Nil, |v| v.to_value()));
+    }
+    let count = usize::try_from(count).map_err(|_| "negative sample number".to_owned())?;
+    Ok(Value::Array(array.values().take(count).map(|v| v.to_value()).collect()))
+}
+
+/// Liquid's `default`: the fallback (`""` without one) for nil, false, and an empty string, list or
+/// hash; with `allow_false: true`, false is kept.
+fn default(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Result<Value, String> {
+    let fallback = args.first().cloned().unwrap_or_else(|| Value::scalar(""));
+    let allow_false = args
+        .get(1)
+        .and_then(|options| options.as_object())
+        .and_then(|options| options.get("allow_false"))
+        .is_some_and(super::condition::truthy);
+    let missing = if allow_false { input.is_nil() } else { !super::condition::truthy(input) };
+    let empty = match (input.as_array(), input.as_object(), input.as_scalar()) {
+        (Some(a), _, _) => a.size() == 0,
+        (_, Some(o), _) => o.size() == 0,
+        (_, _, Some(s)) => s.type_name() == "string" && s.to_kstr().is_empty(),
+        _ => false,
+    };
+    Ok(if missing || empty { fallback } else { input.to_value() })
+}
+
 /// Ruby's `inspect` of a Liquid value.
-fn inspect(v: &dyn ValueView) -> String {
+pub(crate) fn inspect(v: &dyn ValueView) -> String {
     if v.is_nil() {
         return "nil".into();
     }

@@ -1,6 +1,8 @@
 //! Splits a template into text, `{{ output }}` and `{% tag %}` tokens where Ruby Liquid splits it,
 //! and reads the parts of a token (name, markup, whitespace control) the way Ruby Liquid reads them.
 
+use std::borrow::Cow;
+
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -167,9 +169,219 @@ pub(crate) fn leading_word(segment: &str) -> Option<&str> {
     (len > 0).then(|| &s[..len])
 }
 
+/// The words liquid-rust's grammar reads as literals wherever a value starts, even as the start of
+/// a longer name: `nil_count` is read as `nil` followed by `_count`.
+const KEYWORDS: &[&str] = &["nil", "null", "true", "false", "empty", "blank"];
+
+/// What a variable whose name starts with a keyword is called in liquid-rust's input. Names that
+/// already start with it get it too, so that no two names meet.
+const RENAMED: &str = "pfk_";
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// Whether the variable `name` needs another name for liquid-rust to read it.
+fn needs_rename(name: &str) -> bool {
+    name.starts_with(RENAMED)
+        || KEYWORDS
+            .iter()
+            .any(|k| name.len() > k.len() && name.starts_with(k) && is_name_byte(name.as_bytes()[k.len()]))
+}
+
+/// The name liquid-rust's input uses for the variable `name` (see [`normalize`]).
+pub(crate) fn renamed(name: &str) -> Cow<'_, str> {
+    if needs_rename(name) {
+        Cow::Owned(format!("{RENAMED}{name}"))
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// Tag or output markup rewritten so that liquid-rust's grammar reads it as Ruby Liquid does:
+/// - a variable whose name starts with `nil`, `null`, `true`, `false`, `empty` or `blank`
+///   (`empty_msg`, `nil_count`) is renamed (see [`renamed`]), everywhere it is named, so that
+///   assignments and uses still meet; properties (`page.nil_x`), filter names, keyword arguments
+///   and quoted text keep their names;
+/// - an integer literal too large for 64 bits, which liquid-rust's parser panics on, becomes a
+///   float literal (`9999999999999999999.0`): Ruby keeps it exact, liquid-rust has nothing larger.
+pub(crate) fn normalize(markup: &str) -> Cow<'_, str> {
+    let bytes = markup.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'"' || b == b'\'' {
+            i = memchr::memchr(b, &bytes[i + 1..]).map_or(bytes.len(), |at| i + 1 + at + 1);
+            continue;
+        }
+        let previous = i.checked_sub(1).map(|p| bytes[p]);
+        // A name or number right after a single `.` is a property or a fraction, not a value.
+        let after_dot = previous == Some(b'.') && (i < 2 || bytes[i - 2] != b'.');
+        if b.is_ascii_alphabetic() || b == b'_' {
+            let end = i + bytes[i..].iter().take_while(|&&c| is_name_byte(c)).count();
+            let word = &markup[i..end];
+            let rest = markup[end..].trim_start_matches(is_ruby_space);
+            let before = markup[..i].trim_end_matches(is_ruby_space);
+            let is_value = !after_dot && !rest.starts_with(':') && !before.ends_with('|');
+            if is_value && needs_rename(word) {
+                let out = out.get_or_insert_with(|| String::with_capacity(markup.len() + 8));
+                out.push_str(&markup[copied..i]);
+                out.push_str(RENAMED);
+                copied = i;
+            }
+            i = end;
+        } else if b.is_ascii_digit() {
+            let digits = bytes[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let end = i + digits;
+            let fraction = bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(u8::is_ascii_digit);
+            // liquid-rust's integers take a sign (names never start with digits, so a `-` before
+            // them is not part of a name).
+            let start = if matches!(previous, Some(b'-' | b'+')) { i - 1 } else { i };
+            if !fraction && !after_dot && markup[start..end].parse::<i64>().is_err() {
+                let out = out.get_or_insert_with(|| String::with_capacity(markup.len() + 8));
+                out.push_str(&markup[copied..end]);
+                out.push_str(".0");
+                copied = end;
+            }
+            // Letters right after digits (`2nil`) are not a name either.
+            i = end + bytes[end..].iter().take_while(|c| c.is_ascii_alphabetic() || **c == b'_').count();
+        } else {
+            i += 1;
+        }
+    }
+    match out {
+        Some(mut out) => {
+            out.push_str(&markup[copied..]);
+            Cow::Owned(out)
+        }
+        None => Cow::Borrowed(markup),
+    }
+}
+
+/// Markup written by [`normalize`] with the variables' own names back, for messages.
+pub(crate) fn restore_names(markup: &str) -> Cow<'_, str> {
+    if !markup.contains(RENAMED) {
+        return Cow::Borrowed(markup);
+    }
+    let bytes = markup.as_bytes();
+    let mut out = String::with_capacity(markup.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'"' || b == b'\'' {
+            let end = memchr::memchr(b, &bytes[i + 1..]).map_or(bytes.len(), |at| i + 1 + at + 1);
+            out.push_str(&markup[i..end]);
+            i = end;
+        } else if b.is_ascii_alphabetic() || b == b'_' {
+            let end = i + bytes[i..].iter().take_while(|&&c| is_name_byte(c)).count();
+            let word = &markup[i..end];
+            let after_dot = i > 0 && bytes[i - 1] == b'.' && (i < 2 || bytes[i - 2] != b'.');
+            match word.strip_prefix(RENAMED).filter(|name| !after_dot && needs_rename(name)) {
+                Some(name) => out.push_str(name),
+                None => out.push_str(word),
+            }
+            i = end;
+        } else {
+            let len = markup[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&markup[i..i + len]);
+            i += len;
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `text` (an include's file name, a link's path) with the markup of each `{{ … }}` in it normalized.
+pub(crate) fn normalize_outputs(text: &str) -> Cow<'_, str> {
+    if !text.contains("{{") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for token in tokenize(text) {
+        let part = &text[token.start..token.end];
+        match token.kind {
+            Kind::Output => {
+                let inner = &part[2..part.len() - 2];
+                out.push_str("{{");
+                out.push_str(&normalize(inner));
+                out.push_str("}}");
+            }
+            _ => out.push_str(part),
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_start_with_a_keyword_are_renamed_where_they_are_values() {
+        assert_eq!(normalize("nil_count"), "pfk_nil_count");
+        assert_eq!(normalize("empty_msg = \"m\""), "pfk_empty_msg = \"m\"");
+        assert_eq!(normalize("x in true_list limit: 2"), "x in pfk_true_list limit: 2");
+        assert_eq!(
+            normalize("a[blank-x] | default: falsey, allow_false: true"),
+            "a[pfk_blank-x] | default: pfk_falsey, allow_false: true"
+        );
+        assert_eq!(normalize("(1..nullable)"), "(1..pfk_nullable)");
+        assert_eq!(normalize("pfk_x"), "pfk_pfk_x");
+        assert_eq!(normalize("2nil"), "2nil");
+        // Properties, quoted text, literals, other names and filter names stay.
+        for same in [
+            "page.nil_x",
+            "'nil_x' == \"true_y\"",
+            "nil == true",
+            "x == false",
+            "empty",
+            "blank",
+            "annil",
+            "x | nil_filter: 1",
+            "nil_key: 1",
+        ] {
+            assert_eq!(normalize(same), same);
+            assert!(matches!(normalize(same), Cow::Borrowed(_)));
+        }
+    }
+
+    #[test]
+    fn restoring_names_undoes_the_renaming() {
+        for markup in ["nil_count | plus: true_x", "a[blank-x].nil_y", "pfk_x == 'pfk_nil'", "(1..nullable)"] {
+            assert_eq!(restore_names(&normalize(markup)), markup);
+        }
+        assert_eq!(renamed("nil_x"), "pfk_nil_x");
+        assert_eq!(renamed("page"), "page");
+    }
+
+    #[test]
+    fn integers_past_64_bits_become_floats() {
+        assert_eq!(normalize("9999999999999999999 | plus: 1"), "9999999999999999999.0 | plus: 1");
+        assert_eq!(normalize("x | minus: -99999999999999999999"), "x | minus: -99999999999999999999.0");
+        assert_eq!(normalize("(1..99999999999999999999)"), "(1..99999999999999999999.0)");
+        assert_eq!(normalize("a[99999999999999999999]"), "a[99999999999999999999.0]");
+        assert_eq!(normalize("9223372036854775808"), "9223372036854775808.0");
+        assert_eq!(normalize("99999999999999999999abc"), "99999999999999999999.0abc");
+        assert_eq!(normalize("2-99999999999999999999"), "2-99999999999999999999.0");
+        for same in [
+            "9223372036854775807",
+            "-9223372036854775808",
+            "1.99999999999999999999",
+            "99999999999999999999.5",
+            "x99999999999999999999",
+            "'99999999999999999999'",
+            "a.99999999999999999999",
+        ] {
+            assert_eq!(normalize(same), same);
+        }
+    }
+
+    #[test]
+    fn outputs_inside_names_are_normalized() {
+        assert_eq!(normalize_outputs("dyn-{{ nil_x }}.html"), "dyn-{{ pfk_nil_x }}.html");
+        assert_eq!(normalize_outputs("plain.html"), "plain.html");
+    }
 
     fn kinds(source: &str) -> Vec<(Kind, &str)> {
         tokenize(source).into_iter().map(|t| (t.kind, &source[t.start..t.end])).collect()

@@ -7,6 +7,7 @@
 //! The caller decides when to render: a post whose front matter says `render_with_liquid: false`
 //! is not given to [`Engine::render`] at all (see [`renders_liquid`]).
 
+mod condition;
 mod data;
 mod files;
 mod filters;
@@ -395,8 +396,6 @@ fn build_language(shared: &Arc<Shared>) -> Language {
         language.tags.register(tag.reflection().tag().to_owned(), tag);
     }
     let blocks: Vec<Box<dyn liquid_core::parser::ParseBlock>> = vec![
-        Box::new(stdlib::IfBlock),
-        Box::new(stdlib::UnlessBlock),
         Box::new(stdlib::IfChangedBlock),
         Box::new(stdlib::ForBlock),
         Box::new(stdlib::TableRowBlock),

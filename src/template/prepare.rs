@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use liquid_core::parser::Language;
 
+use super::condition::{self, Condition};
 use super::lexer::{self, Kind, Token};
 use super::{Limits, ProblemKind};
 
@@ -72,6 +73,11 @@ pub(crate) enum Special {
     },
     /// Text output as it is: the body of `{% raw %}`.
     Literal(Arc<str>),
+    /// The condition of an `if`, `unless` or `elsif`, and its markup as written (for messages).
+    Condition {
+        condition: Arc<Condition>,
+        markup: String,
+    },
     /// A counted range `(start..stop)` of a `tablerow`, evaluated with a size limit into `var`.
     Range {
         start: String,
@@ -107,6 +113,10 @@ struct Item {
     step_after: bool,
     /// A range placeholder goes before this item.
     range_before: Option<usize>,
+    /// For `if` and `unless`: the item of its end tag. Dropping the block drops everything up to
+    /// it, text included: its condition could not be evaluated, and showing a body the condition
+    /// may hide would show what Jekyll does not.
+    body_end: Option<usize>,
 }
 
 /// A problem found while reading the template, with its line in the file.
@@ -153,6 +163,8 @@ struct Open {
     item: usize,
     /// For `case`: whether a `when` was seen (nothing before the first one is rendered).
     seen_when: bool,
+    /// For `if` and `unless`: a condition could not be read, so the block goes with its content.
+    hidden: bool,
 }
 
 impl Prepared {
@@ -188,8 +200,20 @@ impl Prepared {
                 for &other in &it.linked {
                     self.dropping(other, dropped);
                 }
+                if let Some(end) = it.body_end {
+                    for inner in item + 1..end {
+                        if !matches!(self.items[inner].emit, Emit::Text(..)) {
+                            self.dropping(inner, dropped);
+                        }
+                    }
+                }
             }
         }
+    }
+
+    /// Whether dropping `item` drops the content of its block too.
+    pub(crate) fn drops_content(&self, item: usize) -> bool {
+        self.items.get(item).is_some_and(|i| i.body_end.is_some())
     }
 
     /// liquid-rust's input without the `dropped` items. With `text_only`, every Liquid item goes.
@@ -197,9 +221,16 @@ impl Prepared {
     pub(crate) fn write(&self, dropped: &HashSet<usize>, text_only: bool, markers: bool) -> Written {
         let mut text = String::with_capacity(self.source.len() + self.items.len() * 8);
         let mut starts = Vec::with_capacity(self.items.len());
+        // The blocks dropped with their content.
+        let mut hidden: Vec<(usize, usize)> =
+            dropped.iter().filter_map(|&i| Some((i, self.items.get(i)?.body_end?))).collect();
+        hidden.sort_unstable();
         for (index, item) in self.items.iter().enumerate() {
             let is_text = matches!(item.emit, Emit::Text(..));
             if (dropped.contains(&index) || text_only) && !is_text {
+                continue;
+            }
+            if is_text && !text_only && hidden.iter().any(|&(start, end)| start < index && index < end) {
                 continue;
             }
             if let Some(range) = item.range_before {
@@ -259,12 +290,23 @@ impl Prepared {
             Emit::Liquid(liquid) => {
                 let output = liquid.strip_prefix("{{ ").and_then(|l| l.strip_suffix(&format!(" | {SHOW} }}}}")));
                 Some(match output {
-                    Some(inner) => format!("{{{{ {} }}}}", inner.trim_matches(lexer::is_ruby_space)).into(),
-                    None => liquid.as_str().into(),
+                    Some(inner) => {
+                        format!("{{{{ {} }}}}", lexer::restore_names(inner.trim_matches(lexer::is_ruby_space))).into()
+                    }
+                    None => lexer::restore_names(liquid),
                 })
             }
+            Emit::Special(tag, n) => match self.specials.get(*n)? {
+                Special::Condition { markup, .. } => Some(format!("{{% {tag} {markup} %}}").into()),
+                _ => None,
+            },
             _ => None,
         }
+    }
+
+    /// Whether `item` is a tag or output handed to liquid-rust as written (not text or a placeholder).
+    pub(crate) fn is_liquid(&self, item: usize) -> bool {
+        matches!(self.items.get(item).map(|i| &i.emit), Some(Emit::Liquid(_)))
     }
 
     /// Item indexes of every Liquid item, in order: candidates when an error names no position.
@@ -278,8 +320,8 @@ impl Prepared {
         let parts = lexer::tag_parts(liquid);
         Some(match parts.map(|p| p.name) {
             Some(name) if STANDARD_BLOCKS.contains(&name) => format!("{liquid}{{% end{name} %}}"),
-            Some("else") => format!("{{% if true %}}{liquid}{{% endif %}}"),
-            Some("elsif") => format!("{{% if true %}}{liquid}{{% endif %}}"),
+            // Written by postfeed (`{% else %}`), or an `elsif` placeholder: nothing to test.
+            Some("else" | "elsif") => return None,
             Some("when") => format!("{{% case 1 %}}{liquid}{{% endcase %}}"),
             Some(name) if name.starts_with("end") => String::new(),
             _ => liquid.clone(),
@@ -346,6 +388,7 @@ impl Reader<'_> {
             step_before: false,
             step_after: false,
             range_before: None,
+            body_end: None,
         });
         self.items.len() - 1
     }
@@ -433,7 +476,7 @@ impl Reader<'_> {
             self.problem(line, ProblemKind::Limit, format!("`{{{{{}}}}}` {why}; it is left out", excerpt(markup)));
             return;
         }
-        let cleaned = self.known_filters(markup, line);
+        let cleaned = self.known_filters(&lexer::normalize(markup), line);
         let item = self.push(line, Emit::Liquid(format!("{{{{ {cleaned} | {SHOW} }}}}")));
         self.items[item].step_before = true;
     }
@@ -480,11 +523,19 @@ impl Reader<'_> {
         let name = parts.name;
         let markup = parts.markup.trim_end_matches(lexer::is_ruby_space);
         if let Some(why) = self.too_complex(markup) {
-            self.problem(line, ProblemKind::Limit, format!("`{{% {name} %}}` {why}; it is left out"));
-            // Still open the block so that its end tag pairs up.
+            let what = if matches!(name, "if" | "unless") {
+                "the block is left out, with its content"
+            } else {
+                "it is left out"
+            };
+            self.problem(line, ProblemKind::Limit, format!("`{{% {name} %}}` {why}; {what}"));
+            // Still open the block so that its end tag pairs up; a condition not read hides its content.
             if STANDARD_BLOCKS.contains(&name) || name == "highlight" {
                 let item = self.push(line, Emit::Nothing);
                 self.open(name, item, line);
+                if matches!(name, "if" | "unless") {
+                    self.hide_open_block(item);
+                }
             }
             return i + 1;
         }
@@ -495,7 +546,8 @@ impl Reader<'_> {
             "include_relative" => self.include(IncludeKind::Relative, markup, line),
             "include_cached" => self.include(IncludeKind::Cached, markup, line),
             "link" => {
-                let special = Special::Link { path: markup.trim_start_matches(lexer::is_ruby_space).to_owned(), line };
+                let path = lexer::normalize_outputs(markup.trim_start_matches(lexer::is_ruby_space)).into_owned();
+                let special = Special::Link { path, line };
                 self.special("link", special, line);
             }
             "post_url" => {
@@ -504,7 +556,7 @@ impl Reader<'_> {
                 self.special("post_url", special, line);
             }
             "highlight" => self.highlight(markup, line),
-            "for" => match parse_for(markup, line) {
+            "for" => match parse_for(&lexer::normalize(markup), line) {
                 Some(special) => {
                     self.specials.push(special);
                     let item = self.push(line, Emit::Special("for", self.specials.len() - 1));
@@ -521,11 +573,13 @@ impl Reader<'_> {
                     self.open("for", item, line);
                 }
             },
+            "if" | "unless" => self.conditional(name, markup, line),
             "else" | "elsif" | "when" => self.branch(name, markup, line),
             _ if STANDARD_BLOCKS.contains(&name) => {
                 let is_loop = name == "tablerow";
+                let markup = lexer::normalize(markup);
                 let (markup, range) =
-                    if is_loop { self.bounded_range(markup, line) } else { (markup.to_owned(), None) };
+                    if is_loop { self.bounded_range(&markup, line) } else { (markup.into_owned(), None) };
                 let item = self.push(line, Emit::Liquid(format!("{{% {name} {markup} %}}")));
                 self.items[item].step_before = true;
                 self.items[item].step_after = is_loop;
@@ -533,13 +587,16 @@ impl Reader<'_> {
                 self.open(name, item, line);
             }
             "assign" => {
+                let markup = lexer::normalize(markup);
                 let markup = match markup.split_once('=') {
                     Some((target, value)) => format!("{} = {}", target.trim(), self.known_filters(value, line)),
-                    None => markup.to_owned(),
+                    None => markup.into_owned(),
                 };
                 self.simple(format!("{{% assign {markup} %}}"), line);
             }
-            _ if STANDARD_TAGS.contains(&name) => self.simple(format!("{{% {name} {markup} %}}"), line),
+            _ if STANDARD_TAGS.contains(&name) => {
+                self.simple(format!("{{% {name} {} %}}", lexer::normalize(markup)), line)
+            }
             _ => match name.strip_prefix("end") {
                 Some(opened) if !opened.is_empty() => self.close(opened, line),
                 _ => self.unknown(i, name, line),
@@ -566,7 +623,7 @@ impl Reader<'_> {
             // Its end tag will find no opener and be reported as well.
             return;
         }
-        self.stack.push(Open { name: name.to_owned(), item, seen_when: false });
+        self.stack.push(Open { name: name.to_owned(), item, seen_when: false, hidden: false });
     }
 
     fn close(&mut self, opened: &str, line: u32) {
@@ -592,6 +649,16 @@ impl Reader<'_> {
         };
         let end = self.push(line, emit);
         self.items[open.item].linked.push(end);
+        if open.hidden {
+            for item in &mut self.items[open.item..=end] {
+                item.emit = Emit::Nothing;
+                item.step_before = false;
+                item.step_after = false;
+                item.range_before = None;
+            }
+        } else if matches!(opened, "if" | "unless") {
+            self.items[open.item].body_end = Some(end);
+        }
     }
 
     fn branch(&mut self, name: &str, markup: &str, line: u32) {
@@ -615,8 +682,66 @@ impl Reader<'_> {
         if matches!(self.items[opener].emit, Emit::Nothing) {
             return;
         }
-        let item = self.push(line, Emit::Liquid(format!("{{% {name} {markup} %}}")));
+        let emit = match name {
+            // Ruby Liquid ignores what follows `else` (`{% else if x %}` is an `else`).
+            "else" => Emit::Liquid("{% else %}".into()),
+            "elsif" => match self.condition(name, markup, line) {
+                Some(n) => Emit::Special("elsif", n),
+                None => {
+                    if let Some(open) = self.stack.last_mut() {
+                        open.hidden = true;
+                    }
+                    return;
+                }
+            },
+            _ => Emit::Liquid(format!("{{% {name} {} %}}", lexer::normalize(markup))),
+        };
+        let item = self.push(line, emit);
         self.items[opener].linked.push(item);
+    }
+
+    /// `{% if %}` and `{% unless %}`: a block placeholder for the condition, read here.
+    fn conditional(&mut self, name: &str, markup: &str, line: u32) {
+        let tag = if name == "if" { "if" } else { "unless" };
+        let (item, hidden) = match self.condition(name, markup, line) {
+            Some(n) => {
+                let item = self.push(line, Emit::Special(tag, n));
+                self.items[item].step_before = true;
+                (item, false)
+            }
+            None => (self.push(line, Emit::Nothing), true),
+        };
+        self.open(name, item, line);
+        if hidden {
+            self.hide_open_block(item);
+        }
+    }
+
+    /// Marks the block just opened at `item` to go with its content when it closes.
+    fn hide_open_block(&mut self, item: usize) {
+        if let Some(open) = self.stack.last_mut().filter(|o| o.item == item) {
+            open.hidden = true;
+        }
+    }
+
+    /// Reads a condition into the side table; `None` (reported) when Liquid cannot read it.
+    fn condition(&mut self, tag: &str, markup: &str, line: u32) -> Option<usize> {
+        match condition::parse(&lexer::normalize(markup), condition::Context::Tag) {
+            Ok(condition) => {
+                let markup = markup.to_owned();
+                self.specials.push(Special::Condition { condition: Arc::new(condition), markup });
+                Some(self.specials.len() - 1)
+            }
+            Err(why) => {
+                let shown = excerpt(&format!("{tag} {markup}"));
+                self.problem(
+                    line,
+                    ProblemKind::Syntax,
+                    format!("`{shown}`: {why}; the block is left out, with its content"),
+                );
+                None
+            }
+        }
     }
 
     fn unknown(&mut self, i: usize, name: &str, line: u32) {
@@ -712,6 +837,19 @@ impl Reader<'_> {
     fn include(&mut self, kind: IncludeKind, markup: &str, line: u32) {
         match parse_include(markup) {
             Ok((file, params, bad_params)) => {
+                // Variables are named in liquid-rust's input as the rest of the template names them.
+                let file = lexer::normalize_outputs(&file).into_owned();
+                let params = params.map(|params| {
+                    params
+                        .into_iter()
+                        .map(|(key, value)| match value {
+                            ParamValue::Variable(name) => {
+                                (key, ParamValue::Variable(lexer::normalize(&name).into_owned()))
+                            }
+                            text => (key, text),
+                        })
+                        .collect()
+                });
                 if let Some(bad) = bad_params {
                     self.problem(
                         line,

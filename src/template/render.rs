@@ -145,7 +145,9 @@ fn compile_with(
             let at = written.starts.partition_point(|&(start, _)| start <= offset);
             at.checked_sub(1).map(|i| written.starts[i].1)
         });
-        let culprit = located.filter(|item| !dropped.contains(item)).or_else(|| {
+        // liquid-rust places some errors (those met inside a block's body) off their token: only a
+        // tag or output of the template is taken at its word, anything else is looked for.
+        let culprit = located.filter(|&item| !dropped.contains(&item) && prepared.is_liquid(item)).or_else(|| {
             prepared
                 .liquid_items()
                 .filter(|item| !dropped.contains(item))
@@ -314,7 +316,9 @@ pub(crate) fn render_recovering(
         let line = prepared.line_of(culprit);
         let what =
             prepared.markup_of(culprit).map(|m| format!("`{}`: ", super::prepare::excerpt(&m))).unwrap_or_default();
-        st.report(line, ProblemKind::Render, format!("{what}{error}; it is left out"));
+        let gone =
+            if prepared.drops_content(culprit) { "the block is left out, with its content" } else { "it is left out" };
+        st.report(line, ProblemKind::Render, format!("{what}{error}; {gone}"));
         drop(st);
         let mut dropped = current.dropped.clone();
         prepared.dropping(culprit, &mut dropped);

@@ -1,6 +1,7 @@
 //! Jekyll's tags for liquid-rust: `include` (and `include_relative`, `include_cached`), `highlight`,
-//! `link`, `post_url`, plus the placeholders the reading pass writes: `raw` text, pass-through
-//! blocks for unknown plugin blocks, bounded ranges, and the step markers that meter a render.
+//! `link`, `post_url`, Ruby Liquid's `for`, and `if`/`unless` with the conditions of `condition.rs`,
+//! plus the placeholders the reading pass writes: `raw` text, pass-through blocks for unknown plugin
+//! blocks, bounded ranges, and the step markers that meter a render.
 
 use std::fmt;
 use std::io::Write;
@@ -11,6 +12,7 @@ use liquid_core::parser::{BlockReflection, Language, ParseBlock, ParseTag, TagBl
 use liquid_core::runtime::{Expression, Runtime, StackFrame, Template};
 use liquid_core::{Error, Renderable, Result};
 
+use super::condition::Condition;
 use super::prepare::{self, IncludeKind, ParamValue, Prepared, Special};
 use super::render::{self, state};
 use super::{CachedInclude, CompiledInclude, Problem, ProblemKind, Shared};
@@ -25,6 +27,8 @@ pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
     }
     language.blocks.register("highlight".into(), Box::new(Block { start: "highlight", end: "endhighlight" }));
     language.blocks.register("for".into(), Box::new(ForParser { shared: shared.clone() }));
+    language.blocks.register("if".into(), Box::new(IfParser { unless: false }));
+    language.blocks.register("unless".into(), Box::new(IfParser { unless: true }));
     let pass = Block { start: prepare::PASS_THROUGH, end: "endpf_block" };
     language.blocks.register(prepare::PASS_THROUGH.into(), Box::new(pass));
 }
@@ -155,7 +159,9 @@ impl ParseTag for Placeholder {
                 line,
                 max: shared.limits.max_range,
             }),
-            Special::Highlight { .. } | Special::For { .. } => return Err(missing_special()),
+            Special::Highlight { .. } | Special::For { .. } | Special::Condition { .. } => {
+                return Err(missing_special())
+            }
         })
     }
 
@@ -722,7 +728,10 @@ impl Renderable for For {
             }
             let i = i as i64;
             let mut forloop = Object::new();
-            forloop.insert("name".into(), Value::scalar(format!("{}-{}", self.var, self.line)));
+            forloop.insert(
+                "name".into(),
+                Value::scalar(format!("{}-{}", super::lexer::restore_names(&self.var), self.line)),
+            );
             forloop.insert("length".into(), Value::scalar(length));
             forloop.insert("index".into(), Value::scalar(i + 1));
             forloop.insert("index0".into(), Value::scalar(i));
@@ -740,6 +749,99 @@ impl Renderable for For {
             self.body.render_to(writer, &frame)?;
             if let Some(Interrupt::Break) = runtime.registers().get_mut::<InterruptRegister>().reset() {
                 break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `if` and `unless` with postfeed's own conditions (see `condition.rs`): `elsif` branches, an
+/// `else`, and Ruby Liquid's reading of `unless` (only its first condition is reversed).
+#[derive(Clone)]
+struct IfParser {
+    unless: bool,
+}
+
+impl BlockReflection for IfParser {
+    fn start_tag(&self) -> &str {
+        if self.unless {
+            "unless"
+        } else {
+            "if"
+        }
+    }
+    fn end_tag(&self) -> &str {
+        if self.unless {
+            "endunless"
+        } else {
+            "endif"
+        }
+    }
+    fn description(&self) -> &str {
+        "Ruby Liquid's if and unless"
+    }
+}
+
+fn condition_at(index: usize) -> Result<Arc<Condition>> {
+    match render::special(index) {
+        Some(Special::Condition { condition, .. }) => Ok(condition),
+        _ => Err(missing_special()),
+    }
+}
+
+impl ParseBlock for IfParser {
+    fn parse(
+        &self,
+        mut arguments: TagTokenIter<'_>,
+        mut block: TagBlock<'_, '_>,
+        options: &Language,
+    ) -> Result<Box<dyn Renderable>> {
+        let first = condition_at(placeholder_index(&mut arguments)?)?;
+        // Each condition (`None` for `else`) with the elements of its body.
+        type Branch = (Option<Arc<Condition>>, Vec<Box<dyn Renderable>>);
+        let mut branches: Vec<Branch> = vec![(Some(first), Vec::new())];
+        while let Some(element) = block.next()? {
+            match element {
+                liquid_core::parser::BlockElement::Tag(tag) if tag.name() == "elsif" => {
+                    let mut tokens = tag.into_tokens();
+                    branches.push((Some(condition_at(placeholder_index(&mut tokens)?)?), Vec::new()));
+                }
+                // Branches after an `else` are kept but never reached, as in Ruby Liquid.
+                liquid_core::parser::BlockElement::Tag(tag) if tag.name() == "else" => {
+                    branches.push((None, Vec::new()))
+                }
+                element => {
+                    let body = &mut branches.last_mut().expect("one branch at least").1;
+                    body.push(element.parse(&mut block, options)?);
+                }
+            }
+        }
+        block.assert_empty();
+        let branches = branches.into_iter().map(|(condition, body)| (condition, Template::new(body))).collect();
+        Ok(Box::new(If { unless: self.unless, branches }))
+    }
+
+    fn reflection(&self) -> &dyn BlockReflection {
+        self
+    }
+}
+
+#[derive(Debug)]
+struct If {
+    unless: bool,
+    /// Each condition with its body; `None` for `else`.
+    branches: Vec<(Option<Arc<Condition>>, Template)>,
+}
+
+impl Renderable for If {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        for (i, (condition, body)) in self.branches.iter().enumerate() {
+            let taken = match condition {
+                Some(condition) => condition.evaluate(runtime).map_err(Error::with_msg)? != (i == 0 && self.unless),
+                None => true,
+            };
+            if taken {
+                return body.render_to(writer, runtime);
             }
         }
         Ok(())

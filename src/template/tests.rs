@@ -556,6 +556,176 @@ fn a_syntax_error_names_the_markup_as_the_author_wrote_it() {
     assert!(rendered.problems[0].message.starts_with("`{{ #if x }}`: "), "{}", rendered.problems[0].message);
     // Outputs Jekyll's lax parsing prints as nothing are told apart from broken tags.
     assert!(rendered.problems.iter().all(|p| p.kind == ProblemKind::OutputSyntax), "{:?}", rendered.problems);
-    let tag = render("A {% if 1 = %}b{% endif %}");
+    let tag = render("A {% assign = %}b");
     assert!(tag.problems.iter().any(|p| p.kind == ProblemKind::Syntax), "{:?}", tag.problems);
+}
+
+#[test]
+fn variables_named_after_keywords_are_ordinary_variables() {
+    // liquid-rust reads `nil_count` as `nil` and `_count`; Ruby Liquid reads one name.
+    assert_eq!(clean("{% assign empty_msg = \"m\" %}{{ empty_msg }}|{{ nil_count }}|{% assign nil_count = 3 %}{{ nil_count | plus: 1 }}"), "m||4");
+    assert_eq!(clean("{% assign false_alarm = false %}[{% if false_alarm %}SECRET{% endif %}][{% if null_x %}SECRET{% else %}shown{% endif %}]"), "[][shown]");
+    assert_eq!(
+        clean("{% for true_x in page.tags %}{{ true_x }}{{ forloop.name | slice: 0, 6 }};{% endfor %}"),
+        "atrue_x;btrue_x;"
+    );
+    assert_eq!(clean("{% capture blank_slate %}B{% endcapture %}{{ blank_slate }}{% assign t = page.tags | where_exp: 'nil_t', 'nil_t == \"b\"' %}{{ t }}"), "Bb");
+    assert_eq!(clean("{% assign nil_x = 'k' %}{{ site.data.authors[page.author].name }}{{ page.nil_x }}{{ 'nil_x' | append: nil_x }}"), "Alicenil_xk");
+    let mut page = page();
+    page.insert("nil_x".into(), Value::scalar("P"));
+    page.insert("empty_list".into(), Value::Array(Vec::new()));
+    let rendered = engine(&[]).render(&Entry {
+        path: "_posts/2020-01-02-hello.md",
+        body: "{{ page.nil_x }}{{ page.empty_list | size }}{{ page['nil_x'] }}",
+        body_line: 4,
+        page,
+    });
+    assert_eq!((rendered.output.as_str(), rendered.problems.len()), ("P0P", 0));
+}
+
+#[test]
+fn includes_share_the_renamed_variables() {
+    let engine = engine(&[
+        ("a.html", "{{ include.p }}/{{ nil_v }}{% assign blank_z = 'z' %}"),
+        ("true-{{ nil_v }}.html", "dyn"),
+        ("true-1.html", "dyn1"),
+    ]);
+    let rendered = render_in(
+        &engine,
+        "{% assign nil_v = 1 %}{% include a.html p=nil_v %}|{{ blank_z }}|{% include true-{{ nil_v }}.html %}",
+    );
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    assert_eq!(rendered.output, "1/1|z|dyn1");
+}
+
+#[test]
+fn messages_name_variables_as_the_author_wrote_them() {
+    let rendered = render("{{ nil_x[ }}");
+    assert_eq!(rendered.problems.len(), 1, "{:?}", rendered.problems);
+    assert!(rendered.problems[0].message.starts_with("`{{ nil_x[ }}`"), "{}", rendered.problems[0].message);
+}
+
+#[test]
+fn conditions_compare_as_ruby_does() {
+    // `nil == false` is false in Ruby (true in liquid-rust); so is every equality across kinds.
+    assert_eq!(
+        clean("[{% if page.comments == false %}A{% endif %}][{% unless page.toc == false %}B{% endunless %}][{% if page.x != false %}C{% endif %}][{% if false == nil %}D{% endif %}][{% if page.x == nil %}E{% endif %}]"),
+        "[][B][C][][E]"
+    );
+    assert_eq!(
+        clean("[{% if '1' == 1 %}A{% endif %}][{% if page.title == true %}B{% endif %}][{% if 1 == 1.0 %}C{% endif %}][{% if page.tags == page.tags %}D{% endif %}]"),
+        "[][][C][D]"
+    );
+    // `empty` asks the other side `empty?`; nil has no such method, and nothing has `blank?` in Jekyll.
+    assert_eq!(
+        clean("[{% if page.x == empty %}A{% endif %}][{% if '' == empty %}B{% endif %}][{% if '' == blank %}C{% endif %}][{% if empty %}D{% endif %}][{% assign e = '' | split: ',' %}{% if e == empty %}E{% endif %}]"),
+        "[][B][][D][E]"
+    );
+    // `and` and `or` group from the right, with no precedence.
+    assert_eq!(
+        clean("[{% if false and true or true %}A{% endif %}][{% if true or false and false %}B{% endif %}]"),
+        "[][B]"
+    );
+    assert_eq!(
+        clean("[{% if page.tags contains 'a' %}A{% endif %}][{% if page.title contains 'ell' %}B{% endif %}][{% if page.x contains 'a' %}C{% endif %}][{% if (1..3) contains 2 %}D{% endif %}][{% if 2 > 1.5 and 'b' > 'a' %}E{% endif %}]"),
+        "[A][B][][D][E]"
+    );
+    assert_eq!(clean("{% unless page.x %}u{% elsif true %}no{% endunless %}{% unless true %}no{% elsif page.title %}e{% else %}no{% endunless %}"), "ue");
+    assert_eq!(clean("{% if false %}a{% elsif page.nothing %}b{% else if page.title %}c{% endif %}"), "c");
+    // Branches after an `else` are never reached.
+    assert_eq!(clean("{% if false %}a{% else %}b{% elsif true %}c{% else %}d{% endif %}"), "b");
+}
+
+#[test]
+fn where_exp_compares_as_ruby_does() {
+    assert_eq!(
+        clean("{{ site.data.authors | where_exp: 'a', 'a.active == false' | size }}{{ site.data.authors | where_exp: 'a', 'a.active != true' | size }}{{ page.tags | find_exp: 't', 't == \"b\" or t == \"c\"' }}"),
+        "01b"
+    );
+}
+
+#[test]
+fn a_comparison_ruby_refuses_is_an_error() {
+    let rendered = render("a{% if 1 < '2' %}b{% endif %}c");
+    assert_eq!(rendered.output, "ac");
+    assert_eq!(rendered.problems.len(), 1, "{:?}", rendered.problems);
+    assert!(
+        rendered.problems[0].message.contains("comparison of Integer with String failed"),
+        "{:?}",
+        rendered.problems
+    );
+    assert!(rendered.problems[0].message.starts_with("`{% if 1 < '2' %}`"), "{:?}", rendered.problems);
+}
+
+#[test]
+fn integers_past_64_bits_are_read_as_floats_not_a_panic() {
+    // Ruby keeps them exact; liquid-rust's parser panicked on them. As floats, the sum prints as Jekyll's.
+    assert_eq!(
+        clean("{{ 9999999999999999999 | plus: 1 }}|{% assign big = -99999999999999999999 %}{% if big < 5 %}lt{% endif %}|{{ 9223372036854775807 }}"),
+        "10000000000000000000|lt|9223372036854775807"
+    );
+}
+
+#[test]
+fn sample_map_and_default_follow_jekyll() {
+    // `sample` is random in Jekyll; postfeed takes the first items.
+    assert_eq!(clean("{{ page.tags | sample }}|{{ page.tags | sample: 2 | join: ',' }}|{{ 'abc' | sample }}|{{ page.nothing | sample }}"), "a|a,b|abc|");
+    // `map` of one hash maps a list of one; items without the property give nil, which is kept.
+    assert_eq!(
+        clean("{{ site.data.authors.alice | map: 'name' }}|{{ site.data.authors | find: 'name', 'Alice' | map: 'name' }}|{{ page.nothing | map: 'x' | size }}|{{ 'Ann' | map: 'n' }}|{{ page.tags | map: 'x' | size }}"),
+        "Alice|Alice|0|n|2"
+    );
+    // Liquid 5's `allow_false` keeps false; nil and "" still get the default.
+    assert_eq!(
+        clean("{{ 'a' | default: 'b', allow_false: true }}|{{ false | default: 'b', allow_false: true }}|{{ nil | default: 'b', allow_false: true }}|{{ '' | default: 'b', allow_false: true }}|{{ false | default: 'b' }}|{{ nil | default }}."),
+        "a|false|b|b|b|."
+    );
+}
+
+#[test]
+fn conditions_the_strict_parser_refuses_read_as_jekyll_reads_them() {
+    let mut page = page();
+    page.insert("t".into(), Value::scalar(true));
+    page.insert("f".into(), Value::scalar(false));
+    let body = "[{% if !page.t %}A{% endif %}|{% if !page.f %}B{% endif %}|{% if page.t && page.f %}C{% endif %}|{% if page.f || page.t %}D{% endif %}|{% if (page.t) %}E{% endif %}|{% if page.t; %}F{% endif %}|{% if (page.f or page.t) %}G{% endif %}|{% if page.f %}x{% elsif !page.t %}H{% else %}I{% endif %}]";
+    let rendered = engine(&[]).render(&Entry { path: "_posts/2020-01-02-hello.md", body, body_line: 4, page });
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    assert_eq!(rendered.output, "[A||C||E|F|G|H]");
+}
+
+#[test]
+fn an_if_whose_condition_cannot_be_used_goes_with_its_content() {
+    // Jekyll refuses to build these; postfeed leaves the block out, never shows a hidden branch.
+    for body in [
+        "a{% if %}SECRET{% else %}ELSE{% endif %}b",
+        "a{% if x and %}SECRET{% endif %}b",
+        "a{% if false %}x{% elsif , %}SECRET{% else %}ELSE{% endif %}b",
+        "a{% unless %}SECRET{% endunless %}b",
+        "a{% if x = 1 %}SECRET{% else %}ELSE{% endif %}b",
+        "a{% if 1 < 'x' %}SECRET{% else %}ELSE{% endif %}b",
+        "a{% if page.title %}{% if page.x == 1 or 2 > 'b' %}SECRET{% endif %}{% endif %}b",
+    ] {
+        let rendered = render(body);
+        assert_eq!(rendered.output, "ab", "{body}");
+        assert_eq!(rendered.problems.len(), 1, "{body}: {:?}", rendered.problems);
+        assert!(
+            rendered.problems[0].message.ends_with("the block is left out, with its content"),
+            "{:?}",
+            rendered.problems
+        );
+    }
+    // The rest renders, an if after it included.
+    assert_eq!(render("{% if %}x{% endif %}{{ page.title }}{% if true %}y{% endif %}").output, "Helloy");
+    // As in Ruby, an operator is only a problem when it is reached.
+    assert_eq!(clean("{% if true or x = 1 %}ok{% endif %}"), "ok");
+}
+
+#[test]
+fn an_output_liquid_cannot_read_in_a_loop_is_reported_once_at_its_markup() {
+    // liquid-rust placed this error on the text before the output, which was reported without markup.
+    let rendered = render("{% for b in page.tags %}[{{ b[\"书名\"] }}] [{{ b.书名 }}] {% endfor %}");
+    assert_eq!(rendered.output, "[] [] [] [] ");
+    assert_eq!(rendered.problems.len(), 1, "{:?}", rendered.problems);
+    assert_eq!(rendered.problems[0].kind, ProblemKind::OutputSyntax);
+    assert!(rendered.problems[0].message.starts_with("`{{ b.书名 }}`"), "{:?}", rendered.problems);
 }
