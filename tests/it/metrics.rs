@@ -97,7 +97,13 @@ fn metrics_follow_posts_requests_and_updates() {
     // The scrape before this one counts too (its body was sent after it was made).
     assert!(value(&after, "postfeed_http_sent_bytes_total", &[]) >= sent_before + sent as f64);
 
-    // An edit: one update more, timed, and the new post and the broken file counted.
+    // An edit: one update more, timed, and the new post and the broken file counted. Made once
+    // the daemon watches (its start-up catch-up has run), so that the watcher sees it: before,
+    // the catch-up alone could fold it in, and no "files" update would follow.
+    let after = daemon.wait_for("the start-up catch-up", CHANGE_WAIT, || {
+        let scrape = scrape(&daemon);
+        (value(&scrape, "postfeed_updates_total", &[("trigger", "catch-up")]) >= 1.0).then_some(scrape)
+    });
     let updates = value(&after, "postfeed_updates_total", &[("trigger", "files")]);
     let timed = value(&after, "postfeed_update_duration_seconds", &[]);
     ws.write("_posts/2021-03-10-new.md", post("title: New\ndate: 2021-03-10 09:00:00 +0800\ntags: [fresh]", "New."));
