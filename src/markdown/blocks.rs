@@ -274,9 +274,14 @@ impl Pass<'_> {
     }
 
     fn placeholder(&mut self, indent: usize, stored: Stored) {
+        self.placeholder_at(indent.min(3), stored);
+    }
+
+    /// A placeholder indented by `spaces` exactly.
+    fn placeholder_at(&mut self, spaces: usize, stored: Stored) {
         let index = self.prepared.stored.len();
         self.prepared.stored.push(stored);
-        let line = format!("{}{PLACEHOLDER_START}{index}{PLACEHOLDER_END}", " ".repeat(indent.min(3)));
+        let line = format!("{}{PLACEHOLDER_START}{index}{PLACEHOLDER_END}", " ".repeat(spaces));
         self.emit(&line);
     }
 
@@ -290,7 +295,9 @@ impl Pass<'_> {
         // paragraph began at a block boundary.
         let mut para_lines = 0usize;
         let mut para_at_boundary = false;
-        let mut list_content: Option<usize> = None;
+        // The content columns of the list items the line may belong to, outermost first (kramdown strips
+        // each item's column from the lines it takes).
+        let mut list_columns: Vec<usize> = Vec::new();
         let mut in_indented_code = false;
         let mut quote_was_empty = false;
         let mut prev_was_quote = false;
@@ -310,6 +317,13 @@ impl Pass<'_> {
             }
             let indent = indentation(line);
             let content = line.trim_start();
+            if last_blank {
+                // After a blank line, a line indented less than an item's content is not in that item.
+                while list_columns.last().is_some_and(|&c| c > indent) {
+                    list_columns.pop();
+                }
+            }
+            let list_content = list_columns.last().copied();
             if indent >= 4 && list_content.is_none() && para_lines == 0 && (last_blank || in_indented_code) {
                 in_indented_code = true;
                 self.emit(line);
@@ -333,11 +347,14 @@ impl Pass<'_> {
             let list_item = list_item_content(line);
             if let Some(column) = list_item {
                 if indent <= list_content.map_or(3, |c| c + 3) {
-                    list_content = Some(column);
+                    // A new item: in the items whose content starts at or before its marker.
+                    while list_columns.last().is_some_and(|&c| c > indent) {
+                        list_columns.pop();
+                    }
+                    list_columns.push(column);
                 }
-            } else if last_blank && indent == 0 {
-                list_content = None;
             }
+            let list_content = list_columns.last().copied();
             let max_indent = list_content.map_or(3, |c| c + 3);
             if indent > max_indent {
                 self.emit(line);
@@ -361,8 +378,7 @@ impl Pass<'_> {
                 continue;
             }
             if let Some((fence, run, info)) = fence_open(content, options.gfm()) {
-                let base = list_content.filter(|_| indent > 3).map_or(0, |c| c.min(indent));
-                if let Some(after) = self.fenced_code(next, fence, run, info, indent, base, max_indent, list_content) {
+                if let Some(after) = self.fenced_code(next, fence, run, info, indent, &list_columns) {
                     pos = after;
                     boundary = true;
                     para_lines = 0;
@@ -410,7 +426,8 @@ impl Pass<'_> {
 
             if content.trim_end() == "^" {
                 // The end-of-block marker also ends a list, which pulldown-cmark must see ended too.
-                if list_content.take().is_some() {
+                if !list_columns.is_empty() {
+                    list_columns.clear();
                     self.placeholder(0, Stored::Html(String::new()));
                 }
                 pos = next;
@@ -574,9 +591,9 @@ impl Pass<'_> {
         Some(pos)
     }
 
-    /// A fenced code block opening at the line before `from`: stores it and returns where the text goes on,
-    /// or None when no closing fence follows (kramdown then reads the opening line as text).
-    #[allow(clippy::too_many_arguments)]
+    /// A fenced code block opening at the line before `from`, inside the list items whose content columns
+    /// are `columns`: stores it and returns where the text goes on, or None when no closing fence follows
+    /// (kramdown then reads the opening line as text).
     fn fenced_code(
         &mut self,
         from: usize,
@@ -584,12 +601,10 @@ impl Pass<'_> {
         run: usize,
         info: Option<String>,
         indent: usize,
-        base: usize,
-        max_indent: usize,
-        list_content: Option<usize>,
+        columns: &[usize],
     ) -> Option<usize> {
         let src = self.src;
-        let memo_applies = list_content.is_none() && max_indent.max(base + 3) == 3;
+        let memo_applies = columns.is_empty();
         if memo_applies && self.unclosed.fence.iter().any(|&(c, r)| c == fence && run >= r) {
             return None;
         }
@@ -602,21 +617,26 @@ impl Pass<'_> {
             let next = (line_end + 1).min(src.len());
             // Inside a list item the fence must close before the item ends (a blank line, then a line
             // indented less than the item's content).
-            if let Some(column) = list_content {
+            if let Some(&column) = columns.last() {
                 if after_blank && !line.trim().is_empty() && indentation(line) < column {
                     return None;
                 }
                 after_blank = line.trim().is_empty();
             }
-            if is_fence_close(line, fence, run, max_indent.max(base + 3)) {
+            // kramdown reads the fence in the item's text: each item takes its content column off the lines
+            // indented that far (a lazy line keeps its indentation); the fence itself keeps the rest.
+            let stripped = columns.iter().rev().find(|&&c| c <= indentation(line)).copied().unwrap_or(0);
+            if is_fence_close(line, fence, run, stripped + 3) {
                 let lang = info.as_ref().map(|i| match i.find('?') {
                     Some(q) if q > 0 => i[..q].to_string(),
                     _ => i.clone(),
                 });
-                self.placeholder(indent, Stored::Code { info, lang, code });
+                // In a list, the placeholder goes where pulldown-cmark keeps it in the item the fence is in.
+                let at = columns.last().copied().unwrap_or(indent.min(3));
+                self.placeholder_at(at, Stored::Code { info, lang, code });
                 return Some(next);
             }
-            code.push_str(strip_columns(line, base));
+            code.push_str(&strip_columns(line, stripped));
             code.push('\n');
             pos = next;
         }
@@ -1056,10 +1076,19 @@ fn rebuild_start_tag(name: &str, attrs: &Attrs) -> String {
     tag
 }
 
-/// Removes up to `columns` leading spaces (a list item's indentation) from a code line.
-fn strip_columns(line: &str, columns: usize) -> &str {
+/// Removes up to `columns` leading spaces (a list item's indentation) from a code line, as kramdown takes a
+/// line into a list item: leading tabs count four spaces, and a blank line is kept as it is.
+fn strip_columns(line: &str, columns: usize) -> std::borrow::Cow<'_, str> {
+    if columns == 0 || line.trim().is_empty() {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let tabs = line.len() - line.trim_start_matches('\t').len();
+    if tabs > 0 {
+        let expanded = format!("{}{}", " ".repeat(4 * tabs), &line[tabs..]);
+        return std::borrow::Cow::Owned(strip_columns(&expanded, columns).into_owned());
+    }
     let spaces = line.len() - line.trim_start_matches(' ').len();
-    &line[spaces.min(columns)..]
+    std::borrow::Cow::Borrowed(&line[spaces.min(columns)..])
 }
 
 #[cfg(test)]

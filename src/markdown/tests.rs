@@ -165,6 +165,32 @@ fn fenced_code_gets_rouges_wrapper() {
     assert_eq!(plain, "<pre><code class=\"language-ruby\">x\n</code></pre>\n");
 }
 
+/// The text of each code block in `html`.
+fn code_blocks(html: &str) -> Vec<&str> {
+    html.split("<pre class=\"highlight\"><code>").skip(1).map(|b| b.split("</code>").next().unwrap_or(b)).collect()
+}
+
+#[test]
+fn fenced_code_in_a_list_item_starts_at_the_items_content() {
+    // kramdown takes an item's lines without its content column: the code keeps only what is indented
+    // past it.
+    assert_eq!(
+        html("1. Install:\n   ```bash\n   npm install\n   npm test\n   ```\n2. Run\n"),
+        "<ol>\n<li>Install:\n<div class=\"language-bash highlighter-rouge\"><div class=\"highlight\"><pre class=\"highlight\"><code>npm install\nnpm test\n</code></pre></div></div>\n</li>\n<li>Run</li>\n</ol>\n"
+    );
+    assert_eq!(
+        html("- a\n  - b\n    ```\n    code\n     more\n    ```\n- c\n"),
+        "<ul>\n<li>a\n<ul>\n<li>b\n<div class=\"language-plaintext highlighter-rouge\"><div class=\"highlight\"><pre class=\"highlight\"><code>code\n more\n</code></pre></div></div>\n</li>\n</ul>\n</li>\n<li>c</li>\n</ul>\n",
+        "in a nested item, both items' columns"
+    );
+    assert_eq!(code_blocks(&html("- Item:\n\n  ```js\n  if (x) {\n    y();\n  }\n  ```\n")), ["if (x) {\n  y();\n}\n"]);
+    assert_eq!(code_blocks(&html("* a\n\n  ~~~\n  t\n  ~~~\n")), ["t\n"]);
+    assert_eq!(code_blocks(&html("1. a\n\n    ```\n    four\n    ```\n")), [" four\n"], "one space past the column");
+    assert_eq!(code_blocks(&html("1. a\n   ```\n   x\n  y\n   ```\n")), ["x\n  y\n"], "a lazy line keeps its spaces");
+    assert_eq!(code_blocks(&html("- a\n\n\t```\n\tx\n\t```\n")), ["  x\n"], "a tab is four spaces");
+    assert_eq!(code_blocks(&html("   ```\n   x\n   ```\n")), ["   x\n"], "outside lists a fence keeps all");
+}
+
 #[test]
 fn fence_lines_kramdown_does_not_take_stay_text() {
     // kramdown: a paragraph holding a code span (`js linenos code`).
