@@ -53,6 +53,9 @@ pub(crate) struct Prepared {
     pub abbreviations: Vec<(String, String)>,
     /// Lines (in the prepared text) where a table without a header starts: its first row is a body row.
     pub headless_tables: std::collections::HashSet<usize>,
+    /// Blank lines (in the prepared text) that were not blank in the source: what an IAL, ALD, extension
+    /// or abbreviation definition leaves, and the blank line put before an item that ends a paragraph.
+    pub filler_lines: std::collections::HashSet<usize>,
 }
 
 const PLACEHOLDER_START: &str = "<!--\u{1}kd";
@@ -181,6 +184,12 @@ impl Pass<'_> {
         self.out.push_str(line);
         self.out.push('\n');
         self.line += 1;
+    }
+
+    /// A blank line where the source has none (see [`Prepared::filler_lines`]).
+    fn emit_filler(&mut self) {
+        self.prepared.filler_lines.insert(self.line);
+        self.emit("");
     }
 
     /// A fence line that is text for kramdown: inside a paragraph it continues the paragraph (indented, so
@@ -417,7 +426,7 @@ impl Pass<'_> {
                 if let Some((name, title)) = content[2..].split_once("]:") {
                     if !name.is_empty() {
                         self.prepared.abbreviations.push((name.to_string(), title.trim().to_string()));
-                        self.emit("");
+                        self.emit_filler();
                         pos = next;
                         continue;
                     }
@@ -507,7 +516,7 @@ impl Pass<'_> {
             );
             if in_paragraph && list_item.is_some_and(|_| ordered_not_one(content)) {
                 // kramdown lets any ordered item end a paragraph; CommonMark only one numbered 1.
-                self.emit("");
+                self.emit_filler();
             }
             let emitted = escaped.as_deref().unwrap_or(line);
             match self.inline_math(emitted) {
@@ -772,13 +781,13 @@ impl Pass<'_> {
                 let mut ial = Ial::default();
                 attributes::parse(text, &mut ial);
                 self.prepared.ials.push(BlockIal { line: self.line, indent, follows_block, ial });
-                self.emit("");
+                self.emit_filler();
                 Some(next)
             }
             Extension::Ald(name, text) => {
                 let ald = self.prepared.alds.entry(name.to_string()).or_default();
                 attributes::parse(text, ald);
-                self.emit("");
+                self.emit_filler();
                 Some(next)
             }
             Extension::Tag => self.extension_block(content[..len].trim(), next),
@@ -797,7 +806,7 @@ impl Pass<'_> {
             return None;
         }
         if closed {
-            self.emit("");
+            self.emit_filler();
             return Some(next);
         }
         // The body runs to `{:/name}` or `{:/}` alone on a line.
@@ -814,7 +823,7 @@ impl Pass<'_> {
                 match name {
                     "nomarkdown" => self.placeholder(0, Stored::Html(body.to_string())),
                     "comment" => self.placeholder(0, Stored::Html(format!("<!-- {body} -->"))),
-                    _ => self.emit(""),
+                    _ => self.emit_filler(),
                 }
                 return Some((line_end + 1).min(src.len()));
             }

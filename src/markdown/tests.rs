@@ -251,6 +251,27 @@ fn emphasis_follows_kramdown_not_commonmark() {
 }
 
 #[test]
+fn list_items_are_tight_or_loose_one_by_one_as_in_kramdown() {
+    // A nested list right after the text keeps the items tight, in an ordered list too.
+    assert_eq!(html("1. a\n   - b\n2. c\n"), "<ol>\n<li>a\n<ul>\n<li>b</li>\n</ul>\n</li>\n<li>c</li>\n</ol>\n");
+    assert_eq!(
+        html("- a\n  - b\n\n- c\n\nafter\n"),
+        "<ul>\n<li>a\n<ul>\n<li>b</li>\n</ul>\n</li>\n<li>c</li>\n</ul>\n<p>after</p>\n"
+    );
+    // An item's text is a paragraph when a blank line follows it in the item; the last item's only
+    // when no earlier item's text is bare.
+    assert_eq!(html("- a\n\n- b\n- c\n"), "<ul>\n<li>\n<p>a</p>\n</li>\n<li>b</li>\n<li>c</li>\n</ul>\n");
+    assert_eq!(html("- a\n- b\n\n- c\n"), "<ul>\n<li>a</li>\n<li>\n<p>b</p>\n</li>\n<li>c</li>\n</ul>\n");
+    assert_eq!(html("- a\n\n- b\n"), "<ul>\n<li>\n<p>a</p>\n</li>\n<li>\n<p>b</p>\n</li>\n</ul>\n");
+    assert_eq!(
+        html("- a\n- b\n\n  more\n- c\n"),
+        "<ul>\n<li>a</li>\n<li>\n<p>b</p>\n<p>more</p>\n</li>\n<li>c</li>\n</ul>\n"
+    );
+    // Only the first paragraph of an item can be bare.
+    assert!(html("- a\n  ```\n  x\n  ```\n  after\n").ends_with("</div></div>\n<p>after</p>\n</li>\n</ul>\n"));
+}
+
+#[test]
 fn paragraph_continuations_kramdown_keeps_as_text() {
     assert_eq!(html("a\nb\n===\n"), "<p>a\nb\n===</p>\n");
     assert_eq!(html("a\n***\n"), "<p>a\n***</p>\n");

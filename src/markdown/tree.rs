@@ -172,8 +172,92 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
         builder.close();
     }
     builder.flush();
-    let root = builder.stack.pop().unwrap_or_else(|| Node::new(Kind::Root, (0, 0)));
-    Document { root, footnotes: builder.footnotes }
+    let mut root = builder.stack.pop().unwrap_or_else(|| Node::new(Kind::Root, (0, 0)));
+    let mut footnotes = builder.footnotes;
+    let blank = |line: usize, in_quote: bool| -> bool {
+        let mut line = line;
+        while prepared.filler_lines.contains(&line) {
+            line += 1;
+        }
+        let Some(&start) = index.0.get(line) else { return false };
+        let end = index.0.get(line + 1).copied().unwrap_or(text.len());
+        text[start..end].chars().all(|c| c.is_whitespace() || (in_quote && c == '>'))
+    };
+    settle_lists(&mut root, &blank, false);
+    for definition in footnotes.values_mut() {
+        settle_lists(definition, &blank, false);
+    }
+    Document { root, footnotes }
+}
+
+/// Which list items keep their first paragraph bare (`<li>text</li>`): CommonMark decides for a whole list
+/// (pulldown-cmark wraps every item's text in `<p>` or none), kramdown item by item. In kramdown a first
+/// paragraph is bare unless a blank line follows it in the item (the blank line before the next item
+/// counts; after the last item only when more blocks follow in it); and the last item's is bare only when
+/// an earlier item's first block is not such a wrapped paragraph. Only the first paragraph can be bare.
+/// `blank` tells whether a line of the prepared text is blank for kramdown (`>` ignored in a quote).
+fn settle_lists(node: &mut Node, blank: &dyn Fn(usize, bool) -> bool, in_quote: bool) {
+    let in_quote = in_quote || matches!(node.kind, Kind::BlockQuote);
+    for child in node.children.iter_mut().filter(|c| c.is_block()) {
+        settle_lists(child, blank, in_quote);
+    }
+    if !matches!(node.kind, Kind::List(_)) {
+        return;
+    }
+    let count = node.children.iter().filter(|c| c.kind == Kind::Item).count();
+    // Some earlier item's first block is not a wrapped paragraph.
+    let mut earlier_not_wrapped = false;
+    for (i, item) in node.children.iter_mut().filter(|c| c.kind == Kind::Item).enumerate() {
+        let last = i + 1 == count;
+        let bare = match item.children.first() {
+            Some(first) if !first.is_block() || first.kind == Kind::Paragraph => {
+                // pulldown-cmark's bare text never has a blank line after it inside a list that stays tight.
+                let blank_after = first.kind == Kind::Paragraph && blank(first.lines.1 + 1, in_quote);
+                let alone = item.children.len() == 1;
+                (!blank_after || (last && alone)) && (!last || count == 1 || earlier_not_wrapped)
+            }
+            _ => {
+                earlier_not_wrapped = true;
+                continue;
+            }
+        };
+        earlier_not_wrapped |= bare;
+        reshape_item(item, bare);
+    }
+}
+
+/// Puts an item's text in paragraphs, the first one bare or not.
+fn reshape_item(item: &mut Node, first_bare: bool) {
+    let children = std::mem::take(&mut item.children);
+    let mut run: Vec<Node> = Vec::new();
+    let mut first = true;
+    let flush = |run: &mut Vec<Node>, first: &mut bool, out: &mut Vec<Node>| {
+        if run.is_empty() {
+            return;
+        }
+        if *first && first_bare {
+            out.append(run);
+        } else {
+            let mut paragraph = Node::new(Kind::Paragraph, (0, 0));
+            paragraph.children = std::mem::take(run);
+            out.push(paragraph);
+        }
+        *first = false;
+    };
+    for child in children {
+        if !child.is_block() {
+            run.push(child);
+            continue;
+        }
+        flush(&mut run, &mut first, &mut item.children);
+        if first && first_bare && child.kind == Kind::Paragraph {
+            item.children.extend(child.children);
+        } else {
+            item.children.push(child);
+        }
+        first = false;
+    }
+    flush(&mut run, &mut first, &mut item.children);
 }
 
 struct Builder<'a> {
