@@ -534,6 +534,18 @@ impl Pass<'_> {
                 }
                 para_lines += 1;
             }
+            // A footnote definition takes the lines after its first one only from an indented line on (then
+            // unindented ones too): an unindented line right after it (`[r]: url`, text) is the next block.
+            // pulldown-cmark would continue the definition's paragraph with it.
+            if !in_paragraph && list_columns.is_empty() && indent <= 3 && is_footnote_definition(content) {
+                let following = src[next..].split('\n').next().unwrap_or("");
+                if !following.trim().is_empty() && indentation(following) < 4 {
+                    self.emit_filler();
+                    boundary = true;
+                    last_blank = true;
+                    para_lines = 0;
+                }
+            }
             pos = next;
         }
         while let Some(name) = open_markdown.pop() {
@@ -845,6 +857,13 @@ fn is_link_definition(content: &str) -> bool {
     }
 }
 
+/// `[^name]:` (kramdown's footnote definition: the name starts with a letter, digit or `_`).
+fn is_footnote_definition(content: &str) -> bool {
+    let Some(rest) = content.strip_prefix("[^") else { return false };
+    let name = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-').len();
+    name > 0 && !rest.starts_with('-') && rest[name..].starts_with("]:")
+}
+
 /// kramdown's link definition target: the URL and a title in quotes at the end, if any.
 fn split_title(target: &str) -> (&str, Option<&str>) {
     let Some(quote) = target.chars().last().filter(|c| *c == '"' || *c == '\'') else { return (target, None) };
@@ -882,7 +901,7 @@ fn ordered_not_one(content: &str) -> bool {
 /// - `5) x` is text in kramdown (only `5.` starts a list item);
 /// - `  # x` (indented) is text: GFM headers in kramdown start at the first column;
 /// - inside a paragraph, `===`, `---`, `***` and `___` lines are text unless they underline a one-line
-///   paragraph that began at a block boundary (a setext header).
+///   paragraph that began at a block boundary (a setext header), and so is a footnote definition.
 fn escape_for_cmark(
     line: &str,
     content: &str,
@@ -908,6 +927,10 @@ fn escape_for_cmark(
         // kramdown shows `<img src=x:y(z)>` as text, where CommonMark would open an HTML block
         // (kramdown cannot escape `<` with a backslash: the reference is what it shows as `<`).
         return Some(format!("{}&lt;{}", &line[..split], &content[1..]));
+    }
+    if in_paragraph && is_footnote_definition(content) {
+        // kramdown's footnote definition does not end a paragraph; pulldown-cmark's does.
+        return Some(format!("{}\\{}", &line[..split], content));
     }
     if in_paragraph && is_delimiter_row(content) {
         // kramdown never starts a table inside a paragraph; GFM would, with this line as its delimiter row.

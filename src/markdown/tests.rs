@@ -131,6 +131,35 @@ fn footnotes_in_kramdowns_markup_and_order() {
 }
 
 #[test]
+fn a_footnote_definition_ends_at_an_unindented_line_after_its_first() {
+    let backlink = "\u{a0}<a href=\"#fnref:1\" class=\"reversefootnote\" role=\"doc-backlink\">&#8617;</a>";
+    let note = |text: &str| {
+        format!(
+            "<div class=\"footnotes\" role=\"doc-endnotes\">\n<ol>\n<li id=\"fn:1\" role=\"doc-endnote\">\n<p>{text}{backlink}</p>\n</li>\n</ol>\n</div>\n"
+        )
+    };
+    let marker =
+        "<sup id=\"fnref:1\" role=\"doc-noteref\"><a href=\"#fn:1\" class=\"footnote\" rel=\"footnote\">1</a></sup>";
+    // A link definition right after it is a link definition.
+    assert_eq!(
+        html("A[^1] [x][r].\n\n[^1]: Note.\n[r]: https://e.com/r\n"),
+        format!("<p>A{marker} <a href=\"https://e.com/r\">x</a>.</p>\n{}", note("Note."))
+    );
+    // Text right after it is a paragraph of its own.
+    assert_eq!(
+        html("A[^1].\n\n[^1]: Note.\nnext line\n"),
+        format!("<p>A{marker}.</p>\n<p>next line</p>\n{}", note("Note."))
+    );
+    // From an indented line on, unindented lines are the definition's too.
+    assert_eq!(
+        html("A[^1].\n\n[^1]: Note.\n    more\nlazy\n"),
+        format!("<p>A{marker}.</p>\n{}", note("Note.\nmore\nlazy"))
+    );
+    // It does not end a paragraph.
+    assert_eq!(html("para\n[^1]: Note.\n\nA[^1]\n"), "<p>para\n[^1]: Note.</p>\n<p>A[^1]</p>\n");
+}
+
+#[test]
 fn html_blocks_run_to_their_end_tag_and_markdown_1_is_read() {
     let out = html(
         "<figure class=\"highlight\"><pre><code>a\n\n    b *c*\n</code></pre></figure>\nAfter \"it\".\n\n<div class=\"n\" markdown=\"1\">\n*em* and **strong**\n</div>\n",
