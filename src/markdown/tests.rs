@@ -439,3 +439,12 @@ fn autolink_text_keeps_its_dashes_and_quotes() {
         "<p><a href=\"https://example.com/a--b\">https://example.com/a--b</a> and a–b</p>\n"
     );
 }
+
+#[test]
+fn a_mailto_autolink_shows_the_address_and_schemes_are_lower_case() {
+    assert_eq!(
+        html("<mailto:me@example.org> or <me@example.org>\n"),
+        "<p><a href=\"mailto:me@example.org\">me@example.org</a> or <a href=\"mailto:me@example.org\">me@example.org</a></p>\n"
+    );
+    assert_eq!(html("<HTTP://a.b> <MAILTO:x@y.z>\n"), "<p>&lt;HTTP://a.b&gt; &lt;MAILTO:x@y.z&gt;</p>\n");
+}

@@ -164,6 +164,7 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
         pieces: Vec::new(),
         autolink_text: None,
         literal_until: 0,
+        drop_mailto: false,
     };
     for (event, range) in Parser::new_ext(text, cmark_options(options)).into_offset_iter() {
         builder.event(event, range, &index);
@@ -279,11 +280,13 @@ struct Builder<'a> {
     /// Inside an autolink kramdown makes: the offset where it ends. Its text is the URL as written,
     /// never educated (`a--b` keeps its dashes).
     literal_until: usize,
+    /// In `<mailto:…>`: its text is shown without the scheme, as kramdown shows it.
+    drop_mailto: bool,
 }
 
+/// kramdown's autolink schemes, in lower case only (`<HTTP://x>` is text).
 fn kramdown_autolink(url: &str) -> bool {
-    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    ["http:", "https:", "ftp:", "ftps:", "mailto:"].iter().any(|scheme| lower.starts_with(scheme))
+    ["http:", "https:", "ftp:", "ftps:", "mailto:"].iter().any(|scheme| url.starts_with(scheme))
 }
 
 fn is_inline_container(kind: &Kind) -> bool {
@@ -425,6 +428,7 @@ impl Builder<'_> {
                     Tag::Link { link_type, dest_url, title, .. } => {
                         if matches!(link_type, LinkType::Autolink | LinkType::Email) {
                             self.literal_until = range.end;
+                            self.drop_mailto = link_type == LinkType::Autolink && dest_url.starts_with("mailto:");
                         }
                         let url = if link_type == LinkType::Email && !dest_url.starts_with("mailto:") {
                             format!("mailto:{dest_url}")
@@ -554,6 +558,11 @@ impl Builder<'_> {
     }
 
     fn text(&mut self, text: &str, range: Range<usize>) {
+        if std::mem::take(&mut self.drop_mailto) {
+            if let Some(address) = text.strip_prefix("mailto:") {
+                return self.text(address, range.start + "mailto:".len()..range.end);
+            }
+        }
         let stored = self.stored;
         if let Some(Node { kind: Kind::CodeBlock { code, .. }, .. }) = self.stack.last_mut() {
             code.push_str(&restore_math(text, stored));
