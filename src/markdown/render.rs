@@ -9,7 +9,7 @@ use super::attributes::{self, Attrs, Ial};
 use super::blocks::{BlockIal, Prepared, Stored};
 use super::ids::IdGenerator;
 use super::tree::{Document, Kind, Node};
-use super::typography::{escape_text, escape_text_into};
+use super::typography::escape_text;
 use super::Options;
 
 /// Attribute value escaping (`<`, `>`, `&` unless it starts an entity, `"`).
@@ -509,9 +509,11 @@ impl<'a> Renderer<'a> {
         self.text_line(text, out);
     }
 
+    /// A line of text: every `&` is escaped, for the text holds what entities stood for (`&amp;amp;` is
+    /// `&amp;` here, to be shown as such) and kramdown shows an unknown one (`&foo;`) as text.
     fn text_line(&self, text: &str, out: &mut String) {
         if self.abbreviations.is_empty() {
-            escape_text_into(text, out);
+            escape_all_into(text, out);
             return;
         }
         let mut plain_from = 0;
@@ -533,13 +535,13 @@ impl<'a> Renderer<'a> {
                         !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
                     }
                 }) {
-                    out.push_str(&escape_text(&text[plain_from..i]));
+                    escape_all_into(&text[plain_from..i], out);
                     out.push_str("<abbr");
                     if !title.is_empty() {
                         out.push_str(&format!(" title=\"{}\"", escape_attr(title)));
                     }
                     out.push('>');
-                    out.push_str(&escape_text(name));
+                    escape_all_into(name, out);
                     out.push_str("</abbr>");
                     i += name.len();
                     plain_from = i;
@@ -549,7 +551,7 @@ impl<'a> Renderer<'a> {
             i += 1;
             let _ = bytes;
         }
-        out.push_str(&escape_text(&text[plain_from..]));
+        escape_all_into(&text[plain_from..], out);
     }
 
     fn footnote_ref(&mut self, label: &str, out: &mut String) {
@@ -713,18 +715,23 @@ fn trim_trailing_newline(out: &mut String) {
 /// Code is escaped like Rouge does it: `&`, `<`, `>`.
 fn escape_code(code: &str) -> String {
     let mut out = String::with_capacity(code.len() + 16);
+    escape_all_into(code, &mut out);
+    out
+}
+
+/// `&`, `<` and `>` escaped, appended to `out`.
+fn escape_all_into(text: &str, out: &mut String) {
     let mut plain_from = 0;
-    for (i, byte) in code.bytes().enumerate() {
+    for (i, byte) in text.bytes().enumerate() {
         let replacement = match byte {
             b'&' => "&amp;",
             b'<' => "&lt;",
             b'>' => "&gt;",
             _ => continue,
         };
-        out.push_str(&code[plain_from..i]);
+        out.push_str(&text[plain_from..i]);
         out.push_str(replacement);
         plain_from = i + 1;
     }
-    out.push_str(&code[plain_from..]);
-    out
+    out.push_str(&text[plain_from..]);
 }

@@ -448,3 +448,13 @@ fn a_mailto_autolink_shows_the_address_and_schemes_are_lower_case() {
     );
     assert_eq!(html("<HTTP://a.b> <MAILTO:x@y.z>\n"), "<p>&lt;HTTP://a.b&gt; &lt;MAILTO:x@y.z&gt;</p>\n");
 }
+
+#[test]
+fn entities_are_read_once() {
+    // `&amp;amp;` shows `&amp;`; an unknown entity is text; `\&amp;` is a backslash and `&` (kramdown writes
+    // `&#38;amp;` as it stands, the same to a reader).
+    assert_eq!(
+        html("Tom &amp;amp; Jerry &#38;amp; x &foo; y \\&amp; z &lt;b&gt;\n"),
+        "<p>Tom &amp;amp; Jerry &amp;amp; x &amp;foo; y \\&amp; z &lt;b&gt;</p>\n"
+    );
+}

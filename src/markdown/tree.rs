@@ -11,7 +11,7 @@ use super::attributes::{Attrs, Ial};
 use super::blocks::{self, Prepared, Stored};
 use super::html_scan;
 use super::inline::{self, Token};
-use super::typography::Piece;
+use super::typography::{self, Piece};
 use super::Options;
 
 /// Containers nested deeper than this are flattened into their parent, so that rendering never recurses
@@ -590,6 +590,12 @@ impl Builder<'_> {
                 if !kramdown_escapable(first.c) {
                     // kramdown escapes fewer characters than CommonMark: `\?` keeps its backslash.
                     pieces.insert(0, Piece::literal('\\'));
+                    // And `\&amp;` is a backslash and an entity.
+                    let entity = typography::entity_len(source).map_or("", |len| &source[..len]);
+                    let decoded = htmlize::unescape(entity);
+                    if text.starts_with('&') && text.starts_with(entity) && decoded != entity {
+                        pieces.splice(1..(1 + entity.len()).min(pieces.len()), decoded.chars().map(Piece::literal));
+                    }
                 }
             }
         }

@@ -269,7 +269,7 @@ fn push_run(
 }
 
 /// `&name;`, `&#123;` or `&#x1F;` at the start of `text`.
-fn entity_len(text: &str) -> Option<usize> {
+pub(super) fn entity_len(text: &str) -> Option<usize> {
     let body = text.strip_prefix('&')?;
     let end = body.find(';')?;
     let name = &body[..end];
