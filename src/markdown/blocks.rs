@@ -56,6 +56,9 @@ pub(crate) struct Prepared {
     /// Blank lines (in the prepared text) that were not blank in the source: what an IAL, ALD, extension
     /// or abbreviation definition leaves, and the blank line put before an item that ends a paragraph.
     pub filler_lines: std::collections::HashSet<usize>,
+    /// Offsets (in the prepared text) of backslashes the block pass put before a `-` that kramdown reads
+    /// as it stands.
+    pub unescaped_dashes: std::collections::HashSet<usize>,
 }
 
 const PLACEHOLDER_START: &str = "<!--\u{1}kd";
@@ -519,6 +522,11 @@ impl Pass<'_> {
                 self.emit_filler();
             }
             let emitted = escaped.as_deref().unwrap_or(line);
+            if emitted.len() == line.len() + 1 && emitted.ends_with(content) && content.starts_with('-') {
+                // A `-` line kept from being a setext underline: kramdown has no backslash there, so its
+                // dashes are dashes to educate (`\----` would lose the first).
+                self.prepared.unescaped_dashes.insert(self.out.len() + (line.len() - content.len()));
+            }
             match self.inline_math(emitted) {
                 Some(replaced) => self.emit(&replaced),
                 None => self.emit(emitted),

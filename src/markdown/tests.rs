@@ -458,3 +458,12 @@ fn entities_are_read_once() {
         "<p>Tom &amp;amp; Jerry &amp;amp; x &amp;foo; y \\&amp; z &lt;b&gt;</p>\n"
     );
 }
+
+#[test]
+fn a_dash_line_inside_a_paragraph_is_educated_whole() {
+    // Not a setext underline (the paragraph did not start at a block boundary): text, all its dashes read.
+    assert_eq!(
+        html("## H\nSetext heading\n--------------\n\nx\n-- y\n---- z\n"),
+        "<h2 id=\"h\">H</h2>\n<p>Setext heading\n————–</p>\n<p>x\n– y\n—- z</p>\n"
+    );
+}

@@ -154,6 +154,7 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
     let mut builder = Builder {
         source: text,
         stored: &prepared.stored,
+        unescaped_dashes: &prepared.unescaped_dashes,
         options,
         alds: &prepared.alds,
         stack: vec![Node::new(Kind::Root, (0, 0))],
@@ -264,6 +265,8 @@ fn reshape_item(item: &mut Node, first_bare: bool) {
 struct Builder<'a> {
     source: &'a str,
     stored: &'a [Stored],
+    /// See [`Prepared::unescaped_dashes`].
+    unescaped_dashes: &'a std::collections::HashSet<usize>,
     options: &'a Options,
     alds: &'a HashMap<String, Ial>,
     stack: Vec<Node>,
@@ -584,7 +587,8 @@ impl Builder<'_> {
         // not a quote to educate.
         let backslashes =
             self.source.as_bytes()[..start.min(self.source.len())].iter().rev().take_while(|&&b| b == b'\\').count();
-        if backslashes % 2 == 1 && text.starts_with(|c: char| c.is_ascii_punctuation()) {
+        let ours = start.checked_sub(1).is_some_and(|at| self.unescaped_dashes.contains(&at));
+        if backslashes % 2 == 1 && !ours && text.starts_with(|c: char| c.is_ascii_punctuation()) {
             if let Some(first) = pieces.first_mut() {
                 *first = Piece::literal(first.c);
                 if !kramdown_escapable(first.c) {
