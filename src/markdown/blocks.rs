@@ -27,6 +27,8 @@ pub(crate) enum Stored {
     Math { html: String, source: String },
     /// An element whose content is span-level Markdown (`<p markdown="1">…</p>`).
     Span { name: String, attrs: Attrs, markdown: String },
+    /// Raw HTML holding elements whose content is Markdown (`<table>…<td markdown="span">`).
+    HtmlWithMarkdown { html: String, nested: Vec<html_scan::NestedMarkdown> },
 }
 
 /// A block IAL, and to which block it belongs.
@@ -761,10 +763,15 @@ impl Pass<'_> {
             ContentModel::Raw => {
                 let mut start_tag = rest[..tag.len].to_string();
                 if markdown.is_some() {
-                    start_tag = rebuild_start_tag(&name, &attrs);
+                    start_tag = html_scan::write_start_tag(&name, &attrs.0);
                 }
                 let block = html_scan::scan_raw(src, after_tag, &name, start_tag);
-                self.placeholder(indent, Stored::Html(block.html));
+                let stored = if block.nested.is_empty() {
+                    Stored::Html(block.html)
+                } else {
+                    Stored::HtmlWithMarkdown { html: block.html, nested: block.nested }
+                };
+                self.placeholder(indent, stored);
                 Some(self.after_block(block.end, indent))
             }
         }
@@ -1105,15 +1112,6 @@ fn gfm_table(lines: &[&str]) -> Option<(Vec<String>, bool)> {
     out.push(separator);
     out.extend(rows[1..].iter().map(|r| format_row(r)));
     Some((out, alignments_found.is_none()))
-}
-
-fn rebuild_start_tag(name: &str, attrs: &Attrs) -> String {
-    let mut tag = format!("<{name}");
-    for (key, value) in &attrs.0 {
-        tag.push_str(&format!(" {key}=\"{}\"", super::render::escape_attr(value)));
-    }
-    tag.push('>');
-    tag
 }
 
 /// Removes up to `columns` leading spaces (a list item's indentation) from a code line, as kramdown takes a

@@ -356,13 +356,40 @@ impl<'a> Renderer<'a> {
                 out.push_str(&format!("<{name}"));
                 write_attrs(out, own);
                 out.push('>');
-                let inner = super::render_nested(markdown, self.options, &self.prepared.abbreviations);
-                let inner = inner.trim_end();
-                let inner = inner.strip_prefix("<p>").and_then(|i| i.strip_suffix("</p>")).unwrap_or(inner);
-                out.push_str(inner);
+                self.span_markdown(markdown, out);
                 out.push_str(&format!("</{name}>\n"));
             }
+            Stored::HtmlWithMarkdown { html, nested } => {
+                let mut from = 0;
+                for element in nested {
+                    out.push_str(&html[from..element.at]);
+                    from = element.at;
+                    out.push_str(&format!("<{}", element.name));
+                    write_attrs(out, &Attrs(element.attrs.clone()));
+                    out.push('>');
+                    if element.span {
+                        self.span_markdown(&element.markdown, out);
+                    } else {
+                        out.push('\n');
+                        out.push_str(&super::render_nested(
+                            &element.markdown,
+                            self.options,
+                            &self.prepared.abbreviations,
+                        ));
+                    }
+                    out.push_str(&format!("</{}>", element.name));
+                }
+                out.push_str(&html[from..]);
+                out.push('\n');
+            }
         }
+    }
+
+    /// Span-level Markdown in an element: rendered, without the paragraph it makes.
+    fn span_markdown(&self, markdown: &str, out: &mut String) {
+        let inner = super::render_nested(markdown, self.options, &self.prepared.abbreviations);
+        let inner = inner.trim_end();
+        out.push_str(inner.strip_prefix("<p>").and_then(|i| i.strip_suffix("</p>")).unwrap_or(inner));
     }
 
     /// A code block as Jekyll's kramdown writes it with Rouge (token markup left out), or a bare

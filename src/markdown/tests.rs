@@ -172,6 +172,20 @@ fn html_blocks_run_to_their_end_tag_and_markdown_1_is_read() {
 }
 
 #[test]
+fn markdown_attributes_inside_raw_html_are_read() {
+    assert_eq!(
+        html("<table><tr><td markdown=\"span\">*emph* cell</td></tr></table>\n"),
+        "<table><tr><td><em>emph</em> cell</td></tr></table>\n"
+    );
+    assert_eq!(
+        html("<table>\n<tr>\n<td markdown=\"1\">\n*a*\n\nb\n</td>\n<td markdown=\"0\">*x*</td>\n<th markdown=\"1\">*t*</th>\n</tr>\n</table>\n"),
+        "<table>\n<tr>\n<td>\n<p><em>a</em></p>\n<p>b</p>\n</td>\n<td>*x*</td>\n<th><em>t</em></th>\n</tr>\n</table>\n",
+        "a td's content is block-level, a th's span-level"
+    );
+    assert_eq!(html("<div><br markdown=\"1\"/><p markdown=\"x\">*x*</p></div>\n"), "<div><br /><p>*x*</p></div>\n");
+}
+
+#[test]
 fn html_quirks_a_stray_end_tag_is_text_and_an_unclosed_block_runs_to_the_end() {
     assert_eq!(html("</div>\n\nText *x*\n"), "<p>&lt;/div&gt;</p>\n<p>Text <em>x</em></p>\n");
     assert_eq!(html("<div>\n\n*not markdown*\n"), "<div>\n\n*not markdown*\n</div>\n");
