@@ -107,16 +107,21 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// Gives headers their ids and collects the table of contents.
+    /// Gives headers their ids and collects the table of contents: all headers, those in lists and quotes
+    /// too, in document order.
     pub(super) fn number_headers(&mut self, root: &mut Node) {
         let mut ids = IdGenerator::default();
         let mut html_depth = 0usize;
+        self.number_headers_in(root, &mut ids, &mut html_depth);
+    }
+
+    fn number_headers_in(&mut self, parent: &mut Node, ids: &mut IdGenerator, html_depth: &mut usize) {
         let options = self.options;
-        for node in root.children.iter_mut() {
+        for node in parent.children.iter_mut() {
             match &node.kind {
                 Kind::Stored(i) => match self.prepared.stored.get(*i) {
-                    Some(Stored::Open { .. }) => html_depth += 1,
-                    Some(Stored::Close(_)) => html_depth = html_depth.saturating_sub(1),
+                    Some(Stored::Open { .. }) => *html_depth += 1,
+                    Some(Stored::Close(_)) => *html_depth = html_depth.saturating_sub(1),
                     _ => {}
                 },
                 Kind::Heading(level) => {
@@ -126,7 +131,7 @@ impl<'a> Renderer<'a> {
                         node.plain_text(&mut text);
                         // kramdown-parser-gfm skips headers inside HTML elements; the converter's own ids
                         // then apply to those.
-                        let id = if options.gfm() && html_depth == 0 {
+                        let id = if options.gfm() && *html_depth == 0 {
                             ids.gfm(&text, &options.auto_id_prefix)
                         } else {
                             ids.kramdown(&text, &options.auto_id_prefix)
@@ -139,6 +144,9 @@ impl<'a> Renderer<'a> {
                             self.toc.push(TocEntry { level, id: id.to_string(), heading: node.clone() });
                         }
                     }
+                }
+                Kind::List(_) | Kind::Item | Kind::BlockQuote | Kind::DefinitionList | Kind::Definition => {
+                    self.number_headers_in(node, ids, html_depth);
                 }
                 _ => {}
             }

@@ -70,6 +70,17 @@ fn toc_lists_headers_nested_by_level() {
 }
 
 #[test]
+fn headers_in_lists_and_quotes_get_ids_and_toc_entries() {
+    assert_eq!(
+        html("* x\n{:toc}\n\n- a\n\n  ## In list\n\n> ### In quote\n"),
+        "<ul id=\"markdown-toc\">\n<li><a href=\"#in-list\" id=\"markdown-toc-in-list\">In list</a>\n<ul>\n\
+         <li><a href=\"#in-quote\" id=\"markdown-toc-in-quote\">In quote</a></li>\n</ul>\n</li>\n</ul>\n\
+         <ul>\n<li>\n<p>a</p>\n<h2 id=\"in-list\">In list</h2>\n</li>\n</ul>\n\
+         <blockquote>\n<h3 id=\"in-quote\">In quote</h3>\n</blockquote>\n"
+    );
+}
+
+#[test]
 fn only_the_first_toc_list_is_replaced_and_levels_are_configurable() {
     let out = html("1. a\n{:toc}\n\n* b\n{:toc}\n\n# H\n");
     assert!(out.starts_with("<ol id=\"markdown-toc\">\n<li><a href=\"#h\""), "{out}");
