@@ -6,6 +6,7 @@
 //! - block IALs (`{: .lead}`), ALDs (`{:name: …}`), `{::comment}`/`{::nomarkdown}` extensions,
 //!   abbreviation definitions (`*[HTML]: …`) and the end-of-block marker `^`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::attributes::{self, Attrs, Extension, Ial};
@@ -309,9 +310,8 @@ impl Pass<'_> {
         // paragraph began at a block boundary.
         let mut para_lines = 0usize;
         let mut para_at_boundary = false;
-        // The content columns of the list items the line may belong to, outermost first (kramdown strips
-        // each item's column from the lines it takes).
-        let mut list_columns: Vec<usize> = Vec::new();
+        // The list items the line may belong to, outermost first.
+        let mut levels: Vec<ListLevel> = Vec::new();
         let mut in_indented_code = false;
         let mut quote_was_empty = false;
         let mut prev_was_quote = false;
@@ -322,6 +322,7 @@ impl Pass<'_> {
             let next = (line_end + 1).min(src.len());
             if line.trim().is_empty() {
                 self.emit(line);
+                levels.iter_mut().for_each(|level| level.nested = true);
                 boundary = true;
                 last_blank = true;
                 para_lines = 0;
@@ -331,13 +332,14 @@ impl Pass<'_> {
             }
             let indent = indentation(line);
             let content = line.trim_start();
-            if last_blank {
+            let list_item = list_item_content(line);
+            if last_blank && list_item.is_none() {
                 // After a blank line, a line indented less than an item's content is not in that item.
-                while list_columns.last().is_some_and(|&c| c > indent) {
-                    list_columns.pop();
+                while levels.last().is_some_and(|level| level.column > indent) {
+                    levels.pop();
                 }
             }
-            let list_content = list_columns.last().copied();
+            let list_content = levels.last().map(|level| level.column);
             if indent >= 4 && list_content.is_none() && para_lines == 0 && (last_blank || in_indented_code) {
                 in_indented_code = true;
                 self.emit(line);
@@ -358,17 +360,10 @@ impl Pass<'_> {
                 continue;
             }
             in_indented_code = false;
-            let list_item = list_item_content(line);
-            if let Some(column) = list_item {
-                if indent <= list_content.map_or(3, |c| c + 3) {
-                    // A new item: in the items whose content starts at or before its marker.
-                    while list_columns.last().is_some_and(|&c| c > indent) {
-                        list_columns.pop();
-                    }
-                    list_columns.push(column);
-                }
-            }
-            let list_content = list_columns.last().copied();
+            // A rule (`* * *`) is no item, for pulldown-cmark and for kramdown after a blank line.
+            let item = list_item.filter(|_| !is_rule(content)).map(|column| (column - indent, content.as_bytes()[0]));
+            let placed = place_in_lists(&mut levels, indent, item, !last_blank && can_be_lazy(content));
+            let list_content = levels.last().map(|level| level.column);
             let max_indent = list_content.map_or(3, |c| c + 3);
             if indent > max_indent {
                 self.emit(line);
@@ -392,7 +387,8 @@ impl Pass<'_> {
                 continue;
             }
             if let Some((fence, run, info)) = fence_open(content, options.gfm()) {
-                if let Some(after) = self.fenced_code(next, fence, run, info, indent, &list_columns) {
+                let columns: Vec<usize> = levels.iter().map(|level| level.column).collect();
+                if let Some(after) = self.fenced_code(next, fence, run, info, indent, &columns) {
                     pos = after;
                     boundary = true;
                     para_lines = 0;
@@ -440,8 +436,8 @@ impl Pass<'_> {
 
             if content.trim_end() == "^" {
                 // The end-of-block marker also ends a list, which pulldown-cmark must see ended too.
-                if !list_columns.is_empty() {
-                    list_columns.clear();
+                if !levels.is_empty() {
+                    levels.clear();
                     self.placeholder(0, Stored::Html(String::new()));
                 }
                 pos = next;
@@ -523,15 +519,26 @@ impl Pass<'_> {
                 // kramdown lets any ordered item end a paragraph; CommonMark only one numbered 1.
                 self.emit_filler();
             }
-            let emitted = escaped.as_deref().unwrap_or(line);
-            if emitted.len() == line.len() + 1 && emitted.ends_with(content) && content.starts_with('-') {
+            let mut emitted = Cow::Borrowed(escaped.as_deref().unwrap_or(line));
+            let dash_escaped =
+                emitted.len() == line.len() + 1 && emitted.ends_with(content) && content.starts_with('-');
+            if placed.at != indent || placed.bullet.is_some() {
+                // Where pulldown-cmark puts the line in the same item (a lazy line kramdown takes into the
+                // item), with the marker of the list it continues.
+                let mut text = emitted.trim_start_matches([' ', '\t']).to_string();
+                if let Some(bullet) = placed.bullet {
+                    text.replace_range(..1, &char::from(bullet).to_string());
+                }
+                emitted = Cow::Owned(format!("{}{text}", " ".repeat(placed.at)));
+            }
+            if dash_escaped {
                 // A `-` line kept from being a setext underline: kramdown has no backslash there, so its
                 // dashes are dashes to educate (`\----` would lose the first).
-                self.prepared.unescaped_dashes.insert(self.out.len() + (line.len() - content.len()));
+                self.prepared.unescaped_dashes.insert(self.out.len() + emitted.len() - content.len() - 1);
             }
-            match self.inline_math(emitted) {
+            match self.inline_math(&emitted) {
                 Some(replaced) => self.emit(&replaced),
-                None => self.emit(emitted),
+                None => self.emit(&emitted),
             }
             let header = is_atx_header(content) && indent == 0;
             boundary = header;
@@ -547,7 +554,7 @@ impl Pass<'_> {
             // A footnote definition takes the lines after its first one only from an indented line on (then
             // unindented ones too): an unindented line right after it (`[r]: url`, text) is the next block.
             // pulldown-cmark would continue the definition's paragraph with it.
-            if !in_paragraph && list_columns.is_empty() && indent <= 3 && is_footnote_definition(content) {
+            if !in_paragraph && levels.is_empty() && indent <= 3 && is_footnote_definition(content) {
                 let following = src[next..].split('\n').next().unwrap_or("");
                 if !following.trim().is_empty() && indentation(following) < 4 {
                     self.emit_filler();
@@ -859,6 +866,106 @@ impl Pass<'_> {
         self.unclosed.extension = true;
         None
     }
+}
+
+/// A list item the block pass is in.
+#[derive(Debug, Clone, Copy)]
+struct ListLevel {
+    /// The column where the list's items may start (the enclosing item's content column, or 0).
+    base: usize,
+    /// The column where the item's content starts.
+    column: usize,
+    /// The marker: `*`, `-`, `+`, or a digit for an ordered list.
+    marker: u8,
+    /// kramdown's `nested_list_found`: a blank line or an indented list line came in the item, after which
+    /// a lazy list line is text.
+    nested: bool,
+}
+
+/// Where a line goes among the open list items.
+struct Placed {
+    /// The indentation that puts the line where kramdown has it, for pulldown-cmark.
+    at: usize,
+    /// The bullet of the list a new item continues, when the item has another.
+    bullet: Option<u8>,
+}
+
+/// kramdown's list parsing, for one line indented `indent`: `item` is its content width and marker when it
+/// is a list item, `lazy` whether it may be a lazy line (after a non-blank line, not an IAL or an HTML
+/// block tag). Each list, outermost first, takes the line as a new item (a marker of its kind, indented
+/// less than the previous item's content), as content (indented that far, which is taken off), or as a
+/// lazy line (as it stands); else the list ends there. A list item the innermost item takes starts a list
+/// in it. `levels` is updated; the result says where pulldown-cmark needs the line.
+fn place_in_lists(levels: &mut Vec<ListLevel>, indent: usize, item: Option<(usize, u8)>, lazy: bool) -> Placed {
+    let ordered = |marker: u8| marker.is_ascii_digit();
+    let mut rel = indent;
+    let mut k = 0;
+    while k < levels.len() {
+        let level = levels[k];
+        let width = level.column - level.base;
+        if let Some((item_width, marker)) = item {
+            if ordered(marker) == ordered(level.marker) && rel <= 3.min(width.saturating_sub(1)) {
+                levels.truncate(k);
+                let at = level.base + rel;
+                let bullet = (!ordered(marker) && marker != level.marker).then_some(level.marker);
+                levels.push(ListLevel {
+                    base: level.base,
+                    column: at + item_width,
+                    marker: level.marker,
+                    nested: false,
+                });
+                return Placed { at, bullet };
+            }
+        }
+        if rel >= width {
+            if item.is_some() {
+                levels[k].nested = true;
+            }
+            rel -= width;
+        } else if lazy {
+            if item.is_some() && level.nested {
+                // kramdown indents such a line past the item's content: it is text, not an item.
+                rel += width + 4;
+            }
+        } else {
+            levels.truncate(k);
+            break;
+        }
+        k += 1;
+    }
+    let base = levels.last().map_or(0, |level| level.column);
+    if let Some((item_width, marker)) = item.filter(|_| rel <= 3) {
+        levels.push(ListLevel { base, column: base + rel + item_width, marker, nested: false });
+    }
+    Placed { at: base + rel, bullet: None }
+}
+
+/// kramdown's horizontal rule: three or more of one of `*`, `-`, `_`, with spaces between.
+fn is_rule(content: &str) -> bool {
+    let mut marks = content.trim_end().chars().filter(|c| !matches!(c, ' ' | '\t'));
+    let Some(first) = marks.next().filter(|c| matches!(c, '*' | '-' | '_')) else { return false };
+    let mut count = 1;
+    for c in marks {
+        if c != first {
+            return false;
+        }
+        count += 1;
+    }
+    count >= 3
+}
+
+/// A line a list item can take as a lazy line: not an IAL and not an HTML block tag.
+fn can_be_lazy(content: &str) -> bool {
+    if content.starts_with("{:") {
+        return false;
+    }
+    let Some(tag) = content.strip_prefix('<') else { return true };
+    let tag = tag.strip_prefix('/').unwrap_or(tag);
+    let name: String = tag.chars().take_while(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')).collect();
+    name.is_empty()
+        || !name.starts_with(|c: char| c.is_alphabetic() || c == '_')
+        || html_scan::is_span_element(&name)
+        || name.eq_ignore_ascii_case("script")
 }
 
 /// `[label]: target` (not a footnote definition).

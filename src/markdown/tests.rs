@@ -492,3 +492,21 @@ fn a_dash_line_inside_a_paragraph_is_educated_whole() {
         "<h2 id=\"h\">H</h2>\n<p>Setext heading\n————–</p>\n<p>x\n– y\n—- z</p>\n"
     );
 }
+
+#[test]
+fn lazy_lines_stay_in_the_list_item_as_in_kramdown() {
+    // A line right after an item's text, indented less than its content, is still the item's: an item of
+    // another kind starts a list in it, a header or quote is a block in it.
+    assert_eq!(
+        html("1. a\n- b\n- c\n2. d\n"),
+        "<ol>\n<li>a\n<ul>\n<li>b</li>\n<li>c</li>\n</ul>\n</li>\n<li>d</li>\n</ol>\n"
+    );
+    assert_eq!(html("- a\n# h\n"), "<ul>\n<li>a\n<h1 id=\"h\">h</h1>\n</li>\n</ul>\n");
+    assert_eq!(html("- a\n> q\n"), "<ul>\n<li>a\n<blockquote>\n<p>q</p>\n</blockquote>\n</li>\n</ul>\n");
+    // Another bullet continues the list.
+    assert_eq!(html("+ a\n- b\n* c\n"), "<ul>\n<li>a</li>\n<li>b</li>\n<li>c</li>\n</ul>\n");
+    // After a nested list (or a blank line) in the item, such an item line is text.
+    assert_eq!(html("1. a\n   - b\n- c\n"), "<ol>\n<li>a\n<ul>\n<li>b\n- c</li>\n</ul>\n</li>\n</ol>\n");
+    // After a blank line it is not the item's.
+    assert_eq!(html("- a\n\n# h\n"), "<ul>\n<li>a</li>\n</ul>\n<h1 id=\"h\">h</h1>\n");
+}
