@@ -6,6 +6,7 @@
 //! - block IALs (`{: .lead}`), ALDs (`{:name: …}`), `{::comment}`/`{::nomarkdown}` extensions,
 //!   abbreviation definitions (`*[HTML]: …`) and the end-of-block marker `^`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::attributes::{self, Attrs, Extension, Ial};
@@ -27,6 +28,8 @@ pub(crate) enum Stored {
     Math { html: String, source: String },
     /// An element whose content is span-level Markdown (`<p markdown="1">…</p>`).
     Span { name: String, attrs: Attrs, markdown: String },
+    /// Raw HTML holding elements whose content is Markdown (`<table>…<td markdown="span">`).
+    HtmlWithMarkdown { html: String, nested: Vec<html_scan::NestedMarkdown> },
 }
 
 /// A block IAL, and to which block it belongs.
@@ -53,6 +56,12 @@ pub(crate) struct Prepared {
     pub abbreviations: Vec<(String, String)>,
     /// Lines (in the prepared text) where a table without a header starts: its first row is a body row.
     pub headless_tables: std::collections::HashSet<usize>,
+    /// Blank lines (in the prepared text) that were not blank in the source: what an IAL, ALD, extension
+    /// or abbreviation definition leaves, and the blank line put before an item that ends a paragraph.
+    pub filler_lines: std::collections::HashSet<usize>,
+    /// Offsets (in the prepared text) of backslashes the block pass put before a `-` that kramdown reads
+    /// as it stands.
+    pub unescaped_dashes: std::collections::HashSet<usize>,
 }
 
 const PLACEHOLDER_START: &str = "<!--\u{1}kd";
@@ -183,6 +192,12 @@ impl Pass<'_> {
         self.line += 1;
     }
 
+    /// A blank line where the source has none (see [`Prepared::filler_lines`]).
+    fn emit_filler(&mut self) {
+        self.prepared.filler_lines.insert(self.line);
+        self.emit("");
+    }
+
     /// A fence line that is text for kramdown: inside a paragraph it continues the paragraph (indented, so
     /// that pulldown-cmark takes it lazily); starting one, an empty span keeps it from being a fence. Either
     /// way its backticks can still open or close a code span, as in kramdown.
@@ -274,9 +289,14 @@ impl Pass<'_> {
     }
 
     fn placeholder(&mut self, indent: usize, stored: Stored) {
+        self.placeholder_at(indent.min(3), stored);
+    }
+
+    /// A placeholder indented by `spaces` exactly.
+    fn placeholder_at(&mut self, spaces: usize, stored: Stored) {
         let index = self.prepared.stored.len();
         self.prepared.stored.push(stored);
-        let line = format!("{}{PLACEHOLDER_START}{index}{PLACEHOLDER_END}", " ".repeat(indent.min(3)));
+        let line = format!("{}{PLACEHOLDER_START}{index}{PLACEHOLDER_END}", " ".repeat(spaces));
         self.emit(&line);
     }
 
@@ -290,7 +310,8 @@ impl Pass<'_> {
         // paragraph began at a block boundary.
         let mut para_lines = 0usize;
         let mut para_at_boundary = false;
-        let mut list_content: Option<usize> = None;
+        // The list items the line may belong to, outermost first.
+        let mut levels: Vec<ListLevel> = Vec::new();
         let mut in_indented_code = false;
         let mut quote_was_empty = false;
         let mut prev_was_quote = false;
@@ -301,6 +322,7 @@ impl Pass<'_> {
             let next = (line_end + 1).min(src.len());
             if line.trim().is_empty() {
                 self.emit(line);
+                levels.iter_mut().for_each(|level| level.nested = true);
                 boundary = true;
                 last_blank = true;
                 para_lines = 0;
@@ -310,6 +332,14 @@ impl Pass<'_> {
             }
             let indent = indentation(line);
             let content = line.trim_start();
+            let list_item = list_item_content(line);
+            if last_blank && list_item.is_none() {
+                // After a blank line, a line indented less than an item's content is not in that item.
+                while levels.last().is_some_and(|level| level.column > indent) {
+                    levels.pop();
+                }
+            }
+            let list_content = levels.last().map(|level| level.column);
             if indent >= 4 && list_content.is_none() && para_lines == 0 && (last_blank || in_indented_code) {
                 in_indented_code = true;
                 self.emit(line);
@@ -330,14 +360,10 @@ impl Pass<'_> {
                 continue;
             }
             in_indented_code = false;
-            let list_item = list_item_content(line);
-            if let Some(column) = list_item {
-                if indent <= list_content.map_or(3, |c| c + 3) {
-                    list_content = Some(column);
-                }
-            } else if last_blank && indent == 0 {
-                list_content = None;
-            }
+            // A rule (`* * *`) is no item, for pulldown-cmark and for kramdown after a blank line.
+            let item = list_item.filter(|_| !is_rule(content)).map(|column| (column - indent, content.as_bytes()[0]));
+            let placed = place_in_lists(&mut levels, indent, item, !last_blank && can_be_lazy(content));
+            let list_content = levels.last().map(|level| level.column);
             let max_indent = list_content.map_or(3, |c| c + 3);
             if indent > max_indent {
                 self.emit(line);
@@ -361,8 +387,8 @@ impl Pass<'_> {
                 continue;
             }
             if let Some((fence, run, info)) = fence_open(content, options.gfm()) {
-                let base = list_content.filter(|_| indent > 3).map_or(0, |c| c.min(indent));
-                if let Some(after) = self.fenced_code(next, fence, run, info, indent, base, max_indent, list_content) {
+                let columns: Vec<usize> = levels.iter().map(|level| level.column).collect();
+                if let Some(after) = self.fenced_code(next, fence, run, info, indent, &columns) {
                     pos = after;
                     boundary = true;
                     para_lines = 0;
@@ -401,7 +427,7 @@ impl Pass<'_> {
                 if let Some((name, title)) = content[2..].split_once("]:") {
                     if !name.is_empty() {
                         self.prepared.abbreviations.push((name.to_string(), title.trim().to_string()));
-                        self.emit("");
+                        self.emit_filler();
                         pos = next;
                         continue;
                     }
@@ -410,7 +436,8 @@ impl Pass<'_> {
 
             if content.trim_end() == "^" {
                 // The end-of-block marker also ends a list, which pulldown-cmark must see ended too.
-                if list_content.take().is_some() {
+                if !levels.is_empty() {
+                    levels.clear();
                     self.placeholder(0, Stored::Html(String::new()));
                 }
                 pos = next;
@@ -490,12 +517,28 @@ impl Pass<'_> {
             );
             if in_paragraph && list_item.is_some_and(|_| ordered_not_one(content)) {
                 // kramdown lets any ordered item end a paragraph; CommonMark only one numbered 1.
-                self.emit("");
+                self.emit_filler();
             }
-            let emitted = escaped.as_deref().unwrap_or(line);
-            match self.inline_math(emitted) {
+            let mut emitted = Cow::Borrowed(escaped.as_deref().unwrap_or(line));
+            let dash_escaped =
+                emitted.len() == line.len() + 1 && emitted.ends_with(content) && content.starts_with('-');
+            if placed.at != indent || placed.bullet.is_some() {
+                // Where pulldown-cmark puts the line in the same item (a lazy line kramdown takes into the
+                // item), with the marker of the list it continues.
+                let mut text = emitted.trim_start_matches([' ', '\t']).to_string();
+                if let Some(bullet) = placed.bullet {
+                    text.replace_range(..1, &char::from(bullet).to_string());
+                }
+                emitted = Cow::Owned(format!("{}{text}", " ".repeat(placed.at)));
+            }
+            if dash_escaped {
+                // A `-` line kept from being a setext underline: kramdown has no backslash there, so its
+                // dashes are dashes to educate (`\----` would lose the first).
+                self.prepared.unescaped_dashes.insert(self.out.len() + emitted.len() - content.len() - 1);
+            }
+            match self.inline_math(&emitted) {
                 Some(replaced) => self.emit(&replaced),
-                None => self.emit(emitted),
+                None => self.emit(&emitted),
             }
             let header = is_atx_header(content) && indent == 0;
             boundary = header;
@@ -507,6 +550,18 @@ impl Pass<'_> {
                     para_at_boundary = at_block_start;
                 }
                 para_lines += 1;
+            }
+            // A footnote definition takes the lines after its first one only from an indented line on (then
+            // unindented ones too): an unindented line right after it (`[r]: url`, text) is the next block.
+            // pulldown-cmark would continue the definition's paragraph with it.
+            if !in_paragraph && levels.is_empty() && indent <= 3 && is_footnote_definition(content) {
+                let following = src[next..].split('\n').next().unwrap_or("");
+                if !following.trim().is_empty() && indentation(following) < 4 {
+                    self.emit_filler();
+                    boundary = true;
+                    last_blank = true;
+                    para_lines = 0;
+                }
             }
             pos = next;
         }
@@ -574,9 +629,9 @@ impl Pass<'_> {
         Some(pos)
     }
 
-    /// A fenced code block opening at the line before `from`: stores it and returns where the text goes on,
-    /// or None when no closing fence follows (kramdown then reads the opening line as text).
-    #[allow(clippy::too_many_arguments)]
+    /// A fenced code block opening at the line before `from`, inside the list items whose content columns
+    /// are `columns`: stores it and returns where the text goes on, or None when no closing fence follows
+    /// (kramdown then reads the opening line as text).
     fn fenced_code(
         &mut self,
         from: usize,
@@ -584,12 +639,10 @@ impl Pass<'_> {
         run: usize,
         info: Option<String>,
         indent: usize,
-        base: usize,
-        max_indent: usize,
-        list_content: Option<usize>,
+        columns: &[usize],
     ) -> Option<usize> {
         let src = self.src;
-        let memo_applies = list_content.is_none() && max_indent.max(base + 3) == 3;
+        let memo_applies = columns.is_empty();
         if memo_applies && self.unclosed.fence.iter().any(|&(c, r)| c == fence && run >= r) {
             return None;
         }
@@ -602,21 +655,26 @@ impl Pass<'_> {
             let next = (line_end + 1).min(src.len());
             // Inside a list item the fence must close before the item ends (a blank line, then a line
             // indented less than the item's content).
-            if let Some(column) = list_content {
+            if let Some(&column) = columns.last() {
                 if after_blank && !line.trim().is_empty() && indentation(line) < column {
                     return None;
                 }
                 after_blank = line.trim().is_empty();
             }
-            if is_fence_close(line, fence, run, max_indent.max(base + 3)) {
+            // kramdown reads the fence in the item's text: each item takes its content column off the lines
+            // indented that far (a lazy line keeps its indentation); the fence itself keeps the rest.
+            let stripped = columns.iter().rev().find(|&&c| c <= indentation(line)).copied().unwrap_or(0);
+            if is_fence_close(line, fence, run, stripped + 3) {
                 let lang = info.as_ref().map(|i| match i.find('?') {
                     Some(q) if q > 0 => i[..q].to_string(),
                     _ => i.clone(),
                 });
-                self.placeholder(indent, Stored::Code { info, lang, code });
+                // In a list, the placeholder goes where pulldown-cmark keeps it in the item the fence is in.
+                let at = columns.last().copied().unwrap_or(indent.min(3));
+                self.placeholder_at(at, Stored::Code { info, lang, code });
                 return Some(next);
             }
-            code.push_str(strip_columns(line, base));
+            code.push_str(&strip_columns(line, stripped));
             code.push('\n');
             pos = next;
         }
@@ -712,10 +770,15 @@ impl Pass<'_> {
             ContentModel::Raw => {
                 let mut start_tag = rest[..tag.len].to_string();
                 if markdown.is_some() {
-                    start_tag = rebuild_start_tag(&name, &attrs);
+                    start_tag = html_scan::write_start_tag(&name, &attrs.0);
                 }
                 let block = html_scan::scan_raw(src, after_tag, &name, start_tag);
-                self.placeholder(indent, Stored::Html(block.html));
+                let stored = if block.nested.is_empty() {
+                    Stored::Html(block.html)
+                } else {
+                    Stored::HtmlWithMarkdown { html: block.html, nested: block.nested }
+                };
+                self.placeholder(indent, stored);
                 Some(self.after_block(block.end, indent))
             }
         }
@@ -752,13 +815,13 @@ impl Pass<'_> {
                 let mut ial = Ial::default();
                 attributes::parse(text, &mut ial);
                 self.prepared.ials.push(BlockIal { line: self.line, indent, follows_block, ial });
-                self.emit("");
+                self.emit_filler();
                 Some(next)
             }
             Extension::Ald(name, text) => {
                 let ald = self.prepared.alds.entry(name.to_string()).or_default();
                 attributes::parse(text, ald);
-                self.emit("");
+                self.emit_filler();
                 Some(next)
             }
             Extension::Tag => self.extension_block(content[..len].trim(), next),
@@ -777,7 +840,7 @@ impl Pass<'_> {
             return None;
         }
         if closed {
-            self.emit("");
+            self.emit_filler();
             return Some(next);
         }
         // The body runs to `{:/name}` or `{:/}` alone on a line.
@@ -794,7 +857,7 @@ impl Pass<'_> {
                 match name {
                     "nomarkdown" => self.placeholder(0, Stored::Html(body.to_string())),
                     "comment" => self.placeholder(0, Stored::Html(format!("<!-- {body} -->"))),
-                    _ => self.emit(""),
+                    _ => self.emit_filler(),
                 }
                 return Some((line_end + 1).min(src.len()));
             }
@@ -803,6 +866,106 @@ impl Pass<'_> {
         self.unclosed.extension = true;
         None
     }
+}
+
+/// A list item the block pass is in.
+#[derive(Debug, Clone, Copy)]
+struct ListLevel {
+    /// The column where the list's items may start (the enclosing item's content column, or 0).
+    base: usize,
+    /// The column where the item's content starts.
+    column: usize,
+    /// The marker: `*`, `-`, `+`, or a digit for an ordered list.
+    marker: u8,
+    /// kramdown's `nested_list_found`: a blank line or an indented list line came in the item, after which
+    /// a lazy list line is text.
+    nested: bool,
+}
+
+/// Where a line goes among the open list items.
+struct Placed {
+    /// The indentation that puts the line where kramdown has it, for pulldown-cmark.
+    at: usize,
+    /// The bullet of the list a new item continues, when the item has another.
+    bullet: Option<u8>,
+}
+
+/// kramdown's list parsing, for one line indented `indent`: `item` is its content width and marker when it
+/// is a list item, `lazy` whether it may be a lazy line (after a non-blank line, not an IAL or an HTML
+/// block tag). Each list, outermost first, takes the line as a new item (a marker of its kind, indented
+/// less than the previous item's content), as content (indented that far, which is taken off), or as a
+/// lazy line (as it stands); else the list ends there. A list item the innermost item takes starts a list
+/// in it. `levels` is updated; the result says where pulldown-cmark needs the line.
+fn place_in_lists(levels: &mut Vec<ListLevel>, indent: usize, item: Option<(usize, u8)>, lazy: bool) -> Placed {
+    let ordered = |marker: u8| marker.is_ascii_digit();
+    let mut rel = indent;
+    let mut k = 0;
+    while k < levels.len() {
+        let level = levels[k];
+        let width = level.column - level.base;
+        if let Some((item_width, marker)) = item {
+            if ordered(marker) == ordered(level.marker) && rel <= 3.min(width.saturating_sub(1)) {
+                levels.truncate(k);
+                let at = level.base + rel;
+                let bullet = (!ordered(marker) && marker != level.marker).then_some(level.marker);
+                levels.push(ListLevel {
+                    base: level.base,
+                    column: at + item_width,
+                    marker: level.marker,
+                    nested: false,
+                });
+                return Placed { at, bullet };
+            }
+        }
+        if rel >= width {
+            if item.is_some() {
+                levels[k].nested = true;
+            }
+            rel -= width;
+        } else if lazy {
+            if item.is_some() && level.nested {
+                // kramdown indents such a line past the item's content: it is text, not an item.
+                rel += width + 4;
+            }
+        } else {
+            levels.truncate(k);
+            break;
+        }
+        k += 1;
+    }
+    let base = levels.last().map_or(0, |level| level.column);
+    if let Some((item_width, marker)) = item.filter(|_| rel <= 3) {
+        levels.push(ListLevel { base, column: base + rel + item_width, marker, nested: false });
+    }
+    Placed { at: base + rel, bullet: None }
+}
+
+/// kramdown's horizontal rule: three or more of one of `*`, `-`, `_`, with spaces between.
+fn is_rule(content: &str) -> bool {
+    let mut marks = content.trim_end().chars().filter(|c| !matches!(c, ' ' | '\t'));
+    let Some(first) = marks.next().filter(|c| matches!(c, '*' | '-' | '_')) else { return false };
+    let mut count = 1;
+    for c in marks {
+        if c != first {
+            return false;
+        }
+        count += 1;
+    }
+    count >= 3
+}
+
+/// A line a list item can take as a lazy line: not an IAL and not an HTML block tag.
+fn can_be_lazy(content: &str) -> bool {
+    if content.starts_with("{:") {
+        return false;
+    }
+    let Some(tag) = content.strip_prefix('<') else { return true };
+    let tag = tag.strip_prefix('/').unwrap_or(tag);
+    let name: String = tag.chars().take_while(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | ':' | '.')).collect();
+    name.is_empty()
+        || !name.starts_with(|c: char| c.is_alphabetic() || c == '_')
+        || html_scan::is_span_element(&name)
+        || name.eq_ignore_ascii_case("script")
 }
 
 /// `[label]: target` (not a footnote definition).
@@ -814,6 +977,13 @@ fn is_link_definition(content: &str) -> bool {
         }
         None => false,
     }
+}
+
+/// `[^name]:` (kramdown's footnote definition: the name starts with a letter, digit or `_`).
+fn is_footnote_definition(content: &str) -> bool {
+    let Some(rest) = content.strip_prefix("[^") else { return false };
+    let name = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-').len();
+    name > 0 && !rest.starts_with('-') && rest[name..].starts_with("]:")
 }
 
 /// kramdown's link definition target: the URL and a title in quotes at the end, if any.
@@ -853,7 +1023,7 @@ fn ordered_not_one(content: &str) -> bool {
 /// - `5) x` is text in kramdown (only `5.` starts a list item);
 /// - `  # x` (indented) is text: GFM headers in kramdown start at the first column;
 /// - inside a paragraph, `===`, `---`, `***` and `___` lines are text unless they underline a one-line
-///   paragraph that began at a block boundary (a setext header).
+///   paragraph that began at a block boundary (a setext header), and so is a footnote definition.
 fn escape_for_cmark(
     line: &str,
     content: &str,
@@ -879,6 +1049,10 @@ fn escape_for_cmark(
         // kramdown shows `<img src=x:y(z)>` as text, where CommonMark would open an HTML block
         // (kramdown cannot escape `<` with a backslash: the reference is what it shows as `<`).
         return Some(format!("{}&lt;{}", &line[..split], &content[1..]));
+    }
+    if in_paragraph && is_footnote_definition(content) {
+        // kramdown's footnote definition does not end a paragraph; pulldown-cmark's does.
+        return Some(format!("{}\\{}", &line[..split], content));
     }
     if in_paragraph && is_delimiter_row(content) {
         // kramdown never starts a table inside a paragraph; GFM would, with this line as its delimiter row.
@@ -1047,19 +1221,19 @@ fn gfm_table(lines: &[&str]) -> Option<(Vec<String>, bool)> {
     Some((out, alignments_found.is_none()))
 }
 
-fn rebuild_start_tag(name: &str, attrs: &Attrs) -> String {
-    let mut tag = format!("<{name}");
-    for (key, value) in &attrs.0 {
-        tag.push_str(&format!(" {key}=\"{}\"", super::render::escape_attr(value)));
+/// Removes up to `columns` leading spaces (a list item's indentation) from a code line, as kramdown takes a
+/// line into a list item: leading tabs count four spaces, and a blank line is kept as it is.
+fn strip_columns(line: &str, columns: usize) -> std::borrow::Cow<'_, str> {
+    if columns == 0 || line.trim().is_empty() {
+        return std::borrow::Cow::Borrowed(line);
     }
-    tag.push('>');
-    tag
-}
-
-/// Removes up to `columns` leading spaces (a list item's indentation) from a code line.
-fn strip_columns(line: &str, columns: usize) -> &str {
+    let tabs = line.len() - line.trim_start_matches('\t').len();
+    if tabs > 0 {
+        let expanded = format!("{}{}", " ".repeat(4 * tabs), &line[tabs..]);
+        return std::borrow::Cow::Owned(strip_columns(&expanded, columns).into_owned());
+    }
     let spaces = line.len() - line.trim_start_matches(' ').len();
-    &line[spaces.min(columns)..]
+    std::borrow::Cow::Borrowed(&line[spaces.min(columns)..])
 }
 
 #[cfg(test)]

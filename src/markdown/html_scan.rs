@@ -227,11 +227,37 @@ pub(crate) struct RawBlock {
     pub end: usize,
     /// The HTML to write: the source, with stray end tags and bare `<` escaped and open elements closed.
     pub html: String,
+    /// Elements inside it whose content is Markdown, by their `markdown` attribute.
+    pub nested: Vec<NestedMarkdown>,
+}
+
+/// An element inside raw HTML whose content kramdown reads as Markdown (`<td markdown="span">`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NestedMarkdown {
+    /// Where the element goes in the block's HTML (a byte offset).
+    pub at: usize,
+    pub name: String,
+    /// Its attributes, without `markdown`.
+    pub attrs: Vec<(String, String)>,
+    pub markdown: String,
+    /// Span-level (`markdown="span"`, or `"1"` on a `p`, `th`…) or block-level content.
+    pub span: bool,
+}
+
+/// The start tag of `name` with `attrs` (values escaped).
+pub(crate) fn write_start_tag(name: &str, attrs: &[(String, String)]) -> String {
+    let mut tag = format!("<{name}");
+    for (key, value) in attrs {
+        tag.push_str(&format!(" {key}=\"{}\"", super::render::escape_attr(value)));
+    }
+    tag.push('>');
+    tag
 }
 
 /// Scans raw HTML from `text[start..]`, just after the start tag of `name` (already copied to `out`).
 pub(crate) fn scan_raw(text: &str, start: usize, name: &str, mut html: String) -> RawBlock {
     let mut open: Vec<String> = vec![name.to_ascii_lowercase()];
+    let mut nested = Vec::new();
     let mut i = start;
     if matches!(open[0].as_str(), "script" | "style") {
         return finish_raw_text(text, i, &open[0], html);
@@ -253,9 +279,44 @@ pub(crate) fn scan_raw(text: &str, start: usize, name: &str, mut html: String) -
                 continue;
             }
         } else if let Some(tag) = start_tag(rest) {
-            html.push_str(&rest[..tag.len]);
-            i += tag.len;
             let lower = tag.name.to_ascii_lowercase();
+            if tag.attrs.iter().any(|(key, _)| key == "markdown") {
+                // kramdown reads the attribute on any element and leaves it out of the HTML.
+                let mut attrs = tag.attrs.clone();
+                let value = attrs.iter().position(|(key, _)| key == "markdown").map(|at| attrs.remove(at).1);
+                let model = match value.as_deref() {
+                    Some("1") => content_model(&lower),
+                    Some("block") => ContentModel::Block,
+                    Some("span") => ContentModel::Span,
+                    _ => ContentModel::Raw,
+                };
+                let has_body = !tag.self_closed && !is_void_element(&lower);
+                let after_tag = i + tag.len;
+                let content_end = match model {
+                    ContentModel::Span => find_end_tag(text, after_tag, &lower),
+                    ContentModel::Block => find_matching_end_tag(text, after_tag, &lower),
+                    ContentModel::Raw => None,
+                };
+                if let Some((at, len)) = content_end.filter(|_| has_body) {
+                    nested.push(NestedMarkdown {
+                        at: html.len(),
+                        name: tag.name.clone(),
+                        attrs,
+                        markdown: text[after_tag..at].to_string(),
+                        span: model == ContentModel::Span,
+                    });
+                    i = at + len;
+                    continue;
+                }
+                let mut start = write_start_tag(&tag.name, &attrs);
+                if !has_body {
+                    start.insert_str(start.len() - 1, " /");
+                }
+                html.push_str(&start);
+            } else {
+                html.push_str(&rest[..tag.len]);
+            }
+            i += tag.len;
             if lower == "script" || lower == "style" {
                 let end = find_end_tag(text, i, &lower);
                 let stop = end.map_or(text.len(), |(at, _)| at);
@@ -280,7 +341,7 @@ pub(crate) fn scan_raw(text: &str, start: usize, name: &str, mut html: String) -
                 i += len;
                 open.pop();
                 if open.is_empty() {
-                    return RawBlock { end: i, html };
+                    return RawBlock { end: i, html, nested };
                 }
             } else {
                 html.push_str("&lt;");
@@ -296,21 +357,48 @@ pub(crate) fn scan_raw(text: &str, start: usize, name: &str, mut html: String) -
     while let Some(name) = open.pop() {
         html.push_str(&format!("</{name}>"));
     }
-    RawBlock { end: text.len(), html }
+    RawBlock { end: text.len(), html, nested }
 }
 
 fn finish_raw_text(text: &str, i: usize, name: &str, mut html: String) -> RawBlock {
     match find_end_tag(text, i, name) {
         Some((at, len)) => {
             html.push_str(&text[i..at + len]);
-            RawBlock { end: at + len, html }
+            RawBlock { end: at + len, html, nested: Vec::new() }
         }
         None => {
             html.push_str(&text[i..]);
             html.push_str(&format!("</{name}>"));
-            RawBlock { end: text.len(), html }
+            RawBlock { end: text.len(), html, nested: Vec::new() }
         }
     }
+}
+
+/// The `</name>` (any case) that closes an element of `name` whose content starts at `from`, counting
+/// the elements of that name opened inside: its offset and length.
+fn find_matching_end_tag(text: &str, from: usize, name: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut i = from;
+    while let Some(offset) = text[i..].find('<') {
+        let at = i + offset;
+        if let Some((found, len)) = end_tag(&text[at..]) {
+            if found.eq_ignore_ascii_case(name) {
+                if depth == 0 {
+                    return Some((at, len));
+                }
+                depth -= 1;
+            }
+            i = at + len;
+        } else if let Some(tag) = start_tag(&text[at..]) {
+            if tag.name.eq_ignore_ascii_case(name) && !tag.self_closed {
+                depth += 1;
+            }
+            i = at + tag.len;
+        } else {
+            i = at + 1;
+        }
+    }
+    None
 }
 
 /// The next `</name>` (any case) at or after `from`: its offset and length.

@@ -9,7 +9,7 @@ use super::attributes::{self, Attrs, Ial};
 use super::blocks::{BlockIal, Prepared, Stored};
 use super::ids::IdGenerator;
 use super::tree::{Document, Kind, Node};
-use super::typography::{escape_text, escape_text_into};
+use super::typography::escape_text;
 use super::Options;
 
 /// Attribute value escaping (`<`, `>`, `&` unless it starts an entity, `"`).
@@ -107,16 +107,21 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// Gives headers their ids and collects the table of contents.
+    /// Gives headers their ids and collects the table of contents: all headers, those in lists and quotes
+    /// too, in document order.
     pub(super) fn number_headers(&mut self, root: &mut Node) {
         let mut ids = IdGenerator::default();
         let mut html_depth = 0usize;
+        self.number_headers_in(root, &mut ids, &mut html_depth);
+    }
+
+    fn number_headers_in(&mut self, parent: &mut Node, ids: &mut IdGenerator, html_depth: &mut usize) {
         let options = self.options;
-        for node in root.children.iter_mut() {
+        for node in parent.children.iter_mut() {
             match &node.kind {
                 Kind::Stored(i) => match self.prepared.stored.get(*i) {
-                    Some(Stored::Open { .. }) => html_depth += 1,
-                    Some(Stored::Close(_)) => html_depth = html_depth.saturating_sub(1),
+                    Some(Stored::Open { .. }) => *html_depth += 1,
+                    Some(Stored::Close(_)) => *html_depth = html_depth.saturating_sub(1),
                     _ => {}
                 },
                 Kind::Heading(level) => {
@@ -126,7 +131,7 @@ impl<'a> Renderer<'a> {
                         node.plain_text(&mut text);
                         // kramdown-parser-gfm skips headers inside HTML elements; the converter's own ids
                         // then apply to those.
-                        let id = if options.gfm() && html_depth == 0 {
+                        let id = if options.gfm() && *html_depth == 0 {
                             ids.gfm(&text, &options.auto_id_prefix)
                         } else {
                             ids.kramdown(&text, &options.auto_id_prefix)
@@ -139,6 +144,9 @@ impl<'a> Renderer<'a> {
                             self.toc.push(TocEntry { level, id: id.to_string(), heading: node.clone() });
                         }
                     }
+                }
+                Kind::List(_) | Kind::Item | Kind::BlockQuote | Kind::DefinitionList | Kind::Definition => {
+                    self.number_headers_in(node, ids, html_depth);
                 }
                 _ => {}
             }
@@ -356,13 +364,40 @@ impl<'a> Renderer<'a> {
                 out.push_str(&format!("<{name}"));
                 write_attrs(out, own);
                 out.push('>');
-                let inner = super::render_nested(markdown, self.options, &self.prepared.abbreviations);
-                let inner = inner.trim_end();
-                let inner = inner.strip_prefix("<p>").and_then(|i| i.strip_suffix("</p>")).unwrap_or(inner);
-                out.push_str(inner);
+                self.span_markdown(markdown, out);
                 out.push_str(&format!("</{name}>\n"));
             }
+            Stored::HtmlWithMarkdown { html, nested } => {
+                let mut from = 0;
+                for element in nested {
+                    out.push_str(&html[from..element.at]);
+                    from = element.at;
+                    out.push_str(&format!("<{}", element.name));
+                    write_attrs(out, &Attrs(element.attrs.clone()));
+                    out.push('>');
+                    if element.span {
+                        self.span_markdown(&element.markdown, out);
+                    } else {
+                        out.push('\n');
+                        out.push_str(&super::render_nested(
+                            &element.markdown,
+                            self.options,
+                            &self.prepared.abbreviations,
+                        ));
+                    }
+                    out.push_str(&format!("</{}>", element.name));
+                }
+                out.push_str(&html[from..]);
+                out.push('\n');
+            }
         }
+    }
+
+    /// Span-level Markdown in an element: rendered, without the paragraph it makes.
+    fn span_markdown(&self, markdown: &str, out: &mut String) {
+        let inner = super::render_nested(markdown, self.options, &self.prepared.abbreviations);
+        let inner = inner.trim_end();
+        out.push_str(inner.strip_prefix("<p>").and_then(|i| i.strip_suffix("</p>")).unwrap_or(inner));
     }
 
     /// A code block as Jekyll's kramdown writes it with Rouge (token markup left out), or a bare
@@ -509,9 +544,11 @@ impl<'a> Renderer<'a> {
         self.text_line(text, out);
     }
 
+    /// A line of text: every `&` is escaped, for the text holds what entities stood for (`&amp;amp;` is
+    /// `&amp;` here, to be shown as such) and kramdown shows an unknown one (`&foo;`) as text.
     fn text_line(&self, text: &str, out: &mut String) {
         if self.abbreviations.is_empty() {
-            escape_text_into(text, out);
+            escape_all_into(text, out);
             return;
         }
         let mut plain_from = 0;
@@ -533,13 +570,13 @@ impl<'a> Renderer<'a> {
                         !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
                     }
                 }) {
-                    out.push_str(&escape_text(&text[plain_from..i]));
+                    escape_all_into(&text[plain_from..i], out);
                     out.push_str("<abbr");
                     if !title.is_empty() {
                         out.push_str(&format!(" title=\"{}\"", escape_attr(title)));
                     }
                     out.push('>');
-                    out.push_str(&escape_text(name));
+                    escape_all_into(name, out);
                     out.push_str("</abbr>");
                     i += name.len();
                     plain_from = i;
@@ -549,7 +586,7 @@ impl<'a> Renderer<'a> {
             i += 1;
             let _ = bytes;
         }
-        out.push_str(&escape_text(&text[plain_from..]));
+        escape_all_into(&text[plain_from..], out);
     }
 
     fn footnote_ref(&mut self, label: &str, out: &mut String) {
@@ -713,18 +750,23 @@ fn trim_trailing_newline(out: &mut String) {
 /// Code is escaped like Rouge does it: `&`, `<`, `>`.
 fn escape_code(code: &str) -> String {
     let mut out = String::with_capacity(code.len() + 16);
+    escape_all_into(code, &mut out);
+    out
+}
+
+/// `&`, `<` and `>` escaped, appended to `out`.
+fn escape_all_into(text: &str, out: &mut String) {
     let mut plain_from = 0;
-    for (i, byte) in code.bytes().enumerate() {
+    for (i, byte) in text.bytes().enumerate() {
         let replacement = match byte {
             b'&' => "&amp;",
             b'<' => "&lt;",
             b'>' => "&gt;",
             _ => continue,
         };
-        out.push_str(&code[plain_from..i]);
+        out.push_str(&text[plain_from..i]);
         out.push_str(replacement);
         plain_from = i + 1;
     }
-    out.push_str(&code[plain_from..]);
-    out
+    out.push_str(&text[plain_from..]);
 }

@@ -70,6 +70,17 @@ fn toc_lists_headers_nested_by_level() {
 }
 
 #[test]
+fn headers_in_lists_and_quotes_get_ids_and_toc_entries() {
+    assert_eq!(
+        html("* x\n{:toc}\n\n- a\n\n  ## In list\n\n> ### In quote\n"),
+        "<ul id=\"markdown-toc\">\n<li><a href=\"#in-list\" id=\"markdown-toc-in-list\">In list</a>\n<ul>\n\
+         <li><a href=\"#in-quote\" id=\"markdown-toc-in-quote\">In quote</a></li>\n</ul>\n</li>\n</ul>\n\
+         <ul>\n<li>\n<p>a</p>\n<h2 id=\"in-list\">In list</h2>\n</li>\n</ul>\n\
+         <blockquote>\n<h3 id=\"in-quote\">In quote</h3>\n</blockquote>\n"
+    );
+}
+
+#[test]
 fn only_the_first_toc_list_is_replaced_and_levels_are_configurable() {
     let out = html("1. a\n{:toc}\n\n* b\n{:toc}\n\n# H\n");
     assert!(out.starts_with("<ol id=\"markdown-toc\">\n<li><a href=\"#h\""), "{out}");
@@ -131,6 +142,35 @@ fn footnotes_in_kramdowns_markup_and_order() {
 }
 
 #[test]
+fn a_footnote_definition_ends_at_an_unindented_line_after_its_first() {
+    let backlink = "\u{a0}<a href=\"#fnref:1\" class=\"reversefootnote\" role=\"doc-backlink\">&#8617;</a>";
+    let note = |text: &str| {
+        format!(
+            "<div class=\"footnotes\" role=\"doc-endnotes\">\n<ol>\n<li id=\"fn:1\" role=\"doc-endnote\">\n<p>{text}{backlink}</p>\n</li>\n</ol>\n</div>\n"
+        )
+    };
+    let marker =
+        "<sup id=\"fnref:1\" role=\"doc-noteref\"><a href=\"#fn:1\" class=\"footnote\" rel=\"footnote\">1</a></sup>";
+    // A link definition right after it is a link definition.
+    assert_eq!(
+        html("A[^1] [x][r].\n\n[^1]: Note.\n[r]: https://e.com/r\n"),
+        format!("<p>A{marker} <a href=\"https://e.com/r\">x</a>.</p>\n{}", note("Note."))
+    );
+    // Text right after it is a paragraph of its own.
+    assert_eq!(
+        html("A[^1].\n\n[^1]: Note.\nnext line\n"),
+        format!("<p>A{marker}.</p>\n<p>next line</p>\n{}", note("Note."))
+    );
+    // From an indented line on, unindented lines are the definition's too.
+    assert_eq!(
+        html("A[^1].\n\n[^1]: Note.\n    more\nlazy\n"),
+        format!("<p>A{marker}.</p>\n{}", note("Note.\nmore\nlazy"))
+    );
+    // It does not end a paragraph.
+    assert_eq!(html("para\n[^1]: Note.\n\nA[^1]\n"), "<p>para\n[^1]: Note.</p>\n<p>A[^1]</p>\n");
+}
+
+#[test]
 fn html_blocks_run_to_their_end_tag_and_markdown_1_is_read() {
     let out = html(
         "<figure class=\"highlight\"><pre><code>a\n\n    b *c*\n</code></pre></figure>\nAfter \"it\".\n\n<div class=\"n\" markdown=\"1\">\n*em* and **strong**\n</div>\n",
@@ -140,6 +180,20 @@ fn html_blocks_run_to_their_end_tag_and_markdown_1_is_read() {
         "<figure class=\"highlight\"><pre><code>a\n\n    b *c*\n</code></pre></figure>\n<p>After “it”.</p>\n\
          <div class=\"n\">\n<p><em>em</em> and <strong>strong</strong></p>\n</div>\n"
     );
+}
+
+#[test]
+fn markdown_attributes_inside_raw_html_are_read() {
+    assert_eq!(
+        html("<table><tr><td markdown=\"span\">*emph* cell</td></tr></table>\n"),
+        "<table><tr><td><em>emph</em> cell</td></tr></table>\n"
+    );
+    assert_eq!(
+        html("<table>\n<tr>\n<td markdown=\"1\">\n*a*\n\nb\n</td>\n<td markdown=\"0\">*x*</td>\n<th markdown=\"1\">*t*</th>\n</tr>\n</table>\n"),
+        "<table>\n<tr>\n<td>\n<p><em>a</em></p>\n<p>b</p>\n</td>\n<td>*x*</td>\n<th><em>t</em></th>\n</tr>\n</table>\n",
+        "a td's content is block-level, a th's span-level"
+    );
+    assert_eq!(html("<div><br markdown=\"1\"/><p markdown=\"x\">*x*</p></div>\n"), "<div><br /><p>*x*</p></div>\n");
 }
 
 #[test]
@@ -163,6 +217,32 @@ fn fenced_code_gets_rouges_wrapper() {
     );
     let plain = with(Options { syntax_highlighting: false, ..Options::default() }, "```ruby\nx\n```\n");
     assert_eq!(plain, "<pre><code class=\"language-ruby\">x\n</code></pre>\n");
+}
+
+/// The text of each code block in `html`.
+fn code_blocks(html: &str) -> Vec<&str> {
+    html.split("<pre class=\"highlight\"><code>").skip(1).map(|b| b.split("</code>").next().unwrap_or(b)).collect()
+}
+
+#[test]
+fn fenced_code_in_a_list_item_starts_at_the_items_content() {
+    // kramdown takes an item's lines without its content column: the code keeps only what is indented
+    // past it.
+    assert_eq!(
+        html("1. Install:\n   ```bash\n   npm install\n   npm test\n   ```\n2. Run\n"),
+        "<ol>\n<li>Install:\n<div class=\"language-bash highlighter-rouge\"><div class=\"highlight\"><pre class=\"highlight\"><code>npm install\nnpm test\n</code></pre></div></div>\n</li>\n<li>Run</li>\n</ol>\n"
+    );
+    assert_eq!(
+        html("- a\n  - b\n    ```\n    code\n     more\n    ```\n- c\n"),
+        "<ul>\n<li>a\n<ul>\n<li>b\n<div class=\"language-plaintext highlighter-rouge\"><div class=\"highlight\"><pre class=\"highlight\"><code>code\n more\n</code></pre></div></div>\n</li>\n</ul>\n</li>\n<li>c</li>\n</ul>\n",
+        "in a nested item, both items' columns"
+    );
+    assert_eq!(code_blocks(&html("- Item:\n\n  ```js\n  if (x) {\n    y();\n  }\n  ```\n")), ["if (x) {\n  y();\n}\n"]);
+    assert_eq!(code_blocks(&html("* a\n\n  ~~~\n  t\n  ~~~\n")), ["t\n"]);
+    assert_eq!(code_blocks(&html("1. a\n\n    ```\n    four\n    ```\n")), [" four\n"], "one space past the column");
+    assert_eq!(code_blocks(&html("1. a\n   ```\n   x\n  y\n   ```\n")), ["x\n  y\n"], "a lazy line keeps its spaces");
+    assert_eq!(code_blocks(&html("- a\n\n\t```\n\tx\n\t```\n")), ["  x\n"], "a tab is four spaces");
+    assert_eq!(code_blocks(&html("   ```\n   x\n   ```\n")), ["   x\n"], "outside lists a fence keeps all");
 }
 
 #[test]
@@ -222,6 +302,27 @@ fn emphasis_follows_kramdown_not_commonmark() {
     assert_eq!(html("**注意：**文字 and *a (*b\n"), "<p><strong>注意：</strong>文字 and <em>a (</em>b</p>\n");
     assert_eq!(html("snake_case_x _a_ **x*\n"), "<p>snake_case_x <em>a</em> <em>*x</em></p>\n");
     assert_eq!(html("a *b *c* d\n"), "<p>a <em>b *c</em> d</p>\n");
+}
+
+#[test]
+fn list_items_are_tight_or_loose_one_by_one_as_in_kramdown() {
+    // A nested list right after the text keeps the items tight, in an ordered list too.
+    assert_eq!(html("1. a\n   - b\n2. c\n"), "<ol>\n<li>a\n<ul>\n<li>b</li>\n</ul>\n</li>\n<li>c</li>\n</ol>\n");
+    assert_eq!(
+        html("- a\n  - b\n\n- c\n\nafter\n"),
+        "<ul>\n<li>a\n<ul>\n<li>b</li>\n</ul>\n</li>\n<li>c</li>\n</ul>\n<p>after</p>\n"
+    );
+    // An item's text is a paragraph when a blank line follows it in the item; the last item's only
+    // when no earlier item's text is bare.
+    assert_eq!(html("- a\n\n- b\n- c\n"), "<ul>\n<li>\n<p>a</p>\n</li>\n<li>b</li>\n<li>c</li>\n</ul>\n");
+    assert_eq!(html("- a\n- b\n\n- c\n"), "<ul>\n<li>a</li>\n<li>\n<p>b</p>\n</li>\n<li>c</li>\n</ul>\n");
+    assert_eq!(html("- a\n\n- b\n"), "<ul>\n<li>\n<p>a</p>\n</li>\n<li>\n<p>b</p>\n</li>\n</ul>\n");
+    assert_eq!(
+        html("- a\n- b\n\n  more\n- c\n"),
+        "<ul>\n<li>a</li>\n<li>\n<p>b</p>\n<p>more</p>\n</li>\n<li>c</li>\n</ul>\n"
+    );
+    // Only the first paragraph of an item can be bare.
+    assert!(html("- a\n  ```\n  x\n  ```\n  after\n").ends_with("</div></div>\n<p>after</p>\n</li>\n</ul>\n"));
 }
 
 #[test]
@@ -362,4 +463,50 @@ fn autolink_text_keeps_its_dashes_and_quotes() {
         html("<https://example.com/a--b> and a--b\n"),
         "<p><a href=\"https://example.com/a--b\">https://example.com/a--b</a> and a–b</p>\n"
     );
+}
+
+#[test]
+fn a_mailto_autolink_shows_the_address_and_schemes_are_lower_case() {
+    assert_eq!(
+        html("<mailto:me@example.org> or <me@example.org>\n"),
+        "<p><a href=\"mailto:me@example.org\">me@example.org</a> or <a href=\"mailto:me@example.org\">me@example.org</a></p>\n"
+    );
+    assert_eq!(html("<HTTP://a.b> <MAILTO:x@y.z>\n"), "<p>&lt;HTTP://a.b&gt; &lt;MAILTO:x@y.z&gt;</p>\n");
+}
+
+#[test]
+fn entities_are_read_once() {
+    // `&amp;amp;` shows `&amp;`; an unknown entity is text; `\&amp;` is a backslash and `&` (kramdown writes
+    // `&#38;amp;` as it stands, the same to a reader).
+    assert_eq!(
+        html("Tom &amp;amp; Jerry &#38;amp; x &foo; y \\&amp; z &lt;b&gt;\n"),
+        "<p>Tom &amp;amp; Jerry &amp;amp; x &amp;foo; y \\&amp; z &lt;b&gt;</p>\n"
+    );
+}
+
+#[test]
+fn a_dash_line_inside_a_paragraph_is_educated_whole() {
+    // Not a setext underline (the paragraph did not start at a block boundary): text, all its dashes read.
+    assert_eq!(
+        html("## H\nSetext heading\n--------------\n\nx\n-- y\n---- z\n"),
+        "<h2 id=\"h\">H</h2>\n<p>Setext heading\n————–</p>\n<p>x\n– y\n—- z</p>\n"
+    );
+}
+
+#[test]
+fn lazy_lines_stay_in_the_list_item_as_in_kramdown() {
+    // A line right after an item's text, indented less than its content, is still the item's: an item of
+    // another kind starts a list in it, a header or quote is a block in it.
+    assert_eq!(
+        html("1. a\n- b\n- c\n2. d\n"),
+        "<ol>\n<li>a\n<ul>\n<li>b</li>\n<li>c</li>\n</ul>\n</li>\n<li>d</li>\n</ol>\n"
+    );
+    assert_eq!(html("- a\n# h\n"), "<ul>\n<li>a\n<h1 id=\"h\">h</h1>\n</li>\n</ul>\n");
+    assert_eq!(html("- a\n> q\n"), "<ul>\n<li>a\n<blockquote>\n<p>q</p>\n</blockquote>\n</li>\n</ul>\n");
+    // Another bullet continues the list.
+    assert_eq!(html("+ a\n- b\n* c\n"), "<ul>\n<li>a</li>\n<li>b</li>\n<li>c</li>\n</ul>\n");
+    // After a nested list (or a blank line) in the item, such an item line is text.
+    assert_eq!(html("1. a\n   - b\n- c\n"), "<ol>\n<li>a\n<ul>\n<li>b\n- c</li>\n</ul>\n</li>\n</ol>\n");
+    // After a blank line it is not the item's.
+    assert_eq!(html("- a\n\n# h\n"), "<ul>\n<li>a</li>\n</ul>\n<h1 id=\"h\">h</h1>\n");
 }

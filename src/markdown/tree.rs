@@ -11,7 +11,7 @@ use super::attributes::{Attrs, Ial};
 use super::blocks::{self, Prepared, Stored};
 use super::html_scan;
 use super::inline::{self, Token};
-use super::typography::Piece;
+use super::typography::{self, Piece};
 use super::Options;
 
 /// Containers nested deeper than this are flattened into their parent, so that rendering never recurses
@@ -154,6 +154,7 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
     let mut builder = Builder {
         source: text,
         stored: &prepared.stored,
+        unescaped_dashes: &prepared.unescaped_dashes,
         options,
         alds: &prepared.alds,
         stack: vec![Node::new(Kind::Root, (0, 0))],
@@ -164,6 +165,7 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
         pieces: Vec::new(),
         autolink_text: None,
         literal_until: 0,
+        drop_mailto: false,
     };
     for (event, range) in Parser::new_ext(text, cmark_options(options)).into_offset_iter() {
         builder.event(event, range, &index);
@@ -172,13 +174,99 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
         builder.close();
     }
     builder.flush();
-    let root = builder.stack.pop().unwrap_or_else(|| Node::new(Kind::Root, (0, 0)));
-    Document { root, footnotes: builder.footnotes }
+    let mut root = builder.stack.pop().unwrap_or_else(|| Node::new(Kind::Root, (0, 0)));
+    let mut footnotes = builder.footnotes;
+    let blank = |line: usize, in_quote: bool| -> bool {
+        let mut line = line;
+        while prepared.filler_lines.contains(&line) {
+            line += 1;
+        }
+        let Some(&start) = index.0.get(line) else { return false };
+        let end = index.0.get(line + 1).copied().unwrap_or(text.len());
+        text[start..end].chars().all(|c| c.is_whitespace() || (in_quote && c == '>'))
+    };
+    settle_lists(&mut root, &blank, false);
+    for definition in footnotes.values_mut() {
+        settle_lists(definition, &blank, false);
+    }
+    Document { root, footnotes }
+}
+
+/// Which list items keep their first paragraph bare (`<li>text</li>`): CommonMark decides for a whole list
+/// (pulldown-cmark wraps every item's text in `<p>` or none), kramdown item by item. In kramdown a first
+/// paragraph is bare unless a blank line follows it in the item (the blank line before the next item
+/// counts; after the last item only when more blocks follow in it); and the last item's is bare only when
+/// an earlier item's first block is not such a wrapped paragraph. Only the first paragraph can be bare.
+/// `blank` tells whether a line of the prepared text is blank for kramdown (`>` ignored in a quote).
+fn settle_lists(node: &mut Node, blank: &dyn Fn(usize, bool) -> bool, in_quote: bool) {
+    let in_quote = in_quote || matches!(node.kind, Kind::BlockQuote);
+    for child in node.children.iter_mut().filter(|c| c.is_block()) {
+        settle_lists(child, blank, in_quote);
+    }
+    if !matches!(node.kind, Kind::List(_)) {
+        return;
+    }
+    let count = node.children.iter().filter(|c| c.kind == Kind::Item).count();
+    // Some earlier item's first block is not a wrapped paragraph.
+    let mut earlier_not_wrapped = false;
+    for (i, item) in node.children.iter_mut().filter(|c| c.kind == Kind::Item).enumerate() {
+        let last = i + 1 == count;
+        let bare = match item.children.first() {
+            Some(first) if !first.is_block() || first.kind == Kind::Paragraph => {
+                // pulldown-cmark's bare text never has a blank line after it inside a list that stays tight.
+                let blank_after = first.kind == Kind::Paragraph && blank(first.lines.1 + 1, in_quote);
+                let alone = item.children.len() == 1;
+                (!blank_after || (last && alone)) && (!last || count == 1 || earlier_not_wrapped)
+            }
+            _ => {
+                earlier_not_wrapped = true;
+                continue;
+            }
+        };
+        earlier_not_wrapped |= bare;
+        reshape_item(item, bare);
+    }
+}
+
+/// Puts an item's text in paragraphs, the first one bare or not.
+fn reshape_item(item: &mut Node, first_bare: bool) {
+    let children = std::mem::take(&mut item.children);
+    let mut run: Vec<Node> = Vec::new();
+    let mut first = true;
+    let flush = |run: &mut Vec<Node>, first: &mut bool, out: &mut Vec<Node>| {
+        if run.is_empty() {
+            return;
+        }
+        if *first && first_bare {
+            out.append(run);
+        } else {
+            let mut paragraph = Node::new(Kind::Paragraph, (0, 0));
+            paragraph.children = std::mem::take(run);
+            out.push(paragraph);
+        }
+        *first = false;
+    };
+    for child in children {
+        if !child.is_block() {
+            run.push(child);
+            continue;
+        }
+        flush(&mut run, &mut first, &mut item.children);
+        if first && first_bare && child.kind == Kind::Paragraph {
+            item.children.extend(child.children);
+        } else {
+            item.children.push(child);
+        }
+        first = false;
+    }
+    flush(&mut run, &mut first, &mut item.children);
 }
 
 struct Builder<'a> {
     source: &'a str,
     stored: &'a [Stored],
+    /// See [`Prepared::unescaped_dashes`].
+    unescaped_dashes: &'a std::collections::HashSet<usize>,
     options: &'a Options,
     alds: &'a HashMap<String, Ial>,
     stack: Vec<Node>,
@@ -195,11 +283,13 @@ struct Builder<'a> {
     /// Inside an autolink kramdown makes: the offset where it ends. Its text is the URL as written,
     /// never educated (`a--b` keeps its dashes).
     literal_until: usize,
+    /// In `<mailto:…>`: its text is shown without the scheme, as kramdown shows it.
+    drop_mailto: bool,
 }
 
+/// kramdown's autolink schemes, in lower case only (`<HTTP://x>` is text).
 fn kramdown_autolink(url: &str) -> bool {
-    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
-    ["http:", "https:", "ftp:", "ftps:", "mailto:"].iter().any(|scheme| lower.starts_with(scheme))
+    ["http:", "https:", "ftp:", "ftps:", "mailto:"].iter().any(|scheme| url.starts_with(scheme))
 }
 
 fn is_inline_container(kind: &Kind) -> bool {
@@ -341,6 +431,7 @@ impl Builder<'_> {
                     Tag::Link { link_type, dest_url, title, .. } => {
                         if matches!(link_type, LinkType::Autolink | LinkType::Email) {
                             self.literal_until = range.end;
+                            self.drop_mailto = link_type == LinkType::Autolink && dest_url.starts_with("mailto:");
                         }
                         let url = if link_type == LinkType::Email && !dest_url.starts_with("mailto:") {
                             format!("mailto:{dest_url}")
@@ -470,6 +561,11 @@ impl Builder<'_> {
     }
 
     fn text(&mut self, text: &str, range: Range<usize>) {
+        if std::mem::take(&mut self.drop_mailto) {
+            if let Some(address) = text.strip_prefix("mailto:") {
+                return self.text(address, range.start + "mailto:".len()..range.end);
+            }
+        }
         let stored = self.stored;
         if let Some(Node { kind: Kind::CodeBlock { code, .. }, .. }) = self.stack.last_mut() {
             code.push_str(&restore_math(text, stored));
@@ -491,12 +587,19 @@ impl Builder<'_> {
         // not a quote to educate.
         let backslashes =
             self.source.as_bytes()[..start.min(self.source.len())].iter().rev().take_while(|&&b| b == b'\\').count();
-        if backslashes % 2 == 1 && text.starts_with(|c: char| c.is_ascii_punctuation()) {
+        let ours = start.checked_sub(1).is_some_and(|at| self.unescaped_dashes.contains(&at));
+        if backslashes % 2 == 1 && !ours && text.starts_with(|c: char| c.is_ascii_punctuation()) {
             if let Some(first) = pieces.first_mut() {
                 *first = Piece::literal(first.c);
                 if !kramdown_escapable(first.c) {
                     // kramdown escapes fewer characters than CommonMark: `\?` keeps its backslash.
                     pieces.insert(0, Piece::literal('\\'));
+                    // And `\&amp;` is a backslash and an entity.
+                    let entity = typography::entity_len(source).map_or("", |len| &source[..len]);
+                    let decoded = htmlize::unescape(entity);
+                    if text.starts_with('&') && text.starts_with(entity) && decoded != entity {
+                        pieces.splice(1..(1 + entity.len()).min(pieces.len()), decoded.chars().map(Piece::literal));
+                    }
                 }
             }
         }

@@ -269,7 +269,7 @@ fn push_run(
 }
 
 /// `&name;`, `&#123;` or `&#x1F;` at the start of `text`.
-fn entity_len(text: &str) -> Option<usize> {
+pub(super) fn entity_len(text: &str) -> Option<usize> {
     let body = text.strip_prefix('&')?;
     // Entity names are short: looking further for the `;` made a text of many `&` quadratic.
     let window = &body.as_bytes()[..body.len().min(48)];

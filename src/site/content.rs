@@ -539,6 +539,16 @@ mod tests {
     }
 
     #[test]
+    fn an_excerpt_keeps_a_link_definition_after_a_footnote_definition() {
+        // Jekyll puts the definitions back one a line; kramdown ends the footnote's at the link's.
+        let body = "A[^1] [x][r].\n\n[^1]: Note.\n\n[r]: https://e.com/r\n";
+        let source = excerpt_source(body, "\n\n");
+        assert_eq!(source, "A[^1] [x][r].\n\n[^1]: Note.\n[r]: https://e.com/r");
+        let html = crate::markdown::render(&source, &crate::markdown::Options::default());
+        assert!(html.contains("<a href=\"https://e.com/r\">x</a>") && !html.contains("[r]"), "{html}");
+    }
+
+    #[test]
     fn an_excerpt_cut_inside_a_liquid_block_gets_its_end_tag() {
         let body = "{% if page.x %}One.\n\nTwo.{% endif %}";
         assert_eq!(excerpt_source(body, "\n\n"), "{% if page.x %}One.\n{% endif %}");
