@@ -105,6 +105,11 @@ fn block_and_span_attribute_lists_apply_and_disappear() {
 #[test]
 fn definition_lists() {
     assert_eq!(html("Term\n: The *definition*\n"), "<dl>\n<dt>Term</dt>\n<dd>The <em>definition</em></dd>\n</dl>\n");
+    // A definition's text is a paragraph when a blank line comes before the definition, one by one.
+    assert_eq!(
+        html("Term\n: one\n\n: two\n: three\n\n  more\n"),
+        "<dl>\n<dt>Term</dt>\n<dd>one</dd>\n<dd>\n<p>two</p>\n</dd>\n<dd>three\n<p>more</p>\n</dd>\n</dl>\n"
+    );
 }
 
 #[test]
