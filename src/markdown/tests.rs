@@ -282,6 +282,13 @@ fn strikethrough_and_task_lists() {
         "<ul class=\"task-list\">\n<li class=\"task-list-item\"><input type=\"checkbox\" class=\"task-list-item-checkbox\" disabled=\"disabled\" />a</li>\n\
          <li class=\"task-list-item\"><input type=\"checkbox\" class=\"task-list-item-checkbox\" disabled=\"disabled\" checked=\"checked\" />b</li>\n</ul>\n"
     );
+    // In a paragraph too; and as kramdown-parser-gfm marks them, every item from the first task on.
+    assert_eq!(
+        html("- [ ] a\n\n- b\n- [x] c\n"),
+        "<ul class=\"task-list\">\n<li class=\"task-list-item\">\n<p><input type=\"checkbox\" class=\"task-list-item-checkbox\" disabled=\"disabled\" />a</p>\n</li>\n\
+         <li class=\"task-list-item\">b</li>\n\
+         <li class=\"task-list-item\"><input type=\"checkbox\" class=\"task-list-item-checkbox\" disabled=\"disabled\" checked=\"checked\" />c</li>\n</ul>\n"
+    );
 }
 
 #[test]
