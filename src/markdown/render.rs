@@ -193,17 +193,30 @@ impl<'a> Renderer<'a> {
                 }
                 let ordered = *ordered;
                 let mut attrs = node.attrs.clone();
-                if node.children.iter().any(|item| item.children.iter().any(|c| matches!(c.kind, Kind::TaskMarker(_))))
-                {
+                // kramdown-parser-gfm: from the first task item on, every item whose first block is a
+                // paragraph is a task item, and the list a task list.
+                let mut tasks = false;
+                let task_items: Vec<bool> = node
+                    .children
+                    .iter()
+                    .map(|item| {
+                        let first = item.children.first();
+                        if first.is_some_and(|f| !f.is_block() || f.kind == Kind::Paragraph) {
+                            tasks |= starts_with_task_marker(item);
+                        }
+                        tasks && first.is_some_and(|f| !f.is_block() || f.kind == Kind::Paragraph)
+                    })
+                    .collect();
+                if tasks {
                     attrs.add_class("task-list");
                 }
                 let tag = if ordered { "ol" } else { "ul" };
                 out.push_str(&format!("<{tag}"));
                 write_attrs(out, &attrs);
                 out.push_str(">\n");
-                for item in &node.children {
+                for (item, &task) in node.children.iter().zip(&task_items) {
                     match item.kind {
-                        Kind::Item => self.item("li", item, out),
+                        Kind::Item => self.item("li", item, task, out),
                         // Content of items nested past the depth limit lands here.
                         _ if item.is_block() => self.block(item, out),
                         _ => self.inline(item, out, false),
@@ -211,7 +224,7 @@ impl<'a> Renderer<'a> {
                 }
                 out.push_str(&format!("</{tag}>\n"));
             }
-            Kind::Item => self.item("li", node, out),
+            Kind::Item => self.item("li", node, starts_with_task_marker(node), out),
             Kind::DefinitionList => self.container("dl", node, out),
             Kind::Term => {
                 out.push_str("<dt");
@@ -220,7 +233,7 @@ impl<'a> Renderer<'a> {
                 self.inlines(&node.children, out, false);
                 out.push_str("</dt>\n");
             }
-            Kind::Definition => self.item("dd", node, out),
+            Kind::Definition => self.item("dd", node, false, out),
             Kind::Table(alignments) => {
                 out.push_str("<table");
                 write_attrs(out, &node.attrs);
@@ -285,9 +298,9 @@ impl<'a> Renderer<'a> {
     }
 
     /// A list item or definition: inline content stays on the tag's line, blocks go on lines of their own.
-    fn item(&mut self, tag: &str, node: &Node, out: &mut String) {
+    fn item(&mut self, tag: &str, node: &Node, task: bool, out: &mut String) {
         let mut attrs = node.attrs.clone();
-        if node.children.iter().any(|c| matches!(c.kind, Kind::TaskMarker(_))) {
+        if task {
             attrs.add_class("task-list-item");
         }
         out.push_str(&format!("<{tag}"));
@@ -738,6 +751,17 @@ impl<'a> Renderer<'a> {
             }
             out.push_str("</li>\n");
         }
+    }
+}
+
+/// An item whose text starts with a task list checkbox (`- [ ] x`), bare or in a paragraph.
+fn starts_with_task_marker(item: &Node) -> bool {
+    match item.children.first() {
+        Some(Node { kind: Kind::TaskMarker(_), .. }) => true,
+        Some(Node { kind: Kind::Paragraph, children, .. }) => {
+            matches!(children.first(), Some(Node { kind: Kind::TaskMarker(_), .. }))
+        }
+        _ => false,
     }
 }
 

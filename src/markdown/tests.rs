@@ -105,6 +105,11 @@ fn block_and_span_attribute_lists_apply_and_disappear() {
 #[test]
 fn definition_lists() {
     assert_eq!(html("Term\n: The *definition*\n"), "<dl>\n<dt>Term</dt>\n<dd>The <em>definition</em></dd>\n</dl>\n");
+    // A definition's text is a paragraph when a blank line comes before the definition, one by one.
+    assert_eq!(
+        html("Term\n: one\n\n: two\n: three\n\n  more\n"),
+        "<dl>\n<dt>Term</dt>\n<dd>one</dd>\n<dd>\n<p>two</p>\n</dd>\n<dd>three\n<p>more</p>\n</dd>\n</dl>\n"
+    );
 }
 
 #[test]
@@ -276,6 +281,13 @@ fn strikethrough_and_task_lists() {
         html("- [ ] a\n- [x] b\n"),
         "<ul class=\"task-list\">\n<li class=\"task-list-item\"><input type=\"checkbox\" class=\"task-list-item-checkbox\" disabled=\"disabled\" />a</li>\n\
          <li class=\"task-list-item\"><input type=\"checkbox\" class=\"task-list-item-checkbox\" disabled=\"disabled\" checked=\"checked\" />b</li>\n</ul>\n"
+    );
+    // In a paragraph too; and as kramdown-parser-gfm marks them, every item from the first task on.
+    assert_eq!(
+        html("- [ ] a\n\n- b\n- [x] c\n"),
+        "<ul class=\"task-list\">\n<li class=\"task-list-item\">\n<p><input type=\"checkbox\" class=\"task-list-item-checkbox\" disabled=\"disabled\" />a</p>\n</li>\n\
+         <li class=\"task-list-item\">b</li>\n\
+         <li class=\"task-list-item\"><input type=\"checkbox\" class=\"task-list-item-checkbox\" disabled=\"disabled\" checked=\"checked\" />c</li>\n</ul>\n"
     );
 }
 

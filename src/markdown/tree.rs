@@ -176,10 +176,14 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
     builder.flush();
     let mut root = builder.stack.pop().unwrap_or_else(|| Node::new(Kind::Root, (0, 0)));
     let mut footnotes = builder.footnotes;
-    let blank = |line: usize, in_quote: bool| -> bool {
+    let blank = |line: usize, in_quote: bool, backwards: bool| -> bool {
         let mut line = line;
         while prepared.filler_lines.contains(&line) {
-            line += 1;
+            match backwards {
+                true if line == 0 => return false,
+                true => line -= 1,
+                false => line += 1,
+            }
         }
         let Some(&start) = index.0.get(line) else { return false };
         let end = index.0.get(line + 1).copied().unwrap_or(text.len());
@@ -197,11 +201,20 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
 /// paragraph is bare unless a blank line follows it in the item (the blank line before the next item
 /// counts; after the last item only when more blocks follow in it); and the last item's is bare only when
 /// an earlier item's first block is not such a wrapped paragraph. Only the first paragraph can be bare.
-/// `blank` tells whether a line of the prepared text is blank for kramdown (`>` ignored in a quote).
-fn settle_lists(node: &mut Node, blank: &dyn Fn(usize, bool) -> bool, in_quote: bool) {
+/// A definition's first paragraph is bare unless a blank line comes right before the definition.
+/// `blank` tells whether a line of the prepared text is blank for kramdown (`>` ignored in a quote), the
+/// lines the block pass put in skipped forwards or backwards.
+fn settle_lists(node: &mut Node, blank: &dyn Fn(usize, bool, bool) -> bool, in_quote: bool) {
     let in_quote = in_quote || matches!(node.kind, Kind::BlockQuote);
     for child in node.children.iter_mut().filter(|c| c.is_block()) {
         settle_lists(child, blank, in_quote);
+    }
+    if node.kind == Kind::DefinitionList {
+        for definition in node.children.iter_mut().filter(|c| c.kind == Kind::Definition) {
+            let after_blank = definition.lines.0 > 0 && blank(definition.lines.0 - 1, in_quote, true);
+            reshape_item(definition, !after_blank);
+        }
+        return;
     }
     if !matches!(node.kind, Kind::List(_)) {
         return;
@@ -214,7 +227,7 @@ fn settle_lists(node: &mut Node, blank: &dyn Fn(usize, bool) -> bool, in_quote: 
         let bare = match item.children.first() {
             Some(first) if !first.is_block() || first.kind == Kind::Paragraph => {
                 // pulldown-cmark's bare text never has a blank line after it inside a list that stays tight.
-                let blank_after = first.kind == Kind::Paragraph && blank(first.lines.1 + 1, in_quote);
+                let blank_after = first.kind == Kind::Paragraph && blank(first.lines.1 + 1, in_quote, false);
                 let alone = item.children.len() == 1;
                 (!blank_after || (last && alone)) && (!last || count == 1 || earlier_not_wrapped)
             }
