@@ -150,8 +150,8 @@ impl ContentRenderer {
         let excerpt_only =
             fm.get("feed").and_then(|feed| feed.get("excerpt_only")).is_some_and(crate::config::jekyll::truthy);
         let content = (self.with_content && !excerpt_only).then(|| {
-            let html = render.html(split.body);
-            if let Some(why) = markup::too_costly_to_parse(&html) {
+            let (content, as_text) = self.finish(post, &render.html(split.body));
+            if let Some(why) = as_text {
                 render.problems.push(template::Problem {
                     path: post.source.clone(),
                     line: 0,
@@ -159,7 +159,7 @@ impl ContentRenderer {
                     message: format!("{why}; the content is shown as plain text"),
                 });
             }
-            self.finish(post, &html)
+            content
         });
         let summary = self.summary(&mut render, &fm, split.body);
         let (liquid, reads_beside, lookups, reads_posts) =
@@ -184,23 +184,26 @@ impl ContentRenderer {
         let split = front_matter::split(text).ok()?;
         let fm = post::with_defaults(front_matter::parse_yaml(split.yaml).ok()?, &self.read_as(post), &self.site);
         let mut render = Render::new(self, post, &fm, split.yaml, 1);
-        Some(self.finish(post, &render.html(split.body)))
+        Some(self.finish(post, &render.html(split.body)).0)
     }
 
     /// Links made absolute against the post's URL and, if asked, the HTML sanitized. Sanitizing
     /// makes the links absolute in its own parse and checks the final URLs, so its output is the
     /// last word; without it, lol_html rewrites the links.
-    fn finish(&self, post: &Post, html: &str) -> String {
-        // No HTML parser is given a tree it would take minutes over.
-        if markup::too_costly_to_parse(html).is_some() {
-            return post::clean(&format!("<p>{}</p>", markup::text_as_html(&markup::plain_text(html))));
+    ///
+    /// HTML that no parser should be given ([`markup::too_costly_to_parse`]) becomes its plain
+    /// text instead; the second value then says why.
+    fn finish(&self, post: &Post, html: &str) -> (String, Option<String>) {
+        if let Some(why) = markup::too_costly_to_parse(html) {
+            return (post::clean(&format!("<p>{}</p>", markup::text_as_html(&markup::plain_text(html)))), Some(why));
         }
         let base = Url::parse(&post.url).unwrap_or_else(|_| self.site_url.clone());
-        if self.sanitize {
+        let html = if self.sanitize {
             post::clean(&crate::sanitize::sanitize(html, Some(&base)))
         } else {
             post::clean(&body::absolutize_links(html, &base))
-        }
+        };
+        (html, None)
     }
 
     /// jekyll-feed's `post.description | default: post.excerpt`, then `strip_html |

@@ -447,6 +447,15 @@ fn awkward_tag_names_get_safe_distinct_feed_paths_inside_by_tag() {
     assert_eq!(all.len(), 2 + 2 * tags.len(), "{:?}", all.keys());
 }
 
+/// `postfeed regen --source SITE --output OUT` with no config file (`_config.yml` alone
+/// configures it); the run and the output folder.
+fn regen_with_no_config(ws: &Workspace) -> (Run, std::path::PathBuf) {
+    let (site, out) = (ws.site(), ws.root().join("out"));
+    let args =
+        [std::ffi::OsStr::new("regen"), "--source".as_ref(), site.as_os_str(), "--output".as_ref(), out.as_os_str()];
+    (support::postfeed_in(ws.root(), args), out)
+}
+
 /// A site whose `_config.yml` has a `url`, with `extra` written into it, regenerated with no
 /// config file.
 fn regen_jekyll_site(extra: impl FnOnce(&Workspace)) -> (Workspace, Run, std::path::PathBuf) {
@@ -458,17 +467,7 @@ fn regen_jekyll_site(extra: impl FnOnce(&Workspace)) -> (Workspace, Run, std::pa
         ),
     ]);
     extra(&ws);
-    let out = ws.root().join("out");
-    let run = support::postfeed_in(
-        ws.root(),
-        [
-            std::ffi::OsStr::new("regen"),
-            "--source".as_ref(),
-            ws.site().as_os_str(),
-            "--output".as_ref(),
-            out.as_os_str(),
-        ],
-    );
+    let (run, out) = regen_with_no_config(&ws);
     (ws, run, out)
 }
 
@@ -553,17 +552,7 @@ fn metadata_never_breaks_the_xml_nor_carries_script_links() {
             post("title: B\nimage: \"data:image/svg+xml,<svg onload=alert(3)>\"\nid: \"javascript:alert(4)\"", "Body."),
         ),
     ]);
-    let out = ws.root().join("out");
-    let run = support::postfeed_in(
-        ws.root(),
-        [
-            std::ffi::OsStr::new("regen"),
-            "--source".as_ref(),
-            ws.site().as_os_str(),
-            "--output".as_ref(),
-            out.as_os_str(),
-        ],
-    );
+    let (run, out) = regen_with_no_config(&ws);
     run.assert_code(0);
     let mut checked = 0;
     for (rel, bytes) in tree(&out) {
@@ -605,17 +594,7 @@ fn a_post_with_a_thousand_names_makes_a_hundred_feeds_of_each_and_is_reported() 
         ("_posts/2024-01-02-many.md", post(&front, "Many names.")),
         ("_posts/2024-01-03-plain.md", post("title: Plain\ncategories: [news]\ntags: [t5]", "Plain.")),
     ]);
-    let out = ws.root().join("out");
-    let run = support::postfeed_in(
-        ws.root(),
-        [
-            std::ffi::OsStr::new("regen"),
-            "--source".as_ref(),
-            ws.site().as_os_str(),
-            "--output".as_ref(),
-            out.as_os_str(),
-        ],
-    );
+    let (run, out) = regen_with_no_config(&ws);
     run.assert_code(0);
     let about = run.stderr_lines_about("_posts/2024-01-02-many.md");
     for key in ["1000 categories", "1000 tags"] {
@@ -644,17 +623,7 @@ fn html_too_costly_to_parse_is_shown_as_plain_text_and_reported() {
         ("_posts/2024-01-03-amps.md", post("title: Amps", &format!("{} amps end", "&".repeat(60_000)))),
         ("_posts/2024-01-04-fine.md", post("title: Fine", "A *fine* post with <b>bold</b> & more.")),
     ]);
-    let out = ws.root().join("out");
-    let run = support::postfeed_in(
-        ws.root(),
-        [
-            std::ffi::OsStr::new("regen"),
-            "--source".as_ref(),
-            ws.site().as_os_str(),
-            "--output".as_ref(),
-            out.as_os_str(),
-        ],
-    );
+    let (run, out) = regen_with_no_config(&ws);
     run.assert_code(0);
     assert!(
         run.stderr_lines_about("_posts/2024-01-02-deep.html").iter().any(|l| l.contains("nested more than 512")),
