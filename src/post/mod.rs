@@ -4,6 +4,7 @@
 pub(crate) mod body;
 pub(crate) mod date;
 pub(crate) mod front_matter;
+pub(crate) mod ruby_time;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -374,12 +375,13 @@ fn build(
 }
 
 /// Jekyll's YAML reader (Psych) reads a bare `YYYY-MM-DD HH:MM:SS` without offset as UTC; every
-/// other offset-less form, quoted or shorter, is in the site's zone.
+/// other offset-less form, quoted or shorter, is in the site's zone. Any other text Jekyll gives
+/// to Ruby's `Time.parse`.
 fn front_matter_date(text: &str, bare: bool, tz: chrono_tz::Tz) -> Option<DateTime<FixedOffset>> {
     if bare && date::is_yaml_timestamp_without_offset(text) {
         return date::parse_date(text, chrono_tz::UTC).map(|d| d.with_timezone(&tz).fixed_offset());
     }
-    date::parse_date(text, tz)
+    date::parse_date(text, tz).or_else(|| ruby_time::parse(text, tz))
 }
 
 fn parent_dir(path: &str) -> &str {

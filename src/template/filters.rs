@@ -641,7 +641,7 @@ fn parse_time(s: &str, zone: Option<chrono_tz::Tz>, now: DateTime<FixedOffset>) 
             return local(d.and_hms_opt(0, 0, 0)?, zone);
         }
     }
-    None
+    crate::post::ruby_time::parse(s, zone.unwrap_or(chrono_tz::UTC))
 }
 
 pub(crate) fn to_liquid_time(t: DateTime<FixedOffset>) -> liquid_core::model::DateTime {

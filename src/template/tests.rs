@@ -412,6 +412,11 @@ fn jekyll_filters() {
         "05 Jan 2020|January 5th, 2020|2020-01-05T00:00:00+00:00|Sun, 05 Jan 2020 00:00:00 +0000"
     );
     assert_eq!(clean("{{ '2021-03-04 05:06:07 +0800' | date: '%Y/%m/%d %H:%M %b' }}"), "2021/03/04 05:06 Mar");
+    // Texts Ruby's Time.parse reads (checked with `jekyll build`, site zone UTC).
+    assert_eq!(
+        clean("{{ 'Sept 30, 2019 at 7:15 am' | date: '%Y-%m-%d %H:%M' }}|{{ '2016-03-21 12:00 EDT' | date_to_xmlschema }}"),
+        "2019-09-30 07:15|2016-03-21T16:00:00+00:00"
+    );
     assert_eq!(clean("{{ 'a < b & \"c\"' | xml_escape }}"), "a &lt; b &amp; &quot;c&quot;");
     assert_eq!(clean("{{ 'a b/c' | cgi_escape }} {{ 'a b/é' | uri_escape }}"), "a+b%2Fc a%20b/%C3%A9");
     assert_eq!(clean("{{ 'Hello World!' | slugify }}"), "hello-world");

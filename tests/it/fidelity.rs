@@ -265,6 +265,15 @@ fn authors_and_summaries_read_as_jekyll_feed_writes_them() {
     assert_same_entries("authors", &[]);
 }
 
+/// Dates Jekyll reads with Ruby's `Time.parse` (`June 2, 2020`, `2016-03-21 12:00 EDT`,
+/// `2017-09-27 (optional)`) give the entry jekyll-feed's id and link, and no warning.
+#[test]
+fn dates_written_as_people_write_them_read_as_jekyll_reads_them() {
+    assert_same_entries("dates", &[]);
+    let Some((_, _, run)) = build_both("dates") else { return };
+    assert!(!run.stderr.contains("is not a date"), "{run}");
+}
+
 #[test]
 fn visible_text_keeps_block_edges_and_decodes_references() {
     assert_eq!(visible_text("<p>a&amp;b</p><p>c <em>d</em>e</p>"), "a&b c de");
