@@ -164,6 +164,19 @@ pub(crate) fn text_as_html(text: &str) -> Cow<'_, str> {
     htmlize::escape_text(text)
 }
 
+/// Plain text for an RSS field that readers may show as HTML or as text (a title, a name, a
+/// category): as it is when HTML shows it unchanged, else escaped as [`text_as_html`]. A `<`
+/// would be read as markup (`<img src=x onerror=…>` from a title written `&lt;img …&gt;`), and
+/// an `&` that starts a character reference would be decoded once more; other text, `Q&A` and
+/// `a > b` included, goes as it is, so that readers that show it as text show it as written.
+pub(crate) fn text_for_html_readers(text: &str) -> Cow<'_, str> {
+    if text.contains('<') || decode_references(text) != text {
+        text_as_html(text)
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// Whether XML 1.0 forbids `c`, or it is a C1 control: allowed by XML but never meant as text,
 /// and validators flag it. Tab, LF and CR are fine.
 pub(crate) fn forbidden_in_xml(c: char) -> bool {
@@ -185,6 +198,18 @@ pub(crate) fn xml_safe(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_for_html_readers_escapes_only_what_html_would_change() {
+        for same in ["Q&A", "AT&T & co", "a > b", "R&D 投入", "&bogus;", "plain"] {
+            assert!(matches!(text_for_html_readers(same), Cow::Borrowed(_)), "{same}");
+        }
+        assert_eq!(text_for_html_readers("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert(1)&gt;");
+        assert_eq!(text_for_html_readers("a <b and R&D"), "a &lt;b and R&amp;D");
+        // What HTML would decode once more keeps its `&`: `&copy` is shown, not ©.
+        assert_eq!(text_for_html_readers("&copy 2024"), "&amp;copy 2024");
+        assert_eq!(text_for_html_readers("say &lt;"), "say &amp;lt;");
+    }
 
     #[test]
     fn plain_text_strips_and_decodes() {
