@@ -66,10 +66,12 @@ pub(crate) fn plain_text(html: &str) -> String {
 /// of `<ul><li>` took 71 s). Browsers stop nesting at 512 too.
 pub(crate) const MAX_HTML_DEPTH: usize = 512;
 
-/// Whether `html` may nest elements deeper than `limit`: start tags of elements that need an end
-/// tag, less their end tags, at the deepest point. Void elements, self-closed tags, and elements
-/// whose end tag HTML lets one leave out (`p`, `li`, `td`…: the next one closes them) do not
-/// count, so loose but ordinary HTML never trips it.
+/// Whether `html` may nest elements deeper than `limit`: the elements open at the deepest point,
+/// where an end tag closes the innermost open element of its name and those inside it, and one
+/// that names no open element closes nothing (as in the parser: `<ul><li>x</zz>` repeated nests
+/// ever deeper). Void elements, self-closed tags, and elements whose end tag HTML lets one leave
+/// out (`p`, `li`, `td`…: the next one closes them) do not count, so loose but ordinary HTML
+/// never trips it.
 pub(crate) fn nests_deeper_than(html: &str, limit: usize) -> bool {
     const NOT_NESTING: &[&str] = &[
         "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "p",
@@ -77,7 +79,8 @@ pub(crate) fn nests_deeper_than(html: &str, limit: usize) -> bool {
         "rb", "rt", "rp", "rtc",
     ];
     let bytes = html.as_bytes();
-    let (mut depth, mut at) = (0usize, 0usize);
+    let mut open: Vec<String> = Vec::new();
+    let mut at = 0usize;
     while let Some(offset) = memchr::memchr(b'<', &bytes[at..]) {
         let start = at + offset + 1;
         let closing = bytes.get(start) == Some(&b'/');
@@ -93,10 +96,13 @@ pub(crate) fn nests_deeper_than(html: &str, limit: usize) -> bool {
         }
         let end = memchr::memchr(b'>', &bytes[at..]).map_or(bytes.len(), |gt| at + gt);
         if closing {
-            depth = depth.saturating_sub(1);
+            // At most `limit` deep, so this look is bounded too.
+            if let Some(innermost) = open.iter().rposition(|element| *element == name) {
+                open.truncate(innermost);
+            }
         } else if !html[at..end].ends_with('/') {
-            depth += 1;
-            if depth > limit {
+            open.push(name);
+            if open.len() > limit {
                 return true;
             }
         }
@@ -121,13 +127,76 @@ pub(crate) fn escape_scan(html: &str) -> u64 {
         .sum()
 }
 
-/// Why an HTML parser should not be given `html`, if it should not: it nests too deep, or its
-/// text would take too long to write back out (see [`MAX_HTML_DEPTH`], [`MAX_ESCAPE_SCAN`]).
+/// Most attribute comparisons html5ever's tokenizer may make, over all tags: it compares each
+/// attribute's name with those before it in its tag, to drop repeats, so its time grows with the
+/// square of a tag's attributes (one tag of 100,000 took 25 s).
+pub(crate) const MAX_ATTRIBUTE_PAIRS: u64 = 100_000_000;
+
+/// About how many comparisons html5ever would make between the attribute names of each tag of
+/// `html`: the sum over its tags of the number of attributes squared. Attribute values, quoted
+/// or not, are skipped as the tokenizer skips them; a `<` that starts no tag is passed over.
+pub(crate) fn attribute_pairs(html: &str) -> u64 {
+    let bytes = html.as_bytes();
+    let mut pairs = 0u64;
+    let mut at = 0;
+    while let Some(offset) = memchr::memchr(b'<', &bytes[at..]) {
+        at += offset + 1;
+        if !bytes.get(at).is_some_and(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        while at < bytes.len() && !bytes[at].is_ascii_whitespace() && !matches!(bytes[at], b'>' | b'/') {
+            at += 1;
+        }
+        let mut attributes = 0u64;
+        loop {
+            while at < bytes.len() && (bytes[at].is_ascii_whitespace() || bytes[at] == b'/') {
+                at += 1;
+            }
+            if at >= bytes.len() || bytes[at] == b'>' {
+                break;
+            }
+            attributes += 1;
+            // The name (a first `=` belongs to it), then the value, if there is one.
+            at += 1;
+            while at < bytes.len() && !bytes[at].is_ascii_whitespace() && !matches!(bytes[at], b'>' | b'/' | b'=') {
+                at += 1;
+            }
+            while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            if bytes.get(at) != Some(&b'=') {
+                continue;
+            }
+            at += 1;
+            while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            match bytes.get(at) {
+                Some(&quote @ (b'"' | b'\'')) => {
+                    at = memchr::memchr(quote, &bytes[at + 1..]).map_or(bytes.len(), |end| at + 1 + end + 1);
+                }
+                _ => {
+                    while at < bytes.len() && !bytes[at].is_ascii_whitespace() && bytes[at] != b'>' {
+                        at += 1;
+                    }
+                }
+            }
+        }
+        pairs = pairs.saturating_add(attributes * attributes);
+    }
+    pairs
+}
+
+/// Why an HTML parser should not be given `html`, if it should not: it nests too deep, its
+/// text would take too long to write back out, or its tags have too many attributes (see
+/// [`MAX_HTML_DEPTH`], [`MAX_ESCAPE_SCAN`], [`MAX_ATTRIBUTE_PAIRS`]).
 pub(crate) fn too_costly_to_parse(html: &str) -> Option<String> {
     if nests_deeper_than(html, MAX_HTML_DEPTH) {
         Some(format!("HTML nested more than {MAX_HTML_DEPTH} elements deep"))
     } else if escape_scan(html) > MAX_ESCAPE_SCAN {
         Some("text with too many `&` or no-break spaces between two tags".to_string())
+    } else if attribute_pairs(html) > MAX_ATTRIBUTE_PAIRS {
+        Some("tags with too many attributes (thousands in one tag)".to_string())
     } else {
         None
     }
@@ -164,6 +233,19 @@ pub(crate) fn text_as_html(text: &str) -> Cow<'_, str> {
     htmlize::escape_text(text)
 }
 
+/// Plain text for an RSS field that readers may show as HTML or as text (a title, a name, a
+/// category): as it is when HTML shows it unchanged, else escaped as [`text_as_html`]. A `<`
+/// would be read as markup (`<img src=x onerror=…>` from a title written `&lt;img …&gt;`), and
+/// an `&` that starts a character reference would be decoded once more; other text, `Q&A` and
+/// `a > b` included, goes as it is, so that readers that show it as text show it as written.
+pub(crate) fn text_for_html_readers(text: &str) -> Cow<'_, str> {
+    if text.contains('<') || decode_references(text) != text {
+        text_as_html(text)
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// Whether XML 1.0 forbids `c`, or it is a C1 control: allowed by XML but never meant as text,
 /// and validators flag it. Tab, LF and CR are fine.
 pub(crate) fn forbidden_in_xml(c: char) -> bool {
@@ -185,6 +267,42 @@ pub(crate) fn xml_safe(text: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_counted_as_the_parser_nests() {
+        assert!(!nests_deeper_than(&("<div>".repeat(512) + &"</div>".repeat(512)), 512));
+        assert!(nests_deeper_than(&"<div>".repeat(513), 512));
+        for flat in ["<div>x</div>", "<div><span>x</div>", "<p>x", "<ul><li>a<li>b</ul>", "<br><img src=x><hr/>"] {
+            assert!(!nests_deeper_than(&flat.repeat(2000), 512), "{flat}");
+        }
+        // An end tag that closes nothing open does not make up for a start tag.
+        for deep in ["<ul><li>x</zz>", "<div>x</span>", "<blockquote>x</q>"] {
+            assert!(nests_deeper_than(&deep.repeat(600), 512), "{deep}");
+        }
+    }
+
+    #[test]
+    fn attribute_pairs_count_each_tags_attributes_squared() {
+        assert_eq!(attribute_pairs("<p>a < b</p><br/><img src=x alt='a b > c' title = \"t\" hidden>"), 16);
+        assert_eq!(attribute_pairs(r#"<a href="/x?a=1&b=2" class=c>x</a> 1<2 <!-- <b c d> -->"#), 4 + 4);
+        let one_tag = format!("<a {}>x</a>", (0..20_000).map(|i| format!("a{i}=1")).collect::<Vec<_>>().join(" "));
+        assert_eq!(attribute_pairs(&one_tag), 400_000_000);
+        assert!(too_costly_to_parse(&one_tag).is_some_and(|why| why.contains("attributes")));
+        // Ordinary markup is far from the limit: a thousand tags of ten attributes each.
+        assert!(attribute_pairs(&"<img a=1 b=2 c=3 d=4 e=5 f=6 g=7 h=8 i=9 j=10>".repeat(1000)) < MAX_ATTRIBUTE_PAIRS);
+    }
+
+    #[test]
+    fn text_for_html_readers_escapes_only_what_html_would_change() {
+        for same in ["Q&A", "AT&T & co", "a > b", "R&D 投入", "&bogus;", "plain"] {
+            assert!(matches!(text_for_html_readers(same), Cow::Borrowed(_)), "{same}");
+        }
+        assert_eq!(text_for_html_readers("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert(1)&gt;");
+        assert_eq!(text_for_html_readers("a <b and R&D"), "a &lt;b and R&amp;D");
+        // What HTML would decode once more keeps its `&`: `&copy` is shown, not ©.
+        assert_eq!(text_for_html_readers("&copy 2024"), "&amp;copy 2024");
+        assert_eq!(text_for_html_readers("say &lt;"), "say &amp;lt;");
+    }
 
     #[test]
     fn plain_text_strips_and_decodes() {

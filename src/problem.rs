@@ -161,6 +161,20 @@ impl Problem {
         Problem { severity: kind.severity(), path, line, kind }
     }
 
+    /// [`Problem::message`] as `/problems` shows it to anyone who asks: without the target of a
+    /// link that points outside the source folder, a path on the server that the site does not
+    /// publish (the log and `check` still name it).
+    pub(crate) fn public_message(&self) -> String {
+        const LINK_OUTSIDE: &str = "symbolic link to a file outside the source folder: never published";
+        match &self.kind {
+            ProblemKind::Skipped(PostErrorKind::LinkOutside(_)) => LINK_OUTSIDE.to_string(),
+            ProblemKind::KeptLastGood(PostErrorKind::LinkOutside(_)) => {
+                format!("{LINK_OUTSIDE}; its last good version stays in the feeds")
+            }
+            _ => self.message(),
+        }
+    }
+
     /// What is wrong, without the place.
     pub(crate) fn message(&self) -> String {
         match &self.kind {

@@ -22,8 +22,17 @@
       </xsl:when>
       <xsl:otherwise>
         <xsl:call-template name="page">
-          <xsl:with-param name="title" select="rss/channel/title"/>
-          <xsl:with-param name="about" select="rss/channel/description"/>
+          <!-- RSS texts that could be read as markup are escaped once as HTML: decoded here, as text. -->
+          <xsl:with-param name="title">
+            <xsl:call-template name="unescape">
+              <xsl:with-param name="text" select="string(rss/channel/title)"/>
+            </xsl:call-template>
+          </xsl:with-param>
+          <xsl:with-param name="about">
+            <xsl:call-template name="unescape">
+              <xsl:with-param name="text" select="string(rss/channel/description)"/>
+            </xsl:call-template>
+          </xsl:with-param>
           <xsl:with-param name="self" select="rss/channel/atom:link[@rel='self']/@href"/>
           <xsl:with-param name="site" select="rss/channel/link"/>
           <xsl:with-param name="kind" select="'RSS'"/>
@@ -100,7 +109,11 @@ button{font:inherit;font-size:.9rem;margin-top:.4rem}
 
   <xsl:template match="item">
     <xsl:call-template name="entry">
-      <xsl:with-param name="title" select="title"/>
+      <xsl:with-param name="title">
+        <xsl:call-template name="unescape">
+          <xsl:with-param name="text" select="string(title)"/>
+        </xsl:call-template>
+      </xsl:with-param>
       <xsl:with-param name="link" select="link"/>
       <xsl:with-param name="date" select="pubDate"/>
       <!-- RSS descriptions are the summary escaped once as HTML: decoded here, as text. -->

@@ -65,11 +65,11 @@ fn item_of(config: &Config, post: &Post, text: &EntryText) -> Item {
     // `author` holds an e-mail address by the RSS spec; names go to dc:creator.
     let (name, known) = entry_author(config, post, text);
     let (author, creator) = match known.and_then(|a| a.email.as_ref()) {
-        Some(email) => (Some(format!("{email} ({name})")), None),
-        None => (None, Some(name.to_string())),
+        Some(email) => (Some(as_html(&format!("{email} ({name})"))), None),
+        None => (None, Some(as_html(name))),
     };
     let mut item = Item {
-        title: Some(post.title.clone()),
+        title: Some(as_html(&post.title)),
         link: Some(post.url.clone()),
         // The summary and the content are spliced in where their markers are written (`item`).
         description: text.summary.as_ref().map(|_| SUMMARY_MARKER.into()),
@@ -78,7 +78,7 @@ fn item_of(config: &Config, post: &Post, text: &EntryText) -> Item {
             .categories
             .iter()
             .chain(&post.tags)
-            .map(|c| Category { name: c.clone(), domain: None })
+            .map(|c| Category { name: as_html(c), domain: None })
             .collect(),
         guid: Some(guid(post)),
         pub_date: Some(post.date.to_rfc2822()),
@@ -93,6 +93,12 @@ fn item_of(config: &Config, post: &Post, text: &EntryText) -> Item {
         item.extensions.entry("media".into()).or_default().insert("thumbnail".into(), vec![thumbnail]);
     }
     item
+}
+
+/// A text field, which many readers show as HTML although RSS does not say it is (see
+/// [`crate::markup::text_for_html_readers`]).
+fn as_html(text: &str) -> String {
+    crate::markup::text_for_html_readers(text).into_owned()
 }
 
 /// An item's bytes as they appear inside a feed. The `rss` crate writes items only as part of a
@@ -148,10 +154,11 @@ pub(crate) fn document(input: &FeedInput, items: &[EntryBytes], uses: Uses) -> V
             namespaces.insert(prefix.to_string(), uri.to_string());
         }
     }
-    let description = if config.site.description.is_empty() { input.title() } else { config.site.description.clone() };
+    let title = input.title();
+    let description = as_html(if config.site.description.is_empty() { &title } else { &config.site.description });
     let (slot, slot_bytes) = slot();
     let channel = Channel {
-        title: input.title(),
+        title: as_html(&title),
         link: config.site.url.to_string(),
         description,
         language: input.language(),

@@ -311,7 +311,7 @@ fn problems_html(snapshot: &Snapshot, config: &Config) -> String {
                 h,
                 "<tr><td>{severity}</td><td><code>{}</code></td><td>{}</td></tr>",
                 escape(&problem.location().unwrap_or_default()),
-                escape(&problem.message())
+                escape(&problem.public_message())
             );
         }
         h.push_str("</tbody>\n</table>\n");
@@ -509,6 +509,12 @@ mod tests {
                 line: Some(2),
                 kind: ProblemKind::KeptLastGood(PostErrorKind::UnclosedFrontMatter),
             },
+            Problem {
+                severity: Severity::Error,
+                path: Some("_posts/2024-01-03-link.md".into()),
+                line: None,
+                kind: ProblemKind::Skipped(PostErrorKind::LinkOutside("/home/alice/private/notes.md".into())),
+            },
         ]);
         let served = Served::new(Arc::new(snapshot), &config());
         let response = get(&served, "/problems", &[]);
@@ -521,14 +527,18 @@ mod tests {
             .select(&cells)
             .map(|row| row.children().filter_map(scraper::ElementRef::wrap).map(|td| td.text().collect()).collect())
             .collect();
-        assert_eq!(rows.len(), 2);
+        assert_eq!(rows.len(), 3);
         assert_eq!(rows[0][..2], ["error", "_posts/2024-01-01-<b>.md:3"]);
         assert!(rows[0][2].contains("did not find expected key"));
         assert_eq!(rows[1][..2], ["note", "_posts/2024-01-02-kept.md:2"]);
         assert!(rows[1][2].contains("its last good version stays in the feeds"), "{}", rows[1][2]);
         assert!(!html.contains("<b>"));
+        // Where a link outside the source folder points is the server's business, not the page's.
+        assert_eq!(rows[2][..2], ["error", "_posts/2024-01-03-link.md"]);
+        assert!(rows[2][2].contains("outside the source folder"), "{}", rows[2][2]);
+        assert!(!html.contains("alice"), "{html}");
         let index = String::from_utf8(body(get(&served, "/", &[])).to_vec()).unwrap();
-        assert!(index.contains("<a href=\"problems\">Problems (2)</a>"));
+        assert!(index.contains("<a href=\"problems\">Problems (3)</a>"));
     }
 
     #[test]

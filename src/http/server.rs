@@ -26,10 +26,16 @@ use crate::config::ServerConfig;
 use crate::memfile::MemFile;
 use crate::metrics::Metrics;
 
+/// The header and idle timeouts while a client waits for a connection slot: a connection that
+/// sends nothing, or sends its head slowly, or keeps alive unused, gives its slot up this soon.
+/// Without it, `max_connections` idle clients would keep every reader out for the idle timeout.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Connection limits and cache lifetime for [`serve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HttpLimits {
-    /// Connections served at once; further clients wait in the listen backlog.
+    /// Connections served at once; one more client waits for a slot, and the rest in the listen
+    /// backlog.
     pub(crate) max_connections: usize,
     /// Time to receive a whole request head, counted from the connection's start or from the
     /// first byte of a later request. Zero: no limit.
@@ -59,8 +65,10 @@ impl HttpLimits {
 /// open connection finish its in-flight request (idle ones close at once), and returns.
 ///
 /// Each request reads `current` once, so it is answered from one consistent [`Served`]. When
-/// `max_connections` are open, the loop stops accepting until one closes: waiting clients queue
-/// in the kernel's backlog and the open ones keep being served; the timeouts bound the wait.
+/// `max_connections` are open, the next client accepted waits for a slot (later ones queue in
+/// the kernel's backlog) and, meanwhile, every open connection's header and idle timeouts are
+/// [`BUSY_TIMEOUT`]: idle and slow clients make room within it, and a response goes on for as
+/// long as its reader keeps reading.
 ///
 /// With `metrics`, `/metrics` answers with them, and every response is counted in them.
 pub(crate) async fn serve(
@@ -78,32 +86,16 @@ pub(crate) async fn serve(
     // request, which would cap keep-alive at the header timeout; `Activity` times both instead.
     builder.keep_alive(true).max_header_size(limits.max_header_bytes).header_read_timeout(None);
     let mut shutdown = pin!(shutdown);
+    // True while an accepted client waits for a slot: connections then get `BUSY_TIMEOUT`.
+    let (pressure, pressure_seen) = watch::channel(false);
     loop {
-        let permit = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            permit = Arc::clone(&slots).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
         let accepted = tokio::select! {
             biased;
             () = &mut shutdown => break,
             accepted = listener.accept() => accepted,
         };
-        match accepted {
-            Ok((stream, peer)) => {
-                let connection = Connection {
-                    builder: builder.clone(),
-                    current: Arc::clone(&current),
-                    limits,
-                    metrics: metrics.clone(),
-                    stopped: stopped.clone(),
-                    _permit: permit,
-                };
-                tokio::spawn(connection.run(stream, peer));
-            }
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Usually out of file descriptors: pause rather than spin.
                 tracing::warn!(%error, "cannot accept a connection");
@@ -112,8 +104,37 @@ pub(crate) async fn serve(
                     () = &mut shutdown => break,
                     () = tokio::time::sleep(Duration::from_millis(100)) => {}
                 }
+                continue;
             }
-        }
+        };
+        // Accepted before a slot is free, so that the open connections learn that someone waits.
+        let permit = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                tracing::debug!(%peer, "http: every connection slot is taken; idle connections make room");
+                pressure.send_replace(true);
+                let permit = tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    permit = Arc::clone(&slots).acquire_owned() => permit,
+                };
+                pressure.send_replace(false);
+                match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                }
+            }
+        };
+        let connection = Connection {
+            builder: builder.clone(),
+            current: Arc::clone(&current),
+            limits,
+            metrics: metrics.clone(),
+            stopped: stopped.clone(),
+            pressure: pressure_seen.clone(),
+            _permit: permit,
+        };
+        tokio::spawn(connection.run(stream, peer));
     }
     drop(listener);
     tracing::debug!("http: stopped accepting, draining connections");
@@ -130,6 +151,7 @@ struct Connection {
     limits: HttpLimits,
     metrics: Option<Arc<Metrics>>,
     stopped: watch::Receiver<()>,
+    pressure: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -169,7 +191,7 @@ impl Connection {
             std::future::ready(Ok::<_, Infallible>(response))
         });
         let mut connection = pin!(self.builder.serve_connection(io, service));
-        let mut expired = pin!(activity.expired(self.limits));
+        let mut expired = pin!(activity.expired(self.limits, self.pressure.clone()));
         let mut draining = false;
         loop {
             tokio::select! {
@@ -230,23 +252,37 @@ impl Activity {
         state.head_since = None;
     }
 
-    fn deadline(&self, limits: &HttpLimits) -> Option<Instant> {
+    /// When the connection times out: by the header timeout while a request head is awaited, by
+    /// the idle timeout otherwise; each cut to [`BUSY_TIMEOUT`] while a client waits for a slot.
+    fn deadline(&self, limits: &HttpLimits, busy: bool) -> Option<Instant> {
         let state = self.lock();
-        let after = |since: Instant, limit: Duration| (!limit.is_zero()).then(|| since + limit);
+        let after = |since: Instant, limit: Duration| {
+            let limit = if busy && (limit.is_zero() || limit > BUSY_TIMEOUT) { BUSY_TIMEOUT } else { limit };
+            (!limit.is_zero()).then(|| since + limit)
+        };
         match state.head_since {
             Some(since) => after(since, limits.header_timeout),
             None => after(state.last_progress, limits.idle_timeout),
         }
     }
 
-    /// Completes once the connection has overrun its header or idle timeout.
-    async fn expired(&self, limits: HttpLimits) {
+    /// Completes once the connection has overrun its header or idle timeout, as `pressure` says
+    /// they are now.
+    async fn expired(&self, limits: HttpLimits, mut pressure: watch::Receiver<bool>) {
         loop {
-            match self.deadline(&limits) {
-                Some(deadline) if deadline <= Instant::now() => return,
-                Some(deadline) => tokio::time::sleep_until(deadline).await,
-                // No limit in this state now; look again later, the state may change.
-                None => tokio::time::sleep(Duration::from_secs(1)).await,
+            let busy = *pressure.borrow_and_update();
+            let deadline = self.deadline(&limits, busy);
+            if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
+                return;
+            }
+            // No limit in this state now: look again later, the state may change.
+            let wake = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            tokio::select! {
+                () = tokio::time::sleep_until(wake) => {}
+                // The sender lives as long as the accept loop; once it is gone, only time counts.
+                changed = pressure.changed() => if changed.is_err() {
+                    tokio::time::sleep_until(wake).await;
+                },
             }
         }
     }
@@ -327,6 +363,43 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap();
         assert_eq!(read_response(&mut idle).await, "");
         assert!(TcpStream::connect(addr).await.is_err());
+    }
+
+    /// Every slot held by a client that does nothing useful: one kept alive after a request, one
+    /// that sent nothing, one partway through its head. A reader must still get its feed long
+    /// before the (here 30 s) header and idle timeouts: the busy timeout frees the slots.
+    #[tokio::test]
+    async fn idle_and_slow_clients_make_room_when_every_slot_is_taken() {
+        let limits = HttpLimits {
+            max_connections: 3,
+            header_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(30),
+            ..limits()
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, Arc::new(ArcSwap::from_pointee(served())), limits, None, async {
+            _ = stopped.await;
+        }));
+
+        let mut kept_alive = TcpStream::connect(addr).await.unwrap();
+        kept_alive.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut buf = [0; 1024];
+        let n = kept_alive.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).ends_with("\r\n\r\nok"));
+        let _silent = TcpStream::connect(addr).await.unwrap();
+        let mut partial = TcpStream::connect(addr).await.unwrap();
+        partial.write_all(b"GET /feed.xml HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        let mut reader = TcpStream::connect(addr).await.unwrap();
+        reader.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+        let answer = read_response(&mut reader).await;
+        assert!(answer.starts_with("HTTP/1.1 200 OK") && answer.ends_with("ok"), "{answer}");
+
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -122,6 +122,27 @@ fn abbreviations_wrap_whole_words_everywhere_but_code() {
     );
 }
 
+/// The longest name wins where several start at one word, whether it is a word (`HTML`) or has
+/// other characters (`HTML 5`, `e.g.`, `.NET`, `C++`); a name is never followed by a letter.
+#[test]
+fn abbreviations_take_the_longest_name_that_ends_where_a_word_does() {
+    let out = html(
+        "HTML 5 and HTML, e.g. x e.gx .NET C++ C\n\n\
+         *[HTML]: hyper\n*[HTML 5]: five\n*[e.g]: eg\n*[e.g.]: eg dot\n*[.NET]: dotnet\n*[C++]: cpp\n",
+    );
+    for wrapped in [
+        "<abbr title=\"five\">HTML 5</abbr> and <abbr title=\"hyper\">HTML</abbr>,",
+        "<abbr title=\"eg dot\">e.g.</abbr> x e.gx",
+        "<abbr title=\"dotnet\">.NET</abbr> <abbr title=\"cpp\">C++</abbr> C</p>",
+    ] {
+        assert!(out.contains(wrapped), "{wrapped} not in {out}");
+    }
+    // Found by the word they start with: 20,000 of them are each one lookup a word, not 20,000.
+    let names: Vec<String> = (0..20_000).map(|i| format!("A{i}")).collect();
+    let text = format!("{}\n\n{}", names.join(" "), names.iter().map(|n| format!("*[{n}]: t\n")).collect::<String>());
+    assert_eq!(html(&text).matches("<abbr title=\"t\">").count(), 20_000);
+}
+
 #[test]
 fn footnotes_in_kramdowns_markup_and_order() {
     let out = html("A[^b] B[^a] again[^b] none[^x].\n\n[^a]: First *a*.\n[^b]: Second.\n[^unused]: Never.\n");

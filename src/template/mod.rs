@@ -116,8 +116,13 @@ pub struct Limits {
     pub max_attempts: usize,
     /// Most tags and outputs parsed for one render, over every attempt: a text with more than
     /// this is given without its Liquid, and one with many gets fewer attempts (liquid-rust's
-    /// parser reads about a thousand tags a millisecond, so each attempt costs the whole text).
+    /// parser reads about ten tags a millisecond here, so each attempt costs the whole text).
     pub max_parsed_items: usize,
+    /// Most tags and outputs parsed again to find and drop the tags that fail to render, over
+    /// every retry of one render, its includes' included: each retry reads the text's items
+    /// twice (with step markers), so a text with thousands of failing outputs is soon given
+    /// without its Liquid rather than parsed once per failure.
+    pub max_reparsed_items: usize,
 }
 
 impl Default for Limits {
@@ -131,7 +136,8 @@ impl Default for Limits {
             max_output_bytes: 64 * 1024 * 1024,
             max_value_bytes: 64 * 1024 * 1024,
             max_attempts: 32,
-            max_parsed_items: 100_000,
+            max_parsed_items: 20_000,
+            max_reparsed_items: 20_000,
         }
     }
 }

@@ -172,6 +172,9 @@ pub(crate) struct Budget {
     pub steps_left: Cell<u64>,
     pub output_left: Cell<usize>,
     pub values_left: Cell<usize>,
+    /// Tags and outputs that parsing again after a render error may still read, over every
+    /// retry of the post and its includes.
+    pub reparse_left: Cell<usize>,
     /// Set when a budget ran out: the render is abandoned, not retried.
     pub exhausted: RefCell<Option<String>>,
 }
@@ -282,6 +285,18 @@ pub(crate) fn render_recovering(
     runtime: &dyn Runtime,
 ) -> Result<Vec<u8>, String> {
     let budget = state(runtime.registers()).budget.clone();
+    // Each retry parses the text again with a step marker before every tag and output: twice
+    // its items, charged to the render's budget, which every retry of the post and of its
+    // includes shares. Without it, thousands of failing outputs would cost a parse each.
+    let retry_items = 2 * prepared.liquid_items().count().max(1);
+    let can_retry = || {
+        let left = budget.reparse_left.get();
+        let affordable = left >= retry_items;
+        if affordable {
+            budget.reparse_left.set(left - retry_items);
+        }
+        affordable
+    };
     state(runtime.registers()).frames.push(Frame { path: path.clone(), at: None });
     let mut retried: Option<Compiled> = None;
     let result = loop {
@@ -299,7 +314,7 @@ pub(crate) fn render_recovering(
         if let Some(why) = budget.exhausted.borrow().clone() {
             break Err(why);
         }
-        if !current.markers {
+        if !current.markers && can_retry() {
             // Render again with step markers, which record which tag fails.
             let mut found = Vec::new();
             retried = Some(compile_with(prepared, language, limits, current.dropped.clone(), true, &mut found));
@@ -307,7 +322,8 @@ pub(crate) fn render_recovering(
         }
         let mut st = state(runtime.registers());
         let culprit = st.frames.last().and_then(|f| f.at).filter(|c| !current.dropped.contains(c));
-        let Some(culprit) = culprit.filter(|_| current.dropped.len() < attempts(prepared, limits)) else {
+        let Some(culprit) = culprit.filter(|_| current.dropped.len() < attempts(prepared, limits) && can_retry())
+        else {
             let line = culprit.map_or(0, |c| prepared.line_of(c));
             st.report(line, ProblemKind::Render, format!("{error}; the text is kept without its Liquid"));
             drop(st);
@@ -410,6 +426,7 @@ pub(crate) fn render_entry(language: &Arc<Language>, shared: &Shared, entry: &En
             steps_left: Cell::new(limits.max_steps),
             output_left: Cell::new(limits.max_output_bytes),
             values_left: Cell::new(limits.max_value_bytes),
+            reparse_left: Cell::new(limits.max_reparsed_items),
             exhausted: RefCell::new(None),
         });
         st.entry_path = path.clone();

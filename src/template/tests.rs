@@ -366,6 +366,33 @@ fn parsing_is_bounded_by_the_tags_it_reads() {
     assert_eq!(render_in(&engine_with(&[], limits), &body).output, "xy".repeat(5), "10 attempts are enough");
 }
 
+/// Each output that fails to render costs a parse of the whole text (twice its items, with step
+/// markers) to find and drop it: thousands of them would cost thousands of parses. Those
+/// parses share one budget per render, includes' too; past it the text is kept without Liquid.
+#[test]
+fn failing_outputs_are_retried_within_a_budget_of_parsed_tags() {
+    // One a line, so that each report is its own.
+    let body = "{{ 1 | divided_by: 0 }}x\n".repeat(50);
+    let left_out =
+        |rendered: &Rendered| rendered.problems.iter().filter(|p| p.message.contains("it is left out")).count();
+    // 50 items, 100 a retry: one retry finds the first culprit, four more drop four of them.
+    let limits = Limits { max_reparsed_items: 500, ..Limits::default() };
+    let rendered = render_in(&engine_with(&[], limits), &body);
+    assert_eq!(rendered.output, "x\n".repeat(50));
+    assert_eq!(left_out(&rendered), 4, "{:?}", rendered.problems);
+    assert!(rendered.problems.iter().any(|p| p.message.contains("the text is kept without its Liquid")));
+    // An include is retried from the same budget: its retries leave the post's none.
+    let include = "{{ 1 | divided_by: 0 }}i\n".repeat(50);
+    let limits = Limits { max_reparsed_items: 500, ..Limits::default() };
+    let rendered = render_in(&engine_with(&[("x.html", &include)], limits), &format!("{{% include x.html %}}{body}"));
+    assert_eq!(left_out(&rendered), 4, "{:?}", rendered.problems);
+    // With room for every retry, every failing output is dropped on its own.
+    let limits = Limits { max_reparsed_items: 100 * 60, ..Limits::default() };
+    let rendered = render_in(&engine_with(&[], limits), &"{{ 1 | divided_by: 0 }}x{{ 'y' }}\n".repeat(10));
+    assert_eq!(rendered.output, "xy\n".repeat(10), "{:?}", rendered.problems);
+    assert_eq!(left_out(&rendered), 10, "{:?}", rendered.problems);
+}
+
 #[test]
 fn deep_nesting_is_refused_not_overflowed() {
     let body = "{% if true %}".repeat(5000) + "x" + &"{% endif %}".repeat(5000);

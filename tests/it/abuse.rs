@@ -162,6 +162,43 @@ fn slowloris_does_not_starve_a_normal_client() {
     );
 }
 
+/// Every connection slot held by clients that do nothing useful: half made one request and
+/// stay kept alive, half connected and sent nothing. Readers must still get their feeds, well
+/// within the 60 s idle and (here) 30 s header timeouts that alone would free those slots
+/// (10 s is the failure bound, not a speed target): while a client waits, idle connections get
+/// a 1 s timeout.
+#[test]
+fn idle_clients_holding_every_slot_do_not_keep_readers_out() {
+    const SLOTS: usize = 8;
+    let _turn = load_lock();
+    let (_ws, _c, mut daemon) = running(&format!("max_connections = {SLOTS}\nheader_timeout_ms = 30000\n"));
+    let addr = daemon.addr();
+    let mut idle: Vec<TcpStream> = Vec::new();
+    for i in 0..SLOTS {
+        let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("idle client {i}: {e}"));
+        if i % 2 == 0 {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
+            s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).expect("an answer to the idle client");
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+        }
+        idle.push(s);
+    }
+    for round in 0..3 {
+        let started = Instant::now();
+        let request = b"GET /feed.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let outcome = attempt(addr, request, Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("reader {round} kept out by idle clients: {e}"));
+        assert_eq!(outcome, Outcome::Status(200), "reader {round}");
+        eprintln!("idle slots: reader {round} answered in {:?}", started.elapsed());
+        // The idle ones come back, as an attacker's would.
+        idle.push(TcpStream::connect(addr).expect("connect"));
+    }
+    drop(idle);
+    daemon.assert_alive();
+}
+
 /// A 1 MB header: 431 or a closed connection, and the server is fine after.
 #[test]
 fn one_megabyte_header_is_refused() {

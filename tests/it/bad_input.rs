@@ -613,7 +613,7 @@ fn a_post_with_a_thousand_names_makes_a_hundred_feeds_of_each_and_is_reported() 
 }
 
 /// HTML an HTML parser would take minutes over (its time grows with the square of the nesting,
-/// and of the `&` in one run of text) is shown as plain text, with a report; the other posts are
+/// of the `&` in one run of text, and of the attributes of one tag) is shown as plain text, with a report; the other posts are
 /// untouched.
 #[test]
 fn html_too_costly_to_parse_is_shown_as_plain_text_and_reported() {
@@ -622,6 +622,16 @@ fn html_too_costly_to_parse_is_shown_as_plain_text_and_reported() {
         ("_posts/2024-01-02-deep.html", format!("---\ntitle: Deep\n---\n{}deep end", "<ul><li>".repeat(2000))),
         ("_posts/2024-01-03-amps.md", post("title: Amps", &format!("{} amps end", "&".repeat(60_000)))),
         ("_posts/2024-01-04-fine.md", post("title: Fine", "A *fine* post with <b>bold</b> & more.")),
+        // End tags that close nothing: the parser nests every `ul` in the one before.
+        ("_posts/2024-01-06-stray.html", format!("---\ntitle: Stray\n---\n{}stray end", "<ul><li>x</zz>".repeat(3000))),
+        // 40,000 attributes in one tag: html5ever compares each name with every one before it.
+        (
+            "_posts/2024-01-05-attributes.html",
+            format!(
+                "---\ntitle: Attributes\n---\n<a {}>x</a> attributes end",
+                (0..40_000).map(|i| format!("a{i}=1")).collect::<Vec<_>>().join(" ")
+            ),
+        ),
     ]);
     let (run, out) = regen_with_no_config(&ws);
     run.assert_code(0);
@@ -630,6 +640,14 @@ fn html_too_costly_to_parse_is_shown_as_plain_text_and_reported() {
         "{run}"
     );
     assert!(run.stderr_lines_about("_posts/2024-01-03-amps.md").iter().any(|l| l.contains("plain text")), "{run}");
+    assert!(
+        run.stderr_lines_about("_posts/2024-01-05-attributes.html").iter().any(|l| l.contains("too many attributes")),
+        "{run}"
+    );
+    assert!(
+        run.stderr_lines_about("_posts/2024-01-06-stray.html").iter().any(|l| l.contains("nested more than 512")),
+        "{run}"
+    );
     let feed = read_feed(&out.join("feed.xml")).feed;
     let html = |name: &str| {
         let entry = feed.entries.iter().find(|e| title(e) == name).unwrap();
@@ -640,4 +658,5 @@ fn html_too_costly_to_parse_is_shown_as_plain_text_and_reported() {
     let amps = html("Amps");
     assert!(amps.starts_with("<p>&amp;&amp;") && amps.ends_with("amps end</p>"));
     assert_eq!(html("Fine"), "<p>A <em>fine</em> post with <b>bold</b> &amp; more.</p>");
+    assert_eq!(html("Attributes"), "<p>x attributes end</p>");
 }

@@ -225,6 +225,44 @@ fn summaries_about_markup_stay_text_in_rss() {
     }
 }
 
+/// RSS says nothing of whether a title, a name or a category is text or HTML, and many readers
+/// show them as HTML. Those that could be read as markup go escaped once as HTML: read back with
+/// an independent XML parser and then parsed as HTML, no element is left in any of them (the
+/// title written `&lt;img src=x onerror=…&gt;` used to reach the reader as an `img`), and the
+/// text is the Atom feed's text. Text that HTML shows as it is goes unchanged.
+#[test]
+fn rss_text_fields_are_never_markup() {
+    let published = assert_nothing_runnable("xss-text-fields.md", "Second paragraph.");
+    let as_html = |text: &str| {
+        let fragment = scraper::Html::parse_fragment(text);
+        let elements = fragment.root_element().descendants().filter(|n| n.value().is_element()).count();
+        // The fragment's own `html` element is the one element there always is.
+        assert_eq!(elements, 1, "{text:?} is markup when read as HTML");
+        fragment.root_element().text().collect::<String>()
+    };
+    let mut seen = Vec::new();
+    for (rel, bytes) in published.feeds().into_iter().filter(|(rel, _)| rel.ends_with(".rss")) {
+        let text = String::from_utf8(bytes).expect("UTF-8");
+        let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        for node in doc.descendants().filter(|n| {
+            matches!(n.tag_name().name(), "title" | "category" | "creator" | "author")
+                || (n.tag_name().name() == "description" && n.parent().is_some_and(|p| p.has_tag_name("channel")))
+        }) {
+            seen.push(as_html(node.text().unwrap_or_default()));
+        }
+    }
+    let atom = published.site_feed("xml");
+    let entry = &atom.entries[0];
+    for text in [title(entry), author(entry)].into_iter().chain(terms(entry)) {
+        assert!(seen.contains(&text), "{text:?} is not shown by any RSS field: {seen:?}");
+    }
+    assert!(seen.iter().any(|t| t.ends_with(" · <script>")), "a category feed's title: {seen:?}");
+    // Text that HTML shows unchanged is written unchanged: `R&D` stays `R&D`.
+    let rss = String::from_utf8(fs::read(published.out.join("feed.rss")).expect("feed.rss")).expect("UTF-8");
+    assert!(rss.contains("<category>R&amp;D</category>"), "{rss}");
+    assert!(rss.contains("<title>Café — &amp;lt;img src=x onerror=alert(1)&amp;gt;</title>"), "{rss}");
+}
+
 /// html5ever logs "foster parenting not implemented" for text misplaced in a table (which it
 /// does handle); a post's markup must not fill the log with it.
 #[test]
