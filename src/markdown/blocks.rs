@@ -1184,19 +1184,24 @@ fn table_cells(line: &str) -> Option<Vec<String>> {
 fn gfm_table(lines: &[&str]) -> Option<(Vec<String>, bool)> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut alignments: Option<Vec<&'static str>> = None;
+    // kramdown ignores a table without body rows: rows that are neither its header nor its footer.
+    let (mut in_footer, mut body_rows) = (false, 0);
     for line in lines {
         if line.trim_end().chars().all(|c| matches!(c, '+' | '|' | ':' | ' ' | '\t' | '=')) && line.contains('=') {
+            in_footer = true;
             continue;
         }
         if let Some(found) = separator_alignments(line) {
-            if !rows.is_empty() && alignments.is_none() {
+            if !rows.is_empty() && alignments.is_none() && !in_footer {
                 alignments = Some(found);
+                body_rows = 0;
             }
             continue;
         }
         rows.push(table_cells(line)?);
+        body_rows += usize::from(!in_footer);
     }
-    if rows.is_empty() {
+    if rows.is_empty() || body_rows == 0 {
         return None;
     }
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);

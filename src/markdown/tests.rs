@@ -522,3 +522,9 @@ fn lazy_lines_stay_in_the_list_item_as_in_kramdown() {
     // After a blank line it is not the item's.
     assert_eq!(html("- a\n\n# h\n"), "<ul>\n<li>a</li>\n</ul>\n<h1 id=\"h\">h</h1>\n");
 }
+
+#[test]
+fn a_table_without_body_rows_is_a_paragraph() {
+    assert_eq!(html("| H |\n|---|\n"), "<p>| H |\n|—|</p>\n");
+    assert_eq!(html("| H |\n|---|\n|===|\n| F |\n"), "<p>| H |\n|—|\n|===|\n| F |</p>\n", "a footer is no body");
+}
