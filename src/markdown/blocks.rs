@@ -24,8 +24,9 @@ pub(crate) enum Stored {
     Open { name: String, attrs: Attrs },
     /// The end tag of such a block.
     Close(String),
-    /// Inline math: its HTML (`\(…\)`) and its source (`$$…$$`), for where it turns out to be code.
-    Math { html: String, source: String },
+    /// Inline math or a span extension: its HTML (`\(…\)`, a `{::nomarkdown}`'s body) and its source
+    /// (`$$…$$`, the extension), for where it turns out to be code.
+    Inline { html: String, source: String },
     /// An element whose content is span-level Markdown (`<p markdown="1">…</p>`).
     Span { name: String, attrs: Attrs, markdown: String },
     /// Raw HTML holding elements whose content is Markdown (`<table>…<td markdown="span">`).
@@ -278,10 +279,40 @@ impl Pass<'_> {
             }
             let index = self.prepared.stored.len();
             let html = format!("\\({}\\)", escape_math(&rest[open + 2..close]));
-            self.prepared.stored.push(Stored::Math { html, source: rest[open..close + 2].to_string() });
+            self.prepared.stored.push(Stored::Inline { html, source: rest[open..close + 2].to_string() });
             out.push_str(before);
             out.push_str(&format!("<{INLINE_PLACEHOLDER}{index}>"));
             rest = &rest[close + 2..];
+            replaced = true;
+        }
+        out.push_str(rest);
+        replaced.then_some(out)
+    }
+
+    /// Span extensions inside a line (not in a code span): `{::comment}…{:/comment}` and
+    /// `{::nomarkdown}…{:/}` become inline placeholders, `{::options … /}` nothing. Unknown names and
+    /// tags without their stop tag stay text, as in kramdown.
+    fn span_extensions(&mut self, line: &str) -> Option<String> {
+        if !line.contains("{::") {
+            return None;
+        }
+        let mut out = String::with_capacity(line.len());
+        let mut rest = line;
+        let mut replaced = false;
+        while let Some(open) = rest.find("{::") {
+            let before = &rest[..open];
+            let in_code = (out.matches('`').count() + before.matches('`').count()) % 2 == 1;
+            let found = (!in_code && !before.ends_with('\\')).then(|| span_extension(&rest[open..])).flatten();
+            let Some((len, html)) = found else {
+                out.push_str(&rest[..open + 3]);
+                rest = &rest[open + 3..];
+                continue;
+            };
+            let index = self.prepared.stored.len();
+            self.prepared.stored.push(Stored::Inline { html, source: rest[open..open + len].to_string() });
+            out.push_str(before);
+            out.push_str(&format!("<{INLINE_PLACEHOLDER}{index}>"));
+            rest = &rest[open + len..];
             replaced = true;
         }
         out.push_str(rest);
@@ -535,6 +566,9 @@ impl Pass<'_> {
                 // A `-` line kept from being a setext underline: kramdown has no backslash there, so its
                 // dashes are dashes to educate (`\----` would lose the first).
                 self.prepared.unescaped_dashes.insert(self.out.len() + emitted.len() - content.len() - 1);
+            }
+            if let Some(replaced) = self.span_extensions(&emitted) {
+                emitted = Cow::Owned(replaced);
             }
             match self.inline_math(&emitted) {
                 Some(replaced) => self.emit(&replaced),
@@ -866,6 +900,37 @@ impl Pass<'_> {
         self.unclosed.extension = true;
         None
     }
+}
+
+/// A span extension at the start of `text` (at `{::`): its length with its body and stop tag, and the
+/// HTML kramdown writes for it.
+fn span_extension(text: &str) -> Option<(usize, String)> {
+    let (Extension::Tag, tag_len) = attributes::scan_braces(text)? else { return None };
+    let inner = &text[3..tag_len - 1];
+    let name_len = inner.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(inner.len());
+    let (name, after) = inner.split_at(name_len);
+    let closed = after.ends_with('/');
+    if name.is_empty() || !(after.is_empty() || after.starts_with(char::is_whitespace) || after == "/") {
+        return None;
+    }
+    if !matches!(name, "comment" | "nomarkdown" | "options") {
+        return None;
+    }
+    if closed {
+        return Some((tag_len, String::new()));
+    }
+    let body = &text[tag_len..];
+    let stop = [format!("{{:/{name}}}"), "{:/}".to_string()]
+        .into_iter()
+        .filter_map(|stop| body.find(&stop).map(|at| (at, stop.len())))
+        .min()?;
+    let body = &body[..stop.0];
+    let html = match name {
+        "comment" => format!("<!-- {body} -->"),
+        "nomarkdown" => body.to_string(),
+        _ => String::new(),
+    };
+    Some((tag_len + stop.0 + stop.1, html))
 }
 
 /// A list item the block pass is in.

@@ -528,3 +528,17 @@ fn a_table_without_body_rows_is_a_paragraph() {
     assert_eq!(html("| H |\n|---|\n"), "<p>| H |\n|—|</p>\n");
     assert_eq!(html("| H |\n|---|\n|===|\n| F |\n"), "<p>| H |\n|—|\n|===|\n| F |</p>\n", "a footer is no body");
 }
+
+#[test]
+fn span_extensions_inside_a_line() {
+    assert_eq!(
+        html("a {::comment}gone{:/comment} b {::nomarkdown}<b>x</b>{:/} c {::options auto_ids=\"false\" /}d\n"),
+        "<p>a <!-- gone --> b <b>x</b> c d</p>\n"
+    );
+    // In code, escaped, or unknown: text.
+    assert_eq!(
+        html("`{::comment}x{:/comment}` \\{::comment}y{:/comment} {::foo}z{:/foo}\n"),
+        "<p><code class=\"language-plaintext highlighter-rouge\">{::comment}x{:/comment}</code> {::comment}y{:/comment} \
+         {::foo}z{:/foo}</p>\n"
+    );
+}

@@ -581,7 +581,7 @@ impl Builder<'_> {
         }
         let stored = self.stored;
         if let Some(Node { kind: Kind::CodeBlock { code, .. }, .. }) = self.stack.last_mut() {
-            code.push_str(&restore_math(text, stored));
+            code.push_str(&restore_inline(text, stored));
             return;
         }
         if let Some(Node { kind: Kind::HtmlBlock(block), .. }) = self.stack.last_mut() {
@@ -625,11 +625,11 @@ impl Builder<'_> {
     /// Span-level HTML as kramdown reads it: block-level start tags and end tags that close nothing open
     /// are shown as text.
     fn inline_html(&mut self, html: &str) {
-        if let Some(Stored::Math { html: math, .. }) =
+        if let Some(Stored::Inline { html: stored, .. }) =
             blocks::inline_placeholder_index(html).and_then(|i| self.stored.get(i))
         {
-            let math = math.clone();
-            self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(math), (0, 0)))));
+            let stored = stored.clone();
+            self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(stored), (0, 0)))));
             return;
         }
         if let Some((name, _)) = html_scan::end_tag(html) {
@@ -686,8 +686,9 @@ fn is_block_end(end: &TagEnd) -> bool {
     )
 }
 
-/// Code keeps `$$…$$` as written: inline math placeholders the block pass put there are undone.
-fn restore_math<'t>(text: &'t str, stored: &[Stored]) -> std::borrow::Cow<'t, str> {
+/// Code keeps `$$…$$` and span extensions as written: the inline placeholders the block pass put there
+/// are undone.
+fn restore_inline<'t>(text: &'t str, stored: &[Stored]) -> std::borrow::Cow<'t, str> {
     if !text.contains("<kramdown-inline-") {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -697,7 +698,7 @@ fn restore_math<'t>(text: &'t str, stored: &[Stored]) -> std::borrow::Cow<'t, st
         out.push_str(&rest[..at]);
         let end = rest[at..].find('>').map_or(rest.len(), |e| at + e + 1);
         match blocks::inline_placeholder_index(&rest[at..end]).and_then(|i| stored.get(i)) {
-            Some(Stored::Math { source, .. }) => out.push_str(source),
+            Some(Stored::Inline { source, .. }) => out.push_str(source),
             _ => out.push_str(&rest[at..end]),
         }
         rest = &rest[end..];
