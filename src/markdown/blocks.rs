@@ -567,6 +567,9 @@ impl Pass<'_> {
                 // dashes are dashes to educate (`\----` would lose the first).
                 self.prepared.unescaped_dashes.insert(self.out.len() + emitted.len() - content.len() - 1);
             }
+            if let Some(break_kept) = backslash_line_break(&emitted) {
+                emitted = Cow::Owned(break_kept);
+            }
             if let Some(replaced) = self.span_extensions(&emitted) {
                 emitted = Cow::Owned(replaced);
             }
@@ -900,6 +903,15 @@ impl Pass<'_> {
         self.unclosed.extension = true;
         None
     }
+}
+
+/// kramdown-parser-gfm reads `\\` at a line's end as a line break, where CommonMark reads an escaped
+/// backslash; `\` there is a break for both. An even run of backslashes loses one, so that pulldown-cmark
+/// sees the break kramdown sees (at a paragraph's end, neither breaks and both show one backslash).
+fn backslash_line_break(line: &str) -> Option<String> {
+    let run = line.len() - line.trim_end_matches('\\').len();
+    let in_code = line.matches('`').count() % 2 == 1;
+    (run >= 2 && run % 2 == 0 && !in_code).then(|| line[..line.len() - 1].to_string())
 }
 
 /// A span extension at the start of `text` (at `{::`): its length with its body and stop tag, and the

@@ -542,3 +542,8 @@ fn span_extensions_inside_a_line() {
          {::foo}z{:/foo}</p>\n"
     );
 }
+
+#[test]
+fn two_backslashes_at_a_line_end_break_the_line() {
+    assert_eq!(html("a\\\\\nb\\\\\\\\\nc\\\\\n"), "<p>a<br />\nb\\<br />\nc\\</p>\n");
+}
