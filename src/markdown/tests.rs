@@ -547,3 +547,11 @@ fn span_extensions_inside_a_line() {
 fn two_backslashes_at_a_line_end_break_the_line() {
     assert_eq!(html("a\\\\\nb\\\\\\\\\nc\\\\\n"), "<p>a<br />\nb\\<br />\nc\\</p>\n");
 }
+
+#[test]
+fn email_autolinks_take_kramdowns_characters_only() {
+    assert_eq!(
+        html("<a+b@example.org> <a.b-c_d@ex-ample.org>\n"),
+        "<p>&lt;a+b@example.org&gt; <a href=\"mailto:a.b-c_d@ex-ample.org\">a.b-c_d@ex-ample.org</a></p>\n"
+    );
+}

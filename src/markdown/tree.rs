@@ -300,8 +300,15 @@ struct Builder<'a> {
     drop_mailto: bool,
 }
 
-/// kramdown's autolink schemes, in lower case only (`<HTTP://x>` is text).
-fn kramdown_autolink(url: &str) -> bool {
+/// kramdown's autolinks: the schemes in lower case only (`<HTTP://x>` is text), and addresses of letters,
+/// digits, `-`, `_` and `.` only (`<a+b@x.org>` is text).
+fn kramdown_autolink(link_type: LinkType, url: &str) -> bool {
+    if link_type == LinkType::Email {
+        let address_char = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '.');
+        return url.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && local.chars().chain(domain.chars()).all(address_char)
+        });
+    }
     ["http:", "https:", "ftp:", "ftps:", "mailto:"].iter().any(|scheme| url.starts_with(scheme))
 }
 
@@ -433,8 +440,9 @@ impl Builder<'_> {
                         }
                         Kind::Strikethrough
                     }
-                    Tag::Link { link_type: LinkType::Autolink, dest_url, .. } if !kramdown_autolink(&dest_url) => {
-                        // kramdown links only http(s), ftp(s) and mailto in angle brackets.
+                    Tag::Link { link_type: link_type @ (LinkType::Autolink | LinkType::Email), dest_url, .. }
+                        if !kramdown_autolink(link_type, &dest_url) =>
+                    {
                         self.autolink_text = Some(range.end);
                         for c in format!("<{dest_url}>").chars() {
                             self.token(Token::Char(Piece::literal(c)));
