@@ -570,6 +570,9 @@ impl Pass<'_> {
             if let Some(break_kept) = backslash_line_break(&emitted) {
                 emitted = Cow::Owned(break_kept);
             }
+            if let Some(bracketed) = bracket_spaced_link_urls(&emitted) {
+                emitted = Cow::Owned(bracketed);
+            }
             if let Some(replaced) = self.span_extensions(&emitted) {
                 emitted = Cow::Owned(replaced);
             }
@@ -912,6 +915,57 @@ fn backslash_line_break(line: &str) -> Option<String> {
     let run = line.len() - line.trim_end_matches('\\').len();
     let in_code = line.matches('`').count() % 2 == 1;
     (run >= 2 && run % 2 == 0 && !in_code).then(|| line[..line.len() - 1].to_string())
+}
+
+/// `[text](url with spaces)`: kramdown takes an inline link's URL up to the `)` that balances its `(`, or
+/// up to a space before a quoted title, spaces included; pulldown-cmark needs such a URL in angle brackets.
+fn bracket_spaced_link_urls(line: &str) -> Option<String> {
+    if !line.contains("](") {
+        return None;
+    }
+    let mut out = String::with_capacity(line.len() + 4);
+    let mut rest = line;
+    let mut changed = false;
+    while let Some(at) = rest.find("](") {
+        out.push_str(&rest[..at + 2]);
+        rest = &rest[at + 2..];
+        if rest.starts_with('<') || out.matches('`').count() % 2 == 1 {
+            continue;
+        }
+        let Some(len) = kramdown_link_url_len(rest) else { continue };
+        let url = rest[..len].trim();
+        if url.contains(char::is_whitespace) {
+            out.push('<');
+            out.push_str(&url.replace('<', "\\<").replace('>', "\\>"));
+            out.push('>');
+            rest = &rest[len..];
+            changed = true;
+        }
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// Where kramdown's inline link URL ends in `text` (after the `(`): at the `)` that balances it, or at a
+/// space before a quote. None when neither is on the line.
+fn kramdown_link_url_len(text: &str) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut prev_space = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            '"' | '\'' if prev_space => return Some(i - 1),
+            _ => {}
+        }
+        prev_space = c.is_whitespace();
+    }
+    None
 }
 
 /// A span extension at the start of `text` (at `{::`): its length with its body and stop tag, and the

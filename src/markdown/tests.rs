@@ -555,3 +555,12 @@ fn email_autolinks_take_kramdowns_characters_only() {
         "<p>&lt;a+b@example.org&gt; <a href=\"mailto:a.b-c_d@ex-ample.org\">a.b-c_d@ex-ample.org</a></p>\n"
     );
 }
+
+#[test]
+fn inline_link_urls_may_hold_spaces_as_in_kramdown() {
+    assert_eq!(
+        html("[a](http://e.com/a b) ![i](my pic.png \"T\") [c](x (y) z) `[d](e f)`\n"),
+        "<p><a href=\"http://e.com/a b\">a</a> <img src=\"my pic.png\" alt=\"i\" title=\"T\" /> \
+         <a href=\"x (y) z\">c</a> <code class=\"language-plaintext highlighter-rouge\">[d](e f)</code></p>\n"
+    );
+}
