@@ -156,6 +156,7 @@ pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
         out: String::with_capacity(source.len() + 64),
         line: 0,
         prepared: Prepared::default(),
+        open_code_run: 0,
         unclosed: Unclosed::default(),
     };
     pass.run(options);
@@ -170,6 +171,8 @@ struct Pass<'a> {
     /// Lines written so far.
     line: usize,
     prepared: Prepared,
+    /// The backtick run of a code span a paragraph's line left open (0: none).
+    open_code_run: usize,
     /// Searches that found nothing up to the end of the text, so that a later one from further on (which
     /// cannot find more) is not run again: without these, ten thousand unclosed `~~~x` or `<!--` lines
     /// would take quadratic time.
@@ -570,6 +573,12 @@ impl Pass<'_> {
             if let Some(break_kept) = backslash_line_break(&emitted) {
                 emitted = Cow::Owned(break_kept);
             }
+            let open_code = if in_paragraph { self.open_code_run } else { 0 };
+            let (escaped, open_code) = escape_lone_backticks(&emitted, in_paragraph && list_item.is_none(), open_code);
+            self.open_code_run = open_code;
+            if let Some(escaped) = escaped {
+                emitted = Cow::Owned(escaped);
+            }
             if let Some(bracketed) = bracket_spaced_link_urls(&emitted) {
                 emitted = Cow::Owned(bracketed);
             }
@@ -915,6 +924,61 @@ fn backslash_line_break(line: &str) -> Option<String> {
     let run = line.len() - line.trim_end_matches('\\').len();
     let in_code = line.matches('`').count() % 2 == 1;
     (run >= 2 && run % 2 == 0 && !in_code).then(|| line[..line.len() - 1].to_string())
+}
+
+/// kramdown opens no code span at a single backtick with whitespace on both sides (`a ` b`), where
+/// CommonMark pairs it with the next one; such backticks are escaped. The line is scanned as kramdown
+/// scans its paragraph: a run of backticks closes at the next run as long, on this line or a later one,
+/// and the code in between is skipped. At a line's start the whitespace before is the line end, when the
+/// line continues a paragraph. `open_run` is the run of a code span the paragraph's previous lines left
+/// open; the one this line leaves open is returned.
+fn escape_lone_backticks(line: &str, continues_paragraph: bool, open_run: usize) -> (Option<String>, usize) {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    if open_run > 0 {
+        match line.find(&"`".repeat(open_run)) {
+            Some(at) => i = at + open_run,
+            None => return (None, open_run),
+        }
+    }
+    let mut lone = Vec::new();
+    let mut left_open = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'`' => {
+                let run = bytes[i..].iter().take_while(|&&b| b == b'`').count();
+                let space_before = i.checked_sub(1).map_or(continues_paragraph, |b| bytes[b].is_ascii_whitespace());
+                let space_after = bytes.get(i + run).is_none_or(u8::is_ascii_whitespace);
+                if run == 1 && space_before && space_after {
+                    lone.push(i);
+                    i += 1;
+                    continue;
+                }
+                let fence = &line[i..i + run];
+                match line[i + run..].find(fence) {
+                    Some(at) => i += run + at + run,
+                    None => {
+                        left_open = run;
+                        break;
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    if lone.is_empty() {
+        return (None, left_open);
+    }
+    let mut out = String::with_capacity(line.len() + lone.len());
+    let mut from = 0;
+    for at in lone {
+        out.push_str(&line[from..at]);
+        out.push('\\');
+        from = at;
+    }
+    out.push_str(&line[from..]);
+    (Some(out), left_open)
 }
 
 /// `[text](url with spaces)`: kramdown takes an inline link's URL up to the `)` that balances its `(`, or

@@ -564,3 +564,13 @@ fn inline_link_urls_may_hold_spaces_as_in_kramdown() {
          <a href=\"x (y) z\">c</a> <code class=\"language-plaintext highlighter-rouge\">[d](e f)</code></p>\n"
     );
 }
+
+#[test]
+fn a_single_backtick_between_spaces_opens_no_code_span() {
+    assert_eq!(html("Run ` -x` first.\n"), "<p>Run ` -x` first.</p>\n");
+    // A span left open on one line closes on the next, where a backtick between spaces closes it.
+    assert_eq!(
+        html("a `b\nc ` d`\n"),
+        "<p>a <code class=\"language-plaintext highlighter-rouge\">b c </code> d`</p>\n"
+    );
+}
