@@ -574,3 +574,13 @@ fn a_single_backtick_between_spaces_opens_no_code_span() {
         "<p>a <code class=\"language-plaintext highlighter-rouge\">b c </code> d`</p>\n"
     );
 }
+
+#[test]
+fn code_spans_keep_the_spaces_kramdown_keeps() {
+    assert_eq!(
+        html("x` a `y and `` c`` and ``d ``\n"),
+        "<p>x<code class=\"language-plaintext highlighter-rouge\"> a </code>y and \
+         <code class=\"language-plaintext highlighter-rouge\">c</code> and \
+         <code class=\"language-plaintext highlighter-rouge\">d</code></p>\n"
+    );
+}

@@ -504,7 +504,10 @@ impl Builder<'_> {
                 self.close();
             }
             Event::Text(text) => self.text(&text, range),
-            Event::Code(code) => self.token(Token::Atom(Box::new(Node::new(Kind::Code(code.to_string()), (0, 0))))),
+            Event::Code(code) => {
+                let code = kramdown_code_spaces(&code, self.source.get(range).unwrap_or(""));
+                self.token(Token::Atom(Box::new(Node::new(Kind::Code(code), (0, 0)))))
+            }
             Event::Html(html) => {
                 let lines = index.lines(&range);
                 // pulldown-cmark may run raw HTML lines and several placeholders into one block
@@ -692,6 +695,26 @@ fn is_block_end(end: &TagEnd) -> bool {
             | TagEnd::Superscript
             | TagEnd::Subscript
     )
+}
+
+/// A code span's text with the spaces kramdown keeps: CommonMark strips one space at each end when both
+/// ends have one; kramdown strips none inside single backticks, and inside longer runs one space at each
+/// end on its own. `source` is the span with its backticks.
+fn kramdown_code_spaces(code: &str, source: &str) -> String {
+    let run = source.len() - source.trim_start_matches('`').len();
+    let Some(inner) = source.get(run..source.len().saturating_sub(run)).filter(|_| source.len() >= 2 * run) else {
+        return code.to_string();
+    };
+    let space = |c: Option<char>| matches!(c, Some(' ' | '\n'));
+    let both = inner.len() >= 2 && space(inner.chars().next()) && space(inner.chars().next_back());
+    let stripped = both && !inner.chars().all(|c| c == ' ' || c == '\n');
+    if run == 1 && stripped {
+        return format!(" {code} ");
+    }
+    if run > 1 && !stripped {
+        return code.strip_prefix(' ').or_else(|| code.strip_suffix(' ')).unwrap_or(code).to_string();
+    }
+    code.to_string()
 }
 
 /// Code keeps `$$…$$` and span extensions as written: the inline placeholders the block pass put there
