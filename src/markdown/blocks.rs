@@ -302,10 +302,14 @@ impl Pass<'_> {
         let mut out = String::with_capacity(line.len());
         let mut rest = line;
         let mut replaced = false;
+        let mut backticks = 0;
+        let mut unclosed = Vec::new();
         while let Some(open) = rest.find("{::") {
             let before = &rest[..open];
-            let in_code = (out.matches('`').count() + before.matches('`').count()) % 2 == 1;
-            let found = (!in_code && !before.ends_with('\\')).then(|| span_extension(&rest[open..])).flatten();
+            backticks += before.matches('`').count();
+            let in_code = backticks % 2 == 1;
+            let found =
+                if in_code || before.ends_with('\\') { None } else { span_extension(&rest[open..], &mut unclosed) };
             let Some((len, html)) = found else {
                 out.push_str(&rest[..open + 3]);
                 rest = &rest[open + 3..];
@@ -990,15 +994,20 @@ fn bracket_spaced_link_urls(line: &str) -> Option<String> {
     let mut out = String::with_capacity(line.len() + 4);
     let mut rest = line;
     let mut changed = false;
+    let mut backticks = 0;
     while let Some(at) = rest.find("](") {
+        backticks += rest[..at].matches('`').count();
         out.push_str(&rest[..at + 2]);
         rest = &rest[at + 2..];
-        if rest.starts_with('<') || out.matches('`').count() % 2 == 1 {
+        if rest.starts_with('<') || backticks % 2 == 1 {
             continue;
         }
-        let Some(len) = kramdown_link_url_len(rest) else { continue };
+        // Up to the next link's `](` only, so that a line of them takes linear time.
+        let scope = &rest[..rest.find("](").unwrap_or(rest.len())];
+        let Some(len) = kramdown_link_url_len(scope) else { continue };
         let url = rest[..len].trim();
         if url.contains(char::is_whitespace) {
+            backticks += url.matches('`').count();
             out.push('<');
             out.push_str(&url.replace('<', "\\<").replace('>', "\\>"));
             out.push('>');
@@ -1033,27 +1042,35 @@ fn kramdown_link_url_len(text: &str) -> Option<usize> {
 }
 
 /// A span extension at the start of `text` (at `{::`): its length with its body and stop tag, and the
-/// HTML kramdown writes for it.
-fn span_extension(text: &str) -> Option<(usize, String)> {
-    let (Extension::Tag, tag_len) = attributes::scan_braces(text)? else { return None };
-    let inner = &text[3..tag_len - 1];
-    let name_len = inner.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(inner.len());
-    let (name, after) = inner.split_at(name_len);
-    let closed = after.ends_with('/');
-    if name.is_empty() || !(after.is_empty() || after.starts_with(char::is_whitespace) || after == "/") {
+/// HTML kramdown writes for it. `unclosed` holds the names whose stop tag the rest of the line lacks.
+fn span_extension(text: &str, unclosed: &mut Vec<&'static str>) -> Option<(usize, String)> {
+    let after_open = &text[3..];
+    let name_len = after_open.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after_open.len());
+    let name = ["comment", "nomarkdown", "options"].into_iter().find(|&n| n == &after_open[..name_len])?;
+    if unclosed.contains(&name) {
         return None;
     }
-    if !matches!(name, "comment" | "nomarkdown" | "options") {
+    // The tag ends at its first unescaped `}`, which is looked for up to the next `{::` only (so that a
+    // line of unclosed tags takes linear time).
+    let limit = after_open[name_len..].find("{::").map_or(text.len(), |at| 3 + name_len + at);
+    let (Extension::Tag, tag_len) = attributes::scan_braces(&text[..limit])? else { return None };
+    let after = &text[3 + name_len..tag_len - 1];
+    let closed = after.ends_with('/');
+    if !(after.is_empty() || after.starts_with(char::is_whitespace) || after == "/") {
         return None;
     }
     if closed {
         return Some((tag_len, String::new()));
     }
     let body = &text[tag_len..];
-    let stop = [format!("{{:/{name}}}"), "{:/}".to_string()]
+    let Some(stop) = [format!("{{:/{name}}}"), "{:/}".to_string()]
         .into_iter()
         .filter_map(|stop| body.find(&stop).map(|at| (at, stop.len())))
-        .min()?;
+        .min()
+    else {
+        unclosed.push(name);
+        return None;
+    };
     let body = &body[..stop.0];
     let html = match name {
         "comment" => format!("<!-- {body} -->"),

@@ -420,6 +420,9 @@ mod robustness {
             ("guillemets", "<<".repeat(n)),
             ("quotes", "\"'".repeat(n)),
             ("link definitions then a link", "[a]: http://x y\n".repeat(n) + "\n[a]"),
+            ("unclosed span extensions on a line", "{::comment}{::nomarkdown x".repeat(n)),
+            ("link urls with spaces on a line", "](a b ".repeat(n)),
+            ("lone backticks on a line", "` x`".repeat(n)),
         ];
         for (name, text) in cases {
             let out = render_on_small_stack(text);
