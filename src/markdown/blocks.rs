@@ -24,8 +24,9 @@ pub(crate) enum Stored {
     Open { name: String, attrs: Attrs },
     /// The end tag of such a block.
     Close(String),
-    /// Inline math: its HTML (`\(…\)`) and its source (`$$…$$`), for where it turns out to be code.
-    Math { html: String, source: String },
+    /// Inline math or a span extension: its HTML (`\(…\)`, a `{::nomarkdown}`'s body) and its source
+    /// (`$$…$$`, the extension), for where it turns out to be code.
+    Inline { html: String, source: String },
     /// An element whose content is span-level Markdown (`<p markdown="1">…</p>`).
     Span { name: String, attrs: Attrs, markdown: String },
     /// Raw HTML holding elements whose content is Markdown (`<table>…<td markdown="span">`).
@@ -155,6 +156,7 @@ pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
         out: String::with_capacity(source.len() + 64),
         line: 0,
         prepared: Prepared::default(),
+        open_code_run: 0,
         unclosed: Unclosed::default(),
     };
     pass.run(options);
@@ -169,6 +171,8 @@ struct Pass<'a> {
     /// Lines written so far.
     line: usize,
     prepared: Prepared,
+    /// The backtick run of a code span a paragraph's line left open (0: none).
+    open_code_run: usize,
     /// Searches that found nothing up to the end of the text, so that a later one from further on (which
     /// cannot find more) is not run again: without these, ten thousand unclosed `~~~x` or `<!--` lines
     /// would take quadratic time.
@@ -278,10 +282,44 @@ impl Pass<'_> {
             }
             let index = self.prepared.stored.len();
             let html = format!("\\({}\\)", escape_math(&rest[open + 2..close]));
-            self.prepared.stored.push(Stored::Math { html, source: rest[open..close + 2].to_string() });
+            self.prepared.stored.push(Stored::Inline { html, source: rest[open..close + 2].to_string() });
             out.push_str(before);
             out.push_str(&format!("<{INLINE_PLACEHOLDER}{index}>"));
             rest = &rest[close + 2..];
+            replaced = true;
+        }
+        out.push_str(rest);
+        replaced.then_some(out)
+    }
+
+    /// Span extensions inside a line (not in a code span): `{::comment}…{:/comment}` and
+    /// `{::nomarkdown}…{:/}` become inline placeholders, `{::options … /}` nothing. Unknown names and
+    /// tags without their stop tag stay text, as in kramdown.
+    fn span_extensions(&mut self, line: &str) -> Option<String> {
+        if !line.contains("{::") {
+            return None;
+        }
+        let mut out = String::with_capacity(line.len());
+        let mut rest = line;
+        let mut replaced = false;
+        let mut backticks = 0;
+        let mut unclosed = Vec::new();
+        while let Some(open) = rest.find("{::") {
+            let before = &rest[..open];
+            backticks += before.matches('`').count();
+            let in_code = backticks % 2 == 1;
+            let found =
+                if in_code || before.ends_with('\\') { None } else { span_extension(&rest[open..], &mut unclosed) };
+            let Some((len, html)) = found else {
+                out.push_str(&rest[..open + 3]);
+                rest = &rest[open + 3..];
+                continue;
+            };
+            let index = self.prepared.stored.len();
+            self.prepared.stored.push(Stored::Inline { html, source: rest[open..open + len].to_string() });
+            out.push_str(before);
+            out.push_str(&format!("<{INLINE_PLACEHOLDER}{index}>"));
+            rest = &rest[open + len..];
             replaced = true;
         }
         out.push_str(rest);
@@ -535,6 +573,21 @@ impl Pass<'_> {
                 // A `-` line kept from being a setext underline: kramdown has no backslash there, so its
                 // dashes are dashes to educate (`\----` would lose the first).
                 self.prepared.unescaped_dashes.insert(self.out.len() + emitted.len() - content.len() - 1);
+            }
+            if let Some(break_kept) = backslash_line_break(&emitted) {
+                emitted = Cow::Owned(break_kept);
+            }
+            let open_code = if in_paragraph { self.open_code_run } else { 0 };
+            let (escaped, open_code) = escape_lone_backticks(&emitted, in_paragraph && list_item.is_none(), open_code);
+            self.open_code_run = open_code;
+            if let Some(escaped) = escaped {
+                emitted = Cow::Owned(escaped);
+            }
+            if let Some(bracketed) = bracket_spaced_link_urls(&emitted) {
+                emitted = Cow::Owned(bracketed);
+            }
+            if let Some(replaced) = self.span_extensions(&emitted) {
+                emitted = Cow::Owned(replaced);
             }
             match self.inline_math(&emitted) {
                 Some(replaced) => self.emit(&replaced),
@@ -868,6 +921,165 @@ impl Pass<'_> {
     }
 }
 
+/// kramdown-parser-gfm reads `\\` at a line's end as a line break, where CommonMark reads an escaped
+/// backslash; `\` there is a break for both. An even run of backslashes loses one, so that pulldown-cmark
+/// sees the break kramdown sees (at a paragraph's end, neither breaks and both show one backslash).
+fn backslash_line_break(line: &str) -> Option<String> {
+    let run = line.len() - line.trim_end_matches('\\').len();
+    let in_code = line.matches('`').count() % 2 == 1;
+    (run >= 2 && run % 2 == 0 && !in_code).then(|| line[..line.len() - 1].to_string())
+}
+
+/// kramdown opens no code span at a single backtick with whitespace on both sides (`a ` b`), where
+/// CommonMark pairs it with the next one; such backticks are escaped. The line is scanned as kramdown
+/// scans its paragraph: a run of backticks closes at the next run as long, on this line or a later one,
+/// and the code in between is skipped. At a line's start the whitespace before is the line end, when the
+/// line continues a paragraph. `open_run` is the run of a code span the paragraph's previous lines left
+/// open; the one this line leaves open is returned.
+fn escape_lone_backticks(line: &str, continues_paragraph: bool, open_run: usize) -> (Option<String>, usize) {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    if open_run > 0 {
+        match line.find(&"`".repeat(open_run)) {
+            Some(at) => i = at + open_run,
+            None => return (None, open_run),
+        }
+    }
+    let mut lone = Vec::new();
+    let mut left_open = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'`' => {
+                let run = bytes[i..].iter().take_while(|&&b| b == b'`').count();
+                let space_before = i.checked_sub(1).map_or(continues_paragraph, |b| bytes[b].is_ascii_whitespace());
+                let space_after = bytes.get(i + run).is_none_or(u8::is_ascii_whitespace);
+                if run == 1 && space_before && space_after {
+                    lone.push(i);
+                    i += 1;
+                    continue;
+                }
+                let fence = &line[i..i + run];
+                match line[i + run..].find(fence) {
+                    Some(at) => i += run + at + run,
+                    None => {
+                        left_open = run;
+                        break;
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    if lone.is_empty() {
+        return (None, left_open);
+    }
+    let mut out = String::with_capacity(line.len() + lone.len());
+    let mut from = 0;
+    for at in lone {
+        out.push_str(&line[from..at]);
+        out.push('\\');
+        from = at;
+    }
+    out.push_str(&line[from..]);
+    (Some(out), left_open)
+}
+
+/// `[text](url with spaces)`: kramdown takes an inline link's URL up to the `)` that balances its `(`, or
+/// up to a space before a quoted title, spaces included; pulldown-cmark needs such a URL in angle brackets.
+fn bracket_spaced_link_urls(line: &str) -> Option<String> {
+    if !line.contains("](") {
+        return None;
+    }
+    let mut out = String::with_capacity(line.len() + 4);
+    let mut rest = line;
+    let mut changed = false;
+    let mut backticks = 0;
+    while let Some(at) = rest.find("](") {
+        backticks += rest[..at].matches('`').count();
+        out.push_str(&rest[..at + 2]);
+        rest = &rest[at + 2..];
+        if rest.starts_with('<') || backticks % 2 == 1 {
+            continue;
+        }
+        // Up to the next link's `](` only, so that a line of them takes linear time.
+        let scope = &rest[..rest.find("](").unwrap_or(rest.len())];
+        let Some(len) = kramdown_link_url_len(scope) else { continue };
+        let url = rest[..len].trim();
+        if url.contains(char::is_whitespace) {
+            backticks += url.matches('`').count();
+            out.push('<');
+            out.push_str(&url.replace('<', "\\<").replace('>', "\\>"));
+            out.push('>');
+            rest = &rest[len..];
+            changed = true;
+        }
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// Where kramdown's inline link URL ends in `text` (after the `(`): at the `)` that balances it, or at a
+/// space before a quote. None when neither is on the line.
+fn kramdown_link_url_len(text: &str) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut prev_space = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            '"' | '\'' if prev_space => return Some(i - 1),
+            _ => {}
+        }
+        prev_space = c.is_whitespace();
+    }
+    None
+}
+
+/// A span extension at the start of `text` (at `{::`): its length with its body and stop tag, and the
+/// HTML kramdown writes for it. `unclosed` holds the names whose stop tag the rest of the line lacks.
+fn span_extension(text: &str, unclosed: &mut Vec<&'static str>) -> Option<(usize, String)> {
+    let after_open = &text[3..];
+    let name_len = after_open.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after_open.len());
+    let name = ["comment", "nomarkdown", "options"].into_iter().find(|&n| n == &after_open[..name_len])?;
+    if unclosed.contains(&name) {
+        return None;
+    }
+    // The tag ends at its first unescaped `}`, which is looked for up to the next `{::` only (so that a
+    // line of unclosed tags takes linear time).
+    let limit = after_open[name_len..].find("{::").map_or(text.len(), |at| 3 + name_len + at);
+    let (Extension::Tag, tag_len) = attributes::scan_braces(&text[..limit])? else { return None };
+    let after = &text[3 + name_len..tag_len - 1];
+    let closed = after.ends_with('/');
+    if !(after.is_empty() || after.starts_with(char::is_whitespace) || after == "/") {
+        return None;
+    }
+    if closed {
+        return Some((tag_len, String::new()));
+    }
+    let body = &text[tag_len..];
+    let Some(stop) = [format!("{{:/{name}}}"), "{:/}".to_string()]
+        .into_iter()
+        .filter_map(|stop| body.find(&stop).map(|at| (at, stop.len())))
+        .min()
+    else {
+        unclosed.push(name);
+        return None;
+    };
+    let body = &body[..stop.0];
+    let html = match name {
+        "comment" => format!("<!-- {body} -->"),
+        "nomarkdown" => body.to_string(),
+        _ => String::new(),
+    };
+    Some((tag_len + stop.0 + stop.1, html))
+}
+
 /// A list item the block pass is in.
 #[derive(Debug, Clone, Copy)]
 struct ListLevel {
@@ -1184,19 +1396,24 @@ fn table_cells(line: &str) -> Option<Vec<String>> {
 fn gfm_table(lines: &[&str]) -> Option<(Vec<String>, bool)> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut alignments: Option<Vec<&'static str>> = None;
+    // kramdown ignores a table without body rows: rows that are neither its header nor its footer.
+    let (mut in_footer, mut body_rows) = (false, 0);
     for line in lines {
         if line.trim_end().chars().all(|c| matches!(c, '+' | '|' | ':' | ' ' | '\t' | '=')) && line.contains('=') {
+            in_footer = true;
             continue;
         }
         if let Some(found) = separator_alignments(line) {
-            if !rows.is_empty() && alignments.is_none() {
+            if !rows.is_empty() && alignments.is_none() && !in_footer {
                 alignments = Some(found);
+                body_rows = 0;
             }
             continue;
         }
         rows.push(table_cells(line)?);
+        body_rows += usize::from(!in_footer);
     }
-    if rows.is_empty() {
+    if rows.is_empty() || body_rows == 0 {
         return None;
     }
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);

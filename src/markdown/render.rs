@@ -419,7 +419,7 @@ impl<'a> Renderer<'a> {
                 out.push_str(">\n");
             }
             Stored::Close(name) => out.push_str(&format!("</{name}>\n")),
-            Stored::Math { html, .. } => out.push_str(html),
+            Stored::Inline { html, .. } => out.push_str(html),
             Stored::Span { name, attrs: own, markdown } => {
                 out.push_str(&format!("<{name}"));
                 write_attrs(out, own);

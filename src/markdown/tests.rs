@@ -441,6 +441,9 @@ mod robustness {
             ("guillemets", "<<".repeat(n)),
             ("quotes", "\"'".repeat(n)),
             ("link definitions then a link", "[a]: http://x y\n".repeat(n) + "\n[a]"),
+            ("unclosed span extensions on a line", "{::comment}{::nomarkdown x".repeat(n)),
+            ("link urls with spaces on a line", "](a b ".repeat(n)),
+            ("lone backticks on a line", "` x`".repeat(n)),
         ];
         for (name, text) in cases {
             let out = render_on_small_stack(text);
@@ -542,4 +545,66 @@ fn lazy_lines_stay_in_the_list_item_as_in_kramdown() {
     assert_eq!(html("1. a\n   - b\n- c\n"), "<ol>\n<li>a\n<ul>\n<li>b\n- c</li>\n</ul>\n</li>\n</ol>\n");
     // After a blank line it is not the item's.
     assert_eq!(html("- a\n\n# h\n"), "<ul>\n<li>a</li>\n</ul>\n<h1 id=\"h\">h</h1>\n");
+}
+
+#[test]
+fn a_table_without_body_rows_is_a_paragraph() {
+    assert_eq!(html("| H |\n|---|\n"), "<p>| H |\n|—|</p>\n");
+    assert_eq!(html("| H |\n|---|\n|===|\n| F |\n"), "<p>| H |\n|—|\n|===|\n| F |</p>\n", "a footer is no body");
+}
+
+#[test]
+fn span_extensions_inside_a_line() {
+    assert_eq!(
+        html("a {::comment}gone{:/comment} b {::nomarkdown}<b>x</b>{:/} c {::options auto_ids=\"false\" /}d\n"),
+        "<p>a <!-- gone --> b <b>x</b> c d</p>\n"
+    );
+    // In code, escaped, or unknown: text.
+    assert_eq!(
+        html("`{::comment}x{:/comment}` \\{::comment}y{:/comment} {::foo}z{:/foo}\n"),
+        "<p><code class=\"language-plaintext highlighter-rouge\">{::comment}x{:/comment}</code> {::comment}y{:/comment} \
+         {::foo}z{:/foo}</p>\n"
+    );
+}
+
+#[test]
+fn two_backslashes_at_a_line_end_break_the_line() {
+    assert_eq!(html("a\\\\\nb\\\\\\\\\nc\\\\\n"), "<p>a<br />\nb\\<br />\nc\\</p>\n");
+}
+
+#[test]
+fn email_autolinks_take_kramdowns_characters_only() {
+    assert_eq!(
+        html("<a+b@example.org> <a.b-c_d@ex-ample.org>\n"),
+        "<p>&lt;a+b@example.org&gt; <a href=\"mailto:a.b-c_d@ex-ample.org\">a.b-c_d@ex-ample.org</a></p>\n"
+    );
+}
+
+#[test]
+fn inline_link_urls_may_hold_spaces_as_in_kramdown() {
+    assert_eq!(
+        html("[a](http://e.com/a b) ![i](my pic.png \"T\") [c](x (y) z) `[d](e f)`\n"),
+        "<p><a href=\"http://e.com/a b\">a</a> <img src=\"my pic.png\" alt=\"i\" title=\"T\" /> \
+         <a href=\"x (y) z\">c</a> <code class=\"language-plaintext highlighter-rouge\">[d](e f)</code></p>\n"
+    );
+}
+
+#[test]
+fn a_single_backtick_between_spaces_opens_no_code_span() {
+    assert_eq!(html("Run ` -x` first.\n"), "<p>Run ` -x` first.</p>\n");
+    // A span left open on one line closes on the next, where a backtick between spaces closes it.
+    assert_eq!(
+        html("a `b\nc ` d`\n"),
+        "<p>a <code class=\"language-plaintext highlighter-rouge\">b c </code> d`</p>\n"
+    );
+}
+
+#[test]
+fn code_spans_keep_the_spaces_kramdown_keeps() {
+    assert_eq!(
+        html("x` a `y and `` c`` and ``d ``\n"),
+        "<p>x<code class=\"language-plaintext highlighter-rouge\"> a </code>y and \
+         <code class=\"language-plaintext highlighter-rouge\">c</code> and \
+         <code class=\"language-plaintext highlighter-rouge\">d</code></p>\n"
+    );
 }

@@ -300,8 +300,15 @@ struct Builder<'a> {
     drop_mailto: bool,
 }
 
-/// kramdown's autolink schemes, in lower case only (`<HTTP://x>` is text).
-fn kramdown_autolink(url: &str) -> bool {
+/// kramdown's autolinks: the schemes in lower case only (`<HTTP://x>` is text), and addresses of letters,
+/// digits, `-`, `_` and `.` only (`<a+b@x.org>` is text).
+fn kramdown_autolink(link_type: LinkType, url: &str) -> bool {
+    if link_type == LinkType::Email {
+        let address_char = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '.');
+        return url.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && local.chars().chain(domain.chars()).all(address_char)
+        });
+    }
     ["http:", "https:", "ftp:", "ftps:", "mailto:"].iter().any(|scheme| url.starts_with(scheme))
 }
 
@@ -433,8 +440,9 @@ impl Builder<'_> {
                         }
                         Kind::Strikethrough
                     }
-                    Tag::Link { link_type: LinkType::Autolink, dest_url, .. } if !kramdown_autolink(&dest_url) => {
-                        // kramdown links only http(s), ftp(s) and mailto in angle brackets.
+                    Tag::Link { link_type: link_type @ (LinkType::Autolink | LinkType::Email), dest_url, .. }
+                        if !kramdown_autolink(link_type, &dest_url) =>
+                    {
                         self.autolink_text = Some(range.end);
                         for c in format!("<{dest_url}>").chars() {
                             self.token(Token::Char(Piece::literal(c)));
@@ -496,7 +504,10 @@ impl Builder<'_> {
                 self.close();
             }
             Event::Text(text) => self.text(&text, range),
-            Event::Code(code) => self.token(Token::Atom(Box::new(Node::new(Kind::Code(code.to_string()), (0, 0))))),
+            Event::Code(code) => {
+                let code = kramdown_code_spaces(&code, self.source.get(range).unwrap_or(""));
+                self.token(Token::Atom(Box::new(Node::new(Kind::Code(code), (0, 0)))))
+            }
             Event::Html(html) => {
                 let lines = index.lines(&range);
                 // pulldown-cmark may run raw HTML lines and several placeholders into one block
@@ -581,7 +592,7 @@ impl Builder<'_> {
         }
         let stored = self.stored;
         if let Some(Node { kind: Kind::CodeBlock { code, .. }, .. }) = self.stack.last_mut() {
-            code.push_str(&restore_math(text, stored));
+            code.push_str(&restore_inline(text, stored));
             return;
         }
         if let Some(Node { kind: Kind::HtmlBlock(block), .. }) = self.stack.last_mut() {
@@ -625,11 +636,11 @@ impl Builder<'_> {
     /// Span-level HTML as kramdown reads it: block-level start tags and end tags that close nothing open
     /// are shown as text.
     fn inline_html(&mut self, html: &str) {
-        if let Some(Stored::Math { html: math, .. }) =
+        if let Some(Stored::Inline { html: stored, .. }) =
             blocks::inline_placeholder_index(html).and_then(|i| self.stored.get(i))
         {
-            let math = math.clone();
-            self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(math), (0, 0)))));
+            let stored = stored.clone();
+            self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(stored), (0, 0)))));
             return;
         }
         if let Some((name, _)) = html_scan::end_tag(html) {
@@ -686,8 +697,29 @@ fn is_block_end(end: &TagEnd) -> bool {
     )
 }
 
-/// Code keeps `$$…$$` as written: inline math placeholders the block pass put there are undone.
-fn restore_math<'t>(text: &'t str, stored: &[Stored]) -> std::borrow::Cow<'t, str> {
+/// A code span's text with the spaces kramdown keeps: CommonMark strips one space at each end when both
+/// ends have one; kramdown strips none inside single backticks, and inside longer runs one space at each
+/// end on its own. `source` is the span with its backticks.
+fn kramdown_code_spaces(code: &str, source: &str) -> String {
+    let run = source.len() - source.trim_start_matches('`').len();
+    let Some(inner) = source.get(run..source.len().saturating_sub(run)).filter(|_| source.len() >= 2 * run) else {
+        return code.to_string();
+    };
+    let space = |c: Option<char>| matches!(c, Some(' ' | '\n'));
+    let both = inner.len() >= 2 && space(inner.chars().next()) && space(inner.chars().next_back());
+    let stripped = both && !inner.chars().all(|c| c == ' ' || c == '\n');
+    if run == 1 && stripped {
+        return format!(" {code} ");
+    }
+    if run > 1 && !stripped {
+        return code.strip_prefix(' ').or_else(|| code.strip_suffix(' ')).unwrap_or(code).to_string();
+    }
+    code.to_string()
+}
+
+/// Code keeps `$$…$$` and span extensions as written: the inline placeholders the block pass put there
+/// are undone.
+fn restore_inline<'t>(text: &'t str, stored: &[Stored]) -> std::borrow::Cow<'t, str> {
     if !text.contains("<kramdown-inline-") {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -697,7 +729,7 @@ fn restore_math<'t>(text: &'t str, stored: &[Stored]) -> std::borrow::Cow<'t, st
         out.push_str(&rest[..at]);
         let end = rest[at..].find('>').map_or(rest.len(), |e| at + e + 1);
         match blocks::inline_placeholder_index(&rest[at..end]).and_then(|i| stored.get(i)) {
-            Some(Stored::Math { source, .. }) => out.push_str(source),
+            Some(Stored::Inline { source, .. }) => out.push_str(source),
             _ => out.push_str(&rest[at..end]),
         }
         rest = &rest[end..];

@@ -261,6 +261,11 @@ fn kramdown_site_entries_read_as_jekyll_feed_writes_them() {
 }
 
 #[test]
+fn kramdown2_site_entries_read_as_jekyll_feed_writes_them() {
+    assert_same_entries("kramdown2", &[]);
+}
+
+#[test]
 fn authors_and_summaries_read_as_jekyll_feed_writes_them() {
     assert_same_entries("authors", &[]);
 }
