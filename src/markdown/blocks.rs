@@ -215,7 +215,7 @@ impl Pass<'_> {
     }
 
     /// `[id]: url with spaces` or `[id]: url (not a title)`: kramdown takes everything up to a quoted title
-    /// as the URL, spaces and parentheses included; pulldown-cmark needs it in angle brackets.
+    /// as the URL, spaces, parentheses and backslashes included; pulldown-cmark needs it in angle brackets.
     fn link_definition(&mut self, line: &str, content: &str) -> bool {
         let Some(rest) = content.strip_prefix('[') else { return false };
         if rest.starts_with('^') {
@@ -231,13 +231,13 @@ impl Pass<'_> {
             return false;
         }
         let (url, title) = split_title(target);
-        if !url.contains(char::is_whitespace) {
+        if !url.contains(char::is_whitespace) && !url.contains('\\') {
             return false;
         }
         let split = line.len() - content.len();
-        let url = url.replace('<', "\\<").replace('>', "\\>");
+        let url = bracketed_url(url);
         let title = title.map(|t| format!(" \"{}\"", t.replace('"', "\\\""))).unwrap_or_default();
-        self.emit(&format!("{}[{label}]: <{url}>{title}", &line[..split]));
+        self.emit(&format!("{}[{label}]: {url}{title}", &line[..split]));
         true
     }
 
@@ -985,8 +985,15 @@ fn escape_lone_backticks(line: &str, continues_paragraph: bool, open_run: usize)
     (Some(out), left_open)
 }
 
+/// A link URL as kramdown takes it, written for pulldown-cmark: in angle brackets, with its
+/// backslashes kept (kramdown reads no escapes in a URL: `a\_b` stays `a\_b`).
+fn bracketed_url(url: &str) -> String {
+    format!("<{}>", url.replace('\\', "\\\\").replace('<', "\\<").replace('>', "\\>"))
+}
+
 /// `[text](url with spaces)`: kramdown takes an inline link's URL up to the `)` that balances its `(`, or
-/// up to a space before a quoted title, spaces included; pulldown-cmark needs such a URL in angle brackets.
+/// up to a space before a quoted title, spaces and backslashes included; pulldown-cmark needs such a URL in
+/// angle brackets.
 fn bracket_spaced_link_urls(line: &str) -> Option<String> {
     if !line.contains("](") {
         return None;
@@ -1006,11 +1013,9 @@ fn bracket_spaced_link_urls(line: &str) -> Option<String> {
         let scope = &rest[..rest.find("](").unwrap_or(rest.len())];
         let Some(len) = kramdown_link_url_len(scope) else { continue };
         let url = rest[..len].trim();
-        if url.contains(char::is_whitespace) {
+        if url.contains(char::is_whitespace) || url.contains('\\') {
             backticks += url.matches('`').count();
-            out.push('<');
-            out.push_str(&url.replace('<', "\\<").replace('>', "\\>"));
-            out.push('>');
+            out.push_str(&bracketed_url(url));
             rest = &rest[len..];
             changed = true;
         }

@@ -589,6 +589,16 @@ fn inline_link_urls_may_hold_spaces_as_in_kramdown() {
     );
 }
 
+/// kramdown reads no backslash escapes in a URL (checked with kramdown 2.4, GFM input).
+#[test]
+fn backslashes_in_link_urls_are_kept_as_in_kramdown() {
+    assert_eq!(
+        html("[a](http://x/a\\_b\\#c) [b][r] <http://y/a\\_b>\n\n[r]: http://z/a\\_b\n"),
+        "<p><a href=\"http://x/a\\_b\\#c\">a</a> <a href=\"http://z/a\\_b\">b</a> \
+         <a href=\"http://y/a\\_b\">http://y/a\\_b</a></p>\n"
+    );
+}
+
 #[test]
 fn a_single_backtick_between_spaces_opens_no_code_span() {
     assert_eq!(html("Run ` -x` first.\n"), "<p>Run ` -x` first.</p>\n");
