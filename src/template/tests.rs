@@ -729,3 +729,25 @@ fn an_output_liquid_cannot_read_in_a_loop_is_reported_once_at_its_markup() {
     assert_eq!(rendered.problems[0].kind, ProblemKind::OutputSyntax);
     assert!(rendered.problems[0].message.starts_with("`{{ b.书名 }}`"), "{:?}", rendered.problems);
 }
+
+#[test]
+fn case_renders_every_when_that_matches_as_ruby_does() {
+    // Each matching value renders its body again; `else` only when no `when` before it matched.
+    assert_eq!(clean("{% case 'b' %}{% when 'a' %}1{% when 'b' %}2{% when 'b' %}3{% else %}E{% endcase %}"), "23");
+    assert_eq!(
+        clean("{% case 2 %}{% when 1, 2 %}x{% when 2 or 3 %}y{% when 2 3 %}z{% when 3 2 %}w{% endcase %}"),
+        "xyz"
+    );
+    assert_eq!(clean("{% case 'b' %}{% when 'b', 'b' %}m{% endcase %}"), "mm");
+    assert_eq!(clean("{% case 'b' %}{% when 'b' %}1{% else %}E{% when 'b' %}2{% endcase %}"), "12");
+    assert_eq!(clean("{% case 'q' %}skipped{% when 'a' %}a{% else %}E{% endcase %}"), "E");
+    // Compared as Ruby compares: `nil` is neither `false` nor `empty`, `"1"` is not `1`.
+    assert_eq!(clean("{% case page.none %}{% when false %}f{% when empty %}e{% when nil %}n{% endcase %}"), "n");
+    assert_eq!(clean("{% case 1 %}{% when '1' %}s{% when 1.0 %}f{% endcase %}"), "f");
+    assert_eq!(clean("{% case page.none %}{% when blank %}b{% else %}E{% endcase %}"), "E");
+    assert_eq!(clean("{% case '' %}{% when empty %}e{% endcase %}"), "e");
+    assert_eq!(clean("{% case page.title | upcase %}{% when 'Hello' %}h{% endcase %}"), "h");
+    let rendered = render("a{% case %}{% when 1 %}x{% endcase %}b{% case 1 %}{% when %}y{% endcase %}c");
+    assert_eq!(rendered.output, "abc");
+    assert_eq!(rendered.problems.len(), 2, "{:?}", rendered.problems);
+}
