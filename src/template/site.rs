@@ -130,7 +130,7 @@ impl<'s> SiteView<'s> {
     }
 
     /// A field made from `site.posts`.
-    fn from_posts(&self, index: &str) -> Option<&Value> {
+    fn made_from_posts(&self, index: &str) -> Option<&Value> {
         match index {
             "posts" => Some(self.posts()),
             "tags" => Some(self.tags.get_or_init(|| self.posts_by("tags"))),
@@ -142,7 +142,7 @@ impl<'s> SiteView<'s> {
     fn full(&self) -> Value {
         let mut all = self.object().clone();
         for key in FROM_POSTS {
-            all.insert(key.into(), self.from_posts(key).cloned().unwrap_or_default());
+            all.insert(key.into(), self.made_from_posts(key).cloned().unwrap_or_default());
         }
         Value::Object(all)
     }
@@ -217,7 +217,7 @@ impl ObjectView for SiteView<'_> {
         FROM_POSTS.contains(&index) || self.object().contains_key(index)
     }
     fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
-        if let Some(value) = self.from_posts(index) {
+        if let Some(value) = self.made_from_posts(index) {
             return Some(value);
         }
         self.object().get(index).map(|v| v as &dyn ValueView)
