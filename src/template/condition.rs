@@ -401,6 +401,56 @@ fn strict_parse(markup: &str, context: Context) -> Result<Condition, String> {
     }
 }
 
+// ---- case and when ---------------------------------------------------------------------------
+
+/// The first Liquid `QuotedFragment` anywhere in `s`: where it starts and ends.
+fn find_fragment(s: &str) -> Option<(usize, usize)> {
+    (0..s.len()).filter(|&i| s.is_char_boundary(i)).find_map(|i| Some((i, quoted_fragment_end(s, i)?)))
+}
+
+/// The value of `{% case markup %}`: the first fragment in it, as Ruby Liquid's `Case::Syntax`
+/// finds it (filters after it are ignored; `empty` and `blank` are `""` there).
+pub(crate) fn case_operand(markup: &str) -> Result<Operand, String> {
+    let (start, end) = find_fragment(markup).ok_or("`case` names no value")?;
+    Ok(parse_operand(&markup[start..end], Context::WhereExp))
+}
+
+/// `{% when markup %}` under `case left`: one `left == value` comparison for each value the
+/// `when` lists (`when a, b` and `when a or b`), as Ruby Liquid's `WhenSyntax` reads them. Ruby
+/// renders the `when`'s body once for each of them that holds.
+pub(crate) fn when_conditions(left: &Operand, markup: &str) -> Result<Vec<Condition>, String> {
+    let mut conditions = Vec::new();
+    let (mut start, mut end) = find_fragment(markup).ok_or("`when` names no value")?;
+    loop {
+        conditions.push(Condition {
+            first: Comparison {
+                left: left.clone(),
+                op: Some("==".to_owned()),
+                right: parse_operand(&markup[start..end], Context::Tag),
+            },
+            rest: Vec::new(),
+        });
+        // `\s+or\s+` or `\s*,\s*`, then the next fragment, or the list ends.
+        let after = skip_spaces(markup, end);
+        let next = match markup[after..].strip_prefix(',') {
+            Some(_) => skip_spaces(markup, after + 1),
+            None if after > end && markup[after..].starts_with("or") => {
+                let value = skip_spaces(markup, after + 2);
+                if value == after + 2 {
+                    break;
+                }
+                value
+            }
+            None => break,
+        };
+        match quoted_fragment_end(markup, next) {
+            Some(next_end) => (start, end) = (next, next_end),
+            None => break,
+        }
+    }
+    Ok(conditions)
+}
+
 // ---- The lax parser --------------------------------------------------------------------------
 
 /// Ruby's `\s`.

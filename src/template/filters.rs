@@ -57,6 +57,9 @@ const FILTERS: &[(&str, Func)] = &[
     ("first", |_, i, _| Ok(i.as_array().and_then(|a| a.first().map(|v| v.to_value())).unwrap_or(Value::Nil))),
     ("last", |_, i, _| Ok(i.as_array().and_then(|a| a.last().map(|v| v.to_value())).unwrap_or(Value::Nil))),
     ("capitalize", |_, i, _| Ok(Value::scalar(capitalize(&ruby_to_s(i))))),
+    ("truncate", truncate),
+    ("truncatewords", truncatewords),
+    ("reverse", |_, i, _| Ok(Value::Array(input_items(i).into_iter().rev().collect()))),
     ("url_encode", |_, i, _| Ok(nil_or(i, cgi_escape))),
     ("split", |_, i, a| Ok(Value::Array(ruby_split(&ruby_to_s(i), &arg_str(a, 0).unwrap_or_default())))),
     ("map", map),
@@ -146,8 +149,65 @@ pub(crate) fn show(input: &dyn ValueView) -> Value {
     }
 }
 
-/// Ruby's `size`: characters of a string, items of a list or hash, 0 for nil.
+/// Ruby Liquid's `InputIterator`: a list's items, a hash or any other value as one item, nothing
+/// for nil.
+fn input_items(input: &dyn ValueView) -> Vec<Value> {
+    match input.as_array() {
+        Some(array) => array.values().map(|v| v.to_value()).collect(),
+        None if input.is_nil() => Vec::new(),
+        None => vec![input.to_value()],
+    }
+}
+
+/// Liquid's `Utils.to_integer` of an argument, or `default` when it is not given.
+fn integer_arg(args: &[Value], i: usize, default: i64) -> std::result::Result<i64, String> {
+    let Some(arg) = args.get(i) else { return Ok(default) };
+    if let Some(n) = arg.as_scalar().filter(|s| s.type_name() == "whole number").and_then(|s| s.to_integer()) {
+        return Ok(n);
+    }
+    ruby_to_s(arg).trim_matches(super::lexer::is_ruby_space).parse().map_err(|_| "invalid integer".to_owned())
+}
+
+/// Ruby Liquid's `truncate`: lengths in characters, the ellipsis's included.
+fn truncate(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Result<Value, String> {
+    if input.is_nil() {
+        return Ok(Value::Nil);
+    }
+    let text = ruby_to_s(input);
+    let length = integer_arg(args, 0, 50)?;
+    let ellipsis = args.get(1).map_or_else(|| "...".to_owned(), |v| ruby_to_s(v));
+    if text.chars().count() as i64 <= length {
+        return Ok(Value::scalar(text));
+    }
+    let keep = usize::try_from(length - ellipsis.chars().count() as i64).unwrap_or(0);
+    Ok(Value::scalar(text.chars().take(keep).collect::<String>() + &ellipsis))
+}
+
+/// Ruby Liquid's `truncatewords`: words are split at runs of whitespace, newlines included (15 by
+/// default, at least 1), and joined again by single spaces when some are cut.
+fn truncatewords(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Result<Value, String> {
+    if input.is_nil() {
+        return Ok(Value::Nil);
+    }
+    let text = ruby_to_s(input);
+    let words = usize::try_from(integer_arg(args, 0, 15)?).unwrap_or(0).max(1);
+    let mut list = text.split(super::lexer::is_ruby_space).filter(|w| !w.is_empty());
+    let kept: Vec<&str> = list.by_ref().take(words).collect();
+    if list.next().is_none() {
+        return Ok(Value::scalar(text));
+    }
+    let ellipsis = args.get(1).map_or_else(|| "...".to_owned(), |v| ruby_to_s(v));
+    Ok(Value::scalar(kept.join(" ") + &ellipsis))
+}
+
+/// Ruby's `size`: characters of a string, items of a list or hash, 0 for nil; an integer answers
+/// its size in bytes, 8, and other values 0.
 fn size(input: &dyn ValueView) -> i64 {
+    match input.as_scalar().map(|s| s.type_name()) {
+        Some("whole number") => return 8,
+        Some("fractional number" | "boolean" | "date time" | "date") => return 0,
+        _ => {}
+    }
     if let Some(array) = input.as_array() {
         return array.size();
     }
@@ -596,9 +656,22 @@ pub(crate) fn to_time(
             let naive = NaiveDate::from_ymd_opt(d.year(), d.month().into(), d.day().into())?.and_hms_opt(0, 0, 0)?;
             local(naive, zone)
         }
-        "whole number" => Utc.timestamp_opt(scalar.to_integer()?, 0).single().map(|t| t.fixed_offset()),
+        "whole number" => epoch(scalar.to_integer()?, zone),
+        // Liquid reads a string of digits as seconds since 1970 too.
+        _ if !scalar.to_kstr().is_empty() && scalar.to_kstr().bytes().all(|b| b.is_ascii_digit()) => {
+            epoch(scalar.to_kstr().parse().ok()?, zone)
+        }
         _ => parse_time(scalar.to_kstr().trim(), zone, now),
     }
+}
+
+/// Seconds since 1970 as a time in the site's zone, as Ruby's `Time.at` gives it.
+fn epoch(seconds: i64, zone: Option<chrono_tz::Tz>) -> Option<DateTime<FixedOffset>> {
+    let t = Utc.timestamp_opt(seconds, 0).single()?;
+    Some(match zone {
+        Some(tz) => t.with_timezone(&tz).fixed_offset(),
+        None => t.fixed_offset(),
+    })
 }
 
 fn local(naive: NaiveDateTime, zone: Option<chrono_tz::Tz>) -> Option<DateTime<FixedOffset>> {
@@ -979,9 +1052,17 @@ fn sort(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Res
     if input.is_nil() {
         return Err("cannot sort a null object".into());
     }
+    let property = arg_str(args, 0);
+    if let (Some(object), None) = (input.as_object(), &property) {
+        // Ruby's `Hash#sort`: the `[key, value]` pairs, by key (`site.tags | sort`).
+        let pairs = sorted_pairs(object).into_iter();
+        return Ok(Value::Array(
+            pairs.map(|(k, v)| Value::Array(vec![Value::scalar(k.into_owned()), v.to_value()])).collect(),
+        ));
+    }
     let Some(items) = items(input) else { return Ok(input.to_value()) };
     let mut values: Vec<Value> = items.into_iter().map(|v| v.to_value()).collect();
-    match arg_str(args, 0) {
+    match property {
         None => values.sort_by(compare),
         Some(property) => {
             let nils_first = match arg_str(args, 1).as_deref() {

@@ -406,7 +406,6 @@ fn build_language(shared: &Arc<Shared>) -> Language {
         Box::new(stdlib::ForBlock),
         Box::new(stdlib::TableRowBlock),
         Box::new(stdlib::CaptureBlock),
-        Box::new(stdlib::CaseBlock),
     ];
     for block in blocks {
         language.blocks.register(block.reflection().start_tag().to_owned(), block);

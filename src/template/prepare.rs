@@ -78,6 +78,13 @@ pub(crate) enum Special {
         condition: Arc<Condition>,
         markup: String,
     },
+    /// The value a `case` compares each `when` with.
+    Case(condition::Operand),
+    /// The comparisons of a `when`, one per value it lists, and its markup as written.
+    When {
+        conditions: Arc<[Condition]>,
+        markup: String,
+    },
     /// A counted range `(start..stop)` of a `tablerow`, evaluated with a size limit into `var`.
     Range {
         start: String,
@@ -297,7 +304,9 @@ impl Prepared {
                 })
             }
             Emit::Special(tag, n) => match self.specials.get(*n)? {
-                Special::Condition { markup, .. } => Some(format!("{{% {tag} {markup} %}}").into()),
+                Special::Condition { markup, .. } | Special::When { markup, .. } => {
+                    Some(format!("{{% {tag} {markup} %}}").into())
+                }
                 _ => None,
             },
             _ => None,
@@ -574,6 +583,7 @@ impl Reader<'_> {
                 }
             },
             "if" | "unless" => self.conditional(name, markup, line),
+            "case" => self.case(markup, line),
             "else" | "elsif" | "when" => self.branch(name, markup, line),
             _ if STANDARD_BLOCKS.contains(&name) => {
                 let is_loop = name == "tablerow";
@@ -685,6 +695,15 @@ impl Reader<'_> {
         let emit = match name {
             // Ruby Liquid ignores what follows `else` (`{% else if x %}` is an `else`).
             "else" => Emit::Liquid("{% else %}".into()),
+            "when" => match self.when(opener, markup, line) {
+                Some(n) => Emit::Special("when", n),
+                None => {
+                    if let Some(open) = self.stack.last_mut() {
+                        open.hidden = true;
+                    }
+                    return;
+                }
+            },
             "elsif" => match self.condition(name, markup, line) {
                 Some(n) => Emit::Special("elsif", n),
                 None => {
@@ -694,10 +713,49 @@ impl Reader<'_> {
                     return;
                 }
             },
-            _ => Emit::Liquid(format!("{{% {name} {} %}}", lexer::normalize(markup))),
+            _ => return,
         };
         let item = self.push(line, emit);
         self.items[opener].linked.push(item);
+    }
+
+    /// `{% case %}`: a block placeholder for the value its `when`s compare with.
+    fn case(&mut self, markup: &str, line: u32) {
+        match condition::case_operand(&lexer::normalize(markup)) {
+            Ok(left) => {
+                self.specials.push(Special::Case(left));
+                let item = self.push(line, Emit::Special("case", self.specials.len() - 1));
+                self.items[item].step_before = true;
+                self.open("case", item, line);
+            }
+            Err(why) => {
+                let shown = excerpt(&format!("case {markup}"));
+                let message = format!("`{shown}`: {why}; the block is left out, with its content");
+                self.problem(line, ProblemKind::Syntax, message);
+                let item = self.push(line, Emit::Nothing);
+                self.open("case", item, line);
+                self.hide_open_block(item);
+            }
+        }
+    }
+
+    /// A `when` of the `case` at `opener`, read into the side table; `None` (reported) when Liquid
+    /// cannot read it.
+    fn when(&mut self, opener: usize, markup: &str, line: u32) -> Option<usize> {
+        let Emit::Special("case", n) = self.items[opener].emit else { return None };
+        let Special::Case(left) = &self.specials[n] else { return None };
+        match condition::when_conditions(left, &lexer::normalize(markup)) {
+            Ok(conditions) => {
+                let special = Special::When { conditions: conditions.into(), markup: markup.to_owned() };
+                self.specials.push(special);
+                Some(self.specials.len() - 1)
+            }
+            Err(why) => {
+                let shown = excerpt(&format!("when {markup}"));
+                self.problem(line, ProblemKind::Syntax, format!("`{shown}`: {why}; the case is left out"));
+                None
+            }
+        }
     }
 
     /// `{% if %}` and `{% unless %}`: a block placeholder for the condition, read here.

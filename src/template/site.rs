@@ -1,5 +1,6 @@
 //! The `site` variable: `_config.yml` values, `site.data`, `site.time`, `site.url`, `site.baseurl`,
-//! and `site.posts`, which is asked of the site layer only when a template reads it.
+//! and `site.posts`, which is asked of the site layer only when a template reads it, with
+//! `site.tags` and `site.categories` made from it.
 
 use std::cell::OnceCell;
 use std::fmt;
@@ -79,7 +80,12 @@ impl SiteObject {
 pub(crate) struct SiteView<'s> {
     site: &'s SiteObject,
     posts: OnceCell<Arc<Value>>,
+    tags: OnceCell<Value>,
+    categories: OnceCell<Value>,
 }
+
+/// The fields made from `site.posts`.
+const FROM_POSTS: [&str; 3] = ["posts", "tags", "categories"];
 
 impl fmt::Debug for SiteView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -89,7 +95,7 @@ impl fmt::Debug for SiteView<'_> {
 
 impl<'s> SiteView<'s> {
     pub(crate) fn new(site: &'s SiteObject) -> SiteView<'s> {
-        SiteView { site, posts: OnceCell::new() }
+        SiteView { site, posts: OnceCell::new(), tags: OnceCell::new(), categories: OnceCell::new() }
     }
 
     /// Whether this render read `site.posts`: its output depends on every post.
@@ -105,9 +111,39 @@ impl<'s> SiteView<'s> {
         self.posts.get_or_init(|| self.site.posts())
     }
 
+    /// `site.tags` or `site.categories` (`key` names the posts' field): each name with the posts
+    /// that have it, newest first, as Jekyll's `post_attr_hash` gives them.
+    fn posts_by(&self, key: &str) -> Value {
+        let mut groups = Object::new();
+        if let Value::Array(posts) = self.posts() {
+            for post in posts {
+                let names = post.as_object().and_then(|p| p.get(key)).and_then(|v| v.as_array());
+                for name in names.iter().flat_map(|names| names.values()) {
+                    let group = groups.entry(name.to_kstr().into_owned()).or_insert_with(|| Value::Array(Vec::new()));
+                    if let Value::Array(group) = group {
+                        group.push(post.clone());
+                    }
+                }
+            }
+        }
+        Value::Object(groups)
+    }
+
+    /// A field made from `site.posts`.
+    fn made_from_posts(&self, index: &str) -> Option<&Value> {
+        match index {
+            "posts" => Some(self.posts()),
+            "tags" => Some(self.tags.get_or_init(|| self.posts_by("tags"))),
+            "categories" => Some(self.categories.get_or_init(|| self.posts_by("categories"))),
+            _ => None,
+        }
+    }
+
     fn full(&self) -> Value {
         let mut all = self.object().clone();
-        all.insert("posts".into(), self.posts().clone());
+        for key in FROM_POSTS {
+            all.insert(key.into(), self.made_from_posts(key).cloned().unwrap_or_default());
+        }
         Value::Object(all)
     }
 }
@@ -157,29 +193,32 @@ impl ObjectView for SiteView<'_> {
         self
     }
     fn size(&self) -> i64 {
-        self.object().len() as i64 + 1
+        self.keys().count() as i64
     }
     fn keys<'k>(&'k self) -> Box<dyn Iterator<Item = KStringCow<'k>> + 'k> {
         Box::new(
             self.object()
                 .keys()
+                .filter(|k| !FROM_POSTS.contains(&k.as_str()))
                 .map(|k| KStringCow::from_ref(k.as_str()))
-                .chain(std::iter::once(KStringCow::from_static("posts"))),
+                .chain(FROM_POSTS.into_iter().map(KStringCow::from_static)),
         )
     }
     fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
         Box::new(self.iter().map(|(_, v)| v))
     }
     fn iter<'k>(&'k self) -> Box<dyn Iterator<Item = (KStringCow<'k>, &'k dyn ValueView)> + 'k> {
-        let fields = self.object().iter().map(|(k, v)| (KStringCow::from_ref(k.as_str()), v as &dyn ValueView));
-        Box::new(fields.chain(std::iter::once((KStringCow::from_static("posts"), self.posts() as &dyn ValueView))))
+        Box::new(self.keys().filter_map(|k| {
+            let value = self.get(k.as_str())?;
+            Some((k, value))
+        }))
     }
     fn contains_key(&self, index: &str) -> bool {
-        index == "posts" || self.object().contains_key(index)
+        FROM_POSTS.contains(&index) || self.object().contains_key(index)
     }
     fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
-        if index == "posts" {
-            return Some(self.posts());
+        if let Some(value) = self.made_from_posts(index) {
+            return Some(value);
         }
         self.object().get(index).map(|v| v as &dyn ValueView)
     }

@@ -29,6 +29,7 @@ pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
     language.blocks.register("for".into(), Box::new(ForParser { shared: shared.clone() }));
     language.blocks.register("if".into(), Box::new(IfParser { unless: false }));
     language.blocks.register("unless".into(), Box::new(IfParser { unless: true }));
+    language.blocks.register("case".into(), Box::new(CaseParser));
     let pass = Block { start: prepare::PASS_THROUGH, end: "endpf_block" };
     language.blocks.register(prepare::PASS_THROUGH.into(), Box::new(pass));
 }
@@ -159,9 +160,11 @@ impl ParseTag for Placeholder {
                 line,
                 max: shared.limits.max_range,
             }),
-            Special::Highlight { .. } | Special::For { .. } | Special::Condition { .. } => {
-                return Err(missing_special())
-            }
+            Special::Highlight { .. }
+            | Special::For { .. }
+            | Special::Condition { .. }
+            | Special::Case(_)
+            | Special::When { .. } => return Err(missing_special()),
         })
     }
 
@@ -842,6 +845,92 @@ impl Renderable for If {
             };
             if taken {
                 return body.render_to(writer, runtime);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Ruby Liquid's `case`: every `when` value that equals the case's value renders its body (again
+/// for each such value), compared as `condition.rs` compares; an `else` renders when no `when`
+/// before it has.
+#[derive(Clone)]
+struct CaseParser;
+
+impl BlockReflection for CaseParser {
+    fn start_tag(&self) -> &str {
+        "case"
+    }
+    fn end_tag(&self) -> &str {
+        "endcase"
+    }
+    fn description(&self) -> &str {
+        "Ruby Liquid's case"
+    }
+}
+
+impl ParseBlock for CaseParser {
+    fn parse(
+        &self,
+        _arguments: TagTokenIter<'_>,
+        mut block: TagBlock<'_, '_>,
+        options: &Language,
+    ) -> Result<Box<dyn Renderable>> {
+        // Each branch's comparisons (`None` for `else`) with its body; what comes before the first
+        // `when` is never rendered.
+        type Branch = (Option<Arc<[Condition]>>, Vec<Box<dyn Renderable>>);
+        let mut branches: Vec<Branch> = Vec::new();
+        while let Some(element) = block.next()? {
+            match element {
+                liquid_core::parser::BlockElement::Tag(tag) if tag.name() == "when" => {
+                    let mut tokens = tag.into_tokens();
+                    let Some(Special::When { conditions, .. }) = render::special(placeholder_index(&mut tokens)?)
+                    else {
+                        return Err(missing_special());
+                    };
+                    branches.push((Some(conditions), Vec::new()));
+                }
+                liquid_core::parser::BlockElement::Tag(tag) if tag.name() == "else" => {
+                    branches.push((None, Vec::new()))
+                }
+                element => {
+                    let parsed = element.parse(&mut block, options)?;
+                    if let Some((_, body)) = branches.last_mut() {
+                        body.push(parsed);
+                    }
+                }
+            }
+        }
+        block.assert_empty();
+        let branches = branches.into_iter().map(|(conditions, body)| (conditions, Template::new(body))).collect();
+        Ok(Box::new(Case { branches }))
+    }
+
+    fn reflection(&self) -> &dyn BlockReflection {
+        self
+    }
+}
+
+#[derive(Debug)]
+struct Case {
+    branches: Vec<(Option<Arc<[Condition]>>, Template)>,
+}
+
+impl Renderable for Case {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        let mut matched = false;
+        for (conditions, body) in &self.branches {
+            let Some(conditions) = conditions else {
+                if !matched {
+                    body.render_to(writer, runtime)?;
+                }
+                continue;
+            };
+            for condition in conditions.iter() {
+                if condition.evaluate(runtime).map_err(Error::with_msg)? {
+                    matched = true;
+                    body.render_to(writer, runtime)?;
+                }
             }
         }
         Ok(())

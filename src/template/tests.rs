@@ -761,3 +761,95 @@ fn an_output_liquid_cannot_read_in_a_loop_is_reported_once_at_its_markup() {
     assert_eq!(rendered.problems[0].kind, ProblemKind::OutputSyntax);
     assert!(rendered.problems[0].message.starts_with("`{{ b.书名 }}`"), "{:?}", rendered.problems);
 }
+
+#[test]
+fn case_renders_every_when_that_matches_as_ruby_does() {
+    // Each matching value renders its body again; `else` only when no `when` before it matched.
+    assert_eq!(clean("{% case 'b' %}{% when 'a' %}1{% when 'b' %}2{% when 'b' %}3{% else %}E{% endcase %}"), "23");
+    assert_eq!(
+        clean("{% case 2 %}{% when 1, 2 %}x{% when 2 or 3 %}y{% when 2 3 %}z{% when 3 2 %}w{% endcase %}"),
+        "xyz"
+    );
+    assert_eq!(clean("{% case 'b' %}{% when 'b', 'b' %}m{% endcase %}"), "mm");
+    assert_eq!(clean("{% case 'b' %}{% when 'b' %}1{% else %}E{% when 'b' %}2{% endcase %}"), "12");
+    assert_eq!(clean("{% case 'q' %}skipped{% when 'a' %}a{% else %}E{% endcase %}"), "E");
+    // Compared as Ruby compares: `nil` is neither `false` nor `empty`, `"1"` is not `1`.
+    assert_eq!(clean("{% case page.none %}{% when false %}f{% when empty %}e{% when nil %}n{% endcase %}"), "n");
+    assert_eq!(clean("{% case 1 %}{% when '1' %}s{% when 1.0 %}f{% endcase %}"), "f");
+    assert_eq!(clean("{% case page.none %}{% when blank %}b{% else %}E{% endcase %}"), "E");
+    assert_eq!(clean("{% case '' %}{% when empty %}e{% endcase %}"), "e");
+    assert_eq!(clean("{% case page.title | upcase %}{% when 'Hello' %}h{% endcase %}"), "h");
+    let rendered = render("a{% case %}{% when 1 %}x{% endcase %}b{% case 1 %}{% when %}y{% endcase %}c");
+    assert_eq!(rendered.output, "abc");
+    assert_eq!(rendered.problems.len(), 2, "{:?}", rendered.problems);
+}
+
+#[test]
+fn truncate_and_truncatewords_count_as_ruby_liquid_does() {
+    // Characters, not bytes: a short CJK title is kept whole, and `…` takes one place.
+    assert_eq!(
+        clean("{{ '荆州日报新闻' | truncate: 10 }}|{{ 'alpha beta gamma' | truncate: 10, '…' }}"),
+        "荆州日报新闻|alpha bet…"
+    );
+    assert_eq!(
+        clean("{{ 'abcdef' | truncate: 2 }}|{{ 'abcdef' | truncate: 4, '' }}|{{ 'abc' | truncate: 3 }}"),
+        "...|abcd|abc"
+    );
+    // Words are split at any whitespace, newlines too; 15 of them by default.
+    assert_eq!(
+        clean("{{ 'one\ntwo  three four' | truncatewords: 2 }}|{{ 'a b' | truncatewords: 0, '+' }}"),
+        "one two...|a+"
+    );
+    assert_eq!(clean("{{ 'a b c d e f g h i j k l m n o p' | truncatewords }}"), "a b c d e f g h i j k l m n o...");
+    assert_eq!(clean("{{ ' x  y ' | truncatewords: 2 }}|{{ nothing | truncate: 2 }}"), " x  y |");
+}
+
+#[test]
+fn filters_read_their_input_as_ruby_does() {
+    // `reverse` of a string is the string; `size` of an integer is 8 (bytes).
+    assert_eq!(clean("{{ 'abc' | reverse }}|{{ page.tags | reverse | join: ',' }}|{{ 5 | size }}|{{ 5.5 | size }}{{ true | size }}"), "abc|b,a|8|00");
+    // A string of digits is seconds since 1970.
+    assert_eq!(clean("{{ '1700000000' | date: '%F' }}|{{ 1700000000 | date: '%F' }}"), "2023-11-14|2023-11-14");
+    // A hash sorts into its [key, value] pairs.
+    assert_eq!(
+        clean("{% assign s = site.data.authors | sort %}{% for p in s %}{{ p[0] }}={{ p[1].name }}{% endfor %}"),
+        "alice=Alice"
+    );
+}
+
+/// Posts with tags and categories, newest first.
+struct TaggedIndex;
+
+impl SiteIndex for TaggedIndex {
+    fn post_url(&self, _name: &str) -> Option<String> {
+        None
+    }
+    fn link(&self, _path: &str) -> Option<String> {
+        None
+    }
+    fn posts(&self) -> Vec<Value> {
+        let post = |title: &str, tags: &[&str], categories: &[&str]| {
+            let list = |items: &[&str]| Value::Array(items.iter().map(|s| Value::scalar(s.to_string())).collect());
+            let mut post = Object::new();
+            post.insert("title".into(), Value::scalar(title.to_owned()));
+            post.insert("tags".into(), list(tags));
+            post.insert("categories".into(), list(categories));
+            Value::Object(post)
+        };
+        vec![post("New", &["rust", "web"], &["news"]), post("Old", &["rust"], &[])]
+    }
+}
+
+#[test]
+fn site_tags_and_categories_list_the_posts_of_each_name_newest_first() {
+    let mut site = SiteContext::empty("https://ex.org", "");
+    site.index = Arc::new(TaggedIndex);
+    let engine = Engine::new(site);
+    let body = "{{ site.tags.rust | map: 'title' | join: ',' }}|{{ site.tags['web'].size }}|\
+                {{ site.categories.news.first.title }}|{% assign tags = site.tags | sort %}\
+                {% for t in tags %}{{ t[0] }}:{{ t[1] | size }} {% endfor %}|{{ site.tags.none | size }}";
+    let rendered = render_in(&engine, body);
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    assert_eq!(rendered.output, "New,Old|1|New|rust:2 web:1 |0");
+    assert!(rendered.reads_posts);
+}

@@ -256,6 +256,11 @@ fn liquid_site_entries_read_as_jekyll_feed_writes_them() {
 }
 
 #[test]
+fn liquid2_site_entries_read_as_jekyll_feed_writes_them() {
+    assert_same_entries("liquid2", &[]);
+}
+
+#[test]
 fn kramdown_site_entries_read_as_jekyll_feed_writes_them() {
     assert_same_entries("kramdown", &[]);
 }
