@@ -825,8 +825,12 @@ impl Reader<'_> {
             let t = self.tokens[j];
             let text = &self.source[t.start..t.end];
             if t.kind == Kind::Tag {
-                if let Some(parts) = lexer::tag_parts(text) {
+                // A tag runs to the first `%}`: a `{%` in the body can run up to the end of
+                // `{% endraw %}`, and Ruby's `raw` still ends there, keeping the text before it.
+                let last_tag = text.rfind("{%").unwrap_or(0);
+                if let Some(parts) = lexer::tag_parts(&text[last_tag..]) {
                     if parts.name == "endraw" {
+                        body.push_str(&text[..last_tag]);
                         self.trim_next = parts.trim_after;
                         if !body.is_empty() {
                             self.specials.push(Special::Literal(body.into()));

@@ -123,6 +123,8 @@ fn whitespace_control_strips_like_ruby_liquid() {
 #[test]
 fn raw_and_comment_blocks() {
     assert_eq!(clean("{% raw %}{{ kept }} {% if %}{% endraw %}|{% comment %}gone {{ x }}{% comment %}nested{% endcomment %}{% endcomment %}|"), "{{ kept }} {% if %}||");
+    // A `{%` in the body that runs up to `{% endraw %}` is text too (Jekyll: `a {%!s(x)}} bc`).
+    assert_eq!(clean("{% raw %}a {%!s(x)}}\n b{% endraw %}c"), "a {%!s(x)}}\n bc");
 }
 
 #[test]
