@@ -7,6 +7,7 @@
 //! The caller decides when to render: a post whose front matter says `render_with_liquid: false`
 //! is not given to [`Engine::render`] at all (see [`renders_liquid`]).
 
+mod assemble;
 mod condition;
 mod data;
 mod files;
@@ -315,6 +316,8 @@ pub(crate) struct Shared {
     pub language: OnceLock<Weak<Language>>,
     /// Parsed includes by kind and resolved name (each parsed once).
     pub includes: RwLock<HashMap<(IncludeKind, String), CachedInclude>>,
+    /// Standard tags and outputs, each parsed once.
+    pub parsed: assemble::ParsedPieces,
 }
 
 impl Shared {
@@ -345,6 +348,7 @@ impl Engine {
             limits: site.limits,
             language: OnceLock::new(),
             includes: RwLock::new(HashMap::new()),
+            parsed: assemble::ParsedPieces::default(),
         });
         let language = Arc::new(build_language(&shared));
         let _ = shared.language.set(Arc::downgrade(&language));

@@ -150,6 +150,27 @@ pub(crate) struct Written {
     pub starts: Vec<(usize, usize)>,
 }
 
+/// One piece of liquid-rust's input (see [`Prepared::for_each_piece`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Piece<'p> {
+    /// The range placeholder for `specials[N]`, before a `tablerow`.
+    Range(usize),
+    /// A step marker for item N, before it.
+    Step(usize),
+    /// A step marker for item N, right after it (the first thing in each loop iteration).
+    StepAfter(usize),
+    /// A slice of the source, by byte range.
+    Text(usize, usize),
+    /// A standard tag or an output, as liquid-rust reads it.
+    Liquid(&'p str),
+    /// A placeholder tag for `specials[N]`.
+    Special(&'static str, usize),
+    /// The end tag of a placeholder block.
+    EndSpecial(&'static str),
+    /// An item that writes nothing.
+    Empty,
+}
+
 /// Tags liquid-rust renders as Ruby Liquid 4 does.
 const STANDARD_BLOCKS: &[&str] = &["if", "unless", "case", "for", "tablerow", "capture", "ifchanged"];
 const STANDARD_TAGS: &[&str] = &["assign", "cycle", "increment", "decrement", "break", "continue"];
@@ -228,6 +249,42 @@ impl Prepared {
     pub(crate) fn write(&self, dropped: &HashSet<usize>, text_only: bool, markers: bool) -> Written {
         let mut text = String::with_capacity(self.source.len() + self.items.len() * 8);
         let mut starts = Vec::with_capacity(self.items.len());
+        self.for_each_piece(dropped, text_only, markers, |index, piece| {
+            if !matches!(piece, Piece::StepAfter(_)) {
+                starts.push((text.len(), index));
+            }
+            match piece {
+                Piece::Range(range) => {
+                    let _ = write!(text, "{{% {RANGE} {range} %}}");
+                }
+                Piece::Step(item) | Piece::StepAfter(item) => {
+                    let _ = write!(text, "{{% {STEP} {item} %}}");
+                }
+                Piece::Text(start, end) => {
+                    let _ = write!(text, "{{% {TEXT} {start} {end} %}}");
+                }
+                Piece::Liquid(liquid) => text.push_str(liquid),
+                Piece::Special(name, n) => {
+                    let _ = write!(text, "{{% {name} {n} %}}");
+                }
+                Piece::EndSpecial(name) => {
+                    let _ = write!(text, "{{% end{name} %}}");
+                }
+                Piece::Empty => {}
+            }
+        });
+        Written { text, starts }
+    }
+
+    /// Calls `f` with each piece of liquid-rust's input, in order, with the item it comes from:
+    /// what [`Prepared::write`] writes, and what the template assembler builds from.
+    pub(crate) fn for_each_piece<'p>(
+        &'p self,
+        dropped: &HashSet<usize>,
+        text_only: bool,
+        markers: bool,
+        mut f: impl FnMut(usize, Piece<'p>),
+    ) {
         // The blocks dropped with their content.
         let mut hidden: Vec<(usize, usize)> =
             dropped.iter().filter_map(|&i| Some((i, self.items.get(i)?.body_end?))).collect();
@@ -241,33 +298,25 @@ impl Prepared {
                 continue;
             }
             if let Some(range) = item.range_before {
-                starts.push((text.len(), index));
-                let _ = write!(text, "{{% {RANGE} {range} %}}");
+                f(index, Piece::Range(range));
             }
             if item.step_before && markers {
-                starts.push((text.len(), index));
-                let _ = write!(text, "{{% {STEP} {index} %}}");
+                f(index, Piece::Step(index));
             }
-            starts.push((text.len(), index));
-            match &item.emit {
-                Emit::Text(start, end) if start < end => {
-                    let _ = write!(text, "{{% {TEXT} {start} {end} %}}");
-                }
-                Emit::Text(..) => {}
-                Emit::Liquid(liquid) => text.push_str(liquid),
-                Emit::Special(name, n) => {
-                    let _ = write!(text, "{{% {name} {n} %}}");
-                }
-                Emit::EndSpecial(name) => {
-                    let _ = write!(text, "{{% end{name} %}}");
-                }
-                Emit::Nothing => {}
-            }
+            f(
+                index,
+                match &item.emit {
+                    Emit::Text(start, end) if start < end => Piece::Text(*start, *end),
+                    Emit::Liquid(liquid) => Piece::Liquid(liquid),
+                    Emit::Special(name, n) => Piece::Special(name, *n),
+                    Emit::EndSpecial(name) => Piece::EndSpecial(name),
+                    Emit::Text(..) | Emit::Nothing => Piece::Empty,
+                },
+            );
             if item.step_after {
-                let _ = write!(text, "{{% {STEP} {index} %}}");
+                f(index, Piece::StepAfter(index));
             }
         }
-        Written { text, starts }
     }
 
     /// The template's text without any of its Liquid: what is kept when the Liquid cannot be used.

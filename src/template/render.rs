@@ -14,6 +14,7 @@ use liquid_core::parser::Language;
 use liquid_core::runtime::{PartialStore, Registers, Runtime, RuntimeBuilder, Template};
 use liquid_core::Renderable;
 
+use super::assemble::assemble;
 use super::prepare::{Prepared, Special};
 use super::site::SiteView;
 use super::{Entry, Limits, Problem, ProblemKind, Rendered, Shared};
@@ -97,11 +98,11 @@ pub(crate) struct Compiled {
 pub(crate) fn compile(
     prepared: &Prepared,
     language: &Language,
-    limits: &Limits,
+    shared: &Arc<Shared>,
     dropped: HashSet<usize>,
     found: &mut Vec<(u32, ProblemKind, String)>,
 ) -> Compiled {
-    compile_with(prepared, language, limits, dropped, false, found)
+    compile_with(prepared, language, shared, dropped, false, found)
 }
 
 /// How many broken tags a text may drop and be parsed again: fewer the more tags it has, so
@@ -115,11 +116,19 @@ fn attempts(prepared: &Prepared, limits: &Limits) -> usize {
 fn compile_with(
     prepared: &Prepared,
     language: &Language,
-    limits: &Limits,
+    shared: &Arc<Shared>,
     mut dropped: HashSet<usize>,
     markers: bool,
     found: &mut Vec<(u32, ProblemKind, String)>,
 ) -> Compiled {
+    let limits = &shared.limits;
+    // Only what liquid-rust's parser alone builds, or a piece at fault, needs the whole text parsed.
+    let parse_text = |dropped: &HashSet<usize>, text_only: bool| {
+        assemble(prepared, dropped, text_only, markers, language, shared).ok_or(()).or_else(|()| {
+            let written = prepared.write(dropped, text_only, markers);
+            parse_with(&written.text, prepared, language).map_err(|error| (error, written))
+        })
+    };
     let items = prepared.liquid_items().count();
     if items > limits.max_parsed_items {
         found.push((
@@ -131,15 +140,13 @@ fn compile_with(
             ),
         ));
         dropped.extend(prepared.liquid_items());
-        let written = prepared.write(&dropped, true, markers);
-        let template = parse_with(&written.text, prepared, language).unwrap_or_else(|_| Template::new(Vec::new()));
+        let template = parse_text(&dropped, true).unwrap_or_else(|_| Template::new(Vec::new()));
         return Compiled { template, dropped, markers };
     }
     for _ in 0..attempts(prepared, limits) {
-        let written = prepared.write(&dropped, false, markers);
-        let error = match parse_with(&written.text, prepared, language) {
+        let (error, written) = match parse_text(&dropped, false) {
             Ok(template) => return Compiled { template, dropped, markers },
-            Err(error) => error,
+            Err(failed) => failed,
         };
         let located = error_offset(&error, &written.text).and_then(|offset| {
             let at = written.starts.partition_point(|&(start, _)| start <= offset);
@@ -161,8 +168,7 @@ fn compile_with(
         prepared.dropping(culprit, &mut dropped);
     }
     found.push((0, ProblemKind::Syntax, "too many Liquid errors: the text is kept without its Liquid".into()));
-    let written = prepared.write(&dropped, true, markers);
-    let template = parse_with(&written.text, prepared, language).unwrap_or_else(|_| Template::new(Vec::new()));
+    let template = parse_text(&dropped, true).unwrap_or_else(|_| Template::new(Vec::new()));
     Compiled { template, dropped, markers }
 }
 
@@ -281,9 +287,10 @@ pub(crate) fn render_recovering(
     compiled: &Compiled,
     path: &Arc<str>,
     language: &Language,
-    limits: &Limits,
+    shared: &Arc<Shared>,
     runtime: &dyn Runtime,
 ) -> Result<Vec<u8>, String> {
+    let limits = &shared.limits;
     let budget = state(runtime.registers()).budget.clone();
     // Each retry parses the text again with a step marker before every tag and output: twice
     // its items, charged to the render's budget, which every retry of the post and of its
@@ -317,7 +324,7 @@ pub(crate) fn render_recovering(
         if !current.markers && can_retry() {
             // Render again with step markers, which record which tag fails.
             let mut found = Vec::new();
-            retried = Some(compile_with(prepared, language, limits, current.dropped.clone(), true, &mut found));
+            retried = Some(compile_with(prepared, language, shared, current.dropped.clone(), true, &mut found));
             continue;
         }
         let mut st = state(runtime.registers());
@@ -339,7 +346,7 @@ pub(crate) fn render_recovering(
         let mut dropped = current.dropped.clone();
         prepared.dropping(culprit, &mut dropped);
         let mut found = Vec::new();
-        let next = compile_with(prepared, language, limits, dropped, true, &mut found);
+        let next = compile_with(prepared, language, shared, dropped, true, &mut found);
         let mut st = state(runtime.registers());
         for (line, kind, message) in found {
             st.report(line, kind, message);
@@ -404,12 +411,12 @@ fn jekyll_object() -> Value {
     Value::Object(jekyll)
 }
 
-pub(crate) fn render_entry(language: &Arc<Language>, shared: &Shared, entry: &Entry<'_>) -> Rendered {
+pub(crate) fn render_entry(language: &Arc<Language>, shared: &Arc<Shared>, entry: &Entry<'_>) -> Rendered {
     let limits = &shared.limits;
     let path: Arc<str> = Arc::from(entry.path);
     let prepared = Arc::new(Prepared::new(Arc::from(entry.body), entry.body_line.max(1), language, limits));
     let mut found = Vec::new();
-    let compiled = compile(&prepared, language, limits, HashSet::new(), &mut found);
+    let compiled = compile(&prepared, language, shared, HashSet::new(), &mut found);
 
     let page = Value::Object(entry.page.clone());
     let jekyll = jekyll_object();
@@ -431,7 +438,7 @@ pub(crate) fn render_entry(language: &Arc<Language>, shared: &Shared, entry: &En
         });
         st.entry_path = path.clone();
     }
-    let rendered = render_recovering(&prepared, &compiled, &path, language, limits, &runtime);
+    let rendered = render_recovering(&prepared, &compiled, &path, language, shared, &runtime);
     let mut st = state(runtime.registers());
     let output = match rendered {
         Ok(bytes) => String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),

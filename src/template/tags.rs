@@ -117,7 +117,7 @@ impl ParseTag for Placeholder {
     fn parse(&self, mut arguments: TagTokenIter<'_>, options: &Language) -> Result<Box<dyn Renderable>> {
         let index = placeholder_index(&mut arguments)?;
         if self.name == prepare::STEP {
-            return Ok(Box::new(Step { item: index }));
+            return Ok(step(index));
         }
         if self.name == prepare::TEXT {
             let end = placeholder_index(&mut arguments)?;
@@ -125,52 +125,67 @@ impl ParseTag for Placeholder {
             if index > end || source.get(index..end).is_none() {
                 return Err(missing_special());
             }
-            return Ok(Box::new(TextSlice { source, start: index, end }));
+            return Ok(text_slice(source, index, end));
         }
         let special = render::special(index).ok_or_else(missing_special)?;
-        let shared = self.shared.clone();
-        Ok(match special {
-            Special::Include { kind, file, params, line } => {
-                let params = params.map(|params| {
-                    params
-                        .into_iter()
-                        .map(|(key, value)| {
-                            let value = match value {
-                                ParamValue::Text(text) => Param::Text(text),
-                                ParamValue::Variable(name) => match value_expression(&name) {
-                                    Some(expression) => Param::Value(expression),
-                                    None => Param::Text(String::new()),
-                                },
-                            };
-                            (key, value)
-                        })
-                        .collect()
-                });
-                Box::new(Include { kind, file: Dynamic::new(&file, options), params, line, shared })
-            }
-            Special::Link { path, line } => {
-                Box::new(Link { path: Dynamic::new(&path, options), line, post: false, shared })
-            }
-            Special::PostUrl { name, line } => Box::new(Link { path: Dynamic::Plain(name), line, post: true, shared }),
-            Special::Literal(text) => Box::new(Literal(text)),
-            Special::Range { start, stop, var, line } => Box::new(Range {
-                start: value_expression(&start),
-                stop: value_expression(&stop),
-                var,
-                line,
-                max: shared.limits.max_range,
-            }),
-            Special::Highlight { .. }
-            | Special::For { .. }
-            | Special::Condition { .. }
-            | Special::Case(_)
-            | Special::When { .. } => return Err(missing_special()),
-        })
+        special_tag(special, &self.shared, options)
     }
 
     fn reflection(&self) -> &dyn TagReflection {
         self
     }
+}
+
+/// What a placeholder tag that is not a block stands for: an include, a link, `raw` text, a range.
+pub(crate) fn special_tag(special: Special, shared: &Arc<Shared>, options: &Language) -> Result<Box<dyn Renderable>> {
+    let shared = shared.clone();
+    Ok(match special {
+        Special::Include { kind, file, params, line } => {
+            let params = params.map(|params| {
+                params
+                    .into_iter()
+                    .map(|(key, value)| {
+                        let value = match value {
+                            ParamValue::Text(text) => Param::Text(text),
+                            ParamValue::Variable(name) => match value_expression(&name) {
+                                Some(expression) => Param::Value(expression),
+                                None => Param::Text(String::new()),
+                            },
+                        };
+                        (key, value)
+                    })
+                    .collect()
+            });
+            Box::new(Include { kind, file: Dynamic::new(&file, options), params, line, shared })
+        }
+        Special::Link { path, line } => {
+            Box::new(Link { path: Dynamic::new(&path, options), line, post: false, shared })
+        }
+        Special::PostUrl { name, line } => Box::new(Link { path: Dynamic::Plain(name), line, post: true, shared }),
+        Special::Literal(text) => Box::new(Literal(text)),
+        Special::Range { start, stop, var, line } => Box::new(Range {
+            start: value_expression(&start),
+            stop: value_expression(&stop),
+            var,
+            line,
+            max: shared.limits.max_range,
+        }),
+        Special::Highlight { .. }
+        | Special::For { .. }
+        | Special::Condition { .. }
+        | Special::Case(_)
+        | Special::When { .. } => return Err(missing_special()),
+    })
+}
+
+/// A step marker for `item`.
+pub(crate) fn step(item: usize) -> Box<dyn Renderable> {
+    Box::new(Step { item })
+}
+
+/// The bytes `start..end` of `source`, written as they are.
+pub(crate) fn text_slice(source: Arc<str>, start: usize, end: usize) -> Box<dyn Renderable> {
+    Box::new(TextSlice { source, start, end })
 }
 
 /// Counts a step against the render's budget and records where the render is.
@@ -326,7 +341,7 @@ impl Include {
             let path: Arc<str> = Arc::from(shown.as_str());
             let prepared = Arc::new(Prepared::new(text, 1, language, &shared.limits));
             let mut found = Vec::new();
-            let compiled = render::compile(&prepared, language, &shared.limits, Default::default(), &mut found);
+            let compiled = render::compile(&prepared, language, shared, Default::default(), &mut found);
             let problems = prepared
                 .problems
                 .iter()
@@ -415,7 +430,7 @@ impl Renderable for Include {
                     &include.compiled,
                     &include.path,
                     &language,
-                    &self.shared.limits,
+                    &self.shared,
                     &frame,
                 )
             }
@@ -424,7 +439,7 @@ impl Renderable for Include {
                 &include.compiled,
                 &include.path,
                 &language,
-                &self.shared.limits,
+                &self.shared,
                 runtime,
             ),
         };
@@ -504,19 +519,31 @@ impl ParseBlock for Block {
         options: &Language,
     ) -> Result<Box<dyn Renderable>> {
         let index = placeholder_index(&mut arguments)?;
-        let body = Template::new(block.parse_all(options)?);
+        let body = block.parse_all(options)?;
         block.assert_empty();
         if self.start == prepare::PASS_THROUGH {
-            return Ok(Box::new(PassThrough(body)));
+            return Ok(pass_through(body));
         }
-        match render::special(index) {
-            Some(Special::Highlight { lang, linenos }) => Ok(Box::new(Highlight { lang, linenos, body })),
-            _ => Err(missing_special()),
-        }
+        highlight(render::special(index), body)
     }
 
     fn reflection(&self) -> &dyn BlockReflection {
         self
+    }
+}
+
+/// A block that renders its body: an unknown plugin's block, or a `highlight` postfeed cannot read.
+pub(crate) fn pass_through(body: Vec<Box<dyn Renderable>>) -> Box<dyn Renderable> {
+    Box::new(PassThrough(Template::new(body)))
+}
+
+/// `highlight` around `body`; `special` is its [`Special::Highlight`].
+pub(crate) fn highlight(special: Option<Special>, body: Vec<Box<dyn Renderable>>) -> Result<Box<dyn Renderable>> {
+    match special {
+        Some(Special::Highlight { lang, linenos }) => {
+            Ok(Box::new(Highlight { lang, linenos, body: Template::new(body) }))
+        }
+        _ => Err(missing_special()),
     }
 }
 
@@ -602,43 +629,53 @@ impl ParseBlock for ForParser {
         mut block: TagBlock<'_, '_>,
         options: &Language,
     ) -> Result<Box<dyn Renderable>> {
-        let index = placeholder_index(&mut arguments)?;
-        let Some(Special::For { var, collection, reversed, limit, offset, line }) = render::special(index) else {
-            return Err(missing_special());
-        };
+        let special = render::special(placeholder_index(&mut arguments)?);
         let mut body = Vec::new();
         let mut otherwise = None;
         while let Some(element) = block.next()? {
             match element {
                 liquid_core::parser::BlockElement::Tag(tag) if tag.name() == "else" => {
-                    otherwise = Some(Template::new(block.parse_all(options)?));
+                    otherwise = Some(block.parse_all(options)?);
                     break;
                 }
                 element => body.push(element.parse(&mut block, options)?),
             }
         }
         block.assert_empty();
-        let collection =
-            match collection.strip_prefix('(').and_then(|c| c.strip_suffix(')')).and_then(|c| c.split_once("..")) {
-                Some((start, stop)) => Collection::Range(value_expression(start.trim()), value_expression(stop.trim())),
-                None => Collection::Value(value_expression(&collection)),
-            };
-        Ok(Box::new(For {
-            var,
-            collection,
-            reversed,
-            limit: limit.as_deref().and_then(value_expression),
-            offset: offset.as_deref().and_then(value_expression),
-            line,
-            body: Template::new(body),
-            otherwise,
-            max_range: self.shared.limits.max_range,
-        }))
+        for_loop(special, body, otherwise, &self.shared)
     }
 
     fn reflection(&self) -> &dyn BlockReflection {
         self
     }
+}
+
+/// Ruby Liquid's `for` over `body` (and `otherwise`, its `else`); `special` is its [`Special::For`].
+pub(crate) fn for_loop(
+    special: Option<Special>,
+    body: Vec<Box<dyn Renderable>>,
+    otherwise: Option<Vec<Box<dyn Renderable>>>,
+    shared: &Shared,
+) -> Result<Box<dyn Renderable>> {
+    let Some(Special::For { var, collection, reversed, limit, offset, line }) = special else {
+        return Err(missing_special());
+    };
+    let collection =
+        match collection.strip_prefix('(').and_then(|c| c.strip_suffix(')')).and_then(|c| c.split_once("..")) {
+            Some((start, stop)) => Collection::Range(value_expression(start.trim()), value_expression(stop.trim())),
+            None => Collection::Value(value_expression(&collection)),
+        };
+    Ok(Box::new(For {
+        var,
+        collection,
+        reversed,
+        limit: limit.as_deref().and_then(value_expression),
+        offset: offset.as_deref().and_then(value_expression),
+        line,
+        body: Template::new(body),
+        otherwise: otherwise.map(Template::new),
+        max_range: shared.limits.max_range,
+    }))
 }
 
 #[derive(Debug)]
@@ -800,9 +837,7 @@ impl ParseBlock for IfParser {
         options: &Language,
     ) -> Result<Box<dyn Renderable>> {
         let first = condition_at(placeholder_index(&mut arguments)?)?;
-        // Each condition (`None` for `else`) with the elements of its body.
-        type Branch = (Option<Arc<Condition>>, Vec<Box<dyn Renderable>>);
-        let mut branches: Vec<Branch> = vec![(Some(first), Vec::new())];
+        let mut branches: Vec<IfBranch> = vec![(Some(first), Vec::new())];
         while let Some(element) = block.next()? {
             match element {
                 liquid_core::parser::BlockElement::Tag(tag) if tag.name() == "elsif" => {
@@ -820,13 +855,21 @@ impl ParseBlock for IfParser {
             }
         }
         block.assert_empty();
-        let branches = branches.into_iter().map(|(condition, body)| (condition, Template::new(body))).collect();
-        Ok(Box::new(If { unless: self.unless, branches }))
+        Ok(if_block(self.unless, branches))
     }
 
     fn reflection(&self) -> &dyn BlockReflection {
         self
     }
+}
+
+/// A branch of an `if`: its condition (`None` for `else`) with the elements of its body.
+pub(crate) type IfBranch = (Option<Arc<Condition>>, Vec<Box<dyn Renderable>>);
+
+/// `if` (or `unless`) with its branches, in order.
+pub(crate) fn if_block(unless: bool, branches: Vec<IfBranch>) -> Box<dyn Renderable> {
+    let branches = branches.into_iter().map(|(condition, body)| (condition, Template::new(body))).collect();
+    Box::new(If { unless, branches })
 }
 
 #[derive(Debug)]
@@ -876,10 +919,8 @@ impl ParseBlock for CaseParser {
         mut block: TagBlock<'_, '_>,
         options: &Language,
     ) -> Result<Box<dyn Renderable>> {
-        // Each branch's comparisons (`None` for `else`) with its body; what comes before the first
-        // `when` is never rendered.
-        type Branch = (Option<Arc<[Condition]>>, Vec<Box<dyn Renderable>>);
-        let mut branches: Vec<Branch> = Vec::new();
+        // What comes before the first `when` is never rendered.
+        let mut branches: Vec<CaseBranch> = Vec::new();
         while let Some(element) = block.next()? {
             match element {
                 liquid_core::parser::BlockElement::Tag(tag) if tag.name() == "when" => {
@@ -902,13 +943,21 @@ impl ParseBlock for CaseParser {
             }
         }
         block.assert_empty();
-        let branches = branches.into_iter().map(|(conditions, body)| (conditions, Template::new(body))).collect();
-        Ok(Box::new(Case { branches }))
+        Ok(case_block(branches))
     }
 
     fn reflection(&self) -> &dyn BlockReflection {
         self
     }
+}
+
+/// A branch of a `case`: its comparisons (`None` for `else`) with the elements of its body.
+pub(crate) type CaseBranch = (Option<Arc<[Condition]>>, Vec<Box<dyn Renderable>>);
+
+/// `case` with its branches, in order.
+pub(crate) fn case_block(branches: Vec<CaseBranch>) -> Box<dyn Renderable> {
+    let branches = branches.into_iter().map(|(conditions, body)| (conditions, Template::new(body))).collect();
+    Box::new(Case { branches })
 }
 
 #[derive(Debug)]

@@ -534,6 +534,80 @@ mod fuzz {
         proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
     }
 
+    /// Templates built from every kind of piece: standard tags and outputs, postfeed's blocks,
+    /// Jekyll's tags, liquid-rust's own blocks, and pieces that fail to parse or to render.
+    fn template() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            "[a-z \n]{1,8}",
+            Just("{{ page.title | upcase }}".to_string()),
+            Just("{{ x | plus: 1 }}".to_string()),
+            Just("{{ 'a' | append: x }}".to_string()),
+            Just("{{ forloop.index }}/{{ forloop.length }}".to_string()),
+            Just("{% assign x = 3 %}".to_string()),
+            Just("{%- assign y = page.tags | join: ',' -%}".to_string()),
+            Just("{% increment c %}".to_string()),
+            Just("{% cycle 'a', 'b' %}".to_string()),
+            Just("{% break %}".to_string()),
+            Just("{% continue %}".to_string()),
+            Just("{{ x | no_such_filter }}".to_string()),
+            Just("{{ #each x }}".to_string()),
+            Just("{{ x | plus: }}".to_string()),
+            Just("{{ 1 | divided_by: 0 }}".to_string()),
+            Just("{% include a.html k=page.title %}".to_string()),
+            Just("{% include missing.html %}".to_string()),
+            Just("{% post_url 2020-01-02-hello %}".to_string()),
+            Just("{% link about.md %}".to_string()),
+            Just("{% raw %}{{ x }}{% endraw %}".to_string()),
+            Just("{% youtube abc %}".to_string()),
+            Just("{% endif %}".to_string()),
+            Just("{% else %}".to_string()),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            let body = proptest::collection::vec(inner, 0..4).prop_map(|v| v.concat());
+            prop_oneof![
+                body.clone().prop_map(|b| format!("{{% if x > 1 %}}{b}{{% elsif y %}}B{{% else %}}C{b}{{% endif %}}")),
+                body.clone().prop_map(|b| format!("{{% unless x %}}{b}{{% endunless %}}")),
+                body.clone().prop_map(|b| format!("{{% for i in (1..3) %}}{b}{{% else %}}E{{% endfor %}}")),
+                body.clone().prop_map(|b| format!("{{% for t in page.tags reversed limit:2 %}}{b}{{% endfor %}}")),
+                body.clone()
+                    .prop_map(|b| format!("{{% case x %}}{b}{{% when 1, 3 %}}W{b}{{% else %}}{b}{{% endcase %}}")),
+                body.clone().prop_map(|b| format!("{{% highlight ruby %}}{b}{{% endhighlight %}}")),
+                body.clone().prop_map(|b| format!("{{% capture c %}}{b}{{% endcapture %}}[{{{{ c }}}}]")),
+                body.clone().prop_map(|b| format!("{{% tablerow i in (1..2) %}}{b}{{% endtablerow %}}")),
+                body.clone().prop_map(|b| format!("{{% figure %}}{b}{{% endfigure %}}")),
+                body.prop_map(|b| format!("{{% if x %}}{b}")),
+            ]
+        })
+        .prop_map(|pieces| pieces.to_string())
+    }
+
+    /// Renders `body` with the whole text given to liquid-rust's parser, as before templates
+    /// were assembled, in an engine of its own (includes are kept per engine).
+    fn render_parsed(body: &str) -> Rendered {
+        let engine = engine(&[("a.html", "A{{ include.k | downcase }}{% if include.k %}!{% endif %}")]);
+        super::super::assemble::PARSE_WHOLE_TEXT.set(true);
+        let rendered = render_in(&engine, body);
+        super::super::assemble::PARSE_WHOLE_TEXT.set(false);
+        rendered
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+        #[test]
+        fn assembled_templates_render_as_parsed_ones(body in template()) {
+            let engine = engine(&[("a.html", "A{{ include.k | downcase }}{% if include.k %}!{% endif %}")]);
+            let assembled = render_in(&engine, &body);
+            prop_assert_eq!(assembled, render_parsed(&body), "{:?}", body);
+        }
+
+        #[test]
+        fn assembled_broken_templates_render_as_parsed_ones(body in liquidish()) {
+            let engine = engine(&[("a.html", "A{{ include.k | downcase }}{% if include.k %}!{% endif %}")]);
+            let assembled = render_in(&engine, &body);
+            prop_assert_eq!(assembled, render_parsed(&body), "{:?}", body);
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
         #[test]
@@ -552,6 +626,24 @@ mod fuzz {
         }
     }
 }
+#[test]
+fn templates_are_assembled_without_parsing_the_whole_text_unless_liquid_rust_must_build_them() {
+    use std::collections::HashSet;
+    let engine = engine(&[]);
+    let assembled = |body: &str| {
+        let prepared = prepare::Prepared::new(Arc::from(body), 1, &engine.language, &engine.shared.limits);
+        assemble::assemble(&prepared, &HashSet::new(), false, false, &engine.language, &engine.shared).is_some()
+    };
+    let ours = "{% for i in (1..2) %}{% if i > 1 %}{{ i | plus: 1 }}{% elsif x %}{% else %}{% assign x = 1 %}{% endif %}\
+                {% else %}{% endfor %}{% case x %}{% when 1 %}a{% else %}b{% endcase %}{% unless x %}{% cycle 'a' %}{% endunless %}\
+                {% highlight ruby %}puts 1{% endhighlight %}{% include a.html k=1 %}{% link about.md %}{% raw %}{{ }}{% endraw %}\
+                {% figure %}body{% endfigure %}";
+    assert!(assembled(ours));
+    assert!(!assembled("{% capture c %}x{% endcapture %}"));
+    assert!(!assembled("{% tablerow i in (1..2) %}x{% endtablerow %}"));
+    assert!(!assembled("{{ x | plus: }}"));
+}
+
 #[test]
 fn standard_filters_forgive_nil_and_text_as_ruby_liquid_does() {
     assert_eq!(clean("[{{ nothing | plus: 3 }}][{{ 'abc' | times: 2 }}][{{ nothing | first }}][{{ nothing | size }}][{{ nothing | join: ',' }}][{{ nothing | upcase }}][{{ nothing | append: 'x' }}]"), "[3][0][][0][][][x]");
