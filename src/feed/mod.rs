@@ -264,7 +264,8 @@ pub(crate) struct SharedTexts {
 impl SharedTexts {
     pub(crate) fn of(text: &EntryText) -> SharedTexts {
         let escaped = |text: &str| {
-            let mut escaped = htmlize::escape_text(text).into_owned();
+            // As bytes: the result goes into `Bytes`, so there is no need to check again that it is UTF-8.
+            let mut escaped = htmlize::escape_text_bytes(text.as_bytes()).into_owned();
             // Held for as long as a feed shows the entry: no spare capacity.
             escaped.shrink_to_fit();
             Bytes::from(escaped)
