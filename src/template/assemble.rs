@@ -22,16 +22,25 @@ use super::Shared;
 type Parsed = Option<Arc<dyn Renderable>>;
 
 /// Standard tags and outputs parsed alone, by their text.
-#[derive(Default)]
 pub(crate) struct ParsedPieces {
     pieces: RwLock<HashMap<Box<str>, Parsed>>,
+    /// Most pieces kept: past it the store starts again, so that a daemon fed new posts for
+    /// years keeps a bounded store.
+    max: usize,
 }
 
-/// Most pieces kept: past it the store starts again, so that a daemon fed new posts for years
-/// keeps a bounded store.
-const MAX_PIECES: usize = 50_000;
+impl Default for ParsedPieces {
+    fn default() -> Self {
+        ParsedPieces { pieces: RwLock::default(), max: 50_000 }
+    }
+}
 
 impl ParsedPieces {
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.pieces.read().map_or(0, |pieces| pieces.len())
+    }
+
     fn get(&self, liquid: &str, language: &Language) -> Parsed {
         if let Some(found) = self.pieces.read().ok().and_then(|pieces| pieces.get(liquid).cloned()) {
             return found;
@@ -41,7 +50,7 @@ impl ParsedPieces {
             _ => None,
         };
         if let Ok(mut pieces) = self.pieces.write() {
-            if pieces.len() >= MAX_PIECES {
+            if pieces.len() >= self.max {
                 pieces.clear();
             }
             pieces.insert(liquid.into(), parsed.clone());
@@ -220,5 +229,23 @@ fn close(open: Open, prepared: &Prepared, shared: &Shared) -> Option<Box<dyn Ren
         Open::Case(_, branches) => Some(tags::case_block(branches)),
         Open::Highlight(n, body) => tags::highlight(special(prepared, n), body).ok(),
         Open::PassThrough(body) => Some(tags::pass_through(body)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_of_parsed_pieces_stays_bounded_and_forgets_nothing_it_needs() {
+        let language = Language::default();
+        let store = ParsedPieces { max: 4, ..ParsedPieces::default() };
+        for n in 0..10 {
+            assert!(store.get(&format!("{{{{ {n} }}}}"), &language).is_some());
+            assert!(store.len() <= 4, "{} pieces kept", store.len());
+        }
+        // A piece asked for again after the store started again is parsed again.
+        assert!(store.get("{{ 0 }}", &language).is_some());
+        assert!(store.get("{{ 0 | }}", &language).is_none());
     }
 }
