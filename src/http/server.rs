@@ -204,6 +204,10 @@ impl Connection {
                 _ = self.stopped.changed(), if !draining => {
                     draining = true;
                     connection.as_mut().graceful_shutdown();
+                    // A client still sending its request head, or one that stopped reading, has
+                    // `BUSY_TIMEOUT` to finish: shutting down does not wait out the long timeouts.
+                    let (_, always_busy) = watch::channel(true);
+                    expired.set(activity.expired(self.limits, always_busy));
                 }
                 () = &mut expired => {
                     tracing::debug!(%peer, "closing a timed-out connection");
@@ -400,6 +404,30 @@ mod tests {
 
         stop.send(()).unwrap();
         tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap();
+    }
+
+    /// A client that never finishes its request head (or never sends one) has [`BUSY_TIMEOUT`]
+    /// once the server is stopping, not the 30 s header timeout: a `systemctl stop` is not held
+    /// up by a slow or silent client.
+    #[tokio::test]
+    async fn clients_that_never_finish_a_request_do_not_hold_up_shutdown() {
+        let limits = HttpLimits { header_timeout: Duration::from_secs(30), ..limits() };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, Arc::new(ArcSwap::from_pointee(served())), limits, None, async {
+            _ = stopped.await;
+        }));
+        let mut partial = TcpStream::connect(addr).await.unwrap();
+        partial.write_all(b"GET /feed.xml HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        let mut silent = TcpStream::connect(addr).await.unwrap();
+        // Both are accepted and being read before the stop.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server).await.expect("shutdown waited for the clients").unwrap();
+        assert_eq!(read_response(&mut partial).await, "");
+        assert_eq!(read_response(&mut silent).await, "");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
