@@ -855,3 +855,20 @@ fn site_tags_and_categories_list_the_posts_of_each_name_newest_first() {
     assert_eq!(rendered.output, "New,Old|1|New|rust:2 web:1 |0");
     assert!(rendered.reads_posts);
 }
+
+#[test]
+fn capture_takes_the_first_name_in_its_markup_as_ruby_does() {
+    // Ruby's capture reads the first run of name characters: `/dev/null` captures into `dev`.
+    assert_eq!(clean("a{% capture /dev/null %}hidden{% endcapture %}b[{{ dev }}]"), "ab[hidden]");
+    assert_eq!(clean("{% capture  (x) %}1{% endcapture %}[{{ x }}]"), "[]");
+    // A name liquid-rust cannot hold is still captured, out of sight.
+    assert_eq!(clean("{% capture a.b %}2{% endcapture %}[{{ a.b }}]"), "[]");
+}
+
+#[test]
+fn a_dot_before_a_bracket_is_ignored_as_in_ruby_lookups() {
+    let e = engine(&[("q.md", "{% assign k = 'q1' %}[{{ include.[k] }}|{{ include.[k] | upcase }}]{% if include.[k] == 'yes' %}!{% endif %}{% assign v = include.[k] %}{{ v }}")]);
+    let rendered = render_in(&e, "{% include q.md q1='yes' %}");
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    assert_eq!(rendered.output, "[yes|YES]!yes");
+}
