@@ -872,3 +872,36 @@ fn a_dot_before_a_bracket_is_ignored_as_in_ruby_lookups() {
     assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
     assert_eq!(rendered.output, "[yes|YES]!yes");
 }
+
+#[test]
+fn hashes_print_as_ruby_inspects_them() {
+    let mut site = SiteContext::empty("https://ex.org", "");
+    let mut h = Object::new();
+    h.insert("k".into(), Value::scalar("v \"q\""));
+    h.insert("n".into(), Value::scalar(1));
+    h.insert("f".into(), Value::scalar(2.0));
+    h.insert("z".into(), Value::Nil);
+    h.insert("l".into(), Value::Array(vec![Value::scalar(1), Value::scalar("x")]));
+    h.insert("b".into(), Value::scalar(true));
+    let mut inner = Object::new();
+    inner.insert("x".into(), Value::scalar(1));
+    site.data.insert("h".into(), Value::Object(h));
+    let list = vec![
+        Value::Object(inner),
+        Value::Array(vec![Value::scalar(2), Value::Array(vec![Value::scalar(3.0), Value::scalar(4)])]),
+        Value::Nil,
+        Value::scalar("s"),
+    ];
+    site.data.insert("a".into(), Value::Array(list));
+    let e = Engine::new(site);
+    let rendered = render_in(
+        &e,
+        "{{ site.data.h }}|{{ site.data.a }}|{{ site.data.a | join: '-' }}|{{ site.data.h | join: ',' }}",
+    );
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    // Keys in sorted order (see README); Jekyll keeps the file's order.
+    assert_eq!(
+        rendered.output,
+        r#"{"b"=>true, "f"=>2.0, "k"=>"v \"q\"", "l"=>[1, "x"], "n"=>1, "z"=>nil}|{"x"=>1}23.04s|{"x"=>1}-2-3.0-4--s|{"b"=>true, "f"=>2.0, "k"=>"v \"q\"", "l"=>[1, "x"], "n"=>1, "z"=>nil}"#
+    );
+}
