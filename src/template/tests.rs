@@ -905,3 +905,16 @@ fn hashes_print_as_ruby_inspects_them() {
         r#"{"b"=>true, "f"=>2.0, "k"=>"v \"q\"", "l"=>[1, "x"], "n"=>1, "z"=>nil}|{"x"=>1}23.04s|{"x"=>1}-2-3.0-4--s|{"b"=>true, "f"=>2.0, "k"=>"v \"q\"", "l"=>[1, "x"], "n"=>1, "z"=>nil}"#
     );
 }
+
+#[test]
+fn tablerowloop_is_the_tablerow_loop_as_in_ruby() {
+    let body = "{% tablerow t in (1..4) cols:2 %}{{ tablerowloop.index }}/{{ tablerowloop.col }}/{{ tablerowloop.col_last }}/\
+                {{ tablerowloop.length }}/{{ tablerowloop.rindex0 }}{% if tablerowloop.first %}F{% endif %}{% endtablerow %}\
+                |{{ tablerowloop.index }}";
+    // Ruby Liquid 5.4 also writes a newline after the first `<tr>` and after each `</tr>` (see README).
+    assert_eq!(
+        clean(body),
+        "<tr class=\"row1\"><td class=\"col1\">1/1/false/4/3F</td><td class=\"col2\">2/2/true/4/2</td></tr>\
+         <tr class=\"row2\"><td class=\"col1\">3/1/false/4/1</td><td class=\"col2\">4/2/true/4/0</td></tr>|"
+    );
+}
