@@ -953,7 +953,6 @@ impl Reader<'_> {
     }
 }
 
-/// Ruby Liquid's `for` markup: `var in collection [reversed] [limit: n] [offset: n]`.
 /// The variable `{% capture %}` writes to, read as Ruby's capture reads it: the first run of name
 /// characters, brackets, dots and parentheses anywhere in the markup (`/dev/null` captures into
 /// `dev`). A name liquid-rust cannot hold (`a.b`, `(x)`) is one that no output can read, as in Ruby,
@@ -974,6 +973,7 @@ fn capture_target(markup: &str) -> Option<String> {
     }
 }
 
+/// Ruby Liquid's `for` markup: `var in collection [reversed] [limit: n] [offset: n]`.
 fn parse_for(markup: &str, line: u32) -> Option<Special> {
     let markup = markup.trim();
     let (var, rest) = markup.split_once(char::is_whitespace)?;
