@@ -117,11 +117,21 @@ fn replace(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::R
 /// Liquid's `join`: the items as text, with `separator` (a space by default) between them.
 fn join(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Result<Value, String> {
     let separator = args.first().map_or_else(|| " ".to_string(), |v| v.to_kstr().to_string());
-    let items: Vec<String> = match input.as_array() {
-        Some(array) => array.values().map(|item| item.to_kstr().to_string()).collect(),
-        None if input.is_nil() => Vec::new(),
-        None => vec![input.to_kstr().to_string()],
-    };
+    // Ruby's `Array#join`: a list inside the list is joined with the same separator, a hash is
+    // inspected, nil is empty.
+    fn flatten(item: &dyn ValueView, items: &mut Vec<String>) {
+        match item.as_array() {
+            Some(array) => array.values().for_each(|v| flatten(v, items)),
+            None if item.is_nil() => items.push(String::new()),
+            None => items.push(show(item).to_kstr().to_string()),
+        }
+    }
+    let mut items = Vec::new();
+    match input.as_array() {
+        Some(array) => array.values().for_each(|v| flatten(v, &mut items)),
+        None if input.is_nil() => {}
+        None => items.push(show(input).to_kstr().to_string()),
+    }
     let size = items.iter().map(String::len).sum::<usize>() + items.len().saturating_mul(separator.len());
     if size > super::render::values_left(c.runtime.registers()) {
         return Err("the result would be larger than the limit".into());
@@ -130,11 +140,15 @@ fn join(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Resu
 }
 
 /// An output value as Ruby's `to_s` shows it where liquid-rust differs: floats keep their `.0`,
-/// lists are their items' texts joined.
+/// lists are their items' texts joined, hashes are shown as Ruby's `inspect` shows them
+/// (`{"k"=>"v"}`).
 pub(crate) fn show(input: &dyn ValueView) -> Value {
     if let Some(array) = input.as_array() {
         let shown: String = array.values().map(|v| show(v).to_kstr().to_string()).collect();
         return Value::scalar(shown);
+    }
+    if input.as_object().is_some() {
+        return Value::scalar(inspect(input));
     }
     match input.as_scalar() {
         Some(s) if s.type_name() == "fractional number" => {
@@ -1214,7 +1228,7 @@ pub(crate) fn inspect(v: &dyn ValueView) -> String {
     }
     match v.as_scalar() {
         Some(s) if s.type_name() == "string" => format!("{:?}", s.to_kstr().as_str()),
-        _ => v.to_kstr().to_string(),
+        _ => show(v).to_kstr().to_string(),
     }
 }
 

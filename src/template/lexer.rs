@@ -189,8 +189,14 @@ fn needs_rename(name: &str) -> bool {
             .any(|k| name.len() > k.len() && name.starts_with(k) && is_name_byte(name.as_bytes()[k.len()]))
 }
 
+/// What liquid-rust calls Ruby's `tablerowloop`, the loop object inside `tablerow`.
+const TABLEROW_LOOP: &str = "tablerow";
+
 /// The name liquid-rust's input uses for the variable `name` (see [`normalize`]).
 pub(crate) fn renamed(name: &str) -> Cow<'_, str> {
+    if name == "tablerowloop" {
+        return Cow::Borrowed(TABLEROW_LOOP);
+    }
     if needs_rename(name) {
         Cow::Owned(format!("{RENAMED}{name}"))
     } else {
@@ -204,7 +210,10 @@ pub(crate) fn renamed(name: &str) -> Cow<'_, str> {
 ///   assignments and uses still meet; properties (`page.nil_x`), filter names, keyword arguments
 ///   and quoted text keep their names;
 /// - an integer literal too large for 64 bits, which liquid-rust's parser panics on, becomes a
-///   float literal (`9999999999999999999.0`): Ruby keeps it exact, liquid-rust has nothing larger.
+///   float literal (`9999999999999999999.0`): Ruby keeps it exact, liquid-rust has nothing larger;
+/// - `tablerowloop` is `tablerow`, liquid-rust's name for it;
+/// - a `.` between a name and a `[` is left out (`include.[key]` is `include[key]`): Ruby's
+///   lookups read the names and brackets and skip the dots.
 pub(crate) fn normalize(markup: &str) -> Cow<'_, str> {
     let bytes = markup.as_bytes();
     let mut out: Option<String> = None;
@@ -230,8 +239,19 @@ pub(crate) fn normalize(markup: &str) -> Cow<'_, str> {
                 out.push_str(&markup[copied..i]);
                 out.push_str(RENAMED);
                 copied = i;
+            } else if is_value && word == "tablerowloop" {
+                let out = out.get_or_insert_with(|| String::with_capacity(markup.len()));
+                out.push_str(&markup[copied..i]);
+                out.push_str(TABLEROW_LOOP);
+                copied = end;
             }
             i = end;
+        } else if b == b'.' && bytes.get(i + 1) == Some(&b'[') && previous.is_some_and(|p| is_name_byte(p) || p == b']')
+        {
+            let out = out.get_or_insert_with(|| String::with_capacity(markup.len()));
+            out.push_str(&markup[copied..i]);
+            copied = i + 1;
+            i += 1;
         } else if b.is_ascii_digit() {
             let digits = bytes[i..].iter().take_while(|c| c.is_ascii_digit()).count();
             let end = i + digits;
@@ -329,6 +349,8 @@ mod tests {
         assert_eq!(normalize("(1..nullable)"), "(1..pfk_nullable)");
         assert_eq!(normalize("pfk_x"), "pfk_pfk_x");
         assert_eq!(normalize("2nil"), "2nil");
+        assert_eq!(normalize("include.[k] | a: x.[\"y\"].[0]"), "include[k] | a: x[\"y\"][0]");
+        assert_eq!(normalize("'a.[b]' | x: ..[1]"), "'a.[b]' | x: ..[1]");
         // Properties, quoted text, literals, other names and filter names stay.
         for same in [
             "page.nil_x",

@@ -4,6 +4,7 @@
 //! are left out and reported, and blocks are balanced. A token that still fails to parse, or to
 //! render, can be dropped and the rest written again (with step markers that tell which one failed).
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -636,7 +637,10 @@ impl Reader<'_> {
             "else" | "elsif" | "when" => self.branch(name, markup, line),
             _ if STANDARD_BLOCKS.contains(&name) => {
                 let is_loop = name == "tablerow";
-                let markup = lexer::normalize(markup);
+                let markup = match name {
+                    "capture" => capture_target(markup).map_or(lexer::normalize(markup), Cow::Owned),
+                    _ => lexer::normalize(markup),
+                };
                 let (markup, range) =
                     if is_loop { self.bounded_range(&markup, line) } else { (markup.into_owned(), None) };
                 let item = self.push(line, Emit::Liquid(format!("{{% {name} {markup} %}}")));
@@ -995,6 +999,26 @@ impl Reader<'_> {
             line,
         });
         (format!("{}{var}{}", &markup[..open], &markup[close + 1..]), Some(self.specials.len() - 1))
+    }
+}
+
+/// The variable `{% capture %}` writes to, read as Ruby's capture reads it: the first run of name
+/// characters, brackets, dots and parentheses anywhere in the markup (`/dev/null` captures into
+/// `dev`). A name liquid-rust cannot hold (`a.b`, `(x)`) is one that no output can read, as in Ruby,
+/// where it is a key no lookup reaches. `None` when the markup holds no name character at all.
+fn capture_target(markup: &str) -> Option<String> {
+    let is_name_char = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'[' | b']');
+    let bytes = markup.as_bytes();
+    let first = bytes.iter().position(|&c| is_name_char(c))?;
+    let start = if first > 0 && bytes[first - 1] == b'(' { first - 1 } else { first };
+    let len = bytes[first..].iter().take_while(|&&c| is_name_char(c) || matches!(c, b'(' | b')')).count();
+    let name = &markup[start..first + len];
+    let plain = name.as_bytes()[0].is_ascii_alphabetic() || name.starts_with('_');
+    if plain && name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-')) {
+        Some(lexer::renamed(name).into_owned())
+    } else {
+        // `pfk_` alone is never the renamed form of a name (see `lexer::renamed`).
+        Some("pfk_".to_owned())
     }
 }
 

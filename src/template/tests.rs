@@ -947,3 +947,66 @@ fn site_tags_and_categories_list_the_posts_of_each_name_newest_first() {
     assert_eq!(rendered.output, "New,Old|1|New|rust:2 web:1 |0");
     assert!(rendered.reads_posts);
 }
+
+#[test]
+fn capture_takes_the_first_name_in_its_markup_as_ruby_does() {
+    // Ruby's capture reads the first run of name characters: `/dev/null` captures into `dev`.
+    assert_eq!(clean("a{% capture /dev/null %}hidden{% endcapture %}b[{{ dev }}]"), "ab[hidden]");
+    assert_eq!(clean("{% capture  (x) %}1{% endcapture %}[{{ x }}]"), "[]");
+    // A name liquid-rust cannot hold is still captured, out of sight.
+    assert_eq!(clean("{% capture a.b %}2{% endcapture %}[{{ a.b }}]"), "[]");
+}
+
+#[test]
+fn a_dot_before_a_bracket_is_ignored_as_in_ruby_lookups() {
+    let e = engine(&[("q.md", "{% assign k = 'q1' %}[{{ include.[k] }}|{{ include.[k] | upcase }}]{% if include.[k] == 'yes' %}!{% endif %}{% assign v = include.[k] %}{{ v }}")]);
+    let rendered = render_in(&e, "{% include q.md q1='yes' %}");
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    assert_eq!(rendered.output, "[yes|YES]!yes");
+}
+
+#[test]
+fn hashes_print_as_ruby_inspects_them() {
+    let mut site = SiteContext::empty("https://ex.org", "");
+    let mut h = Object::new();
+    h.insert("k".into(), Value::scalar("v \"q\""));
+    h.insert("n".into(), Value::scalar(1));
+    h.insert("f".into(), Value::scalar(2.0));
+    h.insert("z".into(), Value::Nil);
+    h.insert("l".into(), Value::Array(vec![Value::scalar(1), Value::scalar("x")]));
+    h.insert("b".into(), Value::scalar(true));
+    let mut inner = Object::new();
+    inner.insert("x".into(), Value::scalar(1));
+    site.data.insert("h".into(), Value::Object(h));
+    let list = vec![
+        Value::Object(inner),
+        Value::Array(vec![Value::scalar(2), Value::Array(vec![Value::scalar(3.0), Value::scalar(4)])]),
+        Value::Nil,
+        Value::scalar("s"),
+    ];
+    site.data.insert("a".into(), Value::Array(list));
+    let e = Engine::new(site);
+    let rendered = render_in(
+        &e,
+        "{{ site.data.h }}|{{ site.data.a }}|{{ site.data.a | join: '-' }}|{{ site.data.h | join: ',' }}",
+    );
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    // Keys in sorted order (see README); Jekyll keeps the file's order.
+    assert_eq!(
+        rendered.output,
+        r#"{"b"=>true, "f"=>2.0, "k"=>"v \"q\"", "l"=>[1, "x"], "n"=>1, "z"=>nil}|{"x"=>1}23.04s|{"x"=>1}-2-3.0-4--s|{"b"=>true, "f"=>2.0, "k"=>"v \"q\"", "l"=>[1, "x"], "n"=>1, "z"=>nil}"#
+    );
+}
+
+#[test]
+fn tablerowloop_is_the_tablerow_loop_as_in_ruby() {
+    let body = "{% tablerow t in (1..4) cols:2 %}{{ tablerowloop.index }}/{{ tablerowloop.col }}/{{ tablerowloop.col_last }}/\
+                {{ tablerowloop.length }}/{{ tablerowloop.rindex0 }}{% if tablerowloop.first %}F{% endif %}{% endtablerow %}\
+                |{{ tablerowloop.index }}";
+    // Ruby Liquid 5.4 also writes a newline after the first `<tr>` and after each `</tr>` (see README).
+    assert_eq!(
+        clean(body),
+        "<tr class=\"row1\"><td class=\"col1\">1/1/false/4/3F</td><td class=\"col2\">2/2/true/4/2</td></tr>\
+         <tr class=\"row2\"><td class=\"col1\">3/1/false/4/1</td><td class=\"col2\">4/2/true/4/0</td></tr>|"
+    );
+}
