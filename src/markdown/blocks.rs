@@ -589,6 +589,14 @@ impl Pass<'_> {
             if let Some(replaced) = self.span_extensions(&emitted) {
                 emitted = Cow::Owned(replaced);
             }
+            if (!in_paragraph || list_item.is_some()) && lone_span_tag(block_content(line, list_item)) {
+                // A span element's tag alone on a line starts a paragraph in kramdown, where CommonMark opens
+                // an HTML block that runs to a blank line (`<br/>` then `## x` would stay text): an empty
+                // placeholder after the tag makes it a paragraph for pulldown-cmark too.
+                let index = self.prepared.stored.len();
+                self.prepared.stored.push(Stored::Inline { html: String::new(), source: String::new() });
+                emitted = Cow::Owned(format!("{}<{INLINE_PLACEHOLDER}{index}>", emitted.trim_end()));
+            }
             match self.inline_math(&emitted) {
                 Some(replaced) => self.emit(&replaced),
                 None => self.emit(&emitted),
@@ -1229,6 +1237,33 @@ fn split_quote(line: &str) -> Option<(&str, &str)> {
         split += 1;
     }
     Some((&line[..split], &line[split..]))
+}
+
+/// What a line holds after its list marker or blockquote markers.
+fn block_content(line: &str, list_item: Option<usize>) -> &str {
+    if let Some(column) = list_item {
+        return line.get(column.min(line.len())..).unwrap_or("").trim_start();
+    }
+    let mut content = line.trim_start();
+    while let Some(inner) = content.strip_prefix('>') {
+        content = inner.trim_start();
+    }
+    content
+}
+
+/// A line holding only a start or end tag of one of kramdown's span elements (`<br/>`, `<img src=x>`,
+/// `</span>`): CommonMark's HTML block of kind 7, a paragraph in kramdown. `option` is left out: CommonMark
+/// reads it as an HTML block of kind 6, like `div`.
+fn lone_span_tag(content: &str) -> bool {
+    let content = content.trim_end();
+    let (name, len) = match html_scan::start_tag(content) {
+        Some(tag) => (tag.name, tag.len),
+        None => match html_scan::end_tag(content) {
+            Some((name, len)) => (name.to_string(), len),
+            None => return false,
+        },
+    };
+    len == content.len() && html_scan::is_span_element(&name) && !name.eq_ignore_ascii_case("option")
 }
 
 /// An ordered list item numbered other than 1.

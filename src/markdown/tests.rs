@@ -618,3 +618,18 @@ fn code_spans_keep_the_spaces_kramdown_keeps() {
          <code class=\"language-plaintext highlighter-rouge\">d</code></p>\n"
     );
 }
+
+#[test]
+fn a_span_tag_alone_on_a_line_starts_a_paragraph() {
+    assert_eq!(
+        html("Text.\n\n<br/>\n## Heading\n\n<img src=\"a.png\">\n*b* \"c\"\n"),
+        "<p>Text.</p>\n<p><br/></p>\n<h2 id=\"heading\">Heading</h2>\n<p><img src=\"a.png\">\n<em>b</em> “c”</p>\n"
+    );
+    assert_eq!(
+        html("1. one\n2. <span>\n   *e*\n   </span>\n"),
+        "<ol>\n<li>one</li>\n<li><span>\n<em>e</em>\n</span></li>\n</ol>\n"
+    );
+    assert_eq!(html("> <br>\n> # H\n"), "<blockquote>\n<p><br></p>\n<h1 id=\"h\">H</h1>\n</blockquote>\n");
+    // A block element's tag still opens an HTML block.
+    assert_eq!(html("<div>\n*x*\n</div>\n"), "<div>\n*x*\n</div>\n");
+}
