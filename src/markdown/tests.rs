@@ -633,3 +633,27 @@ fn a_span_tag_alone_on_a_line_starts_a_paragraph() {
     // A block element's tag still opens an HTML block.
     assert_eq!(html("<div>\n*x*\n</div>\n"), "<div>\n*x*\n</div>\n");
 }
+
+#[test]
+fn elements_whose_content_kramdown_keeps_raw_show_it_as_written() {
+    // `<s>`, `<u>`, `<mark>`, `<kbd>` and unknown elements are not in kramdown's span content model: no
+    // Markdown, quotes or symbols inside them.
+    assert_eq!(
+        html("A <s>\"b\" *c* -- d...</s> \"e\" and <u>it's `f` [g](/h)</u> <mark>'i'</mark> <em>\"j\"</em>\n"),
+        "<p>A <s>\"b\" *c* -- d...</s> “e” and <u>it's `f` [g](/h)</u> <mark>'i'</mark> <em>“j”</em></p>\n"
+    );
+    assert_eq!(
+        html("<u>a &amp; <b>\"b\"</b> <u>\"c\"</u> \"d\"</u> \"e\"\n"),
+        "<p><u>a &amp; <b>\"b\"</b> <u>\"c\"</u> \"d\"</u> “e”</p>\n"
+    );
+    // Over a line end, in a quote; and with no end tag, to the end of the paragraph.
+    assert_eq!(
+        html("> x <kbd>\"a\n> b\"</kbd> \"c\"\n"),
+        "<blockquote>\n<p>x <kbd>\"a\nb\"</kbd> “c”</p>\n</blockquote>\n"
+    );
+    assert_eq!(html("x <kbd>\"a *b*\n\n\"c\"\n"), "<p>x <kbd>\"a *b*</kbd></p>\n<p>“c”</p>\n");
+    // A link that starts inside the element is no link; what closes it is text.
+    assert_eq!(html("x <s>[a</s> b](/c) \"d\"\n"), "<p>x <s>[a</s> b](/c) “d”</p>\n");
+    // `markdown="span"` asks for Markdown.
+    assert_eq!(html("x <s markdown=\"span\">\"a\"</s>\n"), "<p>x <s markdown=\"span\">“a”</s></p>\n");
+}
