@@ -672,7 +672,8 @@ impl Pass<'_> {
             pos = (end + 1).min(src.len());
         }
         let contents: Vec<&str> = lines.iter().map(|(_, c)| *c).collect();
-        let (table, headless) = gfm_table(&contents)?;
+        // Span extensions in a cell (`{::nomarkdown}…{:/}`) are read as in a paragraph, cell by cell.
+        let (table, headless) = gfm_table(&contents, &mut |cell| self.span_extensions(cell))?;
         if headless {
             self.prepared.headless_tables.insert(self.line);
         }
@@ -1433,7 +1434,7 @@ fn table_cells(line: &str) -> Option<Vec<String>> {
 /// A kramdown table as GFM lines: the first row as the header, the separator's alignments, every row
 /// padded to the widest; and whether kramdown sees no header (no separator after the first rows).
 /// None when a line has no pipe outside code.
-fn gfm_table(lines: &[&str]) -> Option<(Vec<String>, bool)> {
+fn gfm_table(lines: &[&str], cell_text: &mut dyn FnMut(&str) -> Option<String>) -> Option<(Vec<String>, bool)> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut alignments: Option<Vec<&'static str>> = None;
     // kramdown ignores a table without body rows: rows that are neither its header nor its footer.
@@ -1459,11 +1460,12 @@ fn gfm_table(lines: &[&str]) -> Option<(Vec<String>, bool)> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
     let alignments_found = alignments.clone();
     let alignments = alignments.unwrap_or_default();
-    let format_row = |cells: &[String]| {
+    let mut format_row = |cells: &[String]| {
         let mut row = String::from("|");
         for i in 0..columns {
             row.push(' ');
-            row.push_str(cells.get(i).map_or("", String::as_str));
+            let cell = cells.get(i).map_or("", String::as_str);
+            row.push_str(cell_text(cell).as_deref().unwrap_or(cell));
             row.push_str(" |");
         }
         row

@@ -657,3 +657,12 @@ fn elements_whose_content_kramdown_keeps_raw_show_it_as_written() {
     // `markdown="span"` asks for Markdown.
     assert_eq!(html("x <s markdown=\"span\">\"a\"</s>\n"), "<p>x <s markdown=\"span\">“a”</s></p>\n");
 }
+
+#[test]
+fn span_extensions_inside_table_cells() {
+    assert_eq!(
+        html("| a | b |\n|---|---|\n| {::nomarkdown}<b>x</b>{:/} | {::comment}c{:/comment} y |\n"),
+        "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n\
+         <td><b>x</b></td>\n<td><!-- c --> y</td>\n</tr>\n</tbody>\n</table>\n"
+    );
+}
