@@ -666,3 +666,16 @@ fn span_extensions_inside_table_cells() {
          <td><b>x</b></td>\n<td><!-- c --> y</td>\n</tr>\n</tbody>\n</table>\n"
     );
 }
+
+#[test]
+fn link_text_is_read_inside_the_emphasis_around_it() {
+    // kramdown never nests an element in one of its own kind, link text included.
+    assert_eq!(
+        html("*see [a *b* c](/x) here* and _[d _e_](/y)_\n"),
+        "<p><em>see <a href=\"/x\">a *b* c</a> here</em> and <em><a href=\"/y\">d _e_</a></em></p>\n"
+    );
+    assert_eq!(
+        html("**see [a *b* c](/x)** and *[d **e**](/y)*\n"),
+        "<p><strong>see <a href=\"/x\">a <em>b</em> c</a></strong> and <em><a href=\"/y\">d <strong>e</strong></a></em></p>\n"
+    );
+}

@@ -383,12 +383,17 @@ impl Builder<'_> {
         if self.stack.len() < 2 {
             return;
         }
+        if self.stack.last().is_some_and(|node| is_inline_container(&node.kind)) {
+            // Its content is resolved with the emphasis around it (see [`Token::Container`]).
+            let tokens = self.pending.pop().unwrap_or_default();
+            let node = self.stack.pop().expect("checked above");
+            self.token(Token::Container(Box::new(node), tokens));
+            return;
+        }
         self.flush();
         self.pending.pop();
         let node = self.stack.pop().expect("checked above");
-        if is_inline_container(&node.kind) {
-            self.token(Token::Atom(Box::new(node)));
-        } else {
+        {
             self.flush();
             self.top().children.push(node);
         }
