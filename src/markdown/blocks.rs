@@ -578,7 +578,13 @@ impl Pass<'_> {
                 emitted = Cow::Owned(break_kept);
             }
             let open_code = if in_paragraph { self.open_code_run } else { 0 };
-            let (escaped, open_code) = escape_lone_backticks(&emitted, in_paragraph && list_item.is_none(), open_code);
+            let mut split = || {
+                let index = self.prepared.stored.len();
+                self.prepared.stored.push(Stored::Inline { html: String::new(), source: String::new() });
+                format!("<{INLINE_PLACEHOLDER}{index}>")
+            };
+            let (escaped, open_code) =
+                escape_lone_backticks(&emitted, in_paragraph && list_item.is_none(), open_code, &mut split);
             self.open_code_run = open_code;
             if let Some(escaped) = escaped {
                 emitted = Cow::Owned(escaped);
@@ -945,12 +951,27 @@ fn backslash_line_break(line: &str) -> Option<String> {
 /// and the code in between is skipped. At a line's start the whitespace before is the line end, when the
 /// line continues a paragraph. `open_run` is the run of a code span the paragraph's previous lines left
 /// open; the one this line leaves open is returned.
-fn escape_lone_backticks(line: &str, continues_paragraph: bool, open_run: usize) -> (Option<String>, usize) {
+/// A span closes at the first run of its backticks even inside a longer run (`` `a``b` `` is two spans in
+/// kramdown, one in CommonMark): there `split` gives an empty placeholder to put after the closing
+/// backticks, which pulldown-cmark then reads as a run of their length.
+fn escape_lone_backticks(
+    line: &str,
+    continues_paragraph: bool,
+    open_run: usize,
+    split: &mut dyn FnMut() -> String,
+) -> (Option<String>, usize) {
     let bytes = line.as_bytes();
     let mut i = 0;
+    let mut splits = Vec::new();
+    let longer_run = |at: usize, run: usize| bytes.get(at + run) == Some(&b'`');
     if open_run > 0 {
         match line.find(&"`".repeat(open_run)) {
-            Some(at) => i = at + open_run,
+            Some(at) => {
+                i = at + open_run;
+                if longer_run(at, open_run) {
+                    splits.push(i);
+                }
+            }
             None => return (None, open_run),
         }
     }
@@ -970,7 +991,13 @@ fn escape_lone_backticks(line: &str, continues_paragraph: bool, open_run: usize)
                 }
                 let fence = &line[i..i + run];
                 match line[i + run..].find(fence) {
-                    Some(at) => i += run + at + run,
+                    Some(at) => {
+                        let close = i + run + at;
+                        i = close + run;
+                        if longer_run(close, run) {
+                            splits.push(i);
+                        }
+                    }
                     None => {
                         left_open = run;
                         break;
@@ -980,14 +1007,21 @@ fn escape_lone_backticks(line: &str, continues_paragraph: bool, open_run: usize)
             _ => i += 1,
         }
     }
-    if lone.is_empty() {
+    if lone.is_empty() && splits.is_empty() {
         return (None, left_open);
     }
     let mut out = String::with_capacity(line.len() + lone.len());
     let mut from = 0;
-    for at in lone {
+    let mut edits: Vec<(usize, bool)> = lone.into_iter().map(|at| (at, true)).collect();
+    edits.extend(splits.into_iter().map(|at| (at, false)));
+    edits.sort_unstable();
+    for (at, backslash) in edits {
         out.push_str(&line[from..at]);
-        out.push('\\');
+        if backslash {
+            out.push('\\');
+        } else {
+            out.push_str(&split());
+        }
         from = at;
     }
     out.push_str(&line[from..]);

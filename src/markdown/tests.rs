@@ -679,3 +679,11 @@ fn link_text_is_read_inside_the_emphasis_around_it() {
         "<p><strong>see <a href=\"/x\">a <em>b</em> c</a></strong> and <em><a href=\"/y\">d <strong>e</strong></a></em></p>\n"
     );
 }
+
+#[test]
+fn a_code_span_closes_at_the_first_run_of_its_backticks() {
+    let code = |text: &str| format!("<code class=\"language-plaintext highlighter-rouge\">{text}</code>");
+    assert_eq!(html("x `a``b` y\n"), format!("<p>x {}{} y</p>\n", code("a"), code("b")));
+    assert_eq!(html("A `c``` d.\n"), format!("<p>A {}`` d.</p>\n", code("c")));
+    assert_eq!(html("a `b\nc``d` e\n"), format!("<p>a {}{} e</p>\n", code("b c"), code("d")));
+}
