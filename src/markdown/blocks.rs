@@ -63,6 +63,9 @@ pub(crate) struct Prepared {
     /// Offsets (in the prepared text) of backslashes the block pass put before a `-` that kramdown reads
     /// as it stands.
     pub unescaped_dashes: std::collections::HashSet<usize>,
+    /// What `{::options … /}` extensions set, in order: name, value, and whether only blank lines come
+    /// before it in the post.
+    pub inline_options: Vec<(String, String, bool)>,
 }
 
 const PLACEHOLDER_START: &str = "<!--\u{1}kd";
@@ -315,6 +318,9 @@ impl Pass<'_> {
                 rest = &rest[open + 3..];
                 continue;
             };
+            if let Some(attrs) = rest[open..open + len].strip_prefix("{::options").and_then(|t| t.strip_suffix("/}")) {
+                self.inline_options(attrs);
+            }
             let index = self.prepared.stored.len();
             self.prepared.stored.push(Stored::Inline { html, source: rest[open..open + len].to_string() });
             out.push_str(before);
@@ -324,6 +330,16 @@ impl Pass<'_> {
         }
         out.push_str(rest);
         replaced.then_some(out)
+    }
+
+    /// The options a `{::options … /}` sets (`attrs`: what follows its name).
+    fn inline_options(&mut self, attrs: &str) {
+        let mut ial = Ial::default();
+        attributes::parse(attrs, &mut ial);
+        let at_start = self.out.trim().is_empty();
+        for (key, value) in ial.attrs.0 {
+            self.prepared.inline_options.push((key, value, at_start));
+        }
     }
 
     fn placeholder(&mut self, indent: usize, stored: Stored) {
@@ -908,6 +924,9 @@ impl Pass<'_> {
             return None;
         }
         if closed {
+            if name == "options" {
+                self.inline_options(&head["options".len()..]);
+            }
             self.emit_filler();
             return Some(next);
         }

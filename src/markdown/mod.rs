@@ -70,6 +70,32 @@ pub(crate) fn render_nested(markdown: &str, options: &Options, abbreviations: &[
 fn render_at(markdown: &str, options: &Options, abbreviations: &[(String, String)], _depth: usize) -> String {
     let source = normalize(markdown);
     let mut prepared = blocks::prepare(&source, options);
+    // `{::options … /}` in the post: kramdown's converter (and the GFM parser's last pass) see the last value
+    // of each option set anywhere; its parser sees a value from where it is set, which is the whole post
+    // when the extension comes first (later ones are left alone: the block pass reads a post once).
+    let inline_options;
+    let options = if prepared.inline_options.is_empty() {
+        options
+    } else {
+        let mut changed = options.clone();
+        let mut reread = false;
+        for (key, value, at_start) in &prepared.inline_options {
+            let mut trial = changed.clone();
+            if trial.apply_inline(key, value) {
+                if *at_start {
+                    reread |= trial != changed;
+                    changed = trial;
+                }
+            } else {
+                changed = trial;
+            }
+        }
+        if reread {
+            prepared = blocks::prepare(&source, &changed);
+        }
+        inline_options = changed;
+        &inline_options
+    };
     if !abbreviations.is_empty() {
         let mut all = abbreviations.to_vec();
         all.append(&mut prepared.abbreviations);

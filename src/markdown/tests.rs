@@ -687,3 +687,18 @@ fn a_code_span_closes_at_the_first_run_of_its_backticks() {
     assert_eq!(html("A `c``` d.\n"), format!("<p>A {}`` d.</p>\n", code("c")));
     assert_eq!(html("a `b\nc``d` e\n"), format!("<p>a {}{} e</p>\n", code("b c"), code("d")));
 }
+
+#[test]
+fn options_set_in_the_post_apply_as_in_kramdown() {
+    // Options the converter reads apply to the whole post, wherever they are set.
+    assert_eq!(
+        html("\"a\"\n\n{::options smart_quotes=\"apos,apos,quot,quot\" auto_ids=\"false\" /}\n\n## \"b\"\n"),
+        "<p>\"a\"</p>\n<h2>\"b\"</h2>\n"
+    );
+    assert_eq!(html("x {::options auto_id_prefix=\"p-\" /} y\n\n# T\n"), "<p>x  y</p>\n<h1 id=\"p-t\">T</h1>\n");
+    // The parser's options apply from where they are set: set first, to the whole post.
+    assert_eq!(
+        html("{::options parse_block_html=\"true\" /}\n\n<div>\n*a*\n</div>\n"),
+        "<div>\n<p><em>a</em></p>\n</div>\n"
+    );
+}
