@@ -161,6 +161,7 @@ pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
         prepared: Prepared::default(),
         open_code_run: 0,
         unclosed: Unclosed::default(),
+        parse_block_html: None,
     };
     pass.run(options);
     let mut prepared = pass.prepared;
@@ -180,6 +181,8 @@ struct Pass<'a> {
     /// cannot find more) is not run again: without these, ten thousand unclosed `~~~x` or `<!--` lines
     /// would take quadratic time.
     unclosed: Unclosed,
+    /// `parse_block_html` as a `{::options … /}` above set it: kramdown's parser reads it from there on.
+    parse_block_html: Option<bool>,
 }
 
 #[derive(Default)]
@@ -338,6 +341,11 @@ impl Pass<'_> {
         attributes::parse(attrs, &mut ial);
         let at_start = self.out.trim().is_empty();
         for (key, value) in ial.attrs.0 {
+            if key == "parse_block_html" {
+                let mut options = Options::default();
+                options.apply_inline(&key, &value);
+                self.parse_block_html = Some(options.parse_block_html);
+            }
             self.prepared.inline_options.push((key, value, at_start));
         }
     }
@@ -815,7 +823,7 @@ impl Pass<'_> {
             Some("block") => ContentModel::Block,
             Some("span") => ContentModel::Span,
             Some("0") => ContentModel::Raw,
-            _ if options.parse_block_html => default_model,
+            _ if self.parse_block_html.unwrap_or(options.parse_block_html) => default_model,
             _ => ContentModel::Raw,
         };
         let name = if html_scan::is_block_element(&tag.name) || html_scan::is_void_element(&tag.name) {

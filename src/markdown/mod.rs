@@ -71,27 +71,19 @@ fn render_at(markdown: &str, options: &Options, abbreviations: &[(String, String
     let source = normalize(markdown);
     let mut prepared = blocks::prepare(&source, options);
     // `{::options … /}` in the post: kramdown's converter (and the GFM parser's last pass) see the last value
-    // of each option set anywhere; its parser sees a value from where it is set, which is the whole post
-    // when the extension comes first (later ones are left alone: the block pass reads a post once).
+    // of each option set anywhere; its parser sees a value from where it is set on: the block pass has
+    // applied `parse_block_html` so, and `parse_span_html` (read when the tree is built) applies when it is
+    // set before anything else, the whole post then.
     let inline_options;
     let options = if prepared.inline_options.is_empty() {
         options
     } else {
         let mut changed = options.clone();
-        let mut reread = false;
         for (key, value, at_start) in &prepared.inline_options {
             let mut trial = changed.clone();
-            if trial.apply_inline(key, value) {
-                if *at_start {
-                    reread |= trial != changed;
-                    changed = trial;
-                }
-            } else {
+            if !trial.apply_inline(key, value) || (*at_start && key == "parse_span_html") {
                 changed = trial;
             }
-        }
-        if reread {
-            prepared = blocks::prepare(&source, &changed);
         }
         inline_options = changed;
         &inline_options

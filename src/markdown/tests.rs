@@ -696,9 +696,13 @@ fn options_set_in_the_post_apply_as_in_kramdown() {
         "<p>\"a\"</p>\n<h2>\"b\"</h2>\n"
     );
     assert_eq!(html("x {::options auto_id_prefix=\"p-\" /} y\n\n# T\n"), "<p>x  y</p>\n<h1 id=\"p-t\">T</h1>\n");
-    // The parser's options apply from where they are set: set first, to the whole post.
+    // The parser's options apply from where they are set on.
     assert_eq!(
         html("{::options parse_block_html=\"true\" /}\n\n<div>\n*a*\n</div>\n"),
         "<div>\n<p><em>a</em></p>\n</div>\n"
+    );
+    assert_eq!(
+        html("<div>\n*a*\n</div>\n\n{::options parse_block_html=\"true\" /}\n\n<div>\n*b*\n</div>\n"),
+        "<div>\n*a*\n</div>\n<div>\n<p><em>b</em></p>\n</div>\n"
     );
 }
