@@ -706,3 +706,12 @@ fn options_set_in_the_post_apply_as_in_kramdown() {
         "<div>\n*a*\n</div>\n<div>\n<p><em>b</em></p>\n</div>\n"
     );
 }
+
+#[test]
+fn an_autolink_kramdown_shows_as_text_at_a_cell_end_keeps_the_cell() {
+    assert_eq!(
+        html("| a | b |\n|---|---|\n| x <hdfs://n:p> | z |\n\n## H\n"),
+        "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n\
+         <td>x &lt;hdfs://n:p&gt;</td>\n<td>z</td>\n</tr>\n</tbody>\n</table>\n<h2 id=\"h\">H</h2>\n"
+    );
+}

@@ -411,10 +411,15 @@ impl Builder<'_> {
 
     fn event(&mut self, event: Event<'_>, range: Range<usize>, index: &LineIndex) {
         if let Some(end) = self.autolink_text {
-            if range.start < end {
-                return;
+            // Its text and its end are skipped; not the end of the table cell or block it closes with.
+            match event {
+                Event::End(TagEnd::Link) => {
+                    self.autolink_text = None;
+                    return;
+                }
+                Event::Text(_) if range.start < end => return,
+                _ => self.autolink_text = None,
             }
-            self.autolink_text = None;
         }
         if self.raw_span.is_some() && self.in_raw_span(&event, &range) {
             return;
