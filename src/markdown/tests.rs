@@ -652,6 +652,10 @@ fn elements_whose_content_kramdown_keeps_raw_show_it_as_written() {
         "<blockquote>\n<p>x <kbd>\"a\nb\"</kbd> “c”</p>\n</blockquote>\n"
     );
     assert_eq!(html("x <kbd>\"a *b*\n\n\"c\"\n"), "<p>x <kbd>\"a *b*</kbd></p>\n<p>“c”</p>\n");
+    // An element opened inside and left open is closed with it.
+    assert_eq!(html("x <u>a <ns:b> c\n"), "<p>x <u>a <ns:b> c</ns:b></u></p>\n");
+    // An end tag inside that closes nothing opened there is text.
+    assert_eq!(html("x <u>a </b> c</u>\n"), "<p>x <u>a &lt;/b&gt; c</u></p>\n");
     // A link that starts inside the element is no link; what closes it is text.
     assert_eq!(html("x <s>[a</s> b](/c) \"d\"\n"), "<p>x <s>[a</s> b](/c) “d”</p>\n");
     // `markdown="span"` asks for Markdown.

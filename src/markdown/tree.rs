@@ -820,11 +820,27 @@ impl Builder<'_> {
         let text = restore_inline(&text, self.stored).into_owned();
         let mut rest = text.as_str();
         let mut plain = String::new();
+        // Elements opened inside and not closed there: kramdown closes them with the element.
+        let mut nested: Vec<String> = Vec::new();
         while !rest.is_empty() {
             let markup = if rest.starts_with("<!--") {
                 rest.find("-->").map(|e| e + 3)
             } else if rest.starts_with('<') {
-                html_scan::start_tag(rest).map(|tag| tag.len).or_else(|| html_scan::end_tag(rest).map(|(_, len)| len))
+                if let Some(tag) = html_scan::start_tag(rest) {
+                    if !tag.self_closed && !html_scan::is_void_element(&tag.name) {
+                        nested.push(tag.name);
+                    }
+                    Some(tag.len)
+                } else if let Some((name, len)) = html_scan::end_tag(rest) {
+                    // An end tag that closes nothing opened inside is text, as kramdown shows it.
+                    let at = nested.iter().rposition(|open| open.eq_ignore_ascii_case(name));
+                    at.map(|at| {
+                        nested.truncate(at);
+                        len
+                    })
+                } else {
+                    None
+                }
             } else {
                 None
             };
@@ -843,6 +859,9 @@ impl Builder<'_> {
             }
         }
         self.raw_plain(&plain);
+        for name in nested.iter().rev() {
+            self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(format!("</{name}>")), (0, 0)))));
+        }
     }
 
     fn raw_plain(&mut self, text: &str) {
