@@ -63,6 +63,9 @@ pub(crate) struct Prepared {
     /// Offsets (in the prepared text) of backslashes the block pass put before a `-` that kramdown reads
     /// as it stands.
     pub unescaped_dashes: std::collections::HashSet<usize>,
+    /// What `{::options … /}` extensions set, in order: name, value, and whether only blank lines come
+    /// before it in the post.
+    pub inline_options: Vec<(String, String, bool)>,
 }
 
 const PLACEHOLDER_START: &str = "<!--\u{1}kd";
@@ -158,6 +161,7 @@ pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
         prepared: Prepared::default(),
         open_code_run: 0,
         unclosed: Unclosed::default(),
+        parse_block_html: None,
     };
     pass.run(options);
     let mut prepared = pass.prepared;
@@ -177,6 +181,8 @@ struct Pass<'a> {
     /// cannot find more) is not run again: without these, ten thousand unclosed `~~~x` or `<!--` lines
     /// would take quadratic time.
     unclosed: Unclosed,
+    /// `parse_block_html` as a `{::options … /}` above set it: kramdown's parser reads it from there on.
+    parse_block_html: Option<bool>,
 }
 
 #[derive(Default)]
@@ -315,6 +321,9 @@ impl Pass<'_> {
                 rest = &rest[open + 3..];
                 continue;
             };
+            if let Some(attrs) = rest[open..open + len].strip_prefix("{::options").and_then(|t| t.strip_suffix("/}")) {
+                self.inline_options(attrs);
+            }
             let index = self.prepared.stored.len();
             self.prepared.stored.push(Stored::Inline { html, source: rest[open..open + len].to_string() });
             out.push_str(before);
@@ -324,6 +333,21 @@ impl Pass<'_> {
         }
         out.push_str(rest);
         replaced.then_some(out)
+    }
+
+    /// The options a `{::options … /}` sets (`attrs`: what follows its name).
+    fn inline_options(&mut self, attrs: &str) {
+        let mut ial = Ial::default();
+        attributes::parse(attrs, &mut ial);
+        let at_start = self.out.trim().is_empty();
+        for (key, value) in ial.attrs.0 {
+            if key == "parse_block_html" {
+                let mut options = Options::default();
+                options.apply_inline(&key, &value);
+                self.parse_block_html = Some(options.parse_block_html);
+            }
+            self.prepared.inline_options.push((key, value, at_start));
+        }
     }
 
     fn placeholder(&mut self, indent: usize, stored: Stored) {
@@ -578,7 +602,13 @@ impl Pass<'_> {
                 emitted = Cow::Owned(break_kept);
             }
             let open_code = if in_paragraph { self.open_code_run } else { 0 };
-            let (escaped, open_code) = escape_lone_backticks(&emitted, in_paragraph && list_item.is_none(), open_code);
+            let mut split = || {
+                let index = self.prepared.stored.len();
+                self.prepared.stored.push(Stored::Inline { html: String::new(), source: String::new() });
+                format!("<{INLINE_PLACEHOLDER}{index}>")
+            };
+            let (escaped, open_code) =
+                escape_lone_backticks(&emitted, in_paragraph && list_item.is_none(), open_code, &mut split);
             self.open_code_run = open_code;
             if let Some(escaped) = escaped {
                 emitted = Cow::Owned(escaped);
@@ -588,6 +618,14 @@ impl Pass<'_> {
             }
             if let Some(replaced) = self.span_extensions(&emitted) {
                 emitted = Cow::Owned(replaced);
+            }
+            if (!in_paragraph || list_item.is_some()) && lone_span_tag(block_content(line, list_item)) {
+                // A span element's tag alone on a line starts a paragraph in kramdown, where CommonMark opens
+                // an HTML block that runs to a blank line (`<br/>` then `## x` would stay text): an empty
+                // placeholder after the tag makes it a paragraph for pulldown-cmark too.
+                let index = self.prepared.stored.len();
+                self.prepared.stored.push(Stored::Inline { html: String::new(), source: String::new() });
+                emitted = Cow::Owned(format!("{}<{INLINE_PLACEHOLDER}{index}>", emitted.trim_end()));
             }
             match self.inline_math(&emitted) {
                 Some(replaced) => self.emit(&replaced),
@@ -664,7 +702,8 @@ impl Pass<'_> {
             pos = (end + 1).min(src.len());
         }
         let contents: Vec<&str> = lines.iter().map(|(_, c)| *c).collect();
-        let (table, headless) = gfm_table(&contents)?;
+        // Span extensions in a cell (`{::nomarkdown}…{:/}`) are read as in a paragraph, cell by cell.
+        let (table, headless) = gfm_table(&contents, &mut |cell| self.span_extensions(cell))?;
         if headless {
             self.prepared.headless_tables.insert(self.line);
         }
@@ -784,7 +823,7 @@ impl Pass<'_> {
             Some("block") => ContentModel::Block,
             Some("span") => ContentModel::Span,
             Some("0") => ContentModel::Raw,
-            _ if options.parse_block_html => default_model,
+            _ if self.parse_block_html.unwrap_or(options.parse_block_html) => default_model,
             _ => ContentModel::Raw,
         };
         let name = if html_scan::is_block_element(&tag.name) || html_scan::is_void_element(&tag.name) {
@@ -893,6 +932,9 @@ impl Pass<'_> {
             return None;
         }
         if closed {
+            if name == "options" {
+                self.inline_options(&head["options".len()..]);
+            }
             self.emit_filler();
             return Some(next);
         }
@@ -936,12 +978,27 @@ fn backslash_line_break(line: &str) -> Option<String> {
 /// and the code in between is skipped. At a line's start the whitespace before is the line end, when the
 /// line continues a paragraph. `open_run` is the run of a code span the paragraph's previous lines left
 /// open; the one this line leaves open is returned.
-fn escape_lone_backticks(line: &str, continues_paragraph: bool, open_run: usize) -> (Option<String>, usize) {
+/// A span closes at the first run of its backticks even inside a longer run (`` `a``b` `` is two spans in
+/// kramdown, one in CommonMark): there `split` gives an empty placeholder to put after the closing
+/// backticks, which pulldown-cmark then reads as a run of their length.
+fn escape_lone_backticks(
+    line: &str,
+    continues_paragraph: bool,
+    open_run: usize,
+    split: &mut dyn FnMut() -> String,
+) -> (Option<String>, usize) {
     let bytes = line.as_bytes();
     let mut i = 0;
+    let mut splits = Vec::new();
+    let longer_run = |at: usize, run: usize| bytes.get(at + run) == Some(&b'`');
     if open_run > 0 {
         match line.find(&"`".repeat(open_run)) {
-            Some(at) => i = at + open_run,
+            Some(at) => {
+                i = at + open_run;
+                if longer_run(at, open_run) {
+                    splits.push(i);
+                }
+            }
             None => return (None, open_run),
         }
     }
@@ -961,7 +1018,13 @@ fn escape_lone_backticks(line: &str, continues_paragraph: bool, open_run: usize)
                 }
                 let fence = &line[i..i + run];
                 match line[i + run..].find(fence) {
-                    Some(at) => i += run + at + run,
+                    Some(at) => {
+                        let close = i + run + at;
+                        i = close + run;
+                        if longer_run(close, run) {
+                            splits.push(i);
+                        }
+                    }
                     None => {
                         left_open = run;
                         break;
@@ -971,14 +1034,21 @@ fn escape_lone_backticks(line: &str, continues_paragraph: bool, open_run: usize)
             _ => i += 1,
         }
     }
-    if lone.is_empty() {
+    if lone.is_empty() && splits.is_empty() {
         return (None, left_open);
     }
     let mut out = String::with_capacity(line.len() + lone.len());
     let mut from = 0;
-    for at in lone {
+    let mut edits: Vec<(usize, bool)> = lone.into_iter().map(|at| (at, true)).collect();
+    edits.extend(splits.into_iter().map(|at| (at, false)));
+    edits.sort_unstable();
+    for (at, backslash) in edits {
         out.push_str(&line[from..at]);
-        out.push('\\');
+        if backslash {
+            out.push('\\');
+        } else {
+            out.push_str(&split());
+        }
         from = at;
     }
     out.push_str(&line[from..]);
@@ -1231,6 +1301,33 @@ fn split_quote(line: &str) -> Option<(&str, &str)> {
     Some((&line[..split], &line[split..]))
 }
 
+/// What a line holds after its list marker or blockquote markers.
+fn block_content(line: &str, list_item: Option<usize>) -> &str {
+    if let Some(column) = list_item {
+        return line.get(column.min(line.len())..).unwrap_or("").trim_start();
+    }
+    let mut content = line.trim_start();
+    while let Some(inner) = content.strip_prefix('>') {
+        content = inner.trim_start();
+    }
+    content
+}
+
+/// A line holding only a start or end tag of one of kramdown's span elements (`<br/>`, `<img src=x>`,
+/// `</span>`): CommonMark's HTML block of kind 7, a paragraph in kramdown. `option` is left out: CommonMark
+/// reads it as an HTML block of kind 6, like `div`.
+fn lone_span_tag(content: &str) -> bool {
+    let content = content.trim_end();
+    let (name, len) = match html_scan::start_tag(content) {
+        Some(tag) => (tag.name, tag.len),
+        None => match html_scan::end_tag(content) {
+            Some((name, len)) => (name.to_string(), len),
+            None => return false,
+        },
+    };
+    len == content.len() && html_scan::is_span_element(&name) && !name.eq_ignore_ascii_case("option")
+}
+
 /// An ordered list item numbered other than 1.
 fn ordered_not_one(content: &str) -> bool {
     content.starts_with(|c: char| c.is_ascii_digit()) && !content.starts_with("1.")
@@ -1398,7 +1495,7 @@ fn table_cells(line: &str) -> Option<Vec<String>> {
 /// A kramdown table as GFM lines: the first row as the header, the separator's alignments, every row
 /// padded to the widest; and whether kramdown sees no header (no separator after the first rows).
 /// None when a line has no pipe outside code.
-fn gfm_table(lines: &[&str]) -> Option<(Vec<String>, bool)> {
+fn gfm_table(lines: &[&str], cell_text: &mut dyn FnMut(&str) -> Option<String>) -> Option<(Vec<String>, bool)> {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut alignments: Option<Vec<&'static str>> = None;
     // kramdown ignores a table without body rows: rows that are neither its header nor its footer.
@@ -1424,11 +1521,12 @@ fn gfm_table(lines: &[&str]) -> Option<(Vec<String>, bool)> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
     let alignments_found = alignments.clone();
     let alignments = alignments.unwrap_or_default();
-    let format_row = |cells: &[String]| {
+    let mut format_row = |cells: &[String]| {
         let mut row = String::from("|");
         for i in 0..columns {
             row.push(' ');
-            row.push_str(cells.get(i).map_or("", String::as_str));
+            let cell = cells.get(i).map_or("", String::as_str);
+            row.push_str(cell_text(cell).as_deref().unwrap_or(cell));
             row.push_str(" |");
         }
         row

@@ -19,8 +19,12 @@ use super::Options;
 pub(crate) enum Token {
     /// A character; with a source offset when it stands there literally (delimiters and educable text).
     Char(Piece),
-    /// Something kramdown parses as a unit: a code span, a link, an image, inline HTML, a footnote marker.
+    /// Something kramdown parses as a unit: a code span, inline HTML, a footnote marker.
     Atom(Box<Node>),
+    /// A link, image or strikethrough and its content, which is resolved where it stands: kramdown reads
+    /// link text with the emphasis around it open, so `*a [b *c*](/d)*` keeps `*c*` as text (an element
+    /// never nests in one of its own kind).
+    Container(Box<Node>, Vec<Token>),
 }
 
 struct Resolver<'a> {
@@ -32,6 +36,9 @@ struct Resolver<'a> {
     /// Failed emphasis makes kramdown scan ahead again; past this many steps delimiters are taken as text,
     /// so that `****…` ten thousand long stays linear.
     budget: usize,
+    /// Containers already resolved, by token index and the emphasis open around them: a scan that comes
+    /// back over a link does not resolve its content again.
+    containers: HashMap<(usize, bool, bool), Vec<Node>>,
 }
 
 #[derive(Clone, Copy)]
@@ -54,6 +61,7 @@ pub(crate) fn resolve(tokens: &[Token], source: &str, options: &Options, alds: &
         alds,
         steps: 0,
         budget: tokens.len().saturating_mul(32).saturating_add(4096),
+        containers: HashMap::new(),
     };
     let mut i = 0;
     let (nodes, _) = resolver.parse(&mut i, None, false, false);
@@ -177,8 +185,8 @@ impl Resolver<'_> {
                     pieces.push(*piece);
                     *i += 1;
                 }
-                Token::Atom(node) => {
-                    let mut node = (**node).clone();
+                Token::Atom(_) | Token::Container(..) => {
+                    let mut node = self.container(*i, in_em, in_strong);
                     if let Some(text) = reference_text_before(&mut pieces, &node) {
                         // kramdown reads `[text] [label]` as one link: the text, and the label's target.
                         self.flush(&mut pieces, &mut nodes);
@@ -196,6 +204,34 @@ impl Resolver<'_> {
         }
         self.flush(&mut pieces, &mut nodes);
         (nodes, false)
+    }
+
+    /// The node of an atom or container at token `i`, a container's content resolved inside the emphasis
+    /// open around it.
+    fn container(&mut self, i: usize, in_em: bool, in_strong: bool) -> Node {
+        let (node, tokens) = match &self.tokens[i] {
+            Token::Container(node, tokens) => (node, tokens),
+            Token::Atom(node) => return (**node).clone(),
+            Token::Char(p) => return Node::new(Kind::Text(p.c.to_string()), (0, 0)),
+        };
+        let mut node = (**node).clone();
+        if let Some(children) = self.containers.get(&(i, in_em, in_strong)) {
+            node.children = children.clone();
+            return node;
+        }
+        let mut inner = Resolver {
+            tokens,
+            source: self.source,
+            options: self.options,
+            alds: self.alds,
+            steps: 0,
+            budget: tokens.len().saturating_mul(32).saturating_add(4096),
+            containers: HashMap::new(),
+        };
+        let (children, _) = inner.parse(&mut 0, None, in_em, in_strong);
+        self.containers.insert((i, in_em, in_strong), children.clone());
+        node.children = children;
+        node
     }
 
     /// Applies `{: …}` starting at `piece` to the element just made; returns the source offset after it.

@@ -19,9 +19,9 @@
 //! cheaper to extend: pulldown-cmark is already a dependency, twice as fast, and its offset-carrying event
 //! stream gives the source context kramdown's quote and emphasis rules need.
 //!
-//! Where it stands (`cargo run --release --example kramdown_sweep`, 2-vCPU EPYC VM): 10,695 of the 10,873
-//! posts have the visible text Jekyll gives them and 10,772 the same link and image targets; a post takes a
-//! median 115 µs (p90 447 µs), against 25 µs for pulldown-cmark's own HTML writer in the same run.
+//! Where it stands (`cargo run --release --example kramdown_sweep`, 2-vCPU EPYC VM): 10,712 of the 10,873
+//! posts have the visible text Jekyll gives them and 10,777 the same link and image targets; a post takes a
+//! median 119 µs (p90 443 µs), against 24 µs for pulldown-cmark's own HTML writer in the same run.
 //! Known differences: kramdown's list rules in rarer shapes (what a list item holds), a few header and fence
 //! shapes inside lists, tables and HTML in places the block pass does not look (deep in lists), a link URL
 //! with spaces that runs over a line end, and tags kramdown reads as HTML that CommonMark does not (`<a.b>`,
@@ -70,6 +70,24 @@ pub(crate) fn render_nested(markdown: &str, options: &Options, abbreviations: &[
 fn render_at(markdown: &str, options: &Options, abbreviations: &[(String, String)], _depth: usize) -> String {
     let source = normalize(markdown);
     let mut prepared = blocks::prepare(&source, options);
+    // `{::options … /}` in the post: kramdown's converter (and the GFM parser's last pass) see the last value
+    // of each option set anywhere; its parser sees a value from where it is set on: the block pass has
+    // applied `parse_block_html` so, and `parse_span_html` (read when the tree is built) applies when it is
+    // set before anything else, the whole post then.
+    let inline_options;
+    let options = if prepared.inline_options.is_empty() {
+        options
+    } else {
+        let mut changed = options.clone();
+        for (key, value, at_start) in &prepared.inline_options {
+            let mut trial = changed.clone();
+            if !trial.apply_inline(key, value) || (*at_start && key == "parse_span_html") {
+                changed = trial;
+            }
+        }
+        inline_options = changed;
+        &inline_options
+    };
     if !abbreviations.is_empty() {
         let mut all = abbreviations.to_vec();
         all.append(&mut prepared.abbreviations);

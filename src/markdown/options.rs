@@ -94,7 +94,48 @@ impl Options {
     /// The options from the `kramdown:` block of `_config.yml`, over Jekyll's defaults.
     pub fn from_kramdown_block(block: &Value) -> Options {
         let mut options = Options::default();
-        let Some(map) = block.as_mapping() else { return options };
+        options.apply_kramdown_block(block);
+        options
+    }
+
+    /// The option `key` set to `value` by a `{::options key="value" /}` in a post. kramdown reads the value
+    /// as the option's type (a boolean is false only for `false` or nothing); the options its parser has
+    /// fixed by then (`input`, `gfm_quirks`) and those a post may not set are left alone. Returns whether
+    /// the option is one kramdown's parser reads as it goes (`parse_block_html`, `parse_span_html`): those
+    /// apply from where they are set on, the others to the whole post.
+    pub(crate) fn apply_inline(&mut self, key: &str, value: &str) -> bool {
+        const BOOLEANS: &[&str] =
+            &["auto_ids", "hard_wrap", "footnote_backlink_inline", "parse_block_html", "parse_span_html"];
+        const OTHERS: &[&str] = &[
+            "auto_id_prefix",
+            "toc_levels",
+            "smart_quotes",
+            "footnote_nr",
+            "footnote_backlink",
+            "footnote_prefix",
+            "syntax_highlighter",
+            "header_offset",
+        ];
+        let value = if BOOLEANS.contains(&key) {
+            let text = value.trim().to_ascii_lowercase();
+            Value::Bool(text != "false" && !value.is_empty())
+        } else if OTHERS.contains(&key) {
+            match value.trim().parse::<i64>() {
+                Ok(n) if matches!(key, "footnote_nr" | "header_offset") => Value::Number(n.into()),
+                _ => Value::String(value.to_string()),
+            }
+        } else {
+            return false;
+        };
+        let mut block = serde_yaml::Mapping::new();
+        block.insert(Value::String(key.to_string()), value);
+        self.apply_kramdown_block(&Value::Mapping(block));
+        matches!(key, "parse_block_html" | "parse_span_html")
+    }
+
+    fn apply_kramdown_block(&mut self, block: &Value) {
+        let options = self;
+        let Some(map) = block.as_mapping() else { return };
         for (key, value) in map {
             let Some(key) = key.as_str() else { continue };
             match key {
@@ -163,7 +204,6 @@ impl Options {
                 _ => {}
             }
         }
-        options
     }
 
     pub(crate) fn gfm(&self) -> bool {

@@ -618,3 +618,104 @@ fn code_spans_keep_the_spaces_kramdown_keeps() {
          <code class=\"language-plaintext highlighter-rouge\">d</code></p>\n"
     );
 }
+
+#[test]
+fn a_span_tag_alone_on_a_line_starts_a_paragraph() {
+    assert_eq!(
+        html("Text.\n\n<br/>\n## Heading\n\n<img src=\"a.png\">\n*b* \"c\"\n"),
+        "<p>Text.</p>\n<p><br/></p>\n<h2 id=\"heading\">Heading</h2>\n<p><img src=\"a.png\">\n<em>b</em> “c”</p>\n"
+    );
+    assert_eq!(
+        html("1. one\n2. <span>\n   *e*\n   </span>\n"),
+        "<ol>\n<li>one</li>\n<li><span>\n<em>e</em>\n</span></li>\n</ol>\n"
+    );
+    assert_eq!(html("> <br>\n> # H\n"), "<blockquote>\n<p><br></p>\n<h1 id=\"h\">H</h1>\n</blockquote>\n");
+    // A block element's tag still opens an HTML block.
+    assert_eq!(html("<div>\n*x*\n</div>\n"), "<div>\n*x*\n</div>\n");
+}
+
+#[test]
+fn elements_whose_content_kramdown_keeps_raw_show_it_as_written() {
+    // `<s>`, `<u>`, `<mark>`, `<kbd>` and unknown elements are not in kramdown's span content model: no
+    // Markdown, quotes or symbols inside them.
+    assert_eq!(
+        html("A <s>\"b\" *c* -- d...</s> \"e\" and <u>it's `f` [g](/h)</u> <mark>'i'</mark> <em>\"j\"</em>\n"),
+        "<p>A <s>\"b\" *c* -- d...</s> “e” and <u>it's `f` [g](/h)</u> <mark>'i'</mark> <em>“j”</em></p>\n"
+    );
+    assert_eq!(
+        html("<u>a &amp; <b>\"b\"</b> <u>\"c\"</u> \"d\"</u> \"e\"\n"),
+        "<p><u>a &amp; <b>\"b\"</b> <u>\"c\"</u> \"d\"</u> “e”</p>\n"
+    );
+    // Over a line end, in a quote; and with no end tag, to the end of the paragraph.
+    assert_eq!(
+        html("> x <kbd>\"a\n> b\"</kbd> \"c\"\n"),
+        "<blockquote>\n<p>x <kbd>\"a\nb\"</kbd> “c”</p>\n</blockquote>\n"
+    );
+    assert_eq!(html("x <kbd>\"a *b*\n\n\"c\"\n"), "<p>x <kbd>\"a *b*</kbd></p>\n<p>“c”</p>\n");
+    // An element opened inside and left open is closed with it.
+    assert_eq!(html("x <u>a <ns:b> c\n"), "<p>x <u>a <ns:b> c</ns:b></u></p>\n");
+    // An end tag inside that closes nothing opened there is text.
+    assert_eq!(html("x <u>a </b> c</u>\n"), "<p>x <u>a &lt;/b&gt; c</u></p>\n");
+    // A link that starts inside the element is no link; what closes it is text.
+    assert_eq!(html("x <s>[a</s> b](/c) \"d\"\n"), "<p>x <s>[a</s> b](/c) “d”</p>\n");
+    // `markdown="span"` asks for Markdown.
+    assert_eq!(html("x <s markdown=\"span\">\"a\"</s>\n"), "<p>x <s markdown=\"span\">“a”</s></p>\n");
+}
+
+#[test]
+fn span_extensions_inside_table_cells() {
+    assert_eq!(
+        html("| a | b |\n|---|---|\n| {::nomarkdown}<b>x</b>{:/} | {::comment}c{:/comment} y |\n"),
+        "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n\
+         <td><b>x</b></td>\n<td><!-- c --> y</td>\n</tr>\n</tbody>\n</table>\n"
+    );
+}
+
+#[test]
+fn link_text_is_read_inside_the_emphasis_around_it() {
+    // kramdown never nests an element in one of its own kind, link text included.
+    assert_eq!(
+        html("*see [a *b* c](/x) here* and _[d _e_](/y)_\n"),
+        "<p><em>see <a href=\"/x\">a *b* c</a> here</em> and <em><a href=\"/y\">d _e_</a></em></p>\n"
+    );
+    assert_eq!(
+        html("**see [a *b* c](/x)** and *[d **e**](/y)*\n"),
+        "<p><strong>see <a href=\"/x\">a <em>b</em> c</a></strong> and <em><a href=\"/y\">d <strong>e</strong></a></em></p>\n"
+    );
+}
+
+#[test]
+fn a_code_span_closes_at_the_first_run_of_its_backticks() {
+    let code = |text: &str| format!("<code class=\"language-plaintext highlighter-rouge\">{text}</code>");
+    assert_eq!(html("x `a``b` y\n"), format!("<p>x {}{} y</p>\n", code("a"), code("b")));
+    assert_eq!(html("A `c``` d.\n"), format!("<p>A {}`` d.</p>\n", code("c")));
+    assert_eq!(html("a `b\nc``d` e\n"), format!("<p>a {}{} e</p>\n", code("b c"), code("d")));
+}
+
+#[test]
+fn options_set_in_the_post_apply_as_in_kramdown() {
+    // Options the converter reads apply to the whole post, wherever they are set.
+    assert_eq!(
+        html("\"a\"\n\n{::options smart_quotes=\"apos,apos,quot,quot\" auto_ids=\"false\" /}\n\n## \"b\"\n"),
+        "<p>\"a\"</p>\n<h2>\"b\"</h2>\n"
+    );
+    assert_eq!(html("x {::options auto_id_prefix=\"p-\" /} y\n\n# T\n"), "<p>x  y</p>\n<h1 id=\"p-t\">T</h1>\n");
+    // The parser's options apply from where they are set on.
+    assert_eq!(
+        html("{::options parse_block_html=\"true\" /}\n\n<div>\n*a*\n</div>\n"),
+        "<div>\n<p><em>a</em></p>\n</div>\n"
+    );
+    assert_eq!(
+        html("<div>\n*a*\n</div>\n\n{::options parse_block_html=\"true\" /}\n\n<div>\n*b*\n</div>\n"),
+        "<div>\n*a*\n</div>\n<div>\n<p><em>b</em></p>\n</div>\n"
+    );
+}
+
+#[test]
+fn an_autolink_kramdown_shows_as_text_at_a_cell_end_keeps_the_cell() {
+    assert_eq!(
+        html("| a | b |\n|---|---|\n| x <hdfs://n:p> | z |\n\n## H\n"),
+        "<table>\n<thead>\n<tr>\n<th>a</th>\n<th>b</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n\
+         <td>x &lt;hdfs://n:p&gt;</td>\n<td>z</td>\n</tr>\n</tbody>\n</table>\n<h2 id=\"h\">H</h2>\n"
+    );
+}

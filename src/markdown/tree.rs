@@ -166,6 +166,9 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
         autolink_text: None,
         literal_until: 0,
         drop_mailto: false,
+        raw_span: None,
+        orphan_ends: 0,
+        prev_end: 0,
     };
     for (event, range) in Parser::new_ext(text, cmark_options(options)).into_offset_iter() {
         builder.event(event, range, &index);
@@ -298,6 +301,28 @@ struct Builder<'a> {
     literal_until: usize,
     /// In `<mailto:…>`: its text is shown without the scheme, as kramdown shows it.
     drop_mailto: bool,
+    /// Inside a span element whose content kramdown does not parse (`<s>`, `<u>`, `<kbd>`).
+    raw_span: Option<RawSpan>,
+    /// Ends of links, images and strikethroughs that started inside such an element and end after it:
+    /// their starts were not opened, so these are skipped.
+    orphan_ends: usize,
+    /// Where the last event other than a start ended.
+    prev_end: usize,
+}
+
+/// A span element whose content is raw to kramdown (`HTML_CONTENT_MODEL` `:raw`, or any element when
+/// `parse_span_html` is off): its text is shown as written, with no Markdown, quotes or symbols, up to its
+/// end tag (or the end of the block, where kramdown closes it).
+struct RawSpan {
+    name: String,
+    /// Where its content starts in the source.
+    from: usize,
+    /// Where the last event inside it ended.
+    last_end: usize,
+    /// Elements of the same name open inside it.
+    depth: usize,
+    /// Links, images and strikethroughs started inside it and not ended yet.
+    open: usize,
 }
 
 /// kramdown's autolinks: the schemes in lower case only (`<HTTP://x>` is text), and addresses of letters,
@@ -358,12 +383,17 @@ impl Builder<'_> {
         if self.stack.len() < 2 {
             return;
         }
+        if self.stack.last().is_some_and(|node| is_inline_container(&node.kind)) {
+            // Its content is resolved with the emphasis around it (see [`Token::Container`]).
+            let tokens = self.pending.pop().unwrap_or_default();
+            let node = self.stack.pop().expect("checked above");
+            self.token(Token::Container(Box::new(node), tokens));
+            return;
+        }
         self.flush();
         self.pending.pop();
         let node = self.stack.pop().expect("checked above");
-        if is_inline_container(&node.kind) {
-            self.token(Token::Atom(Box::new(node)));
-        } else {
+        {
             self.flush();
             self.top().children.push(node);
         }
@@ -381,10 +411,34 @@ impl Builder<'_> {
 
     fn event(&mut self, event: Event<'_>, range: Range<usize>, index: &LineIndex) {
         if let Some(end) = self.autolink_text {
-            if range.start < end {
-                return;
+            // Its text and its end are skipped; not the end of the table cell or block it closes with.
+            match event {
+                Event::End(TagEnd::Link) => {
+                    self.autolink_text = None;
+                    return;
+                }
+                Event::Text(_) if range.start < end => return,
+                _ => self.autolink_text = None,
             }
-            self.autolink_text = None;
+        }
+        if self.raw_span.is_some() && self.in_raw_span(&event, &range) {
+            return;
+        }
+        if self.orphan_ends > 0
+            && matches!(event, Event::End(TagEnd::Link | TagEnd::Image | TagEnd::Strikethrough))
+            && !matches!(event, Event::End(TagEnd::Strikethrough) if !self.source[range.start..].starts_with("~~"))
+        {
+            // What closes it (`](/url)`, `~~`) is text.
+            self.orphan_ends -= 1;
+            let from = self.prev_end.clamp(range.start, range.end);
+            for (i, c) in self.source[from..range.end].char_indices() {
+                self.token(Token::Char(Piece::at(c, from + i)));
+            }
+            self.prev_end = range.end;
+            return;
+        }
+        if !matches!(event, Event::Start(_)) {
+            self.prev_end = range.end;
         }
         match event {
             Event::Start(tag) => {
@@ -562,7 +616,7 @@ impl Builder<'_> {
                         self.token(Token::Char(Piece::at(c, start + i)));
                     }
                 } else {
-                    self.inline_html(&html);
+                    self.inline_html(&html, range.end);
                 }
             }
             Event::FootnoteReference(label) => {
@@ -635,7 +689,7 @@ impl Builder<'_> {
 
     /// Span-level HTML as kramdown reads it: block-level start tags and end tags that close nothing open
     /// are shown as text.
-    fn inline_html(&mut self, html: &str) {
+    fn inline_html(&mut self, html: &str, at: usize) {
         if let Some(Stored::Inline { html: stored, .. }) =
             blocks::inline_placeholder_index(html).and_then(|i| self.stored.get(i))
         {
@@ -659,9 +713,162 @@ impl Builder<'_> {
             }
             if !tag.self_closed && !html_scan::is_void_element(&tag.name) {
                 self.open_html.push(tag.name.clone());
+                let markdown = tag.attrs.iter().find(|(name, _)| name == "markdown").map(|(_, v)| v.as_str());
+                let model = html_scan::content_model(&tag.name);
+                let parsed = match markdown {
+                    Some("span") => true,
+                    Some("1") => model != html_scan::ContentModel::Raw,
+                    Some("0") => false,
+                    _ => self.options.parse_span_html && model != html_scan::ContentModel::Raw,
+                };
+                if !parsed {
+                    self.raw_span = Some(RawSpan { name: tag.name, from: at, last_end: at, depth: 0, open: 0 });
+                }
             }
         }
         self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(html.to_string()), (0, 0)))));
+    }
+
+    /// An event inside a raw span element: true when it is taken into the element. The element ends at its
+    /// end tag, and where its block or an enclosing link ends (kramdown closes it there).
+    fn in_raw_span(&mut self, event: &Event<'_>, range: &Range<usize>) -> bool {
+        let Some(raw) = self.raw_span.as_mut() else { return false };
+        let tilde2 = |range: &Range<usize>| self.source[range.start..].starts_with("~~");
+        let mut end = None;
+        let mut closed = false;
+        match event {
+            Event::InlineHtml(html) => {
+                if html_scan::end_tag(html).is_some_and(|(name, _)| name.eq_ignore_ascii_case(&raw.name)) {
+                    if raw.depth == 0 {
+                        end = Some(range.start);
+                        closed = true;
+                    } else {
+                        raw.depth -= 1;
+                    }
+                } else if html_scan::start_tag(html)
+                    .is_some_and(|tag| !tag.self_closed && tag.name.eq_ignore_ascii_case(&raw.name))
+                {
+                    raw.depth += 1;
+                }
+            }
+            Event::Start(tag) if is_block_tag(tag) => end = Some(raw.last_end),
+            Event::End(tag) if is_block_end(tag) => end = Some(raw.last_end),
+            Event::Start(Tag::Link { .. } | Tag::Image { .. }) => raw.open += 1,
+            Event::Start(Tag::Strikethrough) if tilde2(range) => raw.open += 1,
+            Event::End(TagEnd::Link | TagEnd::Image) | Event::End(TagEnd::Strikethrough)
+                if !matches!(event, Event::End(TagEnd::Strikethrough)) || tilde2(range) =>
+            {
+                if raw.open == 0 {
+                    end = Some(raw.last_end);
+                } else {
+                    raw.open -= 1;
+                }
+            }
+            _ => {}
+        }
+        let Some(end) = end else {
+            // How far the element's content has come: a start event's range is the whole span, of which
+            // only the opening delimiter has been seen.
+            let seen = match event {
+                Event::Start(Tag::Emphasis) => range.start + 1,
+                Event::Start(Tag::Strong) => range.start + 2,
+                Event::Start(Tag::Strikethrough) => range.start + if tilde2(range) { 2 } else { 1 },
+                Event::Start(_) => range.start + 1,
+                _ => range.end,
+            };
+            raw.last_end = raw.last_end.max(seen.min(self.source.len()));
+            return true;
+        };
+        let raw = self.raw_span.take().expect("checked above");
+        self.orphan_ends += raw.open;
+        self.raw_text(raw.from, end.max(raw.from));
+        if !closed {
+            // kramdown closes the element where its block ends.
+            if let Some(at) = self.open_html.iter().rposition(|open| open.eq_ignore_ascii_case(&raw.name)) {
+                self.open_html.truncate(at);
+            }
+            self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(format!("</{}>", raw.name)), (0, 0)))));
+        }
+        false
+    }
+
+    /// The source from `from` to `to` as kramdown shows the content of a raw element: tags and comments as
+    /// HTML, the rest as text (entities decoded, to be written escaped), continuation lines without their
+    /// indentation and quote markers.
+    fn raw_text(&mut self, from: usize, to: usize) {
+        let in_quote = self.stack.iter().any(|node| node.kind == Kind::BlockQuote);
+        let mut text = String::with_capacity(to - from);
+        for (i, line) in self.source[from..to].split('\n').enumerate() {
+            let line_start = from + (line.as_ptr() as usize - self.source[from..].as_ptr() as usize);
+            let mut kept = line;
+            if i > 0 {
+                text.push('\n');
+                kept = kept.trim_start();
+                while in_quote && kept.starts_with('>') {
+                    kept = kept[1..].trim_start();
+                }
+            }
+            let kept_start = line_start + (line.len() - kept.len());
+            for (j, c) in kept.char_indices() {
+                // A backslash the block pass put before a `-` is not in the post.
+                if c == '\\' && self.unescaped_dashes.contains(&(kept_start + j)) {
+                    continue;
+                }
+                text.push(c);
+            }
+        }
+        let text = restore_inline(&text, self.stored).into_owned();
+        let mut rest = text.as_str();
+        let mut plain = String::new();
+        // Elements opened inside and not closed there: kramdown closes them with the element.
+        let mut nested: Vec<String> = Vec::new();
+        while !rest.is_empty() {
+            let markup = if rest.starts_with("<!--") {
+                rest.find("-->").map(|e| e + 3)
+            } else if rest.starts_with('<') {
+                if let Some(tag) = html_scan::start_tag(rest) {
+                    if !tag.self_closed && !html_scan::is_void_element(&tag.name) {
+                        nested.push(tag.name);
+                    }
+                    Some(tag.len)
+                } else if let Some((name, len)) = html_scan::end_tag(rest) {
+                    // An end tag that closes nothing opened inside is text, as kramdown shows it.
+                    let at = nested.iter().rposition(|open| open.eq_ignore_ascii_case(name));
+                    at.map(|at| {
+                        nested.truncate(at);
+                        len
+                    })
+                } else {
+                    None
+                }
+            } else {
+                None
+            };
+            match markup {
+                Some(len) => {
+                    self.raw_plain(&plain);
+                    plain.clear();
+                    self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(rest[..len].to_string()), (0, 0)))));
+                    rest = &rest[len..];
+                }
+                None => {
+                    let c = rest.chars().next().expect("not empty");
+                    plain.push(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+            }
+        }
+        self.raw_plain(&plain);
+        for name in nested.iter().rev() {
+            self.token(Token::Atom(Box::new(Node::new(Kind::InlineHtml(format!("</{name}>")), (0, 0)))));
+        }
+    }
+
+    fn raw_plain(&mut self, text: &str) {
+        if !text.is_empty() {
+            let decoded = htmlize::unescape(text);
+            self.push_text_literal(&decoded);
+        }
     }
 
     fn push_text_literal(&mut self, text: &str) {
