@@ -162,11 +162,33 @@ pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
         open_code_run: 0,
         unclosed: Unclosed::default(),
         parse_block_html: None,
+        link_labels: Vec::new(),
     };
     pass.run(options);
+    shadow_redefined_labels(&mut pass.out, &pass.link_labels);
     let mut prepared = pass.prepared;
     prepared.text = pass.out;
     prepared
+}
+
+/// A label defined again takes its last definition in kramdown, its first in CommonMark: every
+/// definition but the last of a label gets a label that no link uses.
+fn shadow_redefined_labels(out: &mut String, labels: &[(String, std::ops::Range<usize>)]) {
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (i, (label, _)) in labels.iter().enumerate() {
+        last.insert(label, i);
+    }
+    // From the end, so that the ranges before each replacement still hold.
+    for (i, (label, range)) in labels.iter().enumerate().rev() {
+        if last[label.as_str()] != i {
+            out.replace_range(range.clone(), &format!("postfeed shadowed link {i}"));
+        }
+    }
+}
+
+/// A link label as kramdown looks it up: runs of whitespace as one space, lower case.
+fn link_label_key(label: &str) -> String {
+    label.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 struct Pass<'a> {
@@ -183,6 +205,9 @@ struct Pass<'a> {
     unclosed: Unclosed,
     /// `parse_block_html` as a `{::options … /}` above set it: kramdown's parser reads it from there on.
     parse_block_html: Option<bool>,
+    /// Each link definition written: its label as kramdown compares labels, and where the label
+    /// stands in `out`.
+    link_labels: Vec<(String, std::ops::Range<usize>)>,
 }
 
 #[derive(Default)]
@@ -511,6 +536,9 @@ impl Pass<'_> {
 
             if para_lines == 0 && content.starts_with('[') && is_link_definition(content) {
                 // A definition is a block of its own: the next line starts another block.
+                let label_start = self.out.len() + (line.len() - content.len()) + 1;
+                let label = &content[1..content.find("]:").unwrap_or(1)];
+                self.link_labels.push((link_label_key(label), label_start..label_start + label.len()));
                 if !self.link_definition(line, content) {
                     self.emit(line);
                 }

@@ -719,3 +719,15 @@ fn an_autolink_kramdown_shows_as_text_at_a_cell_end_keeps_the_cell() {
          <td>x &lt;hdfs://n:p&gt;</td>\n<td>z</td>\n</tr>\n</tbody>\n</table>\n<h2 id=\"h\">H</h2>\n"
     );
 }
+
+#[test]
+fn a_link_label_defined_again_takes_its_last_definition_as_in_kramdown() {
+    let out = html(
+        "[a][x] and [b][X  y] and [c][z]\n\n[x]: /first\n[x y]: /one\n[z]: /only\n\n* item\n\n  [X]: /second \"T\"\n\n[x Y]: /two\n",
+    );
+    assert!(out.contains("<a href=\"/second\" title=\"T\">a</a>"), "{out}");
+    assert!(out.contains("<a href=\"/two\">b</a>"), "{out}");
+    assert!(out.contains("<a href=\"/only\">c</a>"), "{out}");
+    // The definitions themselves still show nothing.
+    assert!(!out.contains("/first") && !out.contains("/one") && !out.contains("shadowed"), "{out}");
+}
