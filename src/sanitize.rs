@@ -8,7 +8,7 @@
 //!
 //! What posts need is kept: Markdown's output (pulldown-cmark and kramdown, footnotes included),
 //! Rouge's highlighting markup (`div.highlighter-rouge`, `figure.highlight`, `table.rouge-table`,
-//! token `span`s) and the images and links of the text.
+//! token `span`s), the images and links of the text, and audio and video players.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -76,6 +76,10 @@ const ELEMENTS: &[&str] = &[
     "div",
     "a",
     "img",
+    // A podcast's player: readers show it (html5lib's and feedparser's sanitizers keep it too).
+    "audio",
+    "video",
+    "source",
 ];
 
 /// Elements removed together with everything inside them: they run code, load other documents,
@@ -112,9 +116,6 @@ const DROPPED_WITH_CONTENT: &[&str] = &[
     "meta",
     "link",
     "base",
-    "audio",
-    "video",
-    "source",
     "track",
     "canvas",
     "map",
@@ -149,6 +150,10 @@ const ATTRIBUTES: &[(&str, &[&str])] = &[
     ("td", &["class", "colspan", "rowspan"]),
     ("th", &["colspan", "rowspan"]),
     ("details", &["open"]),
+    // No `autoplay`, `preload` or `poster`: nothing plays or loads before the reader asks.
+    ("audio", &["src", "controls"]),
+    ("video", &["src", "controls", "width", "height"]),
+    ("source", &["src", "type"]),
 ];
 
 /// Schemes a URL may have; a URL with no scheme (relative) is kept too. Anything else is removed.
@@ -345,12 +350,24 @@ mod tests {
             assert_eq!(out, "<a>a</a><img><img>", "{bad}");
         }
         let out = sanitize(
-            r#"<q cite="/c">q</q><img src="/a.png" poster="/p.png" background="/b.png"><form action="/f"><a href="/x" ping="/p">a</a></form><video src="/v.mp4"></video><iframe src="/e"></iframe>"#,
+            r#"<q cite="/c">q</q><img src="/a.png" poster="/p.png" background="/b.png"><form action="/f"><a href="/x" ping="/p">a</a></form><video src="javascript:x()" poster="/p.png" autoplay></video><iframe src="/e"></iframe>"#,
             Some(&base()),
         );
         assert_eq!(
             out,
-            r#"<q>q</q><img src="https://news.example.com/a.png"><a href="https://news.example.com/x">a</a>"#
+            r#"<q>q</q><img src="https://news.example.com/a.png"><a href="https://news.example.com/x">a</a><video></video>"#
+        );
+    }
+
+    /// A podcast's player stays, with its sources made absolute; nothing in it plays or loads
+    /// before the reader asks, and no script URL gets through it.
+    #[test]
+    fn audio_and_video_players_stay_without_autoplay() {
+        let html = r#"<audio controls autoplay preload="auto" src="/ep1.mp3" onplay="x()">Listen <a href="/ep1.mp3">here</a></audio><video controls width="640" poster="/p.png" loop><source src="ep1.webm" type="video/webm"><source src="java&#x09;script:x()"><track src="/c.vtt"></video>"#;
+        let out = sanitize(html, Some(&base()));
+        assert_eq!(
+            out,
+            r#"<audio controls="" src="https://news.example.com/ep1.mp3">Listen <a href="https://news.example.com/ep1.mp3">here</a></audio><video controls="" width="640"><source src="https://news.example.com/blog/2021/12/24/ep1.webm" type="video/webm"><source></video>"#
         );
     }
 
@@ -406,10 +423,8 @@ mod tests {
     #[test]
     fn nothing_off_the_allowlist_survives() {
         // Void elements hold nothing, and a browser ignores `head`, `frame` and `frameset` here.
-        let without_content = [
-            "head", "meta", "link", "base", "input", "keygen", "param", "source", "track", "area", "embed", "frame",
-            "frameset",
-        ];
+        let without_content =
+            ["head", "meta", "link", "base", "input", "keygen", "param", "track", "area", "embed", "frame", "frameset"];
         for tag in DROPPED_WITH_CONTENT {
             let out = sanitize(&format!("<p>a<{tag}>inner</{tag}>b</p>"), None);
             assert!(!out.contains(&format!("<{tag}")), "{tag}: {out}");
