@@ -130,13 +130,7 @@ pub(crate) fn assemble(
     let mut stack: Vec<Open> = Vec::new();
     let mut failed = false;
     prepared.for_each_piece(dropped, text_only, markers, |_, piece| {
-        if failed {
-            return;
-        }
-        match add(piece, prepared, language, shared, &mut top, &mut stack) {
-            Some(()) => {}
-            None => failed = true,
-        }
+        failed = failed || add(piece, prepared, language, shared, &mut top, &mut stack).is_none();
     });
     (!failed && stack.is_empty()).then(|| Template::new(top))
 }
