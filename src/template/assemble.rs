@@ -25,13 +25,14 @@ type Parsed = Option<Arc<dyn Renderable>>;
 pub(crate) struct ParsedPieces {
     pieces: RwLock<HashMap<Box<str>, Parsed>>,
     /// Most pieces kept: past it the store starts again, so that a daemon fed new posts for
-    /// years keeps a bounded store.
+    /// years keeps a bounded store. Real sites write far fewer distinct pieces (bitcoinops'
+    /// 1,884 posts and their includes: about 2,500).
     max: usize,
 }
 
 impl Default for ParsedPieces {
     fn default() -> Self {
-        ParsedPieces { pieces: RwLock::default(), max: 50_000 }
+        ParsedPieces { pieces: RwLock::default(), max: 10_000 }
     }
 }
 
