@@ -6,24 +6,26 @@ require "json"
 require "tmpdir"
 require "jekyll"
 
-empty_site = Dir.mktmpdir("postfeed-kramdown-")
-converters = {}
-converter_for = lambda do |kramdown_config|
-  converters[kramdown_config] ||= begin
-    config = { "quiet" => true, "source" => empty_site }
-    config["kramdown"] = kramdown_config unless kramdown_config.empty?
-    site = Jekyll::Site.new(Jekyll.configuration(config))
-    site.find_converter_instance(Jekyll::Converters::Markdown)
+# The empty site folder Jekyll wants goes when stdin ends.
+Dir.mktmpdir("postfeed-kramdown-") do |empty_site|
+  converters = {}
+  converter_for = lambda do |kramdown_config|
+    converters[kramdown_config] ||= begin
+      config = { "quiet" => true, "source" => empty_site }
+      config["kramdown"] = kramdown_config unless kramdown_config.empty?
+      site = Jekyll::Site.new(Jekyll.configuration(config))
+      site.find_converter_instance(Jekyll::Converters::Markdown)
+    end
   end
-end
 
-STDOUT.sync = true
-STDIN.each_line do |line|
-  request = JSON.parse(line)
-  begin
-    html = converter_for.call(request["config"] || {}).convert(request["markdown"])
-    puts JSON.generate({ "id" => request["id"], "html" => html })
-  rescue StandardError => e
-    puts JSON.generate({ "id" => request["id"], "error" => "#{e.class}: #{e.message}" })
+  STDOUT.sync = true
+  STDIN.each_line do |line|
+    request = JSON.parse(line)
+    begin
+      html = converter_for.call(request["config"] || {}).convert(request["markdown"])
+      puts JSON.generate({ "id" => request["id"], "html" => html })
+    rescue StandardError => e
+      puts JSON.generate({ "id" => request["id"], "error" => "#{e.class}: #{e.message}" })
+    end
   end
 end
