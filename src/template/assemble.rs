@@ -14,7 +14,7 @@ use liquid_core::runtime::{Runtime, Template};
 use liquid_core::{Renderable, Result};
 
 use super::lexer;
-use super::prepare::{Piece, Prepared, Special, PASS_THROUGH};
+use super::prepare::{Piece, Prepared, Special, PASS_THROUGH, STANDARD_TAGS};
 use super::tags::{self, CaseBranch, IfBranch};
 use super::Shared;
 
@@ -194,7 +194,7 @@ fn add(
         }
         Piece::Liquid(liquid) => {
             // liquid-rust's own blocks (`capture`, `tablerow`, `ifchanged`) are left to its parser.
-            if lexer::tag_parts(liquid).is_some_and(|parts| !is_simple_tag(parts.name)) {
+            if lexer::tag_parts(liquid).is_some_and(|parts| !STANDARD_TAGS.contains(&parts.name)) {
                 return None;
             }
             Box::new(SharedPiece(shared.parsed.get(liquid, language)?))
@@ -205,11 +205,6 @@ fn add(
         None => top.push(element),
     }
     Some(())
-}
-
-/// The standard tags that are not blocks.
-fn is_simple_tag(name: &str) -> bool {
-    matches!(name, "assign" | "cycle" | "increment" | "decrement" | "break" | "continue")
 }
 
 fn open(stack: &mut Vec<Open>, block: Open) -> Option<()> {

@@ -174,7 +174,7 @@ pub(crate) enum Piece<'p> {
 
 /// Tags liquid-rust renders as Ruby Liquid 4 does.
 const STANDARD_BLOCKS: &[&str] = &["if", "unless", "case", "for", "tablerow", "capture", "ifchanged"];
-const STANDARD_TAGS: &[&str] = &["assign", "cycle", "increment", "decrement", "break", "continue"];
+pub(crate) const STANDARD_TAGS: &[&str] = &["assign", "cycle", "increment", "decrement", "break", "continue"];
 
 /// Name of a placeholder block for a tag postfeed does not know; it renders its body.
 pub(crate) const PASS_THROUGH: &str = "pf_block";
