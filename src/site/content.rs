@@ -19,6 +19,12 @@ use crate::post::front_matter::{self, Field, FrontMatter};
 use crate::post::{self, Author, EntryText, Post};
 use crate::template::{self, Engine, Entry, RecordedFiles, SiteContext, SiteFiles, SiteIndex};
 
+#[cfg(test)]
+thread_local! {
+    /// Set by tests to render every excerpt on its own, as before [`Render::html_with_excerpt`].
+    static EXCERPT_APART: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Liquid's block tags: an excerpt cut inside one of them gets its end tag, as Jekyll adds it.
 const LIQUID_BLOCKS: [&str; 9] = ["if", "unless", "for", "case", "capture", "comment", "raw", "tablerow", "highlight"];
 
@@ -149,8 +155,19 @@ impl ContentRenderer {
         // jekyll-feed's `post.feed.excerpt_only | default: site.feed.excerpt_only`.
         let excerpt_only =
             fm.get("feed").and_then(|feed| feed.get("excerpt_only")).is_some_and(crate::config::jekyll::truthy);
-        let content = (self.with_content && !excerpt_only).then(|| {
-            let (content, as_text) = self.finish(post, &render.html(split.body));
+        let excerpt_separator = self.excerpt_separator(&fm);
+        let wants_content = self.with_content && !excerpt_only;
+        let mut content_and_excerpt = match excerpt_separator {
+            Some(separator) if wants_content => render.html_with_excerpt(split.body, separator),
+            _ => None,
+        };
+        let excerpt_html = content_and_excerpt.as_mut().map(|(_, excerpt)| std::mem::take(excerpt));
+        let content = wants_content.then(|| {
+            let html = match content_and_excerpt {
+                Some((content, _)) => content,
+                None => render.html(split.body),
+            };
+            let (content, as_text) = self.finish(post, &html);
             if let Some(why) = as_text {
                 render.problems.push(template::Problem {
                     path: post.source.clone(),
@@ -161,7 +178,7 @@ impl ContentRenderer {
             }
             content
         });
-        let summary = self.summary(&mut render, &fm, split.body);
+        let summary = self.summary(&mut render, &fm, split.body, excerpt_html);
         let (liquid, reads_beside, lookups, reads_posts) =
             (render.ran_liquid, render.reads_beside, render.lookups, render.reads_posts);
         let author = self.author(post);
@@ -210,26 +227,43 @@ impl ContentRenderer {
     /// normalize_whitespace`. A front-matter `excerpt` is used as written; else the excerpt is the
     /// body up to the excerpt separator, rendered like the content; `excerpt: ""` or an empty
     /// separator means none.
-    fn summary(&self, render: &mut Render<'_>, fm: &FrontMatter, body: &str) -> Option<String> {
+    ///
+    /// `excerpt_html` is the excerpt already rendered with the content, if it was.
+    fn summary(
+        &self,
+        render: &mut Render<'_>,
+        fm: &FrontMatter,
+        body: &str,
+        excerpt_html: Option<String>,
+    ) -> Option<String> {
         let nonempty = |key: &str| fm.get(key).and_then(Field::as_text).filter(|t| !t.is_empty());
         let html: Cow<'_, str> = if let Some(description) = nonempty("description") {
             Cow::Borrowed(description)
+        } else if let Some(separator) = self.excerpt_separator(fm) {
+            Cow::Owned(
+                excerpt_html.unwrap_or_else(|| render.html(&excerpt_source(&normalize_newlines(body), separator))),
+            )
         } else {
             match fm.get("excerpt") {
-                Some(Field::Null) | None => {
-                    let separator = match fm.get("excerpt_separator") {
-                        Some(Field::Null) | None => self.site.excerpt_separator.as_str(),
-                        Some(field) => field.as_text().unwrap_or_default(),
-                    };
-                    if separator.is_empty() {
-                        return None;
-                    }
-                    Cow::Owned(render.html(&excerpt_source(&normalize_newlines(body), separator)))
-                }
+                Some(Field::Null) | None => return None,
                 Some(field) => Cow::Borrowed(field.as_text()?),
             }
         };
         Some(post::clean(&markup::plain_text(&html))).filter(|s| !s.is_empty())
+    }
+
+    /// The separator the summary's excerpt is cut at, when the summary is made from the excerpt:
+    /// no `description`, no front-matter `excerpt`, and a separator that is not empty.
+    fn excerpt_separator<'f>(&'f self, fm: &'f FrontMatter) -> Option<&'f str> {
+        let has_description = fm.get("description").and_then(Field::as_text).is_some_and(|t| !t.is_empty());
+        if has_description || !matches!(fm.get("excerpt"), Some(Field::Null) | None) {
+            return None;
+        }
+        let separator = match fm.get("excerpt_separator") {
+            Some(Field::Null) | None => self.site.excerpt_separator.as_str(),
+            Some(field) => field.as_text().unwrap_or_default(),
+        };
+        (!separator.is_empty()).then_some(separator)
     }
 
     /// jekyll-feed's author: the post's, else the site's, then looked up in `_data/authors`.
@@ -292,35 +326,90 @@ impl<'a> Render<'a> {
 
     /// Liquid, then the post's converter (kramdown for Markdown, none for HTML).
     fn html(&mut self, text: &str) -> String {
+        let text = self.liquid(text);
+        self.convert(text)
+    }
+
+    /// The HTML of the body and of its excerpt (the body up to `separator`) from one Liquid
+    /// render, when that gives what two would: the excerpt is the body's head as it stands, cut
+    /// where no tag, output or block is open and no whitespace control reaches across. Liquid
+    /// renders in order, so the head's output is then the body's output up to the cut, which a
+    /// marker put there shows. A body without the separator is its own excerpt. `None` when the
+    /// excerpt has to be rendered on its own.
+    fn html_with_excerpt(&mut self, body: &str, separator: &str) -> Option<(String, String)> {
+        /// Private-use characters, kept by XML, Liquid and [`markup::xml_safe`].
+        const CUT: &str = "\u{E000}postfeed-excerpt\u{E001}";
+        #[cfg(test)]
+        if EXCERPT_APART.get() {
+            return None;
+        }
+        if !normalize_newlines(body).contains(separator) {
+            // The excerpt is the whole body.
+            let html = self.html(body);
+            return Some((html.clone(), html));
+        }
+        let xml_clean = matches!(markup::xml_safe(body), Cow::Borrowed(_));
+        if !self.liquid || !(body.contains("{{") || body.contains("{%")) || body.contains(CUT) || !xml_clean {
+            return None;
+        }
+        let body = normalize_newlines(body);
+        let cut = shared_excerpt_cut(&body, separator)?;
+        let marked = [&body[..cut], CUT, &body[cut..]].concat();
+        let rendered = self.render_liquid(&marked);
+        if rendered.problems.iter().any(|problem| problem.message.contains(CUT)) {
+            return None;
+        }
+        let rendered = self.absorb(rendered);
+        let (head, tail) = rendered.split_once(CUT).filter(|(_, tail)| !tail.contains(CUT))?;
+        let excerpt = self.convert(head.to_owned());
+        let content = self.convert([head, tail].concat());
+        Some((content, excerpt))
+    }
+
+    /// Liquid over `text`, unless the post turned it off or there is none.
+    fn liquid(&mut self, text: &str) -> String {
         let text = normalize_newlines(&markup::xml_safe(text)).into_owned();
-        let text = if self.liquid && (text.contains("{{") || text.contains("{%")) {
-            let renderer = self.renderer;
-            let (post, fm, yaml) = (self.post, self.fm, self.yaml);
-            let page =
-                self.page.get_or_insert_with(|| page_object(post, &renderer.read_as(post), fm, yaml, &renderer.site));
-            let rendered = self.renderer.engine.render(&Entry {
-                path: &self.post.source,
-                body: &text,
-                body_line: self.body_line,
-                page: page.clone(),
-            });
-            self.ran_liquid = true;
-            self.reads_beside |= rendered.reads_beside;
-            self.reads_posts |= rendered.reads_posts;
-            for lookup in rendered.lookups {
-                if !self.lookups.contains(&lookup) {
-                    self.lookups.push(lookup);
-                }
-            }
-            for problem in rendered.problems {
-                if !self.problems.contains(&problem) {
-                    self.problems.push(problem);
-                }
-            }
-            rendered.output
+        if self.liquid && (text.contains("{{") || text.contains("{%")) {
+            let rendered = self.render_liquid(&text);
+            self.absorb(rendered)
         } else {
             text
-        };
+        }
+    }
+
+    fn render_liquid(&mut self, text: &str) -> template::Rendered {
+        let renderer = self.renderer;
+        let (post, fm, yaml) = (self.post, self.fm, self.yaml);
+        let page =
+            self.page.get_or_insert_with(|| page_object(post, &renderer.read_as(post), fm, yaml, &renderer.site));
+        self.renderer.engine.render(&Entry {
+            path: &self.post.source,
+            body: text,
+            body_line: self.body_line,
+            page: page.clone(),
+        })
+    }
+
+    /// Keeps what a render read and its problems; gives its output.
+    fn absorb(&mut self, rendered: template::Rendered) -> String {
+        self.ran_liquid = true;
+        self.reads_beside |= rendered.reads_beside;
+        self.reads_posts |= rendered.reads_posts;
+        for lookup in rendered.lookups {
+            if !self.lookups.contains(&lookup) {
+                self.lookups.push(lookup);
+            }
+        }
+        for problem in rendered.problems {
+            if !self.problems.contains(&problem) {
+                self.problems.push(problem);
+            }
+        }
+        rendered.output
+    }
+
+    /// The post's converter over Liquid's output: kramdown for Markdown, none for HTML.
+    fn convert(&self, text: String) -> String {
         match self.post.markup {
             Markup::Markdown => markdown::render(&text, &self.renderer.markdown),
             Markup::Verbatim => text,
@@ -355,6 +444,47 @@ fn excerpt_source(body: &str, separator: &str) -> String {
     head.push_str("\n\n");
     head.push_str(&definitions.join("\n"));
     head
+}
+
+/// Where the body's excerpt ends, if one Liquid render of the body can give the excerpt's output
+/// too (see [`Render::html_with_excerpt`]): the excerpt is the body's head unchanged (no end tags
+/// or link definitions added), no `{{`/`{%` is open at the cut, no block is open (a tag counts as a
+/// block when Liquid knows it as one or the body has its `end` tag), and no `-%}`/`{%-` trims the
+/// whitespace around the cut.
+fn shared_excerpt_cut(body: &str, separator: &str) -> Option<usize> {
+    if separator.contains(['{', '}', '%']) {
+        return None;
+    }
+    let cut = body.find(separator)?;
+    let (head, tail) = body.split_at(cut);
+    if excerpt_source(body, separator) != head {
+        return None;
+    }
+    let open_after_close =
+        |open: &str, close: &str| head.rfind(open).is_some_and(|o| head.rfind(close).is_none_or(|c| c < o + 2));
+    if open_after_close("{{", "}}") || open_after_close("{%", "%}") || head.ends_with('{') {
+        return None;
+    }
+    let trimmed_end = head.trim_end();
+    let trimmed_start = tail.trim_start();
+    if trimmed_end.ends_with("-%}") || trimmed_end.ends_with("-}}") {
+        return None;
+    }
+    if trimmed_start.starts_with("{%-") || trimmed_start.starts_with("{{-") {
+        return None;
+    }
+    let all_tags = liquid_tag_names(body);
+    let mut depth = 0usize;
+    for name in liquid_tag_names(head) {
+        if let Some(opened) = name.strip_prefix("end") {
+            if LIQUID_BLOCKS.contains(&opened) || all_tags.iter().any(|t| t == opened) {
+                depth = depth.checked_sub(1)?;
+            }
+        } else if LIQUID_BLOCKS.contains(&name.as_str()) || all_tags.iter().any(|t| *t == format!("end{name}")) {
+            depth += 1;
+        }
+    }
+    (depth == 0).then_some(cut)
 }
 
 /// A Markdown link definition line as Jekyll's excerpt finds them (` {0,3}[label]:…`): the label
@@ -557,6 +687,79 @@ mod tests {
         assert_eq!(excerpt_source(body, "\n\n"), "{% if page.x %}One.\n{% endif %}");
         let closed = "{% if page.x %}One.{% endif %}\n\nTwo.";
         assert_eq!(excerpt_source(closed, "\n\n"), "{% if page.x %}One.{% endif %}");
+    }
+
+    #[test]
+    fn an_excerpt_shares_the_bodys_render_only_where_it_is_cut_at_the_top_level() {
+        let cut = |body: &str| shared_excerpt_cut(body, "\n\n");
+        assert_eq!(cut("{{ page.title }} one.\n\n{% include x.html %}"), Some(21));
+        assert_eq!(cut("{% if a %}x{% endif %}\n\ny"), Some(22));
+        assert_eq!(cut("{% if a %}x\n\ny{% endif %}"), None, "an open block");
+        assert_eq!(cut("{% figure %}x\n\ny{% endfigure %}"), None, "an unknown block");
+        assert_eq!(cut("{{ 'a\n\nb' }}"), None, "an open output");
+        assert_eq!(cut("{% assign a = 1 -%}\n\nb"), None, "trimmed after");
+        assert_eq!(cut("a\n\n{%- assign a = 1 %}"), None, "trimmed before");
+        assert_eq!(cut("[a][r]\n\nb\n\n[r]: /r"), None, "a link definition added");
+        assert_eq!(cut("no separator"), None);
+    }
+
+    /// Bodies made of pieces chosen to cut the excerpt everywhere: blocks, trims, state that
+    /// later pieces read, includes that assign, broken tags.
+    fn liquid_body() -> impl proptest::strategy::Strategy<Value = String> {
+        const PIECES: &[&str] = &[
+            "Text.",
+            "\n\n",
+            "\n",
+            "<!--more-->",
+            "{% assign n = n | plus: 1 %}",
+            "{{ n }}",
+            "{% increment k %}",
+            "{% if true %}",
+            "{% endif %}",
+            "{% for i in (1..2) %}{{ i }}",
+            "{% endfor %}",
+            "{% raw %}",
+            "{% endraw %}",
+            "{%- comment -%}c{%- endcomment -%}",
+            "{{- 'w' -}}",
+            "{% capture c %}",
+            "{% endcapture %}{{ c }}",
+            "{% include x.html %}",
+            "{{ page.title }}",
+            "{% unknown %}",
+            "{% figure %}",
+            "{% endfigure %}",
+            "{{ 'a' | bogus }}",
+            "{%",
+            "}}",
+            "*em*",
+            "[a][r]",
+            "[r]: /r",
+        ];
+        proptest::collection::vec(proptest::sample::select(PIECES), 0..14).prop_map(|pieces| pieces.concat())
+    }
+
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 400, ..Default::default() })]
+
+        #[test]
+        fn one_render_for_body_and_excerpt_gives_what_two_give(body in liquid_body(), more in proptest::bool::ANY) {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir(dir.path().join("_includes")).unwrap();
+            std::fs::write(dir.path().join("_includes/x.html"), "[{% assign n = n | plus: 10 %}{{ n }}]").unwrap();
+            let config = Config::parse("[site]\nurl = \"https://e.example\"\n", dir.path()).unwrap();
+            let renderer = ContentRenderer::new(&config, Arc::new(template::NoIndex), chrono::DateTime::UNIX_EPOCH.fixed_offset());
+            let separator = if more { "excerpt_separator: <!--more-->\n" } else { "" };
+            let text = format!("---\ntitle: T\n{separator}---\n{body}");
+            let post = post::parse("_posts/2021-01-01-x.md", text.as_bytes(), &config.site).unwrap();
+            let once = renderer.entry_text(&post, text.as_bytes());
+            EXCERPT_APART.set(true);
+            let apart = renderer.entry_text(&post, text.as_bytes());
+            EXCERPT_APART.set(false);
+            proptest::prop_assert_eq!(once, apart);
+        }
     }
 
     #[test]
