@@ -20,6 +20,11 @@ pub(crate) struct Placeholders<'a> {
 /// Fills `template` the way Jekyll's `URL` class does and returns a path starting with `/`.
 /// An unknown placeholder is left as it is written.
 pub(crate) fn render(template: &str, p: &Placeholders) -> String {
+    fill(template, |name| value(name, p))
+}
+
+/// Fills `template` with the values `value` gives by placeholder name, as [`render`] does.
+pub(crate) fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(colon) = rest.find(':') {
@@ -28,9 +33,9 @@ pub(crate) fn render(template: &str, p: &Placeholders) -> String {
         let name_len = after.bytes().take_while(|b| b.is_ascii_lowercase() || *b == b'_').count();
         let name = &after[..name_len];
         // Like Jekyll, `:title_` may mean `:title` followed by `_`.
-        let found = value(name, p)
+        let found = value(name)
             .map(|v| (v, name_len))
-            .or_else(|| name.strip_suffix('_').and_then(|n| value(n, p)).map(|v| (v, name_len - 1)));
+            .or_else(|| name.strip_suffix('_').and_then(&value).map(|v| (v, name_len - 1)));
         match found {
             Some((v, used)) => {
                 out.push_str(&escape_path(&v));

@@ -18,6 +18,8 @@ use crate::template::SiteIndex;
 #[derive(Debug, Default)]
 pub(crate) struct PostLinks {
     inner: RwLock<Inner>,
+    /// `{% link %}`'s answer for what is not a post.
+    files: super::pages::SiteFileUrls,
 }
 
 #[derive(Debug, Default)]
@@ -36,6 +38,11 @@ struct Inner {
 }
 
 impl PostLinks {
+    /// No posts yet; `{% link %}` finds the site's other files as `files` says.
+    pub(crate) fn new(files: super::pages::SiteFileUrls) -> PostLinks {
+        PostLinks { inner: RwLock::default(), files }
+    }
+
     /// Records the published `post` as published at `url_path`.
     pub(crate) fn insert(&self, post: &Arc<Post>, url_path: String) {
         let mut inner = self.write();
@@ -127,8 +134,8 @@ impl SiteIndex for PostLinks {
     }
 
     fn link(&self, path: &str) -> Option<String> {
-        let inner = self.read();
-        inner.by_source.get(path.trim().trim_start_matches('/')).cloned()
+        let post = self.read().by_source.get(path.trim().trim_start_matches('/')).cloned();
+        post.or_else(|| self.files.url_path(path))
     }
 
     /// The posts Jekyll publishes now (not archived, not in the future), newest first; posts of

@@ -17,6 +17,7 @@ mod content;
 mod dormant;
 mod index;
 mod links;
+mod pages;
 pub(crate) mod post_index;
 mod prefetch;
 mod texts;
@@ -118,7 +119,7 @@ impl Site {
             cuts: HashMap::new(),
             unsettled: BTreeSet::new(),
             links: HashMap::new(),
-            post_links: Arc::default(),
+            post_links: Arc::new(PostLinks::new(pages::SiteFileUrls::new(config))),
             site_url: config.site.url.to_string(),
             index_writer: None,
             from_index: 0,

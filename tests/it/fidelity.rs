@@ -270,6 +270,12 @@ fn kramdown2_site_entries_read_as_jekyll_feed_writes_them() {
     assert_same_entries("kramdown2", &[]);
 }
 
+/// `{% link %}` to pages, collection documents and static files, not only to posts.
+#[test]
+fn links_to_pages_documents_and_files_read_as_jekyll_feed_writes_them() {
+    assert_same_entries("links", &[]);
+}
+
 #[test]
 fn authors_and_summaries_read_as_jekyll_feed_writes_them() {
     assert_same_entries("authors", &[]);
