@@ -660,23 +660,64 @@ pub(crate) fn for_loop(
     let Some(Special::For { var, collection, reversed, limit, offset, line }) = special else {
         return Err(missing_special());
     };
+    let collection_markup = collection.clone();
     let collection =
         match collection.strip_prefix('(').and_then(|c| c.strip_suffix(')')).and_then(|c| c.split_once("..")) {
             Some((start, stop)) => Collection::Range(value_expression(start.trim()), value_expression(stop.trim())),
             None => Collection::Value(value_expression(&collection)),
         };
+    let offset = match offset.as_deref() {
+        Some("continue") => Offset::Continue,
+        Some(offset) => Offset::From(value_expression(offset)),
+        None => Offset::From(None),
+    };
     Ok(Box::new(For {
+        name: loop_name(&var, &collection_markup),
         var,
         collection,
         reversed,
         limit: limit.as_deref().and_then(value_expression),
-        offset: offset.as_deref().and_then(value_expression),
+        offset,
         line,
         body: Template::new(body),
         otherwise: otherwise.map(Template::new),
         max_range: shared.limits.max_range,
     }))
 }
+
+/// Ruby Liquid's name of a loop, `var-collection` with the collection as its parser writes it
+/// back (no spaces outside quotes): `forloop.name`, and the key under which the loop records
+/// where it stopped, for a later `offset: continue` over the same name.
+fn loop_name(var: &str, collection: &str) -> String {
+    let mut name = String::with_capacity(var.len() + 1 + collection.len());
+    name.push_str(&super::lexer::restore_names(var));
+    name.push('-');
+    let mut quote = None;
+    for c in super::lexer::restore_names(collection).chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c.is_whitespace() => continue,
+            None => {}
+        }
+        name.push(c);
+    }
+    name
+}
+
+/// Where a loop starts: an `offset: n` (none is 0), or `offset: continue`, where the last loop of
+/// the same name stopped in this render.
+#[derive(Debug)]
+enum Offset {
+    From(Option<Expression>),
+    Continue,
+}
+
+/// Where each loop of a render stopped, by loop name (Ruby Liquid's `registers[:for]`): includes
+/// share it with the post, as they share Ruby's context.
+#[derive(Debug, Default)]
+struct LoopOffsets(std::collections::HashMap<String, usize>);
 
 #[derive(Debug)]
 enum Collection {
@@ -686,11 +727,13 @@ enum Collection {
 
 #[derive(Debug)]
 struct For {
+    /// Ruby's `@name` (see [`loop_name`]).
+    name: String,
     var: String,
     collection: Collection,
     reversed: bool,
     limit: Option<Expression>,
-    offset: Option<Expression>,
+    offset: Offset,
     line: u32,
     body: Template,
     otherwise: Option<Template>,
@@ -740,13 +783,27 @@ impl Renderable for For {
         let number = |e: &Option<Expression>| {
             e.as_ref().and_then(|e| e.try_evaluate(runtime)).map(|v| ruby_to_i(v.as_view()).max(0) as usize)
         };
-        let offset = number(&self.offset).unwrap_or(0).min(items.len());
-        items.drain(..offset);
+        let offset = match &self.offset {
+            Offset::From(offset) => number(offset).unwrap_or(0),
+            Offset::Continue => runtime.registers().get_mut::<LoopOffsets>().0.get(&self.name).copied().unwrap_or(0),
+        };
+        items.drain(..offset.min(items.len()));
         if let Some(limit) = number(&self.limit) {
             items.truncate(limit);
         }
         if self.reversed {
             items.reverse();
+        }
+        // As Ruby records it: where the items taken end, whether or not the loop breaks early.
+        let stopped = offset.saturating_add(items.len());
+        {
+            let mut offsets = runtime.registers().get_mut::<LoopOffsets>();
+            match offsets.0.get_mut(&self.name) {
+                Some(recorded) => *recorded = stopped,
+                None => {
+                    offsets.0.insert(self.name.clone(), stopped);
+                }
+            }
         }
         if items.is_empty() {
             return match &self.otherwise {
@@ -768,10 +825,7 @@ impl Renderable for For {
             }
             let i = i as i64;
             let mut forloop = Object::new();
-            forloop.insert(
-                "name".into(),
-                Value::scalar(format!("{}-{}", super::lexer::restore_names(&self.var), self.line)),
-            );
+            forloop.insert("name".into(), Value::scalar(self.name.clone()));
             forloop.insert("length".into(), Value::scalar(length));
             forloop.insert("index".into(), Value::scalar(i + 1));
             forloop.insert("index0".into(), Value::scalar(i));

@@ -1010,3 +1010,23 @@ fn tablerowloop_is_the_tablerow_loop_as_in_ruby() {
          <tr class=\"row2\"><td class=\"col1\">3/1/false/4/1</td><td class=\"col2\">4/2/true/4/0</td></tr>|"
     );
 }
+
+#[test]
+fn offset_continue_goes_on_where_the_last_loop_of_that_name_stopped() {
+    // Each result as Ruby Liquid 5.4 renders it, which keeps the offsets per render in
+    // `registers[:for]` under `var-collection`, shared with includes.
+    let body = "{% assign list = '1,2,3,4,5,6' | split: ',' %}\
+                {% for x in list limit: 2 %}{{ x }}{% endfor %}|\
+                {% for x in list limit: 2 offset: continue %}{{ x }}{% break %}{% endfor %}|\
+                {% for y in list offset: continue %}{{ y }}{% endfor %}|\
+                {% for x in list offset: 1 limit: 1 %}{{ x }}{% endfor %}|\
+                {% for x in list offset:continue limit:1 %}{{ x }}{{ forloop.name }}{% endfor %}|\
+                {% for x in list reversed limit:1 offset: continue %}{{ x }}{% endfor %}|\
+                {% include rest.html %}|\
+                {% for x in list offset: continue %}{{ x }}{% else %}E{% endfor %}|\
+                {% for i in ( 1 .. 3 ) limit:1 %}{{ i }}{% endfor %}{% for i in (1..3) offset:continue %}{{ i }}{{ forloop.name }}{% endfor %}";
+    let rendered =
+        render_in(&engine(&[("rest.html", "{% for x in list offset: continue %}{{ x }}{% endfor %}")]), body);
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    assert_eq!(rendered.output, "12|3|123456|2|3x-list|4|56|E|12i-(1..3)3i-(1..3)");
+}
