@@ -695,38 +695,11 @@ fn local(naive: NaiveDateTime, zone: Option<chrono_tz::Tz>) -> Option<DateTime<F
     }
 }
 
-/// The date forms found in front matter and templates; a time without offset is in the site's zone.
+/// A date text as Liquid's `Time.parse` reads it (see `post::ruby_time`); `now` and `today` are
+/// `now`, and a time without a zone is in the site's.
 fn parse_time(s: &str, zone: Option<chrono_tz::Tz>, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
     if s.eq_ignore_ascii_case("now") || s.eq_ignore_ascii_case("today") {
         return Some(now);
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t);
-    }
-    for format in [
-        "%Y-%m-%d %H:%M:%S %z",
-        "%Y-%m-%d %H:%M:%S %:z",
-        "%Y-%m-%d %H:%M %z",
-        "%Y-%m-%dT%H:%M:%S%.f%z",
-        "%Y-%m-%d %H:%M:%S%.f %z",
-    ] {
-        if let Ok(t) = DateTime::parse_from_str(s, format) {
-            return Some(t);
-        }
-    }
-    if let Ok(t) = DateTime::parse_from_rfc2822(s) {
-        return Some(t);
-    }
-    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f"]
-    {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
-            return local(t, zone);
-        }
-    }
-    for format in ["%Y-%m-%d", "%Y/%m/%d", "%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y"] {
-        if let Ok(d) = NaiveDate::parse_from_str(s, format) {
-            return local(d.and_hms_opt(0, 0, 0)?, zone);
-        }
     }
     crate::post::ruby_time::parse(s, zone.unwrap_or(chrono_tz::UTC))
 }
@@ -786,7 +759,90 @@ fn date(c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Resu
         return Ok(input.to_value());
     }
     let Some(t) = to_time(input, c.shared.timezone, c.shared.site.time()) else { return Ok(input.to_value()) };
+    // liquid-rust writes an offset for `%Z`; Ruby writes the zone's name.
+    let format = with_zone_name(&format, || zone_name(input, t, c.shared.timezone));
     to_liquid_time(t).format(&format).map(Value::scalar).map_err(|e| e.to_string())
+}
+
+/// Ruby's `Time#zone` for `t`, read from `input` by [`to_time`]: `UTC` for a text that says UTC;
+/// else the name of the site's zone (`CST`, `CEST`; `UTC` without one) when `t` has its offset,
+/// since Ruby's `Time.parse` keeps the local zone for any offset it can show; else none, as
+/// for a fixed offset in Ruby.
+fn zone_name(input: &dyn ValueView, t: DateTime<FixedOffset>, zone: Option<chrono_tz::Tz>) -> String {
+    let says_utc = input.as_scalar().is_some_and(|s| s.type_name() == "string" && text_says_utc(&s.to_kstr()));
+    if says_utc {
+        return "UTC".to_owned();
+    }
+    let (local_offset, local_name) = match zone {
+        Some(tz) => {
+            let local = t.with_timezone(&tz);
+            (chrono::Offset::fix(local.offset()).local_minus_utc(), local.format("%Z").to_string())
+        }
+        None => (0, "UTC".to_owned()),
+    };
+    if t.offset().local_minus_utc() == local_offset {
+        local_name
+    } else {
+        String::new()
+    }
+}
+
+/// Whether a date text ends in a zone Ruby's `Time.parse` reads as UTC itself (`zone_utc?`):
+/// `Z`, `UTC`, `UT`, `-00:00`, `-0000` or `-00`. (`GMT` and `+0000` are the local zone when it has
+/// that offset, else a fixed offset.)
+fn text_says_utc(text: &str) -> bool {
+    let upper = text.trim_end().to_ascii_uppercase();
+    let after_time = |before: &str| before.contains(':') && before.ends_with(|c: char| c.is_ascii_digit());
+    let after_date = |before: &str| before.ends_with(|c: char| c.is_ascii_digit() || c == ' ');
+    ["-00:00", "-0000", "-00"].iter().any(|zone| upper.strip_suffix(zone).is_some_and(after_time))
+        || ["UTC", "UT", "Z"].iter().any(|zone| upper.strip_suffix(zone).is_some_and(after_date))
+}
+
+/// `format` with each `%Z` (with its flags and width: `%^Z`, `%-10Z`) replaced by the zone's
+/// name, asked for only when there is one.
+fn with_zone_name<'f>(format: &'f str, name: impl FnOnce() -> String) -> std::borrow::Cow<'f, str> {
+    if !format.contains('Z') {
+        return std::borrow::Cow::Borrowed(format);
+    }
+    let mut name = Some(name);
+    let mut zone = String::new();
+    let mut out = String::with_capacity(format.len());
+    let mut rest = format;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let spec = &rest[at + 1..];
+        let flags_len = spec.bytes().take_while(|b| b"-_0^#".contains(b)).count();
+        let width_len = spec[flags_len..].bytes().take_while(u8::is_ascii_digit).count();
+        let end = flags_len + width_len;
+        if spec[end..].starts_with('Z') {
+            if let Some(name) = name.take() {
+                zone = name();
+            }
+            let flags = &spec[..flags_len];
+            let mut shown = if flags.contains('^') {
+                zone.to_uppercase()
+            } else if flags.contains('#') {
+                zone.to_lowercase()
+            } else {
+                zone.clone()
+            };
+            let width: usize = spec[flags_len..end].parse().unwrap_or(0);
+            // Ruby pads a zone's name, but not the lack of one.
+            if !flags.contains('-') && !shown.is_empty() && width > shown.chars().count() {
+                let pad = if flags.contains('0') { "0" } else { " " };
+                shown = pad.repeat(width - shown.chars().count()) + &shown;
+            }
+            out.push_str(&shown.replace('%', "%%"));
+            rest = &spec[end + 1..];
+        } else {
+            // `%%` and every other conversion are copied for liquid-rust's strftime.
+            let copied = if spec.starts_with('%') { 2 } else { 1 };
+            out.push_str(&rest[at..at + copied.min(rest.len() - at)]);
+            rest = &rest[at + copied.min(rest.len() - at)..];
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 /// Jekyll's `xml_escape`: `&`, `<`, `>`, `"` and `'` as entities.
@@ -1331,6 +1387,25 @@ mod tests {
         assert_eq!(t("2020-01-05 10:00:00 +0800").as_deref(), Some("2020-01-05T10:00:00+08:00"));
         assert_eq!(t("2020-07-05 10:00").as_deref(), Some("2020-07-05T10:00:00+02:00"));
         assert_eq!(t("now").as_deref(), Some("2026-01-01T00:00:00+00:00"));
+        // Each as `TZ=Europe/Paris ruby -rtime -e 'Time.parse(s)'` reads it.
+        for (text, ruby) in [
+            ("2024-07-04T15:05:09Z", "2024-07-04T15:05:09+00:00"),
+            ("2024-07-04T15:05:09.123+02:00", "2024-07-04T15:05:09.123+02:00"),
+            ("Thu, 04 Jul 2024 15:05:09 +0000", "2024-07-04T15:05:09+00:00"),
+            ("2024/07/04", "2024-07-04T00:00:00+02:00"),
+            ("July 4, 2024", "2024-07-04T00:00:00+02:00"),
+            ("4 Jul 2024", "2024-07-04T00:00:00+02:00"),
+            ("2024-07-04 15:05:09.5 -0300", "2024-07-04T15:05:09.500-03:00"),
+            ("2024-07-04T15:05", "2024-07-04T15:05:00+02:00"),
+            ("Jul 4 2024 3pm EST", "2024-07-04T15:00:00-05:00"),
+        ] {
+            let read = parse_time(text, Some(chrono_tz::Europe::Paris), now);
+            assert_eq!(
+                read.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)).as_deref(),
+                Some(ruby),
+                "{text}"
+            );
+        }
         assert_eq!(t("not a date"), None);
     }
 }

@@ -1030,3 +1030,34 @@ fn offset_continue_goes_on_where_the_last_loop_of_that_name_stopped() {
     assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
     assert_eq!(rendered.output, "12|3|123456|2|3x-list|4|56|E|12i-(1..3)3i-(1..3)");
 }
+
+#[test]
+fn date_formats_as_ruby_strftime_with_the_zone_name_for_percent_z() {
+    let mut site = SiteContext::empty("https://ex.org", "");
+    site.timezone = Some(chrono_tz::Asia::Shanghai);
+    let engine = Engine::new(site);
+    let mut page = page();
+    let date = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00+08:00").unwrap();
+    page.insert("date".into(), Value::scalar(to_liquid_time(date)));
+    let format = "%Z~%z~%:z~%s~%e~%-d~%P~%j~%U~%p~%I~%l~%k~%y~%C~%u~%w~%a~%b~%h~%D~%F~%T~%R~%r~%c~%x~%X~%%~%G~%V~%W~%L~%N~%3N~%::z~%^a~%-m~%_m~%010d~%-H~%v";
+    let body = format!(
+        "{{% capture f %}}{format}{{% endcapture %}}\
+         [{{{{ page.date | date: f }}}}]\n\
+         [{{{{ '2024-07-04 15:05:09 -0500' | date: f }}}}]\n\
+         [{{{{ '2024-07-04T15:05:09Z' | date: f }}}}]\n\
+         [{{{{ '2024-07-04' | date: f }}}}]\n\
+         [{{{{ 1700000000 | date: f }}}}]\n\
+         [{{{{ '2024-07-04 15:05:09 GMT' | date: '%Z|%^10Z|%#Z|%-10Z|%%Z' }}}}] [{{{{ '2024-07-04 15:05:09 +0800' | date: '%Z' }}}}] [{{{{ '2024-07-04 15:05 UTC' | date: '%10Z' }}}}]"
+    );
+    let rendered = engine.render(&Entry { path: "_posts/2024-01-01-a.html", body: &body, body_line: 1, page });
+    assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+    // Jekyll 4.3 (Liquid 5.4, Ruby 3.1) with `timezone: Asia/Shanghai`.
+    let jekyll = "\
+[CST~+0800~+08:00~1704038400~ 1~1~am~001~00~AM~12~12~ 0~24~20~1~1~Mon~Jan~Jan~01/01/24~2024-01-01~00:00:00~00:00~12:00:00 AM~Mon Jan  1 00:00:00 2024~01/01/24~00:00:00~%~2024~01~01~000~000000000~000~+08:00:00~MON~1~ 1~0000000001~0~ 1-JAN-2024]
+[~-0500~-05:00~1720123509~ 4~4~pm~186~26~PM~03~ 3~15~24~20~4~4~Thu~Jul~Jul~07/04/24~2024-07-04~15:05:09~15:05~03:05:09 PM~Thu Jul  4 15:05:09 2024~07/04/24~15:05:09~%~2024~27~27~000~000000000~000~-05:00:00~THU~7~ 7~0000000004~15~ 4-JUL-2024]
+[UTC~+0000~+00:00~1720105509~ 4~4~pm~186~26~PM~03~ 3~15~24~20~4~4~Thu~Jul~Jul~07/04/24~2024-07-04~15:05:09~15:05~03:05:09 PM~Thu Jul  4 15:05:09 2024~07/04/24~15:05:09~%~2024~27~27~000~000000000~000~+00:00:00~THU~7~ 7~0000000004~15~ 4-JUL-2024]
+[CST~+0800~+08:00~1720022400~ 4~4~am~186~26~AM~12~12~ 0~24~20~4~4~Thu~Jul~Jul~07/04/24~2024-07-04~00:00:00~00:00~12:00:00 AM~Thu Jul  4 00:00:00 2024~07/04/24~00:00:00~%~2024~27~27~000~000000000~000~+08:00:00~THU~7~ 7~0000000004~0~ 4-JUL-2024]
+[CST~+0800~+08:00~1700000000~15~15~am~319~46~AM~06~ 6~ 6~23~20~3~3~Wed~Nov~Nov~11/15/23~2023-11-15~06:13:20~06:13~06:13:20 AM~Wed Nov 15 06:13:20 2023~11/15/23~06:13:20~%~2023~46~46~000~000000000~000~+08:00:00~WED~11~11~0000000015~6~15-NOV-2023]
+[||||%Z] [CST] [       UTC]";
+    assert_eq!(rendered.output, jekyll);
+}
