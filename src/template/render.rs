@@ -16,7 +16,7 @@ use liquid_core::Renderable;
 
 use super::assemble::assemble;
 use super::prepare::{Prepared, Special};
-use super::site::SiteView;
+use super::site::{PageView, SiteView};
 use super::{Entry, Limits, Problem, ProblemKind, Rendered, Shared};
 
 /// What the placeholder tags of the template being parsed refer to.
@@ -418,9 +418,9 @@ pub(crate) fn render_entry(language: &Arc<Language>, shared: &Arc<Shared>, entry
     let mut found = Vec::new();
     let compiled = compile(&prepared, language, shared, HashSet::new(), &mut found);
 
-    let page = Value::Object(entry.page.clone());
     let jekyll = jekyll_object();
     let site = SiteView::new(&shared.site);
+    let page = PageView::new(&entry.page, entry.path, &site);
     let mut globals: HashMap<KStringCow<'_>, &dyn ValueView> = HashMap::new();
     globals.insert(KStringCow::from_static("site"), &site);
     globals.insert(KStringCow::from_static("page"), &page);

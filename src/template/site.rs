@@ -3,9 +3,10 @@
 //! `site.tags` and `site.categories` made from it.
 
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, FixedOffset};
 
@@ -19,7 +20,7 @@ pub(crate) struct SiteObject {
     fields: Value,
     /// `site.posts` as last asked of the site layer; `None` until a template reads it, and again
     /// once the posts changed.
-    posts: Mutex<Option<Arc<Value>>>,
+    posts: Mutex<Option<Arc<Posts>>>,
     /// Whether any template has read `site.posts`.
     posts_read: AtomicBool,
     index: Arc<dyn SiteIndex>,
@@ -68,10 +69,42 @@ impl SiteObject {
         *self.posts.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
     }
 
-    fn posts(&self) -> Arc<Value> {
+    fn posts(&self) -> Arc<Posts> {
         self.posts_read.store(true, Ordering::Relaxed);
         let mut posts = self.posts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        Arc::clone(posts.get_or_insert_with(|| Arc::new(Value::Array(self.index.posts()))))
+        let posts = posts.get_or_insert_with(|| {
+            Arc::new(Posts { list: Value::Array(self.index.posts()), positions: OnceLock::new() })
+        });
+        Arc::clone(posts)
+    }
+}
+
+/// `site.posts` as asked of the site layer, and where each post is in it, found when a template
+/// first asks for a post's neighbours (`page.previous`, `page.next`).
+struct Posts {
+    list: Value,
+    positions: OnceLock<HashMap<String, usize>>,
+}
+
+impl Posts {
+    fn items(&self) -> &[Value] {
+        match &self.list {
+            Value::Array(items) => items,
+            _ => &[],
+        }
+    }
+
+    /// The post after (`newer`) or before the one at `path`, as Jekyll's `page.next` and
+    /// `page.previous` give them; nil at either end, or for a page that is not a listed post.
+    fn neighbour(&self, path: &str, newer: bool) -> Value {
+        let positions = self.positions.get_or_init(|| {
+            let path_of = |item: &Value| Some(item.as_object()?.get("path")?.to_kstr().into_owned());
+            self.items().iter().enumerate().filter_map(|(at, item)| Some((path_of(item)?.to_string(), at))).collect()
+        });
+        let Some(&at) = positions.get(path) else { return Value::Nil };
+        // Newest first: the newer post is the one before.
+        let neighbour = if newer { at.checked_sub(1) } else { at.checked_add(1) };
+        neighbour.and_then(|at| self.items().get(at)).cloned().unwrap_or(Value::Nil)
     }
 }
 
@@ -79,7 +112,7 @@ impl SiteObject {
 /// stays the same to its end.
 pub(crate) struct SiteView<'s> {
     site: &'s SiteObject,
-    posts: OnceCell<Arc<Value>>,
+    posts: OnceCell<Arc<Posts>>,
     tags: OnceCell<Value>,
     categories: OnceCell<Value>,
 }
@@ -108,7 +141,12 @@ impl<'s> SiteView<'s> {
     }
 
     fn posts(&self) -> &Value {
-        self.posts.get_or_init(|| self.site.posts())
+        &self.posts.get_or_init(|| self.site.posts()).list
+    }
+
+    /// `page.next` (`newer`) or `page.previous` of the post at `path`.
+    fn neighbour(&self, path: &str, newer: bool) -> Value {
+        self.posts.get_or_init(|| self.site.posts()).neighbour(path, newer)
     }
 
     /// `site.tags` or `site.categories` (`key` names the posts' field): each name with the posts
@@ -221,5 +259,114 @@ impl ObjectView for SiteView<'_> {
             return Some(value);
         }
         self.object().get(index).map(|v| v as &dyn ValueView)
+    }
+}
+
+/// `page` as one render sees it: the page's own fields, and `page.previous` and `page.next`,
+/// its neighbours in `site.posts`, found only when a template reads them (which reads
+/// `site.posts`). As in Jekyll, they win over front-matter keys of the same names.
+pub(crate) struct PageView<'p> {
+    page: &'p Object,
+    path: &'p str,
+    site: &'p SiteView<'p>,
+    previous: OnceCell<Value>,
+    next: OnceCell<Value>,
+}
+
+/// The fields of `page` made from `site.posts`.
+const NEIGHBOURS: [&str; 2] = ["previous", "next"];
+
+impl fmt::Debug for PageView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.page.fmt(f)
+    }
+}
+
+impl<'p> PageView<'p> {
+    /// The page of the post at `path` (relative to the site root, as `site.posts` gives it).
+    pub(crate) fn new(page: &'p Object, path: &'p str, site: &'p SiteView<'p>) -> PageView<'p> {
+        PageView { page, path, site, previous: OnceCell::new(), next: OnceCell::new() }
+    }
+
+    fn neighbour(&self, index: &str) -> Option<&Value> {
+        match index {
+            "previous" => Some(self.previous.get_or_init(|| self.site.neighbour(self.path, false))),
+            "next" => Some(self.next.get_or_init(|| self.site.neighbour(self.path, true))),
+            _ => None,
+        }
+    }
+
+    fn full(&self) -> Value {
+        let mut all = self.page.clone();
+        for key in NEIGHBOURS {
+            all.insert(key.into(), self.neighbour(key).cloned().unwrap_or_default());
+        }
+        Value::Object(all)
+    }
+}
+
+impl ValueView for PageView<'_> {
+    fn as_debug(&self) -> &dyn fmt::Debug {
+        self
+    }
+    fn render(&self) -> DisplayCow<'_> {
+        DisplayCow::Owned(Box::new(self.full().render().to_string()))
+    }
+    fn source(&self) -> DisplayCow<'_> {
+        DisplayCow::Owned(Box::new(self.full().source().to_string()))
+    }
+    fn type_name(&self) -> &'static str {
+        "object"
+    }
+    fn query_state(&self, state: State) -> bool {
+        match state {
+            State::Truthy => true,
+            State::DefaultValue | State::Empty | State::Blank => false,
+        }
+    }
+    fn to_kstr(&self) -> KStringCow<'_> {
+        KStringCow::from_string(self.full().render().to_string())
+    }
+    fn to_value(&self) -> Value {
+        self.full()
+    }
+    fn as_object(&self) -> Option<&dyn ObjectView> {
+        Some(self)
+    }
+}
+
+impl ObjectView for PageView<'_> {
+    fn as_value(&self) -> &dyn ValueView {
+        self
+    }
+    fn size(&self) -> i64 {
+        self.keys().count() as i64
+    }
+    fn keys<'k>(&'k self) -> Box<dyn Iterator<Item = KStringCow<'k>> + 'k> {
+        Box::new(
+            self.page
+                .keys()
+                .filter(|k| !NEIGHBOURS.contains(&k.as_str()))
+                .map(|k| KStringCow::from_ref(k.as_str()))
+                .chain(NEIGHBOURS.into_iter().map(KStringCow::from_static)),
+        )
+    }
+    fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
+        Box::new(self.iter().map(|(_, v)| v))
+    }
+    fn iter<'k>(&'k self) -> Box<dyn Iterator<Item = (KStringCow<'k>, &'k dyn ValueView)> + 'k> {
+        Box::new(self.keys().filter_map(|k| {
+            let value = self.get(k.as_str())?;
+            Some((k, value))
+        }))
+    }
+    fn contains_key(&self, index: &str) -> bool {
+        NEIGHBOURS.contains(&index) || self.page.contains_key(index)
+    }
+    fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
+        if let Some(value) = self.neighbour(index) {
+            return Some(value);
+        }
+        self.page.get(index).map(|v| v as &dyn ValueView)
     }
 }

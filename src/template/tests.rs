@@ -1061,3 +1061,50 @@ fn date_formats_as_ruby_strftime_with_the_zone_name_for_percent_z() {
 [||||%Z] [CST] [       UTC]";
     assert_eq!(rendered.output, jekyll);
 }
+
+/// A site of three posts, newest first as `site.posts` lists them.
+struct ThreePosts;
+
+impl SiteIndex for ThreePosts {
+    fn post_url(&self, _name: &str) -> Option<String> {
+        None
+    }
+    fn link(&self, _path: &str) -> Option<String> {
+        None
+    }
+    fn posts(&self) -> Vec<Value> {
+        [("Newer", "2020-01-03-newer"), ("Hello", "2020-01-02-hello"), ("Older", "2020-01-01-older")]
+            .into_iter()
+            .map(|(title, name)| {
+                let mut post = Object::new();
+                post.insert("title".into(), Value::scalar(title));
+                post.insert("url".into(), Value::scalar(format!("/{name}.html")));
+                post.insert("path".into(), Value::scalar(format!("_posts/{name}.md")));
+                Value::Object(post)
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn page_previous_and_next_are_the_older_and_newer_posts() {
+    let mut site = SiteContext::empty("https://ex.org", "");
+    site.index = Arc::new(ThreePosts);
+    let engine = Engine::new(site);
+    let render = |path: &str, body: &str| {
+        let mut page = page();
+        page.insert("previous".into(), Value::scalar("front matter loses, as in Jekyll"));
+        engine.render(&Entry { path, body, body_line: 1, page })
+    };
+    let body = "[{{ page.previous.title }} {{ page.previous.url }}|{{ page.next.title }} {{ page.next.url }}]\
+                {% if page.next == nil %}newest{% endif %}{% if page.previous == nil %}oldest{% endif %}";
+    let middle = render("_posts/2020-01-02-hello.md", body);
+    assert_eq!(middle.output, "[Older /2020-01-01-older.html|Newer /2020-01-03-newer.html]");
+    assert!(middle.reads_posts, "the neighbours change with the posts");
+    assert_eq!(render("_posts/2020-01-03-newer.md", body).output, "[Hello /2020-01-02-hello.html| ]newest");
+    assert_eq!(render("_posts/2020-01-01-older.md", body).output, "[ |Hello /2020-01-02-hello.html]oldest");
+    // A page that reads neither does not read `site.posts`.
+    let plain = render("_posts/2020-01-02-hello.md", "{{ page.title }}");
+    assert_eq!(plain.output, "Hello");
+    assert!(!plain.reads_posts);
+}
