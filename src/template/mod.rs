@@ -405,12 +405,8 @@ fn build_language(shared: &Arc<Shared>) -> Language {
     for tag in tags {
         language.tags.register(tag.reflection().tag().to_owned(), tag);
     }
-    let blocks: Vec<Box<dyn liquid_core::parser::ParseBlock>> = vec![
-        Box::new(stdlib::IfChangedBlock),
-        Box::new(stdlib::ForBlock),
-        Box::new(stdlib::TableRowBlock),
-        Box::new(stdlib::CaptureBlock),
-    ];
+    let blocks: Vec<Box<dyn liquid_core::parser::ParseBlock>> =
+        vec![Box::new(stdlib::IfChangedBlock), Box::new(stdlib::ForBlock), Box::new(stdlib::CaptureBlock)];
     for block in blocks {
         language.blocks.register(block.reflection().start_tag().to_owned(), block);
     }

@@ -27,6 +27,7 @@ pub(crate) fn register(language: &mut Language, shared: &Arc<Shared>) {
     }
     language.blocks.register("highlight".into(), Box::new(Block { start: "highlight", end: "endhighlight" }));
     language.blocks.register("for".into(), Box::new(ForParser { shared: shared.clone() }));
+    language.blocks.register("tablerow".into(), Box::new(TableRowParser));
     language.blocks.register("if".into(), Box::new(IfParser { unless: false }));
     language.blocks.register("unless".into(), Box::new(IfParser { unless: true }));
     language.blocks.register("case".into(), Box::new(CaseParser));
@@ -760,20 +761,38 @@ impl For {
                 }
                 (0..count.min(self.max_range as i128) as i64).map(|i| Value::scalar(start + i)).collect()
             }
-            Collection::Value(expression) => match eval(expression) {
-                Some(Value::Array(items)) => items,
-                // liquid-rust's objects forget the order of their keys; sorted, the output is at least
-                // the same on every run.
-                Some(Value::Object(object)) => {
-                    let mut pairs: Vec<_> = object.into_iter().collect();
-                    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-                    pairs.into_iter().map(|(k, v)| Value::Array(vec![Value::scalar(k.to_string()), v])).collect()
-                }
-                Some(Value::Scalar(s)) if !s.to_kstr().is_empty() => vec![Value::Scalar(s)],
-                _ => Vec::new(),
-            },
+            Collection::Value(expression) => loop_items(eval(expression)),
         }
     }
+}
+
+/// The items a loop goes over, as Ruby Liquid's `slice_collection` takes them: an array's items,
+/// a hash's `[key, value]` pairs, a non-empty string as one item, nothing else.
+fn loop_items(collection: Option<Value>) -> Vec<Value> {
+    match collection {
+        Some(Value::Array(items)) => items,
+        // liquid-rust's objects forget the order of their keys; sorted, the output is at least
+        // the same on every run.
+        Some(Value::Object(object)) => {
+            let mut pairs: Vec<_> = object.into_iter().collect();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            pairs.into_iter().map(|(k, v)| Value::Array(vec![Value::scalar(k.to_string()), v])).collect()
+        }
+        Some(Value::Scalar(s)) if !s.to_kstr().is_empty() => vec![Value::Scalar(s)],
+        _ => Vec::new(),
+    }
+}
+
+/// Counts one loop iteration against the render's budget; an error once it is spent.
+fn take_step(runtime: &dyn Runtime) -> Result<()> {
+    let st = state(runtime.registers());
+    let left = st.budget.steps_left.get();
+    if left == 0 {
+        st.budget.exhausted.replace(Some("the template does too much work (a loop too long?)".into()));
+        return Err(Error::with_msg("step limit"));
+    }
+    st.budget.steps_left.set(left - 1);
+    Ok(())
 }
 
 impl Renderable for For {
@@ -814,15 +833,7 @@ impl Renderable for For {
         let parent = runtime.try_get(&[liquid_core::model::Scalar::new("forloop")]).map(|v| v.into_owned());
         let length = items.len() as i64;
         for (i, item) in items.into_iter().enumerate() {
-            {
-                let st = state(runtime.registers());
-                let left = st.budget.steps_left.get();
-                if left == 0 {
-                    st.budget.exhausted.replace(Some("the template does too much work (a loop too long?)".into()));
-                    return Err(Error::with_msg("step limit"));
-                }
-                st.budget.steps_left.set(left - 1);
-            }
+            take_step(runtime)?;
             let i = i as i64;
             let mut forloop = Object::new();
             forloop.insert("name".into(), Value::scalar(self.name.clone()));
@@ -846,6 +857,132 @@ impl Renderable for For {
             }
         }
         Ok(())
+    }
+}
+
+/// Ruby Liquid's `tablerow`: `var in collection` with `cols`, `limit` and `offset` (any other
+/// attribute is ignored, as in Ruby), written as Ruby writes it, newlines included.
+#[derive(Clone)]
+struct TableRowParser;
+
+impl BlockReflection for TableRowParser {
+    fn start_tag(&self) -> &str {
+        "tablerow"
+    }
+    fn end_tag(&self) -> &str {
+        "endtablerow"
+    }
+    fn description(&self) -> &str {
+        "Ruby Liquid's tablerow"
+    }
+}
+
+impl ParseBlock for TableRowParser {
+    fn parse(
+        &self,
+        mut arguments: TagTokenIter<'_>,
+        mut block: TagBlock<'_, '_>,
+        options: &Language,
+    ) -> Result<Box<dyn Renderable>> {
+        use liquid_core::parser::TryMatchToken;
+        let var = arguments.expect_next("Identifier expected.")?.expect_identifier().into_result()?.to_owned();
+        arguments.expect_next("\"in\" expected.")?.expect_str("in").into_result_custom_msg("\"in\" expected.")?;
+        // A `(start..stop)` range is given as a variable the reading pass fills (see `Range`).
+        let collection = arguments.expect_next("Array expected.")?.expect_value().into_result()?;
+        let (mut cols, mut limit, mut offset) = (None, None, None);
+        while let Some(name) = arguments.next() {
+            let name = name.as_str().to_owned();
+            let Some(colon) = arguments.next() else { break };
+            if let TryMatchToken::Fails(_) = colon.expect_str(":") {
+                continue;
+            }
+            let value = arguments.expect_next("Value expected.")?.expect_value().into_result()?;
+            match name.as_str() {
+                "cols" => cols = Some(value),
+                "limit" => limit = Some(value),
+                "offset" => offset = Some(value),
+                _ => {}
+            }
+        }
+        let body = Template::new(block.parse_all(options)?);
+        block.assert_empty();
+        Ok(Box::new(TableRow { var, collection, cols, limit, offset, body }))
+    }
+
+    fn reflection(&self) -> &dyn BlockReflection {
+        self
+    }
+}
+
+#[derive(Debug)]
+struct TableRow {
+    var: String,
+    collection: Expression,
+    cols: Option<Expression>,
+    limit: Option<Expression>,
+    offset: Option<Expression>,
+    body: Template,
+}
+
+impl Renderable for TableRow {
+    fn render_to(&self, writer: &mut dyn Write, runtime: &dyn Runtime) -> Result<()> {
+        let collection = self.collection.try_evaluate(runtime).map(|v| v.into_owned());
+        // Ruby writes nothing at all for nil or false, not even the first row.
+        if !collection.as_ref().is_some_and(|c| c.query_state(liquid_core::model::State::Truthy)) {
+            return Ok(());
+        }
+        let number =
+            |e: &Option<Expression>| e.as_ref().and_then(|e| e.try_evaluate(runtime)).map(|v| ruby_to_i(v.as_view()));
+        let mut items = loop_items(collection);
+        let from = number(&self.offset).unwrap_or(0).max(0) as usize;
+        items.drain(..from.min(items.len()));
+        if let Some(limit) = number(&self.limit) {
+            items.truncate(limit.max(0) as usize);
+        }
+        let cols = number(&self.cols).unwrap_or(0);
+        let length = items.len() as i64;
+        let failed = |_| Error::with_msg("Failed to render");
+        writer.write_all(b"<tr class=\"row1\">\n").map_err(failed)?;
+        let (mut col, mut row) = (1_i64, 1_i64);
+        for (index, item) in items.into_iter().enumerate() {
+            take_step(runtime)?;
+            let index = index as i64;
+            let col_last = col == cols;
+            let last = index == length - 1;
+            let mut tablerowloop = Object::new();
+            for (key, value) in [
+                ("length", Value::scalar(length)),
+                ("col", Value::scalar(col)),
+                ("row", Value::scalar(row)),
+                ("col0", Value::scalar(col - 1)),
+                ("col_first", Value::scalar(col == 1)),
+                ("col_last", Value::scalar(col_last)),
+                ("index", Value::scalar(index + 1)),
+                ("index0", Value::scalar(index)),
+                ("rindex", Value::scalar(length - index)),
+                ("rindex0", Value::scalar(length - index - 1)),
+                ("first", Value::scalar(index == 0)),
+                ("last", Value::scalar(last)),
+            ] {
+                tablerowloop.insert(key.into(), value);
+            }
+            let mut scope = Object::new();
+            // liquid-rust's name for `tablerowloop` (see `lexer::renamed`).
+            scope.insert("tablerow".into(), Value::Object(tablerowloop));
+            scope.insert(self.var.clone().into(), item);
+            write!(writer, "<td class=\"col{col}\">").map_err(failed)?;
+            self.body.render_to(writer, &super::render::lax(StackFrame::new(runtime, &scope)))?;
+            writer.write_all(b"</td>").map_err(failed)?;
+            if col_last && !last {
+                write!(writer, "</tr>\n<tr class=\"row{}\">", row + 1).map_err(failed)?;
+            }
+            if col_last {
+                (col, row) = (1, row + 1);
+            } else {
+                col += 1;
+            }
+        }
+        writer.write_all(b"</tr>\n").map_err(failed)
     }
 }
 

@@ -1001,13 +1001,36 @@ fn hashes_print_as_ruby_inspects_them() {
 #[test]
 fn tablerowloop_is_the_tablerow_loop_as_in_ruby() {
     let body = "{% tablerow t in (1..4) cols:2 %}{{ tablerowloop.index }}/{{ tablerowloop.col }}/{{ tablerowloop.col_last }}/\
-                {{ tablerowloop.length }}/{{ tablerowloop.rindex0 }}{% if tablerowloop.first %}F{% endif %}{% endtablerow %}\
-                |{{ tablerowloop.index }}";
-    // Ruby Liquid 5.4 also writes a newline after the first `<tr>` and after each `</tr>` (see README).
+                {{ tablerowloop.length }}/{{ tablerowloop.rindex0 }}/{{ tablerowloop.row }}{% if tablerowloop.first %}F{% endif %}\
+                {% endtablerow %}|{{ tablerowloop.index }}";
+    // As Ruby Liquid 5.4 writes it, newlines included.
     assert_eq!(
         clean(body),
-        "<tr class=\"row1\"><td class=\"col1\">1/1/false/4/3F</td><td class=\"col2\">2/2/true/4/2</td></tr>\
-         <tr class=\"row2\"><td class=\"col1\">3/1/false/4/1</td><td class=\"col2\">4/2/true/4/0</td></tr>|"
+        "<tr class=\"row1\">\n<td class=\"col1\">1/1/false/4/3/1F</td><td class=\"col2\">2/2/true/4/2/1</td></tr>\n\
+         <tr class=\"row2\"><td class=\"col1\">3/1/false/4/1/2</td><td class=\"col2\">4/2/true/4/0/2</td></tr>\n|"
+    );
+}
+
+#[test]
+fn tablerow_slices_and_fills_rows_as_ruby_liquid_does() {
+    let body = "{% assign list = '1,2,3,4,5,6' | split: ',' %}\
+                {% tablerow x in list cols:4 limit:5 offset:1 %}{{ x }}{{ tablerowloop.col_last }}{% endtablerow %}|\
+                {% tablerow x in nothing %}{{ x }}{% endtablerow %}|\
+                {% tablerow x in list limit:0 %}{{ x }}{% endtablerow %}|\
+                {% tablerow x in list %}{{ tablerowloop.col }}{{ tablerowloop.col_last }}{% endtablerow %}|\
+                {% tablerow x in 'ab' %}{{ x }}{% endtablerow %}|\
+                {% tablerow i in (1..3) cols:2 %}{{ i }}{% endtablerow %}";
+    // Each as Ruby Liquid 5.4 renders it: without `cols` every item is in the first row, and the
+    // last item of a row that is not full is not `col_last`.
+    assert_eq!(
+        clean(body),
+        "<tr class=\"row1\">\n<td class=\"col1\">2false</td><td class=\"col2\">3false</td><td class=\"col3\">4false</td>\
+         <td class=\"col4\">5true</td></tr>\n<tr class=\"row2\"><td class=\"col1\">6false</td></tr>\n\
+         ||<tr class=\"row1\">\n</tr>\n\
+         |<tr class=\"row1\">\n<td class=\"col1\">1false</td><td class=\"col2\">2false</td><td class=\"col3\">3false</td>\
+         <td class=\"col4\">4false</td><td class=\"col5\">5false</td><td class=\"col6\">6false</td></tr>\n\
+         |<tr class=\"row1\">\n<td class=\"col1\">ab</td></tr>\n\
+         |<tr class=\"row1\">\n<td class=\"col1\">1</td><td class=\"col2\">2</td></tr>\n<tr class=\"row2\"><td class=\"col1\">3</td></tr>\n"
     );
 }
 
