@@ -261,6 +261,11 @@ fn liquid2_site_entries_read_as_jekyll_feed_writes_them() {
 }
 
 #[test]
+fn liquid3_site_entries_read_as_jekyll_feed_writes_them() {
+    assert_same_entries("liquid3", &[]);
+}
+
+#[test]
 fn kramdown_site_entries_read_as_jekyll_feed_writes_them() {
     assert_same_entries("kramdown", &[]);
 }
