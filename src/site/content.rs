@@ -151,21 +151,24 @@ impl ContentRenderer {
         let split = front_matter::split(text).ok()?;
         let fm = post::with_defaults(front_matter::parse_yaml(split.yaml).ok()?, &self.read_as(post), &self.site);
         let body_line = u32::try_from(split.yaml_first_line + split.yaml.matches('\n').count() + 1).unwrap_or(0);
-        let mut render = Render::new(self, post, &fm, split.yaml, body_line);
+        let mut render = Render::new(self, post, &fm, split.yaml, split.body, body_line);
         // jekyll-feed's `post.feed.excerpt_only | default: site.feed.excerpt_only`.
         let excerpt_only =
             fm.get("feed").and_then(|feed| feed.get("excerpt_only")).is_some_and(crate::config::jekyll::truthy);
         let excerpt_separator = self.excerpt_separator(&fm);
         let wants_content = self.with_content && !excerpt_only;
         let mut content_and_excerpt = match excerpt_separator {
-            Some(separator) if wants_content => render.html_with_excerpt(split.body, separator),
+            // A body that reads `page.excerpt` needs the excerpt made first, on its own.
+            Some(separator) if wants_content && !render.reads_page_excerpt() => {
+                render.html_with_excerpt(split.body, separator)
+            }
             _ => None,
         };
         let excerpt_html = content_and_excerpt.as_mut().map(|(_, excerpt)| std::mem::take(excerpt));
         let content = wants_content.then(|| {
             let html = match content_and_excerpt {
                 Some((content, _)) => content,
-                None => render.html(split.body),
+                None => render.body_html(),
             };
             let (content, as_text) = self.finish(post, &html);
             if let Some(why) = as_text {
@@ -178,7 +181,7 @@ impl ContentRenderer {
             }
             content
         });
-        let summary = self.summary(&mut render, &fm, split.body, excerpt_html);
+        let summary = self.summary(&mut render, &fm, excerpt_html);
         let (liquid, reads_beside, lookups, reads_posts) =
             (render.ran_liquid, render.reads_beside, render.lookups, render.reads_posts);
         let author = self.author(post);
@@ -200,8 +203,8 @@ impl ContentRenderer {
         let text = std::str::from_utf8(bytes).ok()?;
         let split = front_matter::split(text).ok()?;
         let fm = post::with_defaults(front_matter::parse_yaml(split.yaml).ok()?, &self.read_as(post), &self.site);
-        let mut render = Render::new(self, post, &fm, split.yaml, 1);
-        Some(self.finish(post, &render.html(split.body)).0)
+        let mut render = Render::new(self, post, &fm, split.yaml, split.body, 1);
+        Some(self.finish(post, &render.body_html()).0)
     }
 
     /// Links made absolute against the post's URL and, if asked, the HTML sanitized. Sanitizing
@@ -224,30 +227,15 @@ impl ContentRenderer {
     }
 
     /// jekyll-feed's `post.description | default: post.excerpt`, then `strip_html |
-    /// normalize_whitespace`. A front-matter `excerpt` is used as written; else the excerpt is the
-    /// body up to the excerpt separator, rendered like the content; `excerpt: ""` or an empty
-    /// separator means none.
+    /// normalize_whitespace` (see [`Render::excerpt`]).
     ///
     /// `excerpt_html` is the excerpt already rendered with the content, if it was.
-    fn summary(
-        &self,
-        render: &mut Render<'_>,
-        fm: &FrontMatter,
-        body: &str,
-        excerpt_html: Option<String>,
-    ) -> Option<String> {
+    fn summary(&self, render: &mut Render<'_>, fm: &FrontMatter, excerpt_html: Option<String>) -> Option<String> {
         let nonempty = |key: &str| fm.get(key).and_then(Field::as_text).filter(|t| !t.is_empty());
-        let html: Cow<'_, str> = if let Some(description) = nonempty("description") {
-            Cow::Borrowed(description)
-        } else if let Some(separator) = self.excerpt_separator(fm) {
-            Cow::Owned(
-                excerpt_html.unwrap_or_else(|| render.html(&excerpt_source(&normalize_newlines(body), separator))),
-            )
-        } else {
-            match fm.get("excerpt") {
-                Some(Field::Null) | None => return None,
-                Some(field) => Cow::Borrowed(field.as_text()?),
-            }
+        let html: Cow<'_, str> = match (nonempty("description"), excerpt_html) {
+            (Some(description), _) => Cow::Borrowed(description),
+            (None, Some(excerpt)) => Cow::Owned(excerpt),
+            (None, None) => Cow::Owned(render.excerpt()?.to_owned()),
         };
         Some(post::clean(&markup::plain_text(&html))).filter(|s| !s.is_empty())
     }
@@ -284,9 +272,13 @@ struct Render<'a> {
     post: &'a Post,
     fm: &'a FrontMatter,
     yaml: &'a str,
+    /// The text after the front matter.
+    body: &'a str,
     body_line: u32,
     liquid: bool,
     page: Option<Object>,
+    /// Jekyll's excerpt as HTML, once made (`None` inside: the post has none).
+    excerpt: Option<Option<String>>,
     problems: Vec<template::Problem>,
     /// Whether Liquid ran on any of its texts.
     ran_liquid: bool,
@@ -305,6 +297,7 @@ impl<'a> Render<'a> {
         post: &'a Post,
         fm: &'a FrontMatter,
         yaml: &'a str,
+        body: &'a str,
         body_line: u32,
     ) -> Render<'a> {
         let liquid = !matches!(fm.get("render_with_liquid"), Some(Field::Scalar(off)) if off == "false");
@@ -313,9 +306,11 @@ impl<'a> Render<'a> {
             post,
             fm,
             yaml,
+            body,
             body_line,
             liquid,
             page: None,
+            excerpt: None,
             problems: Vec::new(),
             ran_liquid: false,
             reads_beside: false,
@@ -324,9 +319,57 @@ impl<'a> Render<'a> {
         }
     }
 
-    /// Liquid, then the post's converter (kramdown for Markdown, none for HTML).
-    fn html(&mut self, text: &str) -> String {
-        let text = self.liquid(text);
+    /// Whether the body's Liquid names `excerpt`, so that it may read `page.excerpt`.
+    fn reads_page_excerpt(&self) -> bool {
+        self.liquid && self.body.contains("excerpt") && template::has_markup(self.body)
+    }
+
+    /// The post's content: its body as [`Render::html`] makes it. Liquid that names `excerpt`
+    /// gets Jekyll's `page.excerpt`, the excerpt as HTML, made first.
+    fn body_html(&mut self) -> String {
+        if self.reads_page_excerpt() {
+            if let Some(excerpt) = self.excerpt().map(str::to_owned) {
+                let page = self.page();
+                if !page.contains_key("excerpt") {
+                    page.insert("excerpt".into(), Value::scalar(excerpt));
+                }
+            }
+        }
+        self.html(self.body, false)
+    }
+
+    /// Jekyll's excerpt as HTML: a front-matter `excerpt` as written; else the body up to the
+    /// excerpt separator, made as the content is, with Jekyll's excerpt page (see
+    /// [`excerpt_page`]); `None` when the separator is empty.
+    fn excerpt(&mut self) -> Option<&str> {
+        if self.excerpt.is_none() {
+            let excerpt = match self.fm.get("excerpt") {
+                Some(Field::Null) | None => {
+                    let separator = match self.fm.get("excerpt_separator") {
+                        Some(Field::Null) | None => self.renderer.site.excerpt_separator.as_str(),
+                        Some(field) => field.as_text().unwrap_or_default(),
+                    };
+                    (!separator.is_empty())
+                        .then(|| self.html(&excerpt_source(&normalize_newlines(self.body), separator), true))
+                }
+                Some(field) => field.as_text().map(str::to_owned),
+            };
+            self.excerpt = Some(excerpt);
+        }
+        self.excerpt.as_ref().and_then(Option::as_deref)
+    }
+
+    /// Liquid's `page` for the post, made once.
+    fn page(&mut self) -> &mut Object {
+        let renderer = self.renderer;
+        let (post, fm, yaml) = (self.post, self.fm, self.yaml);
+        self.page.get_or_insert_with(|| page_object(post, &renderer.read_as(post), fm, yaml, &renderer.site))
+    }
+
+    /// Liquid (with the post's page, or the excerpt's when `in_excerpt`), then the post's
+    /// converter (kramdown for Markdown, none for HTML).
+    fn html(&mut self, text: &str, in_excerpt: bool) -> String {
+        let text = self.liquid(text, in_excerpt);
         self.convert(text)
     }
 
@@ -344,8 +387,11 @@ impl<'a> Render<'a> {
             return None;
         }
         if !normalize_newlines(body).contains(separator) {
-            // The excerpt is the whole body.
-            let html = self.html(body);
+            // The excerpt is the whole body, but Liquid in it sees another page.
+            if reads_excerpt_fields(body) {
+                return None;
+            }
+            let html = self.html(body, false);
             return Some((html.clone(), html));
         }
         let xml_clean = matches!(markup::xml_safe(body), Cow::Borrowed(_));
@@ -354,8 +400,11 @@ impl<'a> Render<'a> {
         }
         let body = normalize_newlines(body);
         let cut = shared_excerpt_cut(&body, separator)?;
+        if reads_excerpt_fields(&body[..cut]) {
+            return None;
+        }
         let marked = [&body[..cut], CUT, &body[cut..]].concat();
-        let rendered = self.render_liquid(&marked);
+        let rendered = self.render_liquid(&marked, false);
         if rendered.problems.iter().any(|problem| problem.message.contains(CUT)) {
             return None;
         }
@@ -367,27 +416,21 @@ impl<'a> Render<'a> {
     }
 
     /// Liquid over `text`, unless the post turned it off or there is none.
-    fn liquid(&mut self, text: &str) -> String {
+    fn liquid(&mut self, text: &str, in_excerpt: bool) -> String {
         let text = normalize_newlines(&markup::xml_safe(text)).into_owned();
         if self.liquid && (text.contains("{{") || text.contains("{%")) {
-            let rendered = self.render_liquid(&text);
+            let rendered = self.render_liquid(&text, in_excerpt);
             self.absorb(rendered)
         } else {
             text
         }
     }
 
-    fn render_liquid(&mut self, text: &str) -> template::Rendered {
-        let renderer = self.renderer;
-        let (post, fm, yaml) = (self.post, self.fm, self.yaml);
-        let page =
-            self.page.get_or_insert_with(|| page_object(post, &renderer.read_as(post), fm, yaml, &renderer.site));
-        self.renderer.engine.render(&Entry {
-            path: &self.post.source,
-            body: text,
-            body_line: self.body_line,
-            page: page.clone(),
-        })
+    /// Liquid over `text` with the post's page, or the excerpt's when `in_excerpt`.
+    fn render_liquid(&mut self, text: &str, in_excerpt: bool) -> template::Rendered {
+        let page = self.page();
+        let page = if in_excerpt { excerpt_page(page) } else { page.clone() };
+        self.renderer.engine.render(&Entry { path: &self.post.source, body: text, body_line: self.body_line, page })
     }
 
     /// Keeps what a render read and its problems; gives its output.
@@ -444,6 +487,27 @@ fn excerpt_source(body: &str, separator: &str) -> String {
     head.push_str("\n\n");
     head.push_str(&definitions.join("\n"));
     head
+}
+
+/// Whether Liquid in `text` may read what Jekyll's excerpt page has apart from the post's page
+/// (`page.id`, `page.path`, `page.relative_path`, `page.excerpt`, or any field by `page[…]`): then
+/// the excerpt cannot share the body's render. (An include that reads them is not seen.)
+fn reads_excerpt_fields(text: &str) -> bool {
+    ["page.id", "page.path", "page.relative_path", "page.excerpt", "page["].iter().any(|field| text.contains(field))
+}
+
+/// `page` as Liquid in Jekyll's excerpt sees it: the post's, but with the excerpt's own `id`,
+/// `path` and `relative_path` (the post's with `#excerpt`), and no `excerpt`.
+fn excerpt_page(page: &Object) -> Object {
+    use liquid_core::ValueView;
+    let mut page = page.clone();
+    page.remove("excerpt");
+    for (key, suffix) in [("id", "#excerpt"), ("path", "/#excerpt"), ("relative_path", "/#excerpt")] {
+        if let Some(value) = page.get(key).map(|v| format!("{}{suffix}", v.to_kstr())) {
+            page.insert(key.into(), Value::scalar(value));
+        }
+    }
+    page
 }
 
 /// Where the body's excerpt ends, if one Liquid render of the body can give the excerpt's output
@@ -760,6 +824,51 @@ mod tests {
             EXCERPT_APART.set(false);
             proptest::prop_assert_eq!(once, apart);
         }
+    }
+
+    /// The content and summary of a post of a site at `https://example.org`.
+    fn content_and_summary(source: &str, text: &str) -> (String, Option<String>) {
+        let config =
+            Config::parse("[site]\nurl = \"https://example.org\"\n", std::path::Path::new("/nonexistent")).unwrap();
+        let renderer =
+            ContentRenderer::new(&config, Arc::new(template::NoIndex), chrono::DateTime::UNIX_EPOCH.fixed_offset());
+        let post = crate::post::parse(source, text.as_bytes(), &config.site).unwrap();
+        let entry = renderer.entry_text(&post, text.as_bytes()).unwrap();
+        (entry.content.unwrap_or_default(), entry.summary)
+    }
+
+    #[test]
+    fn page_excerpt_is_the_excerpt_as_html_and_the_excerpt_has_its_own_page_id() {
+        // As Jekyll 4.3 renders them: the excerpt's Liquid sees `page.id` and `page.path` with
+        // `#excerpt` and no `page.excerpt`; the body's `page.excerpt` is the excerpt made.
+        let text = "---\ntitle: F\n---\nIntro *{{ page.id }}* {{ page.path }} [{{ page.excerpt }}].\n\n\
+                    Body [{{ page.excerpt | strip_html | strip }}] {{ page.id }}\n";
+        let (content, summary) = content_and_summary("_posts/2024-01-09-f.md", text);
+        assert_eq!(summary.as_deref(), Some("Intro /2024/01/09/f#excerpt _posts/2024-01-09-f.md/#excerpt []."));
+        assert!(
+            content.contains(
+                "<p>Body [Intro /2024/01/09/f#excerpt _posts/2024-01-09-f.md/#excerpt [].] /2024/01/09/f</p>"
+            ),
+            "{content}"
+        );
+        assert!(content.contains("<em>/2024/01/09/f</em>"), "{content}");
+        // An excerpt that does not share the body's render when it reads the excerpt's own page,
+        // whether cut from the body or the whole body.
+        let (content, summary) = content_and_summary(
+            "_posts/2024-01-10-g.md",
+            "---\ntitle: G\n---\nG {{ page.id }}.\n\nRest {{ page.title }}.\n",
+        );
+        assert_eq!(summary.as_deref(), Some("G /2024/01/10/g#excerpt."));
+        assert_eq!(content, "<p>G /2024/01/10/g.</p>\n<p>Rest G.</p>");
+        let (content, summary) =
+            content_and_summary("_posts/2024-01-11-i.md", "---\ntitle: I\n---\nI {{ page.path }}.\n");
+        assert_eq!(summary.as_deref(), Some("I _posts/2024-01-11-i.md/#excerpt."));
+        assert_eq!(content, "<p>I _posts/2024-01-11-i.md.</p>");
+        // A front-matter excerpt is given as written, its Liquid not run.
+        let text = "---\ntitle: H\nexcerpt: \"Front {{ page.title }}\"\n---\nH[{{ page.excerpt }}]\n";
+        let (content, summary) = content_and_summary("_posts/2024-01-08-h.md", text);
+        assert_eq!(content, "<p>H[Front {{ page.title }}]</p>");
+        assert_eq!(summary.as_deref(), Some("Front {{ page.title }}"));
     }
 
     #[test]
