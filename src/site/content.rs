@@ -618,9 +618,9 @@ fn page_object(post: &Post, path: &str, fm: &FrontMatter, yaml: &str, site: &Sit
     if !page.contains_key("title") {
         page.insert("title".into(), Value::scalar(post.title.clone()));
     }
-    let name = post.source.rsplit('/').next().unwrap_or_default();
+    let (name, ext) = name_and_ext(&post.source);
     page.insert("name".into(), Value::scalar(name.to_string()));
-    page.insert("ext".into(), Value::scalar(name.rfind('.').map_or("", |dot| &name[dot..]).to_string()));
+    page.insert("ext".into(), Value::scalar(ext.to_string()));
     page.insert("draft".into(), Value::scalar(false));
     page.insert("path".into(), Value::scalar(path.to_string()));
     page.insert("relative_path".into(), Value::scalar(path.to_string()));
@@ -634,6 +634,13 @@ pub(super) fn page_id(url_path: &str) -> String {
         Some((stem, ext)) if !ext.contains('/') => stem.to_string(),
         _ => url_path.trim_end_matches('/').to_string(),
     }
+}
+
+/// Jekyll's `page.name` and `page.ext`: the file name (`2020-01-02-a.md`) and its extension
+/// with the dot (`.md`).
+pub(super) fn name_and_ext(source: &str) -> (&str, &str) {
+    let name = source.rsplit('/').next().unwrap_or_default();
+    (name, name.rfind('.').map_or("", |dot| &name[dot..]))
 }
 
 /// Jekyll's `page.slug` from the file name: `2020-01-02-a-title.md` is `a-title`.

@@ -166,6 +166,9 @@ fn post_value(post: &Post, url_path: &str) -> Value {
     item.insert("categories".into(), strings(&post.categories));
     item.insert("tags".into(), strings(&post.tags));
     item.insert("slug".into(), Value::scalar(super::content::slug_of(&post.source).to_string()));
+    let (name, ext) = super::content::name_and_ext(&post.source);
+    item.insert("name".into(), Value::scalar(name.to_string()));
+    item.insert("ext".into(), Value::scalar(ext.to_string()));
     item.insert("path".into(), Value::scalar(post.source.clone()));
     item.insert("relative_path".into(), Value::scalar(post.source.clone()));
     item.insert("collection".into(), Value::scalar("posts"));
@@ -342,6 +345,8 @@ mod tests {
         assert_eq!(field(newest, "id").as_deref(), Some("/news/2020/01/03/b-same-day"));
         assert_eq!(field(newest, "slug").as_deref(), Some("b-same-day"));
         assert_eq!(field(newest, "path").as_deref(), Some("_posts/2020-01-03-b-same-day.md"));
+        assert_eq!(field(newest, "name").as_deref(), Some("2020-01-03-b-same-day.md"));
+        assert_eq!(field(newest, "ext").as_deref(), Some(".md"));
         assert_eq!(field(newest, "date").as_deref(), Some("2020-01-03 00:00:00 +0800"));
         let tags = listed[2].as_object().unwrap().get("tags").unwrap().to_value();
         assert_eq!(tags, Value::Array(vec![Value::scalar("a"), Value::scalar("b")]));
