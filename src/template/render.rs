@@ -306,8 +306,13 @@ pub(crate) fn render_recovering(
     };
     state(runtime.registers()).frames.push(Frame { path: path.clone(), at: None });
     let mut retried: Option<Compiled> = None;
+    // An attempt that fails is rendered again from the start, so its loops start again too.
+    let loop_offsets = super::tags::LoopOffsets::saved(runtime.registers());
     let result = loop {
         let current = retried.as_ref().unwrap_or(compiled);
+        if retried.is_some() {
+            super::tags::LoopOffsets::restore(runtime.registers(), &loop_offsets);
+        }
         if let Some(frame) = state(runtime.registers()).frames.last_mut() {
             frame.at = None;
         }

@@ -717,8 +717,20 @@ enum Offset {
 
 /// Where each loop of a render stopped, by loop name (Ruby Liquid's `registers[:for]`): includes
 /// share it with the post, as they share Ruby's context.
-#[derive(Debug, Default)]
-struct LoopOffsets(std::collections::HashMap<String, usize>);
+#[derive(Debug, Default, Clone)]
+pub(crate) struct LoopOffsets(std::collections::HashMap<String, usize>);
+
+impl LoopOffsets {
+    /// Where the loops of this render stand now.
+    pub(crate) fn saved(registers: &liquid_core::runtime::Registers) -> LoopOffsets {
+        registers.get_mut::<LoopOffsets>().clone()
+    }
+
+    /// Puts the loops back where `saved` found them, for a text rendered again.
+    pub(crate) fn restore(registers: &liquid_core::runtime::Registers, saved: &LoopOffsets) {
+        registers.get_mut::<LoopOffsets>().0.clone_from(&saved.0);
+    }
+}
 
 #[derive(Debug)]
 enum Collection {

@@ -1131,3 +1131,13 @@ fn page_previous_and_next_are_the_older_and_newer_posts() {
     assert_eq!(plain.output, "Hello");
     assert!(!plain.reads_posts);
 }
+
+#[test]
+fn a_render_tried_again_without_a_failing_tag_starts_its_loops_afresh() {
+    let body = "{% assign list = '1,2,3,4' | split: ',' %}\
+                {% for x in list limit: 2 offset: continue %}{{ x }}{% endfor %}|{{ 1 | divided_by: 0 }}|\
+                {% for x in list offset: continue %}{{ x }}{% endfor %}";
+    let rendered = render(body);
+    assert_eq!(rendered.problems.len(), 1, "{:?}", rendered.problems);
+    assert_eq!(rendered.output, "12||34");
+}
