@@ -319,13 +319,15 @@ impl<'a> Render<'a> {
         }
     }
 
-    /// Whether the body's Liquid names `excerpt`, so that it may read `page.excerpt`.
+    /// Whether the body's Liquid may read `page.excerpt` (`.excerpt`, `["excerpt"]`): prose that
+    /// says "excerpt" is no reason to make the excerpt first.
     fn reads_page_excerpt(&self) -> bool {
-        self.liquid && self.body.contains("excerpt") && template::has_markup(self.body)
+        let names = |text: &str| [".excerpt", "[\"excerpt\"]", "['excerpt']"].iter().any(|key| text.contains(key));
+        self.liquid && names(self.body) && template::has_markup(self.body)
     }
 
-    /// The post's content: its body as [`Render::html`] makes it. Liquid that names `excerpt`
-    /// gets Jekyll's `page.excerpt`, the excerpt as HTML, made first.
+    /// The post's content: its body as [`Render::html`] makes it. Liquid that may read
+    /// `page.excerpt` gets Jekyll's, the excerpt as HTML, made first.
     fn body_html(&mut self) -> String {
         if self.reads_page_excerpt() {
             if let Some(excerpt) = self.excerpt().map(str::to_owned) {
