@@ -1,6 +1,7 @@
 //! The `site` variable: `_config.yml` values, `site.data`, `site.time`, `site.url`, `site.baseurl`,
 //! and `site.posts`, which is asked of the site layer only when a template reads it, with
-//! `site.tags` and `site.categories` made from it.
+//! `site.tags` and `site.categories` made from it; and the `page` variable, whose `previous` and
+//! `next` are found in `site.posts` the same way.
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
