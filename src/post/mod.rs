@@ -4,7 +4,9 @@
 pub(crate) mod body;
 pub(crate) mod date;
 pub(crate) mod front_matter;
+mod psych;
 pub(crate) mod ruby_time;
+mod yaml;
 
 use std::fmt;
 use std::path::PathBuf;

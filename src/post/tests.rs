@@ -236,3 +236,21 @@ fn a_repeated_key_is_a_warning_not_a_skipped_post() {
     // The line of the value that is used.
     assert_eq!(p.warnings[0].line, Some(4));
 }
+
+/// Jekyll's YAML reader (Psych, YAML 1.1) makes `no` false and `010` the number 8; quoted, they
+/// are text. serde_yaml alone (YAML 1.2) published the first post and titled the second "010".
+#[test]
+fn front_matter_is_read_as_jekylls_yaml_11() {
+    assert!(!post("_posts/2021-01-01-x.md", "---\npublished: no\n---\n").published);
+    assert!(!post("_posts/2021-01-01-x.md", "---\npublished: Off\n---\n").published);
+    assert!(post("_posts/2021-01-01-x.md", "---\npublished: 'no'\n---\n").published);
+    assert!(post("_posts/2021-01-01-x.md", "---\npublished: n\n---\n").published);
+    let p = post("_posts/2021-01-01-x.md", "---\ntitle: 010\ntags: [0x1f, 'off', off]\ncategory: 1:30\n---\n");
+    assert_eq!(p.title, "8");
+    assert_eq!(p.tags, ["31", "off", "false"]);
+    assert_eq!(p.categories, ["5400"]);
+    assert_eq!(post("_posts/2021-01-01-x.md", "---\ntitle: \"010\"\n---\n").title, "010");
+    let bad = err("_posts/2021-01-01-x.md", b"---\ntitle: x\nmood: :)\n---\n");
+    assert_eq!(bad.line, Some(3));
+    assert!(matches!(bad.kind, PostErrorKind::Yaml(_)), "{bad}");
+}
