@@ -254,3 +254,14 @@ fn front_matter_is_read_as_jekylls_yaml_11() {
     assert_eq!(bad.line, Some(3));
     assert!(matches!(bad.kind, PostErrorKind::Yaml(_)), "{bad}");
 }
+
+/// Psych reads an unquoted `YYYY-MM-DD HH:MM:SS` as UTC wherever it is, so jekyll-feed's
+/// `<updated>` for `last_modified_at: 2021-01-02 10:00:00` is 18:00 in Shanghai (checked with
+/// `jekyll build`); quoted, it is read in the site's zone.
+#[test]
+fn an_unquoted_last_modified_at_without_offset_is_utc_as_in_jekyll() {
+    let p = post("_posts/2021-01-01-x.md", "---\nlast_modified_at: 2021-01-02 10:00:00\n---\n");
+    assert_eq!(p.updated.to_rfc3339(), "2021-01-02T18:00:00+08:00");
+    let p = post("_posts/2021-01-01-x.md", "---\nupdated: \"2021-01-02 10:00:00\"\n---\n");
+    assert_eq!(p.updated.to_rfc3339(), "2021-01-02T10:00:00+08:00");
+}
