@@ -282,7 +282,7 @@ block: |\n  no\nletter: n\ntags: [no, 'yes', 1e5]\nnested:\n  - deep: {on: off}\
     #[test]
     fn tags_anchors_and_merge_keys_as_psych_reads_them() {
         let fm = parse_yaml(
-            "a: !!str no\nb: !custom 'no'\nc: &flag off\nd: *flag\nbase: &base {x: 1, y: 2}\nm:\n  <<: *base\n  y: 3\nl:\n  <<: [{x: a}, {x: b, z: c}]\n",
+            "a: !!str no\nb: !custom 'no'\nc: &flag off\nd: *flag\nbase: &base {x: 1, y: 2}\nm:\n  <<: *base\n  y: 3\nl:\n  <<: [{x: a}, {x: b, z: c}]\nq: {'<<': {k: v}}\ns: {!!str '<<': {k: v}}\n",
         )
         .unwrap();
         assert_eq!(fm.get("a"), Some(&Field::Text("no".into())));
@@ -292,6 +292,8 @@ block: |\n  no\nletter: n\ntags: [no, 'yes', 1e5]\nnested:\n  - deep: {on: off}\
         assert_eq!((m.get("x"), m.get("y")), (Some(&Field::Scalar("1".into())), Some(&Field::Scalar("3".into()))));
         let l = fm.get("l").unwrap();
         assert_eq!((l.get("x"), l.get("z")), (Some(&Field::Text("a".into())), Some(&Field::Text("c".into()))));
+        assert_eq!(fm.get("q").and_then(|q| q.get("k")), Some(&Field::Text("v".into())));
+        assert!(fm.get("s").and_then(|s| s.get("<<")).is_some());
         assert!(fm.repeated.is_empty(), "{:?}", fm.repeated);
     }
 

@@ -131,6 +131,8 @@ pub(crate) fn load<T: Tree>(yaml: &str, limits: Limits) -> Result<Option<T>, Yam
             Event::StreamStart | Event::DocumentStart => None,
             Event::StreamEnd | Event::DocumentEnd => return Ok(None),
             Event::Scalar { value, plain, tag, anchor } => {
+                // Psych merges at any `<<` key but one tagged `!!str`, quoted or not.
+                let is_merge_key = value == "<<" && tag.as_deref() != Some("tag:yaml.org,2002:str");
                 let resolved = resolve(value, plain, tag.as_deref());
                 if resolved == Resolved::Symbol {
                     return Err(YamlError {
@@ -138,7 +140,6 @@ pub(crate) fn load<T: Tree>(yaml: &str, limits: Limits) -> Result<Option<T>, Yam
                         line: Some(line),
                     });
                 }
-                let is_merge_key = plain && matches!(&resolved, Resolved::Str(s) if s == "<<");
                 builder.node(T::scalar(resolved), 1, anchor, is_merge_key)?
             }
             Event::Alias(name) => {
