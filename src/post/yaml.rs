@@ -143,13 +143,15 @@ pub(crate) fn load<T: Tree>(yaml: &str, limits: Limits) -> Result<Option<T>, Yam
                 builder.node(T::scalar(resolved), 1, anchor, is_merge_key)?
             }
             Event::Alias(name) => {
-                let Some((node, size)) = builder.anchors.get(&name).cloned() else {
+                let Some((anchored, size)) = builder.anchors.get(&name) else {
                     return Err(YamlError { message: format!("unknown alias *{name}"), line: Some(line) });
                 };
+                // Counted before the copy is made.
                 builder.nodes += size;
                 if builder.nodes > ALIAS_FLOOR + ALIAS_GROWTH * builder.events {
                     return Err(YamlError { message: "aliases expand too far".into(), line: Some(line) });
                 }
+                let (node, size) = (anchored.clone(), *size);
                 builder.node(node, size, None, false)?
             }
             Event::SequenceStart { anchor } => builder.open(Open::List(Vec::new()), anchor, line)?,
