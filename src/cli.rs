@@ -1,7 +1,7 @@
 //! The command line.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
@@ -33,16 +33,46 @@ pub enum LogFormat {
 /// Where the configuration comes from: `config.toml`, the site's own `_config.yml`, or both.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConfigArgs {
-    /// The configuration file [default: config.toml, when there is one].
+    /// The configuration file [default: ./config.toml when there is one, unless --source is
+    /// given].
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    /// The Jekyll site's root folder, over `source.dir`. With no config file, its `_config.yml`
-    /// says everything else.
+    /// The Jekyll site's root folder, over `source.dir`. Without --config, no config file is
+    /// read: the site's `_config.yml` says everything else.
     #[arg(long)]
     pub source: Option<PathBuf>,
     /// The folder feeds are written to, over `output.dir`.
     #[arg(long)]
     pub output: Option<PathBuf>,
+}
+
+/// The configuration file read when `--config` is not given (and `--source` is not either).
+pub const DEFAULT_CONFIG: &str = "config.toml";
+
+impl ConfigArgs {
+    /// The configuration file to read: `--config`; else `./config.toml` when there is one and
+    /// `--source` is not given. `--source` names the site on the command line, so a run gives
+    /// the same feeds from any folder: a `config.toml` that happens to be in the working folder
+    /// (another tool's, or postfeed's example) is not read, only noted in the log.
+    pub fn config_file(&self) -> Option<PathBuf> {
+        let default_here = Path::new(DEFAULT_CONFIG).is_file();
+        let chosen = self.config_file_when(default_here);
+        if default_here && chosen.is_none() {
+            tracing::info!(
+                "./{DEFAULT_CONFIG} is not read, since --source names the site; give --config {DEFAULT_CONFIG} to read it"
+            );
+        }
+        chosen
+    }
+
+    /// [`ConfigArgs::config_file`], given whether `./config.toml` is a file.
+    fn config_file_when(&self, default_here: bool) -> Option<PathBuf> {
+        match &self.config {
+            Some(path) => Some(path.clone()),
+            None if default_here && self.source.is_none() => Some(PathBuf::from(DEFAULT_CONFIG)),
+            None => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,4 +106,23 @@ pub enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: Option<&str>, source: Option<&str>) -> ConfigArgs {
+        ConfigArgs { config: config.map(PathBuf::from), source: source.map(PathBuf::from), output: None }
+    }
+
+    #[test]
+    fn the_working_folders_config_toml_is_read_only_without_source() {
+        let default = Some(PathBuf::from("config.toml"));
+        assert_eq!(args(None, None).config_file_when(true), default);
+        assert_eq!(args(None, None).config_file_when(false), None);
+        assert_eq!(args(None, Some("site")).config_file_when(true), None);
+        assert_eq!(args(Some("a.toml"), Some("site")).config_file_when(true), Some(PathBuf::from("a.toml")));
+        assert_eq!(args(Some("a.toml"), None).config_file_when(false), Some(PathBuf::from("a.toml")));
+    }
 }

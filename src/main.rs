@@ -60,13 +60,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `--config`, else `./config.toml` when there is one, else nothing but the site's `_config.yml`
+/// The config file of [`ConfigArgs::config_file`], else nothing but the site's `_config.yml`
 /// (which then needs `--source`, or a site in the current folder).
 fn sources(args: ConfigArgs) -> anyhow::Result<Sources> {
-    let file = match args.config {
-        Some(path) => Some(path),
-        None => Some(std::path::PathBuf::from("config.toml")).filter(|p| p.is_file()),
-    };
+    let file = args.config_file();
     if file.is_none() && args.source.is_none() && !std::path::Path::new("_config.yml").is_file() {
         anyhow::bail!(
             "no config.toml here and no Jekyll site (_config.yml) in this folder: give --config FILE or --source SITE_DIR"

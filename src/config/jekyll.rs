@@ -137,7 +137,7 @@ impl JekyllConfig {
             config.values.retain(|(k, _)| *k != key);
             config.values.push((key, value));
         }
-        config.raw = serde_yaml::from_str(text).unwrap_or(serde_yaml::Value::Null);
+        config.raw = front_matter::parse_value(text).unwrap_or(serde_yaml::Value::Null);
         config.defaults = config.read_defaults();
         config.feed = config.read_feed_block();
         Ok(config)
@@ -279,9 +279,10 @@ impl JekyllConfig {
     }
 }
 
-/// Ruby's truthiness as Liquid and jekyll-feed see it: only `false` and nil are false.
+/// Ruby's truthiness as Liquid and jekyll-feed see it: only `false` and nil are false (YAML's
+/// `no` and `off` are `false`; the text `'false'` is true).
 pub(crate) fn truthy(field: &Field) -> bool {
-    !matches!(field, Field::Null) && field.as_text() != Some("false")
+    !matches!(field, Field::Null) && *field != Field::Scalar("false".into())
 }
 
 /// A list of names, or one name.
@@ -469,6 +470,19 @@ mod tests {
         assert_eq!(bad.feed.posts_limit, None);
         assert_eq!(bad.notes.len(), 1);
         assert_eq!(bad.notes[0].line, Some(1));
+    }
+
+    /// `_config.yml` is read as Jekyll reads it (Psych, YAML 1.1), each checked with Ruby's Psych.
+    #[test]
+    fn settings_are_read_as_yaml_11() {
+        assert_eq!(parse("feed:\n  excerpt_only: yes\n").feed.excerpt_only, Some(true));
+        assert_eq!(parse("feed:\n  excerpt_only: off\n").feed.excerpt_only, Some(false));
+        assert_eq!(parse("feed:\n  excerpt_only: 'false'\n").feed.excerpt_only, Some(true));
+        assert_eq!(parse("feed:\n  tags: no\n").feed.tags, TagFeeds::Off);
+        assert_eq!(parse("feed:\n  posts_limit: 0x10\n").feed.posts_limit, Some(16));
+        let c = parse("title: 010\nshow_drafts: No\n");
+        assert_eq!(c.text("title"), Some("8"));
+        assert_eq!(c.raw.get("show_drafts"), Some(&serde_yaml::Value::Bool(false)));
     }
 
     #[test]

@@ -1,9 +1,4 @@
 //! Splits a post into front matter and body, and reads the front matter's YAML into plain values.
-//! The only module that touches `serde_yaml` (deprecated upstream, so it stays contained here).
-
-use std::fmt;
-
-use serde::de::{self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 
 /// A post's text cut in two: the YAML between the `---` lines and the body after them.
 pub(crate) struct Split<'a> {
@@ -53,9 +48,10 @@ pub(crate) fn split(text: &str) -> Result<Split<'_>, SplitError> {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Field {
     Null,
-    /// A string as written (YAML strings, and unquoted dates, which YAML 1.2 reads as strings).
+    /// A string as written (YAML strings, and dates and times, which stay as written).
     Text(String),
-    /// A number or boolean, turned into text as Jekyll's `to_s` would.
+    /// A number or boolean, turned into text as Ruby's `to_s` would (`8` for `010`, `false` for
+    /// `no`).
     Scalar(String),
     List(Vec<Field>),
     Map(Vec<(String, Field)>),
@@ -99,8 +95,9 @@ pub(crate) struct YamlError {
     pub(crate) line: Option<usize>,
 }
 
-/// Parses front-matter YAML. Empty YAML is an empty mapping; anything but a mapping is an error.
-/// `serde_yaml` bounds recursion depth and alias expansion, so bombs fail fast instead of growing.
+/// Parses front-matter YAML as Jekyll's reader does (YAML 1.1, see [`super::yaml`]). Empty YAML
+/// is an empty mapping; anything but a mapping is an error. Depth and alias expansion are
+/// bounded, so bombs fail fast instead of growing.
 pub(crate) fn parse_yaml(yaml: &str) -> Result<FrontMatter, YamlError> {
     if yaml.trim().is_empty() {
         return Ok(FrontMatter::default());
@@ -116,13 +113,9 @@ pub(crate) fn parse_yaml(yaml: &str) -> Result<FrontMatter, YamlError> {
             line: Some(line),
         });
     }
-    // Straight into `Field`s, without building `serde_yaml::Value`s first: at 100,000 posts
-    // that intermediate tree was a fifth of the parse time.
-    let document: Document = serde_yaml::from_str(yaml)
-        .map_err(|e| YamlError { line: e.location().map(|l| l.line()), message: first_line(&e.to_string()) })?;
-    match document.0 {
-        Field::Null => Ok(FrontMatter::default()),
-        Field::Map(fields) => {
+    match super::yaml::load::<Field>(yaml, LIMITS)? {
+        None | Some(Field::Null) => Ok(FrontMatter::default()),
+        Some(Field::Map(fields)) => {
             let mut repeated: Vec<String> = Vec::new();
             for (i, (key, _)) in fields.iter().enumerate() {
                 if fields[..i].iter().any(|(k, _)| k == key) && !repeated.contains(key) {
@@ -131,100 +124,22 @@ pub(crate) fn parse_yaml(yaml: &str) -> Result<FrontMatter, YamlError> {
             }
             Ok(FrontMatter { fields, repeated })
         }
-        _ => Err(YamlError { message: "front matter is not a mapping of keys to values".into(), line: Some(1) }),
+        Some(_) => Err(YamlError { message: "front matter is not a mapping of keys to values".into(), line: Some(1) }),
     }
 }
 
-/// A whole YAML document as one `Field`.
-struct Document(Field);
-
-impl<'de> Deserialize<'de> for Document {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Document, D::Error> {
-        deserializer.deserialize_any(FieldVisitor).map(Document)
+/// YAML with its types (numbers, booleans, null) as Jekyll's reader gives them, for Liquid:
+/// `_data` files, `_config.yml` as `site`, front matter as `page`. Empty YAML is null. Bounded
+/// as front matter is, but for size: the caller decides how much to read.
+pub(crate) fn parse_value(yaml: &str) -> Result<serde_yaml::Value, YamlError> {
+    if let Some(line) = too_deep(yaml) {
+        return Err(YamlError { message: format!("nests more than {MAX_FLOW_DEPTH} levels deep"), line: Some(line) });
     }
+    Ok(super::yaml::load(yaml, LIMITS)?.unwrap_or(serde_yaml::Value::Null))
 }
 
-impl<'de> Deserialize<'de> for Field {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Field, D::Error> {
-        deserializer.deserialize_any(FieldVisitor)
-    }
-}
-
-/// Numbers and booleans become text as Ruby's `to_s` writes them; tags (`!foo x`) are dropped,
-/// keeping the value; keys that are lists or maps are dropped with their values.
-struct FieldVisitor;
-
-impl<'de> Visitor<'de> for FieldVisitor {
-    type Value = Field;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a YAML value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Field, E> {
-        Ok(Field::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Field, E> {
-        Ok(Field::Null)
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Field, E> {
-        Ok(Field::Scalar(v.to_string()))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Field, E> {
-        Ok(Field::Scalar(v.to_string()))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Field, E> {
-        Ok(Field::Scalar(v.to_string()))
-    }
-
-    fn visit_i128<E>(self, v: i128) -> Result<Field, E> {
-        Ok(Field::Scalar(v.to_string()))
-    }
-
-    fn visit_u128<E>(self, v: u128) -> Result<Field, E> {
-        Ok(Field::Scalar(v.to_string()))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Field, E> {
-        Ok(Field::Scalar(serde_yaml::Number::from(v).to_string()))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Field, E> {
-        Ok(Field::Text(v.to_string()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Field, E> {
-        Ok(Field::Text(v))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Field, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element::<Field>()? {
-            items.push(item);
-        }
-        Ok(Field::List(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Field, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-        while let Some(key) = map.next_key::<Field>()? {
-            let value = map.next_value::<Field>()?;
-            if let Some(key) = key.as_text() {
-                entries.push((key.to_string(), value));
-            }
-        }
-        Ok(Field::Map(entries))
-    }
-
-    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Field, A::Error> {
-        let (_tag, value): (de::IgnoredAny, _) = data.variant()?;
-        value.newtype_variant::<Field>()
-    }
-}
+/// serde_yaml's depth limit, which front matter was read with before.
+const LIMITS: super::yaml::Limits = super::yaml::Limits { max_depth: 128 };
 
 const MAX_YAML_BYTES: usize = 1024 * 1024;
 const MAX_FLOW_DEPTH: usize = 64;
@@ -248,15 +163,6 @@ fn too_deep(yaml: &str) -> Option<usize> {
         }
     }
     None
-}
-
-fn first_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or(message);
-    // serde_yaml appends " at line N column M"; the caller reports the line itself.
-    match line.find(" at line ") {
-        Some(i) => line[..i].to_string(),
-        None => line.to_string(),
-    }
 }
 
 /// The text after `key:` on the last top-level line that sets `key`, as written (quotes and
@@ -327,10 +233,92 @@ mod tests {
         assert_eq!(fm.get("title"), Some(&Field::Text("tagged".into())));
         assert_eq!(fm.get("big"), Some(&Field::Scalar("123456789012345678901234567890".into())));
         assert_eq!(fm.get("f"), Some(&Field::Scalar("1.0".into())));
-        assert_eq!(fm.get("inf"), Some(&Field::Scalar(".inf".into())));
+        assert_eq!(fm.get("inf"), Some(&Field::Scalar("Infinity".into())));
         assert_eq!(fm.get("1"), Some(&Field::Text("one".into())));
-        assert_eq!(fm.get("true"), Some(&Field::Text("yes".into())));
+        assert_eq!(fm.get("true"), Some(&Field::Scalar("true".into())));
         assert_eq!(fm.fields.len(), 6, "{:?}", fm.fields);
+    }
+
+    /// Jekyll reads YAML with Psych (YAML 1.1): `no` is false, `010` is 8, `1:30` is 5400, at
+    /// any depth; quoted and block scalars stay text. Each value checked with Ruby 3.1's Psych.
+    #[test]
+    fn plain_scalars_are_typed_as_psych_types_them_quoted_ones_stay_text() {
+        let fm = parse_yaml(
+            "published: no
+title: 010
+duration: 1:30
+hex: 0x1f
+big: 1_000
+flag: On
+quoted: 'no'
+double: \"010\"
+block: |\n  no\nletter: n\ntags: [no, 'yes', 1e5]\nnested:\n  - deep: {on: off}\n",
+        )
+        .unwrap();
+        let scalar = |s: &str| Some(Field::Scalar(s.into()));
+        let text = |s: &str| Some(Field::Text(s.into()));
+        assert_eq!(fm.get("published").cloned(), scalar("false"));
+        assert_eq!(fm.get("title").cloned(), scalar("8"));
+        assert_eq!(fm.get("duration").cloned(), scalar("5400"));
+        assert_eq!(fm.get("hex").cloned(), scalar("31"));
+        assert_eq!(fm.get("big").cloned(), scalar("1000"));
+        assert_eq!(fm.get("flag").cloned(), scalar("true"));
+        assert_eq!(fm.get("quoted").cloned(), text("no"));
+        assert_eq!(fm.get("double").cloned(), text("010"));
+        assert_eq!(fm.get("block").cloned(), text("no\n"));
+        assert_eq!(fm.get("letter").cloned(), text("n"));
+        assert_eq!(
+            fm.get("tags").cloned(),
+            Some(Field::List(vec![
+                Field::Scalar("false".into()),
+                Field::Text("yes".into()),
+                Field::Text("1e5".into())
+            ]))
+        );
+        let Some(Field::List(nested)) = fm.get("nested") else { panic!("nested is a list") };
+        assert_eq!(nested[0].get("deep").and_then(|d| d.get("true")), Some(&Field::Scalar("false".into())));
+    }
+
+    #[test]
+    fn tags_anchors_and_merge_keys_as_psych_reads_them() {
+        let fm = parse_yaml(
+            "a: !!str no\nb: !custom 'no'\nc: &flag off\nd: *flag\nbase: &base {x: 1, y: 2}\nm:\n  <<: *base\n  y: 3\nl:\n  <<: [{x: a}, {x: b, z: c}]\nq: {'<<': {k: v}}\ns: {!!str '<<': {k: v}}\n",
+        )
+        .unwrap();
+        assert_eq!(fm.get("a"), Some(&Field::Text("no".into())));
+        assert_eq!(fm.get("b"), Some(&Field::Scalar("false".into())));
+        assert_eq!(fm.get("d"), Some(&Field::Scalar("false".into())));
+        let m = fm.get("m").unwrap();
+        assert_eq!((m.get("x"), m.get("y")), (Some(&Field::Scalar("1".into())), Some(&Field::Scalar("3".into()))));
+        let l = fm.get("l").unwrap();
+        assert_eq!((l.get("x"), l.get("z")), (Some(&Field::Text("a".into())), Some(&Field::Text("c".into()))));
+        assert_eq!(fm.get("q").and_then(|q| q.get("k")), Some(&Field::Text("v".into())));
+        assert!(fm.get("s").and_then(|s| s.get("<<")).is_some());
+        assert!(fm.repeated.is_empty(), "{:?}", fm.repeated);
+    }
+
+    #[test]
+    fn what_psych_refuses_is_an_error_with_its_line() {
+        let err = parse_yaml("title: ok\nmood: :)\n").unwrap_err();
+        assert_eq!(err.line, Some(2), "{err:?}");
+        assert!(err.message.contains("symbol"), "{err:?}");
+        let err = parse_yaml("a: 1\nb: *nowhere\n").unwrap_err();
+        assert_eq!(err.line, Some(2), "{err:?}");
+    }
+
+    #[test]
+    fn values_for_liquid_keep_psychs_types() {
+        use serde_yaml::Value;
+        let value = parse_value("a: no\nb: 010\nc: 1.5\nd: 'yes'\ne: ~\n").unwrap();
+        assert_eq!(value.get("a"), Some(&Value::Bool(false)));
+        assert_eq!(value.get("b"), Some(&Value::Number(8.into())));
+        assert_eq!(value.get("c"), Some(&Value::Number(1.5.into())));
+        assert_eq!(value.get("d"), Some(&Value::String("yes".into())));
+        assert_eq!(value.get("e"), Some(&Value::Null));
+        assert_eq!(parse_value("").unwrap(), Value::Null);
+        assert_eq!(parse_value("- on\n").unwrap(), Value::Sequence(vec![Value::Bool(true)]));
+        // Only the first document, as Psych's `safe_load`.
+        assert_eq!(parse_value("a: 1\n---\nb: 2\n").unwrap().get("b"), None);
     }
 
     #[test]

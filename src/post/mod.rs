@@ -4,7 +4,9 @@
 pub(crate) mod body;
 pub(crate) mod date;
 pub(crate) mod front_matter;
+mod psych;
 pub(crate) mod ruby_time;
+mod yaml;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -218,17 +220,18 @@ pub fn parse(source: &str, bytes: &[u8], site: &SiteConfig) -> Result<Post, Post
         line: e.line.map(|l| l + split.yaml_first_line - 1),
         kind: PostErrorKind::Yaml(e.message),
     })?;
-    let bare_date = front_matter::raw_value(split.yaml, "date").is_some_and(|raw| !raw.starts_with(['"', '\'']));
+    // Whether a top-level key's value is written unquoted: Psych reads such a timestamp as UTC.
+    let bare = |key: &str| front_matter::raw_value(split.yaml, key).is_some_and(|raw| !raw.starts_with(['"', '\'']));
     let fm = with_defaults(fm, source, site);
     let line_of = |key: &str| front_matter::key_line(split.yaml, key).map(|i| i + split.yaml_first_line);
-    Ok(build(source, &name, &fm, bare_date, line_of, site))
+    Ok(build(source, &name, &fm, bare, line_of, site))
 }
 
 fn build(
     source: &str,
     name: &PostName,
     fm: &FrontMatter,
-    bare_date: bool,
+    bare: impl Fn(&str) -> bool,
     line_of: impl Fn(&str) -> Option<usize>,
     site: &SiteConfig,
 ) -> Post {
@@ -250,7 +253,7 @@ fn build(
     let file_date = date::date_from_file_name(name.date, site.timezone).expect("the name's date was checked");
     let date = match fm.get("date") {
         None | Some(Field::Null) => file_date,
-        Some(field) => match field.as_text().and_then(|t| front_matter_date(t, bare_date, site.timezone)) {
+        Some(field) => match field.as_text().and_then(|t| front_matter_date(t, bare("date"), site.timezone)) {
             Some(d) => d,
             None => {
                 warnings.push(PostWarning {
@@ -263,7 +266,13 @@ fn build(
     };
     let updated = ["last_modified_at", "updated"]
         .iter()
-        .find_map(|k| text(k).and_then(|t| date::parse_date(&t, site.timezone)))
+        .find_map(|k| {
+            let text = text(k)?;
+            if bare(k) && date::is_yaml_timestamp_without_offset(&text) {
+                return date::parse_date(&text, chrono_tz::UTC);
+            }
+            date::parse_date(&text, site.timezone)
+        })
         .unwrap_or(date);
     // Jekyll reads every date into the site's zone (`Time#localtime` under `TZ`): `page.date`
     // and jekyll-feed's `published` show the same instant in that zone, whatever offset the

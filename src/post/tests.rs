@@ -236,3 +236,32 @@ fn a_repeated_key_is_a_warning_not_a_skipped_post() {
     // The line of the value that is used.
     assert_eq!(p.warnings[0].line, Some(4));
 }
+
+/// Jekyll's YAML reader (Psych, YAML 1.1) makes `no` false and `010` the number 8; quoted, they
+/// are text. serde_yaml alone (YAML 1.2) published the first post and titled the second "010".
+#[test]
+fn front_matter_is_read_as_jekylls_yaml_11() {
+    assert!(!post("_posts/2021-01-01-x.md", "---\npublished: no\n---\n").published);
+    assert!(!post("_posts/2021-01-01-x.md", "---\npublished: Off\n---\n").published);
+    assert!(post("_posts/2021-01-01-x.md", "---\npublished: 'no'\n---\n").published);
+    assert!(post("_posts/2021-01-01-x.md", "---\npublished: n\n---\n").published);
+    let p = post("_posts/2021-01-01-x.md", "---\ntitle: 010\ntags: [0x1f, 'off', off]\ncategory: 1:30\n---\n");
+    assert_eq!(p.title, "8");
+    assert_eq!(p.tags, ["31", "off", "false"]);
+    assert_eq!(p.categories, ["5400"]);
+    assert_eq!(post("_posts/2021-01-01-x.md", "---\ntitle: \"010\"\n---\n").title, "010");
+    let bad = err("_posts/2021-01-01-x.md", b"---\ntitle: x\nmood: :)\n---\n");
+    assert_eq!(bad.line, Some(3));
+    assert!(matches!(bad.kind, PostErrorKind::Yaml(_)), "{bad}");
+}
+
+/// Psych reads an unquoted `YYYY-MM-DD HH:MM:SS` as UTC wherever it is, so jekyll-feed's
+/// `<updated>` for `last_modified_at: 2021-01-02 10:00:00` is 18:00 in Shanghai (checked with
+/// `jekyll build`); quoted, it is read in the site's zone.
+#[test]
+fn an_unquoted_last_modified_at_without_offset_is_utc_as_in_jekyll() {
+    let p = post("_posts/2021-01-01-x.md", "---\nlast_modified_at: 2021-01-02 10:00:00\n---\n");
+    assert_eq!(p.updated.to_rfc3339(), "2021-01-02T18:00:00+08:00");
+    let p = post("_posts/2021-01-01-x.md", "---\nupdated: \"2021-01-02 10:00:00\"\n---\n");
+    assert_eq!(p.updated.to_rfc3339(), "2021-01-02T10:00:00+08:00");
+}

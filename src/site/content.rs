@@ -594,7 +594,7 @@ fn normalize_newlines(text: &str) -> Cow<'_, str> {
 /// Liquid's `page` for a post: its front matter (with the `_config.yml` defaults) with YAML's
 /// types, and what Jekyll adds: `url`, `id`, `date`, `categories`, `tags`, `slug`, `path`.
 fn page_object(post: &Post, path: &str, fm: &FrontMatter, yaml: &str, site: &SiteConfig) -> Object {
-    let mut page = match serde_yaml::from_str::<serde_yaml::Value>(yaml).map(template::from_yaml) {
+    let mut page = match front_matter::parse_value(yaml).map(template::from_yaml) {
         Ok(Value::Object(object)) => object,
         _ => Object::new(),
     };

@@ -104,9 +104,9 @@ fn read_file(path: &Path, extension: &str) -> Result<Value, (u32, String)> {
             if text.trim().is_empty() {
                 return Ok(Value::Nil);
             }
-            serde_yaml::from_str::<serde_yaml::Value>(text)
+            crate::post::front_matter::parse_value(text)
                 .map(from_yaml)
-                .map_err(|e| (e.location().map_or(0, |l| l.line() as u32), format!("YAML: {e}")))
+                .map_err(|e| (e.line.map_or(0, |l| l as u32), format!("YAML: {}", e.message)))
         }
     }
 }

@@ -97,3 +97,55 @@ fn postfeed_lists_the_posts_jekyll_feed_lists_with_the_same_ids_and_links() {
         assert!(file.is_file(), "{} → {} was not built by jekyll", link(e), file.display());
     }
 }
+
+/// Titles and category terms by entry id.
+fn titles_and_terms(feed: &ReadFeed) -> BTreeMap<String, (String, Vec<String>)> {
+    feed.feed
+        .entries
+        .iter()
+        .map(|e| {
+            let title = e.title.as_ref().map(|t| t.content.clone()).unwrap_or_default();
+            let mut terms: Vec<String> = e.categories.iter().map(|c| c.term.clone()).collect();
+            terms.sort();
+            (e.id.clone(), (title, terms))
+        })
+        .collect()
+}
+
+/// Jekyll reads front matter as YAML 1.1 (Psych): `published: no` hides a post, `title: 010` is
+/// the number 8, `tags: [no, 0x1f]` are `false` and `31`; quoted, each stays as written.
+#[test]
+fn front_matter_reads_as_jekylls_yaml_11() {
+    if !jekyll_installed() {
+        eprintln!("\n*** skipped: jekyll not installed ***\n");
+        return;
+    }
+    let tmp = tempfile::Builder::new().prefix("postfeed-yaml11-").tempdir().unwrap();
+    let site = tmp.path().join("site");
+    fs::create_dir_all(site.join("_posts")).unwrap();
+    fs::write(site.join("_config.yml"), format!("url: {URL}\nplugins: [jekyll-feed]\n")).unwrap();
+    for (name, front_matter) in [
+        ("2021-01-01-hidden.md", "title: Hidden\npublished: no"),
+        ("2021-01-02-numbers.md", "title: 010\ntags: [no, 0x1f, 1:30]\ncategory: On"),
+        ("2021-01-03-quoted.md", "title: '010'\npublished: 'no'\ntags: ['no', \"0x1f\"]"),
+        ("2021-01-04-words.md", "title: n\ntags: [y, 1e5]"),
+    ] {
+        fs::write(site.join("_posts").join(name), support::post(front_matter, "Text.")).unwrap();
+    }
+    let built = Command::new("jekyll")
+        .args(["build", "--disable-disk-cache"])
+        .current_dir(&site)
+        .output()
+        .expect("jekyll runs");
+    assert!(built.status.success(), "jekyll build failed:\n{}", String::from_utf8_lossy(&built.stderr));
+    let jekyll = titles_and_terms(&read_feed(&site.join("_site/feed.xml")));
+    assert_eq!(jekyll.len(), 3, "jekyll-feed lists every post but the hidden one: {jekyll:?}");
+
+    let out = tmp.path().join("out");
+    let config = tmp.path().join("postfeed.toml");
+    let settings = Settings { url: URL.into(), timezone: "UTC".into(), author: None, ..Settings::default() };
+    support::write_config(&config, &site, &out, &settings);
+    let run = support::regen(&config);
+    run.assert_code(0);
+    assert_eq!(titles_and_terms(&read_feed(&out.join("feed.xml"))), jekyll, "{run}");
+}

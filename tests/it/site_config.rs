@@ -87,6 +87,35 @@ fn regen_needs_no_config_file_at_all() {
     assert!(stderr.contains("--source") && stderr.lines().count() == 1, "{stderr}");
 }
 
+/// `--source` names the site, so a `config.toml` that happens to be in the working folder is not
+/// read (it used to be, and set the wrong url and title); `--config` still reads it.
+#[test]
+fn with_source_the_working_folders_config_toml_is_read_only_when_named() {
+    let ws = jekyll_site();
+    fs::write(
+        ws.root().join("config.toml"),
+        "[site]\nurl = \"https://unrelated.example.org\"\ntitle = \"Unrelated\"\n",
+    )
+    .unwrap();
+    let (site, out) = (ws.site(), ws.root().join("out"));
+    let regen = |extra: &[&OsStr]| {
+        let mut args = vec![OsStr::new("regen")];
+        args.extend_from_slice(extra);
+        args.extend([OsStr::new("--source"), site.as_os_str(), OsStr::new("--output"), out.as_os_str()]);
+        support::postfeed_in(ws.root(), args)
+    };
+    let feed_title = || read_feed(&out.join("feed.xml")).feed.title.map(|t| t.content);
+
+    let run = regen(&[]);
+    run.assert_code(0);
+    assert_eq!(feed_title().as_deref(), Some("港口日报"), "{run}");
+    assert!(run.stderr.contains("--config config.toml"), "the log says how to read it: {run}");
+
+    let run = regen(&[OsStr::new("--config"), OsStr::new("config.toml")]);
+    run.assert_code(0);
+    assert_eq!(feed_title().as_deref(), Some("Unrelated"), "{run}");
+}
+
 #[test]
 fn check_shows_each_setting_and_where_it_came_from() {
     let ws = jekyll_site();
@@ -129,8 +158,7 @@ fn a_broken_or_incomplete_jekyll_config_is_one_clear_error() {
     assert!(stderr.contains("site.url") && stderr.contains("_config.yml"), "{stderr}");
 }
 
-/// `postfeed regen --source <site> --output <out>` with no config file, run in the workspace
-/// (not the repository, whose `config.toml` would be found).
+/// `postfeed regen --source <site> --output <out>` with no config file, run in the workspace.
 fn regen_site(ws: &Workspace, out: &std::path::Path) -> support::Run {
     support::postfeed_in(
         ws.root(),
