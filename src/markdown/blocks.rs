@@ -163,6 +163,8 @@ pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
         unclosed: Unclosed::default(),
         parse_block_html: None,
         link_labels: Vec::new(),
+        item_marker: None,
+        resume_indent: None,
     };
     pass.run(options);
     shadow_redefined_labels(&mut pass.out, &pass.link_labels);
@@ -208,6 +210,12 @@ struct Pass<'a> {
     /// Each link definition written: its label as kramdown compares labels, and where the label
     /// stands in `out`.
     link_labels: Vec<(String, std::ops::Range<usize>)>,
+    /// A list item's marker (`   - `) that the next placeholder starts its line with, for an item that
+    /// opens with an HTML block.
+    item_marker: Option<String>,
+    /// The indentation of the line the pass goes on with when an HTML block ended mid-line: the rest of
+    /// that line starts the next block, in the item (or at the level) the block was in.
+    resume_indent: Option<usize>,
 }
 
 #[derive(Default)]
@@ -383,7 +391,8 @@ impl Pass<'_> {
     fn placeholder_at(&mut self, spaces: usize, stored: Stored) {
         let index = self.prepared.stored.len();
         self.prepared.stored.push(stored);
-        let line = format!("{}{PLACEHOLDER_START}{index}{PLACEHOLDER_END}", " ".repeat(spaces));
+        let lead = self.item_marker.take().unwrap_or_else(|| " ".repeat(spaces));
+        let line = format!("{lead}{PLACEHOLDER_START}{index}{PLACEHOLDER_END}");
         self.emit(&line);
     }
 
@@ -417,7 +426,8 @@ impl Pass<'_> {
                 pos = next;
                 continue;
             }
-            let indent = indentation(line);
+            // The rest of a line after an HTML block stands where the block stood.
+            let indent = self.resume_indent.take().unwrap_or_else(|| indentation(line));
             let content = line.trim_start();
             let list_item = list_item_content(line);
             if last_blank && list_item.is_none() {
@@ -489,9 +499,31 @@ impl Pass<'_> {
                 continue;
             }
 
+            if let Some(column) = list_item.filter(|_| item.is_some()) {
+                // `- <details markdown="1">…`: kramdown reads the item's content as blocks, so an HTML block
+                // can open the item; pulldown-cmark gets the marker and the block's placeholder.
+                let body = line.get(column..).unwrap_or("");
+                if opens_markdown_element(body) {
+                    if para_lines > 0 && ordered_not_one(content) {
+                        self.emit_filler();
+                    }
+                    let marker = place_line(&line[..column], &placed);
+                    let at = marker.len();
+                    self.item_marker = Some(marker);
+                    let found = self.html_block(pos + column, at, options, &mut open_markdown);
+                    self.item_marker = None;
+                    if let Some(after) = found {
+                        pos = after;
+                        boundary = true;
+                        para_lines = 0;
+                        continue;
+                    }
+                }
+            }
+
             if content.starts_with('<') {
                 if let Some(after) =
-                    self.html_block(pos + (line.len() - content.len()), indent, options, &mut open_markdown)
+                    self.html_block(pos + (line.len() - content.len()), placed.at, options, &mut open_markdown)
                 {
                     pos = after;
                     boundary = true;
@@ -612,14 +644,10 @@ impl Pass<'_> {
             let mut emitted = Cow::Borrowed(escaped.as_deref().unwrap_or(line));
             let dash_escaped =
                 emitted.len() == line.len() + 1 && emitted.ends_with(content) && content.starts_with('-');
-            if placed.at != indent || placed.bullet.is_some() {
+            if placed.at != indentation(line) || placed.bullet.is_some() {
                 // Where pulldown-cmark puts the line in the same item (a lazy line kramdown takes into the
                 // item), with the marker of the list it continues.
-                let mut text = emitted.trim_start_matches([' ', '\t']).to_string();
-                if let Some(bullet) = placed.bullet {
-                    text.replace_range(..1, &char::from(bullet).to_string());
-                }
-                emitted = Cow::Owned(format!("{}{text}", " ".repeat(placed.at)));
+                emitted = Cow::Owned(place_line(&emitted, &placed));
             }
             if dash_escaped {
                 // A `-` line kept from being a setext underline: kramdown has no backslash there, so its
@@ -804,7 +832,8 @@ impl Pass<'_> {
         None
     }
 
-    /// An HTML block (or comment) starting at `start`: stores it and returns where the text goes on.
+    /// An HTML block (or comment) starting at `start`, on a line indented `indent` (no more than three columns
+    /// past the content of the list item it is in): stores it and returns where the text goes on.
     fn html_block(
         &mut self,
         start: usize,
@@ -822,7 +851,7 @@ impl Pass<'_> {
                 self.unclosed.comment = true;
                 return None;
             };
-            self.placeholder(indent, Stored::Html(rest[..end].to_string()));
+            self.placeholder_at(indent, Stored::Html(rest[..end].to_string()));
             return Some(self.after_block(start + end, indent));
         }
         if let Some((name, len)) = html_scan::end_tag(rest) {
@@ -831,12 +860,12 @@ impl Pass<'_> {
             }
             if open_markdown.last().is_some_and(|open| open.eq_ignore_ascii_case(name)) {
                 let name = open_markdown.pop().unwrap_or_default();
-                self.placeholder(indent, Stored::Close(name));
+                self.placeholder_at(indent, Stored::Close(name));
                 return Some(self.after_block(start + len, indent));
             }
             // kramdown shows a stray end tag as text.
             let line_end = rest.find('\n').unwrap_or(rest.len());
-            self.emit(&format!("{}&lt;{}", " ".repeat(indent.min(3)), &rest[1..line_end]));
+            self.emit(&format!("{}&lt;{}", " ".repeat(indent), &rest[1..line_end]));
             return Some((start + line_end + 1).min(src.len()));
         }
         let tag = html_scan::start_tag(rest)?;
@@ -861,12 +890,12 @@ impl Pass<'_> {
         };
         let after_tag = start + tag.len;
         if tag.self_closed || html_scan::is_void_element(&name) {
-            self.placeholder(indent, Stored::Html(rest[..tag.len].to_string()));
+            self.placeholder_at(indent, Stored::Html(rest[..tag.len].to_string()));
             return Some(self.after_block(after_tag, indent));
         }
         match model {
             ContentModel::Block => {
-                self.placeholder(indent, Stored::Open { name: name.clone(), attrs });
+                self.placeholder_at(indent, Stored::Open { name: name.clone(), attrs });
                 open_markdown.push(name);
                 Some(self.after_block(after_tag, indent))
             }
@@ -884,7 +913,7 @@ impl Pass<'_> {
                     }
                 };
                 let markdown = src[after_tag..content_end].to_string();
-                self.placeholder(indent, Stored::Span { name, attrs, markdown });
+                self.placeholder_at(indent, Stored::Span { name, attrs, markdown });
                 Some(self.after_block(end, indent))
             }
             ContentModel::Raw => {
@@ -898,7 +927,7 @@ impl Pass<'_> {
                 } else {
                     Stored::HtmlWithMarkdown { html: block.html, nested: block.nested }
                 };
-                self.placeholder(indent, stored);
+                self.placeholder_at(indent, stored);
                 Some(self.after_block(block.end, indent))
             }
         }
@@ -913,11 +942,12 @@ impl Pass<'_> {
         if tail.trim().is_empty() {
             return (line_end + 1).min(src.len());
         }
-        if tail.trim_start().starts_with('<') && indent == 0 {
-            // Another HTML block, or text: read as a line of its own.
+        if tail.trim_start().starts_with('<') {
+            // Another HTML block, or text: read as a line of its own, indented as the block was.
+            self.resume_indent = Some(indent);
             return end + (tail.len() - tail.trim_start().len());
         }
-        self.emit(&format!("{}{}", " ".repeat(indent.min(3)), tail.trim_start()));
+        self.emit(&format!("{}{}", " ".repeat(indent), tail.trim_start()));
         (line_end + 1).min(src.len())
     }
 
@@ -1253,6 +1283,24 @@ fn place_in_lists(levels: &mut Vec<ListLevel>, indent: usize, item: Option<(usiz
         levels.push(ListLevel { base, column: base + rel + item_width, marker, nested: false });
     }
     Placed { at: base + rel, bullet: None }
+}
+
+/// `text` (a line, or its list marker) indented where `placed` says, with the bullet of the list it
+/// continues.
+fn place_line(text: &str, placed: &Placed) -> String {
+    let mut text = text.trim_start_matches([' ', '\t']).to_string();
+    if let Some(bullet) = placed.bullet {
+        text.replace_range(..1, &char::from(bullet).to_string());
+    }
+    format!("{}{text}", " ".repeat(placed.at))
+}
+
+/// The start tag of a block element with a `markdown` attribute (`<details markdown="1">`): kramdown reads
+/// it as a block and drops the attribute, wherever the block stands.
+fn opens_markdown_element(text: &str) -> bool {
+    html_scan::start_tag(text).is_some_and(|tag| {
+        !html_scan::is_span_element(&tag.name) && tag.attrs.iter().any(|(name, _)| name == "markdown")
+    })
 }
 
 /// kramdown's horizontal rule: three or more of one of `*`, `-`, `_`, with spaces between.

@@ -731,3 +731,23 @@ fn a_link_label_defined_again_takes_its_last_definition_as_in_kramdown() {
     // The definitions themselves still show nothing.
     assert!(!out.contains("/first") && !out.contains("/one") && !out.contains("shadowed"), "{out}");
 }
+
+#[test]
+fn an_html_block_with_markdown_can_open_a_list_item() {
+    // kramdown reads an item's content as blocks: the element is the item's first block, its Markdown is
+    // read, and the end tag on a line of the item closes it.
+    assert_eq!(
+        html(
+            "<div class=\"qa\" markdown=\"1\">\n\n   - <details id=\"q1\" markdown=\"1\"><summary><span markdown=\"1\">What is `x`?</span></summary>\n     Answer *one*.\n     </details>\n\n   - <details markdown=\"1\"><summary>Two</summary>\n     Answer two.\n     </details>\n\n</div>\n"
+        ),
+        "<div class=\"qa\">\n<ul>\n<li>\n<details id=\"q1\">\n<summary><span>What is <code class=\"language-plaintext highlighter-rouge\">x</code>?</span></summary>\n\
+         <p>Answer <em>one</em>.</p>\n</details>\n</li>\n<li>\n<details>\n<summary>Two</summary>\n<p>Answer two.</p>\n</details>\n</li>\n</ul>\n</div>\n"
+    );
+    // Ordered items, `markdown="span"` and `markdown="block"`, text after the start tag.
+    let out = html("1. <div markdown=\"1\">Text *a*\n   </div>\n2. <p markdown=\"span\">Span *b*</p>\n");
+    assert!(out.contains("<li>\n<div>\nText <em>a</em>\n</div>\n</li>"), "{out}");
+    assert!(out.contains("<li>\n<p>Span <em>b</em></p>\n</li>"), "{out}");
+    let out = html("* <div markdown=\"block\">\n  *c*\n  </div>\n* <div markdown=\"0\">Raw *d*</div>\n");
+    assert!(out.contains("<li>\n<div>\n<em>c</em>\n</div>\n</li>") && out.contains("Raw *d*"), "{out}");
+    assert!(!out.contains("markdown="), "{out}");
+}
