@@ -566,13 +566,26 @@ impl Pass<'_> {
                 continue;
             }
 
-            if para_lines == 0 && content.starts_with('[') && is_link_definition(content) {
+            // A definition in a blockquote counts as one outside (kramdown's definitions are the document's),
+            // unless it would continue a paragraph of the quote.
+            let quoted_definition = quote_levels(line).filter(|&(depth, inner)| {
+                is_link_definition(inner) && quoted_definition_may_start(previous_line(src, pos), depth)
+            });
+            let definition = match quoted_definition {
+                Some((_, inner)) => Some(inner),
+                None => (para_lines == 0 && content.starts_with('[') && is_link_definition(content)).then_some(content),
+            };
+            if let Some(definition) = definition {
                 // A definition is a block of its own: the next line starts another block.
-                let label_start = self.out.len() + (line.len() - content.len()) + 1;
-                let label = &content[1..content.find("]:").unwrap_or(1)];
+                let label_start = self.out.len() + (line.len() - definition.len()) + 1;
+                let label = &definition[1..definition.find("]:").unwrap_or(1)];
                 self.link_labels.push((link_label_key(label), label_start..label_start + label.len()));
-                if !self.link_definition(line, content) {
+                if !self.link_definition(line, definition) {
                     self.emit(line);
+                }
+                if quoted_definition.is_some() {
+                    prev_was_quote = true;
+                    quote_was_empty = true;
                 }
                 pos = next;
                 boundary = true;
@@ -1375,6 +1388,31 @@ fn split_quote(line: &str) -> Option<(&str, &str)> {
         split += 1;
     }
     Some((&line[..split], &line[split..]))
+}
+
+/// A blockquote line: how many quotes deep it is and what it holds inside them (each `>` may have up to
+/// three spaces before it and one after it).
+fn quote_levels(line: &str) -> Option<(usize, &str)> {
+    let mut depth = 0;
+    let mut rest = line;
+    while let Some((_, inner)) = split_quote(rest) {
+        depth += 1;
+        rest = inner;
+    }
+    (depth > 0).then_some((depth, rest))
+}
+
+/// The source line before the one starting at `pos`, if `pos` starts a line.
+fn previous_line(src: &str, pos: usize) -> Option<&str> {
+    let before = src[..pos].strip_suffix('\n')?;
+    Some(before.rsplit('\n').next().unwrap_or(before))
+}
+
+/// Whether a link definition on a blockquote line `depth` deep stands at a block start of its quote, after
+/// the line `previous`: not when it continues a paragraph of the same quote (or of one nested deeper).
+fn quoted_definition_may_start(previous: Option<&str>, depth: usize) -> bool {
+    let Some((previous_depth, inner)) = previous.and_then(quote_levels) else { return true };
+    previous_depth < depth || inner.trim().is_empty() || is_link_definition(inner) || is_atx_header(inner)
 }
 
 /// What a line holds after its list marker or blockquote markers.

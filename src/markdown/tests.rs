@@ -751,3 +751,19 @@ fn an_html_block_with_markdown_can_open_a_list_item() {
     assert!(out.contains("<li>\n<div>\n<em>c</em>\n</div>\n</li>") && out.contains("Raw *d*"), "{out}");
     assert!(!out.contains("markdown="), "{out}");
 }
+
+#[test]
+fn link_definitions_in_blockquotes_are_the_documents_and_the_last_one_wins() {
+    assert_eq!(
+        html("> [a]: /a\n> see [a] and [b]\n\n> [b]: /b-first\n> [b]: /b-second\n\n[c]: /c-first\n\n> [c]: /c-second \"T\"\n> [d]: /d with space\n\nOut: [c], [d].\n\n> text\n> [e]: /not-a-def\n"),
+        "<blockquote>\n<p>see <a href=\"/a\">a</a> and <a href=\"/b-second\">b</a></p>\n</blockquote>\n\
+         <blockquote>\n</blockquote>\n<blockquote>\n</blockquote>\n\
+         <p>Out: <a href=\"/c-second\" title=\"T\">c</a>, <a href=\"/d with space\">d</a>.</p>\n\
+         <blockquote>\n<p>text\n[e]: /not-a-def</p>\n</blockquote>\n",
+        "a definition line that continues a quote's paragraph is text"
+    );
+    // Nested quotes, and a quote in a list item.
+    let out = html("> > [f]: /f-first\n> > nested [f]\n\n- item\n\n  > [f]: /f-second\n\nRefs: [f]\n");
+    assert_eq!(out.matches("href=\"/f-second\"").count(), 2, "{out}");
+    assert!(!out.contains("/f-first") && !out.contains("shadowed"), "{out}");
+}
