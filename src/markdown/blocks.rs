@@ -218,6 +218,29 @@ struct Pass<'a> {
     resume_indent: Option<usize>,
 }
 
+/// The elements with Markdown content (`<div markdown="1">`) whose end tag has not come yet, innermost last.
+#[derive(Default)]
+struct OpenElements {
+    stack: Vec<OpenElement>,
+    /// The list item the line being read is in: how many lists deep, and its content column (0, 0: none).
+    item: (usize, usize),
+}
+
+impl OpenElements {
+    /// Whether a nested list starting on the next line would split the text of the item the innermost
+    /// open element is in (kramdown's `nested_list_found` is still false for it).
+    fn item_split_before(&self, levels: &[ListLevel]) -> bool {
+        let Some((depth, column)) = self.stack.last().map(|open| open.item) else { return false };
+        depth > 0 && levels.get(depth - 1).is_some_and(|level| level.column == column && !level.nested)
+    }
+}
+
+struct OpenElement {
+    name: String,
+    /// The list item it was opened in, as [`OpenElements::item`].
+    item: (usize, usize),
+}
+
 #[derive(Default)]
 struct Unclosed {
     /// Fence character and the shortest run whose closing fence was missing, outside lists.
@@ -411,7 +434,7 @@ impl Pass<'_> {
         let mut in_indented_code = false;
         let mut quote_was_empty = false;
         let mut prev_was_quote = false;
-        let mut open_markdown: Vec<String> = Vec::new();
+        let mut open_markdown = OpenElements::default();
         while pos < src.len() {
             let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
             let line = &src[pos..line_end];
@@ -459,8 +482,11 @@ impl Pass<'_> {
             in_indented_code = false;
             // A rule (`* * *`) is no item, for pulldown-cmark and for kramdown after a blank line.
             let item = list_item.filter(|_| !is_rule(content)).map(|column| (column - indent, content.as_bytes()[0]));
+            let split_before = open_markdown.item_split_before(&levels);
             let placed = place_in_lists(&mut levels, indent, item, !last_blank && can_be_lazy(content));
             let list_content = levels.last().map(|level| level.column);
+            self.close_ended_items(&mut open_markdown, &levels, placed.new_item, split_before);
+            open_markdown.item = (levels.len(), list_content.unwrap_or(0));
             let max_indent = list_content.map_or(3, |c| c + 3);
             if indent > max_indent {
                 self.emit(line);
@@ -725,8 +751,30 @@ impl Pass<'_> {
             }
             pos = next;
         }
-        while let Some(name) = open_markdown.pop() {
-            self.placeholder(0, Stored::Close(name));
+        while let Some(open) = open_markdown.stack.pop() {
+            self.placeholder(0, Stored::Close(open.name));
+        }
+    }
+
+    /// kramdown reads a list item's text by itself: an element with Markdown content opened in an item that
+    /// has ended (the list ended, or the line starts the next item) is closed at the item's end.
+    /// The same goes for the item's text up to a nested list that starts right after its text (no blank
+    /// line before it): kramdown reads that part by itself too (`split_before`: the innermost open
+    /// element's item had no such list or blank line before this line).
+    fn close_ended_items(&mut self, open: &mut OpenElements, levels: &[ListLevel], new_item: bool, split_before: bool) {
+        while let Some(last) = open.stack.last() {
+            let (depth, column) = last.item;
+            let ended = depth > 0
+                && (levels.len() < depth
+                    || (new_item && levels.len() == depth)
+                    || (new_item && split_before && levels.len() == depth + 1)
+                    || levels.get(depth - 1).is_some_and(|level| level.column != column));
+            if !ended {
+                break;
+            }
+            if let Some(element) = open.stack.pop() {
+                self.placeholder_at(column, Stored::Close(element.name));
+            }
         }
     }
 
@@ -852,7 +900,7 @@ impl Pass<'_> {
         start: usize,
         indent: usize,
         options: &Options,
-        open_markdown: &mut Vec<String>,
+        open_markdown: &mut OpenElements,
     ) -> Option<usize> {
         let src = self.src;
         let rest = &src[start..];
@@ -871,8 +919,8 @@ impl Pass<'_> {
             if html_scan::is_span_element(name) {
                 return None;
             }
-            if open_markdown.last().is_some_and(|open| open.eq_ignore_ascii_case(name)) {
-                let name = open_markdown.pop().unwrap_or_default();
+            if open_markdown.stack.last().is_some_and(|open| open.name.eq_ignore_ascii_case(name)) {
+                let name = open_markdown.stack.pop().map(|open| open.name).unwrap_or_default();
                 self.placeholder_at(indent, Stored::Close(name));
                 return Some(self.after_block(start + len, indent));
             }
@@ -909,7 +957,7 @@ impl Pass<'_> {
         match model {
             ContentModel::Block => {
                 self.placeholder_at(indent, Stored::Open { name: name.clone(), attrs });
-                open_markdown.push(name);
+                open_markdown.stack.push(OpenElement { name, item: open_markdown.item });
                 Some(self.after_block(after_tag, indent))
             }
             ContentModel::Span => {
@@ -1246,6 +1294,8 @@ struct Placed {
     at: usize,
     /// The bullet of the list a new item continues, when the item has another.
     bullet: Option<u8>,
+    /// Whether the line starts a list item.
+    new_item: bool,
 }
 
 /// kramdown's list parsing, for one line indented `indent`: `item` is its content width and marker when it
@@ -1272,7 +1322,7 @@ fn place_in_lists(levels: &mut Vec<ListLevel>, indent: usize, item: Option<(usiz
                     marker: level.marker,
                     nested: false,
                 });
-                return Placed { at, bullet };
+                return Placed { at, bullet, new_item: true };
             }
         }
         if rel >= width {
@@ -1292,10 +1342,11 @@ fn place_in_lists(levels: &mut Vec<ListLevel>, indent: usize, item: Option<(usiz
         k += 1;
     }
     let base = levels.last().map_or(0, |level| level.column);
-    if let Some((item_width, marker)) = item.filter(|_| rel <= 3) {
+    let new_item = item.is_some() && rel <= 3;
+    if let Some((item_width, marker)) = item.filter(|_| new_item) {
         levels.push(ListLevel { base, column: base + rel + item_width, marker, nested: false });
     }
-    Placed { at: base + rel, bullet: None }
+    Placed { at: base + rel, bullet: None, new_item }
 }
 
 /// `text` (a line, or its list marker) indented where `placed` says, with the bullet of the list it

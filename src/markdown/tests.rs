@@ -767,3 +767,18 @@ fn link_definitions_in_blockquotes_are_the_documents_and_the_last_one_wins() {
     assert_eq!(out.matches("href=\"/f-second\"").count(), 2, "{out}");
     assert!(!out.contains("/f-first") && !out.contains("shadowed"), "{out}");
 }
+
+#[test]
+fn an_element_left_open_in_a_list_item_ends_with_the_item() {
+    // kramdown reads each item's text by itself: the element closes where the item ends, and an end tag
+    // after that is text.
+    let out =
+        html("<div markdown=\"1\">\n\n- <details markdown=\"1\"><summary>S</summary>\n  Body.\n\n- next\n\n</div>\n");
+    assert!(out.contains("<p>Body.</p>\n</details>\n</li>"), "{out}");
+    assert!(out.ends_with("</ul>\n</div>\n"), "the div's end tag is the div's: {out}");
+    assert!(html("- <div markdown=\"1\">\n  a\n- b\n</div>\n").contains("&lt;/div&gt;"));
+    // A nested list right after the item's first lines starts a part of the item read by itself, as the
+    // element ends before it.
+    let out = html("- <div markdown=\"1\">\n  - nested\n  </div>\n- after\n");
+    assert!(out.starts_with("<ul>\n<li>\n<div>\n</div>\n<ul>\n<li>nested\n&lt;/div&gt;</li>"), "{out}");
+}
