@@ -165,6 +165,7 @@ pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
         link_labels: Vec::new(),
         item_marker: None,
         resume_indent: None,
+        item_text: None,
     };
     pass.run(options);
     shadow_redefined_labels(&mut pass.out, &pass.link_labels);
@@ -216,6 +217,9 @@ struct Pass<'a> {
     /// The indentation of the line the pass goes on with when an HTML block ended mid-line: the rest of
     /// that line starts the next block, in the item (or at the level) the block was in.
     resume_indent: Option<usize>,
+    /// For an HTML block that opens a list item: where the item's text ends (the block cannot run past
+    /// it), and the item's content column, which kramdown takes off the block's lines.
+    item_text: Option<(usize, usize)>,
 }
 
 /// The elements with Markdown content (`<div markdown="1">`) whose end tag has not come yet, innermost last.
@@ -529,15 +533,19 @@ impl Pass<'_> {
                 // `- <details markdown="1">…`: kramdown reads the item's content as blocks, so an HTML block
                 // can open the item; pulldown-cmark gets the marker and the block's placeholder.
                 let body = line.get(column..).unwrap_or("");
-                if opens_markdown_element(body) {
+                if opens_html_block(body) {
                     if para_lines > 0 && ordered_not_one(content) {
                         self.emit_filler();
                     }
                     let marker = place_line(&line[..column], &placed);
                     let at = marker.len();
                     self.item_marker = Some(marker);
+                    let base = levels.last().map_or(0, |level| level.base);
+                    let ordered = content.starts_with(|c: char| c.is_ascii_digit());
+                    self.item_text = Some((list_item_end(src, next, base, column, ordered), column));
                     let found = self.html_block(pos + column, at, options, &mut open_markdown);
                     self.item_marker = None;
+                    self.item_text = None;
                     if let Some(after) = found {
                         pos = after;
                         boundary = true;
@@ -950,6 +958,7 @@ impl Pass<'_> {
             tag.name.clone()
         };
         let after_tag = start + tag.len;
+        let text_end = self.item_text.map_or(src.len(), |(end, _)| end.max(after_tag));
         if tag.self_closed || html_scan::is_void_element(&name) {
             self.placeholder_at(indent, Stored::Html(rest[..tag.len].to_string()));
             return Some(self.after_block(after_tag, indent));
@@ -964,7 +973,7 @@ impl Pass<'_> {
                 let found = if self.unclosed.end_tags.contains(&name) {
                     None
                 } else {
-                    html_scan::find_end_tag(src, after_tag, &name)
+                    html_scan::find_end_tag(&src[..text_end], after_tag, &name)
                 };
                 let (content_end, end) = match found {
                     Some((at, len)) => (at, at + len),
@@ -982,9 +991,12 @@ impl Pass<'_> {
                 if markdown.is_some() {
                     start_tag = html_scan::write_start_tag(&name, &attrs.0);
                 }
-                let block = html_scan::scan_raw(src, after_tag, &name, start_tag);
+                let block = html_scan::scan_raw(&src[..text_end], after_tag, &name, start_tag);
                 let stored = if block.nested.is_empty() {
-                    Stored::Html(block.html)
+                    match self.item_text {
+                        Some((_, column)) => Stored::Html(strip_item_indentation(&block.html, column)),
+                        None => Stored::Html(block.html),
+                    }
                 } else {
                     Stored::HtmlWithMarkdown { html: block.html, nested: block.nested }
                 };
@@ -1000,6 +1012,10 @@ impl Pass<'_> {
         let src = self.src;
         let line_end = src[end..].find('\n').map_or(src.len(), |i| end + i);
         let tail = &src[end..line_end];
+        if src[..end].ends_with('\n') {
+            // A block without its end tag that ran to the end of a list item's text.
+            return end;
+        }
         if tail.trim().is_empty() {
             return (line_end + 1).min(src.len());
         }
@@ -1359,12 +1375,56 @@ fn place_line(text: &str, placed: &Placed) -> String {
     format!("{}{text}", " ".repeat(placed.at))
 }
 
-/// The start tag of a block element with a `markdown` attribute (`<details markdown="1">`): kramdown reads
-/// it as a block and drops the attribute, wherever the block stands.
-fn opens_markdown_element(text: &str) -> bool {
-    html_scan::start_tag(text).is_some_and(|tag| {
-        !html_scan::is_span_element(&tag.name) && tag.attrs.iter().any(|(name, _)| name == "markdown")
-    })
+/// A start tag that opens an HTML block for kramdown (any element but its span elements).
+fn opens_html_block(text: &str) -> bool {
+    html_scan::start_tag(text).is_some_and(|tag| !html_scan::is_span_element(&tag.name))
+}
+
+/// Where kramdown ends the text of the list item whose first line ends at `from`: the item's content
+/// starts at `column`, its list's items at `base`. The item takes blank lines, lines indented to its
+/// content, and lines after a non-blank one that can be lazy; a new item of its list, a rule after a blank
+/// line, `^`, or any other line ends it.
+fn list_item_end(src: &str, from: usize, base: usize, column: usize, ordered: bool) -> usize {
+    let mut pos = from;
+    let mut last_blank = false;
+    while pos < src.len() {
+        let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
+        let line = &src[pos..line_end];
+        let next = (line_end + 1).min(src.len());
+        if line.trim().is_empty() {
+            last_blank = true;
+            pos = next;
+            continue;
+        }
+        let indent = indentation(line);
+        let content = line.trim_start();
+        let own_marker = list_item_content(line).is_some()
+            && content.starts_with(|c: char| c.is_ascii_digit()) == ordered
+            && indent.saturating_sub(base) <= 3.min(column.saturating_sub(base + 1));
+        let ends = own_marker
+            || (last_blank && is_rule(content))
+            || (indent == 0 && content.trim_end() == "^")
+            || (indent < column && (last_blank || (indent <= column.min(3) && !can_be_lazy(content))));
+        if ends {
+            return pos;
+        }
+        last_blank = false;
+        pos = next;
+    }
+    src.len()
+}
+
+/// An HTML block's lines in a list item as kramdown reads them: each line after the first loses the item's
+/// content column when it is indented that far.
+fn strip_item_indentation(html: &str, column: usize) -> String {
+    let indent = " ".repeat(column);
+    let mut lines = html.split('\n');
+    let mut out = lines.next().unwrap_or("").to_string();
+    for line in lines {
+        out.push('\n');
+        out.push_str(line.strip_prefix(indent.as_str()).unwrap_or(line));
+    }
+    out
 }
 
 /// kramdown's horizontal rule: three or more of one of `*`, `-`, `_`, with spaces between.

@@ -782,3 +782,15 @@ fn an_element_left_open_in_a_list_item_ends_with_the_item() {
     let out = html("- <div markdown=\"1\">\n  - nested\n  </div>\n- after\n");
     assert!(out.starts_with("<ul>\n<li>\n<div>\n</div>\n<ul>\n<li>nested\n&lt;/div&gt;</li>"), "{out}");
 }
+
+#[test]
+fn a_raw_html_block_can_open_a_list_item_and_ends_with_the_item() {
+    // It runs over blank lines to its end tag, inside the item; its lines lose the item's indentation.
+    assert_eq!(
+        html("- <pre>\n  a\n\n      b\n  </pre>\n- <p>x *y*</p> tail\n"),
+        "<ul>\n<li>\n<pre>\na\n\n    b\n</pre>\n</li>\n<li>\n<p>x *y*</p>\ntail</li>\n</ul>\n"
+    );
+    // Without its end tag it ends where the item does: an unindented HTML line is no lazy line.
+    let out = html("- <div>\n  text\n</div>\n\nPara.\n");
+    assert!(out.contains("<p>&lt;/div&gt;</p>") && out.contains("<p>Para.</p>"), "{out}");
+}
