@@ -529,7 +529,7 @@ impl Pass<'_> {
                 continue;
             }
 
-            if let Some(column) = list_item.filter(|_| item.is_some()) {
+            if let Some(column) = list_item.filter(|_| placed.new_item) {
                 // `- <details markdown="1">…`: kramdown reads the item's content as blocks, so an HTML block
                 // can open the item; pulldown-cmark gets the marker and the block's placeholder.
                 let body = line.get(column..).unwrap_or("");

@@ -747,6 +747,11 @@ fn an_html_block_with_markdown_can_open_a_list_item() {
     let out = html("1. <div markdown=\"1\">Text *a*\n   </div>\n2. <p markdown=\"span\">Span *b*</p>\n");
     assert!(out.contains("<li>\n<div>\nText <em>a</em>\n</div>\n</li>"), "{out}");
     assert!(out.contains("<li>\n<p>Span <em>b</em></p>\n</li>"), "{out}");
+    // An item line kramdown reads as text (after a nested list, another kind of marker) opens nothing.
+    assert_eq!(
+        html("1. a\n   - b\n- <div markdown=\"1\">x *y*</div>\n"),
+        "<ol>\n<li>a\n<ul>\n<li>b\n- &lt;div markdown=\"1\"&gt;x <em>y</em>&lt;/div&gt;</li>\n</ul>\n</li>\n</ol>\n"
+    );
     let out = html("* <div markdown=\"block\">\n  *c*\n  </div>\n* <div markdown=\"0\">Raw *d*</div>\n");
     assert!(out.contains("<li>\n<div>\n<em>c</em>\n</div>\n</li>") && out.contains("Raw *d*"), "{out}");
     assert!(!out.contains("markdown="), "{out}");
