@@ -166,6 +166,7 @@ pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
         item_marker: None,
         resume_indent: None,
         item_text: None,
+        in_quote_line: false,
     };
     pass.run(options);
     shadow_redefined_labels(&mut pass.out, &pass.link_labels);
@@ -220,6 +221,8 @@ struct Pass<'a> {
     /// For an HTML block that opens a list item: where the item's text ends (the block cannot run past
     /// it), and the item's content column, which kramdown takes off the block's lines.
     item_text: Option<(usize, usize)>,
+    /// Reading HTML on a blockquote line: what follows a block on the line is left to the caller.
+    in_quote_line: bool,
 }
 
 /// The elements with Markdown content (`<div markdown="1">`) whose end tag has not come yet, innermost last.
@@ -552,6 +555,15 @@ impl Pass<'_> {
                         para_lines = 0;
                         continue;
                     }
+                }
+            }
+
+            if let Some((_, inner)) = quote_levels(line).filter(|(_, inner)| inner.starts_with('<')) {
+                if let Some(after) = self.quoted_html(pos, line, inner, options, &mut open_markdown) {
+                    pos = after;
+                    boundary = true;
+                    para_lines = 0;
+                    continue;
                 }
             }
 
@@ -1019,6 +1031,9 @@ impl Pass<'_> {
         if tail.trim().is_empty() {
             return (line_end + 1).min(src.len());
         }
+        if self.in_quote_line {
+            return end + (tail.len() - tail.trim_start().len());
+        }
         if tail.trim_start().starts_with('<') {
             // Another HTML block, or text: read as a line of its own, indented as the block was.
             self.resume_indent = Some(indent);
@@ -1026,6 +1041,61 @@ impl Pass<'_> {
         }
         self.emit(&format!("{}{}", " ".repeat(indent), tail.trim_start()));
         (line_end + 1).min(src.len())
+    }
+
+    /// A blockquote line (starting at `start`) whose text `inner` starts with a tag: an element with
+    /// Markdown content opens or closes there (`> <details markdown="1">`, `> </details>`), and the rest of
+    /// the line is read as kramdown reads it, each block with the line's `>` prefix. Returns where the text
+    /// goes on, or None for other HTML, which is left to pulldown-cmark.
+    fn quoted_html(
+        &mut self,
+        start: usize,
+        line: &str,
+        inner: &str,
+        options: &Options,
+        open: &mut OpenElements,
+    ) -> Option<usize> {
+        let closes_open = |text: &str, open: &OpenElements| {
+            html_scan::end_tag(text)
+                .is_some_and(|(name, _)| open.stack.last().is_some_and(|top| top.name.eq_ignore_ascii_case(name)))
+        };
+        if !closes_open(inner, open) && !opens_markdown_element(inner) {
+            return None;
+        }
+        let prefix = &line[..line.len() - inner.len()];
+        let line_end = start + line.len();
+        let mut at = line_end - inner.len();
+        loop {
+            let rest = &self.src[at..line_end];
+            let readable = if html_scan::end_tag(rest).is_some() {
+                closes_open(rest, open)
+            } else {
+                opens_markdown_element(rest) || closes_on_line(rest)
+            };
+            let found = if readable {
+                self.item_marker = Some(prefix.to_string());
+                self.item_text = Some((line_end, 0));
+                self.in_quote_line = true;
+                let found = self.html_block(at, 0, options, open);
+                self.item_marker = None;
+                self.item_text = None;
+                self.in_quote_line = false;
+                found
+            } else {
+                None
+            };
+            match found {
+                Some(after) if after > line_end || after >= self.src.len() => return Some(after),
+                Some(after) if self.src[after..line_end].starts_with('<') => at = after,
+                found => {
+                    let text = self.src[found.unwrap_or(at)..line_end].trim_start();
+                    if !text.is_empty() {
+                        self.emit(&format!("{prefix}{text}"));
+                    }
+                    return Some((line_end + 1).min(self.src.len()));
+                }
+            }
+        }
     }
 
     /// `{:…}` alone on a line: an IAL, an ALD or an extension. Returns where the text goes on, or None when
@@ -1373,6 +1443,22 @@ fn place_line(text: &str, placed: &Placed) -> String {
         text.replace_range(..1, &char::from(bullet).to_string());
     }
     format!("{}{text}", " ".repeat(placed.at))
+}
+
+/// The start tag of a block element with a `markdown` attribute (`<details markdown="1">`).
+fn opens_markdown_element(text: &str) -> bool {
+    html_scan::start_tag(text).is_some_and(|tag| {
+        !html_scan::is_span_element(&tag.name) && tag.attrs.iter().any(|(name, _)| name == "markdown")
+    })
+}
+
+/// A block element's start tag at the start of `line` whose end tag is on the same line.
+fn closes_on_line(line: &str) -> bool {
+    let Some(tag) = html_scan::start_tag(line) else { return false };
+    !html_scan::is_span_element(&tag.name)
+        && (tag.self_closed
+            || html_scan::is_void_element(&tag.name)
+            || html_scan::find_end_tag(line, tag.len, &tag.name.to_ascii_lowercase()).is_some())
 }
 
 /// A start tag that opens an HTML block for kramdown (any element but its span elements).

@@ -799,3 +799,15 @@ fn a_raw_html_block_can_open_a_list_item_and_ends_with_the_item() {
     let out = html("- <div>\n  text\n</div>\n\nPara.\n");
     assert!(out.contains("<p>&lt;/div&gt;</p>") && out.contains("<p>Para.</p>"), "{out}");
 }
+
+#[test]
+fn an_element_with_markdown_content_in_a_block_quote() {
+    assert_eq!(
+        html("> <details markdown=\"1\"><summary>S</summary>\n> Body *x*.\n> </details> after\n"),
+        "<blockquote>\n<details>\n<summary>S</summary>\n<p>Body <em>x</em>.</p>\n</details>\n<p>after</p>\n</blockquote>\n"
+    );
+    let out = html("> > <div markdown=\"1\">Lead *a*\n> >\n> > ## H\n> > </div>\n");
+    assert!(out.contains("<div>\n<p>Lead <em>a</em></p>\n<h2 id=\"h\">H</h2>\n</div>"), "{out}");
+    // Other HTML in a quote is left as it was.
+    assert_eq!(html("> <div>raw *kept*</div>\n"), "<blockquote>\n<div>raw *kept*</div>\n</blockquote>\n");
+}
