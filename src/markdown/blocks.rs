@@ -218,8 +218,9 @@ struct Pass<'a> {
     /// The indentation of the line the pass goes on with when an HTML block ended mid-line: the rest of
     /// that line starts the next block, in the item (or at the level) the block was in.
     resume_indent: Option<usize>,
-    /// For an HTML block that opens a list item: where the item's text ends (the block cannot run past
-    /// it), and the item's content column, which kramdown takes off the block's lines.
+    /// For an HTML block that opens a list item (or stands on a blockquote line): where the item's text
+    /// (or the line) ends, which the block cannot run past, and the columns kramdown takes off the
+    /// block's lines.
     item_text: Option<(usize, usize)>,
     /// Reading HTML on a blockquote line: what follows a block on the line is left to the caller.
     in_quote_line: bool,
@@ -442,10 +443,15 @@ impl Pass<'_> {
         let mut quote_was_empty = false;
         let mut prev_was_quote = false;
         let mut open_markdown = OpenElements::default();
+        let mut quoted_fence = None;
+        let mut last_in_quoted_code = false;
         while pos < src.len() {
             let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
             let line = &src[pos..line_end];
             let next = (line_end + 1).min(src.len());
+            // Code in a quote is pulldown-cmark's to read: no definitions or HTML are looked for in it.
+            let in_quoted_code = quoted_fence_step(&mut quoted_fence, line, options.gfm());
+            let after_quoted_code = std::mem::replace(&mut last_in_quoted_code, in_quoted_code);
             if line.trim().is_empty() {
                 self.emit(line);
                 levels.iter_mut().for_each(|level| level.nested = true);
@@ -558,7 +564,8 @@ impl Pass<'_> {
                 }
             }
 
-            if let Some((_, inner)) = quote_levels(line).filter(|(_, inner)| inner.starts_with('<')) {
+            if let Some((_, inner)) = quote_levels(line).filter(|(_, inner)| inner.starts_with('<') && !in_quoted_code)
+            {
                 if let Some(after) = self.quoted_html(pos, line, inner, options, &mut open_markdown) {
                     pos = after;
                     boundary = true;
@@ -615,7 +622,9 @@ impl Pass<'_> {
             // A definition in a blockquote counts as one outside (kramdown's definitions are the document's),
             // unless it would continue a paragraph of the quote.
             let quoted_definition = quote_levels(line).filter(|&(depth, inner)| {
-                is_link_definition(inner) && quoted_definition_may_start(previous_line(src, pos), depth)
+                !in_quoted_code
+                    && is_link_definition(inner)
+                    && (after_quoted_code || quoted_definition_may_start(previous_line(src, pos), depth))
             });
             let definition = match quoted_definition {
                 Some((_, inner)) => Some(inner),
@@ -1597,6 +1606,32 @@ fn quote_levels(line: &str) -> Option<(usize, &str)> {
         rest = inner;
     }
     (depth > 0).then_some((depth, rest))
+}
+
+/// Follows fenced code inside block quotes, line by line: `open` is the fence of the code block open in the
+/// quote. Returns whether `line` belongs to such a block (its fences included).
+fn quoted_fence_step(open: &mut Option<(char, usize)>, line: &str, gfm: bool) -> bool {
+    let Some((_, inner)) = quote_levels(line) else {
+        *open = None;
+        return false;
+    };
+    let inner = inner.trim_start();
+    match *open {
+        Some((fence, run)) => {
+            let len = inner.len() - inner.trim_start_matches(fence).len();
+            if len >= run && inner[len..].trim().is_empty() {
+                *open = None;
+            }
+            true
+        }
+        None => match fence_open(inner, gfm) {
+            Some((fence, run, _)) => {
+                *open = Some((fence, run));
+                true
+            }
+            None => false,
+        },
+    }
 }
 
 /// The source line before the one starting at `pos`, if `pos` starts a line.

@@ -771,6 +771,9 @@ fn link_definitions_in_blockquotes_are_the_documents_and_the_last_one_wins() {
     let out = html("> > [f]: /f-first\n> > nested [f]\n\n- item\n\n  > [f]: /f-second\n\nRefs: [f]\n");
     assert_eq!(out.matches("href=\"/f-second\"").count(), 2, "{out}");
     assert!(!out.contains("/f-first") && !out.contains("shadowed"), "{out}");
+    // Fenced code in a quote holds text, not definitions; after it a definition may stand.
+    let out = html("> ```\n> [g]: /in-code\n> ```\n> [g]: /quoted\n\n[g]: /last\n\n[g]\n");
+    assert!(out.contains("[g]: /in-code") && out.contains("<a href=\"/last\">g</a>"), "{out}");
 }
 
 #[test]
