@@ -167,6 +167,7 @@ pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
         resume_indent: None,
         item_text: None,
         in_quote_line: false,
+        stray_end_tag: false,
     };
     pass.run(options);
     shadow_redefined_labels(&mut pass.out, &pass.link_labels);
@@ -224,6 +225,8 @@ struct Pass<'a> {
     item_text: Option<(usize, usize)>,
     /// Reading HTML on a blockquote line: what follows a block on the line is left to the caller.
     in_quote_line: bool,
+    /// The HTML block just read was a stray end tag, written as text.
+    stray_end_tag: bool,
 }
 
 /// The elements with Markdown content (`<div markdown="1">`) whose end tag has not come yet, innermost last.
@@ -579,8 +582,11 @@ impl Pass<'_> {
                     self.html_block(pos + (line.len() - content.len()), placed.at, options, &mut open_markdown)
                 {
                     pos = after;
-                    boundary = true;
-                    para_lines = 0;
+                    // A stray end tag is a paragraph's text, which the next lines continue.
+                    let in_paragraph = std::mem::take(&mut self.stray_end_tag);
+                    boundary = !in_paragraph;
+                    para_lines = usize::from(in_paragraph);
+                    para_at_boundary = in_paragraph && at_block_start;
                     continue;
                 }
             }
@@ -956,6 +962,7 @@ impl Pass<'_> {
             // kramdown shows a stray end tag as text.
             let line_end = rest.find('\n').unwrap_or(rest.len());
             self.emit(&format!("{}&lt;{}", " ".repeat(indent), &rest[1..line_end]));
+            self.stray_end_tag = true;
             return Some((start + line_end + 1).min(src.len()));
         }
         let tag = html_scan::start_tag(rest)?;

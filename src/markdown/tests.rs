@@ -225,6 +225,13 @@ fn markdown_attributes_inside_raw_html_are_read() {
 #[test]
 fn html_quirks_a_stray_end_tag_is_text_and_an_unclosed_block_runs_to_the_end() {
     assert_eq!(html("</div>\n\nText *x*\n"), "<p>&lt;/div&gt;</p>\n<p>Text <em>x</em></p>\n");
+    // The stray end tag's paragraph goes on: a definition line after it is text (its label a link).
+    assert_eq!(
+        html("</div>\n[q]: /a\n\n[q]: /b\n\n[q]\n"),
+        "<p>&lt;/div&gt;\n<a href=\"/b\">q</a>: /a</p>\n<p><a href=\"/b\">q</a></p>\n"
+    );
+    let out = html("> - <div>\n   </div>\n[r]: /two\n[r]: /two\n");
+    assert!(out.contains("<p>&lt;/div&gt;\n[r]: /two\n[r]: /two</p>"), "{out}");
     assert_eq!(html("<div>\n\n*not markdown*\n"), "<div>\n\n*not markdown*\n</div>\n");
     assert_eq!(
         html("a <div>b</div> c\n"),
