@@ -1485,21 +1485,27 @@ fn opens_html_block(text: &str) -> bool {
 /// Where kramdown ends the text of the list item whose first line ends at `from`: the item's content
 /// starts at `column`, its list's items at `base`. The item takes blank lines, lines indented to its
 /// content, and lines after a non-blank one that can be lazy; a new item of its list, a rule after a blank
-/// line, `^`, or any other line ends it.
+/// line, `^`, or any other line ends it. A nested list before any blank line ends the part of the text
+/// kramdown reads by itself, which is what an HTML block cannot run past.
 fn list_item_end(src: &str, from: usize, base: usize, column: usize, ordered: bool) -> usize {
     let mut pos = from;
     let mut last_blank = false;
+    let mut blank_seen = false;
     while pos < src.len() {
         let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
         let line = &src[pos..line_end];
         let next = (line_end + 1).min(src.len());
         if line.trim().is_empty() {
             last_blank = true;
+            blank_seen = true;
             pos = next;
             continue;
         }
         let indent = indentation(line);
         let content = line.trim_start();
+        if !blank_seen && indent >= column && indent - column <= 3 && list_item_content(line).is_some() {
+            return pos;
+        }
         let own_marker = list_item_content(line).is_some()
             && content.starts_with(|c: char| c.is_ascii_digit()) == ordered
             && indent.saturating_sub(base) <= 3.min(column.saturating_sub(base + 1));

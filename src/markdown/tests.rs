@@ -806,6 +806,9 @@ fn a_raw_html_block_can_open_a_list_item_and_ends_with_the_item() {
         "<ul>\n<li>\n<pre>\na\n\n    b\n</pre>\n</li>\n<li>\n<p>x *y*</p>\ntail</li>\n</ul>\n"
     );
     // Without its end tag it ends where the item does: an unindented HTML line is no lazy line.
+    // A nested list right after the item's first lines starts a part of the item read by itself.
+    let out = html("* <pre>\n  raw line\n  - nested *item*\n  </pre>\n");
+    assert!(out.contains("<li>nested <em>item</em>"), "{out}");
     let out = html("- <div>\n  text\n</div>\n\nPara.\n");
     assert!(out.contains("<p>&lt;/div&gt;</p>") && out.contains("<p>Para.</p>"), "{out}");
 }
