@@ -567,8 +567,7 @@ impl Pass<'_> {
                 }
             }
 
-            if let Some((_, inner)) = quote_levels(line).filter(|(_, inner)| inner.starts_with('<') && !in_quoted_code)
-            {
+            if let Some((_, inner)) = quote_levels(line).filter(|_| !in_quoted_code) {
                 if let Some(after) = self.quoted_html(pos, line, inner, options, &mut open_markdown) {
                     pos = after;
                     boundary = true;
@@ -1059,10 +1058,11 @@ impl Pass<'_> {
         (line_end + 1).min(src.len())
     }
 
-    /// A blockquote line (starting at `start`) whose text `inner` starts with a tag: an element with
-    /// Markdown content opens or closes there (`> <details markdown="1">`, `> </details>`), and the rest of
-    /// the line is read as kramdown reads it, each block with the line's `>` prefix. Returns where the text
-    /// goes on, or None for other HTML, which is left to pulldown-cmark.
+    /// A blockquote line (starting at `start`) whose text `inner` starts with a tag, or a list item's marker
+    /// and a tag: an element with Markdown content opens or closes there (`> <details markdown="1">`,
+    /// `> - <details markdown="1">`, `>   </details>`), and the rest of the line is read as kramdown reads
+    /// it, each block with the line's `>` prefix (and the item's marker, then its indentation). Returns
+    /// where the text goes on, or None for other HTML, which is left to pulldown-cmark.
     fn quoted_html(
         &mut self,
         start: usize,
@@ -1075,12 +1075,19 @@ impl Pass<'_> {
             html_scan::end_tag(text)
                 .is_some_and(|(name, _)| open.stack.last().is_some_and(|top| top.name.eq_ignore_ascii_case(name)))
         };
-        if !closes_open(inner, open) && !opens_markdown_element(inner) {
+        let spaces = inner.len() - inner.trim_start_matches(' ').len();
+        let marker = list_item_content(inner).filter(|&column| {
+            inner.get(column..).is_some_and(|body| body.starts_with('<') && opens_markdown_element(body))
+        });
+        let tag_at = marker.unwrap_or(spaces);
+        let tagged = inner.get(tag_at..).filter(|tagged| tagged.starts_with('<') && tag_at <= 3)?;
+        if !closes_open(tagged, open) && !opens_markdown_element(tagged) {
             return None;
         }
-        let prefix = &line[..line.len() - inner.len()];
+        let quote_prefix = &line[..line.len() - inner.len()];
+        let mut prefix = format!("{quote_prefix}{}", &inner[..tag_at]);
         let line_end = start + line.len();
-        let mut at = line_end - inner.len();
+        let mut at = line_end - tagged.len();
         loop {
             let rest = &self.src[at..line_end];
             let readable = if html_scan::end_tag(rest).is_some() {
@@ -1089,7 +1096,9 @@ impl Pass<'_> {
                 opens_markdown_element(rest) || closes_on_line(rest)
             };
             let found = if readable {
-                self.item_marker = Some(prefix.to_string());
+                self.item_marker = Some(prefix.clone());
+                // What follows on the line stands in the item, under its marker.
+                prefix = format!("{quote_prefix}{}", " ".repeat(tag_at));
                 self.item_text = Some((line_end, 0));
                 self.in_quote_line = true;
                 let found = self.html_block(at, 0, options, open);

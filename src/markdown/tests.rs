@@ -821,6 +821,9 @@ fn an_element_with_markdown_content_in_a_block_quote() {
     );
     let out = html("> > <div markdown=\"1\">Lead *a*\n> >\n> > ## H\n> > </div>\n");
     assert!(out.contains("<div>\n<p>Lead <em>a</em></p>\n<h2 id=\"h\">H</h2>\n</div>"), "{out}");
+    // In a list item in a quote.
+    let out = html("> - <details markdown=\"1\"><summary>S</summary>\n>   Body *y*.\n>   </details>\n");
+    assert!(out.contains("<li>\n<details>\n<summary>S</summary>\nBody <em>y</em>.\n</details>\n</li>"), "{out}");
     // Other HTML in a quote is left as it was.
     assert_eq!(html("> <div>raw *kept*</div>\n"), "<blockquote>\n<div>raw *kept*</div>\n</blockquote>\n");
 }
