@@ -163,6 +163,11 @@ pub(crate) fn prepare(source: &str, options: &Options) -> Prepared {
         unclosed: Unclosed::default(),
         parse_block_html: None,
         link_labels: Vec::new(),
+        item_marker: None,
+        resume_indent: None,
+        item_text: None,
+        in_quote_line: false,
+        stray_end_tag: false,
     };
     pass.run(options);
     shadow_redefined_labels(&mut pass.out, &pass.link_labels);
@@ -208,6 +213,43 @@ struct Pass<'a> {
     /// Each link definition written: its label as kramdown compares labels, and where the label
     /// stands in `out`.
     link_labels: Vec<(String, std::ops::Range<usize>)>,
+    /// A list item's marker (`   - `) that the next placeholder starts its line with, for an item that
+    /// opens with an HTML block.
+    item_marker: Option<String>,
+    /// The indentation of the line the pass goes on with when an HTML block ended mid-line: the rest of
+    /// that line starts the next block, in the item (or at the level) the block was in.
+    resume_indent: Option<usize>,
+    /// For an HTML block that opens a list item (or stands on a blockquote line): where the item's text
+    /// (or the line) ends, which the block cannot run past, and the columns kramdown takes off the
+    /// block's lines.
+    item_text: Option<(usize, usize)>,
+    /// Reading HTML on a blockquote line: what follows a block on the line is left to the caller.
+    in_quote_line: bool,
+    /// The HTML block just read was a stray end tag, written as text.
+    stray_end_tag: bool,
+}
+
+/// The elements with Markdown content (`<div markdown="1">`) whose end tag has not come yet, innermost last.
+#[derive(Default)]
+struct OpenElements {
+    stack: Vec<OpenElement>,
+    /// The list item the line being read is in: how many lists deep, and its content column (0, 0: none).
+    item: (usize, usize),
+}
+
+impl OpenElements {
+    /// Whether a nested list starting on the next line would split the text of the item the innermost
+    /// open element is in (kramdown's `nested_list_found` is still false for it).
+    fn item_split_before(&self, levels: &[ListLevel]) -> bool {
+        let Some((depth, column)) = self.stack.last().map(|open| open.item) else { return false };
+        depth > 0 && levels.get(depth - 1).is_some_and(|level| level.column == column && !level.nested)
+    }
+}
+
+struct OpenElement {
+    name: String,
+    /// The list item it was opened in, as [`OpenElements::item`].
+    item: (usize, usize),
 }
 
 #[derive(Default)]
@@ -383,7 +425,8 @@ impl Pass<'_> {
     fn placeholder_at(&mut self, spaces: usize, stored: Stored) {
         let index = self.prepared.stored.len();
         self.prepared.stored.push(stored);
-        let line = format!("{}{PLACEHOLDER_START}{index}{PLACEHOLDER_END}", " ".repeat(spaces));
+        let lead = self.item_marker.take().unwrap_or_else(|| " ".repeat(spaces));
+        let line = format!("{lead}{PLACEHOLDER_START}{index}{PLACEHOLDER_END}");
         self.emit(&line);
     }
 
@@ -402,11 +445,16 @@ impl Pass<'_> {
         let mut in_indented_code = false;
         let mut quote_was_empty = false;
         let mut prev_was_quote = false;
-        let mut open_markdown: Vec<String> = Vec::new();
+        let mut open_markdown = OpenElements::default();
+        let mut quoted_fence = None;
+        let mut last_in_quoted_code = false;
         while pos < src.len() {
             let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
             let line = &src[pos..line_end];
             let next = (line_end + 1).min(src.len());
+            // Code in a quote is pulldown-cmark's to read: no definitions or HTML are looked for in it.
+            let in_quoted_code = quoted_fence_step(&mut quoted_fence, line, options.gfm());
+            let after_quoted_code = std::mem::replace(&mut last_in_quoted_code, in_quoted_code);
             if line.trim().is_empty() {
                 self.emit(line);
                 levels.iter_mut().for_each(|level| level.nested = true);
@@ -417,7 +465,8 @@ impl Pass<'_> {
                 pos = next;
                 continue;
             }
-            let indent = indentation(line);
+            // The rest of a line after an HTML block stands where the block stood.
+            let indent = self.resume_indent.take().unwrap_or_else(|| indentation(line));
             let content = line.trim_start();
             let list_item = list_item_content(line);
             if last_blank && list_item.is_none() {
@@ -449,8 +498,11 @@ impl Pass<'_> {
             in_indented_code = false;
             // A rule (`* * *`) is no item, for pulldown-cmark and for kramdown after a blank line.
             let item = list_item.filter(|_| !is_rule(content)).map(|column| (column - indent, content.as_bytes()[0]));
+            let split_before = open_markdown.item_split_before(&levels);
             let placed = place_in_lists(&mut levels, indent, item, !last_blank && can_be_lazy(content));
             let list_content = levels.last().map(|level| level.column);
+            self.close_ended_items(&mut open_markdown, &levels, placed.new_item, split_before);
+            open_markdown.item = (levels.len(), list_content.unwrap_or(0));
             let max_indent = list_content.map_or(3, |c| c + 3);
             if indent > max_indent {
                 self.emit(line);
@@ -489,13 +541,51 @@ impl Pass<'_> {
                 continue;
             }
 
-            if content.starts_with('<') {
-                if let Some(after) =
-                    self.html_block(pos + (line.len() - content.len()), indent, options, &mut open_markdown)
-                {
+            if let Some(column) = list_item.filter(|_| placed.new_item) {
+                // `- <details markdown="1">…`: kramdown reads the item's content as blocks, so an HTML block
+                // can open the item; pulldown-cmark gets the marker and the block's placeholder.
+                let body = line.get(column..).unwrap_or("");
+                if opens_html_block(body) {
+                    if para_lines > 0 && ordered_not_one(content) {
+                        self.emit_filler();
+                    }
+                    let marker = place_line(&line[..column], &placed);
+                    let at = marker.len();
+                    self.item_marker = Some(marker);
+                    let base = levels.last().map_or(0, |level| level.base);
+                    let ordered = content.starts_with(|c: char| c.is_ascii_digit());
+                    self.item_text = Some((list_item_end(src, next, base, column, ordered), column));
+                    let found = self.html_block(pos + column, at, options, &mut open_markdown);
+                    self.item_marker = None;
+                    self.item_text = None;
+                    if let Some(after) = found {
+                        pos = after;
+                        boundary = true;
+                        para_lines = 0;
+                        continue;
+                    }
+                }
+            }
+
+            if let Some((_, inner)) = quote_levels(line).filter(|_| !in_quoted_code) {
+                if let Some(after) = self.quoted_html(pos, line, inner, options, &mut open_markdown) {
                     pos = after;
                     boundary = true;
                     para_lines = 0;
+                    continue;
+                }
+            }
+
+            if content.starts_with('<') {
+                if let Some(after) =
+                    self.html_block(pos + (line.len() - content.len()), placed.at, options, &mut open_markdown)
+                {
+                    pos = after;
+                    // A stray end tag is a paragraph's text, which the next lines continue.
+                    let in_paragraph = std::mem::take(&mut self.stray_end_tag);
+                    boundary = !in_paragraph;
+                    para_lines = usize::from(in_paragraph);
+                    para_at_boundary = in_paragraph && at_block_start;
                     continue;
                 }
             }
@@ -534,13 +624,28 @@ impl Pass<'_> {
                 continue;
             }
 
-            if para_lines == 0 && content.starts_with('[') && is_link_definition(content) {
+            // A definition in a blockquote counts as one outside (kramdown's definitions are the document's),
+            // unless it would continue a paragraph of the quote.
+            let quoted_definition = quote_levels(line).filter(|&(depth, inner)| {
+                !in_quoted_code
+                    && is_link_definition(inner)
+                    && (after_quoted_code || quoted_definition_may_start(previous_line(src, pos), depth))
+            });
+            let definition = match quoted_definition {
+                Some((_, inner)) => Some(inner),
+                None => (para_lines == 0 && content.starts_with('[') && is_link_definition(content)).then_some(content),
+            };
+            if let Some(definition) = definition {
                 // A definition is a block of its own: the next line starts another block.
-                let label_start = self.out.len() + (line.len() - content.len()) + 1;
-                let label = &content[1..content.find("]:").unwrap_or(1)];
+                let label_start = self.out.len() + (line.len() - definition.len()) + 1;
+                let label = &definition[1..definition.find("]:").unwrap_or(1)];
                 self.link_labels.push((link_label_key(label), label_start..label_start + label.len()));
-                if !self.link_definition(line, content) {
+                if !self.link_definition(line, definition) {
                     self.emit(line);
+                }
+                if quoted_definition.is_some() {
+                    prev_was_quote = true;
+                    quote_was_empty = true;
                 }
                 pos = next;
                 boundary = true;
@@ -612,14 +717,10 @@ impl Pass<'_> {
             let mut emitted = Cow::Borrowed(escaped.as_deref().unwrap_or(line));
             let dash_escaped =
                 emitted.len() == line.len() + 1 && emitted.ends_with(content) && content.starts_with('-');
-            if placed.at != indent || placed.bullet.is_some() {
+            if placed.at != indentation(line) || placed.bullet.is_some() {
                 // Where pulldown-cmark puts the line in the same item (a lazy line kramdown takes into the
                 // item), with the marker of the list it continues.
-                let mut text = emitted.trim_start_matches([' ', '\t']).to_string();
-                if let Some(bullet) = placed.bullet {
-                    text.replace_range(..1, &char::from(bullet).to_string());
-                }
-                emitted = Cow::Owned(format!("{}{text}", " ".repeat(placed.at)));
+                emitted = Cow::Owned(place_line(&emitted, &placed));
             }
             if dash_escaped {
                 // A `-` line kept from being a setext underline: kramdown has no backslash there, so its
@@ -684,8 +785,30 @@ impl Pass<'_> {
             }
             pos = next;
         }
-        while let Some(name) = open_markdown.pop() {
-            self.placeholder(0, Stored::Close(name));
+        while let Some(open) = open_markdown.stack.pop() {
+            self.placeholder(0, Stored::Close(open.name));
+        }
+    }
+
+    /// kramdown reads a list item's text by itself: an element with Markdown content opened in an item that
+    /// has ended (the list ended, or the line starts the next item) is closed at the item's end.
+    /// The same goes for the item's text up to a nested list that starts right after its text (no blank
+    /// line before it): kramdown reads that part by itself too (`split_before`: the innermost open
+    /// element's item had no such list or blank line before this line).
+    fn close_ended_items(&mut self, open: &mut OpenElements, levels: &[ListLevel], new_item: bool, split_before: bool) {
+        while let Some(last) = open.stack.last() {
+            let (depth, column) = last.item;
+            let ended = depth > 0
+                && (levels.len() < depth
+                    || (new_item && levels.len() == depth)
+                    || (new_item && split_before && levels.len() == depth + 1)
+                    || levels.get(depth - 1).is_some_and(|level| level.column != column));
+            if !ended {
+                break;
+            }
+            if let Some(element) = open.stack.pop() {
+                self.placeholder_at(column, Stored::Close(element.name));
+            }
         }
     }
 
@@ -804,13 +927,14 @@ impl Pass<'_> {
         None
     }
 
-    /// An HTML block (or comment) starting at `start`: stores it and returns where the text goes on.
+    /// An HTML block (or comment) starting at `start`, on a line indented `indent` (no more than three columns
+    /// past the content of the list item it is in): stores it and returns where the text goes on.
     fn html_block(
         &mut self,
         start: usize,
         indent: usize,
         options: &Options,
-        open_markdown: &mut Vec<String>,
+        open_markdown: &mut OpenElements,
     ) -> Option<usize> {
         let src = self.src;
         let rest = &src[start..];
@@ -822,21 +946,22 @@ impl Pass<'_> {
                 self.unclosed.comment = true;
                 return None;
             };
-            self.placeholder(indent, Stored::Html(rest[..end].to_string()));
+            self.placeholder_at(indent, Stored::Html(rest[..end].to_string()));
             return Some(self.after_block(start + end, indent));
         }
         if let Some((name, len)) = html_scan::end_tag(rest) {
             if html_scan::is_span_element(name) {
                 return None;
             }
-            if open_markdown.last().is_some_and(|open| open.eq_ignore_ascii_case(name)) {
-                let name = open_markdown.pop().unwrap_or_default();
-                self.placeholder(indent, Stored::Close(name));
+            if open_markdown.stack.last().is_some_and(|open| open.name.eq_ignore_ascii_case(name)) {
+                let name = open_markdown.stack.pop().map(|open| open.name).unwrap_or_default();
+                self.placeholder_at(indent, Stored::Close(name));
                 return Some(self.after_block(start + len, indent));
             }
             // kramdown shows a stray end tag as text.
             let line_end = rest.find('\n').unwrap_or(rest.len());
-            self.emit(&format!("{}&lt;{}", " ".repeat(indent.min(3)), &rest[1..line_end]));
+            self.emit(&format!("{}&lt;{}", " ".repeat(indent), &rest[1..line_end]));
+            self.stray_end_tag = true;
             return Some((start + line_end + 1).min(src.len()));
         }
         let tag = html_scan::start_tag(rest)?;
@@ -860,21 +985,22 @@ impl Pass<'_> {
             tag.name.clone()
         };
         let after_tag = start + tag.len;
+        let text_end = self.item_text.map_or(src.len(), |(end, _)| end.max(after_tag));
         if tag.self_closed || html_scan::is_void_element(&name) {
-            self.placeholder(indent, Stored::Html(rest[..tag.len].to_string()));
+            self.placeholder_at(indent, Stored::Html(rest[..tag.len].to_string()));
             return Some(self.after_block(after_tag, indent));
         }
         match model {
             ContentModel::Block => {
-                self.placeholder(indent, Stored::Open { name: name.clone(), attrs });
-                open_markdown.push(name);
+                self.placeholder_at(indent, Stored::Open { name: name.clone(), attrs });
+                open_markdown.stack.push(OpenElement { name, item: open_markdown.item });
                 Some(self.after_block(after_tag, indent))
             }
             ContentModel::Span => {
                 let found = if self.unclosed.end_tags.contains(&name) {
                     None
                 } else {
-                    html_scan::find_end_tag(src, after_tag, &name)
+                    html_scan::find_end_tag(&src[..text_end], after_tag, &name)
                 };
                 let (content_end, end) = match found {
                     Some((at, len)) => (at, at + len),
@@ -884,7 +1010,7 @@ impl Pass<'_> {
                     }
                 };
                 let markdown = src[after_tag..content_end].to_string();
-                self.placeholder(indent, Stored::Span { name, attrs, markdown });
+                self.placeholder_at(indent, Stored::Span { name, attrs, markdown });
                 Some(self.after_block(end, indent))
             }
             ContentModel::Raw => {
@@ -892,13 +1018,16 @@ impl Pass<'_> {
                 if markdown.is_some() {
                     start_tag = html_scan::write_start_tag(&name, &attrs.0);
                 }
-                let block = html_scan::scan_raw(src, after_tag, &name, start_tag);
+                let block = html_scan::scan_raw(&src[..text_end], after_tag, &name, start_tag);
                 let stored = if block.nested.is_empty() {
-                    Stored::Html(block.html)
+                    match self.item_text {
+                        Some((_, column)) => Stored::Html(strip_item_indentation(&block.html, column)),
+                        None => Stored::Html(block.html),
+                    }
                 } else {
                     Stored::HtmlWithMarkdown { html: block.html, nested: block.nested }
                 };
-                self.placeholder(indent, stored);
+                self.placeholder_at(indent, stored);
                 Some(self.after_block(block.end, indent))
             }
         }
@@ -910,15 +1039,88 @@ impl Pass<'_> {
         let src = self.src;
         let line_end = src[end..].find('\n').map_or(src.len(), |i| end + i);
         let tail = &src[end..line_end];
+        if src[..end].ends_with('\n') {
+            // A block without its end tag that ran to the end of a list item's text.
+            return end;
+        }
         if tail.trim().is_empty() {
             return (line_end + 1).min(src.len());
         }
-        if tail.trim_start().starts_with('<') && indent == 0 {
-            // Another HTML block, or text: read as a line of its own.
+        if self.in_quote_line {
             return end + (tail.len() - tail.trim_start().len());
         }
-        self.emit(&format!("{}{}", " ".repeat(indent.min(3)), tail.trim_start()));
+        if tail.trim_start().starts_with('<') {
+            // Another HTML block, or text: read as a line of its own, indented as the block was.
+            self.resume_indent = Some(indent);
+            return end + (tail.len() - tail.trim_start().len());
+        }
+        self.emit(&format!("{}{}", " ".repeat(indent), tail.trim_start()));
         (line_end + 1).min(src.len())
+    }
+
+    /// A blockquote line (starting at `start`) whose text `inner` starts with a tag, or a list item's marker
+    /// and a tag: an element with Markdown content opens or closes there (`> <details markdown="1">`,
+    /// `> - <details markdown="1">`, `>   </details>`), and the rest of the line is read as kramdown reads
+    /// it, each block with the line's `>` prefix (and the item's marker, then its indentation). Returns
+    /// where the text goes on, or None for other HTML, which is left to pulldown-cmark.
+    fn quoted_html(
+        &mut self,
+        start: usize,
+        line: &str,
+        inner: &str,
+        options: &Options,
+        open: &mut OpenElements,
+    ) -> Option<usize> {
+        let closes_open = |text: &str, open: &OpenElements| {
+            html_scan::end_tag(text)
+                .is_some_and(|(name, _)| open.stack.last().is_some_and(|top| top.name.eq_ignore_ascii_case(name)))
+        };
+        let spaces = inner.len() - inner.trim_start_matches(' ').len();
+        let marker = list_item_content(inner).filter(|&column| {
+            inner.get(column..).is_some_and(|body| body.starts_with('<') && opens_markdown_element(body))
+        });
+        let tag_at = marker.unwrap_or(spaces);
+        let tagged = inner.get(tag_at..).filter(|tagged| tagged.starts_with('<') && tag_at <= 3)?;
+        if !closes_open(tagged, open) && !opens_markdown_element(tagged) {
+            return None;
+        }
+        let quote_prefix = &line[..line.len() - inner.len()];
+        let mut prefix = format!("{quote_prefix}{}", &inner[..tag_at]);
+        let line_end = start + line.len();
+        let mut at = line_end - tagged.len();
+        loop {
+            let rest = &self.src[at..line_end];
+            let readable = if html_scan::end_tag(rest).is_some() {
+                closes_open(rest, open)
+            } else {
+                opens_markdown_element(rest) || closes_on_line(rest)
+            };
+            let found = if readable {
+                self.item_marker = Some(prefix.clone());
+                // What follows on the line stands in the item, under its marker.
+                prefix = format!("{quote_prefix}{}", " ".repeat(tag_at));
+                self.item_text = Some((line_end, 0));
+                self.in_quote_line = true;
+                let found = self.html_block(at, 0, options, open);
+                self.item_marker = None;
+                self.item_text = None;
+                self.in_quote_line = false;
+                found
+            } else {
+                None
+            };
+            match found {
+                Some(after) if after > line_end || after >= self.src.len() => return Some(after),
+                Some(after) if self.src[after..line_end].starts_with('<') => at = after,
+                found => {
+                    let text = self.src[found.unwrap_or(at)..line_end].trim_start();
+                    if !text.is_empty() {
+                        self.emit(&format!("{prefix}{text}"));
+                    }
+                    return Some((line_end + 1).min(self.src.len()));
+                }
+            }
+        }
     }
 
     /// `{:…}` alone on a line: an IAL, an ALD or an extension. Returns where the text goes on, or None when
@@ -1203,6 +1405,8 @@ struct Placed {
     at: usize,
     /// The bullet of the list a new item continues, when the item has another.
     bullet: Option<u8>,
+    /// Whether the line starts a list item.
+    new_item: bool,
 }
 
 /// kramdown's list parsing, for one line indented `indent`: `item` is its content width and marker when it
@@ -1229,7 +1433,7 @@ fn place_in_lists(levels: &mut Vec<ListLevel>, indent: usize, item: Option<(usiz
                     marker: level.marker,
                     nested: false,
                 });
-                return Placed { at, bullet };
+                return Placed { at, bullet, new_item: true };
             }
         }
         if rel >= width {
@@ -1249,10 +1453,95 @@ fn place_in_lists(levels: &mut Vec<ListLevel>, indent: usize, item: Option<(usiz
         k += 1;
     }
     let base = levels.last().map_or(0, |level| level.column);
-    if let Some((item_width, marker)) = item.filter(|_| rel <= 3) {
+    let new_item = item.is_some() && rel <= 3;
+    if let Some((item_width, marker)) = item.filter(|_| new_item) {
         levels.push(ListLevel { base, column: base + rel + item_width, marker, nested: false });
     }
-    Placed { at: base + rel, bullet: None }
+    Placed { at: base + rel, bullet: None, new_item }
+}
+
+/// `text` (a line, or its list marker) indented where `placed` says, with the bullet of the list it
+/// continues.
+fn place_line(text: &str, placed: &Placed) -> String {
+    let mut text = text.trim_start_matches([' ', '\t']).to_string();
+    if let Some(bullet) = placed.bullet {
+        text.replace_range(..1, &char::from(bullet).to_string());
+    }
+    format!("{}{text}", " ".repeat(placed.at))
+}
+
+/// The start tag of a block element with a `markdown` attribute (`<details markdown="1">`).
+fn opens_markdown_element(text: &str) -> bool {
+    html_scan::start_tag(text).is_some_and(|tag| {
+        !html_scan::is_span_element(&tag.name) && tag.attrs.iter().any(|(name, _)| name == "markdown")
+    })
+}
+
+/// A block element's start tag at the start of `line` whose end tag is on the same line.
+fn closes_on_line(line: &str) -> bool {
+    let Some(tag) = html_scan::start_tag(line) else { return false };
+    !html_scan::is_span_element(&tag.name)
+        && (tag.self_closed
+            || html_scan::is_void_element(&tag.name)
+            || html_scan::find_end_tag(line, tag.len, &tag.name.to_ascii_lowercase()).is_some())
+}
+
+/// A start tag that opens an HTML block for kramdown (any element but its span elements).
+fn opens_html_block(text: &str) -> bool {
+    html_scan::start_tag(text).is_some_and(|tag| !html_scan::is_span_element(&tag.name))
+}
+
+/// Where kramdown ends the text of the list item whose first line ends at `from`: the item's content
+/// starts at `column`, its list's items at `base`. The item takes blank lines, lines indented to its
+/// content, and lines after a non-blank one that can be lazy; a new item of its list, a rule after a blank
+/// line, `^`, or any other line ends it. A nested list before any blank line ends the part of the text
+/// kramdown reads by itself, which is what an HTML block cannot run past.
+fn list_item_end(src: &str, from: usize, base: usize, column: usize, ordered: bool) -> usize {
+    let mut pos = from;
+    let mut last_blank = false;
+    let mut blank_seen = false;
+    while pos < src.len() {
+        let line_end = src[pos..].find('\n').map_or(src.len(), |i| pos + i);
+        let line = &src[pos..line_end];
+        let next = (line_end + 1).min(src.len());
+        if line.trim().is_empty() {
+            last_blank = true;
+            blank_seen = true;
+            pos = next;
+            continue;
+        }
+        let indent = indentation(line);
+        let content = line.trim_start();
+        if !blank_seen && indent >= column && indent - column <= 3 && list_item_content(line).is_some() {
+            return pos;
+        }
+        let own_marker = list_item_content(line).is_some()
+            && content.starts_with(|c: char| c.is_ascii_digit()) == ordered
+            && indent.saturating_sub(base) <= 3.min(column.saturating_sub(base + 1));
+        let ends = own_marker
+            || (last_blank && is_rule(content))
+            || (indent == 0 && content.trim_end() == "^")
+            || (indent < column && (last_blank || (indent <= column.min(3) && !can_be_lazy(content))));
+        if ends {
+            return pos;
+        }
+        last_blank = false;
+        pos = next;
+    }
+    src.len()
+}
+
+/// An HTML block's lines in a list item as kramdown reads them: each line after the first loses the item's
+/// content column when it is indented that far.
+fn strip_item_indentation(html: &str, column: usize) -> String {
+    let indent = " ".repeat(column);
+    let mut lines = html.split('\n');
+    let mut out = lines.next().unwrap_or("").to_string();
+    for line in lines {
+        out.push('\n');
+        out.push_str(line.strip_prefix(indent.as_str()).unwrap_or(line));
+    }
+    out
 }
 
 /// kramdown's horizontal rule: three or more of one of `*`, `-`, `_`, with spaces between.
@@ -1327,6 +1616,57 @@ fn split_quote(line: &str) -> Option<(&str, &str)> {
         split += 1;
     }
     Some((&line[..split], &line[split..]))
+}
+
+/// A blockquote line: how many quotes deep it is and what it holds inside them (each `>` may have up to
+/// three spaces before it and one after it).
+fn quote_levels(line: &str) -> Option<(usize, &str)> {
+    let mut depth = 0;
+    let mut rest = line;
+    while let Some((_, inner)) = split_quote(rest) {
+        depth += 1;
+        rest = inner;
+    }
+    (depth > 0).then_some((depth, rest))
+}
+
+/// Follows fenced code inside block quotes, line by line: `open` is the fence of the code block open in the
+/// quote. Returns whether `line` belongs to such a block (its fences included).
+fn quoted_fence_step(open: &mut Option<(char, usize)>, line: &str, gfm: bool) -> bool {
+    let Some((_, inner)) = quote_levels(line) else {
+        *open = None;
+        return false;
+    };
+    let inner = inner.trim_start();
+    match *open {
+        Some((fence, run)) => {
+            let len = inner.len() - inner.trim_start_matches(fence).len();
+            if len >= run && inner[len..].trim().is_empty() {
+                *open = None;
+            }
+            true
+        }
+        None => match fence_open(inner, gfm) {
+            Some((fence, run, _)) => {
+                *open = Some((fence, run));
+                true
+            }
+            None => false,
+        },
+    }
+}
+
+/// The source line before the one starting at `pos`, if `pos` starts a line.
+fn previous_line(src: &str, pos: usize) -> Option<&str> {
+    let before = src[..pos].strip_suffix('\n')?;
+    Some(before.rsplit('\n').next().unwrap_or(before))
+}
+
+/// Whether a link definition on a blockquote line `depth` deep stands at a block start of its quote, after
+/// the line `previous`: not when it continues a paragraph of the same quote (or of one nested deeper).
+fn quoted_definition_may_start(previous: Option<&str>, depth: usize) -> bool {
+    let Some((previous_depth, inner)) = previous.and_then(quote_levels) else { return true };
+    previous_depth < depth || inner.trim().is_empty() || is_link_definition(inner) || is_atx_header(inner)
 }
 
 /// What a line holds after its list marker or blockquote markers.

@@ -225,6 +225,13 @@ fn markdown_attributes_inside_raw_html_are_read() {
 #[test]
 fn html_quirks_a_stray_end_tag_is_text_and_an_unclosed_block_runs_to_the_end() {
     assert_eq!(html("</div>\n\nText *x*\n"), "<p>&lt;/div&gt;</p>\n<p>Text <em>x</em></p>\n");
+    // The stray end tag's paragraph goes on: a definition line after it is text (its label a link).
+    assert_eq!(
+        html("</div>\n[q]: /a\n\n[q]: /b\n\n[q]\n"),
+        "<p>&lt;/div&gt;\n<a href=\"/b\">q</a>: /a</p>\n<p><a href=\"/b\">q</a></p>\n"
+    );
+    let out = html("> - <div>\n   </div>\n[r]: /two\n[r]: /two\n");
+    assert!(out.contains("<p>&lt;/div&gt;\n[r]: /two\n[r]: /two</p>"), "{out}");
     assert_eq!(html("<div>\n\n*not markdown*\n"), "<div>\n\n*not markdown*\n</div>\n");
     assert_eq!(
         html("a <div>b</div> c\n"),
@@ -730,4 +737,93 @@ fn a_link_label_defined_again_takes_its_last_definition_as_in_kramdown() {
     assert!(out.contains("<a href=\"/only\">c</a>"), "{out}");
     // The definitions themselves still show nothing.
     assert!(!out.contains("/first") && !out.contains("/one") && !out.contains("shadowed"), "{out}");
+}
+
+#[test]
+fn an_html_block_with_markdown_can_open_a_list_item() {
+    // kramdown reads an item's content as blocks: the element is the item's first block, its Markdown is
+    // read, and the end tag on a line of the item closes it.
+    assert_eq!(
+        html(
+            "<div class=\"qa\" markdown=\"1\">\n\n   - <details id=\"q1\" markdown=\"1\"><summary><span markdown=\"1\">What is `x`?</span></summary>\n     Answer *one*.\n     </details>\n\n   - <details markdown=\"1\"><summary>Two</summary>\n     Answer two.\n     </details>\n\n</div>\n"
+        ),
+        "<div class=\"qa\">\n<ul>\n<li>\n<details id=\"q1\">\n<summary><span>What is <code class=\"language-plaintext highlighter-rouge\">x</code>?</span></summary>\n\
+         <p>Answer <em>one</em>.</p>\n</details>\n</li>\n<li>\n<details>\n<summary>Two</summary>\n<p>Answer two.</p>\n</details>\n</li>\n</ul>\n</div>\n"
+    );
+    // Ordered items, `markdown="span"` and `markdown="block"`, text after the start tag.
+    let out = html("1. <div markdown=\"1\">Text *a*\n   </div>\n2. <p markdown=\"span\">Span *b*</p>\n");
+    assert!(out.contains("<li>\n<div>\nText <em>a</em>\n</div>\n</li>"), "{out}");
+    assert!(out.contains("<li>\n<p>Span <em>b</em></p>\n</li>"), "{out}");
+    // An item line kramdown reads as text (after a nested list, another kind of marker) opens nothing.
+    assert_eq!(
+        html("1. a\n   - b\n- <div markdown=\"1\">x *y*</div>\n"),
+        "<ol>\n<li>a\n<ul>\n<li>b\n- &lt;div markdown=\"1\"&gt;x <em>y</em>&lt;/div&gt;</li>\n</ul>\n</li>\n</ol>\n"
+    );
+    let out = html("* <div markdown=\"block\">\n  *c*\n  </div>\n* <div markdown=\"0\">Raw *d*</div>\n");
+    assert!(out.contains("<li>\n<div>\n<em>c</em>\n</div>\n</li>") && out.contains("Raw *d*"), "{out}");
+    assert!(!out.contains("markdown="), "{out}");
+}
+
+#[test]
+fn link_definitions_in_blockquotes_are_the_documents_and_the_last_one_wins() {
+    assert_eq!(
+        html("> [a]: /a\n> see [a] and [b]\n\n> [b]: /b-first\n> [b]: /b-second\n\n[c]: /c-first\n\n> [c]: /c-second \"T\"\n> [d]: /d with space\n\nOut: [c], [d].\n\n> text\n> [e]: /not-a-def\n"),
+        "<blockquote>\n<p>see <a href=\"/a\">a</a> and <a href=\"/b-second\">b</a></p>\n</blockquote>\n\
+         <blockquote>\n</blockquote>\n<blockquote>\n</blockquote>\n\
+         <p>Out: <a href=\"/c-second\" title=\"T\">c</a>, <a href=\"/d with space\">d</a>.</p>\n\
+         <blockquote>\n<p>text\n[e]: /not-a-def</p>\n</blockquote>\n",
+        "a definition line that continues a quote's paragraph is text"
+    );
+    // Nested quotes, and a quote in a list item.
+    let out = html("> > [f]: /f-first\n> > nested [f]\n\n- item\n\n  > [f]: /f-second\n\nRefs: [f]\n");
+    assert_eq!(out.matches("href=\"/f-second\"").count(), 2, "{out}");
+    assert!(!out.contains("/f-first") && !out.contains("shadowed"), "{out}");
+    // Fenced code in a quote holds text, not definitions; after it a definition may stand.
+    let out = html("> ```\n> [g]: /in-code\n> ```\n> [g]: /quoted\n\n[g]: /last\n\n[g]\n");
+    assert!(out.contains("[g]: /in-code") && out.contains("<a href=\"/last\">g</a>"), "{out}");
+}
+
+#[test]
+fn an_element_left_open_in_a_list_item_ends_with_the_item() {
+    // kramdown reads each item's text by itself: the element closes where the item ends, and an end tag
+    // after that is text.
+    let out =
+        html("<div markdown=\"1\">\n\n- <details markdown=\"1\"><summary>S</summary>\n  Body.\n\n- next\n\n</div>\n");
+    assert!(out.contains("<p>Body.</p>\n</details>\n</li>"), "{out}");
+    assert!(out.ends_with("</ul>\n</div>\n"), "the div's end tag is the div's: {out}");
+    assert!(html("- <div markdown=\"1\">\n  a\n- b\n</div>\n").contains("&lt;/div&gt;"));
+    // A nested list right after the item's first lines starts a part of the item read by itself, as the
+    // element ends before it.
+    let out = html("- <div markdown=\"1\">\n  - nested\n  </div>\n- after\n");
+    assert!(out.starts_with("<ul>\n<li>\n<div>\n</div>\n<ul>\n<li>nested\n&lt;/div&gt;</li>"), "{out}");
+}
+
+#[test]
+fn a_raw_html_block_can_open_a_list_item_and_ends_with_the_item() {
+    // It runs over blank lines to its end tag, inside the item; its lines lose the item's indentation.
+    assert_eq!(
+        html("- <pre>\n  a\n\n      b\n  </pre>\n- <p>x *y*</p> tail\n"),
+        "<ul>\n<li>\n<pre>\na\n\n    b\n</pre>\n</li>\n<li>\n<p>x *y*</p>\ntail</li>\n</ul>\n"
+    );
+    // Without its end tag it ends where the item does: an unindented HTML line is no lazy line.
+    // A nested list right after the item's first lines starts a part of the item read by itself.
+    let out = html("* <pre>\n  raw line\n  - nested *item*\n  </pre>\n");
+    assert!(out.contains("<li>nested <em>item</em>"), "{out}");
+    let out = html("- <div>\n  text\n</div>\n\nPara.\n");
+    assert!(out.contains("<p>&lt;/div&gt;</p>") && out.contains("<p>Para.</p>"), "{out}");
+}
+
+#[test]
+fn an_element_with_markdown_content_in_a_block_quote() {
+    assert_eq!(
+        html("> <details markdown=\"1\"><summary>S</summary>\n> Body *x*.\n> </details> after\n"),
+        "<blockquote>\n<details>\n<summary>S</summary>\n<p>Body <em>x</em>.</p>\n</details>\n<p>after</p>\n</blockquote>\n"
+    );
+    let out = html("> > <div markdown=\"1\">Lead *a*\n> >\n> > ## H\n> > </div>\n");
+    assert!(out.contains("<div>\n<p>Lead <em>a</em></p>\n<h2 id=\"h\">H</h2>\n</div>"), "{out}");
+    // In a list item in a quote.
+    let out = html("> - <details markdown=\"1\"><summary>S</summary>\n>   Body *y*.\n>   </details>\n");
+    assert!(out.contains("<li>\n<details>\n<summary>S</summary>\nBody <em>y</em>.\n</details>\n</li>"), "{out}");
+    // Other HTML in a quote is left as it was.
+    assert_eq!(html("> <div>raw *kept*</div>\n"), "<blockquote>\n<div>raw *kept*</div>\n</blockquote>\n");
 }
