@@ -49,11 +49,17 @@ const MAX_NESTING: usize = 8;
 
 /// Renders a post body (after Liquid) as Jekyll's kramdown converter does with `options`.
 pub fn render(markdown: &str, options: &Options) -> String {
-    render_at(markdown, options, &[], 0)
+    render_at(markdown, options, &[], &tree::Definitions::new())
 }
 
-/// Renders span-level Markdown inside an HTML element, with the abbreviations of the enclosing document.
-pub(crate) fn render_nested(markdown: &str, options: &Options, abbreviations: &[(String, String)]) -> String {
+/// Renders Markdown inside an HTML element, with the abbreviations and link definitions of the
+/// enclosing document.
+pub(crate) fn render_nested(
+    markdown: &str,
+    options: &Options,
+    abbreviations: &[(String, String)],
+    definitions: &tree::Definitions,
+) -> String {
     thread_local! {
         static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     }
@@ -62,12 +68,17 @@ pub(crate) fn render_nested(markdown: &str, options: &Options, abbreviations: &[
         return typography::escape_text(markdown);
     }
     DEPTH.with(|d| d.set(depth + 1));
-    let html = render_at(markdown, options, abbreviations, depth + 1);
+    let html = render_at(markdown, options, abbreviations, definitions);
     DEPTH.with(|d| d.set(depth));
     html
 }
 
-fn render_at(markdown: &str, options: &Options, abbreviations: &[(String, String)], _depth: usize) -> String {
+fn render_at(
+    markdown: &str,
+    options: &Options,
+    abbreviations: &[(String, String)],
+    definitions: &tree::Definitions,
+) -> String {
     let source = normalize(markdown);
     let mut prepared = blocks::prepare(&source, options);
     // `{::options … /}` in the post: kramdown's converter (and the GFM parser's last pass) see the last value
@@ -93,7 +104,7 @@ fn render_at(markdown: &str, options: &Options, abbreviations: &[(String, String
         all.append(&mut prepared.abbreviations);
         prepared.abbreviations = all;
     }
-    let mut document = tree::build(&prepared, options);
+    let mut document = tree::build(&prepared, options, definitions);
     render::apply_block_ials(&mut document.root, &prepared.ials, &prepared.alds);
     let mut root = std::mem::replace(&mut document.root, tree_root());
     let mut renderer = render::Renderer::new(options, &prepared, &mut document);

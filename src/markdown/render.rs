@@ -82,6 +82,8 @@ pub(crate) struct Renderer<'a> {
     toc: Vec<TocEntry>,
     toc_written: bool,
     abbreviations: Abbreviations,
+    /// Link definitions, for Markdown in HTML elements.
+    definitions: super::tree::Definitions,
 }
 
 /// The abbreviations of a document with their titles, found where a word starts by that word:
@@ -151,6 +153,7 @@ impl<'a> Renderer<'a> {
             toc: Vec::new(),
             toc_written: false,
             abbreviations,
+            definitions: std::mem::take(&mut document.definitions),
         }
     }
 
@@ -443,6 +446,7 @@ impl<'a> Renderer<'a> {
                             &element.markdown,
                             self.options,
                             &self.prepared.abbreviations,
+                            &self.definitions,
                         ));
                     }
                     out.push_str(&format!("</{}>", element.name));
@@ -455,7 +459,7 @@ impl<'a> Renderer<'a> {
 
     /// Span-level Markdown in an element: rendered, without the paragraph it makes.
     fn span_markdown(&self, markdown: &str, out: &mut String) {
-        let inner = super::render_nested(markdown, self.options, &self.prepared.abbreviations);
+        let inner = super::render_nested(markdown, self.options, &self.prepared.abbreviations, &self.definitions);
         let inner = inner.trim_end();
         out.push_str(inner.strip_prefix("<p>").and_then(|i| i.strip_suffix("</p>")).unwrap_or(inner));
     }

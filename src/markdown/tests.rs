@@ -827,3 +827,21 @@ fn an_element_with_markdown_content_in_a_block_quote() {
     // Other HTML in a quote is left as it was.
     assert_eq!(html("> <div>raw *kept*</div>\n"), "<blockquote>\n<div>raw *kept*</div>\n</blockquote>\n");
 }
+
+#[test]
+fn markdown_inside_html_elements_sees_the_documents_link_definitions() {
+    // kramdown's link definitions are the document's: Markdown in an element, which postfeed
+    // renders on its own, resolves references to labels defined outside it, in any case.
+    // (The `markdown` attributes left on span elements are removed by the sanitizer.)
+    let spec = r#"<a href="https://e.example/spec" title="Spec">"#;
+    let rendered = html("<p markdown=\"1\">See [the spec][s] and [s].</p>\n\n<div markdown=\"1\">\n<span markdown=\"1\">Read [it][S]</span>\n\n* <span markdown=\"span\">[nested][s]</span>\n</div>\n\n[s]: https://e.example/spec \"Spec\"\n");
+    for linked in ["the spec", "s", "it", "nested"] {
+        assert!(rendered.contains(&format!("{spec}{linked}</a>")), "{linked}: {rendered}");
+    }
+    assert!(!rendered.contains('['), "{rendered}");
+    assert_eq!(
+        html("<span markdown=\"1\">[undefined][nowhere]</span>\n"),
+        "<p><span markdown=\"1\">[undefined][nowhere]</span></p>\n",
+        "a label defined nowhere stays text"
+    );
+}

@@ -118,6 +118,18 @@ impl Node {
 pub(crate) struct Document {
     pub root: Node,
     pub footnotes: HashMap<String, Node>,
+    /// The link definitions this text sees: its own and those of the texts around it.
+    pub definitions: Definitions,
+}
+
+/// Link definitions by label (see [`label_key`]): destination and title. kramdown's are the whole
+/// document's, so Markdown inside an HTML element (`<span markdown="1">`), rendered on its own,
+/// is given those of the text around it.
+pub(crate) type Definitions = HashMap<String, (String, String)>;
+
+/// A link label as references match it: case and runs of whitespace do not count.
+fn label_key(label: &str) -> String {
+    label.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
 
 fn cmark_options(options: &Options) -> CmarkOptions {
@@ -148,7 +160,9 @@ impl LineIndex {
 }
 
 /// Builds the tree of the prepared text.
-pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
+///
+/// A reference to a label `outer` defines, and this text does not, links there.
+pub(crate) fn build(prepared: &Prepared, options: &Options, outer: &Definitions) -> Document {
     let text = prepared.text.as_str();
     let index = LineIndex::new(text);
     let mut builder = Builder {
@@ -170,8 +184,19 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
         orphan_ends: 0,
         prev_end: 0,
     };
-    for (event, range) in Parser::new_ext(text, cmark_options(options)).into_offset_iter() {
+    let defined_around = |link: pulldown_cmark::BrokenLink<'_>| {
+        let (url, title) = outer.get(&label_key(&link.reference))?;
+        Some((url.clone().into(), title.clone().into()))
+    };
+    let mut events =
+        Parser::new_with_broken_link_callback(text, cmark_options(options), Some(defined_around)).into_offset_iter();
+    for (event, range) in &mut events {
         builder.event(event, range, &index);
+    }
+    let mut definitions = outer.clone();
+    for (label, definition) in events.reference_definitions().iter() {
+        let title = definition.title.as_deref().unwrap_or_default().to_string();
+        definitions.insert(label_key(label), (definition.dest.to_string(), title));
     }
     while builder.stack.len() > 1 {
         builder.close();
@@ -196,7 +221,7 @@ pub(crate) fn build(prepared: &Prepared, options: &Options) -> Document {
     for definition in footnotes.values_mut() {
         settle_lists(definition, &blank, false);
     }
-    Document { root, footnotes }
+    Document { root, footnotes, definitions }
 }
 
 /// Which list items keep their first paragraph bare (`<li>text</li>`): CommonMark decides for a whole list
@@ -513,7 +538,11 @@ impl Builder<'_> {
                         } else {
                             dest_url.to_string()
                         };
-                        Kind::Link { url, title: title.to_string(), shortcut: link_type == LinkType::Shortcut }
+                        Kind::Link {
+                            url,
+                            title: title.to_string(),
+                            shortcut: matches!(link_type, LinkType::Shortcut | LinkType::ShortcutUnknown),
+                        }
                     }
                     Tag::Image { dest_url, title, .. } => {
                         Kind::Image { url: dest_url.to_string(), title: title.to_string() }
