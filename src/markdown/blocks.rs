@@ -443,6 +443,8 @@ impl Pass<'_> {
         // The list items the line may belong to, outermost first.
         let mut levels: Vec<ListLevel> = Vec::new();
         let mut in_indented_code = false;
+        // In a footnote definition's indented blocks (after its first line and a blank line).
+        let mut in_footnote = false;
         let mut quote_was_empty = false;
         let mut prev_was_quote = false;
         let mut open_markdown = OpenElements::default();
@@ -476,6 +478,20 @@ impl Pass<'_> {
                 }
             }
             let list_content = levels.last().map(|level| level.column);
+            if last_blank && indent < 4 {
+                in_footnote = false;
+            }
+            // A table in a footnote definition: pulldown-cmark reads the definition's indented blocks,
+            // but a table needs its separator row, which kramdown does not.
+            if in_footnote && last_blank && list_content.is_none() && line.starts_with("    ") {
+                if let Some(after) = self.table(pos, 4, &line[4..], Some(4), false) {
+                    pos = after;
+                    boundary = true;
+                    last_blank = false;
+                    para_lines = 0;
+                    continue;
+                }
+            }
             if indent >= 4 && list_content.is_none() && para_lines == 0 && (last_blank || in_indented_code) {
                 in_indented_code = true;
                 self.emit(line);
@@ -775,6 +791,7 @@ impl Pass<'_> {
             // unindented ones too): an unindented line right after it (`[r]: url`, text) is the next block.
             // pulldown-cmark would continue the definition's paragraph with it.
             if !in_paragraph && levels.is_empty() && indent <= 3 && is_footnote_definition(content) {
+                in_footnote = true;
                 let following = src[next..].split('\n').next().unwrap_or("");
                 if !following.trim().is_empty() && indentation(following) < 4 {
                     self.emit_filler();

@@ -845,3 +845,19 @@ fn markdown_inside_html_elements_sees_the_documents_link_definitions() {
         "a label defined nowhere stays text"
     );
 }
+
+#[test]
+fn a_table_without_a_separator_row_in_a_footnote_is_a_table() {
+    // kramdown needs no separator row; pulldown-cmark reads the definition's blocks but needs one.
+    let rendered = html("Text[^n].\n\n[^n]:\n    Example:\n\n    | a | b |\n    | 0 | 1 |\n\nAfter.\n");
+    assert!(
+        rendered.contains("<p>Example:</p>\n<table>\n<tbody>\n<tr>\n<td>a</td>\n<td>b</td>\n</tr>\n<tr>\n<td>0</td>\n<td>1</td>\n</tr>\n</tbody>\n</table>\n"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("<p>After.</p>") && !rendered.contains('|'), "{rendered}");
+    let code = html("Text.\n\n    | not | a table |\n");
+    assert!(
+        code.contains("<code>| not | a table |\n</code></pre>"),
+        "indented code outside a footnote stays code: {code}"
+    );
+}
