@@ -52,6 +52,9 @@ pub(crate) struct Prepared {
     pub text: String,
     pub stored: Vec<Stored>,
     pub ials: Vec<BlockIal>,
+    /// IALs at the start of a list item's first line (`- {:#id} text`), for the item, by the line
+    /// (in the prepared text) the item starts on.
+    pub item_ials: Vec<(usize, Ial)>,
     pub alds: HashMap<String, Ial>,
     /// Abbreviations and their titles, in the order of definition (a later one wins).
     pub abbreviations: Vec<(String, String)>,
@@ -555,6 +558,24 @@ impl Pass<'_> {
                 boundary = false;
                 para_lines += 1;
                 continue;
+            }
+
+            if let Some(column) = list_item.filter(|_| placed.new_item) {
+                // `- {:#id}`: kramdown gives the attributes to the item, and reads the rest as its text.
+                let body = line.get(column..).unwrap_or("");
+                if let Some((Extension::Ial(text), len)) = attributes::scan_braces(body) {
+                    let mut ial = Ial::default();
+                    attributes::parse(text, &mut ial);
+                    self.prepared.item_ials.push((self.line, ial));
+                    let marker = place_line(&line[..column], &placed);
+                    let rest = body[len..].trim_start();
+                    self.emit(format!("{}{rest}", if rest.is_empty() { marker.trim_end() } else { &marker }).as_str());
+                    pos = next;
+                    boundary = rest.is_empty();
+                    para_lines = usize::from(!rest.is_empty());
+                    para_at_boundary = !rest.is_empty();
+                    continue;
+                }
             }
 
             if let Some(column) = list_item.filter(|_| placed.new_item) {

@@ -106,6 +106,9 @@ fn render_at(
     }
     let mut document = tree::build(&prepared, options, definitions);
     render::apply_block_ials(&mut document.root, &prepared.ials, &prepared.alds);
+    if !prepared.item_ials.is_empty() {
+        render::apply_item_ials(&mut document.root, &prepared.item_ials, &prepared.alds);
+    }
     let mut root = std::mem::replace(&mut document.root, tree_root());
     let mut renderer = render::Renderer::new(options, &prepared, &mut document);
     renderer.number_headers(&mut root);

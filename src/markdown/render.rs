@@ -47,6 +47,19 @@ pub(crate) fn apply_block_ials(root: &mut Node, ials: &[BlockIal], alds: &HashMa
     }
 }
 
+/// Gives each list item starting on a line of `item_ials` that IAL's attributes.
+pub(crate) fn apply_item_ials(node: &mut Node, item_ials: &[(usize, Ial)], alds: &HashMap<String, Ial>) {
+    for child in &mut node.children {
+        if child.kind == Kind::Item {
+            for (_, ial) in item_ials.iter().filter(|(line, _)| *line == child.lines.0) {
+                attributes::apply(&mut child.attrs, ial, alds);
+                child.refs.extend(ial.refs.iter().cloned());
+            }
+        }
+        apply_item_ials(child, item_ials, alds);
+    }
+}
+
 /// The block an IAL on `line` follows: the top-level block ending just before it, or, for an indented
 /// IAL, the last paragraph inside that block's last list item.
 fn preceding_block(root: &mut Node, line: usize, indent: usize) -> Option<&mut Node> {

@@ -861,3 +861,13 @@ fn a_table_without_a_separator_row_in_a_footnote_is_a_table() {
         "indented code outside a footnote stays code: {code}"
     );
 }
+
+#[test]
+fn an_ial_opening_a_list_item_gives_the_item_its_attributes() {
+    assert_eq!(
+        html("- {:#a1} Same line *text*.\n- {: .x #a2}\n  Next line\n  and more.\n\n1. {:#o1}\n   Ordered.\n2. Plain.\n"),
+        "<ul>\n<li id=\"a1\">Same line <em>text</em>.</li>\n<li class=\"x\" id=\"a2\">Next line\nand more.</li>\n</ul>\n<ol>\n<li id=\"o1\">Ordered.</li>\n<li>Plain.</li>\n</ol>\n"
+    );
+    // Braces that do not close are text.
+    assert_eq!(html("- {:#open\n"), "<ul>\n<li>{:#open</li>\n</ul>\n");
+}
