@@ -89,10 +89,12 @@ impl Resolver<'_> {
         }
     }
 
+    /// The character at token `i`. A code span, HTML, footnote marker or link starts with
+    /// punctuation in the source (`` ` ``, `<`, `[`, `!`), which is what kramdown's rules look at.
     fn char_at(&self, i: usize) -> Option<char> {
         match self.tokens.get(i) {
             Some(Token::Char(p)) => Some(p.c),
-            Some(_) => Some('x'),
+            Some(_) => Some('\u{fffc}'),
             None => None,
         }
     }

@@ -871,3 +871,12 @@ fn an_ial_opening_a_list_item_gives_the_item_its_attributes() {
     // Braces that do not close are text.
     assert_eq!(html("- {:#open\n"), "<ul>\n<li>{:#open</li>\n</ul>\n");
 }
+
+#[test]
+fn underscore_emphasis_closes_before_a_footnote_marker_code_or_a_link() {
+    // kramdown's `_` does not close before a letter or digit; `[`, `` ` `` and `<` are neither.
+    let note = html("Text _emph here._[^c] more.\n\n[^c]: Note.\n");
+    assert!(note.starts_with("<p>Text <em>emph here.</em><sup id=\"fnref:c\""), "{note}");
+    assert_eq!(html("_a_`b` _c_[d](/e)\n"), "<p><em>a</em><code class=\"language-plaintext highlighter-rouge\">b</code> <em>c</em><a href=\"/e\">d</a></p>\n");
+    assert_eq!(html("_a_b_\n"), "<p><em>a_b</em></p>\n", "before a letter it does not close");
+}
