@@ -318,6 +318,11 @@ mod tests {
                 r#"<a href="https://cdn.example.org/z">e</a>"#,
             )
         );
+        // An empty `href` is the page itself, as a reader resolving it against `xml:base` finds.
+        assert_eq!(
+            sanitize(r#"<a href="">here</a>"#, Some(&base())),
+            r#"<a href="https://news.example.com/blog/2021/12/24/post.html">here</a>"#
+        );
         // The base is this call's only: the next body without one keeps its links as they are.
         assert_eq!(sanitize(r#"<a href="/about/">a</a>"#, None), r#"<a href="/about/">a</a>"#);
     }

@@ -107,7 +107,7 @@ pub(crate) fn document(input: &FeedInput, items: &[EntryBytes]) -> Vec<Bytes> {
 
 fn item_of<'a>(config: &'a Config, post: &'a Post, text: &'a EntryText) -> Item<'a> {
     let content_html = text.content.as_deref();
-    let summary = text.summary.as_deref();
+    let summary = text.summary.as_deref().filter(|s| !s.is_empty());
     let (author, author_details) = entry_author(config, post, text);
     Item {
         id: &post.id,

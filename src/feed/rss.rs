@@ -72,7 +72,8 @@ fn item_of(config: &Config, post: &Post, text: &EntryText) -> Item {
         title: Some(as_html(&post.title)),
         link: Some(post.url.clone()),
         // The summary and the content are spliced in where their markers are written (`item`).
-        description: text.summary.as_ref().map(|_| SUMMARY_MARKER.into()),
+        // An empty summary (Atom keeps it, as jekyll-feed does) would be an empty synopsis here.
+        description: text.summary.as_ref().filter(|s| !s.is_empty()).map(|_| SUMMARY_MARKER.into()),
         author,
         categories: post
             .categories

@@ -36,7 +36,7 @@ pub(crate) fn absolutize_links(html: &str, base: &Url) -> String {
     let absolutize = |el: &mut Element| {
         for name in URL_ATTRIBUTES {
             if let Some(value) = el.get_attribute(name) {
-                if let Some(absolute) = absolute_url(base, &decode_attribute(&value)) {
+                if let Some(absolute) = absolute_attribute_url(name, base, &decode_attribute(&value)) {
                     el.set_attribute(name, &escape_ampersands(&absolute))?;
                 }
             }
@@ -71,7 +71,7 @@ pub(crate) fn absolute_attribute(name: &str, value: &str, base: &Url) -> Option<
     if name == "srcset" {
         Some(absolute_srcset(base, value))
     } else if URL_ATTRIBUTES.contains(&name) {
-        absolute_url(base, value)
+        absolute_attribute_url(name, base, value)
     } else {
         None
     }
@@ -116,6 +116,16 @@ fn escape_ampersands(value: &str) -> Cow<'_, str> {
 
 /// `None` when the value is already absolute, empty, or not a URL at all. Fragments are made
 /// absolute too: in a feed reader `#fn1` points nowhere, on the post's page it works.
+/// The URL of attribute `name` made absolute. An empty `href` is a link to the page itself, so
+/// it becomes the post's URL, where a reader resolving it against jekyll-feed's `xml:base` lands
+/// too; an empty `src` loads nothing and stays empty.
+fn absolute_attribute_url(name: &str, base: &Url, value: &str) -> Option<String> {
+    if name == "href" && value.trim().is_empty() {
+        return Some(String::from(base.clone()));
+    }
+    absolute_url(base, value)
+}
+
 fn absolute_url(base: &Url, value: &str) -> Option<String> {
     let value = value.trim();
     if value.is_empty() || has_scheme(value) {
@@ -150,6 +160,16 @@ mod tests {
             "{out}"
         );
         assert!(out.contains(r#"srcset="https://news.example.com/jingzhouribao/2021/12/24/a.png 1x, https://news.example.com/b.png 2x""#), "{out}");
+    }
+
+    #[test]
+    fn an_empty_href_links_to_the_post_and_an_empty_src_stays_empty() {
+        let out = absolutize_links(r#"<a href="">self</a><a href=" ">also</a><img src="" alt="x">"#, &base());
+        let post = "https://news.example.com/jingzhouribao/2021/12/24/post.html";
+        assert_eq!(out.matches(&format!(r#"href="{post}""#)).count(), 2, "{out}");
+        assert!(out.contains(r#"src="""#), "{out}");
+        assert_eq!(absolute_attribute("href", "", &base()).as_deref(), Some(post));
+        assert_eq!(absolute_attribute("src", "", &base()), None);
     }
 
     /// Values are read as a browser reads them: references decoded before the URL is joined, and

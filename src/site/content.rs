@@ -227,7 +227,8 @@ impl ContentRenderer {
     }
 
     /// jekyll-feed's `post.description | default: post.excerpt`, then `strip_html |
-    /// normalize_whitespace` (see [`Render::excerpt`]).
+    /// normalize_whitespace` (see [`Render::excerpt`]). It may be empty (a first paragraph that
+    /// is an image): jekyll-feed then writes an empty `<summary>`.
     ///
     /// `excerpt_html` is the excerpt already rendered with the content, if it was.
     fn summary(&self, render: &mut Render<'_>, fm: &FrontMatter, excerpt_html: Option<String>) -> Option<String> {
@@ -237,7 +238,8 @@ impl ContentRenderer {
             (None, Some(excerpt)) => Cow::Owned(excerpt),
             (None, None) => Cow::Owned(render.excerpt()?.to_owned()),
         };
-        Some(post::clean(&markup::plain_text(&html))).filter(|s| !s.is_empty())
+        // jekyll-feed writes a summary when the HTML it comes from is not empty, even if its text is.
+        (!html.is_empty()).then(|| post::clean(&markup::plain_text(&html)))
     }
 
     /// The separator the summary's excerpt is cut at, when the summary is made from the excerpt:
@@ -456,7 +458,17 @@ impl<'a> Render<'a> {
     /// The post's converter over Liquid's output: kramdown for Markdown, none for HTML.
     fn convert(&self, text: String) -> String {
         match self.post.markup {
-            Markup::Markdown => markdown::render(&text, &self.renderer.markdown),
+            Markup::Markdown => {
+                let html = markdown::render(&text, &self.renderer.markdown);
+                // kramdown writes a blank line as a line break, so a text that makes nothing else
+                // is one line break if it has a blank line (or no text at all), else nothing; an
+                // excerpt's summary is there or not by that (see `summary`).
+                if html.is_empty() && (text.trim().is_empty() || text.lines().any(|line| line.trim().is_empty())) {
+                    "\n".to_string()
+                } else {
+                    html
+                }
+            }
             Markup::Verbatim => text,
         }
     }

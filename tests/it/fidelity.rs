@@ -123,7 +123,9 @@ struct Seen {
     title: String,
     text: String,
     targets: Vec<String>,
-    summary: String,
+    /// `None` when the entry has no summary: jekyll-feed writes an empty one for a post whose
+    /// excerpt has no text, and none for a front-matter `excerpt: ""`.
+    summary: Option<String>,
     author: (String, Option<String>, Option<String>),
 }
 
@@ -135,7 +137,7 @@ fn seen(entry: &Entry) -> Seen {
         title: shown(entry.title.as_ref()),
         text: visible_text(&html),
         targets: targets(&html, &base),
-        summary: shown(entry.summary.as_ref()),
+        summary: entry.summary.as_ref().map(|summary| shown(Some(summary))),
         author: author.unwrap_or_default(),
     }
 }
@@ -194,7 +196,7 @@ fn build_both(name: &str) -> Option<(Entries, Entries, support::Run)> {
             title: empty(),
             text: empty(),
             targets: Vec::new(),
-            summary: empty(),
+            summary: None,
             author: author.unwrap_or_default(),
         };
         entries.insert("(the feed itself)".to_string(), feed_author);
@@ -229,7 +231,7 @@ fn assert_same_entries(name: &str, deliberate: &[Deliberate]) {
             ("title", expected.title.clone(), actual.title.clone()),
             ("text", expected.text.clone(), actual.text.clone()),
             ("targets", format!("{:?}", expected.targets), format!("{:?}", actual.targets)),
-            ("summary", expected.summary.clone(), actual.summary.clone()),
+            ("summary", format!("{:?}", expected.summary), format!("{:?}", actual.summary)),
             ("author", format!("{:?}", expected.author), format!("{:?}", actual.author)),
         ];
         for (field, want, got) in fields {
