@@ -26,10 +26,10 @@ pub(crate) fn plain_text(html: &str) -> String {
     while let Some(lt) = rest.find('<') {
         text.push_str(&rest[..lt]);
         let tag = &rest[lt..];
-        let lower_start: String = tag.chars().take(8).collect::<String>().to_ascii_lowercase();
-        let skip_until = if lower_start.starts_with("<script") {
+        let starts_with = |name: &[u8]| tag.as_bytes().get(..name.len()).is_some_and(|b| b.eq_ignore_ascii_case(name));
+        let skip_until = if starts_with(b"<script") {
             Some("</script")
-        } else if lower_start.starts_with("<style") {
+        } else if starts_with(b"<style") {
             Some("</style")
         } else if tag.starts_with("<!--") {
             Some("-->")
@@ -79,7 +79,7 @@ pub(crate) fn nests_deeper_than(html: &str, limit: usize) -> bool {
         "rb", "rt", "rp", "rtc",
     ];
     let bytes = html.as_bytes();
-    let mut open: Vec<String> = Vec::new();
+    let mut open: Vec<&str> = Vec::new();
     let mut at = 0usize;
     while let Some(offset) = memchr::memchr(b'<', &bytes[at..]) {
         let start = at + offset + 1;
@@ -90,14 +90,14 @@ pub(crate) fn nests_deeper_than(html: &str, limit: usize) -> bool {
         if name_len == 0 || !bytes[name_start].is_ascii_alphabetic() {
             continue;
         }
-        let name = html[name_start..at].to_ascii_lowercase();
-        if NOT_NESTING.contains(&name.as_str()) {
+        let name = &html[name_start..at];
+        if NOT_NESTING.iter().any(|void| void.eq_ignore_ascii_case(name)) {
             continue;
         }
         let end = memchr::memchr(b'>', &bytes[at..]).map_or(bytes.len(), |gt| at + gt);
         if closing {
             // At most `limit` deep, so this look is bounded too.
-            if let Some(innermost) = open.iter().rposition(|element| *element == name) {
+            if let Some(innermost) = open.iter().rposition(|element| element.eq_ignore_ascii_case(name)) {
                 open.truncate(innermost);
             }
         } else if !html[at..end].ends_with('/') {
@@ -191,11 +191,14 @@ pub(crate) fn attribute_pairs(html: &str) -> u64 {
 /// text would take too long to write back out, or its tags have too many attributes (see
 /// [`MAX_HTML_DEPTH`], [`MAX_ESCAPE_SCAN`], [`MAX_ATTRIBUTE_PAIRS`]).
 pub(crate) fn too_costly_to_parse(html: &str) -> Option<String> {
+    // Both counts are at most the square of the length (a run's escapes and a tag's attributes
+    // are each at most its bytes), so a short body needs neither scan.
+    let most = (html.len() as u64).saturating_mul(html.len() as u64);
     if nests_deeper_than(html, MAX_HTML_DEPTH) {
         Some(format!("HTML nested more than {MAX_HTML_DEPTH} elements deep"))
-    } else if escape_scan(html) > MAX_ESCAPE_SCAN {
+    } else if most > MAX_ESCAPE_SCAN && escape_scan(html) > MAX_ESCAPE_SCAN {
         Some("text with too many `&` or no-break spaces between two tags".to_string())
-    } else if attribute_pairs(html) > MAX_ATTRIBUTE_PAIRS {
+    } else if most > MAX_ATTRIBUTE_PAIRS && attribute_pairs(html) > MAX_ATTRIBUTE_PAIRS {
         Some("tags with too many attributes (thousands in one tag)".to_string())
     } else {
         None
@@ -230,7 +233,24 @@ pub(crate) fn escape_markup(text: &str) -> String {
 /// Plain text as HTML that shows it: `&`, `<` and `>` escaped. For RSS `description`, which
 /// readers show as HTML: a summary that talks about `<script>` must not become one.
 pub(crate) fn text_as_html(text: &str) -> Cow<'_, str> {
-    htmlize::escape_text(text)
+    let bytes = text.as_bytes();
+    if memchr::memchr3(b'&', b'<', b'>', bytes).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut copied = 0;
+    // Cut only at these ASCII bytes, so every piece is whole UTF-8 and nothing is checked again.
+    for at in memchr::memchr3_iter(b'&', b'<', b'>', bytes) {
+        out.push_str(&text[copied..at]);
+        out.push_str(match bytes[at] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            _ => "&gt;",
+        });
+        copied = at + 1;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
 }
 
 /// Plain text for an RSS field that readers may show as HTML or as text (a title, a name, a
@@ -332,6 +352,30 @@ mod tests {
             assert_eq!(decode_references(text), decoded, "{text}");
         }
         assert!(matches!(decode_references("plain 中文"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn text_as_html_escapes_markup_characters_once_and_borrows_plain_text() {
+        assert_eq!(text_as_html("a < b && c > d 中文 &amp;"), "a &lt; b &amp;&amp; c &gt; d 中文 &amp;amp;");
+        assert!(matches!(text_as_html("plain 中文 \"quotes\""), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn nesting_reads_tag_names_in_any_case() {
+        let deep = "<DIV><div>".repeat(300);
+        assert!(nests_deeper_than(&deep, MAX_HTML_DEPTH));
+        let closed = "<DIV>x</div>".repeat(2000);
+        assert!(!nests_deeper_than(&closed, MAX_HTML_DEPTH));
+        let loose = "<LI>item<P>text".repeat(2000);
+        assert!(!nests_deeper_than(&loose, MAX_HTML_DEPTH));
+    }
+
+    /// Short bodies skip the two scans by their bound; long ones are still scanned.
+    #[test]
+    fn the_costly_checks_still_catch_long_bodies() {
+        let amps = format!("<p>{}</p>", "&".repeat(50_000));
+        assert!(too_costly_to_parse(&amps).is_some_and(|why| why.contains('&')));
+        assert!(too_costly_to_parse(&format!("<p>{}</p>", "&".repeat(40_000))).is_none());
     }
 
     #[test]

@@ -163,7 +163,11 @@ const SCHEMES: [&str; 3] = ["http", "https", "mailto"];
 /// made absolute against it, as [`body::absolutize_links`] makes them, in the same parse.
 pub(crate) fn sanitize(html: &str, base: Option<&Url>) -> String {
     let _base = base.map(BaseGuard::set);
-    builder().clean(html).to_string()
+    let mut out = Vec::with_capacity(html.len() + html.len() / 4);
+    // Serialized straight into one buffer: `to_string` serializes into another and copies it.
+    // Writing to memory cannot fail, and html5ever writes UTF-8.
+    let _ = builder().clean(html).write_to(&mut out);
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 thread_local! {

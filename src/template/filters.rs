@@ -942,15 +942,20 @@ fn sorted_pairs(object: &dyn ObjectView) -> Vec<(liquid_core::model::KStringCow<
 
 /// A property of an item by a dotted path, with Jekyll's reading of numbers in strings.
 fn item_property(item: &dyn ValueView, property: &str) -> Value {
-    let mut current = Some(item.to_value());
-    for key in property.split('.') {
-        current = current.and_then(|v| match &v {
-            Value::Object(o) => o.get(key).cloned(),
-            Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i).cloned()),
-            _ => None,
-        });
+    // Walked by reference: only the property found is copied, never the whole item.
+    fn step<'v>(value: &'v dyn ValueView, key: &str) -> Option<&'v dyn ValueView> {
+        if let Some(object) = value.as_object() {
+            object.get(key)
+        } else {
+            let index = key.parse::<usize>().ok().and_then(|i| i64::try_from(i).ok())?;
+            value.as_array()?.get(index)
+        }
     }
-    let value = current.unwrap_or(Value::Nil);
+    let mut current = Some(item);
+    for key in property.split('.') {
+        current = current.and_then(|v| step(v, key));
+    }
+    let value = current.map_or(Value::Nil, ValueView::to_value);
     if let Value::Scalar(s) = &value {
         if s.type_name() == "string" {
             let text = s.to_kstr();
