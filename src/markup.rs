@@ -234,10 +234,13 @@ pub(crate) fn escape_markup(text: &str) -> String {
 /// readers show as HTML: a summary that talks about `<script>` must not become one.
 pub(crate) fn text_as_html(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
-    if memchr::memchr3(b'&', b'<', b'>', bytes).is_none() {
+    let longer_by: usize =
+        memchr::memchr3_iter(b'&', b'<', b'>', bytes).map(|at| if bytes[at] == b'&' { 4 } else { 3 }).sum();
+    if longer_by == 0 {
         return Cow::Borrowed(text);
     }
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    // The exact size: entry texts are held for as long as a feed shows them.
+    let mut out = String::with_capacity(text.len() + longer_by);
     let mut copied = 0;
     // Cut only at these ASCII bytes, so every piece is whole UTF-8 and nothing is checked again.
     for at in memchr::memchr3_iter(b'&', b'<', b'>', bytes) {

@@ -986,17 +986,21 @@ fn ruby_to_s(v: &dyn ValueView) -> String {
 }
 
 /// Jekyll's `compare_property_vs_target`.
-fn property_matches(property: &Value, target: &Value) -> bool {
-    if target.is_nil() {
-        return property.is_nil();
-    }
-    let target = ruby_to_s(target);
+///
+/// `target` is the target's `to_s`, made once for all the items; `None` for a nil target.
+fn property_matches(property: &Value, target: Option<&str>) -> bool {
+    let Some(target) = target else { return property.is_nil() };
     match property {
-        Value::Scalar(s) if s.type_name() == "string" => s.to_kstr() == target.as_str(),
+        Value::Scalar(s) if s.type_name() == "string" => s.to_kstr() == target,
         Value::Array(a) => a.iter().any(|p| ruby_to_s(p) == target),
         Value::Nil => false,
         other => ruby_to_s(other) == target,
     }
+}
+
+/// The `to_s` of a `where` or `find` target, as [`property_matches`] takes it.
+fn target_text(target: &Value) -> Option<String> {
+    (!target.is_nil()).then(|| ruby_to_s(target))
 }
 
 fn where_filter(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Result<Value, String> {
@@ -1006,9 +1010,10 @@ fn where_filter(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::res
         return Ok(input.to_value());
     }
     let Some(items) = items(input) else { return Ok(input.to_value()) };
+    let target = target_text(&target);
     let kept = items
         .into_iter()
-        .filter(|item| property_matches(&item_property(*item, &property), &target))
+        .filter(|item| property_matches(&item_property(*item, &property), target.as_deref()))
         .map(|i| i.to_value());
     Ok(Value::Array(kept.collect()))
 }
@@ -1017,9 +1022,10 @@ fn find(_c: &Ctx<'_>, input: &dyn ValueView, args: &[Value]) -> std::result::Res
     let Some(property) = arg_str(args, 0) else { return Ok(input.to_value()) };
     let target = args.get(1).cloned().unwrap_or(Value::Nil);
     let Some(items) = items(input) else { return Ok(input.to_value()) };
+    let target = target_text(&target);
     Ok(items
         .into_iter()
-        .find(|item| property_matches(&item_property(*item, &property), &target))
+        .find(|item| property_matches(&item_property(*item, &property), target.as_deref()))
         .map_or(Value::Nil, |i| i.to_value()))
 }
 
@@ -1119,7 +1125,11 @@ fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
     };
     match (number(a), number(b)) {
         (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
-        _ => ruby_to_s(a).cmp(&ruby_to_s(b)),
+        _ => match (a.as_scalar(), b.as_scalar()) {
+            // A scalar's `to_s` is its text, here borrowed rather than copied for each comparison.
+            (Some(x), Some(y)) => x.to_kstr().as_str().cmp(y.to_kstr().as_str()),
+            _ => ruby_to_s(a).cmp(&ruby_to_s(b)),
+        },
     }
 }
 
