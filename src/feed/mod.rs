@@ -289,6 +289,27 @@ pub(crate) struct Hole {
     pub(super) text: Bytes,
 }
 
+impl Hole {
+    /// Where the first span with `before` and `after` beside it starts in `written`: where
+    /// `before`, `span` and `after` together are first found, without building a searcher for
+    /// them for each entry.
+    fn find_in(&self, written: &[u8]) -> Option<usize> {
+        let (&first, _) = self.span.split_first()?;
+        let mut from = 0;
+        while let Some(offset) = memchr::memchr(first, &written[from..]) {
+            let at = from + offset;
+            if written[at..].starts_with(self.span)
+                && written[..at].ends_with(self.before)
+                && written[at + self.span.len()..].starts_with(self.after)
+            {
+                return Some(at);
+            }
+            from = at + 1;
+        }
+        None
+    }
+}
+
 /// The marker literals, as macros so that a format can also name them inside `concat!` (RSS
 /// writes them in CDATA).
 macro_rules! content_marker {
@@ -313,9 +334,7 @@ pub(crate) fn splice(written: &[u8], holes: Vec<Hole>) -> EntryBytes {
     let mut cuts: Vec<(usize, usize, Bytes)> = holes
         .into_iter()
         .map(|hole| {
-            let needle = [hole.before, hole.span, hole.after].concat();
-            let at = memchr::memmem::find(written, &needle).expect("the marker is where its crate writes it");
-            let start = at + hole.before.len();
+            let start = hole.find_in(written).expect("the marker is where its crate writes it");
             (start, start + hole.span.len(), hole.text)
         })
         .collect();
@@ -354,6 +373,30 @@ pub(crate) fn concat(pieces: &[Bytes]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A title that holds the marker itself is not taken for the hole: only the marker with the
+    /// element's own tags beside it is.
+    #[test]
+    fn a_hole_is_found_only_between_its_own_tags() {
+        let written =
+            format!("<entry><title>{CONTENT_MARKER}</title><content type=\"html\">{CONTENT_MARKER}</content></entry>");
+        let hole = Hole {
+            before: b"<content type=\"html\">",
+            span: CONTENT_MARKER.as_bytes(),
+            after: b"</content>",
+            text: Bytes::from_static(b"&lt;p&gt;body&lt;/p&gt;"),
+        };
+        let at = hole.find_in(written.as_bytes()).unwrap();
+        assert_eq!(at, written.rfind(CONTENT_MARKER).unwrap());
+        let spliced = splice(written.as_bytes(), vec![hole]).0.concat();
+        assert_eq!(
+            String::from_utf8(spliced).unwrap(),
+            format!("<entry><title>{CONTENT_MARKER}</title><content type=\"html\">&lt;p&gt;body&lt;/p&gt;</content></entry>")
+        );
+        let elsewhere =
+            Hole { before: b"<summary>", span: CONTENT_MARKER.as_bytes(), after: b"</summary>", text: Bytes::new() };
+        assert_eq!(elsewhere.find_in(written.as_bytes()), None);
+    }
 
     #[test]
     fn plain_names_are_kept() {
