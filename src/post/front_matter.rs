@@ -6,6 +6,8 @@ pub(crate) struct Split<'a> {
     pub(crate) body: &'a str,
     /// 1-based line of the first YAML line, so YAML errors can name the file's line.
     pub(crate) yaml_first_line: usize,
+    /// 1-based line of the body's first line.
+    pub(crate) body_first_line: usize,
 }
 
 #[derive(Debug, PartialEq)]
@@ -33,8 +35,14 @@ pub(crate) fn split(text: &str) -> Result<Split<'_>, SplitError> {
             && marker[3..].trim().is_empty()
             && marker.len() >= 3
         {
-            let body_start = line_end.map(|e| e + 1).unwrap_or(text.len());
-            return Ok(Split { yaml: &text[yaml_start..pos], body: &text[body_start..], yaml_first_line: 2 });
+            let body_start = after_blank_lines(text, line_end.unwrap_or(text.len()));
+            let body_first_line = 1 + text[..body_start].matches('\n').count();
+            return Ok(Split {
+                yaml: &text[yaml_start..pos],
+                body: &text[body_start..],
+                yaml_first_line: 2,
+                body_first_line,
+            });
         }
         match line_end {
             Some(e) => pos = e + 1,
@@ -42,6 +50,20 @@ pub(crate) fn split(text: &str) -> Result<Split<'_>, SplitError> {
         }
     }
     Err(SplitError::Unclosed)
+}
+
+/// Where the body starts, from the end of the closing marker (`at`): Jekyll's pattern ends the
+/// front matter with `(---|\.\.\.)\s*$\n?`, and Ruby's `\s` takes line breaks, so every blank
+/// line after the marker goes with it. The body starts after the last line break of the
+/// whitespace that follows the marker, keeping the indent of its first line (an indented code
+/// block stays one); a body of only whitespace is empty.
+fn after_blank_lines(text: &str, at: usize) -> usize {
+    let rest = &text[at..];
+    let blank = rest.len() - rest.trim_start_matches([' ', '\t', '\r', '\n', '\x0c', '\x0b']).len();
+    if blank == rest.len() {
+        return text.len();
+    }
+    rest[..blank].rfind('\n').map_or(at, |last| at + last + 1)
 }
 
 /// A YAML value reduced to what front matter fields can hold.
@@ -202,6 +224,22 @@ mod tests {
         assert_eq!(s.body, "body");
         let s = split("---\na: 1\n---").unwrap();
         assert_eq!((s.yaml, s.body), ("a: 1\n", ""));
+    }
+
+    /// Jekyll's `(---|\.\.\.)\s*$\n?` takes the blank lines after the marker with it, but not the
+    /// indent of the first line that has text.
+    #[test]
+    fn blank_lines_after_the_marker_are_not_the_body() {
+        for (text, body, line) in [
+            ("---\na: 1\n---\n\n\nFirst words.\n\nMore.\n", "First words.\n\nMore.\n", 6),
+            ("---\na: 1\n---  \n \t\n\n    code\n", "    code\n", 6),
+            ("---\r\na: 1\r\n---\r\n\r\nText\r\n", "Text\r\n", 5),
+            ("---\na: 1\n---\n\n  \n", "", 6),
+            ("---\na: 1\n---\nText", "Text", 4),
+        ] {
+            let s = split(text).unwrap();
+            assert_eq!((s.body, s.body_first_line), (body, line), "{text:?}");
+        }
     }
 
     #[test]

@@ -150,7 +150,7 @@ impl ContentRenderer {
         let text = std::str::from_utf8(bytes).ok()?;
         let split = front_matter::split(text).ok()?;
         let fm = post::with_defaults(front_matter::parse_yaml(split.yaml).ok()?, &self.read_as(post), &self.site);
-        let body_line = u32::try_from(split.yaml_first_line + split.yaml.matches('\n').count() + 1).unwrap_or(0);
+        let body_line = u32::try_from(split.body_first_line).unwrap_or(0);
         let mut render = Render::new(self, post, &fm, split.yaml, split.body, body_line);
         // jekyll-feed's `post.feed.excerpt_only | default: site.feed.excerpt_only`.
         let excerpt_only =
