@@ -291,7 +291,9 @@ impl Pass<'_> {
     }
 
     /// `[id]: url with spaces` or `[id]: url (not a title)`: kramdown takes everything up to a quoted title
-    /// as the URL, spaces, parentheses and backslashes included; pulldown-cmark needs it in angle brackets.
+    /// as the URL, spaces, parentheses and backslashes included; pulldown-cmark needs it in angle brackets,
+    /// and so it does a URL with an unbalanced parenthesis (`https://x.org/a)`), which it would read as no
+    /// definition at all, and then take the definitions below it as the text of a paragraph.
     fn link_definition(&mut self, line: &str, content: &str) -> bool {
         let Some(rest) = content.strip_prefix('[') else { return false };
         if rest.starts_with('^') {
@@ -307,7 +309,7 @@ impl Pass<'_> {
             return false;
         }
         let (url, title) = split_title(target);
-        if !url.contains(char::is_whitespace) && !url.contains('\\') {
+        if !url.contains(char::is_whitespace) && !url.contains(['\\', '(', ')']) {
             return false;
         }
         let split = line.len() - content.len();

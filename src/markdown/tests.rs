@@ -880,3 +880,13 @@ fn underscore_emphasis_closes_before_a_footnote_marker_code_or_a_link() {
     assert_eq!(html("_a_`b` _c_[d](/e)\n"), "<p><em>a</em><code class=\"language-plaintext highlighter-rouge\">b</code> <em>c</em><a href=\"/e\">d</a></p>\n");
     assert_eq!(html("_a_b_\n"), "<p><em>a_b</em></p>\n", "before a letter it does not close");
 }
+
+#[test]
+fn a_link_definition_url_with_an_unbalanced_parenthesis_is_a_definition_as_in_kramdown() {
+    // CommonMark reads no definition there, and then the lines below it as a paragraph's text.
+    assert_eq!(
+        html("See [one], [two] and [three].\n\n[one]: https://x.org/a)\n[two]: https://x.org/(b\n[three]: https://x.org/c(d)e \"T\"\n"),
+        "<p>See <a href=\"https://x.org/a)\">one</a>, <a href=\"https://x.org/(b\">two</a> and \
+         <a href=\"https://x.org/c(d)e\" title=\"T\">three</a>.</p>\n"
+    );
+}
