@@ -890,3 +890,13 @@ fn a_link_definition_url_with_an_unbalanced_parenthesis_is_a_definition_as_in_kr
          <a href=\"https://x.org/c(d)e\" title=\"T\">three</a>.</p>\n"
     );
 }
+
+#[test]
+fn a_quote_sees_the_character_before_it_as_kramdowns_scanner_does() {
+    // Two quotes in a row where the scanner stands at the first: the first stays as written. A `<`,
+    // `{` or `&` that opens nothing is text the next quote sees.
+    assert_eq!(
+        html("Fixed \"''nil' is old\", use '{' and '}' here, a<'b and a&'b, &\"{x}\" y.\n"),
+        "<p>Fixed “'’nil’ is old”, use ‘{‘ and ‘}’ here, a&lt;’b and a&amp;’b, &amp;”{x}” y.</p>\n"
+    );
+}

@@ -55,10 +55,15 @@ fn is_sq_punct(c: char) -> bool {
 }
 
 /// Characters that a kramdown span parser consumes even when it fails (`*` of an emphasis that does not
-/// close, a backtick, `[`…), so that a quote right after one does not see it.
+/// close, a backtick, `[`…), so that a quote right after one does not see it. A `<`, `{` or `&` that
+/// starts no HTML, attribute list or entity is text that the quote sees (`a<'b` has `’`, `'{'` has `‘`
+/// twice).
 fn consumed_by_markup(c: char) -> bool {
-    matches!(c, '*' | '_' | '`' | '[' | '<' | '\\' | '{' | '&')
+    matches!(c, '*' | '_' | '`' | '[' | '\\')
 }
+
+/// A quote written as it is: the character kramdown's scanner takes as the one before the next quote.
+const LITERAL: usize = usize::MAX;
 
 fn left(quote: char) -> usize {
     if quote == '"' {
@@ -118,6 +123,10 @@ fn quote_rule(prev: Option<char>, quote: char, rest: &str, second_ok: bool) -> (
                 (LSQUO, Some(LDQUO))
             } else if nineties {
                 (RSQUO, None)
+            } else if second_ok && r0.is_some_and(|c| c == '"' || c == '\'') {
+                // `''x` where the scanner stands at the first quote: kramdown's closing rule
+                // (`(SQ_CLOSE)('|")`) takes it as the character before the second, as it is.
+                (LITERAL, r0.map(right))
             } else if r0.is_none_or(|c| is_space(c) || c == '\n')
                 || (r0 == Some('s') && !r1.is_some_and(is_boundary_word))
             {
@@ -168,7 +177,7 @@ pub(crate) fn educate(
             let rest = source.get(offset + 1..).unwrap_or("");
             let second_ok = pieces.get(k + 1).is_some_and(|p| p.offset().is_some());
             let (first, second) = quote_rule(prev, piece.c, rest, second_ok);
-            out.push(options.smart_quotes[first]);
+            out.push(if first == LITERAL { piece.c } else { options.smart_quotes[first] });
             k += 1;
             if let Some(second) = second {
                 out.push(options.smart_quotes[second]);
