@@ -278,12 +278,13 @@ impl Pass<'_> {
         self.emit("");
     }
 
-    /// A fence line that is text for kramdown: inside a paragraph it continues the paragraph (indented, so
-    /// that pulldown-cmark takes it lazily); starting one, an empty span keeps it from being a fence. Either
-    /// way its backticks can still open or close a code span, as in kramdown.
-    fn emit_fence_as_text(&mut self, line: &str, content: &str, in_paragraph: bool) {
+    /// A fence line that is text for kramdown: inside a paragraph it continues the paragraph (indented four
+    /// columns past the content column of the list item it is in, `column`, so that pulldown-cmark takes it
+    /// lazily); starting one, an empty span keeps it from being a fence. Either way its backticks can still
+    /// open or close a code span, as in kramdown.
+    fn emit_fence_as_text(&mut self, line: &str, content: &str, in_paragraph: bool, column: usize) {
         if in_paragraph {
-            self.emit(&format!("    {content}"));
+            self.emit(&format!("{}{content}", " ".repeat(column + 4)));
         } else {
             let split = line.len() - content.len();
             self.emit(&format!("{}<span></span>{content}", &line[..split]));
@@ -540,7 +541,7 @@ impl Pass<'_> {
             if looks_like_fence && fence_open(content, options.gfm()).is_none() {
                 // Not a fence for kramdown (an info string with spaces): text, which pulldown-cmark must not
                 // read as a fence either.
-                self.emit_fence_as_text(line, content, para_lines > 0);
+                self.emit_fence_as_text(line, content, para_lines > 0, list_content.unwrap_or(0));
                 pos = next;
                 boundary = false;
                 para_lines += 1;
@@ -555,7 +556,7 @@ impl Pass<'_> {
                     continue;
                 }
                 // No closing fence: kramdown reads the line as text, so pulldown-cmark must not open a fence.
-                self.emit_fence_as_text(line, content, para_lines > 0);
+                self.emit_fence_as_text(line, content, para_lines > 0, list_content.unwrap_or(0));
                 pos = next;
                 boundary = false;
                 para_lines += 1;

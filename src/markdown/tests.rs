@@ -900,3 +900,12 @@ fn a_quote_sees_the_character_before_it_as_kramdowns_scanner_does() {
         "<p>Fixed “'’nil’ is old”, use ‘{‘ and ‘}’ here, a&lt;’b and a&amp;’b, &amp;”{x}” y.</p>\n"
     );
 }
+
+#[test]
+fn a_fence_line_that_is_text_continues_a_paragraph_in_a_list_item() {
+    // `nim test="x"` is no info string for kramdown: the three lines are a paragraph with a code span,
+    // in the item as at the top level.
+    let out = html("* Item text:\n\n   ```nim test=\"x\"\n   body\n   ```\n\nAfter.\n");
+    assert!(out.contains("<code class=\"language-plaintext highlighter-rouge\">nim test=\"x\"  body"), "{out}");
+    assert!(!out.contains("<pre") && !out.contains("```") && out.contains("<p>After.</p>"), "{out}");
+}
