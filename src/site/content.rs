@@ -70,6 +70,7 @@ impl ContentRenderer {
         };
         let (origin, baseurl) = split_site_url(&config.site.url);
         let mut context = SiteContext::empty(&origin, &baseurl);
+        context.url = liquid_site_url(&raw, &origin);
         if let Value::Object(object) = template::from_yaml(raw.clone()) {
             context.config = object;
         }
@@ -692,6 +693,16 @@ fn split_site_url(url: &Url) -> (String, String) {
     (origin, path)
 }
 
+/// `site.url` as Liquid sees it: `url` as `_config.yml` writes it, a final `/` included, as Jekyll
+/// keeps it (`{{ site.url }}/x` and `absolute_url` then give `https://x.org//x`), when it is the
+/// `origin` the feeds use; else `origin`.
+fn liquid_site_url(raw: &serde_yaml::Value, origin: &str) -> String {
+    match raw.get("url").and_then(serde_yaml::Value::as_str) {
+        Some(url) if url.ends_with('/') && url.trim_end_matches('/') == origin => url.to_string(),
+        _ => origin.to_string(),
+    }
+}
+
 /// `site.data.authors` as name, e-mail and URI by key.
 fn data_authors(data: &Object) -> HashMap<String, Author> {
     use liquid_core::ValueView;
@@ -747,6 +758,16 @@ fn hash_value(value: &Value, hasher: &mut xxhash_rust::xxh3::Xxh3) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn site_url_keeps_the_final_slash_config_yml_gives_it() {
+        let config = |yaml: &str| serde_yaml::from_str::<serde_yaml::Value>(yaml).unwrap();
+        assert_eq!(liquid_site_url(&config("url: https://x.org/\n"), "https://x.org"), "https://x.org/");
+        assert_eq!(liquid_site_url(&config("url: https://x.org\n"), "https://x.org"), "https://x.org");
+        // A url that config.toml replaced, or none, gives the feeds' origin.
+        assert_eq!(liquid_site_url(&config("url: https://y.org/\n"), "https://x.org"), "https://x.org");
+        assert_eq!(liquid_site_url(&serde_yaml::Value::Null, "https://x.org"), "https://x.org");
+    }
 
     #[test]
     fn excerpts_end_at_the_separator_and_keep_the_link_definitions_they_use() {
