@@ -268,6 +268,11 @@ fn liquid3_site_entries_read_as_jekyll_feed_writes_them() {
 }
 
 #[test]
+fn liquid4_site_entries_read_as_jekyll_feed_writes_them() {
+    assert_same_entries("liquid4", &[]);
+}
+
+#[test]
 fn kramdown_site_entries_read_as_jekyll_feed_writes_them() {
     assert_same_entries("kramdown", &[]);
 }
