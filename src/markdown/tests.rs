@@ -909,3 +909,13 @@ fn a_fence_line_that_is_text_continues_a_paragraph_in_a_list_item() {
     assert!(out.contains("<code class=\"language-plaintext highlighter-rouge\">nim test=\"x\"  body"), "{out}");
     assert!(!out.contains("<pre") && !out.contains("```") && out.contains("<p>After.</p>"), "{out}");
 }
+
+#[test]
+fn a_start_tag_with_an_xml_name_is_html_to_kramdown_with_raw_content_to_the_end_of_the_block() {
+    // CommonMark's tag names have no `.` or `:`; kramdown's are XML names. The content is raw, and the
+    // element is closed where the paragraph ends.
+    assert_eq!(
+        html("To convert C <stdint.h> to *Nim* \"types\".\n\nA <xs:element name=\"x\"> b\n"),
+        "<p>To convert C <stdint.h> to *Nim* \"types\".</stdint.h></p>\n<p>A <xs:element name=\"x\"> b</xs:element></p>\n"
+    );
+}

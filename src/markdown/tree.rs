@@ -710,10 +710,45 @@ impl Builder<'_> {
                 }
             }
         }
+        // `<stdint.h>`, `<xs:element>`: a start tag for kramdown (an XML name), text for CommonMark. Its content
+        // is raw to kramdown, up to the end of the block: the rest of this text is the element's.
+        if let Some((at, tag)) = self.xml_name_tag(&pieces, start) {
+            let split = pieces.iter().position(|p| p.offset() == Some(at)).unwrap_or(pieces.len());
+            if let Some(pending) = self.pending.last_mut() {
+                pending.extend(pieces[..split].iter().map(|p| Token::Char(*p)));
+            }
+            self.pieces = pieces;
+            self.inline_html(&tag, at + tag.len());
+            if let Some(raw) = self.raw_span.as_mut() {
+                raw.last_end = raw.last_end.max(range.end);
+            }
+            return;
+        }
         if let Some(pending) = self.pending.last_mut() {
             pending.extend(pieces.iter().map(|p| Token::Char(*p)));
         }
         self.pieces = pieces;
+    }
+
+    /// The first start tag in a text run whose name CommonMark refuses but kramdown reads (an XML name with
+    /// `.` or `:`), with where it starts: only where the characters of the run stand as written, and on one
+    /// line.
+    fn xml_name_tag(&self, pieces: &[Piece], start: usize) -> Option<(usize, String)> {
+        for (k, piece) in pieces.iter().enumerate() {
+            let Some(at) = piece.offset().filter(|&at| piece.c == '<' && at >= start) else { continue };
+            let Some(tag) = html_scan::start_tag(self.source.get(at..)?) else { continue };
+            let text = &self.source[at..at + tag.len];
+            if !tag.name.contains(['.', ':']) || !text.is_ascii() {
+                continue;
+            }
+            // pulldown-cmark may end the text run at the `<`: the rest of the tag is in the next one.
+            let run = pieces.len() - k;
+            let written = (0..tag.len.min(run)).all(|i| pieces.get(k + i).is_some_and(|p| p.offset() == Some(at + i)));
+            if written && !text.contains('\n') {
+                return Some((at, text.to_string()));
+            }
+        }
+        None
     }
 
     /// Span-level HTML as kramdown reads it: block-level start tags and end tags that close nothing open
