@@ -124,6 +124,59 @@ fn list_item_content(line: &str) -> Option<usize> {
     Some(indent + marker + if after.trim().is_empty() || spaces > 4 { 1 } else { spaces })
 }
 
+/// A `#` line that CommonMark reads as a header with no text where kramdown reads it otherwise,
+/// rewritten with a backslash so that pulldown-cmark reads it as kramdown does. kramdown keeps no
+/// header without text: `#### ` (or `#` then spaces) is paragraph text. With GFM input (and its
+/// default `paragraph_end` quirk) only a closing run after a space is cut off, so `# #` is a header
+/// whose text is `#`, where CommonMark takes the second `#` as the closing run; the kramdown parser
+/// cuts any closing run, so there `# #` is text too. The `#` may follow a list marker or `>`.
+fn header_text_kept(line: &str, gfm: bool) -> Option<String> {
+    let mut start = 0;
+    loop {
+        let rest = &line[start..];
+        let spaces = rest.len() - rest.trim_start_matches(' ').len();
+        if spaces > 3 {
+            return None;
+        }
+        let inner = &rest[spaces..];
+        if let Some(after) = inner.strip_prefix('>') {
+            start += spaces + 1 + usize::from(after.starts_with(' '));
+        } else if let Some(column) = list_item_content(rest).filter(|_| !is_rule(inner)) {
+            // The column is a byte offset when no tab comes before the marker.
+            if rest[..rest.len() - rest.trim_start().len()].contains('\t')
+                || !rest.is_char_boundary(column.min(rest.len()))
+            {
+                return None;
+            }
+            start += column.min(rest.len());
+        } else {
+            start += spaces;
+            break;
+        }
+    }
+    let header = &line[start..];
+    if !is_atx_header(header) && !matches!(header.trim_end_matches('#'), "") {
+        return None;
+    }
+    let hashes = header.len() - header.trim_start_matches('#').len();
+    if !(1..=6).contains(&hashes) {
+        return None;
+    }
+    let text = header[hashes..].trim();
+    let escape_at = if text.is_empty() {
+        start
+    } else if text.bytes().all(|b| b == b'#') {
+        if gfm {
+            start + hashes + (header[hashes..].len() - header[hashes..].trim_start().len())
+        } else {
+            start
+        }
+    } else {
+        return None;
+    };
+    Some(format!("{}\\{}", &line[..escape_at], &line[escape_at..]))
+}
+
 fn is_atx_header(content: &str) -> bool {
     let hashes = content.len() - content.trim_start_matches('#').len();
     (1..=6).contains(&hashes) && content[hashes..].starts_with([' ', '\t'])
@@ -751,6 +804,7 @@ impl Pass<'_> {
                 // kramdown lets any ordered item end a paragraph; CommonMark only one numbered 1.
                 self.emit_filler();
             }
+            let escaped = escaped.or_else(|| header_text_kept(line, options.gfm()));
             let mut emitted = Cow::Borrowed(escaped.as_deref().unwrap_or(line));
             let dash_escaped =
                 emitted.len() == line.len() + 1 && emitted.ends_with(content) && content.starts_with('-');

@@ -880,3 +880,17 @@ fn underscore_emphasis_closes_before_a_footnote_marker_code_or_a_link() {
     assert_eq!(html("_a_`b` _c_[d](/e)\n"), "<p><em>a</em><code class=\"language-plaintext highlighter-rouge\">b</code> <em>c</em><a href=\"/e\">d</a></p>\n");
     assert_eq!(html("_a_b_\n"), "<p><em>a_b</em></p>\n", "before a letter it does not close");
 }
+
+/// kramdown keeps no header without text: `#### ` is a paragraph, and a `#` line with no space
+/// continues one. With GFM input only a closing run after a space is cut, so `# #` is a header
+/// whose text is `#` (CommonMark makes both empty headers).
+#[test]
+fn hash_lines_without_header_text_are_as_kramdown_reads_them() {
+    assert_eq!(
+        html("#### \n\n# #\n\n## Dock ##\n\nwaves\n####\ncalm\n\n- ### \n\n> ##\n\n###### ######\n\n#######\n"),
+        "<p>####</p>\n<h1>#</h1>\n<h2 id=\"dock\">Dock</h2>\n<p>waves\n####\ncalm</p>\n<ul>\n<li>###</li>\n</ul>\n\
+         <blockquote>\n<p>##</p>\n</blockquote>\n<h6 id=\"-1\">######</h6>\n<p>#######</p>\n"
+    );
+    let options = Options { input: super::InputFormat::Kramdown, ..Options::default() };
+    assert_eq!(with(options, "#### \n\n# #\n"), "<p>####</p>\n<p># #</p>\n");
+}
