@@ -66,6 +66,9 @@ pub(crate) struct Prepared {
     /// Offsets (in the prepared text) of backslashes the block pass put before a `-` that kramdown reads
     /// as it stands.
     pub unescaped_dashes: std::collections::HashSet<usize>,
+    /// Offsets (in the prepared text) of backslashes the block pass put at the start of a line that
+    /// begins inside a code span (`` `a(b, `` then `` :c)` ``): not in the post, so not in the code.
+    pub code_backslashes: std::collections::HashSet<usize>,
     /// What `{::options … /}` extensions set, in order: name, value, and whether only blank lines come
     /// before it in the post.
     pub inline_options: Vec<(String, String, bool)>,
@@ -808,6 +811,10 @@ impl Pass<'_> {
             let mut emitted = Cow::Borrowed(escaped.as_deref().unwrap_or(line));
             let dash_escaped =
                 emitted.len() == line.len() + 1 && emitted.ends_with(content) && content.starts_with('-');
+            let backslash_added = emitted.len() == line.len() + 1
+                && emitted.ends_with(content)
+                && emitted[..emitted.len() - content.len()].ends_with('\\');
+            let in_code_span = in_paragraph && list_item.is_none() && self.open_code_run > 0;
             if placed.at != indentation(line) || placed.bullet.is_some() {
                 // Where pulldown-cmark puts the line in the same item (a lazy line kramdown takes into the
                 // item), with the marker of the list it continues.
@@ -817,6 +824,9 @@ impl Pass<'_> {
                 // A `-` line kept from being a setext underline: kramdown has no backslash there, so its
                 // dashes are dashes to educate (`\----` would lose the first).
                 self.prepared.unescaped_dashes.insert(self.out.len() + emitted.len() - content.len() - 1);
+            }
+            if backslash_added && in_code_span {
+                self.prepared.code_backslashes.insert(self.out.len() + emitted.len() - content.len() - 1);
             }
             if let Some(break_kept) = backslash_line_break(&emitted) {
                 emitted = Cow::Owned(break_kept);

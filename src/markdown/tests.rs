@@ -894,3 +894,14 @@ fn hash_lines_without_header_text_are_as_kramdown_reads_them() {
     let options = Options { input: super::InputFormat::Kramdown, ..Options::default() };
     assert_eq!(with(options, "#### \n\n# #\n"), "<p>####</p>\n<p># #</p>\n");
 }
+
+/// A code span wrapped before a line that starts with `:` (which the block pass escapes, so that
+/// pulldown-cmark opens no definition there) keeps no backslash.
+#[test]
+fn code_wrapped_before_a_colon_line_keeps_no_backslash() {
+    assert_eq!(
+        html("Use `f(a,\n:b)` and `g(\n:c,\n:d)`.\n\nText\n:word\n"),
+        "<p>Use <code class=\"language-plaintext highlighter-rouge\">f(a, :b)</code> and \
+         <code class=\"language-plaintext highlighter-rouge\">g( :c, :d)</code>.</p>\n<p>Text\n:word</p>\n"
+    );
+}
