@@ -180,6 +180,19 @@ fn header_text_kept(line: &str, gfm: bool) -> Option<String> {
     Some(format!("{}\\{}", &line[..escape_at], &line[escape_at..]))
 }
 
+/// A quoted line starting `:word` (no space after the colon) is text to kramdown, as it is
+/// outside a quote, where pulldown-cmark would make the paragraph before it a definition term:
+/// the colon is escaped.
+fn quoted_colon_kept(line: &str) -> Option<String> {
+    let (_, inner) = quote_levels(line)?;
+    let after = inner.strip_prefix(':')?;
+    if after.starts_with([' ', '\t', '|']) {
+        return None;
+    }
+    let at = line.len() - inner.len();
+    Some(format!("{}\\{}", &line[..at], inner))
+}
+
 fn is_atx_header(content: &str) -> bool {
     let hashes = content.len() - content.trim_start_matches('#').len();
     (1..=6).contains(&hashes) && content[hashes..].starts_with([' ', '\t'])
@@ -807,7 +820,7 @@ impl Pass<'_> {
                 // kramdown lets any ordered item end a paragraph; CommonMark only one numbered 1.
                 self.emit_filler();
             }
-            let escaped = escaped.or_else(|| header_text_kept(line, options.gfm()));
+            let escaped = escaped.or_else(|| header_text_kept(line, options.gfm())).or_else(|| quoted_colon_kept(line));
             let mut emitted = Cow::Borrowed(escaped.as_deref().unwrap_or(line));
             let dash_escaped =
                 emitted.len() == line.len() + 1 && emitted.ends_with(content) && content.starts_with('-');

@@ -904,4 +904,5 @@ fn code_wrapped_before_a_colon_line_keeps_no_backslash() {
         "<p>Use <code class=\"language-plaintext highlighter-rouge\">f(a, :b)</code> and \
          <code class=\"language-plaintext highlighter-rouge\">g( :c, :d)</code>.</p>\n<p>Text\n:word</p>\n"
     );
+    assert_eq!(html("> Term\n> :word here\n"), "<blockquote>\n<p>Term\n:word here</p>\n</blockquote>\n");
 }
