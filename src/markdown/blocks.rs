@@ -66,6 +66,9 @@ pub(crate) struct Prepared {
     /// Offsets (in the prepared text) of backslashes the block pass put before a `-` that kramdown reads
     /// as it stands.
     pub unescaped_dashes: std::collections::HashSet<usize>,
+    /// Offsets (in the prepared text) of backslashes the block pass put at the start of a line that
+    /// begins inside a code span (`` `a(b, `` then `` :c)` ``): not in the post, so not in the code.
+    pub code_backslashes: std::collections::HashSet<usize>,
     /// What `{::options … /}` extensions set, in order: name, value, and whether only blank lines come
     /// before it in the post.
     pub inline_options: Vec<(String, String, bool)>,
@@ -122,6 +125,72 @@ fn list_item_content(line: &str) -> Option<usize> {
     }
     let spaces = after.len() - after.trim_start_matches([' ', '\t']).len();
     Some(indent + marker + if after.trim().is_empty() || spaces > 4 { 1 } else { spaces })
+}
+
+/// A `#` line that CommonMark reads as a header with no text where kramdown reads it otherwise,
+/// rewritten with a backslash so that pulldown-cmark reads it as kramdown does. kramdown keeps no
+/// header without text: `#### ` (or `#` then spaces) is paragraph text. With GFM input (and its
+/// default `paragraph_end` quirk) only a closing run after a space is cut off, so `# #` is a header
+/// whose text is `#`, where CommonMark takes the second `#` as the closing run; the kramdown parser
+/// cuts any closing run, so there `# #` is text too. The `#` may follow a list marker or `>`.
+fn header_text_kept(line: &str, gfm: bool) -> Option<String> {
+    let mut start = 0;
+    loop {
+        let rest = &line[start..];
+        let spaces = rest.len() - rest.trim_start_matches(' ').len();
+        if spaces > 3 {
+            return None;
+        }
+        let inner = &rest[spaces..];
+        if let Some(after) = inner.strip_prefix('>') {
+            start += spaces + 1 + usize::from(after.starts_with(' '));
+        } else if let Some(column) = list_item_content(rest).filter(|_| !is_rule(inner)) {
+            // The column is a byte offset when no tab comes before the marker.
+            if rest[..rest.len() - rest.trim_start().len()].contains('\t')
+                || !rest.is_char_boundary(column.min(rest.len()))
+            {
+                return None;
+            }
+            start += column.min(rest.len());
+        } else {
+            start += spaces;
+            break;
+        }
+    }
+    let header = &line[start..];
+    if !is_atx_header(header) && !matches!(header.trim_end_matches('#'), "") {
+        return None;
+    }
+    let hashes = header.len() - header.trim_start_matches('#').len();
+    if !(1..=6).contains(&hashes) {
+        return None;
+    }
+    let text = header[hashes..].trim();
+    let escape_at = if text.is_empty() {
+        start
+    } else if text.bytes().all(|b| b == b'#') {
+        if gfm {
+            start + hashes + (header[hashes..].len() - header[hashes..].trim_start().len())
+        } else {
+            start
+        }
+    } else {
+        return None;
+    };
+    Some(format!("{}\\{}", &line[..escape_at], &line[escape_at..]))
+}
+
+/// A quoted line starting `:word` (no space after the colon) is text to kramdown, as it is
+/// outside a quote, where pulldown-cmark would make the paragraph before it a definition term:
+/// the colon is escaped.
+fn quoted_colon_kept(line: &str) -> Option<String> {
+    let (_, inner) = quote_levels(line)?;
+    let after = inner.strip_prefix(':')?;
+    if after.starts_with([' ', '\t', '|']) {
+        return None;
+    }
+    let at = line.len() - inner.len();
+    Some(format!("{}\\{}", &line[..at], inner))
 }
 
 fn is_atx_header(content: &str) -> bool {
@@ -754,9 +823,14 @@ impl Pass<'_> {
                 // kramdown lets any ordered item end a paragraph; CommonMark only one numbered 1.
                 self.emit_filler();
             }
+            let escaped = escaped.or_else(|| header_text_kept(line, options.gfm())).or_else(|| quoted_colon_kept(line));
             let mut emitted = Cow::Borrowed(escaped.as_deref().unwrap_or(line));
             let dash_escaped =
                 emitted.len() == line.len() + 1 && emitted.ends_with(content) && content.starts_with('-');
+            let backslash_added = emitted.len() == line.len() + 1
+                && emitted.ends_with(content)
+                && emitted[..emitted.len() - content.len()].ends_with('\\');
+            let in_code_span = in_paragraph && list_item.is_none() && self.open_code_run > 0;
             if placed.at != indentation(line) || placed.bullet.is_some() {
                 // Where pulldown-cmark puts the line in the same item (a lazy line kramdown takes into the
                 // item), with the marker of the list it continues.
@@ -766,6 +840,9 @@ impl Pass<'_> {
                 // A `-` line kept from being a setext underline: kramdown has no backslash there, so its
                 // dashes are dashes to educate (`\----` would lose the first).
                 self.prepared.unescaped_dashes.insert(self.out.len() + emitted.len() - content.len() - 1);
+            }
+            if backslash_added && in_code_span {
+                self.prepared.code_backslashes.insert(self.out.len() + emitted.len() - content.len() - 1);
             }
             if let Some(break_kept) = backslash_line_break(&emitted) {
                 emitted = Cow::Owned(break_kept);

@@ -919,3 +919,29 @@ fn a_start_tag_with_an_xml_name_is_html_to_kramdown_with_raw_content_to_the_end_
         "<p>To convert C <stdint.h> to *Nim* \"types\".</stdint.h></p>\n<p>A <xs:element name=\"x\"> b</xs:element></p>\n"
     );
 }
+
+/// kramdown keeps no header without text: `#### ` is a paragraph, and a `#` line with no space
+/// continues one. With GFM input only a closing run after a space is cut, so `# #` is a header
+/// whose text is `#` (CommonMark makes both empty headers).
+#[test]
+fn hash_lines_without_header_text_are_as_kramdown_reads_them() {
+    assert_eq!(
+        html("#### \n\n# #\n\n## Dock ##\n\nwaves\n####\ncalm\n\n- ### \n\n> ##\n\n###### ######\n\n#######\n"),
+        "<p>####</p>\n<h1>#</h1>\n<h2 id=\"dock\">Dock</h2>\n<p>waves\n####\ncalm</p>\n<ul>\n<li>###</li>\n</ul>\n\
+         <blockquote>\n<p>##</p>\n</blockquote>\n<h6 id=\"-1\">######</h6>\n<p>#######</p>\n"
+    );
+    let options = Options { input: super::InputFormat::Kramdown, ..Options::default() };
+    assert_eq!(with(options, "#### \n\n# #\n"), "<p>####</p>\n<p># #</p>\n");
+}
+
+/// A code span wrapped before a line that starts with `:` (which the block pass escapes, so that
+/// pulldown-cmark opens no definition there) keeps no backslash.
+#[test]
+fn code_wrapped_before_a_colon_line_keeps_no_backslash() {
+    assert_eq!(
+        html("Use `f(a,\n:b)` and `g(\n:c,\n:d)`.\n\nText\n:word\n"),
+        "<p>Use <code class=\"language-plaintext highlighter-rouge\">f(a, :b)</code> and \
+         <code class=\"language-plaintext highlighter-rouge\">g( :c, :d)</code>.</p>\n<p>Text\n:word</p>\n"
+    );
+    assert_eq!(html("> Term\n> :word here\n"), "<blockquote>\n<p>Term\n:word here</p>\n</blockquote>\n");
+}

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use pulldown_cmark::{Alignment, CodeBlockKind, Event, LinkType, Options as CmarkOptions, Parser, Tag, TagEnd};
+use pulldown_cmark::{Alignment, CodeBlockKind, CowStr, Event, LinkType, Options as CmarkOptions, Parser, Tag, TagEnd};
 
 use super::attributes::{Attrs, Ial};
 use super::blocks::{self, Prepared, Stored};
@@ -169,6 +169,7 @@ pub(crate) fn build(prepared: &Prepared, options: &Options, outer: &Definitions)
         source: text,
         stored: &prepared.stored,
         unescaped_dashes: &prepared.unescaped_dashes,
+        prepared_code_backslashes: &prepared.code_backslashes,
         options,
         alds: &prepared.alds,
         stack: vec![Node::new(Kind::Root, (0, 0))],
@@ -308,6 +309,8 @@ struct Builder<'a> {
     stored: &'a [Stored],
     /// See [`Prepared::unescaped_dashes`].
     unescaped_dashes: &'a std::collections::HashSet<usize>,
+    /// See [`Prepared::code_backslashes`].
+    prepared_code_backslashes: &'a std::collections::HashSet<usize>,
     options: &'a Options,
     alds: &'a HashMap<String, Ial>,
     stack: Vec<Node>,
@@ -588,6 +591,7 @@ impl Builder<'_> {
             }
             Event::Text(text) => self.text(&text, range),
             Event::Code(code) => {
+                let code = self.without_code_backslashes(code, &range);
                 let code = kramdown_code_spaces(&code, self.source.get(range).unwrap_or(""));
                 self.token(Token::Atom(Box::new(Node::new(Kind::Code(code), (0, 0)))))
             }
@@ -971,6 +975,32 @@ fn is_block_end(end: &TagEnd) -> bool {
 /// A code span's text with the spaces kramdown keeps: CommonMark strips one space at each end when both
 /// ends have one; kramdown strips none inside single backticks, and inside longer runs one space at each
 /// end on its own. `source` is the span with its backticks.
+impl Builder<'_> {
+    /// The code span's text without the backslashes the block pass put at the start of its lines
+    /// ([`Prepared::code_backslashes`]): each is found in the code after the space its line break
+    /// became, and after the ones before it.
+    fn without_code_backslashes<'c>(&self, code: CowStr<'c>, range: &std::ops::Range<usize>) -> CowStr<'c> {
+        let added = &self.prepared_code_backslashes;
+        if added.is_empty() || !added.iter().any(|at| range.contains(at)) {
+            return code;
+        }
+        let mut offsets: Vec<usize> = added.iter().copied().filter(|at| range.contains(at)).collect();
+        offsets.sort_unstable();
+        let mut text = code.to_string();
+        let mut from = 0;
+        for at in offsets {
+            // The line break before it is a space in the code.
+            let Some(next) = self.source.get(at + 1..).and_then(|rest| rest.chars().next()) else { continue };
+            let needle = format!(" \\{next}");
+            if let Some(found) = text.get(from..).and_then(|t| t.find(&needle)) {
+                text.remove(from + found + 1);
+                from += found + 1;
+            }
+        }
+        CowStr::from(text)
+    }
+}
+
 fn kramdown_code_spaces(code: &str, source: &str) -> String {
     let run = source.len() - source.trim_start_matches('`').len();
     let Some(inner) = source.get(run..source.len().saturating_sub(run)).filter(|_| source.len() >= 2 * run) else {

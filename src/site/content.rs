@@ -354,8 +354,7 @@ impl<'a> Render<'a> {
                         Some(Field::Null) | None => self.renderer.site.excerpt_separator.as_str(),
                         Some(field) => field.as_text().unwrap_or_default(),
                     };
-                    (!separator.is_empty())
-                        .then(|| self.html(&excerpt_source(&normalize_newlines(self.body), separator), true))
+                    (!separator.is_empty()).then(|| self.html(&excerpt_source(self.body, separator), true))
                 }
                 Some(field) => field.as_text().map(str::to_owned),
             };
@@ -391,7 +390,9 @@ impl<'a> Render<'a> {
         if EXCERPT_APART.get() {
             return None;
         }
-        if !normalize_newlines(body).contains(separator) {
+        // Jekyll looks for the separator in the text as written: in a file with CRLF line ends,
+        // the default "\n\n" is never found and the excerpt is the whole body.
+        if !body.contains(separator) {
             // The excerpt is the whole body, but Liquid in it sees another page.
             if reads_excerpt_fields(body) {
                 return None;
@@ -400,11 +401,11 @@ impl<'a> Render<'a> {
             return Some((html.clone(), html));
         }
         let xml_clean = matches!(markup::xml_safe(body), Cow::Borrowed(_));
-        if !self.liquid || !(body.contains("{{") || body.contains("{%")) || body.contains(CUT) || !xml_clean {
+        let crlf = body.contains('\r');
+        if !self.liquid || !(body.contains("{{") || body.contains("{%")) || body.contains(CUT) || !xml_clean || crlf {
             return None;
         }
-        let body = normalize_newlines(body);
-        let cut = shared_excerpt_cut(&body, separator)?;
+        let cut = shared_excerpt_cut(body, separator)?;
         if reads_excerpt_fields(&body[..cut]) {
             return None;
         }

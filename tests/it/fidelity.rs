@@ -282,6 +282,13 @@ fn kramdown2_site_entries_read_as_jekyll_feed_writes_them() {
     assert_same_entries("kramdown2", &[]);
 }
 
+/// Blank lines after the front matter, CRLF line ends (no excerpt cut), `#` lines with no header
+/// text, a code span wrapped before a `:symbol`, links with an empty target.
+#[test]
+fn kramdown3_site_entries_read_as_jekyll_feed_writes_them() {
+    assert_same_entries("kramdown3", &[]);
+}
+
 /// `{% link %}` to pages, collection documents and static files, not only to posts.
 #[test]
 fn links_to_pages_documents_and_files_read_as_jekyll_feed_writes_them() {
